@@ -1,0 +1,54 @@
+package correlate
+
+import (
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// EvidenceKind says what part a series plays in a finding.
+type EvidenceKind string
+
+const (
+	EvSymptom EvidenceKind = "symptom" // the external symptom the finding is about
+	EvSuspect EvidenceKind = "suspect" // a likely cause, ranked
+	EvEffect  EvidenceKind = "effect"  // co-moving, but downstream of the symptom
+	EvQuiet   EvidenceKind = "quiet"   // checked and quiet (a layer that did not move)
+	EvContext EvidenceKind = "context" // anything else shown for orientation
+)
+
+// Evidence is one series (or event, or path) behind a finding.
+type Evidence struct {
+	Kind      EvidenceKind
+	SeriesKey string // store key of the series, "" for non-series evidence
+	Layer     sources.Layer
+	Node      string
+	From      time.Time // the window the score was computed over
+	Until     time.Time
+	Score     float64       // how far it moved, in robust units; higher is worse
+	Baseline  float64       // the robust level it is compared with (NaN if none)
+	Spread    float64       // the robust spread of the baseline (MAD-based)
+	Value     float64       // the level in the window
+	Lead      time.Duration // >0: it moved this long before the symptom
+	Text      string        // one line in plain words
+}
+
+// Finding is something the engine concluded: what is wrong and why it
+// thinks so. Its ID is stable across refreshes while the same thing stays
+// wrong.
+type Finding struct {
+	ID          string
+	Rule        string // which rule raised it: "gap", "bottleneck", "suspects", "flapping", …
+	Severity    sources.Severity
+	Title       string
+	Explanation string
+	Layer       sources.Layer
+	Node        string
+	Evidence    []Evidence
+	Opened      time.Time
+	Updated     time.Time
+	Resolved    time.Time // zero while active
+}
+
+// Active reports whether the finding has not resolved.
+func (f *Finding) Active() bool { return f.Resolved.IsZero() }

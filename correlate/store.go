@@ -1,0 +1,557 @@
+// Package correlate is opsview's engine: the aligned store every source
+// feeds, and pure functions of its snapshots (baselines, anomaly scores,
+// ranking, rules, findings). It does no I/O and starts no goroutines.
+package correlate
+
+import (
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// StoreOptions size the store. Memory is bounded by MaxSeries × Retention/Step.
+type StoreOptions struct {
+	Step        time.Duration // common clock step; default 5s
+	Retention   time.Duration // history kept per series; default 24h
+	MaxSeries   int           // default 50,000; new series beyond it are dropped and counted
+	MaxEvents   int           // default 10,000; the oldest closed events go first
+	PathHistory int           // traces kept per (vantage, target); default 360
+}
+
+func (o *StoreOptions) defaults() {
+	if o.Step <= 0 {
+		o.Step = 5 * time.Second
+	}
+	if o.Retention <= 0 {
+		o.Retention = 24 * time.Hour
+	}
+	if o.Retention < o.Step {
+		o.Retention = o.Step
+	}
+	if o.MaxSeries <= 0 {
+		o.MaxSeries = 50000
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = 10000
+	}
+	if o.PathHistory <= 0 {
+		o.PathHistory = 360
+	}
+}
+
+// SeriesMeta is what the store knows about a series besides its values.
+type SeriesMeta struct {
+	Key    string // source + "/" + series ID: unique in the store
+	Source string
+	Name   string
+	Labels map[string]string
+	Unit   string
+	Role   sources.Role
+	Layer  sources.Layer
+	Node   string
+}
+
+// Store holds everything the sources returned, bounded: series as ring
+// buffers on one clock, events, path traces, node states and statuses.
+// Writers (Apply) and readers (Snapshot) share an RWMutex; readers copy out
+// only the window they ask for, so the engine and the UI never wait on each
+// other for longer than a copy.
+type Store struct {
+	opt      StoreOptions
+	maxSlots int
+
+	mu       sync.RWMutex
+	version  uint64
+	now      time.Time
+	series   map[string]*ring
+	order    []*ring // in order of first appearance
+	dropped  int     // series refused because of MaxSeries
+	events   map[string]*sources.Event
+	evOrder  []string
+	paths    map[string]*pathRing
+	pathKeys []string
+	nodes    map[string][]sources.NodeState
+	status   map[string]sources.Status
+	srcOrder []string
+	deps     []sources.Dependency
+}
+
+// NewStore makes an empty store.
+func NewStore(opt StoreOptions) *Store {
+	opt.defaults()
+	slots := int(opt.Retention / opt.Step)
+	if slots < 1 {
+		slots = 1
+	}
+	return &Store{
+		opt:      opt,
+		maxSlots: slots,
+		series:   map[string]*ring{},
+		events:   map[string]*sources.Event{},
+		paths:    map[string]*pathRing{},
+		nodes:    map[string][]sources.NodeState{},
+		status:   map[string]sources.Status{},
+	}
+}
+
+// Step is the store's clock step.
+func (s *Store) Step() time.Duration { return s.opt.Step }
+
+// Retention is how far back the store keeps data.
+func (s *Store) Retention() time.Duration { return s.opt.Retention }
+
+// SetDependencies records the node dependencies from the config.
+func (s *Store) SetDependencies(d []sources.Dependency) {
+	s.mu.Lock()
+	s.deps = append([]sources.Dependency(nil), d...)
+	s.version++
+	s.mu.Unlock()
+}
+
+// Version increases with every change; a reader can skip work when it has
+// not moved.
+func (s *Store) Version() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version
+}
+
+// Now is the newest time the store has seen (a batch's At, or a point).
+func (s *Store) Now() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.now
+}
+
+// Bucket returns the bucket number of t on the store's clock.
+func (s *Store) Bucket(t time.Time) int64 { return bucketOf(t, s.opt.Step) }
+
+func bucketOf(t time.Time, step time.Duration) int64 {
+	n := t.UnixNano()
+	b := n / int64(step)
+	if n < 0 && n%int64(step) != 0 {
+		b--
+	}
+	return b
+}
+
+// Apply stores one batch.
+func (s *Store) Apply(b *sources.Batch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version++
+	if b.At.After(s.now) {
+		s.now = b.At
+	}
+	for i := range b.Series {
+		s.applySeries(b.Source, &b.Series[i])
+	}
+	for i := range b.Events {
+		s.applyEvent(b.Source, b.Events[i])
+	}
+	for i := range b.Paths {
+		s.applyPath(b.Source, b.Paths[i])
+	}
+	if b.Nodes != nil {
+		s.nodes[b.Source] = append([]sources.NodeState(nil), b.Nodes...)
+	}
+	if b.Source != "" {
+		if _, ok := s.status[b.Source]; !ok {
+			s.srcOrder = append(s.srcOrder, b.Source)
+		}
+		st := b.Status
+		if st.Source == "" {
+			st.Source = b.Source
+		}
+		s.status[b.Source] = st
+	}
+}
+
+// SetStatus records a source's status without data (a failed poll).
+func (s *Store) SetStatus(st sources.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version++
+	if _, ok := s.status[st.Source]; !ok {
+		s.srcOrder = append(s.srcOrder, st.Source)
+	}
+	s.status[st.Source] = st
+}
+
+func (s *Store) applySeries(source string, in *sources.Series) {
+	key := source + "/" + in.ID()
+	r := s.series[key]
+	if r == nil {
+		if len(s.series) >= s.opt.MaxSeries {
+			s.dropped++
+			return
+		}
+		r = &ring{meta: SeriesMeta{
+			Key: key, Source: source, Name: in.Name, Labels: in.Labels,
+			Unit: in.Unit, Role: in.Role, Layer: in.Layer, Node: in.Node,
+		}}
+		s.series[key] = r
+		s.order = append(s.order, r)
+	} else {
+		// a later batch may carry better metadata (rules changed, unit learned)
+		if in.Unit != "" {
+			r.meta.Unit = in.Unit
+		}
+		if in.Role != sources.RoleUnknown {
+			r.meta.Role = in.Role
+		}
+		if in.Layer != sources.LayerUnknown {
+			r.meta.Layer = in.Layer
+		}
+		if in.Node != "" {
+			r.meta.Node = in.Node
+		}
+	}
+	for _, p := range in.Points {
+		r.put(bucketOf(p.T, s.opt.Step), p.V, s.maxSlots)
+		if p.T.After(s.now) {
+			s.now = p.T
+		}
+	}
+}
+
+func (s *Store) applyEvent(source string, e sources.Event) {
+	if e.Source == "" {
+		e.Source = source
+	}
+	key := e.Source + "/" + e.ID
+	if old, ok := s.events[key]; ok {
+		if e.Start.IsZero() {
+			e.Start = old.Start
+		}
+		*old = e
+		return
+	}
+	ev := e
+	s.events[key] = &ev
+	s.evOrder = append(s.evOrder, key)
+	if len(s.evOrder) > s.opt.MaxEvents {
+		s.trimEvents()
+	}
+}
+
+// trimEvents drops the oldest closed events first, then the oldest open ones.
+func (s *Store) trimEvents() {
+	excess := len(s.evOrder) - s.opt.MaxEvents
+	keep := s.evOrder[:0]
+	for _, k := range s.evOrder {
+		if excess > 0 && !s.events[k].Open() {
+			delete(s.events, k)
+			excess--
+			continue
+		}
+		keep = append(keep, k)
+	}
+	for excess > 0 && len(keep) > 0 {
+		delete(s.events, keep[0])
+		keep = keep[1:]
+		excess--
+	}
+	s.evOrder = append([]string(nil), keep...)
+}
+
+func (s *Store) applyPath(source string, t sources.PathTrace) {
+	key := source + "/" + t.Vantage + "/" + t.Target
+	pr := s.paths[key]
+	if pr == nil {
+		pr = &pathRing{source: source, vantage: t.Vantage, target: t.Target, buf: make([]sources.PathTrace, 0, 8)}
+		s.paths[key] = pr
+		s.pathKeys = append(s.pathKeys, key)
+	}
+	pr.add(t, s.opt.PathHistory)
+	if t.At.After(s.now) {
+		s.now = t.At
+	}
+}
+
+// ring is one series' values on the common clock. It grows (doubling) up
+// to the store's retention, so a new series costs little.
+type ring struct {
+	meta   SeriesMeta
+	vals   []float64
+	first  int64 // oldest bucket held
+	last   int64 // newest bucket held
+	filled bool
+}
+
+func (r *ring) put(b int64, v float64, maxSlots int) {
+	if !r.filled {
+		n := 64
+		if n > maxSlots {
+			n = maxSlots
+		}
+		r.vals = make([]float64, n)
+		fillNaN(r.vals)
+		r.first, r.last, r.filled = b, b, true
+		r.vals[r.slot(b)] = v
+		return
+	}
+	switch {
+	case b > r.last:
+		span := b - r.first + 1
+		if span > int64(len(r.vals)) && len(r.vals) < maxSlots {
+			r.grow(span, maxSlots)
+		}
+		n := int64(len(r.vals))
+		// clear the buckets skipped between last and b
+		gap := b - r.last - 1
+		if gap > n {
+			gap = n
+		}
+		for i := int64(1); i <= gap; i++ {
+			r.vals[r.slot(b-i)] = math.NaN()
+		}
+		r.last = b
+		if r.last-r.first+1 > n {
+			r.first = r.last - n + 1
+		}
+	case b < r.first:
+		span := r.last - b + 1
+		if span > int64(len(r.vals)) {
+			if len(r.vals) >= maxSlots {
+				return // older than retention
+			}
+			r.grow(span, maxSlots)
+			if span > int64(len(r.vals)) {
+				return
+			}
+		}
+		for x := b + 1; x < r.first; x++ {
+			r.vals[r.slot(x)] = math.NaN()
+		}
+		r.first = b
+	}
+	r.vals[r.slot(b)] = v
+}
+
+func (r *ring) slot(b int64) int {
+	n := int64(len(r.vals))
+	i := b % n
+	if i < 0 {
+		i += n
+	}
+	return int(i)
+}
+
+func (r *ring) grow(span int64, maxSlots int) {
+	n := len(r.vals)
+	for int64(n) < span && n < maxSlots {
+		n *= 2
+	}
+	if n > maxSlots {
+		n = maxSlots
+	}
+	nv := make([]float64, n)
+	fillNaN(nv)
+	old := r.vals
+	oldN := int64(len(old))
+	for b := r.first; b <= r.last; b++ {
+		i := b % oldN
+		if i < 0 {
+			i += oldN
+		}
+		j := b % int64(n)
+		if j < 0 {
+			j += int64(n)
+		}
+		nv[j] = old[i]
+	}
+	r.vals = nv
+}
+
+func (r *ring) get(b int64) float64 {
+	if !r.filled || b < r.first || b > r.last {
+		return math.NaN()
+	}
+	return r.vals[r.slot(b)]
+}
+
+func fillNaN(v []float64) {
+	nan := math.NaN()
+	for i := range v {
+		v[i] = nan
+	}
+}
+
+type pathRing struct {
+	source, vantage, target string
+	buf                     []sources.PathTrace
+	head                    int // next write position once full
+}
+
+func (p *pathRing) add(t sources.PathTrace, max int) {
+	if len(p.buf) < max {
+		p.buf = append(p.buf, t)
+		return
+	}
+	p.buf[p.head] = t
+	p.head = (p.head + 1) % max
+}
+
+// ordered returns the traces oldest first.
+func (p *pathRing) ordered() []sources.PathTrace {
+	out := make([]sources.PathTrace, 0, len(p.buf))
+	out = append(out, p.buf[p.head:]...)
+	out = append(out, p.buf[:p.head]...)
+	return out
+}
+
+// Filter selects series for a snapshot; nil takes all.
+type Filter func(*SeriesMeta) bool
+
+// SnapSeries is one series in a snapshot: its metadata and one value per
+// bucket of the window (NaN where there is no data).
+type SnapSeries struct {
+	SeriesMeta
+	Values []float64
+}
+
+// Last returns the newest value that is not NaN and its bucket index in
+// the window, or NaN and -1.
+func (s *SnapSeries) Last() (float64, int) {
+	for i := len(s.Values) - 1; i >= 0; i-- {
+		if !math.IsNaN(s.Values[i]) {
+			return s.Values[i], i
+		}
+	}
+	return math.NaN(), -1
+}
+
+// PathHistory is the traces of one (vantage, target), oldest first.
+type PathHistory struct {
+	Source  string
+	Vantage string
+	Target  string
+	Traces  []sources.PathTrace
+}
+
+// Latest is the newest trace.
+func (p *PathHistory) Latest() *sources.PathTrace {
+	if len(p.Traces) == 0 {
+		return nil
+	}
+	return &p.Traces[len(p.Traces)-1]
+}
+
+// Snapshot is an immutable copy of a window of the store.
+type Snapshot struct {
+	Version uint64
+	Now     time.Time // the newest time the store has seen
+	Start   time.Time // time of the first bucket
+	Step    time.Duration
+	N       int // buckets in the window
+	Series  []SnapSeries
+	Events  []sources.Event // overlapping the window, by start time
+	Paths   []PathHistory
+	Nodes   []sources.NodeState
+	Status  []sources.Status // in order of first appearance
+	Deps    []sources.Dependency
+	Dropped int // series refused for MaxSeries
+}
+
+// Time returns the start time of bucket i of the window.
+func (s *Snapshot) Time(i int) time.Time { return s.Start.Add(time.Duration(i) * s.Step) }
+
+// Index returns the bucket index of t in the window (may be out of range).
+func (s *Snapshot) Index(t time.Time) int {
+	return int(bucketOf(t, s.Step) - bucketOf(s.Start, s.Step))
+}
+
+// Find returns the series with the given key, or nil.
+func (s *Snapshot) Find(key string) *SnapSeries {
+	for i := range s.Series {
+		if s.Series[i].Key == key {
+			return &s.Series[i]
+		}
+	}
+	return nil
+}
+
+// Snapshot copies the window [from, until] (both rounded down to the step)
+// of the series the filter selects, with the events overlapping it, the
+// path histories, node states and statuses. All values share one
+// allocation.
+func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	step := s.opt.Step
+	b0, b1 := bucketOf(from, step), bucketOf(until, step)
+	if b1 < b0 {
+		b1 = b0
+	}
+	n := int(b1 - b0 + 1)
+	if n > s.maxSlots {
+		n = s.maxSlots
+		b0 = b1 - int64(n) + 1
+	}
+	snap := &Snapshot{
+		Version: s.version,
+		Now:     s.now,
+		Start:   time.Unix(0, b0*int64(step)),
+		Step:    step,
+		N:       n,
+		Dropped: s.dropped,
+	}
+	picked := make([]*ring, 0, len(s.order))
+	for _, r := range s.order {
+		if filter == nil || filter(&r.meta) {
+			picked = append(picked, r)
+		}
+	}
+	backing := make([]float64, n*len(picked))
+	snap.Series = make([]SnapSeries, len(picked))
+	for i, r := range picked {
+		vals := backing[i*n : (i+1)*n : (i+1)*n]
+		r.copyWindow(b0, vals)
+		snap.Series[i] = SnapSeries{SeriesMeta: r.meta, Values: vals}
+	}
+	winStart, winEnd := snap.Start, snap.Start.Add(time.Duration(n)*step)
+	for _, k := range s.evOrder {
+		e := s.events[k]
+		if e.Start.After(winEnd) {
+			continue
+		}
+		if !e.Open() && e.End.Before(winStart) {
+			continue
+		}
+		snap.Events = append(snap.Events, *e)
+	}
+	sort.SliceStable(snap.Events, func(i, j int) bool { return snap.Events[i].Start.Before(snap.Events[j].Start) })
+	for _, k := range s.pathKeys {
+		p := s.paths[k]
+		snap.Paths = append(snap.Paths, PathHistory{Source: p.source, Vantage: p.vantage, Target: p.target, Traces: p.ordered()})
+	}
+	for _, src := range s.srcOrder {
+		snap.Nodes = append(snap.Nodes, s.nodes[src]...)
+		snap.Status = append(snap.Status, s.status[src])
+	}
+	snap.Deps = append(snap.Deps, s.deps...)
+	return snap
+}
+
+func (r *ring) copyWindow(b0 int64, dst []float64) {
+	nan := math.NaN()
+	for i := range dst {
+		b := b0 + int64(i)
+		if !r.filled || b < r.first || b > r.last {
+			dst[i] = nan
+			continue
+		}
+		dst[i] = r.vals[r.slot(b)]
+	}
+}
+
+// SeriesCount is how many series the store holds.
+func (s *Store) SeriesCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.series)
+}

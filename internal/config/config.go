@@ -1,0 +1,542 @@
+// Package config reads opsview's YAML configuration: sources, rules,
+// dependencies, store size, theme and keys. Every error names the file and
+// line. Values written as ${VAR} come from the environment and are never
+// printed: Redacted gives a copy safe to show or record.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// Config is a whole configuration file.
+type Config struct {
+	Path    string
+	Theme   string
+	Store   Store
+	Sources []Source
+	Rules   sources.Rules
+	Deps    []sources.Dependency
+	Keys    map[string][]string
+	LogFile string
+
+	raw      []byte
+	redacted string
+}
+
+// Store sizes the correlate store.
+type Store struct {
+	Step      time.Duration
+	Retention time.Duration
+}
+
+// Source is one entry of `sources:`.
+type Source struct {
+	Name     string
+	Type     string
+	Interval time.Duration
+	Timeout  time.Duration
+	Disabled bool
+	Line     int
+	Options  sources.Options
+}
+
+// Default interval and timeout of a source without its own.
+const (
+	DefaultInterval = 10 * time.Second
+	DefaultTimeout  = 5 * time.Second
+)
+
+// Error is a config error at a place in a file.
+type Error struct {
+	File string
+	Line int
+	Col  int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line <= 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	if e.Col > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// MaxSize is the largest config file read.
+const MaxSize = 4 << 20
+
+// Load reads and checks a config file.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, MaxSize+1)
+	n, err := readFull(f, buf)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if n > MaxSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("file larger than %d MiB", MaxSize>>20)}
+	}
+	return Parse(path, buf[:n])
+}
+
+func readFull(f *os.File, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err != nil {
+			if err.Error() == "EOF" {
+				return n, nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+var topKeys = map[string]bool{
+	"theme": true, "store": true, "sources": true, "rules": true,
+	"dependencies": true, "keys": true, "log_file": true,
+}
+
+// Parse checks a configuration held in memory; file names it in errors.
+func Parse(file string, data []byte) (*Config, error) {
+	c := &Config{Path: file, raw: data, Keys: map[string][]string{}}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, wrapYAML(file, err)
+	}
+	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
+		return c, nil
+	}
+	if len(f.Docs) > 1 {
+		return nil, &Error{File: file, Line: line(f.Docs[1].Body), Msg: "only one YAML document is allowed"}
+	}
+	if err := expandEnv(file, f.Docs[0].Body); err != nil {
+		return nil, err
+	}
+	c.redacted = redact(data)
+	top, ok := f.Docs[0].Body.(*ast.MappingNode)
+	if !ok {
+		return nil, &Error{File: file, Line: line(f.Docs[0].Body), Msg: "the file must be a mapping (theme:, sources:, rules:, …)"}
+	}
+	seen := map[string]bool{}
+	for _, kv := range top.Values {
+		k := keyName(kv)
+		if seen[k] {
+			return nil, &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("%q appears twice", k)}
+		}
+		seen[k] = true
+		if !topKeys[k] {
+			return nil, &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("unknown key %q (known: %s)", k, known(topKeys))}
+		}
+		var err error
+		switch k {
+		case "theme":
+			err = decode(file, kv.Value, &c.Theme)
+		case "log_file":
+			err = decode(file, kv.Value, &c.LogFile)
+		case "store":
+			var s struct {
+				Step      time.Duration `yaml:"step"`
+				Retention time.Duration `yaml:"retention"`
+			}
+			if err = decode(file, kv.Value, &s); err == nil {
+				c.Store = Store{Step: s.Step, Retention: s.Retention}
+				if s.Step < 0 || (s.Step > 0 && s.Step < 100*time.Millisecond) {
+					err = &Error{File: file, Line: line(kv.Value), Msg: "store.step must be at least 100ms"}
+				} else if s.Retention < 0 || (s.Retention > 0 && s.Step > 0 && s.Retention < s.Step) {
+					err = &Error{File: file, Line: line(kv.Value), Msg: "store.retention must be at least one step"}
+				}
+			}
+		case "sources":
+			err = c.parseSources(file, kv.Value)
+		case "rules":
+			err = c.parseRules(file, kv.Value)
+		case "dependencies":
+			err = c.parseDeps(file, kv.Value)
+		case "keys":
+			err = decode(file, kv.Value, &c.Keys)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func known(m map[string]bool) string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sortStrings(ks)
+	return strings.Join(ks, ", ")
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$`)
+
+func (c *Config) parseSources(file string, n ast.Node) error {
+	if isNull(n) {
+		return nil
+	}
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		return &Error{File: file, Line: line(n), Msg: "sources must be a list of entries (- name: …)"}
+	}
+	names := map[string]int{}
+	for _, item := range seq.Values {
+		m, ok := item.(*ast.MappingNode)
+		if !ok {
+			return &Error{File: file, Line: line(item), Msg: "each source must be a mapping with name and type"}
+		}
+		s := Source{Line: line(item), Interval: DefaultInterval, Timeout: DefaultTimeout}
+		rest := &ast.MappingNode{BaseNode: &ast.BaseNode{}, Start: m.Start}
+		var intervalSet, timeoutSet bool
+		var intervalLine int
+		for _, kv := range m.Values {
+			k := keyName(kv)
+			var err error
+			switch k {
+			case "name":
+				err = decode(file, kv.Value, &s.Name)
+				if err == nil && !nameRE.MatchString(s.Name) {
+					err = &Error{File: file, Line: line(kv.Value), Msg: fmt.Sprintf("source name %q: use letters, digits, '.', '_', ':' or '-' (at most 63)", s.Name)}
+				}
+			case "type":
+				err = decode(file, kv.Value, &s.Type)
+			case "interval":
+				err = decode(file, kv.Value, &s.Interval)
+				intervalSet, intervalLine = true, line(kv.Value)
+			case "timeout":
+				err = decode(file, kv.Value, &s.Timeout)
+				timeoutSet = true
+				if err == nil && s.Timeout <= 0 {
+					err = &Error{File: file, Line: line(kv.Value), Msg: "timeout must be positive"}
+				}
+			case "disabled":
+				err = decode(file, kv.Value, &s.Disabled)
+			default:
+				rest.Values = append(rest.Values, kv)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if s.Name == "" {
+			return &Error{File: file, Line: s.Line, Msg: "source without a name"}
+		}
+		if prev, dup := names[s.Name]; dup {
+			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source name %q is already used on line %d", s.Name, prev)}
+		}
+		names[s.Name] = s.Line
+		if s.Type == "" {
+			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source %q has no type", s.Name)}
+		}
+		kind, ok := sources.Lookup(s.Type)
+		if !ok {
+			var types []string
+			for _, k := range sources.Kinds() {
+				types = append(types, k.Type)
+			}
+			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source %q: unknown type %q (known: %s)", s.Name, s.Type, strings.Join(types, ", "))}
+		}
+		if intervalSet && s.Interval < 100*time.Millisecond {
+			return &Error{File: file, Line: intervalLine, Msg: fmt.Sprintf("source %q: interval must be at least 100ms", s.Name)}
+		}
+		if !timeoutSet && s.Timeout > s.Interval {
+			s.Timeout = s.Interval
+		}
+		s.Options = &options{file: file, line: s.Line, node: rest}
+		// Build once now so that option errors surface at load time.
+		if _, err := kind.New(sources.Env{Name: s.Name, Logf: func(string, ...any) {}}, s.Options); err != nil {
+			if ce := (*Error)(nil); errors.As(err, &ce) {
+				return err
+			}
+			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source %q: %v", s.Name, err)}
+		}
+		c.Sources = append(c.Sources, s)
+	}
+	return nil
+}
+
+func (c *Config) parseRules(file string, n ast.Node) error {
+	if isNull(n) {
+		return nil
+	}
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		return &Error{File: file, Line: line(n), Msg: "rules must be a list"}
+	}
+	for _, item := range seq.Values {
+		var r struct {
+			Match  string            `yaml:"match"`
+			Labels map[string]string `yaml:"labels"`
+			Source string            `yaml:"source"`
+			Role   string            `yaml:"role"`
+			Layer  string            `yaml:"layer"`
+			Node   string            `yaml:"node"`
+			Unit   string            `yaml:"unit"`
+		}
+		if err := decode(file, item, &r); err != nil {
+			return err
+		}
+		l := line(item)
+		if r.Match == "" && len(r.Labels) == 0 && r.Source == "" {
+			return &Error{File: file, Line: l, Msg: "a rule needs match, labels or source"}
+		}
+		if r.Match != "" {
+			if _, err := filepath.Match(r.Match, ""); err != nil {
+				return &Error{File: file, Line: l, Msg: fmt.Sprintf("bad pattern %q: %v", r.Match, err)}
+			}
+		}
+		role, ok := sources.ParseRole(r.Role)
+		if !ok {
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown role %q (symptom, resource, traffic)", r.Role)}
+		}
+		layer, ok := sources.ParseLayer(r.Layer)
+		if !ok {
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown layer %q (edge, lb, app, db, host, network, provider)", r.Layer)}
+		}
+		if role == sources.RoleUnknown && layer == sources.LayerUnknown && r.Node == "" && r.Unit == "" {
+			return &Error{File: file, Line: l, Msg: "a rule must set role, layer, node or unit"}
+		}
+		c.Rules = append(c.Rules, sources.Rule{Match: r.Match, Labels: r.Labels, Source: r.Source, Role: role, Layer: layer, Node: r.Node, Unit: r.Unit})
+	}
+	return nil
+}
+
+func (c *Config) parseDeps(file string, n ast.Node) error {
+	if isNull(n) {
+		return nil
+	}
+	switch v := n.(type) {
+	case *ast.SequenceNode: // - {from: lb, to: app}  or  - "lb -> app"
+		for _, item := range v.Values {
+			if s, ok := item.(*ast.StringNode); ok {
+				parts := strings.Split(s.Value, "->")
+				if len(parts) < 2 {
+					return &Error{File: file, Line: line(item), Msg: fmt.Sprintf("dependency %q: write \"from -> to\"", s.Value)}
+				}
+				for i := 0; i+1 < len(parts); i++ {
+					a, b := strings.TrimSpace(parts[i]), strings.TrimSpace(parts[i+1])
+					if a == "" || b == "" {
+						return &Error{File: file, Line: line(item), Msg: fmt.Sprintf("dependency %q has an empty side", s.Value)}
+					}
+					c.Deps = append(c.Deps, sources.Dependency{From: a, To: b})
+				}
+				continue
+			}
+			var d struct {
+				From string `yaml:"from"`
+				To   string `yaml:"to"`
+			}
+			if err := decode(file, item, &d); err != nil {
+				return err
+			}
+			if d.From == "" || d.To == "" {
+				return &Error{File: file, Line: line(item), Msg: "a dependency needs from and to"}
+			}
+			c.Deps = append(c.Deps, sources.Dependency{From: d.From, To: d.To})
+		}
+	case *ast.MappingNode: // lb: [app-1, app-2]
+		for _, kv := range v.Values {
+			var tos []string
+			if err := decode(file, kv.Value, &tos); err != nil {
+				var one string
+				if err2 := decode(file, kv.Value, &one); err2 != nil {
+					return err
+				}
+				tos = []string{one}
+			}
+			for _, to := range tos {
+				c.Deps = append(c.Deps, sources.Dependency{From: keyName(kv), To: to})
+			}
+		}
+	default:
+		return &Error{File: file, Line: line(n), Msg: "dependencies must be a list (\"lb -> app\") or a mapping (lb: [app])"}
+	}
+	return nil
+}
+
+// Redacted returns the configuration text with secrets replaced, safe to
+// print, log or store in a recording.
+func (c *Config) Redacted() string { return c.redacted }
+
+// options is a source's part of the config.
+type options struct {
+	file string
+	line int
+	node *ast.MappingNode
+}
+
+func (o *options) Decode(v any) error {
+	if len(o.node.Values) == 0 {
+		return nil
+	}
+	return decode(o.file, o.node, v)
+}
+
+func (o *options) Errorf(format string, args ...any) error {
+	return &Error{File: o.file, Line: o.line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// OptionsFromYAML makes source options from a YAML mapping, for tests and
+// for sources built without a file (discovery, the command line).
+func OptionsFromYAML(name string, text string) (sources.Options, error) {
+	f, err := parser.ParseBytes([]byte(text), 0)
+	if err != nil {
+		return nil, wrapYAML(name, err)
+	}
+	m := &ast.MappingNode{BaseNode: &ast.BaseNode{}}
+	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
+		if err := expandEnv(name, f.Docs[0].Body); err != nil {
+			return nil, err
+		}
+		mm, ok := f.Docs[0].Body.(*ast.MappingNode)
+		if !ok {
+			return nil, &Error{File: name, Line: line(f.Docs[0].Body), Msg: "options must be a mapping"}
+		}
+		m = mm
+	}
+	return &options{file: name, line: 1, node: m}, nil
+}
+
+func decode(file string, n ast.Node, v any) error {
+	if err := yaml.NodeToValue(n, v, yaml.DisallowUnknownField()); err != nil {
+		e := wrapYAML(file, err).(*Error)
+		if e.Line == 0 {
+			// some value errors (a bad duration) carry no position: point at
+			// the node being decoded
+			e.Line = line(n)
+		}
+		return e
+	}
+	return nil
+}
+
+func wrapYAML(file string, err error) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e := &Error{File: file, Msg: cleanMsg(ye.GetMessage())}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Col = tk.Position.Line, tk.Position.Column
+		}
+		return e
+	}
+	return &Error{File: file, Msg: cleanMsg(err.Error())}
+}
+
+var posPrefix = regexp.MustCompile(`^\[\d+:\d+\]\s*`)
+
+func cleanMsg(s string) string {
+	s = posPrefix.ReplaceAllString(s, "")
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func keyName(kv *ast.MappingValueNode) string {
+	if kv.Key == nil {
+		return ""
+	}
+	if s, ok := kv.Key.(*ast.StringNode); ok {
+		return s.Value
+	}
+	return kv.Key.String()
+}
+
+func line(n ast.Node) int {
+	if n == nil {
+		return 0
+	}
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		return tk.Position.Line
+	}
+	return 0
+}
+
+func isNull(n ast.Node) bool {
+	_, ok := n.(*ast.NullNode)
+	return n == nil || ok
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// expandEnv replaces ${VAR} (and ${VAR:-default}) in string scalars. A
+// variable that is unset without a default is an error.
+func expandEnv(file string, root ast.Node) error {
+	var firstErr error
+	ast.Walk(visitor(func(n ast.Node) {
+		s, ok := n.(*ast.StringNode)
+		if !ok || !strings.Contains(s.Value, "${") || firstErr != nil {
+			return
+		}
+		s.Value = envRef.ReplaceAllStringFunc(s.Value, func(ref string) string {
+			m := envRef.FindStringSubmatch(ref)
+			if v, ok := os.LookupEnv(m[1]); ok {
+				return v
+			}
+			if m[2] != "" {
+				return m[2][2:]
+			}
+			if firstErr == nil {
+				firstErr = &Error{File: file, Line: line(s), Msg: fmt.Sprintf("environment variable %s is not set", m[1])}
+			}
+			return ""
+		})
+	}), root)
+	return firstErr
+}
+
+type visitor func(ast.Node)
+
+func (v visitor) Visit(n ast.Node) ast.Visitor {
+	v(n)
+	return v
+}
+
+var secretKey = regexp.MustCompile(`(?i)^(\s*-?\s*)([A-Za-z0-9_-]*(password|passwd|secret|token|bearer|api_key|apikey|access_key|secret_key|session_token|authorization)[A-Za-z0-9_-]*)(\s*:\s*)(.+)$`)
+
+// redact hides the values of secret-looking keys; ${VAR} references are
+// kept as written (they show where a secret comes from, not the secret).
+func redact(data []byte) string {
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		m := secretKey.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		val := strings.TrimSpace(m[5])
+		if envRef.MatchString(val) && envRef.FindString(val) == strings.Trim(val, `"'`) {
+			continue
+		}
+		if strings.HasSuffix(m[2], "_file") || strings.HasSuffix(m[2], "-file") {
+			continue // a path to a secret is not a secret
+		}
+		lines[i] = m[1] + m[2] + m[4] + `"<redacted>"`
+	}
+	return strings.Join(lines, "\n")
+}
+
+var _ = token.Token{}

@@ -1,0 +1,111 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Request tells a source what one poll should cover. Sources with history
+// (Graphite, Prometheus, CloudWatch) return points in [From, Until] at about
+// Step; the first poll asks for the whole visible window (backfill), later
+// ones only for what is new. Sources without history (HAProxy, probes)
+// report their present state and ignore the window.
+type Request struct {
+	Now   time.Time
+	From  time.Time
+	Until time.Time
+	Step  time.Duration
+	// Backfill is true when the window is a backfill (first poll, or the
+	// window widened), false for an incremental poll.
+	Backfill bool
+}
+
+// Source turns one protocol into batches of the data model. It must honour
+// ctx: the scheduler cancels it at the source's timeout. It must not retry,
+// back off or keep status: the scheduler does that for all sources.
+type Source interface {
+	Poll(ctx context.Context, req Request) (*Batch, error)
+}
+
+// Closer is implemented by sources that hold resources (connections,
+// child processes) to release when opsview stops.
+type Closer interface {
+	Close() error
+}
+
+// Options is a source's own part of the configuration. Decode fills v (a
+// pointer to a struct with `yaml` tags) strictly: an unknown key or a bad
+// value is an error that names the file and line.
+type Options interface {
+	Decode(v any) error
+	// Errorf makes an error pointing at the source's entry in the config,
+	// for checks Decode cannot do (e.g. "socket or url is required").
+	Errorf(format string, args ...any) error
+}
+
+// Env is what a factory may need from the process around it.
+type Env struct {
+	// Name of the source instance, from the config.
+	Name string
+	// Logf writes to opsview's log file, never to the screen.
+	Logf func(format string, args ...any)
+}
+
+// Factory builds a source from its options.
+type Factory func(env Env, opts Options) (Source, error)
+
+// Kind describes one kind of source for `config example` and `--help`.
+type Kind struct {
+	Type    string
+	Summary string
+	// Example is a commented YAML snippet of one source entry of this type
+	// (starting with "- name:"), used by `opsview config example`.
+	Example string
+	New     Factory
+}
+
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[string]Kind{}
+)
+
+// Register makes a kind of source available to the config. Packages call it
+// from init.
+func Register(k Kind) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	if _, dup := kinds[k.Type]; dup {
+		panic(fmt.Sprintf("sources: type %q registered twice", k.Type))
+	}
+	kinds[k.Type] = k
+}
+
+// Lookup finds a registered kind of source.
+func Lookup(typ string) (Kind, bool) {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	k, ok := kinds[typ]
+	return k, ok
+}
+
+// Kinds lists the registered kinds, sorted by type.
+func Kinds() []Kind {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	out := make([]Kind, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+// PollFunc adapts a function to the Source interface (handy in tests and
+// for small sources).
+type PollFunc func(ctx context.Context, req Request) (*Batch, error)
+
+// Poll calls f.
+func (f PollFunc) Poll(ctx context.Context, req Request) (*Batch, error) { return f(ctx, req) }

@@ -1,0 +1,185 @@
+// Package themes holds opsview's colours and symbols: dark (default),
+// light, high-contrast and mono. Views take every style from a Theme and
+// never pick a colour themselves. Status is always carried by a symbol and
+// a word too, so mono stays readable.
+package themes
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+	"sort"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+)
+
+// Theme is the one style table of the UI.
+type Theme struct {
+	Name string
+	Mono bool // no colour at all: NO_COLOR, --no-color or the mono theme
+
+	Base     lipgloss.Style // ordinary text
+	Muted    lipgloss.Style // labels, axes, secondary text
+	Faint    lipgloss.Style // baselines, grid
+	Title    lipgloss.Style // view and panel titles
+	Header   lipgloss.Style // the top bar
+	TabOn    lipgloss.Style
+	TabOff   lipgloss.Style
+	Selected lipgloss.Style // the selected row
+	Border   lipgloss.Style // panel borders
+	Key      lipgloss.Style // key names in help
+	Cursor   lipgloss.Style // the time cursor
+
+	OK       lipgloss.Style
+	Info     lipgloss.Style
+	Warning  lipgloss.Style
+	Critical lipgloss.Style
+	Unknown  lipgloss.Style
+
+	// Palette colours series in charts and legends, in order.
+	Palette []color.Color
+	// SymptomColor and ResourceColor tint the two halves of the Graphs view.
+	SymptomColor  color.Color
+	ResourceColor color.Color
+}
+
+// Symbols are the status marks; ASCII ones exist for old terminals.
+type Symbols struct {
+	OK, Info, Warning, Critical, Unknown, Paused, Live, Up, Down, Maint, Drain string
+}
+
+// Unicode and ASCII symbol sets.
+var (
+	UnicodeSymbols = Symbols{OK: "✔", Info: "ℹ", Warning: "▲", Critical: "✖", Unknown: "?", Paused: "❚❚", Live: "●", Up: "▲", Down: "▼", Maint: "◼", Drain: "◐"}
+	ASCIISymbols   = Symbols{OK: "+", Info: "i", Warning: "!", Critical: "X", Unknown: "?", Paused: "||", Live: "*", Up: "^", Down: "v", Maint: "#", Drain: "~"}
+)
+
+func hex(s string) color.Color { return lipgloss.Color(s) }
+
+func build(name string, fg, muted, faint, bg, accent, ok, info, warn, crit, sel color.Color, palette []string) *Theme {
+	t := &Theme{Name: name}
+	t.Base = lipgloss.NewStyle().Foreground(fg)
+	t.Muted = lipgloss.NewStyle().Foreground(muted)
+	t.Faint = lipgloss.NewStyle().Foreground(faint)
+	t.Title = lipgloss.NewStyle().Foreground(accent).Bold(true)
+	t.Header = lipgloss.NewStyle().Foreground(fg).Background(bg)
+	t.TabOn = lipgloss.NewStyle().Foreground(bg).Background(accent).Bold(true)
+	t.TabOff = lipgloss.NewStyle().Foreground(muted)
+	t.Selected = lipgloss.NewStyle().Foreground(fg).Background(sel).Bold(true)
+	t.Border = lipgloss.NewStyle().Foreground(faint)
+	t.Key = lipgloss.NewStyle().Foreground(accent).Bold(true)
+	t.Cursor = lipgloss.NewStyle().Foreground(accent)
+	t.OK = lipgloss.NewStyle().Foreground(ok)
+	t.Info = lipgloss.NewStyle().Foreground(info)
+	t.Warning = lipgloss.NewStyle().Foreground(warn).Bold(true)
+	t.Critical = lipgloss.NewStyle().Foreground(crit).Bold(true)
+	t.Unknown = lipgloss.NewStyle().Foreground(muted)
+	for _, p := range palette {
+		t.Palette = append(t.Palette, hex(p))
+	}
+	t.SymptomColor = crit
+	t.ResourceColor = info
+	return t
+}
+
+// Dark is the default theme.
+func Dark() *Theme {
+	return build("dark", hex("#d0d0d0"), hex("#8a8a8a"), hex("#4e4e4e"), hex("#262626"), hex("#5fafff"),
+		hex("#5fd75f"), hex("#5fafff"), hex("#ffaf00"), hex("#ff5f5f"), hex("#3a3a3a"),
+		[]string{"#ff5f5f", "#5fafff", "#ffaf00", "#5fd75f", "#d787ff", "#5fd7d7", "#ff87af", "#afaf5f"})
+}
+
+// Light suits a light terminal background.
+func Light() *Theme {
+	return build("light", hex("#1c1c1c"), hex("#585858"), hex("#a8a8a8"), hex("#e4e4e4"), hex("#005fd7"),
+		hex("#008700"), hex("#005fd7"), hex("#af5f00"), hex("#d70000"), hex("#d0d0d0"),
+		[]string{"#d70000", "#005fd7", "#af5f00", "#008700", "#8700af", "#008787", "#d7005f", "#5f5f00"})
+}
+
+// HighContrast uses the brightest ANSI colours only.
+func HighContrast() *Theme {
+	t := build("high-contrast", hex("15"), hex("15"), hex("7"), hex("0"), hex("14"),
+		hex("10"), hex("14"), hex("11"), hex("9"), hex("4"),
+		[]string{"9", "14", "11", "10", "13", "12", "15", "7"})
+	t.Base = t.Base.Bold(true)
+	return t
+}
+
+// Mono has no colour: emphasis by bold, underline and reverse only.
+func Mono() *Theme {
+	p := lipgloss.NewStyle()
+	return &Theme{
+		Name: "mono", Mono: true,
+		Base: p, Muted: p, Faint: p, Title: p.Bold(true), Header: p.Reverse(true),
+		TabOn: p.Reverse(true).Bold(true), TabOff: p, Selected: p.Reverse(true), Border: p,
+		Key: p.Bold(true), Cursor: p.Bold(true),
+		OK: p, Info: p, Warning: p.Bold(true), Critical: p.Bold(true).Underline(true), Unknown: p,
+	}
+}
+
+var byName = map[string]func() *Theme{
+	"dark": Dark, "light": Light, "high-contrast": HighContrast, "mono": Mono,
+}
+
+// Names lists the themes.
+func Names() []string {
+	out := make([]string, 0, len(byName))
+	for n := range byName {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ByName returns a theme, or an error listing the known ones.
+func ByName(name string) (*Theme, error) {
+	if name == "" {
+		name = "dark"
+	}
+	f, ok := byName[strings.ToLower(name)]
+	if !ok {
+		return nil, fmt.Errorf("unknown theme %q (have %s)", name, strings.Join(Names(), ", "))
+	}
+	return f(), nil
+}
+
+// NoColor reports whether the environment asks for no colour: any
+// non-empty NO_COLOR (not parsed as a boolean: NO_COLOR=yes counts).
+func NoColor() bool { return os.Getenv("NO_COLOR") != "" }
+
+// Choose picks the theme for a run: mono when noColor, NO_COLOR or
+// name == "mono"; otherwise the named theme.
+func Choose(name string, noColor bool) (*Theme, error) {
+	if noColor || NoColor() {
+		if _, err := ByName(name); err != nil {
+			return nil, err
+		}
+		return Mono(), nil
+	}
+	return ByName(name)
+}
+
+// SevStyle returns the style for a severity-like level 0..3 (ok, info,
+// warning, critical) and -1 for unknown.
+func (t *Theme) SevStyle(level int) lipgloss.Style {
+	switch level {
+	case 0:
+		return t.OK
+	case 1:
+		return t.Info
+	case 2:
+		return t.Warning
+	case 3:
+		return t.Critical
+	}
+	return t.Unknown
+}
+
+// Color returns palette colour i (nil in mono).
+func (t *Theme) Color(i int) color.Color {
+	if len(t.Palette) == 0 {
+		return nil
+	}
+	return t.Palette[i%len(t.Palette)]
+}

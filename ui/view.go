@@ -1,0 +1,70 @@
+// Package ui is opsview's terminal interface: the app shell (header, tabs,
+// help, key handling) and one component per view. It draws what the store's
+// snapshots and the engine's findings say; it does no I/O in Update or
+// View, and never writes to stdout or stderr outside Bubble Tea.
+package ui
+
+import (
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/themes"
+)
+
+// Context is what every view draws from. The shell fills it before each
+// Update and Render; views must treat it as read-only.
+type Context struct {
+	Theme   *themes.Theme
+	Symbols themes.Symbols
+	ASCII   bool // no braille or box drawing
+
+	// Snap is the current window of the store (nil before the first data).
+	Snap     *correlate.Snapshot
+	Findings []correlate.Finding
+
+	// Cursor is the bucket index in Snap under the time cursor; -1 means
+	// "follow the newest bucket" (live).
+	Cursor int
+	// Window is the visible time span (5m, 15m, 1h, 6h, 24h).
+	Window time.Duration
+	// Filter is the `/` filter text ("" = none); views that list series or
+	// rows apply it to names.
+	Filter string
+	Paused bool
+
+	// Width and Height are the area the view may use (below the header and
+	// above the footer). Render must return exactly Height lines, none wider
+	// than Width cells.
+	Width, Height int
+}
+
+// View is one screen of the app: Overview, Graphs, Events, Load balancers,
+// Paths, Findings. Views keep their own selection and scroll state.
+type View interface {
+	// Name is the tab label, short ("Overview", "Graphs").
+	Name() string
+	// Keys lists the view's own keys for `?` help and the footer.
+	Keys() []key.Binding
+	// Update handles a key while the view is active. handled=false lets
+	// the shell act on it (global keys).
+	Update(msg tea.KeyPressMsg, c *Context) (handled bool, cmd tea.Cmd)
+	// Render draws the view into c.Width × c.Height.
+	Render(c *Context) string
+}
+
+// GotoMsg asks the shell to switch to the named view, optionally setting
+// the series filter (e.g. from a backend row to its graphs).
+type GotoMsg struct {
+	View   string
+	Filter string
+	// At moves the time cursor there when not zero.
+	At time.Time
+}
+
+// Goto is a command producing a GotoMsg.
+func Goto(view, filter string) tea.Cmd {
+	return func() tea.Msg { return GotoMsg{View: view, Filter: filter} }
+}
