@@ -1,0 +1,183 @@
+package correlate
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// EngineOptions tune the engine.
+type EngineOptions struct {
+	// ResolveAfter is how long a finding must stay absent before it
+	// resolves, so findings do not flicker.
+	ResolveAfter time.Duration
+}
+
+// Engine turns snapshots into findings and keeps them stable across
+// refreshes: a finding opens, updates and resolves, and each change is
+// returned as an event for the timeline. It holds state but does no I/O
+// and starts no goroutines.
+type Engine struct {
+	opt    EngineOptions
+	active map[string]*Finding
+	absent map[string]time.Time
+	closed []Finding
+}
+
+// NewEngine makes an engine.
+func NewEngine(opt EngineOptions) *Engine {
+	if opt.ResolveAfter <= 0 {
+		opt.ResolveAfter = 30 * time.Second
+	}
+	return &Engine{opt: opt, active: map[string]*Finding{}, absent: map[string]time.Time{}}
+}
+
+// EngineSource is the source name the engine's own events carry.
+const EngineSource = "engine"
+
+// Evaluate computes the findings for a snapshot. It returns the active
+// findings (worst first) and the events describing what changed since the
+// last call (opened, escalated, resolved).
+func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
+	now := snap.Now
+	current := Detect(snap)
+	var changes []sources.Event
+	seen := map[string]bool{}
+	for _, f := range current {
+		seen[f.ID] = true
+		delete(e.absent, f.ID)
+		if old, ok := e.active[f.ID]; ok {
+			f.Opened = old.Opened
+			f.Updated = now
+			if f.Severity != old.Severity || f.Title != old.Title {
+				changes = append(changes, findingEvent(&f, "updated"))
+			}
+			*old = f
+			continue
+		}
+		f.Opened, f.Updated = now, now
+		nf := f
+		e.active[f.ID] = &nf
+		changes = append(changes, findingEvent(&nf, "opened"))
+	}
+	for id, f := range e.active {
+		if seen[id] {
+			continue
+		}
+		since, ok := e.absent[id]
+		if !ok {
+			e.absent[id] = now
+			continue
+		}
+		if now.Sub(since) >= e.opt.ResolveAfter {
+			f.Resolved = now
+			changes = append(changes, findingEvent(f, "resolved"))
+			e.closed = append(e.closed, *f)
+			delete(e.active, id)
+			delete(e.absent, id)
+		}
+	}
+	out := make([]Finding, 0, len(e.active))
+	for _, f := range e.active {
+		out = append(out, *f)
+	}
+	SortFindings(out)
+	return out, changes
+}
+
+// SortFindings orders findings worst first, then oldest first, then by ID.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Severity != fs[j].Severity {
+			return fs[i].Severity > fs[j].Severity
+		}
+		if !fs[i].Opened.Equal(fs[j].Opened) {
+			return fs[i].Opened.Before(fs[j].Opened)
+		}
+		return fs[i].ID < fs[j].ID
+	})
+}
+
+func findingEvent(f *Finding, what string) sources.Event {
+	ev := sources.Event{
+		ID:       "finding/" + f.ID,
+		Source:   EngineSource,
+		Start:    f.Opened,
+		Updated:  f.Updated,
+		Severity: f.Severity,
+		Layer:    f.Layer,
+		Node:     f.Node,
+		Title:    f.Title,
+		Text:     f.Explanation,
+		Labels:   map[string]string{"finding": what},
+	}
+	if what == "resolved" {
+		ev.End = f.Resolved
+		ev.Severity = sources.SevOK
+		ev.Title = "resolved: " + f.Title
+	}
+	return ev
+}
+
+// Detect runs the rules over one snapshot, without memory of earlier ones.
+func Detect(snap *Snapshot) []Finding {
+	var out []Finding
+	out = append(out, nodeFindings(snap)...)
+	out = append(out, eventFindings(snap)...)
+	out = append(out, sourceFindings(snap)...)
+	SortFindings(out)
+	return out
+}
+
+// nodeFindings: a watched thing in a bad state (a backend with no server
+// UP, a server DOWN) is a finding in itself.
+func nodeFindings(snap *Snapshot) []Finding {
+	var out []Finding
+	for _, n := range snap.Nodes {
+		if n.Severity < sources.SevWarning {
+			continue
+		}
+		title := fmt.Sprintf("%s %s is %s", n.Kind, n.Name, n.State)
+		if s := n.Attrs["finding"]; s != "" {
+			title = s
+		}
+		out = append(out, Finding{
+			ID: "node/" + n.ID, Rule: "node-state", Severity: n.Severity, Title: title,
+			Explanation: n.Attrs["detail"], Layer: n.Layer, Node: n.Name,
+		})
+	}
+	return out
+}
+
+// eventFindings: open warning or critical events from the sources.
+func eventFindings(snap *Snapshot) []Finding {
+	var out []Finding
+	for _, ev := range snap.Events {
+		if ev.Source == EngineSource || !ev.Open() || ev.Severity < sources.SevWarning {
+			continue
+		}
+		out = append(out, Finding{
+			ID: "event/" + ev.Source + "/" + ev.ID, Rule: "event", Severity: ev.Severity,
+			Title: ev.Title, Explanation: ev.Text, Layer: ev.Layer, Node: ev.Node,
+		})
+	}
+	return out
+}
+
+// sourceFindings: a source that cannot be read is a blind spot.
+func sourceFindings(snap *Snapshot) []Finding {
+	var out []Finding
+	for _, st := range snap.Status {
+		if st.Health != sources.HealthFailing {
+			continue
+		}
+		out = append(out, Finding{
+			ID: "source/" + st.Source, Rule: "source-failing", Severity: sources.SevWarning,
+			Title:       fmt.Sprintf("source %s is failing", st.Source),
+			Explanation: st.LastError,
+		})
+	}
+	return out
+}
