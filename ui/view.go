@@ -34,6 +34,9 @@ type Context struct {
 	// rows apply it to names.
 	Filter string
 	Paused bool
+	// Loc is the time zone for clocks and axes (never nil when the shell
+	// fills the Context).
+	Loc *time.Location
 
 	// Width and Height are the area the view may use (below the header and
 	// above the footer). Render must return exactly Height lines, none wider

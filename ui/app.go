@@ -1,0 +1,578 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/themes"
+)
+
+// Store is what the app reads: a window of the aligned store.
+// *correlate.Store satisfies it.
+type Store interface {
+	Snapshot(from, until time.Time, filter correlate.Filter) *correlate.Snapshot
+	Step() time.Duration
+	Now() time.Time
+}
+
+// Options configure the app.
+type Options struct {
+	Store Store
+	// Findings returns the engine's current findings; it must be safe to
+	// call from the UI goroutine. May be nil.
+	Findings func() []correlate.Finding
+	Theme    *themes.Theme // nil: dark
+	ASCII    bool          // no braille, no box drawing
+	// Mode is shown in the header: "live", "demo — no configuration found", "replay".
+	Mode string
+	// Views are appended after Overview, Graphs and Events.
+	Views []View
+	// Window is the initial visible span (default 15m).
+	Window time.Duration
+	// KeyOverrides remaps actions (see Actions) to other keys.
+	KeyOverrides map[string][]string
+	// Location is the time zone of clocks and axes (default time.Local).
+	Location *time.Location
+	// Logf receives the app's log lines; never the screen. May be nil.
+	Logf func(string, ...any)
+}
+
+// DataMsg tells the app the store changed. The program's wiring sends it
+// (program.Send) after applying batches; the app then takes a snapshot.
+type DataMsg struct{}
+
+// Windows are the zoom steps of `[` and `]`.
+var Windows = []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
+
+// Minimum terminal size.
+const (
+	MinWidth  = 80
+	MinHeight = 20
+)
+
+// App is the root model: header, tabs, the active view, footer, help and
+// filter. It redraws only on data, a key or a resize, and caches the frame
+// in between.
+type App struct {
+	opt   Options
+	keys  KeyMap
+	views []View
+	tab   int
+
+	w, h   int
+	window time.Duration
+	paused bool
+	until  time.Time // start of the newest visible bucket
+	cursor time.Time // zero: live
+
+	filter    string
+	filtering bool
+	input     textinput.Model
+	help      bool
+
+	snap     *correlate.Snapshot
+	findings []correlate.Finding
+
+	frame  string
+	dirty  bool
+	frames int // frames built, for tests and benchmarks
+}
+
+// New makes the app.
+func New(opt Options) *App {
+	if opt.Theme == nil {
+		opt.Theme = themes.Dark()
+	}
+	if opt.Window <= 0 {
+		opt.Window = 15 * time.Minute
+	}
+	if opt.Location == nil {
+		opt.Location = time.Local
+	}
+	if opt.Logf == nil {
+		opt.Logf = func(string, ...any) {}
+	}
+	a := &App{opt: opt, keys: DefaultKeyMap(), window: opt.Window, dirty: true}
+	if err := a.keys.Override(opt.KeyOverrides); err != nil {
+		opt.Logf("ui: %v", err)
+	}
+	a.views = []View{newOverview(&a.keys), newGraphs(&a.keys), newEvents(&a.keys)}
+	a.views = append(a.views, opt.Views...)
+	a.input = textinput.New()
+	a.input.Prompt = "/"
+	a.input.Placeholder = "series name"
+	a.input.CharLimit = 80
+	st := a.input.Styles()
+	st.Cursor.Blink = false // a blinking cursor is a free-running tick
+	st.Focused.Prompt = opt.Theme.Key
+	st.Focused.Text = opt.Theme.Base
+	st.Focused.Placeholder = opt.Theme.Muted
+	a.input.SetStyles(st)
+	a.refresh()
+	return a
+}
+
+// Keys returns the app's keymap (after overrides).
+func (a *App) Keys() KeyMap { return a.keys }
+
+// Init implements tea.Model. There is no tick: the app waits for data,
+// keys and resizes.
+func (a *App) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		if msg.Width != a.w || msg.Height != a.h {
+			a.w, a.h = msg.Width, msg.Height
+			a.input.SetWidth(max(a.w-30, 10))
+			a.dirty = true
+		}
+	case DataMsg:
+		if !a.paused {
+			a.refresh()
+			a.dirty = true
+		}
+	case GotoMsg:
+		a.gotoView(msg)
+	case tea.KeyPressMsg:
+		return a, a.key(msg)
+	}
+	return a, nil
+}
+
+func (a *App) gotoView(m GotoMsg) {
+	for i, v := range a.views {
+		if strings.EqualFold(v.Name(), m.View) {
+			a.tab = i
+		}
+	}
+	if m.Filter != "" {
+		a.filter = m.Filter
+	}
+	if !m.At.IsZero() {
+		a.cursor = m.At
+	}
+	a.refresh()
+	a.dirty = true
+}
+
+func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := &a.keys
+	if msg.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	if a.help {
+		switch {
+		case key.Matches(msg, k.Quit):
+			return tea.Quit
+		case key.Matches(msg, k.Help, k.Back):
+			a.help = false
+			a.dirty = true
+		}
+		return nil
+	}
+	if a.filtering {
+		switch msg.String() {
+		case "enter":
+			a.filter = strings.TrimSpace(a.input.Value())
+			a.filtering = false
+			a.input.Blur()
+			a.refresh()
+		case "esc":
+			a.filter = ""
+			a.filtering = false
+			a.input.Blur()
+			a.input.Reset()
+			a.refresh()
+		default:
+			var cmd tea.Cmd
+			a.input, cmd = a.input.Update(msg)
+			a.dirty = true
+			return cmd
+		}
+		a.dirty = true
+		return nil
+	}
+	ctx := a.context(a.bodyHeight())
+	if handled, cmd := a.views[a.tab].Update(msg, &ctx); handled {
+		a.dirty = true
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		a.help = true
+	case key.Matches(msg, k.Pause):
+		a.paused = !a.paused
+		if !a.paused {
+			a.refresh()
+		}
+	case key.Matches(msg, k.ZoomIn):
+		a.zoom(-1)
+	case key.Matches(msg, k.ZoomOut):
+		a.zoom(+1)
+	case key.Matches(msg, k.Filter):
+		a.filtering = true
+		a.input.SetValue(a.filter)
+		a.input.CursorEnd()
+		a.dirty = true
+		return a.input.Focus()
+	case key.Matches(msg, k.NextView):
+		a.tab = (a.tab + 1) % len(a.views)
+	case key.Matches(msg, k.PrevView):
+		a.tab = (a.tab + len(a.views) - 1) % len(a.views)
+	case key.Matches(msg, k.Views):
+		n := int(msg.String()[0] - '1')
+		if len(msg.String()) != 1 || n < 0 || n >= len(a.views) {
+			return nil
+		}
+		a.tab = n
+	case key.Matches(msg, k.Left):
+		a.moveCursor(-1)
+	case key.Matches(msg, k.Right):
+		a.moveCursor(+1)
+	case key.Matches(msg, k.Live):
+		a.cursor = time.Time{}
+	case key.Matches(msg, k.Back):
+		switch {
+		case a.filter != "":
+			a.filter = ""
+			a.input.Reset()
+			a.refresh()
+		case !a.cursor.IsZero():
+			a.cursor = time.Time{}
+		default:
+			return nil
+		}
+	default:
+		return nil // not ours: nothing changed, nothing to redraw
+	}
+	a.dirty = true
+	return nil
+}
+
+func (a *App) zoom(dir int) {
+	i := 0
+	for j, w := range Windows {
+		if w <= a.window {
+			i = j
+		}
+	}
+	i += dir
+	if i < 0 || i >= len(Windows) {
+		return
+	}
+	a.window = Windows[i]
+	a.refresh()
+}
+
+// moveCursor moves the time cursor by one chart column's worth of buckets
+// (at least one bucket).
+func (a *App) moveCursor(dir int) {
+	if a.snap == nil || a.snap.N == 0 {
+		return
+	}
+	step := a.snap.Step
+	per := a.snap.N / max(a.w-10, 1)
+	if per < 1 {
+		per = 1
+	}
+	last := a.snap.Time(a.snap.N - 1)
+	cur := a.cursor
+	if cur.IsZero() {
+		cur = last
+	}
+	cur = cur.Add(time.Duration(dir*per) * step)
+	switch {
+	case !cur.Before(last) && dir > 0:
+		a.cursor = time.Time{}
+	case cur.Before(a.snap.Start):
+		a.cursor = a.snap.Start
+	default:
+		a.cursor = cur
+	}
+}
+
+// refresh takes a snapshot of the visible window. Memory only: the store
+// copies under a read lock; nothing here does I/O.
+func (a *App) refresh() {
+	if a.opt.Store == nil {
+		return
+	}
+	step := a.opt.Store.Step()
+	if step <= 0 {
+		return
+	}
+	if !a.paused || a.until.IsZero() {
+		now := a.opt.Store.Now()
+		if now.IsZero() {
+			return
+		}
+		a.until = floorTime(now, step)
+	}
+	from := a.until.Add(-a.window + step)
+	var f correlate.Filter
+	if a.filter != "" {
+		flt := a.filter
+		f = func(m *correlate.SeriesMeta) bool { return matchFilter(flt, m.Key, m.Node) }
+	}
+	a.snap = a.opt.Store.Snapshot(from, a.until, f)
+	if a.opt.Findings != nil {
+		a.findings = a.opt.Findings()
+	}
+	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
+		a.cursor = a.snap.Start
+	}
+}
+
+func floorTime(t time.Time, step time.Duration) time.Time {
+	n := t.UnixNano()
+	b := n / int64(step)
+	if n < 0 && n%int64(step) != 0 {
+		b--
+	}
+	return time.Unix(0, b*int64(step)).In(t.Location())
+}
+
+// context builds what the views draw from.
+func (a *App) context(h int) Context {
+	sym := themes.UnicodeSymbols
+	if a.opt.ASCII {
+		sym = themes.ASCIISymbols
+	}
+	c := Context{
+		Theme: a.opt.Theme, Symbols: sym, ASCII: a.opt.ASCII,
+		Snap: a.snap, Findings: a.findings, Cursor: -1,
+		Window: a.window, Filter: a.filter, Paused: a.paused,
+		Width: a.w, Height: h, Loc: a.opt.Location,
+	}
+	if a.snap != nil && !a.cursor.IsZero() && a.snap.N > 0 {
+		i := a.snap.Index(a.cursor)
+		c.Cursor = min(max(i, 0), a.snap.N-1)
+	}
+	return c
+}
+
+func (a *App) bodyHeight() int { return max(a.h-3, 0) }
+
+// View implements tea.Model. The frame is rebuilt only when something
+// changed since the last one.
+func (a *App) View() tea.View {
+	if a.dirty {
+		a.frame = a.render()
+		a.dirty = false
+		a.frames++
+	}
+	v := tea.NewView(a.frame)
+	v.AltScreen = true
+	return v
+}
+
+// Frames is how many frames the app has built.
+func (a *App) Frames() int { return a.frames }
+
+func (a *App) render() string {
+	w, h := a.w, a.h
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	if w < MinWidth || h < MinHeight {
+		msg := fmt.Sprintf("need %dx%d, have %dx%d", MinWidth, MinHeight, w, h)
+		lines := make([]string, h)
+		lines[h/2] = strings.Repeat(" ", max((w-len(msg))/2, 0)) + msg
+		return box(lines, w, h)
+	}
+	bh := a.bodyHeight()
+	ctx := a.context(bh)
+	var body string
+	if a.help {
+		body = a.renderHelp(&ctx)
+	} else {
+		body = a.views[a.tab].Render(&ctx)
+	}
+	lines := make([]string, 0, h)
+	lines = append(lines, a.header(&ctx)...)
+	lines = append(lines, splitLines(body)...)
+	lines = append(lines, a.footer(&ctx))
+	return box(lines, w, h)
+}
+
+// header is two lines: clock, live/paused, mode and the sources' health
+// (the worst first, so a failing source is never the one cut off); then
+// the tabs with the window and filter.
+func (a *App) header(c *Context) []string {
+	t := c.Theme
+	hs := t.Header
+	on := func(s lipgloss.Style) lipgloss.Style { return s.Inherit(hs) }
+	sep := hs.Render("  ")
+	clock := "--:--:--"
+	if a.snap != nil {
+		clock = a.snap.Now.In(a.opt.Location).Format("15:04:05 MST")
+	}
+	fixed := on(t.Title).Render(" opsview") + sep + hs.Render(clock) + sep
+	if a.paused {
+		fixed += on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
+	} else {
+		fixed += on(t.OK).Render(c.Symbols.Live + " LIVE")
+	}
+	var items []string
+	var itemsW int
+	if a.snap != nil {
+		order := make([]int, len(a.snap.Status))
+		for i := range order {
+			order[i] = i
+		}
+		sts := a.snap.Status
+		sort.SliceStable(order, func(i, j int) bool { return healthLevel(sts[order[i]].Health) > healthLevel(sts[order[j]].Health) })
+		for _, i := range order {
+			st := &sts[i]
+			item := healthSym(c.Symbols, st.Health) + " " + trunc(clean(st.Source), 20)
+			items = append(items, on(t.SevStyle(healthLevel(st.Health))).Render(item))
+			itemsW += lipgloss.Width(item) + 1
+		}
+	}
+	mode := clean(a.opt.Mode)
+	room := c.Width - lipgloss.Width(fixed) - 2 - itemsW - 2
+	if room < lipgloss.Width(mode) {
+		mode = trunc(mode, max(room, 12))
+	}
+	line := fixed
+	if mode != "" {
+		line += sep + on(t.Muted).Render(mode)
+	}
+	if len(items) > 0 {
+		line += sep
+		used := lipgloss.Width(line)
+		for i, it := range items {
+			rest := len(items) - i - 1
+			reserve := 0
+			if rest > 0 {
+				reserve = len(fmt.Sprintf("+%d", rest)) + 1
+			}
+			if used+lipgloss.Width(it)+reserve > c.Width {
+				line += hs.Render(fmt.Sprintf("+%d", rest+1))
+				break
+			}
+			line += it + hs.Render(" ")
+			used += lipgloss.Width(it) + 1
+		}
+	}
+	line = fitStyled(line, c.Width, hs)
+
+	var tabs []string
+	for i, v := range a.views {
+		label := fmt.Sprintf(" %d %s ", i+1, clean(v.Name()))
+		if i >= 9 {
+			label = " " + clean(v.Name()) + " "
+		}
+		if i == a.tab {
+			tabs = append(tabs, t.TabOn.Render(label))
+		} else {
+			tabs = append(tabs, t.TabOff.Render(label))
+		}
+	}
+	right := t.Muted.Render("window ") + t.Base.Render(shortDur(a.window))
+	if a.filter != "" {
+		right = t.Muted.Render("filter ") + t.Key.Render(trunc(clean(a.filter), 20)) + "  " + right
+	}
+	tl := strings.Join(tabs, "")
+	gap := c.Width - lipgloss.Width(tl) - lipgloss.Width(right) - 1
+	if gap >= 1 {
+		tl += strings.Repeat(" ", gap) + right
+	}
+	return []string{line, fit(tl, c.Width)}
+}
+
+// fitStyled pads a line to w with the given style (a header background).
+func fitStyled(s string, w int, st lipgloss.Style) string {
+	sw := lipgloss.Width(s)
+	if sw > w {
+		return fit(s, w)
+	}
+	return s + st.Render(strings.Repeat(" ", w-sw))
+}
+
+// footer shows the active view's keys, then the global ones, cut to the
+// width; while filtering it is the filter input.
+func (a *App) footer(c *Context) string {
+	t := c.Theme
+	if a.filtering {
+		return fit(a.input.View()+"  "+t.Muted.Render("enter apply, esc clear"), c.Width)
+	}
+	var b strings.Builder
+	used := 0
+	add := func(k key.Binding) bool {
+		if !k.Enabled() {
+			return true
+		}
+		hp := k.Help()
+		item := hp.Key + " " + hp.Desc
+		n := len([]rune(item)) + 2
+		if used+n > c.Width-1 {
+			return false
+		}
+		b.WriteString(t.Key.Render(hp.Key) + " " + t.Muted.Render(hp.Desc) + "  ")
+		used += n
+		return true
+	}
+	var list []key.Binding
+	if a.help {
+		list = []key.Binding{a.keys.Back, a.keys.Quit}
+	} else {
+		// help first: whatever is cut off, ? still says where the rest is
+		list = append(list, a.keys.Help)
+		list = append(list, a.views[a.tab].Keys()...)
+		list = append(list, a.keys.footerGlobal()...)
+	}
+	for _, k := range list {
+		add(k) // a long one that does not fit may let a short one through
+	}
+	return fit(" "+b.String(), c.Width)
+}
+
+// renderHelp lists every key: the active view's and the global ones,
+// generated from the keymap.
+func (a *App) renderHelp(c *Context) string {
+	t := c.Theme
+	section := func(title string, ks []key.Binding) []string {
+		out := []string{t.Title.Render(title)}
+		for _, k := range ks {
+			if !k.Enabled() {
+				continue
+			}
+			hp := k.Help()
+			out = append(out, "  "+t.Key.Render(fmt.Sprintf("%-10s", hp.Key))+" "+t.Base.Render(hp.Desc))
+		}
+		return out
+	}
+	v := a.views[a.tab]
+	left := section("Global keys", a.keys.Global())
+	right := section(clean(v.Name())+" keys", v.Keys())
+	var lines []string
+	lines = append(lines, t.Title.Render(" Help")+t.Muted.Render("  (esc or ? closes)"), "")
+	colW := 36
+	if len(left)+len(right)+3 <= c.Height || c.Width < 2*colW+4 {
+		for _, l := range left {
+			lines = append(lines, " "+l)
+		}
+		lines = append(lines, "")
+		for _, l := range right {
+			lines = append(lines, " "+l)
+		}
+	} else {
+		for _, l := range hjoin(left, colW, right, colW, 4) {
+			lines = append(lines, " "+l)
+		}
+	}
+	return box(lines, c.Width, c.Height)
+}

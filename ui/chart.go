@@ -1,0 +1,375 @@
+package ui
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/correlate"
+)
+
+// Charts are drawn here rather than with asciigraph: asciigraph joins the
+// points across NaN, and a gap in the data must stay a gap on screen. In
+// colour we draw braille (2×4 dots a cell), each series in its palette
+// colour; in mono or --ascii each series gets its own marker character so
+// the lines stay apart without colour.
+
+// Markers tell series apart without colour.
+var (
+	asciiMarkers   = []string{"*", "+", "o", "x", "#", "@", "%", "&"}
+	unicodeMarkers = []string{"●", "○", "◆", "◇", "■", "□", "▲", "△"}
+)
+
+// yLabelW is the width of the y-axis labels plus the axis.
+const yLabelW = 8
+
+// plotLine is one series of a chart.
+type plotLine struct {
+	vals     []float64 // one per bucket of the window
+	style    lipgloss.Style
+	marker   string  // marker mode
+	baseline float64 // NaN: none
+}
+
+// chart is one panel: several series on one unit and one y scale.
+type chart struct {
+	lines   []plotLine
+	unit    string
+	width   int // including the y labels
+	height  int // plot rows
+	cursor  int // bucket index, -1 none
+	n       int // buckets
+	braille bool
+	axis    lipgloss.Style
+	faint   lipgloss.Style
+	cur     lipgloss.Style
+	ascii   bool
+}
+
+// columns reduces a series to one value per plot column: the largest
+// value of the buckets the column covers (a short spike must not be
+// averaged away), NaN where all of them are NaN.
+func columns(vals []float64, n, cols int) []float64 {
+	out := make([]float64, cols)
+	if n <= 0 || cols <= 0 {
+		return out
+	}
+	for x := 0; x < cols; x++ {
+		a := x * n / cols
+		b := (x + 1) * n / cols
+		if b <= a {
+			b = a + 1
+		}
+		v := math.NaN()
+		for i := a; i < b && i < len(vals); i++ {
+			if !math.IsNaN(vals[i]) && (math.IsNaN(v) || vals[i] > v) {
+				v = vals[i]
+			}
+		}
+		out[x] = v
+	}
+	return out
+}
+
+// scale returns the y range of a chart: from 0 (or the lowest value when
+// negative) to a rounded maximum.
+func scale(lines []plotLine) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, l := range lines {
+		for _, v := range l.vals {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		if !math.IsNaN(l.baseline) && !math.IsInf(l.baseline, 0) {
+			lo, hi = math.Min(lo, l.baseline), math.Max(hi, l.baseline)
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return 0, 1
+	}
+	if lo > 0 {
+		lo = 0
+	}
+	hi = niceCeil(hi)
+	if hi <= lo {
+		hi = lo + 1
+	}
+	return lo, hi
+}
+
+// niceCeil rounds up to a round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8
+// times a power of ten), so the top label reads well and the line fills
+// most of the height.
+func niceCeil(v float64) float64 {
+	if v <= 0 {
+		return v
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
+		if v <= m*p*1.0000001 {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+type cell struct {
+	mask  uint8 // braille dots
+	owner int   // series index, -1 none
+	base  bool  // a baseline passes here
+}
+
+// braille dot bits, by [row][col] within a cell
+var dotBits = [4][2]uint8{{0x01, 0x08}, {0x02, 0x10}, {0x04, 0x20}, {0x40, 0x80}}
+
+// render draws the chart: height lines of exactly width cells.
+func (ch *chart) render() []string {
+	pw := ch.width - yLabelW
+	if pw < 2 || ch.height < 1 {
+		return make([]string, max(ch.height, 0))
+	}
+	lo, hi := scale(ch.lines)
+	xs, ys := pw, ch.height
+	if ch.braille {
+		xs, ys = pw*2, ch.height*4
+	}
+	grid := make([]cell, pw*ch.height)
+	for i := range grid {
+		grid[i].owner = -1
+	}
+	ydot := func(v float64) int {
+		y := int(math.Round((v - lo) / (hi - lo) * float64(ys-1)))
+		return min(max(y, 0), ys-1)
+	}
+	set := func(x, y, owner int) { // y counted from the bottom
+		row := ch.height - 1 - y/(ys/ch.height)
+		cx := x * pw / xs
+		c := &grid[row*pw+cx]
+		if ch.braille {
+			c.mask |= dotBits[3-y%4][x%2]
+		}
+		c.owner = owner
+	}
+	for si, l := range ch.lines {
+		if !math.IsNaN(l.baseline) && !math.IsInf(l.baseline, 0) {
+			row := ch.height - 1 - ydot(l.baseline)/(ys/ch.height)
+			for x := 0; x < pw; x++ {
+				grid[row*pw+x].base = true
+			}
+		}
+		col := columns(l.vals, ch.n, xs)
+		prev := -1
+		for x, v := range col {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				prev = -1
+				continue
+			}
+			y := ydot(v)
+			set(x, y, si)
+			if ch.braille && prev >= 0 && prev != y {
+				// join to the previous column so the line reads as a line
+				step := 1
+				if prev > y {
+					step = -1
+				}
+				for yy := prev + step; yy != y; yy += step {
+					set(x, yy, si)
+				}
+			}
+			prev = y
+		}
+	}
+	curCol := -1
+	if ch.cursor >= 0 && ch.n > 0 {
+		curCol = ch.cursor * pw / ch.n
+	}
+	vbar, tick := "│", "┤"
+	cbar, bl := "│", "┈"
+	if ch.ascii {
+		vbar, tick, cbar, bl = "|", "|", "|", "-"
+	}
+	labels := map[int]string{0: axisLabel(hi, ch.unit), ch.height - 1: axisLabel(lo, ch.unit)}
+	if ch.height >= 5 {
+		labels[(ch.height-1)/2] = axisLabel(lo+(hi-lo)*float64(ch.height-1-(ch.height-1)/2)/float64(ch.height-1), ch.unit)
+	}
+	out := make([]string, ch.height)
+	var b strings.Builder
+	for row := 0; row < ch.height; row++ {
+		b.Reset()
+		if lb, ok := labels[row]; ok {
+			b.WriteString(ch.axis.Render(padLeft(trunc(lb, yLabelW-1), yLabelW-1) + tick))
+		} else {
+			b.WriteString(ch.axis.Render(strings.Repeat(" ", yLabelW-1) + vbar))
+		}
+		// runs of cells in the same style are rendered together
+		runStyle, run := -3, strings.Builder{}
+		flush := func() {
+			if run.Len() == 0 {
+				return
+			}
+			s := run.String()
+			switch {
+			case runStyle >= 0:
+				b.WriteString(ch.lines[runStyle].style.Render(s))
+			case runStyle == -2:
+				b.WriteString(ch.cur.Render(s))
+			case runStyle == -1:
+				b.WriteString(ch.faint.Render(s))
+			default:
+				b.WriteString(s)
+			}
+			run.Reset()
+		}
+		for x := 0; x < pw; x++ {
+			c := grid[row*pw+x]
+			st, ch2 := -3, " "
+			switch {
+			case c.owner >= 0:
+				st = c.owner
+				if ch.braille {
+					ch2 = string(rune(0x2800 + int(c.mask)))
+				} else {
+					ch2 = ch.lines[c.owner].marker
+				}
+			case x == curCol:
+				st, ch2 = -2, cbar
+			case c.base:
+				st, ch2 = -1, bl
+			}
+			if st != runStyle {
+				flush()
+				runStyle = st
+			}
+			run.WriteString(ch2)
+		}
+		flush()
+		out[row] = b.String()
+	}
+	return out
+}
+
+// axisLabel is a value on the y axis: short, the unit is in the title.
+func axisLabel(v float64, unit string) string {
+	switch unit {
+	case "%", "ms", "s":
+		return Human(v, unit)
+	}
+	return si(v)
+}
+
+func padLeft(s string, w int) string {
+	if n := ansi.StringWidth(s); n < w {
+		return strings.Repeat(" ", w-n) + s
+	}
+	return s
+}
+
+// timeAxis draws the shared time axis under the charts: labels at round
+// times, so they move with the data rather than change in place.
+func timeAxis(snap *correlate.Snapshot, width int, window time.Duration, loc *time.Location, st lipgloss.Style) string {
+	pw := width - yLabelW
+	if snap == nil || snap.N == 0 || pw < 2 {
+		return ""
+	}
+	every := tickEvery(window, pw)
+	line := []rune(strings.Repeat(" ", pw))
+	last := -100
+	start := snap.Start
+	end := snap.Time(snap.N)
+	t0 := start.Truncate(every)
+	if t0.Before(start) {
+		t0 = t0.Add(every)
+	}
+	format := "15:04"
+	if every < time.Minute {
+		format = "15:04:05"
+	}
+	for t := t0; t.Before(end); t = t.Add(every) {
+		i := snap.Index(t)
+		x := i * pw / snap.N
+		lb := t.In(loc).Format(format)
+		if x < last+len(lb)+2 || x+len(lb) > pw {
+			continue
+		}
+		copy(line[x:], []rune(lb))
+		last = x
+	}
+	return strings.Repeat(" ", yLabelW) + st.Render(string(line))
+}
+
+// tickEvery picks a round label interval that leaves room for the labels.
+func tickEvery(window time.Duration, pw int) time.Duration {
+	cands := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute,
+		15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 12 * time.Hour}
+	maxLabels := max(pw/12, 1)
+	for _, c := range cands {
+		if int(window/c) <= maxLabels {
+			return c
+		}
+	}
+	return 24 * time.Hour
+}
+
+// sparkline draws values in w cells, scaled to their own range; gaps stay
+// blank.
+func sparkline(vals []float64, w int, ascii bool) string {
+	if w <= 0 {
+		return ""
+	}
+	levels := []rune("▁▂▃▄▅▆▇█")
+	if ascii {
+		levels = []rune("_.,-=+*#")
+	}
+	col := columns(vals, len(vals), w)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range col {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	if lo > 0 {
+		lo = 0
+	}
+	out := make([]rune, w)
+	for i, v := range col {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			out[i] = ' '
+			continue
+		}
+		k := 0
+		if hi > lo {
+			k = int(math.Round((v - lo) / (hi - lo) * float64(len(levels)-1)))
+		}
+		out[i] = levels[min(max(k, 0), len(levels)-1)]
+	}
+	return string(out)
+}
+
+// seriesLabel is the short name of a series for legends and lists:
+// its name, its label values, and its node when not already in them.
+func seriesLabel(m *correlate.SeriesMeta) string {
+	s := m.Name
+	if len(m.Labels) > 0 {
+		keys := make([]string, 0, len(m.Labels))
+		for k := range m.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		vals := make([]string, len(keys))
+		for i, k := range keys {
+			vals[i] = m.Labels[k]
+		}
+		s += "{" + strings.Join(vals, ",") + "}"
+	}
+	if m.Node != "" && !strings.Contains(s, m.Node) {
+		s = m.Node + " " + s
+	}
+	return clean(s)
+}

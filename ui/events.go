@@ -1,0 +1,180 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// eventsView is the timeline: newest first, severity as symbol and word,
+// source, time and title; Enter opens the selected event's text.
+type eventsView struct {
+	keys *KeyMap
+	sel  int  // index into the (filtered, newest first) list
+	open bool // showing the selected event's text
+}
+
+func newEvents(k *KeyMap) *eventsView { return &eventsView{keys: k} }
+
+func (e *eventsView) Name() string { return "Events" }
+
+func (e *eventsView) Keys() []key.Binding {
+	enter := e.keys.Enter
+	if e.open {
+		enter.SetHelp(e.keys.Back.Help().Key, "close")
+	}
+	return []key.Binding{e.keys.Up, e.keys.Down, e.keys.PageUp, e.keys.PageDn, enter}
+}
+
+// eventList returns the snapshot's events newest first, filtered.
+func eventList(c *Context) []sources.Event {
+	if c.Snap == nil {
+		return nil
+	}
+	out := make([]sources.Event, 0, len(c.Snap.Events))
+	for _, ev := range c.Snap.Events {
+		if matchFilter(c.Filter, ev.Title, ev.Source, ev.Node, string(ev.Layer)) {
+			out = append(out, ev)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.After(out[j].Start)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func (e *eventsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	n := len(eventList(c))
+	page := max(c.Height-3, 1)
+	k := e.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		e.sel--
+	case key.Matches(msg, k.Down):
+		e.sel++
+	case key.Matches(msg, k.PageUp):
+		e.sel -= page
+	case key.Matches(msg, k.PageDn):
+		e.sel += page
+	case key.Matches(msg, k.Top):
+		e.sel = 0
+	case key.Matches(msg, k.Enter):
+		e.open = !e.open && n > 0
+	case key.Matches(msg, k.Back) && e.open:
+		e.open = false
+	default:
+		return false, nil
+	}
+	e.sel = min(max(e.sel, 0), max(n-1, 0))
+	return true, nil
+}
+
+func (e *eventsView) Render(c *Context) string {
+	t := c.Theme
+	evs := eventList(c)
+	if len(evs) == 0 {
+		msg := "  no events in this window"
+		if c.Snap == nil {
+			msg = "  waiting for data…"
+		}
+		return box([]string{t.Title.Render(" Events"), "", t.Muted.Render(msg)}, c.Width, c.Height)
+	}
+	sel := min(max(e.sel, 0), len(evs)-1)
+	listH := c.Height - 1
+	var detail []string
+	if e.open {
+		detail = e.detail(c, &evs[sel])
+		listH = max(c.Height-1-len(detail), 3)
+		detail = detail[:min(len(detail), c.Height-1-listH)]
+	}
+	wide := c.Width >= 120
+	timeFmt := "15:04:05"
+	if c.Window > 6*60*60*1e9 {
+		timeFmt = "Jan 02 15:04"
+	}
+	head := fmt.Sprintf(" %-11s %-8s %-12s ", "SEVERITY", "TIME", "SOURCE")
+	if wide {
+		head = fmt.Sprintf(" %-11s %-12s %-16s %-10s %-14s ", "SEVERITY", "TIME", "SOURCE", "LAYER", "NODE")
+	}
+	lines := []string{t.Title.Render(" Events") + t.Muted.Render(fmt.Sprintf(" %d, newest first", len(evs))), t.Muted.Render(head + "TITLE")}
+	rows := max(listH-1, 1)
+	off := 0
+	if sel >= rows {
+		off = sel - rows + 1
+	}
+	for i := off; i < len(evs) && i < off+rows; i++ {
+		ev := &evs[i]
+		at := ev.Start.In(c.Loc).Format(timeFmt)
+		var row string
+		if wide {
+			row = fmt.Sprintf(" %s %-12s %-16s %-10s %-14s ", padTo(sevMark(c, ev.Severity), 11), at, trunc(clean(ev.Source), 16), trunc(string(ev.Layer), 10), trunc(clean(ev.Node), 14))
+		} else {
+			row = fmt.Sprintf(" %s %-8s %-12s ", padTo(sevMark(c, ev.Severity), 11), trunc(at, 8), trunc(clean(ev.Source), 12))
+		}
+		title := clean(ev.Title)
+		if !ev.Open() {
+			title += t.Muted.Render(" (ended " + ev.End.In(c.Loc).Format("15:04:05") + ")")
+		}
+		row += title
+		if i == sel {
+			row = t.Selected.Render(ansi.Strip(fit(row, c.Width)))
+		}
+		lines = append(lines, row)
+	}
+	lines = lines[:min(len(lines), c.Height-len(detail))]
+	for len(lines) < c.Height-len(detail) {
+		lines = append(lines, "")
+	}
+	lines = append(lines, detail...)
+	return box(lines, c.Width, c.Height)
+}
+
+// detail is the selected event's full text under a rule.
+func (e *eventsView) detail(c *Context, ev *sources.Event) []string {
+	t := c.Theme
+	rule := "─"
+	if c.ASCII {
+		rule = "-"
+	}
+	out := []string{t.Border.Render(strings.Repeat(rule, c.Width))}
+	out = append(out, " "+sevMark(c, ev.Severity)+"  "+t.Title.Render(clean(ev.Title)))
+	span := "since " + ev.Start.In(c.Loc).Format("2006-01-02 15:04:05")
+	if !ev.Open() {
+		span = ev.Start.In(c.Loc).Format("2006-01-02 15:04:05") + " to " + ev.End.In(c.Loc).Format("15:04:05")
+	}
+	meta := fmt.Sprintf(" %s%ssource %s", span, c.dot(), clean(ev.Source))
+	if ev.Node != "" {
+		meta += c.dot() + "node " + clean(ev.Node)
+	}
+	if ev.Layer != "" {
+		meta += c.dot() + "layer " + string(ev.Layer)
+	}
+	out = append(out, t.Muted.Render(meta))
+	text := sources.CleanText(ev.Text)
+	if strings.TrimSpace(text) == "" {
+		text = "(no text)"
+	}
+	for _, para := range strings.Split(text, "\n") {
+		for _, l := range strings.Split(ansi.Wrap(para, max(c.Width-2, 10), ""), "\n") {
+			out = append(out, " "+t.Base.Render(l))
+		}
+	}
+	return out
+}
+
+// padTo pads a styled string to w cells.
+func padTo(s string, w int) string {
+	if n := ansi.StringWidth(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s
+}

@@ -1,0 +1,286 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+)
+
+// graphsView draws external symptoms on top and internal resources below,
+// on one shared time axis, several series per chart (one chart per role
+// and unit), with a legend that shows every value at the time cursor.
+type graphsView struct {
+	keys   *KeyMap
+	scroll int // first chart shown
+}
+
+func newGraphs(k *KeyMap) *graphsView { return &graphsView{keys: k} }
+
+func (g *graphsView) Name() string { return "Graphs" }
+
+func (g *graphsView) Keys() []key.Binding {
+	up, down := g.keys.Up, g.keys.Down
+	up.SetHelp(up.Help().Key, "prev chart")
+	down.SetHelp(down.Help().Key, "next chart")
+	return []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down}
+}
+
+func (g *graphsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	switch {
+	case key.Matches(msg, g.keys.Up):
+		if g.scroll > 0 {
+			g.scroll--
+		}
+		return true, nil
+	case key.Matches(msg, g.keys.Down):
+		if n := len(chartGroups(c)); g.scroll < n-1 {
+			g.scroll++
+		}
+		return true, nil
+	case key.Matches(msg, g.keys.Top):
+		g.scroll = 0
+		return true, nil
+	}
+	return false, nil
+}
+
+// chartGroup is the series of one chart.
+type chartGroup struct {
+	role   sources.Role
+	unit   string
+	series []*correlate.SnapSeries
+	part   int // >0 when a role+unit is split over several charts
+}
+
+const maxPerChart = 6
+
+var roleOrder = []sources.Role{sources.RoleSymptom, sources.RoleResource, sources.RoleTraffic, sources.RoleUnknown}
+
+func roleTitle(r sources.Role) string {
+	switch r {
+	case sources.RoleSymptom:
+		return "External symptoms"
+	case sources.RoleResource:
+		return "Internal resources"
+	case sources.RoleTraffic:
+		return "Traffic"
+	}
+	return "Other"
+}
+
+// chartGroups splits the snapshot's series into charts: symptoms first,
+// then resources, traffic and the rest; one chart per unit, at most
+// maxPerChart series each, in the store's order.
+func chartGroups(c *Context) []chartGroup {
+	if c.Snap == nil {
+		return nil
+	}
+	var out []chartGroup
+	for _, role := range roleOrder {
+		var units []string
+		by := map[string][]*correlate.SnapSeries{}
+		for i := range c.Snap.Series {
+			s := &c.Snap.Series[i]
+			if s.Role != role || !matchFilter(c.Filter, s.Key, s.Node) {
+				continue
+			}
+			if _, ok := by[s.Unit]; !ok {
+				units = append(units, s.Unit)
+			}
+			by[s.Unit] = append(by[s.Unit], s)
+		}
+		for _, u := range units {
+			ss := by[u]
+			for part := 0; len(ss) > 0; part++ {
+				n := min(len(ss), maxPerChart)
+				out = append(out, chartGroup{role: role, unit: u, series: ss[:n], part: part})
+				ss = ss[n:]
+			}
+		}
+	}
+	return out
+}
+
+// baselines maps series keys to the baseline the engine compared them
+// with, from the findings' evidence.
+func baselines(fs []correlate.Finding) map[string]float64 {
+	m := map[string]float64{}
+	for _, f := range fs {
+		for _, e := range f.Evidence {
+			if e.SeriesKey == "" || math.IsNaN(e.Baseline) {
+				continue
+			}
+			if _, ok := m[e.SeriesKey]; !ok {
+				m[e.SeriesKey] = e.Baseline
+			}
+		}
+	}
+	return m
+}
+
+func (g *graphsView) Render(c *Context) string {
+	t := c.Theme
+	if c.Snap == nil {
+		return box([]string{"", t.Muted.Render("  waiting for data…")}, c.Width, c.Height)
+	}
+	groups := chartGroups(c)
+	if len(groups) == 0 {
+		msg := "  no series in this window"
+		if c.Filter != "" {
+			msg = fmt.Sprintf("  no series match %q (esc clears the filter)", clean(c.Filter))
+		}
+		return box([]string{"", t.Muted.Render(msg)}, c.Width, c.Height)
+	}
+	scroll := min(g.scroll, len(groups)-1)
+	avail := c.Height - 2 // time axis and status line
+	const minPlot = 3
+	maxLegend := 2
+	if c.Height >= 40 {
+		maxLegend = 3
+	}
+	base := baselines(c.Findings)
+
+	// legends first: they decide how many charts fit
+	type laid struct {
+		g      chartGroup
+		legend []string
+	}
+	var shown []laid
+	used := 0
+	for i := scroll; i < len(groups); i++ {
+		lg := g.legend(c, groups[i], maxLegend)
+		need := len(lg) + minPlot
+		if used+need > avail && len(shown) > 0 {
+			break
+		}
+		shown = append(shown, laid{groups[i], lg})
+		used += need
+	}
+	extra := max(avail-used, 0)
+	var lines []string
+	for i, l := range shown {
+		rows := minPlot + extra/len(shown)
+		if i < extra%len(shown) {
+			rows++
+		}
+		rows = min(rows, avail-len(lines)-len(l.legend))
+		if rows < 1 {
+			break
+		}
+		lines = append(lines, l.legend...)
+		ch := chart{
+			unit: l.g.unit, width: c.Width, height: rows, cursor: c.Cursor, n: c.Snap.N,
+			braille: !c.ASCII && !t.Mono, ascii: c.ASCII,
+			axis: t.Muted, faint: t.Faint, cur: t.Cursor,
+		}
+		for si, s := range l.g.series {
+			bl := math.NaN()
+			if v, ok := base[s.Key]; ok {
+				bl = v
+			}
+			ch.lines = append(ch.lines, plotLine{vals: s.Values, style: fg(lipgloss.NewStyle(), t.Color(si)), marker: marker(c, si), baseline: bl})
+		}
+		lines = append(lines, ch.render()...)
+	}
+	for len(lines) < avail {
+		lines = append(lines, "")
+	}
+	lines = append(lines, timeAxis(c.Snap, c.Width, c.Window, c.Loc, t.Muted))
+	lines = append(lines, g.status(c, scroll, len(shown), len(groups)))
+	return box(lines, c.Width, c.Height)
+}
+
+func marker(c *Context, i int) string {
+	if c.ASCII {
+		return asciiMarkers[i%len(asciiMarkers)]
+	}
+	return unicodeMarkers[i%len(unicodeMarkers)]
+}
+
+// legendMark is the swatch before a series' name: a coloured bar, or the
+// series' marker where there is no colour.
+func legendMark(c *Context, i int) string {
+	if c.ASCII || c.Theme.Mono {
+		return marker(c, i)
+	}
+	return "━"
+}
+
+// legend is the chart's title and one entry per series with its value at
+// the cursor (or its newest value when live).
+func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
+	t := c.Theme
+	title := roleTitle(gr.role)
+	if gr.part > 0 {
+		title += fmt.Sprintf(" (%d)", gr.part+1)
+	}
+	unit := gr.unit
+	if unit == "" {
+		unit = "count"
+	}
+	tst := t.Title
+	if gr.role == sources.RoleSymptom {
+		tst = fg(t.Title, t.SymptomColor)
+	} else if gr.role == sources.RoleResource {
+		tst = fg(t.Title, t.ResourceColor)
+	}
+	bar := "▌"
+	if c.ASCII {
+		bar = "#"
+	}
+	head := tst.Render(bar+title) + t.Muted.Render(" "+unit)
+	lines := []string{}
+	cur := head
+	curW := lipgloss.Width(head)
+	for i, s := range gr.series {
+		v := math.NaN()
+		if c.Cursor >= 0 && c.Cursor < len(s.Values) {
+			v = s.Values[c.Cursor]
+		} else {
+			v, _ = s.Last()
+		}
+		name := trunc(seriesLabel(&s.SeriesMeta), max(c.Width/2-12, 12))
+		val := Human(v, s.Unit)
+		entryW := lipgloss.Width(name) + len([]rune(val)) + 4
+		entry := fg(lipgloss.NewStyle(), t.Color(i)).Render(legendMark(c, i)) + " " + t.Base.Render(name) + " " + t.Key.Render(val)
+		if curW+2+entryW > c.Width {
+			if len(lines)+1 >= maxLines {
+				more := t.Muted.Render(fmt.Sprintf("  +%d", len(gr.series)-i))
+				lines = append(lines, cur+more)
+				return lines
+			}
+			lines = append(lines, cur)
+			cur, curW = "  ", 2
+		} else {
+			cur += "  "
+			curW += 2
+		}
+		cur += entry
+		curW += entryW
+	}
+	return append(lines, cur)
+}
+
+func (g *graphsView) status(c *Context, scroll, shown, total int) string {
+	t := c.Theme
+	var parts []string
+	if c.Cursor >= 0 {
+		at := c.Snap.Time(c.Cursor).In(c.Loc)
+		parts = append(parts, t.Cursor.Render("cursor "+at.Format("15:04:05")),
+			t.Muted.Render(shortDur(c.Snap.Time(c.Snap.N-1).Sub(c.Snap.Time(c.Cursor)))+" ago"))
+	} else {
+		parts = append(parts, t.Muted.Render("newest "+c.Snap.Time(c.Snap.N-1).In(c.Loc).Format("15:04:05")))
+	}
+	parts = append(parts, t.Muted.Render(fmt.Sprintf("window %s, step %s", shortDur(c.Window), shortDur(c.Snap.Step))))
+	if shown < total {
+		parts = append(parts, t.Muted.Render(fmt.Sprintf("charts %d-%d of %d, %s for more", scroll+1, scroll+shown, total, g.keys.Down.Help().Key)))
+	}
+	return " " + strings.Join(parts, t.Muted.Render(c.dot()))
+}

@@ -1,0 +1,205 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+)
+
+// overviewView is the first screen: the sources' health, the current
+// findings worst first, and sparklines of the key series (symptoms first,
+// then resources).
+type overviewView struct {
+	keys *KeyMap
+}
+
+func newOverview(k *KeyMap) *overviewView { return &overviewView{keys: k} }
+
+func (o *overviewView) Name() string        { return "Overview" }
+func (o *overviewView) Keys() []key.Binding { return nil }
+
+func (o *overviewView) Update(tea.KeyPressMsg, *Context) (bool, tea.Cmd) { return false, nil }
+
+func (o *overviewView) Render(c *Context) string {
+	t := c.Theme
+	if c.Snap == nil {
+		return box([]string{"", t.Muted.Render("  waiting for data…")}, c.Width, c.Height)
+	}
+	if c.Width >= 140 {
+		lw := c.Width * 9 / 20
+		rw := c.Width - lw - 2
+		srcN := min(len(c.Snap.Status), max(c.Height/2-2, 1))
+		left := o.sources(c, lw, srcN)
+		left = append(left, "")
+		left = append(left, o.findings(c, lw, c.Height-len(left)-1)...)
+		right := o.series(c, rw, c.Height)
+		return box(hjoin(left, lw, right, rw, 2), c.Width, c.Height)
+	}
+	srcN := min(len(c.Snap.Status), 4)
+	lines := o.sources(c, c.Width, srcN)
+	fN := min(max(len(activeFindings(c.Findings)), 1), 4)
+	lines = append(lines, o.findings(c, c.Width, fN+1)...)
+	lines = append(lines, o.series(c, c.Width, c.Height-len(lines))...)
+	return box(lines, c.Width, c.Height)
+}
+
+// sources is a title and up to n rows: health, name, type, poll latency,
+// and the last error (or the source's detail line).
+func (o *overviewView) sources(c *Context, w, n int) []string {
+	t := c.Theme
+	sts := c.Snap.Status
+	bad := 0
+	for _, st := range sts {
+		if st.Health != sources.HealthOK {
+			bad++
+		}
+	}
+	title := t.Title.Render(" Sources") + t.Muted.Render(fmt.Sprintf(" %d, %d not ok", len(sts), bad))
+	out := []string{title}
+	if len(sts) == 0 {
+		return append(out, t.Muted.Render("  no sources yet"))
+	}
+	// the worst first, so a failing source is never cut off
+	order := make([]int, len(sts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		return healthLevel(sts[order[i]].Health) > healthLevel(sts[order[j]].Health)
+	})
+	nameW := 16
+	if w >= 120 {
+		nameW = 22
+	}
+	for k, i := range order {
+		if k >= n {
+			out[len(out)-1] += t.Muted.Render(fmt.Sprintf("  +%d more", len(sts)-n))
+			break
+		}
+		st := &sts[i]
+		lat := "—"
+		if st.Latency > 0 {
+			lat = shortDur(st.Latency.Round(1e6))
+		}
+		note := clean(st.Detail)
+		if st.LastError != "" {
+			note = t.Critical.Render(clean(st.LastError))
+			if st.Failures > 1 {
+				note += t.Muted.Render(fmt.Sprintf(" (%d×)", st.Failures))
+			}
+		}
+		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padTo(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)
+		out = append(out, row+note)
+	}
+	return out
+}
+
+func activeFindings(fs []correlate.Finding) []correlate.Finding {
+	out := make([]correlate.Finding, 0, len(fs))
+	for _, f := range fs {
+		if f.Active() {
+			out = append(out, f)
+		}
+	}
+	correlate.SortFindings(out)
+	return out
+}
+
+// findings is a title and the active findings, worst first, in h lines.
+func (o *overviewView) findings(c *Context, w, h int) []string {
+	t := c.Theme
+	fs := activeFindings(c.Findings)
+	out := []string{t.Title.Render(" Findings") + t.Muted.Render(fmt.Sprintf(" %d", len(fs)))}
+	if len(fs) == 0 {
+		return append(out, "  "+t.OK.Render(c.Symbols.OK+" nothing wrong found"))
+	}
+	for i, f := range fs {
+		if len(out) >= h {
+			break
+		}
+		if len(out) == h-1 && i < len(fs)-1 {
+			out = append(out, t.Muted.Render(fmt.Sprintf("  +%d more (Findings view)", len(fs)-i)))
+			break
+		}
+		where := ""
+		if f.Node != "" {
+			where = t.Muted.Render(c.dot() + clean(f.Node))
+		}
+		out = append(out, "  "+padTo(sevMark(c, f.Severity), 11)+" "+t.Base.Render(clean(f.Title))+where)
+	}
+	return out
+}
+
+// keySeries orders the series for the overview: symptoms, then
+// resources, then traffic; within a role those named by a finding first.
+func keySeries(c *Context) []*correlate.SnapSeries {
+	named := map[string]bool{}
+	for _, f := range c.Findings {
+		for _, e := range f.Evidence {
+			named[e.SeriesKey] = true
+		}
+	}
+	rank := map[sources.Role]int{sources.RoleSymptom: 0, sources.RoleResource: 1, sources.RoleTraffic: 2, sources.RoleUnknown: 3}
+	var out []*correlate.SnapSeries
+	for i := range c.Snap.Series {
+		s := &c.Snap.Series[i]
+		if matchFilter(c.Filter, s.Key, s.Node) {
+			out = append(out, s)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if rank[a.Role] != rank[b.Role] {
+			return rank[a.Role] < rank[b.Role]
+		}
+		return named[a.Key] && !named[b.Key]
+	})
+	return out
+}
+
+// series is a title and one sparkline per key series with its newest value.
+func (o *overviewView) series(c *Context, w, h int) []string {
+	t := c.Theme
+	ks := keySeries(c)
+	out := []string{t.Title.Render(" Key series") + t.Muted.Render(fmt.Sprintf(" %d, last %s", len(ks), shortDur(c.Window)))}
+	if len(ks) == 0 {
+		msg := "  no series yet"
+		if c.Filter != "" {
+			msg = fmt.Sprintf("  no series match %q", clean(c.Filter))
+		}
+		return append(out, t.Muted.Render(msg))
+	}
+	nameW := min(max(w/3, 16), 40)
+	valW := 10
+	roleW := 9
+	sparkW := max(w-nameW-valW-roleW-6, 4)
+	for i, s := range ks {
+		if len(out) >= h {
+			break
+		}
+		if len(out) == h-1 && i < len(ks)-1 {
+			out = append(out, t.Muted.Render(fmt.Sprintf("  +%d more (Graphs view, / to filter)", len(ks)-i)))
+			break
+		}
+		role := s.Role.String()
+		rst := t.Muted
+		switch s.Role {
+		case sources.RoleSymptom:
+			rst = fg(t.Base, t.SymptomColor)
+		case sources.RoleResource:
+			rst = fg(t.Base, t.ResourceColor)
+		}
+		v, _ := s.Last()
+		sp := sparkline(s.Values, sparkW, c.ASCII)
+		row := "  " + rst.Render(fmt.Sprintf("%-*s", roleW-1, role)) + " " +
+			t.Base.Render(fmt.Sprintf("%-*s", nameW, trunc(seriesLabel(&s.SeriesMeta), nameW))) + " " +
+			fg(t.Base, t.Color(i)).Render(sp) + " " + t.Key.Render(padLeft(Human(v, s.Unit), valW))
+		out = append(out, row)
+	}
+	return out
+}
