@@ -316,16 +316,17 @@ func tickEvery(window time.Duration, pw int) time.Duration {
 	return 24 * time.Hour
 }
 
-// sparkline draws values in w cells, scaled to their own range; gaps stay
-// blank.
-func sparkline(vals []float64, w int, ascii bool) string {
-	if w <= 0 {
-		return ""
+// sparkline draws values in w cells and rows lines, scaled to their own
+// range (from 0 when all are positive); gaps stay blank.
+func sparkline(vals []float64, w, rows int, ascii bool) []string {
+	if w <= 0 || rows <= 0 {
+		return make([]string, max(rows, 0))
 	}
 	levels := []rune("▁▂▃▄▅▆▇█")
 	if ascii {
 		levels = []rune("_.,-=+*#")
 	}
+	full := levels[len(levels)-1]
 	col := columns(vals, len(vals), w)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range col {
@@ -337,19 +338,36 @@ func sparkline(vals []float64, w int, ascii bool) string {
 	if lo > 0 {
 		lo = 0
 	}
-	out := make([]rune, w)
+	per := len(levels)
+	grid := make([][]rune, rows)
+	for r := range grid {
+		grid[r] = []rune(strings.Repeat(" ", w))
+	}
 	for i, v := range col {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			out[i] = ' '
 			continue
 		}
-		k := 0
+		// k is the height in steps of 1/per of a row, at least one step
+		k := 1
 		if hi > lo {
-			k = int(math.Round((v - lo) / (hi - lo) * float64(len(levels)-1)))
+			k = 1 + int(math.Round((v-lo)/(hi-lo)*float64(rows*per-1)))
 		}
-		out[i] = levels[min(max(k, 0), len(levels)-1)]
+		for r := 0; r < rows; r++ {
+			fromBottom := rows - 1 - r
+			h := k - fromBottom*per
+			switch {
+			case h >= per:
+				grid[r][i] = full
+			case h > 0:
+				grid[r][i] = levels[h-1]
+			}
+		}
 	}
-	return string(out)
+	out := make([]string, rows)
+	for r := range grid {
+		out[r] = string(grid[r])
+	}
+	return out
 }
 
 // seriesLabel is the short name of a series for legends and lists:

@@ -278,9 +278,9 @@ func (g *graphsView) status(c *Context, scroll, shown, total int) string {
 	} else {
 		parts = append(parts, t.Muted.Render("newest "+c.Snap.Time(c.Snap.N-1).In(c.Loc).Format("15:04:05")))
 	}
-	parts = append(parts, t.Muted.Render(fmt.Sprintf("window %s, step %s", shortDur(c.Window), shortDur(c.Snap.Step))))
+	parts = append(parts, t.Muted.Render("step "+shortDur(c.Snap.Step)))
 	if shown < total {
-		parts = append(parts, t.Muted.Render(fmt.Sprintf("charts %d-%d of %d, %s for more", scroll+1, scroll+shown, total, g.keys.Down.Help().Key)))
+		parts = append(parts, t.Muted.Render(fmt.Sprintf("charts %d-%d of %d (%s more)", scroll+1, scroll+shown, total, g.keys.Down.Help().Key)))
 	}
 	return " " + strings.Join(parts, t.Muted.Render(c.dot()))
 }

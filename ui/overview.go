@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -178,11 +179,14 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 	valW := 10
 	roleW := 9
 	sparkW := max(w-nameW-valW-roleW-6, 4)
+	// spare height makes the sparklines taller, up to three rows each
+	rows := min(max((h-1)/len(ks), 1), 3)
+	indent := strings.Repeat(" ", 2+roleW+nameW+1)
 	for i, s := range ks {
-		if len(out) >= h {
+		if len(out)+rows > h {
 			break
 		}
-		if len(out) == h-1 && i < len(ks)-1 {
+		if len(out)+rows > h-1 && i < len(ks)-1 {
 			out = append(out, t.Muted.Render(fmt.Sprintf("  +%d more (Graphs view, / to filter)", len(ks)-i)))
 			break
 		}
@@ -195,11 +199,17 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 			rst = fg(t.Base, t.ResourceColor)
 		}
 		v, _ := s.Last()
-		sp := sparkline(s.Values, sparkW, c.ASCII)
-		row := "  " + rst.Render(fmt.Sprintf("%-*s", roleW-1, role)) + " " +
-			t.Base.Render(fmt.Sprintf("%-*s", nameW, trunc(seriesLabel(&s.SeriesMeta), nameW))) + " " +
-			fg(t.Base, t.Color(i)).Render(sp) + " " + t.Key.Render(padLeft(Human(v, s.Unit), valW))
-		out = append(out, row)
+		sp := sparkline(s.Values, sparkW, rows, c.ASCII)
+		spst := fg(t.Base, t.Color(i))
+		for r, line := range sp {
+			if r > 0 {
+				out = append(out, indent+spst.Render(line))
+				continue
+			}
+			out = append(out, "  "+rst.Render(fmt.Sprintf("%-*s", roleW-1, role))+" "+
+				t.Base.Render(fmt.Sprintf("%-*s", nameW, trunc(seriesLabel(&s.SeriesMeta), nameW)))+" "+
+				spst.Render(line)+" "+t.Key.Render(padLeft(Human(v, s.Unit), valW)))
+		}
 	}
 	return out
 }
