@@ -54,7 +54,7 @@ func Human(v float64, unit string) string {
 	case "", "count":
 		return si(v)
 	}
-	return si(v) + " " + unit
+	return si(v) + " " + clean(unit)
 }
 
 // si scales with K, M, G, T (powers of 1000).

@@ -221,7 +221,7 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 	if gr.part > 0 {
 		title += fmt.Sprintf(" (%d)", gr.part+1)
 	}
-	unit := gr.unit
+	unit := clean(gr.unit)
 	if unit == "" {
 		unit = "count"
 	}

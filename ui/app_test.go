@@ -1,0 +1,488 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
+)
+
+func plain(a *App) string { return ansi.Strip(a.View().Content) }
+
+func TestZoomStepsThroughTheWindows(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
+	if a.window != 15*time.Minute || a.snap.N != 180 {
+		t.Fatalf("start: window %v, %d buckets; want 15m, 180", a.window, a.snap.N)
+	}
+	press(a, "[")
+	if a.window != 5*time.Minute || a.snap.N != 60 {
+		t.Fatalf("after [: window %v, %d buckets; want 5m, 60", a.window, a.snap.N)
+	}
+	press(a, "[") // already the narrowest
+	if a.window != 5*time.Minute {
+		t.Fatalf("[ below 5m gave %v", a.window)
+	}
+	if !strings.Contains(plain(a), "window 5m") {
+		t.Fatal("header does not show the 5m window")
+	}
+	press(a, "]", "]", "]", "]", "]")
+	if a.window != 24*time.Hour {
+		t.Fatalf("after ] x5: window %v, want 24h", a.window)
+	}
+	// the fixture store keeps 2h: the snapshot is clamped to it
+	if a.snap.N != int(2*time.Hour/step) {
+		t.Fatalf("24h window over a 2h store: %d buckets", a.snap.N)
+	}
+	if !strings.Contains(plain(a), "window 24h") {
+		t.Fatal("header does not show the 24h window")
+	}
+}
+
+func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
+	a, in := newTestApp(themes.Dark(), 80, 24, 200)
+	press(a, "p")
+	if !strings.Contains(plain(a), "PAUSED") {
+		t.Fatal("header does not say PAUSED")
+	}
+	before := a.snap
+	in.advance(20)
+	a.Update(DataMsg{})
+	if a.snap != before {
+		t.Fatal("paused app took a new snapshot on data")
+	}
+	if in.store.Now().Equal(before.Now) {
+		t.Fatal("the store did not move: the test proves nothing")
+	}
+	press(a, "p")
+	if !a.snap.Now.Equal(in.store.Now()) {
+		t.Fatalf("after resume the snapshot is at %v, store at %v", a.snap.Now, in.store.Now())
+	}
+	if !strings.Contains(plain(a), "LIVE") {
+		t.Fatal("header does not say LIVE after resume")
+	}
+}
+
+func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
+	press(a, "2", "/", "d", "b", "-", "1")
+	if a.filter != "" {
+		t.Fatalf("filter applied before Enter: %q", a.filter)
+	}
+	if !strings.Contains(plain(a), "/db-1") {
+		t.Fatal("the filter input is not shown while typing")
+	}
+	press(a, "enter")
+	if a.filter != "db-1" {
+		t.Fatalf("filter %q, want db-1", a.filter)
+	}
+	if len(a.snap.Series) != 2 {
+		t.Fatalf("filtered snapshot has %d series, want the 2 of db-1", len(a.snap.Series))
+	}
+	for _, s := range a.snap.Series {
+		if !strings.Contains(s.Key, "db-1") {
+			t.Fatalf("series %s passed the db-1 filter", s.Key)
+		}
+	}
+	scr := plain(a)
+	if !strings.Contains(scr, "filter db-1") || strings.Contains(scr, "hrsp_5xx") {
+		t.Fatalf("screen does not reflect the filter:\n%s", scr)
+	}
+	press(a, "/", "esc")
+	if a.filter != "" || len(a.snap.Series) != 7 {
+		t.Fatalf("esc in the filter left %q and %d series", a.filter, len(a.snap.Series))
+	}
+	// Esc outside the input also clears an applied filter
+	press(a, "/", "x", "enter", "esc")
+	if a.filter != "" {
+		t.Fatalf("esc did not clear the filter %q", a.filter)
+	}
+	// a filter matching nothing says so
+	press(a, "/", "n", "o", "p", "e", "enter")
+	if !strings.Contains(plain(a), `no series match "nope"`) {
+		t.Fatalf("empty filter result not explained:\n%s", plain(a))
+	}
+}
+
+func TestCursorShowsValuesAtThatInstantAndReturnsLive(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
+	press(a, "2")
+	live := plain(a)
+	if !strings.Contains(live, "40.1 req/s") || !strings.Contains(live, "newest 14:19:55") {
+		t.Fatalf("live legend does not show the newest values:\n%s", live)
+	}
+	for i := 0; i < 40; i++ {
+		press(a, "left")
+	}
+	ctx := a.context(a.bodyHeight())
+	if ctx.Cursor < 0 {
+		t.Fatal("left did not place the cursor")
+	}
+	at := a.snap.Time(ctx.Cursor)
+	scr := plain(a)
+	if !strings.Contains(scr, "cursor "+at.Format("15:04:05")) {
+		t.Fatalf("status line does not show the cursor time %s:\n%s", at.Format("15:04:05"), scr)
+	}
+	// every legend value is the series' value at the cursor
+	for _, s := range a.snap.Series {
+		if s.Role != sources.RoleSymptom {
+			continue
+		}
+		want := Human(s.Values[ctx.Cursor], s.Unit)
+		if !strings.Contains(scr, seriesLabel(&s.SeriesMeta)+" "+want) {
+			t.Errorf("legend lacks %s = %s at the cursor", seriesLabel(&s.SeriesMeta), want)
+		}
+	}
+	if !strings.Contains(scr, "│") {
+		t.Fatal("no cursor column drawn")
+	}
+	press(a, "right")
+	if c2 := a.context(a.bodyHeight()); c2.Cursor <= ctx.Cursor {
+		t.Fatalf("right did not move the cursor forward: %d -> %d", ctx.Cursor, c2.Cursor)
+	}
+	press(a, "end")
+	if a.context(1).Cursor != -1 {
+		t.Fatal("End did not return to live")
+	}
+	press(a, "left", "L")
+	if a.context(1).Cursor != -1 {
+		t.Fatal("L did not return to live")
+	}
+	// the cursor keeps its instant when the window moves on
+	press(a, "left", "left")
+	c := a.context(1)
+	when := a.snap.Time(c.Cursor)
+	in := a.opt.Store.(*correlate.Store)
+	_ = in
+	a.Update(DataMsg{})
+	if got := a.snap.Time(a.context(1).Cursor); !got.Equal(when) {
+		t.Fatalf("cursor moved from %v to %v on new data", when, got)
+	}
+}
+
+func TestViewSwitchingByTabShiftTabAndDigits(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 100)
+	steps := []struct {
+		key  string
+		want int
+	}{{"tab", 1}, {"tab", 2}, {"tab", 0}, {"shift+tab", 2}, {"1", 0}, {"3", 2}, {"9", 2}, {"2", 1}}
+	for _, s := range steps {
+		press(a, s.key)
+		if a.tab != s.want {
+			t.Fatalf("after %s: view %d, want %d", s.key, a.tab, s.want)
+		}
+	}
+	if !strings.Contains(plain(a), "External symptoms") {
+		t.Fatal("Graphs view not shown on 2")
+	}
+}
+
+func TestHelpListsEveryKeyFromTheKeymap(t *testing.T) {
+	for _, view := range []string{"1", "2", "3"} {
+		a, _ := newTestApp(themes.Mono(), 80, 24, 100)
+		press(a, view, "?")
+		scr := plain(a)
+		km := a.Keys()
+		all := append(km.Global(), a.views[a.tab].Keys()...)
+		for _, k := range all {
+			h := k.Help()
+			if !strings.Contains(scr, h.Key) || !strings.Contains(scr, h.Desc) {
+				t.Errorf("view %s help lacks %q %q:\n%s", view, h.Key, h.Desc, scr)
+			}
+		}
+		press(a, "esc")
+		if a.help || strings.Contains(plain(a), "Global keys") {
+			t.Fatal("esc did not close help")
+		}
+	}
+}
+
+func TestKeyOverridesRemapActions(t *testing.T) {
+	var logged []string
+	in := newIncident()
+	in.advance(50)
+	a := New(Options{Store: in.store, Location: time.UTC,
+		KeyOverrides: map[string][]string{"pause": {"P"}, "nonsense": {"x"}},
+		Logf:         func(f string, v ...any) { logged = append(logged, fmt.Sprintf(f, v...)) }})
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	press(a, "p")
+	if a.paused {
+		t.Fatal("p still pauses after remapping pause to P")
+	}
+	press(a, "P")
+	if !a.paused {
+		t.Fatal("P does not pause")
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], "nonsense") {
+		t.Fatalf("unknown action not logged: %v", logged)
+	}
+	press(a, "?")
+	if !strings.Contains(plain(a), "P          pause") {
+		t.Fatalf("help does not show the remapped key:\n%s", plain(a))
+	}
+}
+
+func TestBelowMinimumSizeSaysWhatItNeedsAndRecovers(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 60, 15, 100)
+	scr := plain(a)
+	if !strings.Contains(scr, "need 80x20, have 60x15") {
+		t.Fatalf("small terminal message missing:\n%s", scr)
+	}
+	checkFrame(t, a.View().Content, 60, 15)
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 19})
+	if !strings.Contains(plain(a), "need 80x20, have 80x19") {
+		t.Fatal("80x19 is below the minimum")
+	}
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+	scr = plain(a)
+	if strings.Contains(scr, "need 80x20") || !strings.Contains(scr, "Sources") {
+		t.Fatalf("did not recover at 80x20:\n%s", scr)
+	}
+	checkFrame(t, a.View().Content, 80, 20)
+}
+
+func TestTinySizesNeverPanic(t *testing.T) {
+	sizes := [][2]int{{0, 0}, {1, 1}, {20, 5}, {1, 100}, {300, 1}, {79, 20}, {80, 20}, {81, 21}, {250, 80}}
+	for _, sz := range sizes {
+		for _, keys := range [][]string{nil, {"2"}, {"3", "enter"}, {"?"}, {"/", "a"}, {"2", "left"}} {
+			a, _ := newTestApp(themes.Dark(), sz[0], sz[1], 240)
+			press(a, keys...)
+			f := a.View().Content
+			if sz[0] == 0 || sz[1] == 0 {
+				if f != "" {
+					t.Fatalf("%dx%d: frame %q, want empty", sz[0], sz[1], f)
+				}
+				continue
+			}
+			checkFrame(t, f, sz[0], sz[1])
+		}
+	}
+	// no data at all, every view
+	a := New(Options{Store: correlate.NewStore(correlate.StoreOptions{}), Location: time.UTC})
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	for _, k := range []string{"1", "2", "3", "left", "[", "enter", "down"} {
+		press(a, k)
+		checkFrame(t, a.View().Content, 80, 24)
+	}
+	if !strings.Contains(plain(a), "waiting for data") && !strings.Contains(plain(a), "no events") {
+		t.Fatalf("empty store not explained:\n%s", plain(a))
+	}
+	// no store at all
+	a = New(Options{})
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	a.Update(DataMsg{})
+	checkFrame(t, a.View().Content, 80, 24)
+}
+
+func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
+	st := correlate.NewStore(correlate.StoreOptions{Step: step})
+	evil := "\x1b]0;owned\x07x\x1b[2J\x1b[31m"
+	st.Apply(&sources.Batch{Source: "src" + evil, Type: "t" + evil, At: t0,
+		Series: []sources.Series{{Name: "name" + evil, Labels: map[string]string{"l": "v" + evil}, Unit: "ms" + evil, Role: sources.RoleSymptom, Node: "n" + evil,
+			Points: []sources.Point{{T: t0, V: 1}}}},
+		Events: []sources.Event{{ID: "e", Start: t0, Severity: sources.SevCritical, Title: "title" + evil, Text: "text" + evil + "\nmore", Node: "n" + evil, Source: "s" + evil}},
+		Status: sources.Status{Health: sources.HealthFailing, LastError: "err" + evil, Detail: "d" + evil},
+	})
+	fs := []correlate.Finding{{ID: "f", Severity: sources.SevCritical, Title: "f" + evil, Node: "n" + evil}}
+	a := New(Options{Store: st, Findings: func() []correlate.Finding { return fs }, Location: time.UTC, Mode: "m" + evil})
+	a.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
+	a.Update(DataMsg{})
+	for _, keys := range [][]string{{"1"}, {"2"}, {"2", "left"}, {"3"}, {"enter"}, {"?"}} {
+		press(a, keys...)
+		f := a.View().Content
+		for _, bad := range []string{"\x1b]0;", "\x07", "\x1b[2J", "owned\x07"} {
+			if i := strings.Index(f, bad); i >= 0 {
+				t.Logf("%q", f[max(i-80, 0):min(i+40, len(f))])
+				t.Fatalf("after %v the frame contains %q", keys, bad)
+			}
+		}
+		checkFrame(t, f, 160, 48)
+	}
+}
+
+func TestNoFrameWithoutNewDataKeyOrResize(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 100)
+	a.View()
+	n := a.Frames()
+	for i := 0; i < 5; i++ {
+		a.View()
+	}
+	a.Update(tea.KeyPressMsg{Code: 'z', Text: "z"}) // bound to nothing
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	a.View()
+	if a.Frames() != n {
+		t.Fatalf("%d frames built without data, a bound key or a resize", a.Frames()-n)
+	}
+	a.Update(DataMsg{})
+	a.View()
+	if a.Frames() != n+1 {
+		t.Fatal("new data did not build a frame")
+	}
+}
+
+func TestTimeAxisMovesInWholeBuckets(t *testing.T) {
+	a, in := newTestApp(themes.Dark(), 80, 24, 200)
+	press(a, "2")
+	start := a.snap.Start
+	body := func() string { return strings.Join(strings.Split(plain(a), "\n")[2:], "\n") }
+	before := body()
+	// a batch inside the same bucket: only labels may change
+	at := in.at.Add(2 * time.Second)
+	in.store.Apply(&sources.Batch{Source: "lb-1", At: at, Status: sources.Status{Health: sources.HealthOK, Latency: 12 * time.Millisecond, Detail: "2 backends"}})
+	a.Update(DataMsg{})
+	if !a.snap.Start.Equal(start) {
+		t.Fatalf("window moved inside a bucket: %v -> %v", start, a.snap.Start)
+	}
+	if body() != before {
+		t.Fatal("the graphs changed inside a bucket")
+	}
+	in.advance(1)
+	a.Update(DataMsg{})
+	if got := a.snap.Start.Sub(start); got != step {
+		t.Fatalf("window moved by %v on the next bucket, want %v", got, step)
+	}
+}
+
+func TestGotoMsgSwitchesViewAndSetsFilter(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
+	at := t0.Add(15 * time.Minute)
+	a.Update(GotoMsg{View: "graphs", Filter: "be_app", At: at})
+	if a.tab != 1 || a.filter != "be_app" {
+		t.Fatalf("goto: view %d filter %q", a.tab, a.filter)
+	}
+	if got := a.snap.Time(a.context(1).Cursor); !got.Equal(at) {
+		t.Fatalf("cursor at %v, want %v", got, at)
+	}
+	if cmd := Goto("Events", ""); cmd != nil {
+		a.Update(cmd())
+	}
+	if a.tab != 2 || a.filter != "be_app" {
+		t.Fatalf("Goto(Events): view %d filter %q", a.tab, a.filter)
+	}
+}
+
+func TestEventsScrollAndEnterShowsTheText(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
+	press(a, "3")
+	scr := plain(a)
+	lines := strings.Split(scr, "\n")
+	var order []string
+	for _, l := range lines {
+		for _, w := range []string{"app-3 is DOWN", "HAProxy reloaded", "app-2 flapped"} {
+			if strings.Contains(l, w) {
+				order = append(order, w)
+			}
+		}
+	}
+	if strings.Join(order, ",") != "app-3 is DOWN,HAProxy reloaded,app-2 flapped" {
+		t.Fatalf("events not newest first: %v", order)
+	}
+	if !strings.Contains(scr, "✖ critical") || !strings.Contains(scr, "ℹ info") || !strings.Contains(scr, "▲ warning") {
+		t.Fatal("severity not shown as symbol and word")
+	}
+	press(a, "enter")
+	if !strings.Contains(plain(a), "Layer7 check failed: HTTP status 503") || !strings.Contains(plain(a), "check duration 2001ms") {
+		t.Fatalf("enter did not show the newest event's text:\n%s", plain(a))
+	}
+	press(a, "esc", "down", "down", "down", "enter")
+	if !strings.Contains(plain(a), "(no text)") {
+		t.Fatalf("the last event has no text and should say so:\n%s", plain(a))
+	}
+	press(a, "esc")
+	if strings.Contains(plain(a), "(no text)") {
+		t.Fatal("esc did not close the text")
+	}
+}
+
+func TestHumanUnits(t *testing.T) {
+	cases := []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{12.345, "%", "12.3%"}, {0.5, "%", "0.5%"}, {250, "ms", "250ms"}, {1500, "ms", "1.5s"},
+		{0.25, "s", "250ms"}, {7200, "s", "2h"}, {1234, "req/s", "1.23K req/s"}, {12, "req/s", "12 req/s"},
+		{1.5e6, "B/s", "1.5MB/s"}, {2.5e9, "B", "2.5GB"}, {999, "", "999"}, {12000, "count", "12K"},
+		{math.NaN(), "%", "—"}, {math.Inf(1), "ms", "+Inf"}, {0, "B/s", "0B/s"}, {-3.5, "", "-3.5"},
+	}
+	for _, c := range cases {
+		if got := Human(c.v, c.unit); got != c.want {
+			t.Errorf("Human(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
+}
+
+func TestGapsAreDrawnAsGaps(t *testing.T) {
+	vals := make([]float64, 100)
+	for i := range vals {
+		vals[i] = 5
+		if i >= 40 && i < 60 {
+			vals[i] = math.NaN()
+		}
+	}
+	for _, braille := range []bool{true, false} {
+		ch := chart{lines: []plotLine{{vals: vals, marker: "*", baseline: math.NaN()}}, width: yLabelW + 50, height: 4, cursor: -1, n: 100, braille: braille}
+		rows := ch.render()
+		var joined []rune
+		for x := 0; x < 50; x++ {
+			col := ' '
+			for _, r := range rows {
+				rr := []rune(ansi.Strip(r))[yLabelW:]
+				if rr[x] != ' ' {
+					col = rr[x]
+				}
+			}
+			joined = append(joined, col)
+		}
+		s := string(joined)
+		if strings.TrimSpace(s[:0]) != "" || !strings.Contains(s, strings.Repeat(" ", 8)) {
+			t.Fatalf("braille=%v: no gap in %q", braille, s)
+		}
+		// both sides of the gap have data
+		if joined[10] == ' ' || joined[25] != ' ' || joined[45] == ' ' {
+			t.Fatalf("braille=%v: wrong columns %q", braille, s)
+		}
+	}
+	// the sparkline leaves the gap blank too
+	sp := sparkline(vals, 50, 1, false)[0]
+	if []rune(sp)[25] != ' ' || []rune(sp)[5] == ' ' {
+		t.Fatalf("sparkline gap: %q", sp)
+	}
+}
+
+func TestBaselineIsDrawnFaintly(t *testing.T) {
+	vals := make([]float64, 60)
+	for i := range vals {
+		vals[i] = float64(i)
+	}
+	ch := chart{lines: []plotLine{{vals: vals, baseline: 10}}, width: yLabelW + 30, height: 6, cursor: -1, n: 60, braille: true,
+		faint: themes.Dark().Faint}
+	out := strings.Join(ch.render(), "\n")
+	if !strings.Contains(ansi.Strip(out), "┈") {
+		t.Fatalf("no baseline:\n%s", ansi.Strip(out))
+	}
+	ch.ascii, ch.braille = true, false
+	if !strings.Contains(ansi.Strip(strings.Join(ch.render(), "\n")), "-") {
+		t.Fatal("no ascii baseline")
+	}
+}
+
+func TestStatusesAreReadableWithoutColour(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
+	scr := plain(a)
+	for _, w := range []string{"✖ failing", "✔ ok", "✖ critical", "▲ warning", "● LIVE", "✖ graphite", "✔ lb-1"} {
+		if !strings.Contains(scr, w) {
+			t.Errorf("mono overview lacks %q", w)
+		}
+	}
+	if strings.Contains(a.View().Content, "38;2;") {
+		t.Fatal("mono frame has colour escapes")
+	}
+}
