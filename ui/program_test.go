@@ -1,0 +1,239 @@
+package ui
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
+)
+
+// countingWriter is the terminal: it counts what the program writes.
+type countingWriter struct {
+	mu     sync.Mutex
+	n      int64
+	writes int
+	last   []byte
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.n += int64(len(p))
+	c.writes++
+	c.last = append(c.last[:0], p...)
+	c.mu.Unlock()
+	return len(p), nil
+}
+
+func (c *countingWriter) count() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// running is a real tea.Program over the app, writing to a counter.
+type running struct {
+	p    *tea.Program
+	out  *countingWriter
+	done chan struct{}
+}
+
+func runProgram(tb testing.TB, a *App, w, h int) *running {
+	tb.Helper()
+	r := &running{out: &countingWriter{}, done: make(chan struct{})}
+	r.p = tea.NewProgram(a,
+		tea.WithOutput(r.out), tea.WithInput(nil), tea.WithWindowSize(w, h),
+		tea.WithoutSignals(), tea.WithEnvironment([]string{"TERM=xterm-256color"}),
+		tea.WithColorProfile(colorprofile.TrueColor))
+	go func() {
+		defer close(r.done)
+		if _, err := r.p.Run(); err != nil {
+			tb.Errorf("program: %v", err)
+		}
+	}()
+	return r
+}
+
+func (r *running) stop() {
+	r.p.Quit()
+	<-r.done
+}
+
+// settle waits until frame n is built and nothing more is written for a
+// few renderer ticks; it returns the byte count then.
+func (r *running) settle(a *App, n int64) int64 {
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Frames() < int(n) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	last := r.out.count()
+	stable := time.Now()
+	for time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		c := r.out.count()
+		if c != last {
+			last, stable = c, time.Now()
+			continue
+		}
+		if time.Since(stable) >= 60*time.Millisecond { // more than three frames at 60 fps
+			return c
+		}
+	}
+	return last
+}
+
+func fixtureApp(w, h, buckets int, view string) (*App, *incident) {
+	in := newIncident()
+	in.advance(buckets)
+	fs := fixtureFindings()
+	a := New(Options{Store: in.store, Findings: func() []correlate.Finding { return fs }, Theme: themes.Dark(),
+		Mode: "live", Location: time.UTC})
+	press(a, view)
+	return a, in
+}
+
+// TestIdleSecondWritesNothing: after the last frame, a quiet second (no
+// data, no key, no resize) writes 0 bytes to the terminal and builds no
+// frame. This is a count of bytes, not a timing assertion.
+func TestIdleSecondWritesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a program for a second")
+	}
+	for _, view := range []string{"1", "2", "3"} {
+		a, in := fixtureApp(80, 24, 200, view)
+		r := runProgram(t, a, 80, 24)
+		r.p.Send(DataMsg{})
+		r.settle(a, 1)
+		in.advance(1)
+		r.p.Send(DataMsg{})
+		before := r.settle(a, int64(a.Frames()+1))
+		frames := a.Frames()
+		time.Sleep(time.Second)
+		after := r.out.count()
+		r.stop()
+		if after != before {
+			t.Errorf("view %s: an idle second wrote %d bytes", view, after-before)
+		}
+		if a.Frames() != frames {
+			t.Errorf("view %s: an idle second built %d frames", view, a.Frames()-frames)
+		}
+		if before == 0 {
+			t.Errorf("view %s: nothing was ever written: the test proves nothing", view)
+		}
+	}
+}
+
+// TestLabelOnlyUpdateWritesFewBytes: data inside the current bucket moves
+// only the clock, so the frame costs a few bytes, not a redraw.
+func TestLabelOnlyUpdateWritesFewBytes(t *testing.T) {
+	a, in := fixtureApp(200, 50, 200, "2")
+	r := runProgram(t, a, 200, 50)
+	defer r.stop()
+	r.p.Send(DataMsg{})
+	start := r.settle(a, 1)
+	in.store.Apply(&sources.Batch{Source: "lb-1", At: in.at.Add(3 * time.Second),
+		Status: sources.Status{Health: sources.HealthOK, Latency: 12 * time.Millisecond, Detail: "2 backends"}})
+	r.p.Send(DataMsg{})
+	end := r.settle(a, int64(a.Frames()+1))
+	if n := end - start; n == 0 || n > 64 {
+		t.Fatalf("a clock-only update wrote %d bytes, want a few (1..64)", n)
+	}
+}
+
+// BenchmarkNewToFirstFrame is the time from New to the first rendered
+// frame of the Overview over 20 minutes of data.
+func BenchmarkNewToFirstFrame(b *testing.B) {
+	in := newIncident()
+	in.advance(240)
+	fs := fixtureFindings()
+	b.ReportAllocs()
+	for b.Loop() {
+		a := New(Options{Store: in.store, Findings: func() []correlate.Finding { return fs }, Location: time.UTC})
+		a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+		a.Update(DataMsg{})
+		if len(a.View().Content) == 0 {
+			b.Fatal("empty frame")
+		}
+	}
+}
+
+// BenchmarkFrame renders one frame of each view after new data.
+func BenchmarkFrame(b *testing.B) {
+	for _, sz := range [][2]int{{80, 24}, {200, 50}} {
+		for _, v := range []string{"1", "2", "3"} {
+			b.Run(viewName(v)+"-"+sizeName(sz), func(b *testing.B) {
+				a, _ := fixtureApp(sz[0], sz[1], 240, v)
+				a.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+				b.ReportAllocs()
+				for b.Loop() {
+					a.Update(DataMsg{})
+					a.View()
+				}
+			})
+		}
+	}
+}
+
+func viewName(v string) string {
+	return map[string]string{"1": "overview", "2": "graphs", "3": "events"}[v]
+}
+
+func sizeName(sz [2]int) string {
+	return itoa(sz[0]) + "x" + itoa(sz[1])
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
+
+// BenchmarkTerminalBytes runs a real program and counts what it writes
+// per frame in steady state: "moving" adds one bucket per frame (every
+// graph shifts), "label" changes no data (only a label
+// changes: a source's health flips in the header). Figures: bytes/frame.
+func BenchmarkTerminalBytes(b *testing.B) {
+	for _, kind := range []string{"moving", "label"} {
+		for _, sz := range [][2]int{{80, 24}, {200, 50}} {
+			for _, v := range []string{"1", "2"} {
+				b.Run(kind+"-"+viewName(v)+"-"+sizeName(sz), func(b *testing.B) {
+					a, in := fixtureApp(sz[0], sz[1], 200, v)
+					r := runProgram(b, a, sz[0], sz[1])
+					defer r.stop()
+					r.p.Send(DataMsg{})
+					r.settle(a, 1)
+					var total int64
+					frames := 0
+					b.ResetTimer()
+					for b.Loop() {
+						before := r.out.count()
+						if kind == "moving" {
+							in.advance(1)
+						} else {
+							// a source's health flips: a few header cells change
+							h := sources.HealthOK
+							if frames%2 == 0 {
+								h = sources.HealthSlow
+							}
+							in.store.SetStatus(sources.Status{Source: "graphite", Type: "graphite", Health: h, Latency: 85 * time.Millisecond})
+						}
+						r.p.Send(DataMsg{})
+						total += r.settle(a, int64(a.Frames()+1)) - before
+						frames++
+					}
+					b.ReportMetric(float64(total)/float64(frames), "bytes/frame")
+				})
+			}
+		}
+	}
+}
