@@ -101,6 +101,9 @@ func New(opt Options) *App {
 		opt.Logf = func(string, ...any) {}
 	}
 	a := &App{opt: opt, keys: DefaultKeyMap(), window: opt.Window, dirty: true}
+	if opt.ASCII {
+		a.keys.asciiHelp()
+	}
 	if err := a.keys.Override(opt.KeyOverrides); err != nil {
 		opt.Logf("ui: %v", err)
 	}

@@ -115,12 +115,25 @@ func fixtureFindings() []correlate.Finding {
 func newTestApp(theme *themes.Theme, w, h, n int) (*App, *incident) {
 	in := newIncident()
 	in.advance(n)
+	return newAppOver(in, Options{Theme: theme}, w, h), in
+}
+
+func newTestAppOpts(opt Options, w, h, n int) *App {
+	in := newIncident()
+	in.advance(n)
+	return newAppOver(in, opt, w, h)
+}
+
+func newAppOver(in *incident, opt Options, w, h int) *App {
 	fs := fixtureFindings()
-	a := New(Options{Store: in.store, Findings: func() []correlate.Finding { return fs }, Theme: theme,
-		Mode: "demo — no configuration found", Location: time.UTC})
+	opt.Store = in.store
+	opt.Findings = func() []correlate.Finding { return fs }
+	opt.Mode = "demo — no configuration found"
+	opt.Location = time.UTC
+	a := New(opt)
 	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	a.Update(DataMsg{})
-	return a, in
+	return a
 }
 
 func press(a *App, keys ...string) {

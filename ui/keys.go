@@ -126,3 +126,11 @@ func (k *KeyMap) Global() []key.Binding {
 func (k *KeyMap) footerGlobal() []key.Binding {
 	return []key.Binding{k.Quit, k.Pause, k.ZoomIn, k.ZoomOut, k.Filter, k.NextView}
 }
+
+// asciiHelp names the arrow keys in words for --ascii terminals.
+func (k *KeyMap) asciiHelp() {
+	k.Left.SetHelp("left/h", k.Left.Help().Desc)
+	k.Right.SetHelp("right/l", k.Right.Help().Desc)
+	k.Up.SetHelp("up/k", k.Up.Help().Desc)
+	k.Down.SetHelp("down/j", k.Down.Help().Desc)
+}

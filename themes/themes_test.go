@@ -1,0 +1,76 @@
+package themes
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNoColorAnyNonEmptyValueMeansMono(t *testing.T) {
+	for _, v := range []string{"1", "yes", "0", "false", "x"} {
+		t.Setenv("NO_COLOR", v)
+		th, err := Choose("dark", false)
+		if err != nil || !th.Mono {
+			t.Fatalf("NO_COLOR=%q: theme %v, err %v; want mono", v, th.Name, err)
+		}
+	}
+	t.Setenv("NO_COLOR", "")
+	th, err := Choose("light", false)
+	if err != nil || th.Name != "light" || th.Mono {
+		t.Fatalf("empty NO_COLOR: got %v, %v", th.Name, err)
+	}
+	if th, _ := Choose("dark", true); !th.Mono {
+		t.Fatal("--no-color did not give mono")
+	}
+}
+
+func TestUnknownThemeNamesTheKnownOnes(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	_, err := Choose("solarized", false)
+	if err == nil || !strings.Contains(err.Error(), "dark, high-contrast, light, mono") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEveryThemeIsComplete(t *testing.T) {
+	for _, n := range Names() {
+		th, err := ByName(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if th.Mono != (n == "mono") {
+			t.Errorf("%s: Mono = %v", n, th.Mono)
+		}
+		if !th.Mono && (len(th.Palette) < 6 || th.SymptomColor == nil || th.ResourceColor == nil) {
+			t.Errorf("%s: palette or role colours missing", n)
+		}
+		if th.Mono && th.Color(3) != nil {
+			t.Errorf("mono has a palette colour")
+		}
+		// every level has a style that renders its text
+		for lvl := -1; lvl <= 3; lvl++ {
+			// one run of text: no escape between the letters
+			if out := th.SevStyle(lvl).Render("a word"); !strings.Contains(out, "a word") {
+				t.Errorf("%s level %d loses the text: %q", n, lvl, out)
+			}
+		}
+	}
+}
+
+func TestASCIISymbolsArePlainASCII(t *testing.T) {
+	s := ASCIISymbols
+	for _, sym := range []string{s.OK, s.Info, s.Warning, s.Critical, s.Unknown, s.Paused, s.Live, s.Up, s.Down, s.Maint, s.Drain} {
+		for _, r := range sym {
+			if r > 0x7e || r < 0x20 {
+				t.Fatalf("ASCII symbol %q is not ASCII", sym)
+			}
+		}
+	}
+	// statuses differ by symbol, so they read without colour
+	seen := map[string]bool{}
+	for _, sym := range []string{s.OK, s.Info, s.Warning, s.Critical, s.Unknown} {
+		if seen[sym] {
+			t.Fatalf("symbol %q used twice", sym)
+		}
+		seen[sym] = true
+	}
+}
