@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -83,7 +84,7 @@ type App struct {
 
 	frame  string
 	dirty  bool
-	frames int // frames built, for tests and benchmarks
+	frames atomic.Int64 // frames built, for tests and benchmarks
 }
 
 // New makes the app.
@@ -374,7 +375,7 @@ func (a *App) View() tea.View {
 	if a.dirty {
 		a.frame = a.render()
 		a.dirty = false
-		a.frames++
+		a.frames.Add(1)
 	}
 	v := tea.NewView(a.frame)
 	v.AltScreen = true
@@ -382,7 +383,7 @@ func (a *App) View() tea.View {
 }
 
 // Frames is how many frames the app has built.
-func (a *App) Frames() int { return a.frames }
+func (a *App) Frames() int { return int(a.frames.Load()) }
 
 func (a *App) render() string {
 	w, h := a.w, a.h
@@ -422,7 +423,7 @@ func (a *App) header(c *Context) []string {
 	if a.snap != nil {
 		clock = a.snap.Now.In(a.opt.Location).Format("15:04:05 MST")
 	}
-	fixed := on(t.Title).Render(" opsview") + sep + hs.Render(clock) + sep
+	fixed := hs.Render(" ") + hs.Render(clock) + sep
 	if a.paused {
 		fixed += on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
 	} else {
@@ -445,8 +446,12 @@ func (a *App) header(c *Context) []string {
 		}
 	}
 	mode := clean(a.opt.Mode)
+	// the product name goes first when the line is short of room
+	title := on(t.Title).Render(" opsview") + hs.Render(" ")
 	room := c.Width - lipgloss.Width(fixed) - 2 - itemsW - 2
-	if room < lipgloss.Width(mode) {
+	if room >= lipgloss.Width(mode)+lipgloss.Width(title) {
+		fixed = title + fixed
+	} else if room < lipgloss.Width(mode) {
 		mode = trunc(mode, max(room, 12))
 	}
 	line := fixed

@@ -195,8 +195,19 @@ func (ch *chart) render() []string {
 		vbar, tick, cbar, bl = "|", "|", "|", "-"
 	}
 	labels := map[int]string{0: axisLabel(hi, ch.unit), ch.height - 1: axisLabel(lo, ch.unit)}
-	if ch.height >= 5 {
-		labels[(ch.height-1)/2] = axisLabel(lo+(hi-lo)*float64(ch.height-1-(ch.height-1)/2)/float64(ch.height-1), ch.unit)
+	// inner labels only on rows whose value is an exact fraction of the
+	// range, so a label never shows a made-up 8.57M
+	if span := ch.height - 1; span >= 4 {
+		for _, d := range []int{4, 2, 3} {
+			if span%d != 0 || span/d < 2 {
+				continue
+			}
+			for k := 1; k < d; k++ {
+				r := k * span / d
+				labels[r] = axisLabel(hi-(hi-lo)*float64(k)/float64(d), ch.unit)
+			}
+			break
+		}
 	}
 	out := make([]string, ch.height)
 	var b strings.Builder
@@ -307,7 +318,7 @@ func timeAxis(snap *correlate.Snapshot, width int, window time.Duration, loc *ti
 func tickEvery(window time.Duration, pw int) time.Duration {
 	cands := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute,
 		15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 12 * time.Hour}
-	maxLabels := max(pw/12, 1)
+	maxLabels := max(pw/9, 1)
 	for _, c := range cands {
 		if int(window/c) <= maxLabels {
 			return c

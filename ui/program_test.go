@@ -71,6 +71,9 @@ func (r *running) settle(a *App, n int64) int64 {
 	for a.Frames() < int(n) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
+	for r.out.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // the first frame is on its way
+	}
 	last := r.out.count()
 	stable := time.Now()
 	for time.Now().Before(deadline) {
