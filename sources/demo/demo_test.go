@@ -54,7 +54,9 @@ func TestDemoTellsTheMeltingVolumeStory(t *testing.T) {
 func TestDemoIsDeterministicAndBackfills(t *testing.T) {
 	real := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	clk := NewClock(real, 5)
-	mk := func() *World { return NewWorld(clk, 5*time.Second, func() time.Time { return real.Add(7 * time.Second) }) }
+	mk := func() *World {
+		return NewWorld(clk, 5*time.Second, func() time.Time { return real.Add(7 * time.Second) })
+	}
 	a, b := mk().Batch("graphite", true, time.Hour), mk().Batch("graphite", true, time.Hour)
 	if len(a.Series) == 0 || len(a.Series[0].Points) < 700 {
 		t.Fatalf("backfill too short: %d series", len(a.Series))
