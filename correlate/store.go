@@ -538,14 +538,27 @@ func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
 }
 
 func (r *ring) copyWindow(b0 int64, dst []float64) {
-	nan := math.NaN()
-	for i := range dst {
-		b := b0 + int64(i)
-		if !r.filled || b < r.first || b > r.last {
-			dst[i] = nan
-			continue
+	fillNaN(dst)
+	if !r.filled {
+		return
+	}
+	lo, hi := b0, b0+int64(len(dst))-1
+	if lo < r.first {
+		lo = r.first
+	}
+	if hi > r.last {
+		hi = r.last
+	}
+	n := int64(len(r.vals))
+	for lo <= hi {
+		// copy the run that does not wrap around the ring
+		i := r.slot(lo)
+		run := hi - lo + 1
+		if rest := n - int64(i); run > rest {
+			run = rest
 		}
-		dst[i] = r.vals[r.slot(b)]
+		copy(dst[lo-b0:lo-b0+run], r.vals[i:int64(i)+run])
+		lo += run
 	}
 }
 

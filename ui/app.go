@@ -24,6 +24,9 @@ type Store interface {
 	Now() time.Time
 }
 
+// StoreReader is the earlier name of Store.
+type StoreReader = Store
+
 // Options configure the app.
 type Options struct {
 	Store Store

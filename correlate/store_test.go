@@ -1,0 +1,240 @@
+package correlate
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+var t0 = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+
+func pts(start time.Time, step time.Duration, vals ...float64) []sources.Point {
+	out := make([]sources.Point, len(vals))
+	for i, v := range vals {
+		out[i] = sources.Point{T: start.Add(time.Duration(i) * step), V: v}
+	}
+	return out
+}
+
+func TestStoreAlignsPointsOnTheCommonClock(t *testing.T) {
+	s := NewStore(StoreOptions{Step: 10 * time.Second, Retention: time.Hour})
+	s.Apply(&sources.Batch{Source: "gr", At: t0.Add(time.Minute), Series: []sources.Series{
+		{Name: "iowait", Labels: map[string]string{"host": "db-1"}, Unit: "%", Role: sources.RoleResource, Layer: sources.LayerDB,
+			Points: pts(t0.Add(3*time.Second), 10*time.Second, 1, 2, math.NaN(), 4)},
+	}})
+	snap := s.Snapshot(t0, t0.Add(50*time.Second), nil)
+	if snap.N != 6 || len(snap.Series) != 1 {
+		t.Fatalf("N=%d series=%d", snap.N, len(snap.Series))
+	}
+	got := snap.Series[0].Values
+	want := []float64{1, 2, math.NaN(), 4, math.NaN(), math.NaN()}
+	for i := range want {
+		if !(got[i] == want[i] || math.IsNaN(got[i]) && math.IsNaN(want[i])) {
+			t.Fatalf("values %v, want %v", got, want)
+		}
+	}
+	if snap.Series[0].Key != `gr/iowait{host="db-1"}` || snap.Series[0].Layer != sources.LayerDB {
+		t.Errorf("meta %+v", snap.Series[0].SeriesMeta)
+	}
+	if v, i := snap.Series[0].Last(); v != 4 || i != 3 {
+		t.Errorf("Last = %v,%d", v, i)
+	}
+	if !snap.Now.Equal(t0.Add(time.Minute)) {
+		t.Errorf("now %v", snap.Now)
+	}
+}
+
+func TestStoreIsBoundedByRetention(t *testing.T) {
+	s := NewStore(StoreOptions{Step: time.Second, Retention: 100 * time.Second})
+	for i := 0; i < 1000; i++ {
+		s.Apply(&sources.Batch{Source: "x", Series: []sources.Series{{Name: "a", Points: pts(t0.Add(time.Duration(i)*time.Second), time.Second, float64(i))}}})
+	}
+	r := s.series["x/a"]
+	if len(r.vals) > 100 {
+		t.Fatalf("ring grew to %d slots, retention is 100", len(r.vals))
+	}
+	snap := s.Snapshot(t0, t0.Add(999*time.Second), nil)
+	if snap.N != 100 {
+		t.Fatalf("window clipped to %d, want 100", snap.N)
+	}
+	if snap.Series[0].Values[0] != 900 || snap.Series[0].Values[99] != 999 {
+		t.Errorf("oldest kept %v newest %v", snap.Series[0].Values[0], snap.Series[0].Values[99])
+	}
+	// a point older than retention is dropped, not wrapped onto new data
+	s.Apply(&sources.Batch{Source: "x", Series: []sources.Series{{Name: "a", Points: pts(t0, time.Second, -1)}}})
+	snap = s.Snapshot(t0.Add(900*time.Second), t0.Add(999*time.Second), nil)
+	for _, v := range snap.Series[0].Values {
+		if v == -1 {
+			t.Fatal("a too-old point overwrote newer data")
+		}
+	}
+}
+
+func TestStoreBackfillOlderPointsAndGaps(t *testing.T) {
+	s := NewStore(StoreOptions{Step: time.Second, Retention: time.Hour})
+	s.Apply(&sources.Batch{Source: "x", Series: []sources.Series{{Name: "a", Points: pts(t0.Add(100*time.Second), time.Second, 100)}}})
+	// backfill arrives later, older than what is held
+	s.Apply(&sources.Batch{Source: "x", Series: []sources.Series{{Name: "a", Points: pts(t0, time.Second, 0, 1, 2)}}})
+	// a jump forward leaves a gap of NaN, not stale values
+	s.Apply(&sources.Batch{Source: "x", Series: []sources.Series{{Name: "a", Points: pts(t0.Add(500*time.Second), time.Second, 500)}}})
+	snap := s.Snapshot(t0, t0.Add(500*time.Second), nil)
+	v := snap.Series[0].Values
+	if v[0] != 0 || v[2] != 2 || v[100] != 100 || v[500] != 500 {
+		t.Fatalf("v[0]=%v v[2]=%v v[100]=%v v[500]=%v", v[0], v[2], v[100], v[500])
+	}
+	for _, i := range []int{3, 50, 99, 101, 300, 499} {
+		if !math.IsNaN(v[i]) {
+			t.Errorf("v[%d]=%v, want a gap", i, v[i])
+		}
+	}
+}
+
+func TestStoreEventsUpdateAndResolveByID(t *testing.T) {
+	s := NewStore(StoreOptions{MaxEvents: 3})
+	s.Apply(&sources.Batch{Source: "lb", Events: []sources.Event{{ID: "app-1/down", Start: t0, Severity: sources.SevWarning, Title: "app-1 DOWN"}}})
+	s.Apply(&sources.Batch{Source: "lb", Events: []sources.Event{{ID: "app-1/down", End: t0.Add(time.Minute), Severity: sources.SevWarning, Title: "app-1 DOWN"}}})
+	snap := s.Snapshot(t0, t0.Add(5*time.Minute), nil)
+	if len(snap.Events) != 1 || snap.Events[0].Open() || !snap.Events[0].Start.Equal(t0) || snap.Events[0].Source != "lb" {
+		t.Fatalf("events %+v", snap.Events)
+	}
+	for i := 0; i < 5; i++ {
+		s.Apply(&sources.Batch{Source: "lb", Events: []sources.Event{{ID: fmt.Sprint("e", i), Start: t0.Add(time.Duration(i) * time.Second)}}})
+	}
+	snap = s.Snapshot(t0, t0.Add(5*time.Minute), nil)
+	if len(snap.Events) != 3 {
+		t.Fatalf("%d events kept, max 3", len(snap.Events))
+	}
+	for _, e := range snap.Events {
+		if e.ID == "app-1/down" {
+			t.Error("the closed event should have gone first")
+		}
+	}
+}
+
+func TestStoreNodesStatusAndPaths(t *testing.T) {
+	s := NewStore(StoreOptions{PathHistory: 2})
+	s.Apply(&sources.Batch{Source: "lb", Nodes: []sources.NodeState{{ID: "a"}, {ID: "b"}}, Status: sources.Status{Health: sources.HealthOK}})
+	s.Apply(&sources.Batch{Source: "lb", Nodes: []sources.NodeState{{ID: "c"}}})
+	s.Apply(&sources.Batch{Source: "lb"}) // nil Nodes keep the old ones
+	for i := 0; i < 3; i++ {
+		s.Apply(&sources.Batch{Source: "pr", Paths: []sources.PathTrace{{Vantage: "v1", Target: "t", At: t0.Add(time.Duration(i) * time.Second), Rounds: i}}})
+	}
+	s.SetStatus(sources.Status{Source: "pr", Health: sources.HealthFailing, LastError: "boom"})
+	snap := s.Snapshot(t0, t0, nil)
+	if len(snap.Nodes) != 1 || snap.Nodes[0].ID != "c" {
+		t.Errorf("nodes %+v", snap.Nodes)
+	}
+	if len(snap.Paths) != 1 || len(snap.Paths[0].Traces) != 2 || snap.Paths[0].Latest().Rounds != 2 || snap.Paths[0].Traces[0].Rounds != 1 {
+		t.Errorf("paths %+v", snap.Paths)
+	}
+	if len(snap.Status) != 2 || snap.Status[1].Health != sources.HealthFailing || snap.Status[0].Source != "lb" {
+		t.Errorf("status %+v", snap.Status)
+	}
+}
+
+func TestStoreMaxSeries(t *testing.T) {
+	s := NewStore(StoreOptions{MaxSeries: 2})
+	for i := 0; i < 4; i++ {
+		s.Apply(&sources.Batch{Source: "x", Series: []sources.Series{{Name: fmt.Sprint("s", i), Points: pts(t0, time.Second, 1)}}})
+	}
+	if s.SeriesCount() != 2 || s.Snapshot(t0, t0, nil).Dropped != 2 {
+		t.Errorf("count %d", s.SeriesCount())
+	}
+}
+
+func TestStoreConcurrentReadersAndWriters(t *testing.T) {
+	s := NewStore(StoreOptions{Step: time.Second, Retention: 10 * time.Minute})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				s.Apply(&sources.Batch{Source: fmt.Sprint("src", w), Series: []sources.Series{{Name: "a", Points: pts(t0.Add(time.Duration(i)*time.Second), time.Second, float64(i))}}})
+			}
+		}(w)
+	}
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				snap := s.Snapshot(t0, t0.Add(300*time.Second), nil)
+				for _, ser := range snap.Series {
+					if len(ser.Values) != snap.N {
+						t.Error("ragged snapshot")
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// benchStore fills a store with n series × pts points at step.
+func benchStore(n, points int, step time.Duration) *Store {
+	s := NewStore(StoreOptions{Step: step, Retention: time.Duration(points) * step, MaxSeries: n + 1})
+	series := make([]sources.Series, n)
+	for i := range series {
+		series[i] = sources.Series{Name: "m", Labels: map[string]string{"i": fmt.Sprint(i)}}
+	}
+	for p := 0; p < points; p++ {
+		for i := range series {
+			series[i].Points = []sources.Point{{T: t0.Add(time.Duration(p) * step), V: float64(p + i)}}
+		}
+		s.Apply(&sources.Batch{Source: "b", Series: series})
+	}
+	return s
+}
+
+// BenchmarkStoreAppend: one poll of 10,000 series, one point each.
+func BenchmarkStoreAppend(b *testing.B) {
+	s := benchStore(10000, 10, 10*time.Second)
+	series := make([]sources.Series, 10000)
+	for i := range series {
+		series[i] = sources.Series{Name: "m", Labels: map[string]string{"i": fmt.Sprint(i)}, Points: make([]sources.Point, 1)}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		at := t0.Add(time.Duration(10+n) * 10 * time.Second)
+		for i := range series {
+			series[i].Points[0] = sources.Point{T: at, V: float64(n)}
+		}
+		s.Apply(&sources.Batch{Source: "b", Series: series})
+	}
+}
+
+// BenchmarkStoreSnapshot: copy out one hour of 10,000 series at 10 s.
+func BenchmarkStoreSnapshot(b *testing.B) {
+	s := benchStore(10000, 360, 10*time.Second)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		snap := s.Snapshot(t0, t0.Add(359*10*time.Second), nil)
+		if snap.N != 360 {
+			b.Fatal(snap.N)
+		}
+	}
+}
+
+// BenchmarkStoreMemory10kSeries1h reports the heap held by 10,000 series
+// × 1 h at 10 s steps (goal ≤ 64 MB).
+func BenchmarkStoreMemory10kSeries1h(b *testing.B) {
+	for n := 0; n < b.N; n++ {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		s := benchStore(10000, 360, 10*time.Second)
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/(1<<20), "MB")
+		runtime.KeepAlive(s)
+	}
+}

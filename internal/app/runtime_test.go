@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/demo"
+)
+
+// The demo runs through the same scheduler, store and engine as real
+// sources: after a moment every demo source is ok and the store is full.
+func TestDemoFlowsThroughRuntime(t *testing.T) {
+	real := time.Now()
+	w := demo.NewWorld(demo.NewClock(real, 5), 5*time.Second, time.Now)
+	rt := New(Options{Entries: w.Entries()})
+	var changed atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rt.Run(ctx, func() { changed.Add(1) }); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap := rt.Store.Snapshot(rt.Store.Now().Add(-time.Hour), rt.Store.Now(), nil)
+		okCount := 0
+		for _, st := range snap.Status {
+			if st.Health == sources.HealthOK {
+				okCount++
+			}
+		}
+		if okCount == len(demo.Names) && len(snap.Series) > 20 && changed.Load() > 0 {
+			// backfilled: the first frame already has an hour of history
+			s := snap.Series[0]
+			filled := 0
+			for _, v := range s.Values {
+				if v == v {
+					filled++
+				}
+			}
+			if filled < 600 {
+				t.Errorf("only %d of %d buckets filled after backfill", filled, len(s.Values))
+			}
+			if snap.Status[0].Source != demo.Names[0] {
+				t.Errorf("status order %v", snap.Status[0].Source)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not come up: %d ok, %d series", okCount, len(snap.Series))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

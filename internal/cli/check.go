@@ -1,0 +1,279 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/internal/app"
+	"github.com/opsview/opsview/internal/config"
+	"github.com/opsview/opsview/sources"
+)
+
+// CheckReport is `opsview check --format json`. Fields are only ever added.
+type CheckReport struct {
+	Status   string         `json:"status"` // ok, warning, critical, unknown
+	Code     int            `json:"code"`
+	Time     time.Time      `json:"time"`
+	Sources  []CheckSource  `json:"sources"`
+	Checks   []string       `json:"checks,omitempty"` // per-backend lines, Nagios style
+	Findings []CheckFinding `json:"findings"`
+}
+
+// CheckSource is one source's line.
+type CheckSource struct {
+	Name      string  `json:"name"`
+	Type      string  `json:"type"`
+	Status    string  `json:"status"` // ok, slow, failing, unknown
+	Error     string  `json:"error,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+	Detail    string  `json:"detail,omitempty"`
+}
+
+// CheckFinding is one finding.
+type CheckFinding struct {
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Detail   string `json:"detail,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Layer    string `json:"layer,omitempty"`
+	Node     string `json:"node,omitempty"`
+}
+
+var statusNames = map[int]string{ExitOK: "ok", ExitWarning: "warning", ExitCritical: "critical", ExitUnknown: "unknown"}
+
+func checkCmd(g *globals, stdout io.Writer) *cobra.Command {
+	var format, compare string
+	var sample, timeout time.Duration
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "Poll every source once, print a compact report, exit like a Nagios plugin",
+		Long: `check polls every configured source (twice, --sample apart, so that
+counters become rates), runs the engine once, prints one line per source and
+then the findings, worst first, and exits 0 OK, 1 WARNING, 2 CRITICAL or
+3 UNKNOWN. --format json prints the same for machines. Colour only on a
+terminal, never under NO_COLOR.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("--format %q: use text or json", format)}
+			}
+			if compare != "" {
+				return &ExitError{Code: ExitUnknown, Msg: "--compare is not built yet"}
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			logf, closeLog := openLog(g)
+			defer closeLog()
+			p, err := loadPlan(ctx, g, logf, false)
+			if err != nil {
+				if format == "json" {
+					var ee *ExitError
+					msg := err.Error()
+					if asExit(err, &ee) {
+						msg = ee.Msg
+					}
+					writeJSON(stdout, CheckReport{Status: "unknown", Code: ExitUnknown, Time: time.Now().UTC(), Sources: []CheckSource{},
+						Findings: []CheckFinding{{Severity: "unknown", Title: "no sources", Detail: msg}}})
+					return &ExitError{Code: ExitUnknown}
+				}
+				return err
+			}
+			defer app.Close(p.entries)
+			ro := app.Options{Entries: p.entries, Logf: logf, Backfill: 15 * time.Minute}
+			if p.cfg != nil {
+				ro.Rules, ro.Deps = p.cfg.Rules, p.cfg.Deps
+			}
+			rt := app.New(ro)
+			findings := rt.Once(ctx, sample)
+			rep := buildReport(rt.Store.Snapshot(rt.Store.Now(), rt.Store.Now(), nil), findings)
+			if format == "json" {
+				writeJSON(stdout, rep)
+			} else {
+				writeText(stdout, rep, useColor(g, stdout))
+			}
+			if rep.Code != 0 {
+				return &ExitError{Code: rep.Code}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "text", "output: text or json")
+	c.Flags().DurationVar(&sample, "sample", 2*time.Second, "time between the two polls that turn counters into rates (0: one poll)")
+	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (sources not answered count as failing)")
+	c.Flags().StringVar(&compare, "compare", "", "also compare with the same time 24h or 7d ago, where sources keep history")
+	return c
+}
+
+func asExit(err error, ee **ExitError) bool {
+	e, ok := err.(*ExitError)
+	if ok {
+		*ee = e
+	}
+	return ok
+}
+
+// buildReport turns statuses, node checks and findings into the report.
+func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckReport {
+	rep := CheckReport{Time: snap.Now.UTC(), Sources: []CheckSource{}, Findings: []CheckFinding{}}
+	anyFailing := false
+	for _, st := range snap.Status {
+		if st.Source == correlate.EngineSource {
+			continue
+		}
+		cs := CheckSource{Name: st.Source, Type: st.Type, Status: st.Health.String(), Error: st.LastError,
+			LatencyMS: float64(st.Latency.Microseconds()) / 1000, Detail: st.Detail}
+		if st.Health == sources.HealthFailing || st.Health == sources.HealthUnknown {
+			anyFailing = true
+			if cs.Error == "" {
+				cs.Error = "no answer"
+			}
+		}
+		rep.Sources = append(rep.Sources, cs)
+	}
+	for _, n := range snap.Nodes {
+		if line := n.Attrs["check"]; line != "" {
+			rep.Checks = append(rep.Checks, sources.Clean(line))
+		}
+	}
+	sort.Strings(rep.Checks)
+	worst := sources.SevOK
+	for _, f := range findings {
+		if f.Rule == "source-failing" {
+			continue // said on the source's line, and counted as UNKNOWN
+		}
+		if f.Severity > worst {
+			worst = f.Severity
+		}
+		rep.Findings = append(rep.Findings, CheckFinding{Severity: f.Severity.String(), Title: sources.Clean(f.Title),
+			Detail: sources.Clean(f.Explanation), Rule: f.Rule, Layer: string(f.Layer), Node: sources.Clean(f.Node)})
+	}
+	switch {
+	case worst >= sources.SevCritical:
+		rep.Code = ExitCritical
+	case anyFailing || len(rep.Sources) == 0:
+		rep.Code = ExitUnknown
+	case worst >= sources.SevWarning:
+		rep.Code = ExitWarning
+	default:
+		rep.Code = ExitOK
+	}
+	rep.Status = statusNames[rep.Code]
+	return rep
+}
+
+func writeJSON(w io.Writer, rep CheckReport) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(rep)
+}
+
+// useColor: only on a terminal, never with NO_COLOR or --no-color.
+func useColor(g *globals, w io.Writer) bool {
+	if g.noColor || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func writeText(w io.Writer, rep CheckReport, color bool) {
+	paint := func(code int, s string) string {
+		if !color {
+			return s
+		}
+		c := map[int]string{ExitOK: "32", ExitWarning: "33", ExitCritical: "31;1", ExitUnknown: "35"}[code]
+		return "\x1b[" + c + "m" + s + "\x1b[0m"
+	}
+	fmt.Fprintf(w, "%s - %d sources, %d findings\n", paint(rep.Code, strings.ToUpper(rep.Status)), len(rep.Sources), len(rep.Findings))
+	for _, s := range rep.Sources {
+		code := ExitOK
+		switch s.Status {
+		case "failing", "unknown":
+			code = ExitUnknown
+		case "slow":
+			code = ExitWarning
+		}
+		line := fmt.Sprintf("  %-8s %s (%s) %.0fms", strings.ToUpper(s.Status), s.Name, s.Type, s.LatencyMS)
+		if s.Detail != "" {
+			line += "  " + s.Detail
+		}
+		if s.Error != "" {
+			line += "  " + s.Error
+		}
+		fmt.Fprintln(w, paint(code, line))
+	}
+	for _, c := range rep.Checks {
+		fmt.Fprintln(w, "  "+c)
+	}
+	for _, f := range rep.Findings {
+		code := map[string]int{"critical": ExitCritical, "warning": ExitWarning}[f.Severity]
+		line := fmt.Sprintf("  %-8s %s", strings.ToUpper(f.Severity), f.Title)
+		if f.Detail != "" {
+			line += " — " + firstLine(f.Detail)
+		}
+		fmt.Fprintln(w, paint(code, line))
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func configCmd(g *globals, stdout io.Writer) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config",
+		Short: "Work with the configuration file",
+	}
+	c.AddCommand(&cobra.Command{
+		Use:   "example",
+		Short: "Print a commented example configuration",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Fprint(stdout, config.Example()) },
+	}, &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "Check a configuration file and say what is wrong, with file and line",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := g.config
+			if len(args) == 1 {
+				path = args[0]
+			}
+			p, _ := config.Find(path)
+			cfg, err := config.Load(p)
+			if err != nil {
+				return &ExitError{Code: 2, Msg: err.Error()}
+			}
+			fmt.Fprintf(stdout, "%s: ok, %d sources, %d rules, %d dependencies\n", p, len(cfg.Sources), len(cfg.Rules), len(cfg.Deps))
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "path",
+		Short: "Print the configuration file opsview would read",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			p, _ := config.Find(g.config)
+			fmt.Fprintln(stdout, p)
+		},
+	})
+	return c
+}

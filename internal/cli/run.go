@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/internal/app"
+	"github.com/opsview/opsview/internal/config"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/demo"
+	"github.com/opsview/opsview/themes"
+	"github.com/opsview/opsview/ui"
+)
+
+// openLog opens the log file (never the screen). It falls back to
+// discarding when the state directory cannot be written.
+func openLog(g *globals) (func(string, ...any), func()) {
+	path := g.logFile
+	if path == "" {
+		path = config.LogPath()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			l := log.New(f, "", log.LstdFlags|log.Lmicroseconds)
+			return func(format string, args ...any) { l.Printf(format, args...) }, func() { f.Close() }
+		}
+	}
+	return func(string, ...any) {}, func() {}
+}
+
+// plan is what a run will poll and how it was chosen.
+type plan struct {
+	entries []sources.Entry
+	cfg     *config.Config
+	mode    string // shown in the header
+	demo    *demo.World
+}
+
+// loadPlan finds the configuration, or discovers local servers, or falls
+// back to the demo.
+func loadPlan(ctx context.Context, g *globals, logf func(string, ...any), allowDemo bool) (*plan, error) {
+	path, found := config.Find(g.config)
+	if found {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return nil, &ExitError{Code: ExitUnknown, Msg: err.Error()}
+		}
+		entries, err := app.EntriesFromConfig(cfg, logf)
+		if err != nil {
+			return nil, &ExitError{Code: ExitUnknown, Msg: err.Error()}
+		}
+		if len(entries) == 0 {
+			return nil, &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("%s: no sources configured (see 'opsview config example')", path)}
+		}
+		return &plan{entries: entries, cfg: cfg, mode: "live"}, nil
+	}
+	if found := app.Discover(ctx, logf); len(found) > 0 {
+		var names []string
+		for _, e := range found {
+			names = append(names, e.Name)
+		}
+		return &plan{entries: found, mode: "discovered " + strings.Join(names, ", ")}, nil
+	}
+	if !allowDemo {
+		return nil, &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("no configuration found (%s) and no local HAProxy or Prometheus discovered; see 'opsview config example'", path)}
+	}
+	return demoPlan(0, "demo — no configuration found"), nil
+}
+
+func demoPlan(speed float64, mode string) *plan {
+	w := demo.NewWorld(demo.NewClock(time.Now(), speed), 5*time.Second, time.Now)
+	return &plan{entries: w.Entries(), mode: mode, demo: w}
+}
+
+type tuiOptions struct {
+	stdin  io.Reader
+	stdout io.Writer
+	plan   *plan
+}
+
+func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	theme, err := chooseTheme(g)
+	if err != nil {
+		return &ExitError{Code: 2, Msg: err.Error()}
+	}
+	logf, closeLog := openLog(g)
+	defer closeLog()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+
+	p := o.plan
+	if p == nil {
+		if p, err = loadPlan(ctx, g, logf, true); err != nil {
+			return err
+		}
+	}
+	defer app.Close(p.entries)
+	var from, until time.Time
+	if g.from != "" || g.until != "" {
+		if from, until, err = parseWindow(g.from, g.until, time.Now()); err != nil {
+			return &ExitError{Code: 2, Msg: err.Error()}
+		}
+		p.mode += fmt.Sprintf(" — history %s … %s", from.Format("2006-01-02 15:04"), until.Format("15:04"))
+	}
+	ro := app.Options{Entries: p.entries, Logf: logf, From: from, Until: until}
+	if p.cfg != nil {
+		ro.Rules, ro.Deps = p.cfg.Rules, p.cfg.Deps
+		ro.Store = correlate.StoreOptions{Step: p.cfg.Store.Step, Retention: p.cfg.Store.Retention}
+	}
+	if p.demo != nil {
+		ro.Deps = []sources.Dependency{{From: "www", To: "app"}, {From: "app", To: "db-1"}, {From: "app", To: "db-2"}}
+	}
+	rt := app.New(ro)
+	logf("opsview %s starting: %s, %d sources", Version, p.mode, len(p.entries))
+
+	model := ui.New(ui.Options{
+		Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
+		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides(p.cfg),
+	})
+	opts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if o.stdout != nil {
+		opts = append(opts, tea.WithOutput(o.stdout))
+	}
+	if o.stdin != nil {
+		opts = append(opts, tea.WithInput(o.stdin))
+	}
+	prog := tea.NewProgram(model, opts...)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rt.Run(rctx, func() { prog.Send(ui.DataMsg{}) })
+	}()
+	_, err = prog.Run()
+	cancel()
+	<-done
+	if err != nil && ctx.Err() == nil && err != tea.ErrProgramKilled {
+		return err
+	}
+	return nil
+}
+
+func keyOverrides(c *config.Config) map[string][]string {
+	if c == nil {
+		return nil
+	}
+	return c.Keys
+}
+
+func chooseTheme(g *globals) (*themes.Theme, error) {
+	name := g.theme
+	return themes.Choose(name, g.noColor)
+}
+
+func demoCmd(g *globals, stdin io.Reader, stdout io.Writer) *cobra.Command {
+	var speed float64
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the built-in demo: the 'melting volume' incident on a compressed clock",
+		Long: `The demo replays a field story on a compressed clock: a database master's
+volume goes bad, iowait on db-1 climbs to 100 %, and 5xx rise across the app
+pool behind the load balancer; then it recovers. It runs through the same
+scheduler, store, engine and views as real sources.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTUI(cmd.Context(), g, tuiOptions{stdin: stdin, stdout: stdout, plan: demoPlan(speed, fmt.Sprintf("demo ×%g", speedOr(speed)))})
+		},
+	}
+	c.Flags().Float64Var(&speed, "speed", demo.DefaultSpeed, "scenario seconds per real second")
+	return c
+}
+
+func speedOr(s float64) float64 {
+	if s <= 0 {
+		return demo.DefaultSpeed
+	}
+	return s
+}

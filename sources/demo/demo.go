@@ -1,0 +1,347 @@
+// Package demo is opsview's built-in scenario: the field story "the melting
+// volume" on a compressed clock. A database master's volume goes bad,
+// iowait on db-1 climbs, and 5xx rise across the app pool behind the load
+// balancer, then it recovers, and the cycle starts again. It feeds the same
+// scheduler, store and UI as real sources, emitting the data model
+// directly. It must stay deterministic: the same clock gives the same data.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// Scenario timings, in scenario (compressed) time from the start of a cycle.
+const (
+	Cycle        = 30 * time.Minute // one whole story
+	Onset        = 12 * time.Minute // iowait on db-1 starts to climb
+	ErrorsLag    = 40 * time.Second // 5xx follow iowait by this much
+	Peak         = 15 * time.Minute // the volume is fully degraded
+	Recovery     = 22 * time.Minute // the volume is replaced; things calm down
+	DefaultSpeed = 5                // scenario seconds per real second
+)
+
+// Clock maps real time to scenario time: Start is the scenario time at
+// real time Origin; it runs Speed times faster.
+type Clock struct {
+	Origin time.Time
+	Start  time.Time
+	Speed  float64
+}
+
+// Now converts a real time to scenario time.
+func (c Clock) Now(real time.Time) time.Time {
+	return c.Start.Add(time.Duration(float64(real.Sub(c.Origin)) * c.Speed))
+}
+
+// NewClock starts the scenario a little before the incident, so a newcomer
+// sees it unfold within the first minute, with an hour of history behind.
+func NewClock(real time.Time, speed float64) Clock {
+	if speed <= 0 {
+		speed = DefaultSpeed
+	}
+	// the scenario's own day starts at a round hour so buckets line up
+	start := real.Truncate(time.Hour).Add(Onset - 2*time.Minute)
+	return Clock{Origin: real, Start: start, Speed: speed}
+}
+
+// phase returns the position in the cycle of scenario time t.
+func phase(t time.Time) time.Duration {
+	p := time.Duration(t.UnixNano() % int64(Cycle))
+	if p < 0 {
+		p += Cycle
+	}
+	return p
+}
+
+// ramp is 0 before a, 1 after b, smooth between.
+func ramp(x, a, b time.Duration) float64 {
+	if x <= a {
+		return 0
+	}
+	if x >= b {
+		return 1
+	}
+	f := float64(x-a) / float64(b-a)
+	return f * f * (3 - 2*f)
+}
+
+// severity of the incident at scenario time t: 0 calm … 1 worst.
+func incident(t time.Time, lag time.Duration) float64 {
+	p := phase(t) - lag
+	up := ramp(p, Onset, Peak)
+	down := 1 - ramp(p, Recovery, Recovery+3*time.Minute)
+	return up * down
+}
+
+// noise is deterministic in (name, t): the same instant always gives the
+// same value, so replays and tests are stable.
+func noise(name string, t time.Time) float64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d", name, t.Unix())
+	return float64(h.Sum64()%10000)/10000*2 - 1 // -1..1
+}
+
+// seasonal is a slow daily-ish wave, so baselines have something to learn.
+func seasonal(t time.Time, period time.Duration) float64 {
+	return math.Sin(2 * math.Pi * float64(t.UnixNano()%int64(period)) / float64(period))
+}
+
+// metric describes one demo series.
+type metric struct {
+	source string
+	series sources.Series
+	value  func(t time.Time) float64
+}
+
+var appServers = []string{"app-1", "app-2", "app-3", "app-4"}
+
+func metrics() []metric {
+	var ms []metric
+	add := func(src, name string, labels map[string]string, unit string, role sources.Role, layer sources.Layer, node string, f func(time.Time) float64) {
+		ms = append(ms, metric{source: src, series: sources.Series{Name: name, Labels: labels, Unit: unit, Role: role, Layer: layer, Node: node}, value: f})
+	}
+	// the load balancer: 5xx per server and backend, sessions, queue
+	for i, s := range appServers {
+		s, i := s, i
+		add("lb-1", "hrsp_5xx", map[string]string{"backend": "app", "server": s}, "req/s", sources.RoleSymptom, sources.LayerLB, s, func(t time.Time) float64 {
+			v := 0.05 + 0.05*noise("5xx"+s, t)
+			return math.Max(0, v+incident(t, ErrorsLag)*(9+float64(i)+2*noise("5xxi"+s, t)))
+		})
+		add("lb-1", "scur", map[string]string{"backend": "app", "server": s}, "", sources.RoleTraffic, sources.LayerLB, s, func(t time.Time) float64 {
+			return math.Round(math.Max(0, 22+6*seasonal(t, 20*time.Minute)+3*noise("scur"+s, t)+incident(t, ErrorsLag)*35))
+		})
+	}
+	add("lb-1", "hrsp_5xx", map[string]string{"backend": "app"}, "req/s", sources.RoleSymptom, sources.LayerLB, "app", func(t time.Time) float64 {
+		v := 0.2 + 0.1*noise("5xxb", t)
+		return math.Max(0, v+incident(t, ErrorsLag)*(46+4*noise("5xxbi", t)))
+	})
+	add("lb-1", "req_rate", map[string]string{"frontend": "www"}, "req/s", sources.RoleTraffic, sources.LayerEdge, "www", func(t time.Time) float64 {
+		return math.Max(0, 420+60*seasonal(t, 20*time.Minute)+15*noise("req", t)-incident(t, ErrorsLag)*90)
+	})
+	add("lb-1", "qcur", map[string]string{"backend": "app"}, "", sources.RoleSymptom, sources.LayerLB, "app", func(t time.Time) float64 {
+		return math.Max(0, math.Round(incident(t, ErrorsLag/2)*28+noise("q", t)*1.5))
+	})
+	// the external check: a synthetic probe of the shop's front page
+	add("checks", "probe_success", map[string]string{"check": "https://shop.example.com/"}, "%", sources.RoleSymptom, sources.LayerEdge, "www", func(t time.Time) float64 {
+		if incident(t, ErrorsLag) > 0.55 && noise("probe", t) > -0.2 {
+			return 0
+		}
+		return 100
+	})
+	add("checks", "probe_duration", map[string]string{"check": "https://shop.example.com/"}, "ms", sources.RoleSymptom, sources.LayerEdge, "www", func(t time.Time) float64 {
+		return math.Max(40, 180+25*noise("pd", t)+incident(t, ErrorsLag)*2400)
+	})
+	// graphite: the hosts
+	for _, h := range []string{"db-1", "db-2"} {
+		h := h
+		add("graphite", "servers."+h+".cpu.iowait", nil, "%", sources.RoleResource, sources.LayerDB, h, func(t time.Time) float64 {
+			v := 3 + 1.5*noise("iow"+h, t) + 0.5*seasonal(t, 30*time.Minute)
+			if h == "db-1" {
+				v += incident(t, 0) * 93
+			}
+			return math.Min(100, math.Max(0, v))
+		})
+	}
+	for _, h := range appServers {
+		h := h
+		add("graphite", "servers."+h+".cpu.user", nil, "%", sources.RoleResource, sources.LayerApp, h, func(t time.Time) float64 {
+			return math.Max(0, 35+10*seasonal(t, 20*time.Minute)+4*noise("cpu"+h, t)-incident(t, ErrorsLag)*12)
+		})
+	}
+	add("graphite", "mysql.db-1.queries_per_second", nil, "req/s", sources.RoleTraffic, sources.LayerDB, "db-1", func(t time.Time) float64 {
+		return math.Max(0, 2400+300*seasonal(t, 20*time.Minute)+60*noise("qps", t)-incident(t, 0)*1900)
+	})
+	add("graphite", "mysql.db-2.replication_lag", nil, "s", sources.RoleResource, sources.LayerDB, "db-2", func(t time.Time) float64 {
+		return math.Max(0, 0.3+0.2*noise("lag", t))
+	})
+	// prometheus: the job queue of the app tier and mail sent
+	add("prometheus", "jobs_queue_length", map[string]string{"queue": "orders"}, "", sources.RoleResource, sources.LayerApp, "app", func(t time.Time) float64 {
+		return math.Max(0, math.Round(40+10*noise("queue", t)+incident(t, ErrorsLag/2)*900))
+	})
+	add("prometheus", "mail_sent_rate", map[string]string{"job": "mailer"}, "req/s", sources.RoleTraffic, sources.LayerApp, "mailer", func(t time.Time) float64 {
+		return math.Max(0, 12+3*seasonal(t, 15*time.Minute)+noise("mail", t))
+	})
+	return ms
+}
+
+// Names of the demo's sources, in the order the header shows them.
+var Names = []string{"lb-1", "graphite", "prometheus", "checks", "aws-status"}
+
+// World is the shared scenario behind the demo's sources.
+type World struct {
+	Clock   Clock
+	Step    time.Duration
+	metrics []metric
+	now     func() time.Time
+
+	mu   sync.Mutex
+	last map[string]time.Time // newest scenario bucket emitted per source
+}
+
+// NewWorld makes the scenario. now is the real clock (time.Now in use, a
+// fixed clock in tests).
+func NewWorld(clock Clock, step time.Duration, now func() time.Time) *World {
+	if step <= 0 {
+		step = 5 * time.Second
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &World{Clock: clock, Step: step, metrics: metrics(), now: now, last: map[string]time.Time{}}
+}
+
+// Entries returns the demo's sources for the scheduler.
+func (w *World) Entries() []sources.Entry {
+	var out []sources.Entry
+	for _, name := range Names {
+		out = append(out, sources.Entry{Name: name, Type: "demo", Source: &source{w: w, name: name}, Interval: time.Second, Timeout: 2 * time.Second})
+	}
+	return out
+}
+
+type source struct {
+	w    *World
+	name string
+}
+
+func (s *source) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
+	return s.w.Batch(s.name, req.Backfill, req.Until.Sub(req.From)), nil
+}
+
+// Batch is what source name reports at the present real time. On a
+// backfill it returns history covering window (in real time, scaled to
+// scenario time) so graphs are full from the first frame.
+func (w *World) Batch(name string, backfill bool, window time.Duration) *sources.Batch {
+	now := w.Clock.Now(w.now()).Truncate(w.Step)
+	w.mu.Lock()
+	from, seen := w.last[name]
+	if backfill || !seen {
+		if window <= 0 {
+			window = time.Hour
+		}
+		from = now.Add(-window)
+	} else {
+		from = from.Add(w.Step)
+	}
+	w.last[name] = now
+	w.mu.Unlock()
+	b := &sources.Batch{At: now}
+	for _, m := range w.metrics {
+		if m.source != name {
+			continue
+		}
+		s := m.series
+		for t := from; !t.After(now); t = t.Add(w.Step) {
+			s.Points = append(s.Points, sources.Point{T: t, V: m.value(t)})
+		}
+		if len(s.Points) > 0 {
+			b.Series = append(b.Series, s)
+		}
+	}
+	switch name {
+	case "lb-1":
+		b.Nodes = w.lbNodes(now)
+		b.Events = w.lbEvents(now)
+		b.Status.Detail = "1 instance"
+	case "checks":
+		b.Events = w.checkEvents(now)
+	case "aws-status":
+		b.Nodes = []sources.NodeState{
+			{Kind: "service", ID: "ec2/us-east-1", Name: "EC2 us-east-1", Layer: sources.LayerProvider, State: "operational", Severity: sources.SevOK, Since: now.Add(-72 * time.Hour)},
+			{Kind: "service", ID: "ebs/us-east-1", Name: "EBS us-east-1", Layer: sources.LayerProvider, State: "operational", Severity: sources.SevOK, Since: now.Add(-72 * time.Hour)},
+		}
+		b.Status.Detail = "2 services green"
+	case "graphite":
+		b.Status.Detail = "8 targets"
+	}
+	return b
+}
+
+// app-3 fails its health checks while the incident is at its worst.
+func app3Down(t time.Time) bool { return incident(t, ErrorsLag) > 0.8 }
+
+func cycleStart(t time.Time) time.Time { return t.Add(-phase(t)) }
+
+// firstTime finds when pred first holds within the cycle of t, up to t.
+func firstTime(t time.Time, step time.Duration, pred func(time.Time) bool) (time.Time, bool) {
+	for x := cycleStart(t); !x.After(t); x = x.Add(step) {
+		if pred(x) {
+			return x, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (w *World) lbNodes(now time.Time) []sources.NodeState {
+	var nodes []sources.NodeState
+	up := 0
+	for _, s := range appServers {
+		st, sev := "UP", sources.SevOK
+		if s == "app-3" && app3Down(now) {
+			st, sev = "DOWN", sources.SevWarning
+		} else {
+			up++
+		}
+		n := sources.NodeState{Kind: "server", ID: "lb-1/app/" + s, Name: s, Parent: "lb-1/app", Instance: "lb-1", Layer: sources.LayerLB,
+			State: st, Severity: sev, Since: cycleStart(now),
+			Attrs:  map[string]string{"check_status": "L7OK", "last_chk": "HTTP status check returned code <200>"},
+			Values: map[string]float64{"scur": 20, "slim": 100}}
+		if st == "DOWN" {
+			n.Attrs["check_status"] = "L7STS"
+			n.Attrs["last_chk"] = "HTTP status check returned code <500>"
+			if at, ok := firstTime(now, w.Step, app3Down); ok {
+				n.Since = at
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	nodes = append([]sources.NodeState{{
+		Kind: "backend", ID: "lb-1/app", Name: "app", Instance: "lb-1", Layer: sources.LayerLB,
+		State: "UP", Severity: sources.SevOK, Since: cycleStart(now),
+		Attrs:  map[string]string{"check": fmt.Sprintf("app (Active: %d/%d)", up, len(appServers))},
+		Values: map[string]float64{"active": float64(up), "total": float64(len(appServers))},
+	}}, nodes...)
+	return nodes
+}
+
+func (w *World) lbEvents(now time.Time) []sources.Event {
+	at, ok := firstTime(now, w.Step, app3Down)
+	if !ok {
+		return nil
+	}
+	ev := sources.Event{
+		ID: fmt.Sprintf("app/app-3/down/%d", at.Unix()), Start: at, Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "app-3",
+		Title: "app/app-3 is DOWN (L7STS)", Text: "Layer7 wrong status: HTTP status check returned code <500>",
+	}
+	if !app3Down(now) {
+		if back, ok := firstTime(now, w.Step, func(t time.Time) bool { return t.After(at) && !app3Down(t) }); ok {
+			ev.End = back
+		}
+	}
+	return []sources.Event{ev}
+}
+
+func (w *World) checkEvents(now time.Time) []sources.Event {
+	failing := func(t time.Time) bool { return incident(t, ErrorsLag) > 0.55 }
+	at, ok := firstTime(now, w.Step, failing)
+	if !ok {
+		return nil
+	}
+	ev := sources.Event{
+		ID: fmt.Sprintf("shop/%d", at.Unix()), Start: at, Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
+		Title: "check https://shop.example.com/ failing", Text: "HTTP 502 Bad Gateway from 3 of 4 locations",
+	}
+	if !failing(now) {
+		if back, ok := firstTime(now, w.Step, func(t time.Time) bool { return t.After(at) && !failing(t) }); ok {
+			ev.End = back
+		}
+	}
+	return []sources.Event{ev}
+}
