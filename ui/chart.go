@@ -327,8 +327,9 @@ func tickEvery(window time.Duration, pw int) time.Duration {
 	return 24 * time.Hour
 }
 
-// sparkline draws values in w cells and rows lines, scaled to their own
-// range (from 0 when all are positive); gaps stay blank.
+// sparkline draws values in w cells and rows lines, scaled from their own
+// lowest to highest value (a sparkline shows the shape; the number beside
+// it gives the level); gaps stay blank.
 func sparkline(vals []float64, w, rows int, ascii bool) []string {
 	if w <= 0 || rows <= 0 {
 		return make([]string, max(rows, 0))
@@ -345,9 +346,6 @@ func sparkline(vals []float64, w, rows int, ascii bool) []string {
 			continue
 		}
 		lo, hi = math.Min(lo, v), math.Max(hi, v)
-	}
-	if lo > 0 {
-		lo = 0
 	}
 	per := len(levels)
 	grid := make([][]rune, rows)

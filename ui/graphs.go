@@ -177,7 +177,7 @@ func (g *graphsView) Render(c *Context) string {
 		lines = append(lines, l.legend...)
 		ch := chart{
 			unit: l.g.unit, width: c.Width, height: rows, cursor: c.Cursor, n: c.Snap.N,
-			braille: !c.ASCII && !t.Mono, ascii: c.ASCII,
+			braille: useBraille(c, len(l.g.series)), ascii: c.ASCII,
 			axis: t.Muted, faint: t.Faint, cur: t.Cursor,
 		}
 		for si, s := range l.g.series {
@@ -204,10 +204,16 @@ func marker(c *Context, i int) string {
 	return unicodeMarkers[i%len(unicodeMarkers)]
 }
 
+// useBraille: braille draws finer lines but tells series apart only by
+// colour, so without colour it is used for charts of one series only.
+func useBraille(c *Context, series int) bool {
+	return !c.ASCII && (!c.Theme.Mono || series == 1)
+}
+
 // legendMark is the swatch before a series' name: a coloured bar, or the
 // series' marker where there is no colour.
-func legendMark(c *Context, i int) string {
-	if c.ASCII || c.Theme.Mono {
+func legendMark(c *Context, i, series int) string {
+	if !useBraille(c, series) {
 		return marker(c, i)
 	}
 	return "━"
@@ -249,7 +255,7 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 		name := trunc(seriesLabel(&s.SeriesMeta), max(c.Width/2-12, 12))
 		val := Human(v, s.Unit)
 		entryW := lipgloss.Width(name) + len([]rune(val)) + 4
-		entry := fg(lipgloss.NewStyle(), t.Color(i)).Render(legendMark(c, i)) + " " + t.Base.Render(name) + " " + t.Key.Render(val)
+		entry := fg(lipgloss.NewStyle(), t.Color(i)).Render(legendMark(c, i, len(gr.series))) + " " + t.Base.Render(name) + " " + t.Key.Render(val)
 		if curW+2+entryW > c.Width {
 			if len(lines)+1 >= maxLines {
 				more := t.Muted.Render(fmt.Sprintf("  +%d", len(gr.series)-i))

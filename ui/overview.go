@@ -37,7 +37,12 @@ func (o *overviewView) Render(c *Context) string {
 		srcN := min(len(c.Snap.Status), max(c.Height/2-2, 1))
 		left := o.sources(c, lw, srcN)
 		left = append(left, "")
-		left = append(left, o.findings(c, lw, c.Height-len(left)-1)...)
+		fN := min(max(len(activeFindings(c.Findings)), 1), max(c.Height/3, 4))
+		left = append(left, o.findings(c, lw, fN+1)...)
+		if room := c.Height - len(left) - 1; room >= 3 {
+			left = append(left, "")
+			left = append(left, o.events(c, lw, room)...)
+		}
 		right := o.series(c, rw, c.Height)
 		return box(hjoin(left, lw, right, rw, 2), c.Width, c.Height)
 	}
@@ -210,6 +215,26 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 				t.Base.Render(fmt.Sprintf("%-*s", nameW, trunc(seriesLabel(&s.SeriesMeta), nameW)))+" "+
 				spst.Render(line)+" "+t.Key.Render(padLeft(Human(v, s.Unit), valW)))
 		}
+	}
+	return out
+}
+
+// events is a title and the newest events in h lines (wide layout only;
+// the Events view has them all).
+func (o *overviewView) events(c *Context, w, h int) []string {
+	t := c.Theme
+	evs := eventList(c)
+	out := []string{t.Title.Render(" Recent events") + t.Muted.Render(fmt.Sprintf(" %d", len(evs)))}
+	if len(evs) == 0 {
+		return append(out, t.Muted.Render("  none in this window"))
+	}
+	for i := range evs {
+		if len(out) >= h {
+			break
+		}
+		ev := &evs[i]
+		out = append(out, fmt.Sprintf("  %s %s %s", padTo(sevMark(c, ev.Severity), 11),
+			t.Muted.Render(ev.Start.In(c.Loc).Format("15:04:05")), t.Base.Render(clean(ev.Title))))
 	}
 	return out
 }
