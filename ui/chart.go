@@ -50,29 +50,70 @@ type chart struct {
 	ascii   bool
 }
 
-// columns reduces a series to one value per plot column: the largest
-// value of the buckets the column covers (a short spike must not be
-// averaged away), NaN where all of them are NaN.
+// columns reduces a series to one value per column: of the buckets a
+// column covers, the one furthest from the series' mean, so that neither a
+// short 5xx spike nor a short dip in a success rate is averaged away; NaN
+// where all of them are NaN.
 func columns(vals []float64, n, cols int) []float64 {
 	out := make([]float64, cols)
 	if n <= 0 || cols <= 0 {
 		return out
 	}
-	for x := 0; x < cols; x++ {
-		a := x * n / cols
-		b := (x + 1) * n / cols
-		if b <= a {
-			b = a + 1
+	var sum float64
+	var cnt int
+	for _, v := range vals {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			sum += v
+			cnt++
 		}
+	}
+	mean := sum / float64(max(cnt, 1))
+	for x := 0; x < cols; x++ {
+		a, b := span(x, n, cols)
 		v := math.NaN()
 		for i := a; i < b && i < len(vals); i++ {
-			if !math.IsNaN(vals[i]) && (math.IsNaN(v) || vals[i] > v) {
+			if !math.IsNaN(vals[i]) && (math.IsNaN(v) || math.Abs(vals[i]-mean) > math.Abs(v-mean)) {
 				v = vals[i]
 			}
 		}
 		out[x] = v
 	}
 	return out
+}
+
+// span is the range of buckets [a, b) that column x of cols covers.
+func span(x, n, cols int) (int, int) {
+	a := x * n / cols
+	b := (x + 1) * n / cols
+	if b <= a {
+		b = a + 1
+	}
+	return a, b
+}
+
+// envelope gives the lowest and highest value of the buckets each column
+// covers (NaN, NaN where there is no data): a chart draws the whole range,
+// so at 24h nothing that happened inside a column is hidden.
+func envelope(vals []float64, n, cols int) (lo, hi []float64) {
+	lo, hi = make([]float64, cols), make([]float64, cols)
+	for x := 0; x < cols; x++ {
+		a, b := span(x, n, cols)
+		l, h := math.NaN(), math.NaN()
+		for i := a; i < b && i < len(vals); i++ {
+			v := vals[i]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			if math.IsNaN(l) || v < l {
+				l = v
+			}
+			if math.IsNaN(h) || v > h {
+				h = v
+			}
+		}
+		lo[x], hi[x] = l, h
+	}
+	return lo, hi
 }
 
 // scale returns the y range of a chart: from 0 (or the lowest value when
@@ -163,26 +204,35 @@ func (ch *chart) render() []string {
 				grid[row*pw+x].base = true
 			}
 		}
-		col := columns(l.vals, ch.n, xs)
-		prev := -1
-		for x, v := range col {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				prev = -1
+		los, his := envelope(l.vals, ch.n, xs)
+		havePrev, pLo, pHi := false, 0, 0
+		for x := range los {
+			if math.IsNaN(los[x]) {
+				havePrev = false // a gap stays a gap
 				continue
 			}
-			y := ydot(v)
-			set(x, y, si)
-			if ch.braille && prev >= 0 && prev != y {
+			a, b := ydot(los[x]), ydot(his[x])
+			if !ch.braille {
+				// one marker per cell: the value furthest from the middle
+				// of the range is the one that matters, draw both ends
+				set(x, a, si)
+				set(x, b, si)
+				continue
+			}
+			lo, hi := a, b
+			if havePrev {
 				// join to the previous column so the line reads as a line
-				step := 1
-				if prev > y {
-					step = -1
+				if pHi < lo {
+					lo = pHi + 1
 				}
-				for yy := prev + step; yy != y; yy += step {
-					set(x, yy, si)
+				if pLo > hi {
+					hi = pLo - 1
 				}
 			}
-			prev = y
+			for y := min(lo, a); y <= max(hi, b); y++ {
+				set(x, y, si)
+			}
+			havePrev, pLo, pHi = true, a, b
 		}
 	}
 	curCol := -1
