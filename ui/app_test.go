@@ -486,3 +486,34 @@ func TestStatusesAreReadableWithoutColour(t *testing.T) {
 		t.Fatal("mono frame has colour escapes")
 	}
 }
+
+func TestZoomKeyGivesOneChartTheWholeView(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
+	press(a, "2", "down", "z")
+	scr := plain(a)
+	if strings.Count(scr, "▌") != 1 || !strings.Contains(scr, "▌External symptoms ms") {
+		t.Fatalf("z did not zoom the second chart:\n%s", scr)
+	}
+	press(a, "esc")
+	if strings.Count(plain(a), "▌") < 2 {
+		t.Fatal("esc did not leave the zoomed chart")
+	}
+}
+
+func TestWideWindowsHideNoSpikeOrDip(t *testing.T) {
+	vals := make([]float64, 17280) // 24h at 5s
+	for i := range vals {
+		vals[i] = 99.9
+	}
+	vals[9000] = 0 // one failed probe round
+	sp := sparkline(vals, 60, 1, false)[0]
+	if !strings.ContainsRune(sp, '▁') {
+		t.Fatalf("a one-bucket dip vanished from the sparkline: %q", sp)
+	}
+	ch := chart{lines: []plotLine{{vals: vals, baseline: math.NaN()}}, width: yLabelW + 60, height: 5, cursor: -1, n: len(vals), braille: true}
+	rows := ch.render()
+	bottom := ansi.Strip(rows[len(rows)-1])
+	if strings.TrimSpace(bottom[len("     0┤"):]) == "" {
+		t.Fatalf("a one-bucket dip vanished from the chart:\n%s", ansi.Strip(strings.Join(rows, "\n")))
+	}
+}

@@ -18,7 +18,8 @@ import (
 // and unit), with a legend that shows every value at the time cursor.
 type graphsView struct {
 	keys   *KeyMap
-	scroll int // first chart shown
+	scroll int  // first chart shown
+	zoomed bool // the first chart shown takes the whole view
 }
 
 func newGraphs(k *KeyMap) *graphsView { return &graphsView{keys: k} }
@@ -29,7 +30,11 @@ func (g *graphsView) Keys() []key.Binding {
 	up, down := g.keys.Up, g.keys.Down
 	up.SetHelp(up.Help().Key, "prev chart")
 	down.SetHelp(down.Help().Key, "next chart")
-	return []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down}
+	zoom := g.keys.Zoom
+	if g.zoomed {
+		zoom.SetHelp(zoom.Help().Key, "all charts")
+	}
+	return []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down, zoom}
 }
 
 func (g *graphsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
@@ -46,6 +51,12 @@ func (g *graphsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 		return true, nil
 	case key.Matches(msg, g.keys.Top):
 		g.scroll = 0
+		return true, nil
+	case key.Matches(msg, g.keys.Zoom):
+		g.zoomed = !g.zoomed
+		return true, nil
+	case key.Matches(msg, g.keys.Back) && g.zoomed:
+		g.zoomed = false
 		return true, nil
 	}
 	return false, nil
@@ -162,6 +173,9 @@ func (g *graphsView) Render(c *Context) string {
 		}
 		shown = append(shown, laid{groups[i], lg})
 		used += need
+		if g.zoomed {
+			break
+		}
 	}
 	extra := max(avail-used, 0)
 	var lines []string

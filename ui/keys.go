@@ -33,6 +33,7 @@ type KeyMap struct {
 	PageDn key.Binding
 	Top    key.Binding
 	Enter  key.Binding
+	Zoom   key.Binding // one chart on the whole view
 }
 
 // DefaultKeyMap is the keymap without overrides.
@@ -60,6 +61,7 @@ func DefaultKeyMap() KeyMap {
 		PageDn:   b("pgdn", "page down", "pgdown", "pgdn", " "),
 		Top:      b("g", "top", "g", "home"),
 		Enter:    b("enter", "details", "enter"),
+		Zoom:     b("z", "one chart", "z"),
 	}
 }
 
@@ -71,7 +73,7 @@ func (k *KeyMap) actions() map[string]*key.Binding {
 		"next-view": &k.NextView, "prev-view": &k.PrevView, "views": &k.Views,
 		"back": &k.Back, "left": &k.Left, "right": &k.Right, "live": &k.Live,
 		"up": &k.Up, "down": &k.Down, "page-up": &k.PageUp, "page-down": &k.PageDn,
-		"top": &k.Top, "enter": &k.Enter,
+		"top": &k.Top, "enter": &k.Enter, "zoom-chart": &k.Zoom,
 	}
 }
 

@@ -240,3 +240,35 @@ func BenchmarkTerminalBytes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFrame24h is the cost of one data update (snapshot and frame)
+// with the 24h window over a full day of 20 series at 5s steps.
+func BenchmarkFrame24h(b *testing.B) {
+	st := correlate.NewStore(correlate.StoreOptions{Step: step, Retention: 24 * time.Hour})
+	n := int(24 * time.Hour / step)
+	start := t0.Add(-24 * time.Hour)
+	for k := 0; k < 20; k++ {
+		pts := make([]sources.Point, n)
+		for i := range pts {
+			pts[i] = sources.Point{T: start.Add(time.Duration(i) * step), V: float64(i%360) + float64(k)}
+		}
+		role := sources.RoleResource
+		if k < 6 {
+			role = sources.RoleSymptom
+		}
+		st.Apply(&sources.Batch{Source: "s", At: t0, Series: []sources.Series{{Name: "series." + itoa(k+1), Unit: "%", Role: role, Points: pts}},
+			Status: sources.Status{Health: sources.HealthOK}})
+	}
+	for _, sz := range [][2]int{{80, 24}, {200, 50}} {
+		b.Run("graphs-"+sizeName(sz), func(b *testing.B) {
+			a := New(Options{Store: st, Location: time.UTC, Window: 24 * time.Hour})
+			a.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+			press(a, "2")
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Update(DataMsg{})
+				a.View()
+			}
+		})
+	}
+}
