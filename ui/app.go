@@ -409,7 +409,16 @@ func (a *App) render() string {
 	}
 	lines := make([]string, 0, h)
 	lines = append(lines, a.header(&ctx)...)
-	lines = append(lines, splitLines(body)...)
+	// a view that draws more or fewer lines than it was given must not
+	// push the footer off the screen
+	bl := splitLines(body)
+	if len(bl) > bh {
+		bl = bl[:bh]
+	}
+	for len(bl) < bh {
+		bl = append(bl, "")
+	}
+	lines = append(lines, bl...)
 	lines = append(lines, a.footer(&ctx))
 	return box(lines, w, h)
 }
@@ -567,8 +576,22 @@ func (a *App) renderHelp(c *Context) string {
 		return out
 	}
 	v := a.views[a.tab]
-	left := section("Global keys", a.keys.Global())
-	right := section(clean(v.Name())+" keys", v.Keys())
+	global := a.keys.Global()
+	// the view's own keys, without the global ones it repeats for the footer
+	var own []key.Binding
+	for _, k := range v.Keys() {
+		dup := false
+		for _, g := range global {
+			if g.Help() == k.Help() {
+				dup = true
+			}
+		}
+		if !dup {
+			own = append(own, k)
+		}
+	}
+	left := section("Global keys", global)
+	right := section(clean(v.Name())+" keys", own)
 	var lines []string
 	lines = append(lines, t.Title.Render(" Help")+t.Muted.Render("  (esc or ? closes)"), "")
 	colW := 36

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -515,5 +516,53 @@ func TestWideWindowsHideNoSpikeOrDip(t *testing.T) {
 	bottom := ansi.Strip(rows[len(rows)-1])
 	if strings.TrimSpace(bottom[len("     0┤"):]) == "" {
 		t.Fatalf("a one-bucket dip vanished from the chart:\n%s", ansi.Strip(strings.Join(rows, "\n")))
+	}
+}
+
+// fakeView stands for the views other packages add (Load balancers,
+// Paths, Findings).
+type fakeView struct {
+	keys []string
+	ctx  Context
+}
+
+func (f *fakeView) Name() string { return "Load\x1b[31m balancers" }
+func (f *fakeView) Keys() []key.Binding {
+	return []key.Binding{key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "expand"))}
+}
+func (f *fakeView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	if msg.String() == "x" {
+		f.keys = append(f.keys, "x")
+		return true, Goto("graphs", "be_app")
+	}
+	return false, nil
+}
+func (f *fakeView) Render(c *Context) string {
+	f.ctx = *c
+	return "a line far too long for any terminal " + strings.Repeat("=", 400) + "\n" + strings.Repeat("more\n", 100)
+}
+
+func TestExtraViewsGetATabKeysAndAFittedArea(t *testing.T) {
+	fv := &fakeView{}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: []View{fv}}, 80, 24, 240)
+	press(a, "4")
+	f := a.View().Content
+	checkFrame(t, f, 80, 24)
+	if !strings.Contains(ansi.Strip(f), "4 Load balancers") {
+		t.Fatalf("no tab for the extra view:\n%s", ansi.Strip(f))
+	}
+	if fv.ctx.Width != 80 || fv.ctx.Height != 21 || fv.ctx.Snap == nil || len(fv.ctx.Findings) != 3 || fv.ctx.Loc == nil {
+		t.Fatalf("context: %dx%d snap %v findings %d", fv.ctx.Width, fv.ctx.Height, fv.ctx.Snap != nil, len(fv.ctx.Findings))
+	}
+	if !strings.Contains(ansi.Strip(f), "x expand") {
+		t.Fatalf("the view's keys are not in the footer:\n%s", ansi.Strip(f))
+	}
+	_, cmd := a.Update(keyMsg("x"))
+	if cmd == nil {
+		t.Fatal("the view's command was dropped")
+	}
+	a.Update(cmd())
+	if a.tab != 1 || a.filter != "be_app" {
+		t.Fatalf("GotoMsg from the view: tab %d filter %q", a.tab, a.filter)
 	}
 }
