@@ -1,0 +1,625 @@
+package correlate
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// RankOptions tune the ranking of suspects for a symptom.
+type RankOptions struct {
+	// Window is the span searched for the symptom's onset and for moves
+	// of the candidates; default 15 min.
+	Window time.Duration
+	// Baseline is the trailing span before the window the baselines come
+	// from; default 4× Window (Netdata's rule), less if the snapshot is
+	// shorter.
+	Baseline time.Duration
+	// Refresh is the grid the window's start moves on, so baselines stay
+	// cached between refreshes; default 1 min.
+	Refresh time.Duration
+	// MaxLag is the ± number of steps searched for co-movement; default 10.
+	MaxLag int
+	// LeadLimit is how long before the symptom a cause may start; default 10 min.
+	LeadLimit time.Duration
+	// GapAfter is how long after the symptom's onset an internal move
+	// still counts against a monitoring gap; default 2 min.
+	GapAfter time.Duration
+	// SymptomZ is the z a symptom must hold for Score.Sustain points to be
+	// active; default 4. KeepZ keeps an active one active; default 2.
+	SymptomZ, KeepZ float64
+	MaxSuspects     int // default 5
+	MaxEffects      int // default 10
+	// LagCandidates is how many of the best candidates get the lag search; default 500.
+	LagCandidates int
+	// MinPoints is the fewest baseline points a series needs to be scored; default 10.
+	MinPoints int
+	Score     ScoreOptions
+}
+
+func (o *RankOptions) defaults() {
+	if o.Window <= 0 {
+		o.Window = 15 * time.Minute
+	}
+	if o.Baseline <= 0 {
+		o.Baseline = 4 * o.Window
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = time.Minute
+	}
+	if o.MaxLag <= 0 {
+		o.MaxLag = 10
+	}
+	if o.LeadLimit <= 0 {
+		o.LeadLimit = 10 * time.Minute
+	}
+	if o.GapAfter <= 0 {
+		o.GapAfter = 2 * time.Minute
+	}
+	if o.SymptomZ <= 0 {
+		o.SymptomZ = 4
+	}
+	if o.KeepZ <= 0 {
+		o.KeepZ = 2
+	}
+	if o.MaxSuspects <= 0 {
+		o.MaxSuspects = 5
+	}
+	if o.MaxEffects <= 0 {
+		o.MaxEffects = 10
+	}
+	if o.LagCandidates <= 0 {
+		o.LagCandidates = 500
+	}
+	if o.MinPoints <= 0 {
+		o.MinPoints = 10
+	}
+	o.Score.defaults()
+}
+
+// Window is the part of a snapshot an analysis reads: the baseline
+// buckets [BaseFrom, BaseTo) and the window [From, To), as indices into
+// the snapshot. BaseTo == From in the usual case.
+type Window struct {
+	BaseFrom, BaseTo, From, To int
+}
+
+// LiveWindow places the window at the end of the snapshot, its start on
+// the Refresh grid so a refresh a few seconds later reuses every cached
+// baseline.
+func LiveWindow(snap *Snapshot, o RankOptions) Window {
+	o.defaults()
+	step := snap.Step
+	if step <= 0 || snap.N == 0 {
+		return Window{}
+	}
+	to := snap.N
+	if !snap.Now.IsZero() {
+		if i := snap.Index(snap.Now) + 1; i > 0 && i < to {
+			to = i
+		}
+	}
+	h := int(o.Window / step)
+	if h < o.Score.Sustain+1 {
+		h = o.Score.Sustain + 1
+	}
+	g := int64(o.Refresh / step)
+	if g < 1 {
+		g = 1
+	}
+	b0 := bucketOf(snap.Start, step)
+	abs := b0 + int64(to-h)
+	abs = abs - ((abs%g)+g)%g
+	from := int(abs - b0)
+	if from < 0 {
+		from = 0
+	}
+	bl := int(o.Baseline / step)
+	baseFrom := from - bl
+	if baseFrom < 0 {
+		baseFrom = 0
+	}
+	return Window{BaseFrom: baseFrom, BaseTo: from, From: from, To: to}
+}
+
+// Candidate is one series scored against a symptom.
+type Candidate struct {
+	Index int // into Snapshot.Series
+	Key   string
+	Meta  *SeriesMeta
+	Dir   Direction
+	Base  Baseline
+	Anomaly
+	Moved   bool    // the move counts (z ≥ threshold, with an onset)
+	Lead    int     // steps from the candidate's onset to the symptom's; > 0: it moved first
+	Lag     int     // lag of the best co-movement; > 0: the candidate leads
+	R       float64 // correlation of levels at that lag, signed so that > 0 is "hurts together"
+	OnPath  bool    // same node as the symptom, or one it depends on
+	Deepest bool    // none of its node's dependencies moved
+	Score   float64
+	Group   EvidenceKind // suspect, effect or quiet
+	// Excluded says why the series was not scored: "stale", "too few
+	// points", "no data in window", "no traffic"; "" when it was.
+	Excluded string
+}
+
+// LayerCheck summarises the series checked in one layer.
+type LayerCheck struct {
+	Layer  sources.Layer
+	Series int     // scored
+	Moved  int     // that moved
+	MaxZ   float64 // largest harmful peak z among them
+	Stale  int     // excluded for data quality
+}
+
+// Ranking is the answer for one symptom.
+type Ranking struct {
+	Symptom  Candidate
+	Active   bool // the symptom is anomalous now
+	Window   Window
+	Suspects []Candidate
+	Effects  []Candidate
+	Layers   []LayerCheck // every layer seen, outside in; quiet ones have Moved == 0
+	Order    []Candidate  // every scored candidate, best first (for evaluation)
+	Excluded []Candidate
+	// Gap is true when the symptom is active and no internal series moved
+	// between LeadLimit before and GapAfter after its onset.
+	Gap bool
+}
+
+// Ranker ranks candidates for symptoms. It keeps the baseline cache and
+// scratch space between queries, so it is not safe for concurrent use.
+type Ranker struct {
+	Opt   RankOptions
+	Cache *BaselineCache
+	cands []Candidate
+	masks map[string][]bool
+	bufA  []float64
+}
+
+// NewRanker makes a ranker with its own baseline cache.
+func NewRanker(o RankOptions) *Ranker {
+	o.defaults()
+	return &Ranker{Opt: o, Cache: NewBaselineCache()}
+}
+
+// IsCandidate reports whether a series may explain a symptom: internal
+// resources and traffic (and series of unknown role, which are most often
+// internal graphs nobody classified).
+func IsCandidate(m *SeriesMeta) bool {
+	return m.Role == sources.RoleResource || m.Role == sources.RoleTraffic || m.Role == sources.RoleUnknown
+}
+
+// trafficMasks marks, per node, the buckets where the node's own traffic
+// read zero: its other series say nothing there (an availability of 0 with
+// no requests is no data, not an outage).
+func (r *Ranker) trafficMasks(snap *Snapshot, w Window) map[string][]bool {
+	for k := range r.masks {
+		delete(r.masks, k)
+	}
+	if r.masks == nil {
+		r.masks = map[string][]bool{}
+	}
+	type acc struct {
+		sum  []float64
+		seen []bool
+	}
+	var nodes map[string]*acc
+	for i := range snap.Series {
+		s := &snap.Series[i]
+		if s.Role != sources.RoleTraffic || s.Node == "" || HarmfulDirection(&s.SeriesMeta) == Down {
+			continue
+		}
+		if nodes == nil {
+			nodes = map[string]*acc{}
+		}
+		a := nodes[s.Node]
+		if a == nil {
+			a = &acc{sum: make([]float64, snap.N), seen: make([]bool, snap.N)}
+			nodes[s.Node] = a
+		}
+		for t := w.BaseFrom; t < w.To; t++ {
+			v := s.Values[t]
+			if v == v {
+				a.seen[t] = true
+				if v > 0 {
+					a.sum[t] += v
+				}
+			}
+		}
+	}
+	for node, a := range nodes {
+		var m []bool
+		for t := w.BaseFrom; t < w.To; t++ {
+			if a.seen[t] && a.sum[t] <= 0 {
+				if m == nil {
+					m = make([]bool, snap.N)
+				}
+				m[t] = true
+			}
+		}
+		if m != nil {
+			r.masks[node] = m
+		}
+	}
+	return r.masks
+}
+
+// depGraph answers "does node a depend on node b" over the snapshot's
+// dependencies, transitively.
+type depGraph struct {
+	out map[string][]string
+}
+
+func newDepGraph(deps []sources.Dependency) depGraph {
+	g := depGraph{out: map[string][]string{}}
+	for _, d := range deps {
+		g.out[d.From] = append(g.out[d.From], d.To)
+	}
+	return g
+}
+
+func (g depGraph) empty() bool { return len(g.out) == 0 }
+
+// reach returns every node a depends on, transitively, including a.
+func (g depGraph) reach(a string) map[string]bool {
+	seen := map[string]bool{a: true}
+	stack := []string{a}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, m := range g.out[n] {
+			if !seen[m] {
+				seen[m] = true
+				stack = append(stack, m)
+			}
+		}
+	}
+	return seen
+}
+
+// Rank scores every candidate series of the snapshot against the symptom
+// series at index sym over the window w.
+func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
+	o := r.Opt
+	o.defaults()
+	thr := o.Score.Threshold
+	s := &snap.Series[sym]
+	rk := &Ranking{Window: w}
+	masks := r.trafficMasks(snap, w)
+	symMask := masks[s.Node]
+	rk.Symptom = Candidate{Index: sym, Key: s.Key, Meta: &s.SeriesMeta, Dir: HarmfulDirection(&s.SeriesMeta)}
+	if s.Role == sources.RoleTraffic {
+		rk.Symptom.Dir = Up
+		if HarmfulDirection(&s.SeriesMeta) == Down {
+			rk.Symptom.Dir = Down
+		}
+	}
+	rk.Symptom.Base = r.Cache.Get(snap, s, w.BaseFrom, w.BaseTo, symMask)
+	if !rk.Symptom.Base.Valid(o.MinPoints) {
+		rk.Symptom.Excluded = "too few points"
+		return rk
+	}
+	rk.Symptom.Anomaly = ScoreWindow(s.Values, w.From, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, symMask)
+	ts := rk.Symptom.Onset
+	if ts < 0 {
+		ts = rk.Symptom.PeakAt
+	}
+	if ts < 0 {
+		ts = w.To - 1
+	}
+	rk.Active = rk.Symptom.Sustained >= o.SymptomZ
+	step := snap.Step
+	if step <= 0 {
+		step = time.Second
+	}
+	leadSteps := int(o.LeadLimit / step)
+	gapSteps := int(o.GapAfter / step)
+	if gapSteps < 1 {
+		gapSteps = 1
+	}
+
+	deps := newDepGraph(snap.Deps)
+	reaches := map[string]map[string]bool{}
+	reachOf := func(n string) map[string]bool {
+		m, ok := reaches[n]
+		if !ok {
+			m = deps.reach(n)
+			reaches[n] = m
+		}
+		return m
+	}
+	var symReach map[string]bool
+	if !deps.empty() && s.Node != "" {
+		symReach = deps.reach(s.Node)
+	}
+
+	// pass 1: baseline, quality gates and anomaly of every candidate
+	cands := r.cands[:0]
+	for i := range snap.Series {
+		if i == sym {
+			continue
+		}
+		c := &snap.Series[i]
+		if !IsCandidate(&c.SeriesMeta) {
+			continue
+		}
+		cd := Candidate{Index: i, Key: c.Key, Meta: &c.SeriesMeta, Dir: HarmfulDirection(&c.SeriesMeta), Lead: math.MinInt32}
+		mask := masks[c.Node]
+		if c.Role == sources.RoleTraffic {
+			mask = nil // traffic is the gate, not gated
+		}
+		cd.Base = r.Cache.Get(snap, c, w.BaseFrom, w.BaseTo, mask)
+		if !cd.Base.Valid(o.MinPoints) {
+			cd.Excluded = "too few points"
+			cands = append(cands, cd)
+			continue
+		}
+		cd.Anomaly = ScoreWindow(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
+		if cd.Points == 0 {
+			cd.Excluded = "no data in window"
+			if mask != nil {
+				cd.Excluded = "no traffic"
+			}
+			cands = append(cands, cd)
+			continue
+		}
+		// stale: nothing for 3 of its own steps at the end of the window
+		native := (w.BaseTo - w.BaseFrom) / cd.Base.N
+		if native < 1 {
+			native = 1
+		}
+		last := w.To - 1
+		for last >= w.From && (c.Values[last] != c.Values[last] || (mask != nil && mask[last])) {
+			last--
+		}
+		if w.To-1-last > 3*native+1 {
+			cd.Excluded = "stale"
+			if mask != nil && last < w.To-1 && mask[w.To-1] {
+				cd.Excluded = "no traffic"
+			}
+			cands = append(cands, cd)
+			continue
+		}
+		m := cd.Magnitude(thr)
+		cd.Moved = m >= thr && cd.Onset >= 0
+		if cd.Onset >= 0 {
+			cd.Lead = ts - cd.Onset
+		}
+		cd.Score = m
+		cands = append(cands, cd)
+	}
+	r.cands = cands
+
+	// which nodes moved in time to matter (for the deepest-anomalous rule)
+	movedNodes := map[string]bool{}
+	for i := range cands {
+		c := &cands[i]
+		if c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && c.Meta.Node != "" {
+			movedNodes[c.Meta.Node] = true
+		}
+	}
+
+	// pass 2: lag search for the best K, then the full score
+	order := make([]int, 0, len(cands))
+	for i := range cands {
+		if cands[i].Excluded == "" {
+			order = append(order, i)
+		}
+	}
+	sort.Slice(order, func(a, b int) bool { return cands[order[a]].Score > cands[order[b]].Score })
+	if len(order) > o.LagCandidates {
+		for _, i := range order[o.LagCandidates:] {
+			cands[i].Score *= 0.2 // never searched: no evidence of co-movement
+		}
+	}
+	for n, i := range order {
+		c := &cands[i]
+		if n < o.LagCandidates {
+			c.Lag, c.R = r.bestLag(s.Values, snap.Series[c.Index].Values, ts, w, o.MaxLag, rk.Symptom.Dir, c.Dir)
+		}
+		if n >= o.LagCandidates {
+			continue
+		}
+		wt := 0.2
+		switch {
+		case c.Onset < 0:
+		case c.Lead > leadSteps:
+			wt = 0.3
+		case c.Lead < -1:
+			wt = 0.5
+		default:
+			wt = 1
+		}
+		wc := 0.6 + 0.4*math.Max(c.R, 0)
+		wtopo := 1.0
+		if node := c.Meta.Node; node != "" {
+			if node == s.Node || symReach[node] {
+				c.OnPath = true
+				wtopo *= 1.5
+			}
+			if !deps.empty() {
+				deep := true
+				for m := range reachOf(node) {
+					if m != node && movedNodes[m] {
+						deep = false
+						break
+					}
+				}
+				if deep && c.Moved {
+					c.Deepest = true
+					wtopo *= 1.5
+				}
+			}
+		}
+		if c.Meta.Layer != sources.LayerUnknown {
+			wtopo *= 1 + 0.03*float64(c.Meta.Layer.Depth())
+		}
+		c.Score *= wt * wc * wtopo
+	}
+	sort.SliceStable(order, func(a, b int) bool { return better(&cands[order[a]], &cands[order[b]]) })
+
+	// group: suspects, effects, quiet layers
+	layers := map[sources.Layer]*LayerCheck{}
+	layerOf := func(l sources.Layer) *LayerCheck {
+		lc := layers[l]
+		if lc == nil {
+			lc = &LayerCheck{Layer: l}
+			layers[l] = lc
+		}
+		return lc
+	}
+	var suspectNodes []string
+	for _, i := range order {
+		c := &cands[i]
+		lc := layerOf(c.Meta.Layer)
+		lc.Series++
+		if c.Peak > lc.MaxZ {
+			lc.MaxZ = c.Peak
+		}
+		if !c.Moved {
+			c.Group = EvQuiet
+			continue
+		}
+		lc.Moved++
+		upstream := false
+		if !deps.empty() && c.Meta.Node != "" {
+			reach := reachOf(c.Meta.Node)
+			for _, sn := range suspectNodes {
+				if sn != c.Meta.Node && reach[sn] {
+					upstream = true
+					break
+				}
+			}
+		}
+		switch {
+		case c.Lead >= -1 && c.Lead <= leadSteps && !upstream && len(rk.Suspects) < o.MaxSuspects:
+			c.Group = EvSuspect
+			rk.Suspects = append(rk.Suspects, *c)
+			if c.Meta.Node != "" {
+				suspectNodes = append(suspectNodes, c.Meta.Node)
+			}
+		case c.Lead < -1 || upstream:
+			c.Group = EvEffect
+			if len(rk.Effects) < o.MaxEffects {
+				rk.Effects = append(rk.Effects, *c)
+			}
+		default:
+			c.Group = EvContext
+		}
+	}
+	rk.Gap = rk.Active
+	for _, i := range order {
+		c := &cands[i]
+		if c.Moved && c.Lead >= -gapSteps && c.Lead <= leadSteps {
+			rk.Gap = false
+			break
+		}
+	}
+	for i := range cands {
+		if cands[i].Excluded != "" {
+			layerOf(cands[i].Meta.Layer).Stale++
+			rk.Excluded = append(rk.Excluded, cands[i])
+		}
+	}
+	for _, l := range append(append([]sources.Layer(nil), sources.Layers...), sources.LayerUnknown) {
+		if lc := layers[l]; lc != nil {
+			rk.Layers = append(rk.Layers, *lc)
+		}
+	}
+	rk.Order = make([]Candidate, len(order))
+	for n, i := range order {
+		rk.Order[n] = cands[i]
+	}
+	return rk
+}
+
+// better is the ranking order: score, then |r|, then the earlier onset,
+// then the deeper layer, then the key, so ties never depend on map order.
+func better(a, b *Candidate) bool {
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	if ar, br := math.Abs(a.R), math.Abs(b.R); ar != br {
+		return ar > br
+	}
+	if a.Lead != b.Lead {
+		return a.Lead > b.Lead
+	}
+	if da, db := a.Meta.Layer.Depth(), b.Meta.Layer.Depth(); da != db {
+		return da > db
+	}
+	return a.Key < b.Key
+}
+
+// bestLag correlates the levels of the symptom and a candidate over
+// [onset−2L, To) for lags −L..L and returns the lag with the highest
+// correlation in the harmful orientation (> 0: the candidate leads).
+func (r *Ranker) bestLag(sym, cand []float64, onset int, w Window, maxLag int, sd, cdir Direction) (int, float64) {
+	lo := onset - 2*maxLag
+	if lo < w.BaseFrom+maxLag {
+		lo = w.BaseFrom + maxLag
+	}
+	hi := w.To
+	if hi-lo < 4 {
+		return 0, 0
+	}
+	sign := 1.0
+	if sd == Down {
+		sign = -sign
+	}
+	if cdir == Down {
+		sign = -sign
+	}
+	bestL, bestR := 0, math.Inf(-1)
+	for l := -maxLag; l <= maxLag; l++ {
+		var n, sx, sy, sxx, syy, sxy float64
+		for t := lo; t < hi; t++ {
+			j := t - l
+			if j < 0 || j >= len(cand) {
+				continue
+			}
+			x, y := sym[t], cand[j]
+			if x != x || y != y {
+				continue
+			}
+			n++
+			sx += x
+			sy += y
+			sxx += x * x
+			syy += y * y
+			sxy += x * y
+		}
+		if n < 4 {
+			continue
+		}
+		vx := sxx - sx*sx/n
+		vy := syy - sy*sy/n
+		if vx <= 0 || vy <= 0 {
+			continue
+		}
+		rr := (sxy - sx*sy/n) / math.Sqrt(vx*vy)
+		if cdir == Both {
+			rr = math.Abs(rr)
+		} else {
+			rr *= sign
+		}
+		// prefer the smaller |lag| on near-ties
+		if rr > bestR+1e-9 || (math.Abs(rr-bestR) <= 1e-9 && abs(l) < abs(bestL)) {
+			bestL, bestR = l, rr
+		}
+	}
+	if math.IsInf(bestR, -1) {
+		return 0, 0
+	}
+	return bestL, bestR
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
