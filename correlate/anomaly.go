@@ -105,8 +105,8 @@ type Anomaly struct {
 	Onset     int     // first index of the first sustained excursion, or the CUSUM change point; -1 if none
 	ChangeAt  int     // CUSUM change point (level shift), -1 if none
 	Kind      string
-	Runs      int     // separate excursions above the threshold (each counted, however short)
-	RunPoints int     // points above the threshold in all
+	Runs      int     // separate excursions above the threshold peaking at 2× it (each counted, however short)
+	RunPoints int     // points in those excursions
 	Points    int     // points with data in the window
 	Last      float64 // harmful z of the newest point with data (NaN if none)
 	Level     float64 // median of the window's values, in units
@@ -152,6 +152,14 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 	filled, pos := 0, 0
 	inRun := false
 	runStart, runLen := -1, 0
+	runPeak := 0.0
+	endRun := func() {
+		if inRun && runPeak >= 2*o.Threshold {
+			a.Runs++
+			a.RunPoints += runLen
+		}
+		inRun = false
+	}
 	var cs float64
 	csZero := from - 1
 	for i := from; i < to; i++ {
@@ -185,19 +193,20 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 			}
 		}
 		if z >= o.Threshold {
-			a.RunPoints++
 			a.LastHit = i
 			if !inRun {
 				inRun = true
-				a.Runs++
-				runStart, runLen = i, 0
+				runStart, runLen, runPeak = i, 0, 0
 			}
 			runLen++
+			if z > runPeak {
+				runPeak = z
+			}
 			if runLen == sus && a.Onset < 0 {
 				a.Onset = runStart
 			}
 		} else {
-			inRun = false
+			endRun()
 		}
 		// one-sided CUSUM on the harmful z, clipped so a single wild
 		// point cannot raise an alarm by itself
@@ -212,6 +221,8 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 			a.ChangeAt = csZero + 1
 		}
 	}
+	stillIn := inRun
+	endRun()
 	if a.Points == 0 {
 		a.Peak, a.Sustained = 0, 0
 		return a
@@ -232,19 +243,20 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 	if a.Onset < 0 && a.ChangeAt >= 0 && a.Sustained >= o.Threshold*0.5 {
 		a.Onset = a.ChangeAt
 	}
+	th := o.Threshold
 	switch {
-	case a.Runs == 0:
-		a.Kind = KindQuiet
-	case a.Runs >= 2 && a.Sustained < o.Threshold:
-		a.Kind = KindRepeated
-	case a.Sustained < o.Threshold:
-		a.Kind = KindSpike
-	case a.Runs >= 3:
-		a.Kind = KindRepeated
-	case inRun:
+	case a.Sustained >= th && stillIn:
 		a.Kind = KindShift
-	default:
+	case a.Sustained >= th && a.Runs >= 3:
+		a.Kind = KindRepeated
+	case a.Sustained >= th:
 		a.Kind = KindSustained
+	case a.Runs >= 2:
+		a.Kind = KindRepeated
+	case a.Runs == 1 || a.Peak >= th:
+		a.Kind = KindSpike
+	default:
+		a.Kind = KindQuiet
 	}
 	return a
 }

@@ -394,13 +394,16 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	r.cands = cands
 
 	// which nodes moved in time to matter (for the deepest-anomalous rule)
-	movedNodes := map[string]bool{}
+	movedNodes := map[string]int{} // node → earliest onset
 	for i := range cands {
 		c := &cands[i]
 		if c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && c.Meta.Node != "" {
-			movedNodes[c.Meta.Node] = true
+			if on, ok := movedNodes[c.Meta.Node]; !ok || c.Onset < on {
+				movedNodes[c.Meta.Node] = c.Onset
+			}
 		}
 	}
+	upstream := make([]bool, len(cands))
 
 	// pass 2: lag search for the best K, then the full score
 	order := make([]int, 0, len(cands))
@@ -443,7 +446,7 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			if !deps.empty() {
 				deep := true
 				for m := range reachOf(node) {
-					if m != node && movedNodes[m] {
+					if on, ok := movedNodes[m]; ok && m != node && (c.Onset < 0 || on <= c.Onset+1) {
 						deep = false
 						break
 					}
@@ -452,6 +455,7 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 					c.Deepest = true
 					wtopo *= 1.5
 				}
+				upstream[i] = c.Moved && !deep
 			}
 		}
 		if c.Meta.Layer != sources.LayerUnknown {
@@ -459,7 +463,25 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		}
 		c.Score *= wt * wc * wtopo
 	}
-	sort.SliceStable(order, func(a, b int) bool { return better(&cands[order[a]], &cands[order[b]]) })
+	// tiers: moved in time and deepest first (the suspects), then the
+	// other moves, then the quiet
+	tier := func(i int) int {
+		c := &cands[i]
+		switch {
+		case c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && !upstream[i]:
+			return 0
+		case c.Moved:
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ta, tb := tier(order[a]), tier(order[b])
+		if ta != tb {
+			return ta < tb
+		}
+		return better(&cands[order[a]], &cands[order[b]])
+	})
 
 	// group: suspects, effects, quiet layers
 	layers := map[sources.Layer]*LayerCheck{}
@@ -471,7 +493,6 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		}
 		return lc
 	}
-	var suspectNodes []string
 	for _, i := range order {
 		c := &cands[i]
 		lc := layerOf(c.Meta.Layer)
@@ -479,34 +500,21 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		if c.Peak > lc.MaxZ {
 			lc.MaxZ = c.Peak
 		}
-		if !c.Moved {
+		switch t := tier(i); {
+		case t == 2:
 			c.Group = EvQuiet
-			continue
-		}
-		lc.Moved++
-		upstream := false
-		if !deps.empty() && c.Meta.Node != "" {
-			reach := reachOf(c.Meta.Node)
-			for _, sn := range suspectNodes {
-				if sn != c.Meta.Node && reach[sn] {
-					upstream = true
-					break
-				}
-			}
-		}
-		switch {
-		case c.Lead >= -1 && c.Lead <= leadSteps && !upstream && len(rk.Suspects) < o.MaxSuspects:
+		case t == 0 && len(rk.Suspects) < o.MaxSuspects:
+			lc.Moved++
 			c.Group = EvSuspect
 			rk.Suspects = append(rk.Suspects, *c)
-			if c.Meta.Node != "" {
-				suspectNodes = append(suspectNodes, c.Meta.Node)
-			}
-		case c.Lead < -1 || upstream:
+		case c.Lead < -1 || upstream[i]:
+			lc.Moved++
 			c.Group = EvEffect
 			if len(rk.Effects) < o.MaxEffects {
 				rk.Effects = append(rk.Effects, *c)
 			}
 		default:
+			lc.Moved++
 			c.Group = EvContext
 		}
 	}

@@ -165,13 +165,10 @@ func trimNum(v float64) string {
 	switch {
 	case a == 0:
 		return "0"
-	case a >= 100:
-		return fmt.Sprintf("%.0f", v)
 	case a >= 10:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 1:
 		return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0")
-	case a >= 0.01:
-		s := strings.TrimRight(fmt.Sprintf("%.2f", v), "0")
-		return strings.TrimSuffix(s, ".")
 	}
 	return fmt.Sprintf("%.2g", v)
 }
