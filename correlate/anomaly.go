@@ -114,14 +114,15 @@ type Anomaly struct {
 	LastHit   int     // index of the newest point above the threshold, -1 if none
 }
 
-// Magnitude is the score the ranking starts from: the sustained z, or
-// half the peak for a series that only spiked.
+// Magnitude is the score the ranking starts from: the sustained z; for
+// repeated short excursions (counted, not averaged away) half the peak,
+// capped; a lone spike counts only by its sustained z.
 func (a *Anomaly) Magnitude(threshold float64) float64 {
 	if a.Sustained >= threshold {
 		return a.Sustained
 	}
-	if a.Peak >= threshold {
-		return math.Max(a.Sustained, 0.5*a.Peak)
+	if a.Kind == KindRepeated {
+		return math.Max(a.Sustained, math.Min(0.5*a.Peak, 3*threshold))
 	}
 	return math.Max(a.Sustained, 0)
 }
@@ -150,6 +151,16 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 		sus = len(ring)
 	}
 	filled, pos := 0, 0
+	// the last few (z, index) pairs, to walk an onset back
+	type zi struct {
+		z float64
+		i int
+	}
+	var hist [8]zi
+	for k := range hist {
+		hist[k].i = -1
+	}
+	hpos := 0
 	inRun := false
 	runStart, runLen := -1, 0
 	runPeak := 0.0
@@ -178,6 +189,8 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 		}
 		ring[pos] = z
 		pos = (pos + 1) % sus
+		hist[hpos] = zi{z, i}
+		hpos = (hpos + 1) % len(hist)
 		if filled < sus {
 			filled++
 		}
@@ -192,22 +205,6 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 				a.Sustained = m
 			}
 		}
-		if z >= o.Threshold {
-			a.LastHit = i
-			if !inRun {
-				inRun = true
-				runStart, runLen, runPeak = i, 0, 0
-			}
-			runLen++
-			if z > runPeak {
-				runPeak = z
-			}
-			if runLen == sus && a.Onset < 0 {
-				a.Onset = runStart
-			}
-		} else {
-			endRun()
-		}
 		// one-sided CUSUM on the harmful z, clipped so a single wild
 		// point cannot raise an alarm by itself
 		zc := z
@@ -219,6 +216,35 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 			cs, csZero = 0, i
 		} else if cs >= o.CusumH && a.ChangeAt < 0 {
 			a.ChangeAt = csZero + 1
+		}
+		if z >= o.Threshold {
+			a.LastHit = i
+			if !inRun {
+				inRun = true
+				runStart, runLen, runPeak = i, 0, 0
+			}
+			runLen++
+			if z > runPeak {
+				runPeak = z
+			}
+			if runLen == sus && a.Onset < 0 {
+				// the run's onset, walked back over the points just
+				// before it that were already above 1 (a ramp crosses
+				// the threshold late), at most a few points
+				a.Onset = runStart
+				for k := 1; k < len(hist); k++ {
+					h := hist[(hpos-1-k+2*len(hist))%len(hist)]
+					if h.i >= runStart {
+						continue
+					}
+					if h.i < 0 || h.z < 1 {
+						break
+					}
+					a.Onset = h.i
+				}
+			}
+		} else {
+			endRun()
 		}
 	}
 	stillIn := inRun

@@ -46,8 +46,10 @@ func UnitFloor(unit string) float64 {
 		return 1000
 	case strings.HasSuffix(u, "/s") || u == "rps" || u == "qps":
 		return 1
-	case u == "count" || u == "items" || u == "b" || u == "bytes":
+	case u == "b" || u == "bytes":
 		return 1
+	case u == "count" || u == "items":
+		return 0.1
 	case u == "ratio" || u == "fraction" || u == "0..1":
 		return 0.001
 	}

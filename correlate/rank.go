@@ -132,12 +132,16 @@ type Candidate struct {
 	Dir   Direction
 	Base  Baseline
 	Anomaly
-	Moved   bool    // the move counts (z ≥ threshold, with an onset)
-	Lead    int     // steps from the candidate's onset to the symptom's; > 0: it moved first
-	Lag     int     // lag of the best co-movement; > 0: the candidate leads
-	R       float64 // correlation of levels at that lag, signed so that > 0 is "hurts together"
-	OnPath  bool    // same node as the symptom, or one it depends on
-	Deepest bool    // none of its node's dependencies moved
+	Moved bool    // the move counts (z ≥ threshold, with an onset)
+	Lead  int     // steps from the candidate's onset to the symptom's; > 0: it moved first
+	Lag   int     // lag of the best co-movement; > 0: the candidate leads
+	R     float64 // correlation of levels at that lag, signed so that > 0 is "hurts together"
+	// Overlap is the share of the symptom's anomalous buckets at which the
+	// candidate was anomalous too (within MaxLag before): a move that
+	// ended before the symptom began does not explain it.
+	Overlap float64
+	OnPath  bool // same node as the symptom, or one it depends on
+	Deepest bool // none of its node's dependencies moved
 	Score   float64
 	Group   EvidenceKind // suspect, effect or quiet
 	// Excluded says why the series was not scored: "stale", "too few
@@ -393,18 +397,6 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	}
 	r.cands = cands
 
-	// which nodes moved in time to matter (for the deepest-anomalous rule)
-	movedNodes := map[string]int{} // node → earliest onset
-	for i := range cands {
-		c := &cands[i]
-		if c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && c.Meta.Node != "" {
-			if on, ok := movedNodes[c.Meta.Node]; !ok || c.Onset < on {
-				movedNodes[c.Meta.Node] = c.Onset
-			}
-		}
-	}
-	upstream := make([]bool, len(cands))
-
 	// pass 2: lag search for the best K, then the full score
 	order := make([]int, 0, len(cands))
 	for i := range cands {
@@ -420,23 +412,46 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	}
 	for n, i := range order {
 		c := &cands[i]
-		if n < o.LagCandidates {
-			c.Lag, c.R = r.bestLag(s.Values, snap.Series[c.Index].Values, ts, w, o.MaxLag, rk.Symptom.Dir, c.Dir)
-		}
 		if n >= o.LagCandidates {
-			continue
+			break
+		}
+		c.Lag, c.R = r.bestLag(s.Values, snap.Series[c.Index].Values, ts, w, o.MaxLag, rk.Symptom.Dir, c.Dir)
+		var cmask []bool
+		if c.Meta.Role != sources.RoleTraffic {
+			cmask = masks[c.Meta.Node]
+		}
+		c.Overlap = overlap(s.Values, snap.Series[c.Index].Values, ts, w.To, o.MaxLag, &rk.Symptom.Base, &c.Base,
+			rk.Symptom.Dir, c.Dir, thr, symMask, cmask)
+	}
+	// which nodes moved in time to matter (for the deepest-anomalous rule)
+	movedNodes := map[string]int{} // node → earliest onset
+	for i := range cands {
+		c := &cands[i]
+		if c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" {
+			if on, ok := movedNodes[c.Meta.Node]; !ok || c.Onset < on {
+				movedNodes[c.Meta.Node] = c.Onset
+			}
+		}
+	}
+	upstream := make([]bool, len(cands))
+	for n, i := range order {
+		c := &cands[i]
+		if n >= o.LagCandidates {
+			break
 		}
 		wt := 0.2
 		switch {
 		case c.Onset < 0:
 		case c.Lead > leadSteps:
 			wt = 0.3
-		case c.Lead < -1:
-			wt = 0.5
+		case c.Lead < 0:
+			wt = 0.5 // after the symptom: more likely an effect
+		case c.Lead == 0:
+			wt = 0.7 // at the same time: as likely an effect as a cause
 		default:
 			wt = 1
 		}
-		wc := 0.6 + 0.4*math.Max(c.R, 0)
+		wc := (0.6 + 0.4*math.Max(c.R, 0)) * (0.25 + 0.75*c.Overlap)
 		wtopo := 1.0
 		if node := c.Meta.Node; node != "" {
 			if node == s.Node || symReach[node] {
@@ -461,7 +476,8 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		if c.Meta.Layer != sources.LayerUnknown {
 			wtopo *= 1 + 0.03*float64(c.Meta.Layer.Depth())
 		}
-		c.Score *= wt * wc * wtopo
+		// beyond z 10, more z says little about cause: compress
+		c.Score = 10 * math.Log1p(c.Score/10) * wt * wc * wtopo
 	}
 	// tiers: moved in time and deepest first (the suspects), then the
 	// other moves, then the quiet
@@ -623,6 +639,37 @@ func (r *Ranker) bestLag(sym, cand []float64, onset int, w Window, maxLag int, s
 		return 0, 0
 	}
 	return bestL, bestR
+}
+
+// overlap is the share of the symptom's anomalous buckets in [from, to)
+// at which the candidate was anomalous at the same bucket or up to maxLag
+// buckets before.
+func overlap(sym, cand []float64, from, to, maxLag int, sb, cb *Baseline, sd, cd Direction, thr float64, smask, cmask []bool) float64 {
+	if from < 0 {
+		from = 0
+	}
+	var hits, n int
+	for t := from; t < to; t++ {
+		v := sym[t]
+		if v != v || (smask != nil && smask[t]) || harm(sb.Z(v), sd) < thr {
+			continue
+		}
+		n++
+		for j := t; j >= t-maxLag && j >= 0; j-- {
+			x := cand[j]
+			if x != x || (cmask != nil && cmask[j]) {
+				continue
+			}
+			if harm(cb.Z(x), cd) >= thr {
+				hits++
+				break
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(hits) / float64(n)
 }
 
 func abs(x int) int {
