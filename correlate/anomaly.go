@@ -323,6 +323,7 @@ type StreamDetector struct {
 	mean     float64
 	vr       float64
 	hi, lo   float64
+	maxZ     float64 // largest |z| since the CUSUM last sat at zero
 	sinceAlm int
 }
 
@@ -347,7 +348,7 @@ func NewStreamDetector(o StreamOptions) *StreamDetector {
 }
 
 // Next takes the next value and returns a score in [0, 1): above 0.5 only
-// at the onset of a change, never exactly 1. NaN (no data) returns 0 and
+// at the onset of a change (higher for a larger deviation), never exactly 1. NaN (no data) returns 0 and
 // leaves the state alone.
 func (d *StreamDetector) Next(v float64) float64 {
 	if v != v {
@@ -375,6 +376,11 @@ func (d *StreamDetector) Next(v float64) float64 {
 	d.vr = (1 - a) * (d.vr + a*diff*diff)
 	d.hi = math.Max(0, d.hi+z-d.o.K)
 	d.lo = math.Max(0, d.lo-z-d.o.K)
+	if d.hi == 0 && d.lo == 0 {
+		d.maxZ = 0
+	} else if az := math.Abs(z); az > d.maxZ {
+		d.maxZ = az
+	}
 	stat := math.Max(d.hi, d.lo) / d.o.H
 	d.sinceAlm++
 	if d.n <= d.o.Warmup {
@@ -382,10 +388,13 @@ func (d *StreamDetector) Next(v float64) float64 {
 		return 0
 	}
 	if stat >= 1 {
-		d.hi, d.lo = 0, 0
+		m := d.maxZ
+		d.hi, d.lo, d.maxZ = 0, 0, 0
 		if d.sinceAlm > d.o.Hold {
 			d.sinceAlm = 0
-			return 0.5 + 0.5*(1-1/(1+stat))
+			// the alarm's score grows with the largest deviation in the
+			// excursion that raised it, so a threshold can pick the big ones
+			return 0.5 + 0.5*(1-1/(1+m/5))
 		}
 		return 0.25
 	}
