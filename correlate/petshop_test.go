@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -336,8 +335,12 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 	ac1, ac3 := total.hit[1]/n, total.hit[3]/n
 	spec := float64(total.specOK) / float64(total.specN)
 	t.Logf("goals: AC@1 > 0.654, AC@3 ≥ 0.83, specificity ≥ 0.9 (published traversal 0.654 / 0.827)")
-	_ = strings.TrimSpace
-	if ac1 < 0 || ac3 < 0 || spec < 0 {
-		t.Fatal("impossible")
+	// asserted at the level reached (AC@1 0.462, AC@3 0.788, specificity
+	// 1.0): specificity meets its goal; AC@1 and AC@3 do not yet reach the
+	// published traversal — the high-traffic windows carry artefacts (an
+	// ELB reading availability 0 with traffic, a step-function lambda at
+	// 6× its latency in every window) that rank first
+	if ac1 < 0.45 || ac3 < 0.77 || spec < 0.9 {
+		t.Errorf("AC@1 %.3f, AC@3 %.3f, specificity %.2f below the level reached (0.45 / 0.77 / 0.9)", ac1, ac3, spec)
 	}
 }
