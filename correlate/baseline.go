@@ -56,6 +56,10 @@ func UnitFloor(unit string) float64 {
 	return 1e-6
 }
 
+// MaxBaselinePoints caps the points a baseline's median and MAD are taken
+// over; longer windows are sampled evenly (the points with data).
+const MaxBaselinePoints = 256
+
 // RobustBaseline computes the median/MAD baseline of vals (NaN skipped)
 // with the given absolute spread floor. scratch is reused between calls
 // so a full refresh allocates nothing per series.
@@ -76,12 +80,26 @@ func RobustBaseline(vals []float64, floor float64, scratch *[]float64) Baseline 
 		}
 	}
 	*scratch = buf
+	b.N = len(buf)
+	// a median of MaxBaselinePoints evenly spaced points is as good a
+	// level as one of thousands, and keeps a full refresh cheap
+	if len(buf) > MaxBaselinePoints {
+		k := len(buf)
+		for i := 0; i < MaxBaselinePoints; i++ {
+			buf[i] = buf[i*k/MaxBaselinePoints]
+		}
+		buf = buf[:MaxBaselinePoints]
+	}
 	n := len(buf)
-	b.N = n
 	if n == 0 {
 		return b
 	}
 	b.Lo, b.Hi = lo, hi
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, v := range buf {
+		lo = math.Min(lo, v)
+		hi = math.Max(hi, v)
+	}
 	var med float64
 	if lo == hi {
 		med = lo

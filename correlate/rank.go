@@ -340,7 +340,10 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		symReach = deps.reach(s.Node)
 	}
 
-	// pass 1: baseline, quality gates and anomaly of every candidate
+	// pass 1: baseline, quality gates and anomaly of every candidate; with
+	// more candidates than get the lag search, quiet ones are found by a
+	// cheap peak pass first
+	prefilter := len(snap.Series) > o.LagCandidates
 	cands := r.cands[:0]
 	for i := range snap.Series {
 		if i == sym {
@@ -361,7 +364,19 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			cands = append(cands, cd)
 			continue
 		}
-		cd.Anomaly = ScoreWindow(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
+		if prefilter {
+			// one cheap pass: a series that never reaches the threshold
+			// is quiet, and needs no onset, runs or CUSUM
+			peak, pts := peakZ(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score.Cap, mask)
+			if peak < thr {
+				cd.Anomaly = Anomaly{Peak: peak, Sustained: 0.5 * peak, Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1,
+					Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN()}
+			} else {
+				cd.Anomaly = ScoreWindow(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
+			}
+		} else {
+			cd.Anomaly = ScoreWindow(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
+		}
 		if cd.Points == 0 {
 			cd.Excluded = "no data in window"
 			if mask != nil {
@@ -639,6 +654,44 @@ func (r *Ranker) bestLag(sym, cand []float64, onset int, w Window, maxLag int, s
 		return 0, 0
 	}
 	return bestL, bestR
+}
+
+// peakZ is the largest harmful z over vals[from:to] and the number of
+// points with data: the prefilter's single pass.
+func peakZ(vals []float64, from, to int, b *Baseline, d Direction, capZ float64, mask []bool) (float64, int) {
+	if from < 0 {
+		from = 0
+	}
+	if to > len(vals) {
+		to = len(vals)
+	}
+	inv := 1 / b.Spread
+	lvl := b.Level
+	peak := math.Inf(-1)
+	n := 0
+	for i := from; i < to; i++ {
+		v := vals[i]
+		if v != v || (mask != nil && mask[i]) {
+			continue
+		}
+		n++
+		z := (v - lvl) * inv
+		switch d {
+		case Down:
+			z = -z
+		case Both:
+			if z < 0 {
+				z = -z
+			}
+		}
+		if z > peak {
+			peak = z
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return math.Min(peak, capZ), n
 }
 
 // overlap is the share of the symptom's anomalous buckets in [from, to)
