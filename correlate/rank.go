@@ -166,12 +166,15 @@ type Ranking struct {
 	Suspects []Candidate
 	Effects  []Candidate
 	Layers   []LayerCheck // every layer seen, outside in; quiet ones have Moved == 0
-	Order    []Candidate  // every scored candidate, best first (for evaluation)
+	Order    []Candidate  // the scored candidates, best first (at most 1000; for evaluation and the UI)
 	Excluded []Candidate
 	// Gap is true when the symptom is active and no internal series moved
 	// between LeadLimit before and GapAfter after its onset.
 	Gap bool
 }
+
+// maxOrder bounds Ranking.Order: the best this many candidates are kept.
+const maxOrder = 1000
 
 // Ranker ranks candidates for symptoms. It keeps the baseline cache and
 // scratch space between queries, so it is not safe for concurrent use.
@@ -354,9 +357,9 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			continue
 		}
 		cd := Candidate{Index: i, Key: c.Key, Meta: &c.SeriesMeta, Dir: HarmfulDirection(&c.SeriesMeta), Lead: math.MinInt32}
-		mask := masks[c.Node]
-		if c.Role == sources.RoleTraffic {
-			mask = nil // traffic is the gate, not gated
+		var mask []bool
+		if len(masks) > 0 && c.Role != sources.RoleTraffic { // traffic is the gate, not gated
+			mask = masks[c.Node]
 		}
 		cd.Base = r.Cache.Get(snap, c, w.BaseFrom, w.BaseTo, mask)
 		if !cd.Base.Valid(o.MinPoints) {
@@ -367,8 +370,10 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		if prefilter {
 			// one cheap pass: a series that never reaches the threshold
 			// is quiet, and needs no onset, runs or CUSUM
-			peak, pts := peakZ(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score.Cap, mask)
-			if peak < thr {
+			peak, pts, over := peakZ(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score.Cap, thr, mask)
+			// fewer points over the threshold than a sustained move needs,
+			// and no peak high enough to count as an excursion: quiet
+			if peak < thr || (over < o.Score.Sustain && peak < 2*thr) {
 				cd.Anomaly = Anomaly{Peak: peak, Sustained: 0.5 * peak, Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1,
 					Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN()}
 			} else {
@@ -515,12 +520,17 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	})
 
 	// group: suspects, effects, quiet layers
-	layers := map[sources.Layer]*LayerCheck{}
+	var layerArr [8]*LayerCheck // by Layer.Depth; unknown last
 	layerOf := func(l sources.Layer) *LayerCheck {
-		lc := layers[l]
+		d := l.Depth()
+		if d >= len(layerArr) || (d == len(sources.Layers) && l != sources.LayerUnknown) {
+			d = len(sources.Layers)
+			l = sources.LayerUnknown
+		}
+		lc := layerArr[d]
 		if lc == nil {
 			lc = &LayerCheck{Layer: l}
-			layers[l] = lc
+			layerArr[d] = lc
 		}
 		return lc
 	}
@@ -563,10 +573,13 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			rk.Excluded = append(rk.Excluded, cands[i])
 		}
 	}
-	for _, l := range append(append([]sources.Layer(nil), sources.Layers...), sources.LayerUnknown) {
-		if lc := layers[l]; lc != nil {
+	for _, lc := range layerArr {
+		if lc != nil {
 			rk.Layers = append(rk.Layers, *lc)
 		}
+	}
+	if len(order) > maxOrder {
+		order = order[:maxOrder]
 	}
 	rk.Order = make([]Candidate, len(order))
 	for n, i := range order {
@@ -658,7 +671,7 @@ func (r *Ranker) bestLag(sym, cand []float64, onset int, w Window, maxLag int, s
 
 // peakZ is the largest harmful z over vals[from:to] and the number of
 // points with data: the prefilter's single pass.
-func peakZ(vals []float64, from, to int, b *Baseline, d Direction, capZ float64, mask []bool) (float64, int) {
+func peakZ(vals []float64, from, to int, b *Baseline, d Direction, capZ, thr float64, mask []bool) (float64, int, int) {
 	if from < 0 {
 		from = 0
 	}
@@ -668,30 +681,50 @@ func peakZ(vals []float64, from, to int, b *Baseline, d Direction, capZ float64,
 	inv := 1 / b.Spread
 	lvl := b.Level
 	peak := math.Inf(-1)
-	n := 0
-	for i := from; i < to; i++ {
-		v := vals[i]
-		if v != v || (mask != nil && mask[i]) {
-			continue
-		}
-		n++
-		z := (v - lvl) * inv
-		switch d {
-		case Down:
-			z = -z
-		case Both:
-			if z < 0 {
-				z = -z
+	n, over := 0, 0
+	sign := 1.0
+	if d == Down {
+		sign = -1
+	}
+	seg := vals[from:to]
+	switch {
+	case mask == nil && d != Both:
+		// the common case, kept branch-light
+		for _, v := range seg {
+			if v != v {
+				continue
+			}
+			n++
+			z := sign * (v - lvl) * inv
+			if z >= thr {
+				over++
+			}
+			if z > peak {
+				peak = z
 			}
 		}
-		if z > peak {
-			peak = z
+	default:
+		for k, v := range seg {
+			if v != v || (mask != nil && mask[from+k]) {
+				continue
+			}
+			n++
+			z := sign * (v - lvl) * inv
+			if d == Both && z < 0 {
+				z = -z
+			}
+			if z >= thr {
+				over++
+			}
+			if z > peak {
+				peak = z
+			}
 		}
 	}
 	if n == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return math.Min(peak, capZ), n
+	return math.Min(peak, capZ), n, over
 }
 
 // overlap is the share of the symptom's anomalous buckets in [from, to)
