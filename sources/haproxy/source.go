@@ -837,7 +837,7 @@ func addRates(v map[string]float64, rates *[numFields]float64, fs ...Field) {
 func serverNode(inst, px, sv string, r *Row, class string, now time.Time, _ *[numFields]float64, flapping int, win time.Duration) sources.NodeState {
 	n := sources.NodeState{Kind: "server", ID: inst + "/" + px + "/" + sv, Name: sv, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
 		Layer: sources.LayerLB, State: sources.Clean(r.Status), Since: since(now, r),
-		Attrs: map[string]string{"backend": px},
+		Attrs:  map[string]string{"backend": px},
 		Values: values(r, Scur, Slim, Qcur, Weight, CheckDuration, Rtime, Chkdown, Chkfail, Downtime, Lastchg)}
 	for k, v := range map[string]string{"check_status": r.CheckStatus, "last_chk": r.LastChk, "check_desc": r.CheckDesc, "addr": r.Addr, "mode": r.Mode} {
 		if v != "" {

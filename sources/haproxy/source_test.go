@@ -475,7 +475,7 @@ func TestConfigOptions(t *testing.T) {
 		"socket: ftp://x":           "unknown scheme",
 		"socket: tcp://nohost":      "host:port",
 		"socket: /x\npassword: p":   "url only",
-		"instances:\n  - {socket: /a}\n  - {socket: /b}": "no name",
+		"instances:\n  - {socket: /a}\n  - {socket: /b}":                   "no name",
 		"instances:\n  - {name: a, socket: /a}\n  - {name: a, socket: /b}": "twice",
 	}
 	for y, want := range bad {
