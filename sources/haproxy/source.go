@@ -272,16 +272,17 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 
 func (s *Source) fetchOne(ctx context.Context, in *instance) result {
 	r := result{inst: in}
-	if sf, ok := in.f.(*socketFetcher); ok && !in.levelChecked {
-		in.levelChecked = true
-		if sf.level(ctx) == "admin" {
-			s.logf("haproxy %q instance %q: %s is an admin-level socket; opsview only sends `show` commands, but a `level operator` or `level user` socket would be safer", s.name, in.name, sf)
-		}
-	}
 	a, err := in.f.fetch(ctx)
 	if err != nil {
 		r.err = err
 		return r
+	}
+	if sf, ok := in.f.(*socketFetcher); ok && !in.levelChecked {
+		// once, after the socket proved it answers
+		in.levelChecked = true
+		if sf.level(ctx) == "admin" {
+			s.logf("haproxy %q instance %q: %s is an admin-level socket; opsview only sends `show` commands, but a `level operator` or `level user` socket would be safer", s.name, in.name, sf)
+		}
 	}
 	r.st, err = ParseStatBytes(a.stat)
 	if err != nil {

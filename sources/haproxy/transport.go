@@ -91,6 +91,9 @@ func (f *socketFetcher) exchange(ctx context.Context, cmd string) ([]byte, error
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, f.network, f.addr)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, f.ioErr(ctx, "dial", err)
+		}
 		return nil, dialHint(f, err)
 	}
 	defer conn.Close()
