@@ -22,7 +22,7 @@ import (
 // Tests against the real HAProxy from Debian's `haproxy` package, started
 // here in the foreground on loopback with free ports.
 
-func requireHAProxy(t *testing.T) string {
+func requireHAProxy(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -34,7 +34,7 @@ func requireHAProxy(t *testing.T) string {
 	return p
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -407,13 +407,31 @@ func TestRealHAProxyReloadMakesNoSpike(t *testing.T) {
 	if r := findSeries(b, "req_tot", map[string]string{"instance": "lb", "frontend": "web"}); r == nil || r.Points[0].V <= 0 {
 		t.Fatalf("no traffic rate before the reload: %+v", r)
 	}
-	// reload: SIGUSR2 to the master starts a new worker with fresh counters
-	if err := l.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
-		t.Fatal(err)
+	// reload through the master CLI (a new worker with fresh counters);
+	// asked again if the master was not ready for it yet
+	reload := func() {
+		for i := 0; i < 100; i++ {
+			c, err := net.Dial("unix", l.master)
+			if err == nil {
+				io.WriteString(c, "reload\n")
+				c.SetReadDeadline(time.Now().Add(time.Second))
+				io.Copy(io.Discard, c)
+				c.Close()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("master CLI %s not ready", l.master)
 	}
+	reload()
 	var reloaded *sources.Event
 	deadline := time.Now().Add(10 * time.Second)
+	asked := time.Now()
 	for reloaded == nil && time.Now().Before(deadline) {
+		if time.Since(asked) > 3*time.Second {
+			reload()
+			asked = time.Now()
+		}
 		time.Sleep(100 * time.Millisecond)
 		b, err := pollCtx(t, s)
 		if err != nil {

@@ -243,7 +243,14 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	}
 	wg.Wait()
 
-	b := &sources.Batch{Nodes: []sources.NodeState{}}
+	rows := 0
+	for _, r := range res {
+		if r.st != nil {
+			rows += len(r.st.Rows)
+		}
+	}
+	// one allocation each, sized for every instance (and the fleet sums)
+	b := &sources.Batch{Series: make([]sources.Series, 0, 12*rows+8), Nodes: make([]sources.NodeState, 0, rows+rows/4+1)}
 	var errs []error
 	var okCount int
 	fleet := newFleet()
@@ -365,11 +372,14 @@ const (
 	onS
 )
 
+// Servers get a smaller set than frontends and backends: a fleet of 20 LBs
+// with 200 servers each must stay well inside the store's series budget;
+// the rest of a server's numbers travel in its NodeState.
 var counters = []metric{
 	{Stot, "sess/s", sources.RoleTraffic, onF | onB | onS},
 	{ReqTot, "req/s", sources.RoleTraffic, onF | onB | onS},
-	{Bin, "B/s", sources.RoleTraffic, onF | onB | onS},
-	{Bout, "B/s", sources.RoleTraffic, onF | onB | onS},
+	{Bin, "B/s", sources.RoleTraffic, onF | onB},
+	{Bout, "B/s", sources.RoleTraffic, onF | onB},
 	{Hrsp1xx, "req/s", sources.RoleTraffic, onF | onB},
 	{Hrsp2xx, "req/s", sources.RoleTraffic, onF | onB},
 	{Hrsp3xx, "req/s", sources.RoleTraffic, onF | onB},
@@ -381,23 +391,23 @@ var counters = []metric{
 	{Dresp, "req/s", sources.RoleTraffic, onF | onB},
 	{Econ, "conn/s", sources.RoleSymptom, onB | onS},
 	{Eresp, "req/s", sources.RoleSymptom, onB | onS},
-	{Wretr, "req/s", sources.RoleSymptom, onB | onS},
-	{Wredis, "req/s", sources.RoleSymptom, onB | onS},
-	{CliAbrt, "req/s", sources.RoleTraffic, onB | onS},
-	{SrvAbrt, "req/s", sources.RoleSymptom, onB | onS},
+	{Wretr, "req/s", sources.RoleSymptom, onB},
+	{Wredis, "req/s", sources.RoleSymptom, onB},
+	{CliAbrt, "req/s", sources.RoleTraffic, onB},
+	{SrvAbrt, "req/s", sources.RoleSymptom, onB},
 	{Chkfail, "checks/s", sources.RoleSymptom, onS},
 	{Chkdown, "downs/s", sources.RoleSymptom, onB | onS},
-	{Downtime, "s/s", sources.RoleSymptom, onB | onS},
+	{Downtime, "s/s", sources.RoleSymptom, onB},
 	{ConnTot, "conn/s", sources.RoleTraffic, onF},
 }
 
 var gauges = []metric{
 	{Scur, "sessions", sources.RoleTraffic, onF | onB | onS},
-	{Qcur, "requests", sources.RoleSymptom, onB | onS},
-	{Qtime, "ms", sources.RoleResource, onB | onS},
-	{Ctime, "ms", sources.RoleResource, onB | onS},
+	{Qcur, "requests", sources.RoleSymptom, onB},
+	{Qtime, "ms", sources.RoleResource, onB},
+	{Ctime, "ms", sources.RoleResource, onB},
 	{Rtime, "ms", sources.RoleResource, onB | onS},
-	{Ttime, "ms", sources.RoleResource, onB | onS},
+	{Ttime, "ms", sources.RoleResource, onB},
 	{CheckDuration, "ms", sources.RoleResource, onS},
 }
 
@@ -652,12 +662,10 @@ type namedSeries struct{ sources.Series }
 
 func (n namedSeries) named(name string) sources.Series { n.Name = name; return n.Series }
 
+// series makes a one-point series. The series of one row share its labels
+// map: nobody may change Labels after the batch is built.
 func series(m metric, labels map[string]string, node string, at time.Time, v float64) namedSeries {
-	l := make(map[string]string, len(labels))
-	for k, x := range labels {
-		l[k] = x
-	}
-	return namedSeries{sources.Series{Name: m.f.String(), Labels: l, Unit: m.unit, Role: m.role, Layer: sources.LayerLB,
+	return namedSeries{sources.Series{Name: m.f.String(), Labels: labels, Unit: m.unit, Role: m.role, Layer: sources.LayerLB,
 		Node: node, Points: []sources.Point{{T: at, V: v}}}}
 }
 
