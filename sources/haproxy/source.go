@@ -666,7 +666,26 @@ func (n namedSeries) named(name string) sources.Series { n.Name = name; return n
 // map: nobody may change Labels after the batch is built.
 func series(m metric, labels map[string]string, node string, at time.Time, v float64) namedSeries {
 	return namedSeries{sources.Series{Name: m.f.String(), Labels: labels, Unit: m.unit, Role: m.role, Layer: sources.LayerLB,
-		Node: node, Points: []sources.Point{{T: at, V: v}}}}
+		Node: node, Points: onePoint(at, v)}}
+}
+
+// points hands out one-point slices from shared blocks: a big fleet makes
+// tens of thousands of them per poll.
+var points struct {
+	sync.Mutex
+	block []sources.Point
+}
+
+func onePoint(at time.Time, v float64) []sources.Point {
+	points.Lock()
+	defer points.Unlock()
+	if len(points.block) == 0 {
+		points.block = make([]sources.Point, 4096)
+	}
+	p := points.block[:1:1]
+	points.block = points.block[1:]
+	p[0] = sources.Point{T: at, V: v}
+	return p
 }
 
 // track follows one server's state between polls and emits its events.
@@ -848,9 +867,9 @@ func serverNode(inst, px, sv string, r *Row, class string, now time.Time, _ *[nu
 		Layer: sources.LayerLB, State: sources.Clean(r.Status), Since: since(now, r),
 		Attrs:  map[string]string{"backend": px},
 		Values: values(r, Scur, Slim, Qcur, Weight, CheckDuration, Rtime, Chkdown, Chkfail, Downtime, Lastchg)}
-	for k, v := range map[string]string{"check_status": r.CheckStatus, "last_chk": r.LastChk, "check_desc": r.CheckDesc, "addr": r.Addr, "mode": r.Mode} {
-		if v != "" {
-			n.Attrs[k] = sources.Clean(v)
+	for _, kv := range [...][2]string{{"check_status", r.CheckStatus}, {"last_chk", r.LastChk}, {"check_desc", r.CheckDesc}, {"addr", r.Addr}, {"mode", r.Mode}} {
+		if kv[1] != "" {
+			n.Attrs[kv[0]] = sources.Clean(kv[1])
 		}
 	}
 	if r.V[Bck] == 1 {
@@ -917,9 +936,9 @@ func backendNode(inst, px string, r *Row, now time.Time, rates *[numFields]float
 	n := sources.NodeState{Kind: "backend", ID: inst + "/" + px + "/BACKEND", Name: px, Instance: inst, Layer: sources.LayerLB,
 		State: sources.Clean(r.Status), Since: since(now, r), Attrs: map[string]string{},
 		Values: values(r, Scur, Slim, Qcur, Weight, Rtime, Chkdown, Downtime)}
-	for k, v := range map[string]string{"mode": r.Mode, "algo": r.Algo} {
-		if v != "" {
-			n.Attrs[k] = sources.Clean(v)
+	for _, kv := range [...][2]string{{"mode", r.Mode}, {"algo", r.Algo}} {
+		if kv[1] != "" {
+			n.Attrs[kv[0]] = sources.Clean(kv[1])
 		}
 	}
 	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Wretr, Wredis, Bin, Bout, Chkdown)
