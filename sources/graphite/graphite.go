@@ -143,10 +143,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	last, gstep := s.last, s.gstep
 	s.mu.Unlock()
 	if !req.Backfill && !last.IsZero() {
-		back := max(step, gstep)
-		if f := last.Add(-back); f.After(from) && f.Before(until) {
-			from = f
-		}
+		from = IncrementalFrom(from, last, max(step, gstep))
 	}
 	series, err := s.Render(ctx, s.targets, from, until, s.maxPoints(from, until, step))
 	if err != nil {
@@ -187,6 +184,24 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		b.Status.Detail += fmt.Sprintf(", %d infinite values shown as gaps", infs)
 	}
 	return b, nil
+}
+
+// Lookback bounds how far before the request's From an incremental poll
+// reaches for late points.
+const Lookback = 5 * time.Minute
+
+// IncrementalFrom is where an incremental poll starts: one step before the
+// newest point seen (so a late or partial last slot is read again), but not
+// more than Lookback before the scheduler's From.
+func IncrementalFrom(reqFrom, last time.Time, step time.Duration) time.Time {
+	from := last.Add(-step)
+	if reqFrom.IsZero() {
+		return from
+	}
+	if floor := reqFrom.Add(-max(Lookback, step)); from.Before(floor) {
+		from = floor
+	}
+	return from
 }
 
 // maxPoints is how many points the window needs at the store's step,

@@ -163,7 +163,8 @@ func TestPollBackfillsThenFetchesOnlyTheNewPart(t *testing.T) {
 		fg.vals["a.b"][ts] = 1000
 	}
 	now2 := now.Add(30 * time.Second)
-	b2, err := s.Poll(context.Background(), sources.Request{Now: now2, From: now2.Add(-5 * time.Minute), Until: now2, Step: 10 * time.Second})
+	// the scheduler's From is the previous poll's Until
+	b2, err := s.Poll(context.Background(), sources.Request{Now: now2, From: now, Until: now2, Step: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestPollBackfillsThenFetchesOnlyTheNewPart(t *testing.T) {
 
 	// a series that disappears simply stops getting points
 	delete(fg.vals, "a.b")
-	b3, err := s.Poll(context.Background(), sources.Request{Now: now2, From: now2.Add(-5 * time.Minute), Until: now2, Step: 10 * time.Second})
+	b3, err := s.Poll(context.Background(), sources.Request{Now: now2, From: now2, Until: now2, Step: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +193,17 @@ func TestPollBackfillsThenFetchesOnlyTheNewPart(t *testing.T) {
 	}
 	if r := fg.last(); r.Form.Get("from") != strconv.FormatInt(t0+30-3600, 10) {
 		t.Errorf("backfill from %s", r.Form.Get("from"))
+	}
+}
+
+func TestIncrementalFromIsBounded(t *testing.T) {
+	t0 := time.Unix(1795419000, 0)
+	step := 10 * time.Second
+	if got := IncrementalFrom(t0, t0.Add(-5*time.Second), step); !got.Equal(t0.Add(-15 * time.Second)) {
+		t.Errorf("late point: from %v", got)
+	}
+	if got := IncrementalFrom(t0, t0.Add(-24*time.Hour), step); !got.Equal(t0.Add(-Lookback)) {
+		t.Errorf("a series silent for a day must not refetch the day: from %v", got)
 	}
 }
 

@@ -207,11 +207,11 @@ func TestAlignEqualStepKeepsEveryPoint(t *testing.T) {
 
 func TestGuessNodeFromCommonTrees(t *testing.T) {
 	for name, want := range map[string]string{
-		"servers.db-1.cpu.total.iowait":             "db-1",
+		"servers.db-1.cpu.total.iowait":              "db-1",
 		"collectd.web01_example_com.load.load.short": "web01_example_com",
-		"stats.counters.requests":                   "",
-		"servers.*.cpu.total.iowait":                "",
-		"opsview.test.web01.latency_ms":             "",
+		"stats.counters.requests":                    "",
+		"servers.*.cpu.total.iowait":                 "",
+		"opsview.test.web01.latency_ms":              "",
 	} {
 		if got := guessNode(name, nil); got != want {
 			t.Errorf("guessNode(%q) = %q, want %q", name, got, want)
