@@ -25,8 +25,8 @@ import (
 type Options struct {
 	URL     string   `yaml:"url"`
 	Targets []string `yaml:"targets"`
-	// MaxDataPoints caps the points Graphite returns per series; the source
-	// asks for no more than the window holds at the store's step anyway.
+	// MaxDataPoints caps the points Graphite returns per series (Graphite
+	// consolidates beyond it); default 10 per bucket of the window.
 	MaxDataPoints int `yaml:"max_data_points"`
 	// MaxResponseMB bounds one answer (default 32).
 	MaxResponseMB int `yaml:"max_response_mb"`
@@ -40,7 +40,7 @@ const example = `- name: graphite
   targets:                                # any render target; functions are passed through
     - servers.*.cpu.total.iowait
     - alias(sumSeries(servers.web*.nginx.requests), "requests")
-  # max_data_points: 720                  # cap per series (default: what the window needs)
+  # max_data_points: 720                  # cap per series (default: 10 per bucket of the window)
   # username: opsview                     # basic auth
   # password: ${GRAPHITE_PASSWORD}
   # headers: {X-Org: ops}
@@ -204,17 +204,21 @@ func IncrementalFrom(reqFrom, last time.Time, step time.Duration) time.Time {
 	return from
 }
 
-// maxPoints is how many points the window needs at the store's step,
-// capped by max_data_points.
+// rawPerBucket is how many of Graphite's own points per store bucket a
+// poll accepts before it lets Graphite consolidate.
+const rawPerBucket = 10
+
+// maxPoints is the maxDataPoints sent: max_data_points when configured,
+// otherwise rawPerBucket × the buckets of the window. Graphite-web's own
+// consolidation (maxDataPoints) groups points in bands that start one raw
+// step off its labels, so exact bucket means come from Align averaging the
+// raw points; the cap only stops a very fine archive from flooding a poll.
 func (s *Source) maxPoints(from, until time.Time, step time.Duration) int {
+	if s.maxDP > 0 {
+		return s.maxDP
+	}
 	n := int(until.Sub(from)/step) + 1
-	if n < 1 {
-		n = 1
-	}
-	if s.maxDP > 0 && n > s.maxDP {
-		n = s.maxDP
-	}
-	return n
+	return max(n, 1) * rawPerBucket
 }
 
 func lastValueTime(rs *RenderSeries) int64 {

@@ -132,8 +132,8 @@ func TestPollBackfillsThenFetchesOnlyTheNewPart(t *testing.T) {
 	if r.Form.Get("from") != strconv.FormatInt(t0-300, 10) || r.Form.Get("until") != strconv.FormatInt(t0, 10) || r.Form.Get("format") != "json" {
 		t.Errorf("window sent %v", r.Form)
 	}
-	if r.Form.Get("maxDataPoints") != "31" {
-		t.Errorf("maxDataPoints %q, want 31 (5 min at 10 s)", r.Form.Get("maxDataPoints"))
+	if r.Form.Get("maxDataPoints") != "310" {
+		t.Errorf("maxDataPoints %q, want 310 (10 × 31 buckets of 10 s)", r.Form.Get("maxDataPoints"))
 	}
 	if len(b.Series) != 2 {
 		t.Fatalf("%d series, want 2", len(b.Series))
