@@ -105,11 +105,10 @@ type CloudWatchSource struct {
 	access  Access
 	queries []MetricQuery
 
-	mu        sync.Mutex
-	client    *cloudwatch.Client
-	calls     []callCount // metrics requested, last hour
-	notBefore time.Time   // throttled: no call before this
-	backoff   time.Duration
+	mu     sync.Mutex
+	client *cloudwatch.Client
+	calls  []callCount // metrics requested, last hour
+	gate   backoffGate // throttled: no call before gate.notBefore
 }
 
 type callCount struct {
@@ -384,6 +383,7 @@ func (s *CloudWatchSource) getClient(ctx context.Context) (*cloudwatch.Client, e
 			o.BaseEndpoint = sdkaws.String(s.access.Endpoint)
 		}
 		o.RetryMaxAttempts = sdkAttempts
+		o.HTTPClient = bounded(cfg.HTTPClient, maxCloudWatchResponse)
 	})
 	return s.client, nil
 }
@@ -406,8 +406,7 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 		now = time.Now()
 	}
 	s.mu.Lock()
-	if now.Before(s.notBefore) {
-		until := s.notBefore
+	if until, closed := s.gate.closed(now); closed {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("cloudwatch %q: still backing off after throttling, until %s (no call made)", s.name, until.UTC().Format("15:04:05 MST"))
 	}
@@ -455,7 +454,7 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 
 	points := make([][]sources.Point, len(s.queries))
 	var problems []string
-	calls := 0
+	forbidden := 0
 	for lo := 0; lo < len(queries); lo += MaxQueriesPerCall {
 		hi := min(lo+MaxQueriesPerCall, len(queries))
 		in := &cloudwatch.GetMetricDataInput{
@@ -469,7 +468,6 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 				problems = append(problems, fmt.Sprintf("stopped after %d pages", maxPagesPerCall))
 				break
 			}
-			calls++
 			s.countCall(now, hi-lo)
 			out, err := client.GetMetricData(ctx, in)
 			if err != nil {
@@ -481,7 +479,10 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 					continue
 				}
 				switch r.StatusCode {
-				case cwtypes.StatusCodeForbidden, cwtypes.StatusCodeInternalError:
+				case cwtypes.StatusCodeForbidden:
+					forbidden++
+					fallthrough
+				case cwtypes.StatusCodeInternalError:
 					problems = append(problems, fmt.Sprintf("%s: %s%s", s.queries[i].Series.ID(), r.StatusCode, messageText(r.Messages)))
 				}
 				n := min(len(r.Timestamps), len(r.Values))
@@ -498,8 +499,11 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 			in.NextToken = out.NextToken
 		}
 	}
+	if forbidden > 0 && forbidden >= len(s.queries) {
+		return nil, fmt.Errorf("cloudwatch %q: every metric came back Forbidden (%s): give the role cloudwatch:GetMetricData, and check the account and region", s.name, problems[0])
+	}
 	s.mu.Lock()
-	s.backoff = 0
+	s.gate.ok()
 	perHour := s.metricsPerHourLocked(now)
 	s.mu.Unlock()
 
@@ -530,13 +534,7 @@ func (s *CloudWatchSource) callFailed(err error, now time.Time) error {
 	code := apiCode(err)
 	if isThrottle(code) {
 		s.mu.Lock()
-		if s.backoff == 0 {
-			s.backoff = 30 * time.Second
-		} else {
-			s.backoff = min(2*s.backoff, 15*time.Minute)
-		}
-		s.notBefore = now.Add(s.backoff)
-		e := &throttled{code: code, until: s.notBefore}
+		e := &throttled{code: code, until: s.gate.throttled(now)}
 		s.mu.Unlock()
 		return fmt.Errorf("cloudwatch %q: %w", s.name, e)
 	}

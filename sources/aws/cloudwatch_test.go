@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -586,5 +587,48 @@ func TestCloudWatchOwnQuery(t *testing.T) {
 	s := b.Series[0]
 	if s.Name != "ApproximateNumberOfMessagesVisible" || s.Role != sources.RoleResource || s.Layer != sources.LayerApp || s.Node != "jobs" || s.Unit != "count" || s.Labels["QueueName"] != "jobs" {
 		t.Errorf("series %+v", s)
+	}
+}
+
+func TestCloudWatchRunawayAnswerIsCut(t *testing.T) {
+	isolateAWS(t, true)
+	srv := newCWServer(t)
+	var wrote atomic.Int64
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+		w.Header().Set("Content-Type", "application/cbor")
+		chunk := make([]byte, 64<<10)
+		for wrote.Load() < 50<<20 {
+			n, err := w.Write(chunk)
+			wrote.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	})
+	src := newSource(t, "cloudwatch", "cw", cwYAML(srv, "ec2_instances: [i-1]\n"))
+	_, err := src.Poll(context.Background(), cwReq)
+	if !errors.Is(err, ErrTooLarge) && (err == nil || !strings.Contains(err.Error(), "larger than the read limit")) {
+		t.Fatalf("want a read-limit error, got %v", err)
+	}
+	srv.CloseClientConnections()
+	if w := wrote.Load(); w >= 50<<20 {
+		t.Errorf("the whole 50 MB was read (%d)", w)
+	}
+}
+
+func TestCloudWatchAllForbiddenIsAFailure(t *testing.T) {
+	isolateAWS(t, true)
+	srv := newCWServer(t)
+	srv.respond = func(int, cwCall) (int, map[string]string, any) {
+		return 200, nil, map[string]any{"MetricDataResults": []any{map[string]any{
+			"Id": "q0", "Label": "CPUUtilization", "StatusCode": "Forbidden", "Timestamps": []any{}, "Values": []any{},
+			"Messages": []any{map[string]any{"Code": "Forbidden", "Value": "not authorized for account 123456789012"}},
+		}}, "Messages": []any{}}
+	}
+	src := newSource(t, "cloudwatch", "cw", cwYAML(srv, "ec2_instances: [i-1]\n"))
+	_, err := src.Poll(context.Background(), cwReq)
+	if err == nil || !strings.Contains(err.Error(), "Forbidden") || !strings.Contains(err.Error(), "cloudwatch:GetMetricData") {
+		t.Fatalf("error %v", err)
 	}
 }

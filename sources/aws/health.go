@@ -188,6 +188,7 @@ func (s *HealthSource) client(ctx context.Context, i int) (*health.Client, error
 			o.BaseEndpoint = sdkaws.String(a.Endpoint)
 		}
 		o.RetryMaxAttempts = sdkAttempts
+		o.HTTPClient = bounded(cfg.HTTPClient, maxHealthResponse)
 	})
 	return s.clients[i], nil
 }

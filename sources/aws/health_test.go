@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,5 +310,29 @@ func TestPublicStatusWorksWithoutCredentials(t *testing.T) {
 	b := poll(t, status, testNow)
 	if n := nodeByID(b, "ec2-us-east-1"); n == nil || n.State != "degraded" {
 		t.Errorf("status without credentials: %+v", n)
+	}
+}
+
+func TestHealthFailsOverWhenTheActiveEndpointAnswers503(t *testing.T) {
+	isolateAWS(t, true)
+	var hits atomic.Int32
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(503)
+		w.Write([]byte(`{"__type":"ServiceUnavailableException","message":"Service Unavailable"}`))
+	}))
+	defer bad.Close()
+	srv := newHealthServer(t)
+	src := newSource(t, "aws-health", "health", fmt.Sprintf("endpoint: %s\nfailover_endpoint: %s\n", bad.URL, srv.URL))
+	b := poll(t, src, testNow)
+	if eventByID(b, "aws-health:"+healthARN) == nil {
+		t.Fatalf("no event via the passive endpoint")
+	}
+	// the passive endpoint stays in use: the broken one is not asked every call
+	before := hits.Load()
+	poll(t, src, testNow.Add(5*time.Minute))
+	if hits.Load() != before {
+		t.Errorf("the failed endpoint was asked again (%d → %d)", before, hits.Load())
 	}
 }
