@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -149,6 +150,9 @@ func (a Access) explain(err error, call, permission string) error {
 	}
 	if code != "" {
 		return fmt.Errorf("%s: %s: %s", call, code, msg)
+	}
+	if errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), ErrTooLarge.Error()) {
+		return fmt.Errorf("%s: %w (ask for fewer metrics or a shorter window; if it persists the endpoint is not AWS)", call, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w (the poll's timeout ended it; raise timeout: for this source)", call, err)

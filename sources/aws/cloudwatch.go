@@ -417,12 +417,6 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 		return nil, fmt.Errorf("cloudwatch %q: %w", s.name, err)
 	}
 	start, end, step := window(req, now)
-	// CloudWatch publishes late: re-read the last few periods so points
-	// that arrived after the previous poll are not lost.
-	if !req.Backfill && end.Sub(start) < 5*time.Minute {
-		start = end.Add(-5 * time.Minute)
-	}
-
 	queries := make([]cwtypes.MetricDataQuery, len(s.queries))
 	periods := make([]int32, len(s.queries))
 	for i, q := range s.queries {
@@ -441,12 +435,17 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 			ReturnData: sdkaws.Bool(true),
 		}
 	}
-	// StartTime rounded down to the coarsest period keeps buckets aligned
-	// (CloudWatch rounds it too: minute, 5 minutes or hour by age).
 	coarsest := int64(60)
 	for _, p := range periods {
 		coarsest = max(coarsest, int64(p))
 	}
+	// CloudWatch publishes late: an incremental poll re-reads the last few
+	// periods so points that arrived after the previous poll are not lost.
+	if lookback := max(5*time.Minute, 3*time.Duration(coarsest)*time.Second); !req.Backfill && end.Sub(start) < lookback {
+		start = end.Add(-lookback)
+	}
+	// StartTime rounded down to the coarsest period keeps buckets aligned
+	// (CloudWatch rounds it too: minute, 5 minutes or hour by age).
 	start = time.Unix(start.Unix()/coarsest*coarsest, 0)
 	if !end.After(start) {
 		end = start.Add(time.Duration(coarsest) * time.Second)
@@ -487,6 +486,11 @@ func (s *CloudWatchSource) Poll(ctx context.Context, req sources.Request) (*sour
 				}
 				n := min(len(r.Timestamps), len(r.Values))
 				for k := 0; k < n; k++ {
+					// a Sum over a period not yet over reads as a drop in
+					// the rate: leave that period out until it is complete
+					if s.queries[i].PerSecond && r.Timestamps[k].Add(time.Duration(periods[i])*time.Second).After(now) {
+						continue
+					}
 					points[i] = append(points[i], sources.Point{T: r.Timestamps[k].UTC(), V: s.queries[i].value(r.Values[k], periods[i])})
 				}
 			}

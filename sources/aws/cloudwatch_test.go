@@ -611,6 +611,7 @@ func TestCloudWatchRunawayAnswerIsCut(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) && (err == nil || !strings.Contains(err.Error(), "larger than the read limit")) {
 		t.Fatalf("want a read-limit error, got %v", err)
 	}
+	t.Logf("error: %v", err)
 	srv.CloseClientConnections()
 	if w := wrote.Load(); w >= 50<<20 {
 		t.Errorf("the whole 50 MB was read (%d)", w)
@@ -630,5 +631,36 @@ func TestCloudWatchAllForbiddenIsAFailure(t *testing.T) {
 	_, err := src.Poll(context.Background(), cwReq)
 	if err == nil || !strings.Contains(err.Error(), "Forbidden") || !strings.Contains(err.Error(), "cloudwatch:GetMetricData") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestCloudWatchIncrementalPollRereadsLateDataAndSkipsOpenPeriods(t *testing.T) {
+	isolateAWS(t, true)
+	srv := newCWServer(t)
+	now := time.Unix(1795420800, 0).UTC()
+	srv.respond = func(int, cwCall) (int, map[string]string, any) {
+		ts := []any{float64(now.Unix() - 180), float64(now.Unix() - 120), float64(now.Unix() - 60), float64(now.Unix() - 30)}
+		return 200, nil, map[string]any{"MetricDataResults": []any{
+			map[string]any{"Id": "q0", "StatusCode": "Complete", "Timestamps": ts, "Values": []any{60.0, 120.0, 180.0, 6.0}},
+			map[string]any{"Id": "q1", "StatusCode": "Complete", "Timestamps": ts, "Values": []any{60.0, 120.0, 180.0, 6.0}},
+		}}
+	}
+	src := newSource(t, "cloudwatch", "cw", cwYAML(srv, "classic_load_balancers: [web]\n"))
+	req := sources.Request{Now: now, From: now.Add(-10 * time.Second), Until: now, Step: 10 * time.Second}
+	b, err := src.Poll(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.callsSoFar()[0]
+	if !c.Start.Equal(now.Add(-5*time.Minute)) || !c.End.Equal(now) {
+		t.Errorf("incremental window %v..%v, want the last 5 minutes", c.Start, c.End)
+	}
+	elb := seriesByID(b, "HTTPCode_ELB_5XX", nil)
+	if elb == nil || !sameValues(values(elb.Points), []float64{1, 2, 3}) {
+		t.Errorf("5xx rate %+v: the open period (30 s old) must be left out", elb)
+	}
+	backend := seriesByID(b, "HTTPCode_Backend_5XX", nil)
+	if backend == nil || backend.Role != sources.RoleSymptom || backend.Layer != sources.LayerLB {
+		t.Errorf("backend 5xx %+v", backend)
 	}
 }
