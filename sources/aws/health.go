@@ -49,6 +49,8 @@ func init() {
   # failover_region: us-east-2      # tried when the active one fails
   # endpoint: https://health.us-east-1.amazonaws.com   # VPC endpoint
   # affected_entities: true
+  # organization: true              # every account of the organization
+  #                                 # (management or delegated admin account)
 `,
 		New: newHealthSource,
 	})
@@ -62,6 +64,7 @@ type healthConfig struct {
 	Services         []string      `yaml:"services"`
 	Recent           time.Duration `yaml:"recent"`
 	AffectedEntities *bool         `yaml:"affected_entities"`
+	Organization     bool          `yaml:"organization"`
 }
 
 // HealthSource reads the account's AWS Health events.
@@ -74,6 +77,7 @@ type HealthSource struct {
 	services []string
 	recent   time.Duration
 	entities bool
+	org      bool // the organization view (management or delegated admin account)
 
 	mu          sync.Mutex
 	clients     [2]*health.Client // active, passive
@@ -90,6 +94,7 @@ type eventDetail struct {
 	description string
 	entities    []htypes.AffectedEntity
 	haveEnts    bool
+	accounts    []string // organization view: the accounts it affects
 }
 
 func newHealthSource(env sources.Env, opts sources.Options) (sources.Source, error) {
@@ -104,6 +109,7 @@ func newHealthSource(env sources.Env, opts sources.Options) (sources.Source, err
 		name: env.Name, logf: env.Logf, access: c.Access,
 		recent:   c.Recent,
 		entities: c.AffectedEntities == nil || *c.AffectedEntities,
+		org:      c.Organization,
 		details:  map[string]eventDetail{},
 		prevOpen: map[string]sources.Event{},
 	}
@@ -274,23 +280,32 @@ func (s *HealthSource) Poll(ctx context.Context, req sources.Request) (*sources.
 	}
 	s.mu.Unlock()
 
-	open, err := s.describeEvents(ctx, &htypes.EventFilter{
-		EventStatusCodes: []htypes.EventStatusCode{htypes.EventStatusCodeOpen, htypes.EventStatusCodeUpcoming},
-		Regions:          s.regions,
-		Services:         s.services,
-	})
-	if err == nil {
-		var closed []htypes.Event
-		closed, err = s.describeEvents(ctx, &htypes.EventFilter{
-			EventStatusCodes: []htypes.EventStatusCode{htypes.EventStatusCodeClosed},
-			LastUpdatedTimes: []htypes.DateTimeRange{{From: sdkaws.Time(now.Add(-s.recent))}},
+	var open []htypes.Event
+	var err error
+	if s.org {
+		open, err = s.describeOrgEvents(ctx, now)
+		if err == nil {
+			err = s.fetchOrgDetails(ctx, open)
+		}
+	} else {
+		open, err = s.describeEvents(ctx, &htypes.EventFilter{
+			EventStatusCodes: []htypes.EventStatusCode{htypes.EventStatusCodeOpen, htypes.EventStatusCodeUpcoming},
 			Regions:          s.regions,
 			Services:         s.services,
 		})
-		open = append(open, closed...)
-	}
-	if err == nil {
-		err = s.fetchDetails(ctx, open)
+		if err == nil {
+			var closed []htypes.Event
+			closed, err = s.describeEvents(ctx, &htypes.EventFilter{
+				EventStatusCodes: []htypes.EventStatusCode{htypes.EventStatusCodeClosed},
+				LastUpdatedTimes: []htypes.DateTimeRange{{From: sdkaws.Time(now.Add(-s.recent))}},
+				Regions:          s.regions,
+				Services:         s.services,
+			})
+			open = append(open, closed...)
+		}
+		if err == nil {
+			err = s.fetchDetails(ctx, open)
+		}
 	}
 	if err != nil {
 		return s.failed(err, now)
@@ -330,6 +345,10 @@ func (s *HealthSource) failed(err error, now time.Time) (*sources.Batch, error) 
 		until := s.gate.throttled(now)
 		return nil, fmt.Errorf("aws-health %q: the Health API throttled us (%s): backing off until %s; raise interval", s.name, code, until.UTC().Format("15:04:05 MST"))
 	}
+	if s.org {
+		return nil, fmt.Errorf("aws-health %q: %w (the organization view must be enabled from the management account: aws health enable-health-service-access-for-organization)", s.name,
+			s.access.explain(err, "Health API (organization view)", "health:DescribeEventsForOrganization, health:DescribeAffectedAccountsForOrganization, health:DescribeEventDetailsForOrganization and health:DescribeAffectedEntitiesForOrganization"))
+	}
 	return nil, fmt.Errorf("aws-health %q: %w", s.name, s.access.explain(err, "Health API", "health:DescribeEvents, health:DescribeEventDetails and health:DescribeAffectedEntities"))
 }
 
@@ -358,29 +377,10 @@ func (s *HealthSource) describeEvents(ctx context.Context, f *htypes.EventFilter
 // fetchDetails asks for the description (and, for events not closed, the
 // affected resources) of events that are new or changed since last time.
 func (s *HealthSource) fetchDetails(ctx context.Context, evs []htypes.Event) error {
-	var stale, needEnts []string
-	s.mu.Lock()
-	live := map[string]bool{}
-	for _, e := range evs {
-		arn := sdkaws.ToString(e.Arn)
-		live[arn] = true
-		d, ok := s.details[arn]
-		if !ok || !d.updated.Equal(sdkaws.ToTime(e.LastUpdatedTime)) {
-			stale = append(stale, arn)
-			if s.entities {
-				needEnts = append(needEnts, arn)
-			}
-		}
-	}
-	for arn := range s.details {
-		if !live[arn] {
-			delete(s.details, arn)
-		}
-	}
-	s.mu.Unlock()
-	updated := map[string]time.Time{}
-	for _, e := range evs {
-		updated[sdkaws.ToString(e.Arn)] = sdkaws.ToTime(e.LastUpdatedTime)
+	stale, updated := s.staleEvents(evs)
+	var needEnts []string
+	if s.entities {
+		needEnts = stale
 	}
 
 	fresh := map[string]eventDetail{}
@@ -460,6 +460,29 @@ func (s *HealthSource) fetchDetails(ctx context.Context, evs []htypes.Event) err
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// staleEvents lists the events whose details are missing or older than
+// the event, and forgets the details of events no longer listed.
+func (s *HealthSource) staleEvents(evs []htypes.Event) ([]string, map[string]time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var stale []string
+	updated := map[string]time.Time{}
+	for _, e := range evs {
+		arn := sdkaws.ToString(e.Arn)
+		updated[arn] = sdkaws.ToTime(e.LastUpdatedTime)
+		d, ok := s.details[arn]
+		if !ok || !d.updated.Equal(updated[arn]) {
+			stale = append(stale, arn)
+		}
+	}
+	for arn := range s.details {
+		if _, ok := updated[arn]; !ok {
+			delete(s.details, arn)
+		}
+	}
+	return stale, updated
 }
 
 // build makes the batch; s.mu is held.
@@ -555,12 +578,18 @@ func (s *HealthSource) healthEvent(e htypes.Event, d eventDetail) sources.Event 
 		sort.Strings(ents)
 		ev.Labels["entities"] = strings.Join(ents, ",")
 	}
+	if len(d.accounts) > 0 {
+		ev.Labels["accounts"] = strings.Join(d.accounts, ",")
+	}
 	where := region
 	if az := ev.Labels["availability_zone"]; az != "" {
 		where = az
 	}
 	ev.Title = sources.Clean(fmt.Sprintf("AWS Health %s %s: %s", service, where, humanCode(code, service)))
 	var tb strings.Builder
+	if len(d.accounts) > 0 {
+		fmt.Fprintf(&tb, "Affected accounts: %s\n", strings.Join(d.accounts, ", "))
+	}
 	if len(ents) > 0 {
 		fmt.Fprintf(&tb, "Affected resources (%d impaired): %s\n", impaired, strings.Join(ents, ", "))
 	}

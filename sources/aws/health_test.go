@@ -77,6 +77,28 @@ func (s *healthServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.t.Fatal(err)
 	}
 	var out any
+	if strings.HasSuffix(op, "ForOrganization") {
+		var org map[string]any
+		if err := json.Unmarshal(readTestdata(s.t, "health/org.json"), &org); err != nil {
+			s.t.Fatal(err)
+		}
+		switch op {
+		case "DescribeEventsForOrganization":
+			if strings.Contains(fmt.Sprint(body["filter"]), "closed") {
+				out = org["closed"]
+			} else {
+				out = org["open"]
+			}
+		case "DescribeAffectedAccountsForOrganization":
+			out = org["accounts"]
+		case "DescribeEventDetailsForOrganization":
+			out = org["details"]
+		case "DescribeAffectedEntitiesForOrganization":
+			out = org["entities"]
+		}
+		json.NewEncoder(w).Encode(out)
+		return
+	}
 	switch op {
 	case "DescribeEvents":
 		codes := fmt.Sprint(body["filter"].(map[string]any)["eventStatusCodes"])
@@ -334,5 +356,38 @@ func TestHealthFailsOverWhenTheActiveEndpointAnswers503(t *testing.T) {
 	poll(t, src, testNow.Add(5*time.Minute))
 	if hits.Load() != before {
 		t.Errorf("the failed endpoint was asked again (%d → %d)", before, hits.Load())
+	}
+}
+
+func TestHealthOrganizationView(t *testing.T) {
+	isolateAWS(t, true)
+	srv := newHealthServer(t)
+	src := newSource(t, "aws-health", "health", "endpoint: "+srv.URL+"\norganization: true\nregions: [eu-west-1]\n")
+	b := poll(t, src, testNow)
+	if got := srv.ops(); got != "DescribeEventsForOrganization,DescribeEventsForOrganization,DescribeAffectedAccountsForOrganization,DescribeEventDetailsForOrganization,DescribeAffectedEntitiesForOrganization" {
+		t.Fatalf("calls %s", got)
+	}
+	calls := srv.callsSoFar()
+	// details: the public event without an account, the account-specific one per account
+	filters := fmt.Sprint(calls[3].Body["organizationEventDetailFilters"])
+	if !strings.Contains(filters, "awsAccountId:123456789012") || !strings.Contains(filters, "awsAccountId:210987654321") || strings.Count(filters, "eventArn") != 3 {
+		t.Errorf("detail filters %s", filters)
+	}
+	if ef := fmt.Sprint(calls[4].Body["organizationEntityFilters"]); strings.Contains(ef, "ELASTICLOADBALANCING") {
+		t.Errorf("entities asked for a public event: %s", ef)
+	}
+	rds := eventByID(b, "aws-health:arn:aws:health:eu-west-1::event/RDS/AWS_RDS_OPERATIONAL_ISSUE/AWS_RDS_OPERATIONAL_ISSUE_9C2D4_77A0E1F3B21")
+	if rds == nil || !rds.Open() || rds.Severity != sources.SevCritical || rds.Node != "rds-eu-west-1" ||
+		rds.Labels["accounts"] != "123456789012,210987654321" || !strings.Contains(rds.Text, "orders-db (IMPAIRED)") || !strings.Contains(rds.Text, "replication lag") {
+		t.Fatalf("rds event %+v", rds)
+	}
+	var elb *sources.Event
+	for i := range b.Events {
+		if strings.Contains(b.Events[i].ID, "ELASTICLOADBALANCING") {
+			elb = &b.Events[i]
+		}
+	}
+	if elb == nil || elb.Open() || elb.Node != "elasticloadbalancing-eu-west-1" || !strings.Contains(elb.Text, "elevated 5xx") {
+		t.Fatalf("elb event %+v", elb)
 	}
 }
