@@ -675,6 +675,11 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		if p.Onset.To != g.place.To && !containsKey(g.place.Aliases, p.Onset.To) {
 			cp := *g.place
 			cp.Aliases = append(append([]string(nil), cp.Aliases...), p.Onset.To)
+			if cp.From == "" && p.Onset.From != "" {
+				// prefer the narrower segment as the representative
+				cp.Aliases[len(cp.Aliases)-1] = cp.To
+				cp.From, cp.To, cp.Name = p.Onset.From, p.Onset.To, p.Onset.Name
+			}
 			g.place = &cp
 		}
 		if p.SourceASN != 0 {
