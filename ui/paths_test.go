@@ -30,7 +30,9 @@ func pathSnap() *correlate.Snapshot {
 		for p := 0; p < 6; p++ {
 			n := 20
 			lost := 5 + (p+v)%3 // 25–35 %
-			rtt := func(ms float64) time.Duration { return time.Duration((ms + float64((p*7+v)%5)*0.3) * float64(time.Millisecond)) }
+			rtt := func(ms float64) time.Duration {
+				return time.Duration((ms + float64((p*7+v)%5)*0.3) * float64(time.Millisecond))
+			}
 			tr := sources.PathTrace{Vantage: h.Vantage, Target: h.Target, Addr: "10.4.0.2", At: snap.Now.Add(time.Duration(p-6) * time.Minute), Rounds: n, Reached: true}
 			hop := func(ttl int, addr, name string, asn int, recv int, ms float64) sources.Hop {
 				return sources.Hop{TTL: ttl, Addr: addr, Name: name, ASN: asn, Sent: n, Received: recv, Loss: 1 - float64(recv)/float64(n), Min: rtt(ms), Median: rtt(ms)}
