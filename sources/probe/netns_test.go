@@ -203,14 +203,28 @@ func collect(t *testing.T, yaml string, d time.Duration) []correlate.PathHistory
 	return out
 }
 
-func (tb *testbed) yaml(bin, extraPrefix string, vantages ...string) string {
+// vspec is one vantage of a test config.
+type vspec struct {
+	name, typ, prefix, backend string
+}
+
+func (tb *testbed) yaml(bin string, vs ...vspec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "targets: [%s]\ninterval: 100ms\nasn_overrides:\n  \"10.2.0.0/16\": \"AS65002 carrier\"\n  \"10.3.0.0/24\": \"AS65002 carrier\"\n  \"10.4.0.0/24\": \"AS65004 provider\"\n  \"10.1.1.0/24\": \"AS65101 dc1\"\n  \"10.1.2.0/24\": \"AS65102 home\"\n  \"10.1.3.0/24\": \"AS65103 chicago\"\nreverse_dns: false\nvantages:\n", target)
-	for _, v := range vantages {
-		fmt.Fprintf(&b, "  - name: %s\n    type: exec\n    command: ip netns exec %s %s\n    opsview: %s\n", v, tb.ns(v), extraPrefix, bin)
+	for _, v := range vs {
+		typ := v.typ
+		if typ == "" {
+			typ = "exec"
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    type: %s\n    command: ip netns exec %s %s\n    opsview: %s\n", v.name, typ, tb.ns(v.name), v.prefix, bin)
+		if v.backend != "" {
+			fmt.Fprintf(&b, "    backend: %s\n", v.backend)
+		}
 	}
 	return b.String()
 }
+
+func three() []vspec { return []vspec{{name: "v1"}, {name: "v2"}, {name: "v3"}} }
 
 func verdict(t *testing.T, paths []correlate.PathHistory) correlate.PathVerdict {
 	t.Helper()
@@ -245,7 +259,7 @@ func TestNetnsScenarios(t *testing.T) {
 
 	t.Run("clean", func(t *testing.T) {
 		clear()
-		v := verdict(t, collect(t, tb.yaml(bin, "", "v1", "v2", "v3"), dur))
+		v := verdict(t, collect(t, tb.yaml(bin, three()...), dur))
 		if v.Kind != correlate.VerdictNone || len(correlate.FindingsFromVerdicts([]correlate.PathVerdict{v})) != 0 {
 			t.Fatalf("clean path: want no finding, got %s", v.Kind)
 		}
@@ -257,7 +271,7 @@ func TestNetnsScenarios(t *testing.T) {
 			tb.x("c", "iptables", "-t", "raw", "-A", "PREROUTING", "-i", fmt.Sprintf("ifa%d", i),
 				"-m", "statistic", "--mode", "random", "--probability", "0.3", "-j", "DROP")
 		}
-		v := verdict(t, collect(t, tb.yaml(bin, "", "v1", "v2", "v3"), dur))
+		v := verdict(t, collect(t, tb.yaml(bin, three()...), dur))
 		if v.Kind != correlate.VerdictShared || len(v.Vantages) != 3 || v.Total != 3 || !v.Persistent {
 			t.Fatalf("want a persistent shared segment seen from 3 of 3, got %s %v/%d", v.Kind, v.Vantages, v.Total)
 		}
@@ -280,7 +294,7 @@ func TestNetnsScenarios(t *testing.T) {
 	t.Run("rate-limit", func(t *testing.T) {
 		clear()
 		tb.x("c", "sysctl", "-qw", "net.ipv4.icmp_ratelimit=1000") // the Linux default
-		v := verdict(t, collect(t, tb.yaml(bin, "", "v1", "v2", "v3"), dur))
+		v := verdict(t, collect(t, tb.yaml(bin, three()...), dur))
 		if v.Kind != correlate.VerdictNone {
 			t.Fatalf("ICMP rate limiting blamed: %s", v.Kind)
 		}
@@ -293,7 +307,7 @@ func TestNetnsScenarios(t *testing.T) {
 		clear()
 		tb.x("a3", "iptables", "-t", "raw", "-A", "PREROUTING", "-i", "ifv",
 			"-m", "statistic", "--mode", "random", "--probability", "0.3", "-j", "DROP")
-		v := verdict(t, collect(t, tb.yaml(bin, "", "v1", "v2", "v3"), dur))
+		v := verdict(t, collect(t, tb.yaml(bin, three()...), dur))
 		if v.Kind != correlate.VerdictLocal || len(v.Vantages) != 1 || v.Vantages[0] != "v3" {
 			t.Fatalf("want local to v3, got %s %v", v.Kind, v.Vantages)
 		}
@@ -305,15 +319,77 @@ func TestNetnsScenarios(t *testing.T) {
 	t.Run("unprivileged-udp", func(t *testing.T) {
 		need(t, "setpriv")
 		clear()
-		paths := collect(t, tb.yaml(bin, "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all", "v1", "v2"), 8*time.Second)
+		paths := collect(t, tb.yaml(bin, vspec{name: "v1", prefix: nobody}, vspec{name: "v2", prefix: nobody}), 8*time.Second)
 		for _, p := range paths {
 			tr := p.Latest()
-			if !tr.Reached || len(tr.Hops) != 4 || tr.Hops[1].Addr == "" || tr.EndToEnd.Sent == 0 {
+			if !tr.Reached || len(tr.Hops) != 4 || tr.Hops[1].Addr == "" || tr.EndToEnd.Sent == 0 || tr.EndToEnd.Received == 0 {
 				t.Fatalf("%s: unprivileged trace incomplete: %+v", p.Vantage, tr)
 			}
 		}
 	})
+
+	t.Run("unprivileged-ping-socket", func(t *testing.T) {
+		need(t, "setpriv")
+		clear()
+		tb.x("v1", "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647")
+		defer tb.x("v1", "sysctl", "-qw", "net.ipv4.ping_group_range=1 0")
+		paths := collect(t, tb.yaml(bin, vspec{name: "v1", prefix: nobody, backend: "ping"}), 6*time.Second)
+		tr := paths[0].Latest()
+		if !tr.Reached || len(tr.Hops) != 4 || tr.Hops[1].Addr != "10.2.1.1" || tr.EndToEnd.Received == 0 {
+			t.Fatalf("ping socket trace incomplete: %+v", tr)
+		}
+	})
+
+	t.Run("no-permission-says-how", func(t *testing.T) {
+		need(t, "setpriv")
+		opts, err := config.OptionsFromYAML("t.yaml", tb.yaml(bin, vspec{name: "v2", prefix: nobody, backend: "icmp"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := sources.Lookup("probe")
+		src, err := k.New(sources.Env{Name: "paths"}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.(sources.Closer).Close()
+		var perr error
+		for i := 0; i < 10 && perr == nil; i++ {
+			time.Sleep(500 * time.Millisecond)
+			_, perr = src.Poll(context.Background(), sources.Request{Now: time.Now()})
+		}
+		if perr == nil || !strings.Contains(perr.Error(), "setcap cap_net_raw+ep") || !strings.Contains(perr.Error(), "ping_group_range") {
+			t.Fatalf("want an error saying how to grant ICMP, got %v", perr)
+		}
+	})
+
+	t.Run("mtr-vantage-carrier-loss", func(t *testing.T) {
+		need(t, "mtr")
+		clear()
+		for i := 1; i <= 3; i++ {
+			tb.x("c", "iptables", "-t", "raw", "-A", "PREROUTING", "-i", fmt.Sprintf("ifa%d", i),
+				"-m", "statistic", "--mode", "random", "--probability", "0.3", "-j", "DROP")
+		}
+		v := verdict(t, collect(t, tb.yaml(bin, vspec{name: "v1"}, vspec{name: "v2"}, vspec{name: "v3", typ: "mtr"}), dur))
+		if v.Kind != correlate.VerdictShared || v.Total != 3 || len(v.Vantages) != 3 {
+			t.Fatalf("want shared 3 of 3 with v3 through mtr --raw, got %s %v/%d", v.Kind, v.Vantages, v.Total)
+		}
+	})
+
+	t.Run("return-path", func(t *testing.T) {
+		clear()
+		tb.run("ip", "-n", tb.ns("e"), "route", "replace", "10.1.3.0/24", "via", "10.5.0.2")
+		defer tb.run("ip", "-n", tb.ns("e"), "route", "replace", "10.1.3.0/24", "via", "10.3.0.1")
+		tb.x("b", "iptables", "-t", "raw", "-A", "PREROUTING", "-i", "ife",
+			"-m", "statistic", "--mode", "random", "--probability", "0.3", "-j", "DROP")
+		defer tb.x("b", "iptables", "-t", "raw", "-F")
+		v := verdict(t, collect(t, tb.yaml(bin, three()...), dur))
+		if v.Kind != correlate.VerdictLocal || v.Vantages[0] != "v3" || !v.Exonerated {
+			t.Fatalf("want local to v3 with the return path suspected, got %s %v exonerated=%v", v.Kind, v.Vantages, v.Exonerated)
+		}
+	})
 }
+
+const nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all"
 
 func contains(ss []string, s string) bool {
 	for _, x := range ss {
