@@ -44,6 +44,13 @@ type Change struct {
 	Event sources.Event
 }
 
+// EventEntry is one sending of an event.
+type EventEntry struct {
+	At    time.Time // Start when first seen, else End, Updated or the batch's At
+	First bool      // the first time this event ID was seen
+	Event sources.Event
+}
+
 // SourceInfo is one source seen in a recording.
 type SourceInfo struct {
 	Name    string
@@ -61,7 +68,11 @@ type Timeline struct {
 	// last seen (with its evidence; Resolved set when it resolved).
 	Findings []correlate.Finding
 	Sources  []SourceInfo // in order of first appearance
-	Events   []sources.Event
+	// Events holds each source event in its last state, by start time.
+	Events []sources.Event
+	// EventLog is every event as the sources sent it, in file order:
+	// its opening, its updates and its end.
+	EventLog []EventEntry
 	Store    *correlate.Store // the store after the last batch
 	From     time.Time
 	Until    time.Time
@@ -101,10 +112,23 @@ func Evaluate(rec *Recording, opt EvalOptions) (*Timeline, error) {
 					e.Start = tl.Events[j].Start
 				}
 				tl.Events[j] = e
+				at := b.At
+				switch {
+				case !e.End.IsZero():
+					at = e.End
+				case !e.Updated.IsZero():
+					at = e.Updated
+				}
+				tl.EventLog = append(tl.EventLog, EventEntry{At: at, Event: e})
 				continue
 			}
 			events[key] = len(tl.Events)
 			tl.Events = append(tl.Events, e)
+			at := e.Start
+			if at.IsZero() {
+				at = b.At
+			}
+			tl.EventLog = append(tl.EventLog, EventEntry{At: at, First: true, Event: e})
 		}
 		active, changes := Step(store, eng, b, opt.Window, opt.Filter)
 		now := store.Now()
