@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,9 @@ func recordToFile(t *testing.T, batches []*sources.Batch, notes []Annotation) st
 }
 
 func findingsLine(active []correlate.Finding, changes []sources.Event) string {
+	// findings resolving together come in map order from the engine
+	changes = append([]sources.Event(nil), changes...)
+	sort.Slice(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
 	var b strings.Builder
 	for _, f := range active {
 		fmt.Fprintf(&b, "A %s %s %s %s %v|", f.ID, f.Severity, f.Title, f.Opened.UTC().Format(time.RFC3339Nano), f.Evidence)

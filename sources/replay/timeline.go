@@ -26,14 +26,19 @@ const DefaultWindow = 15 * time.Minute
 // Step applies one batch to the store and evaluates the engine on the
 // window ending at the store's newest time. Live and replay both go
 // through it (one batch, one evaluation), which is what makes a replay
-// reach the same findings at the same times as live.
+// reach the same findings at the same times as live. It orders the
+// changes of one evaluation by finding ID.
 func Step(store *correlate.Store, eng *correlate.Engine, b *sources.Batch, window time.Duration, filter correlate.Filter) ([]correlate.Finding, []sources.Event) {
 	if window <= 0 {
 		window = DefaultWindow
 	}
 	store.Apply(b)
 	now := store.Now()
-	return eng.Evaluate(store.Snapshot(now.Add(-window), now, filter))
+	active, changes := eng.Evaluate(store.Snapshot(now.Add(-window), now, filter))
+	// the engine reports findings resolving together in map order; fix an
+	// order so a timeline is the same on every run
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
+	return active, changes
 }
 
 // Change is one finding opening, changing or resolving during a replay.
