@@ -137,9 +137,9 @@ type DamageError struct {
 
 func (e *DamageError) Error() string {
 	if e.Cut {
-		return fmt.Sprintf("recording cut off in frame %d at byte %d (%s): the recorder stopped mid-write; the %d whole frames before it replay", e.Frame, e.Offset, e.Reason, e.Frame)
+		return fmt.Sprintf("recording cut off at byte %d, in frame %d (%s): the recorder stopped mid-write; every frame before it replays", e.Offset, e.Frame, e.Reason)
 	}
-	return fmt.Sprintf("recording damaged in frame %d at byte %d (%s): replaying the %d whole frames before it, the rest is skipped", e.Frame, e.Offset, e.Reason, e.Frame)
+	return fmt.Sprintf("recording damaged at byte %d, in frame %d (%s): replaying the frames before it, the rest is skipped", e.Offset, e.Frame, e.Reason)
 }
 
 // ErrNotRecording is returned for a file that does not start like a

@@ -151,7 +151,7 @@ func TestCorruptChecksumStopsThereWithWarning(t *testing.T) {
 	if rec.Len() != 2 || d.Frame != 3 || d.Offset != offs[3] {
 		t.Fatalf("%d batches, damage %+v", rec.Len(), d)
 	}
-	if !strings.Contains(rec.Warning.Error(), "replaying the 3 whole frames") {
+	if !strings.Contains(rec.Warning.Error(), "damaged at byte") {
 		t.Fatalf("message %q", rec.Warning)
 	}
 }
