@@ -63,7 +63,11 @@ func Open(path string) (*Recording, error) {
 
 // Load reads a recording from r (size bytes long).
 func Load(r io.ReaderAt, size int64) (*Recording, error) {
-	fr, err := NewFrameReader(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 256<<10))
+	bufSize := 256 << 10
+	if size < int64(bufSize) {
+		bufSize = max(int(size), 16)
+	}
+	fr, err := NewFrameReader(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), bufSize))
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ type Writer struct {
 	zw         *flate.Writer
 	raw        bytes.Buffer
 	zbuf       bytes.Buffer
-	frame      bytes.Buffer
+	maxFrame   int // MaxFrame; smaller in tests
 	timer      *time.Timer
 	timerArmed bool
 	err        error // sticky: the first write error
@@ -51,7 +51,7 @@ func NewWriter(w io.Writer, hdr Header) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	wr := &Writer{dst: w, bw: bufio.NewWriterSize(w, 256<<10), zw: zw}
+	wr := &Writer{dst: w, bw: bufio.NewWriterSize(w, 256<<10), zw: zw, maxFrame: MaxFrame}
 	if f, ok := w.(*os.File); ok {
 		unlock, err := lockFile(f)
 		if err != nil {
@@ -213,8 +213,12 @@ func (w *Writer) writeFrame(kind FrameKind, flags uint8, at time.Time, v any) er
 	if err := gob.NewEncoder(&w.raw).Encode(v); err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
-	if w.raw.Len() > MaxFrame {
-		return fmt.Errorf("frame is %d MiB, more than the %d MiB limit: not recorded (split the source's batches)", w.raw.Len()>>20, MaxFrame>>20)
+	limit := w.maxFrame
+	if limit <= 0 {
+		limit = MaxFrame
+	}
+	if w.raw.Len() > limit {
+		return fmt.Errorf("frame is %d KiB, more than the %d MiB limit: not recorded (split the source's batches)", w.raw.Len()>>10, limit>>20)
 	}
 	w.zbuf.Reset()
 	w.zw.Reset(&w.zbuf)
