@@ -18,6 +18,9 @@ var update = flag.Bool("update", false, "rewrite the golden screens under testda
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
+	if filepath.Ext(name) == "" {
+		name += ".golden"
+	}
 	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
