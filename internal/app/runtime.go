@@ -89,6 +89,25 @@ func (r *Runtime) accept(b *sources.Batch) {
 	}
 }
 
+// Ingest stores a batch that did not come from the scheduler (a replay)
+// and, when evaluate is set, runs the engine over it at once, as live
+// would have after that batch.
+func (r *Runtime) Ingest(b *sources.Batch, evaluate bool) {
+	r.accept(b)
+	if evaluate {
+		r.Evaluate()
+	}
+}
+
+// Restart empties the store and the engine (a replay seeking backwards).
+func (r *Runtime) Restart() {
+	r.Store.Reset()
+	r.mu.Lock()
+	r.Engine = correlate.NewEngine(correlate.EngineOptions{})
+	r.findings = nil
+	r.mu.Unlock()
+}
+
 // SetTap installs (or removes, with nil) the batch tap while running.
 func (r *Runtime) SetTap(f func(*sources.Batch)) {
 	r.tapMu.Lock()
@@ -108,7 +127,10 @@ func (r *Runtime) Findings() []correlate.Finding {
 func (r *Runtime) Evaluate() []correlate.Finding {
 	now := r.Store.Now()
 	snap := r.Store.Snapshot(now.Add(-r.EngineWindow), now, nil)
-	fs, changes := r.Engine.Evaluate(snap)
+	r.mu.RLock()
+	eng := r.Engine
+	r.mu.RUnlock()
+	fs, changes := eng.Evaluate(snap)
 	if len(changes) > 0 {
 		r.Store.Apply(&sources.Batch{Source: correlate.EngineSource, At: now, Events: changes,
 			Status: sources.Status{Source: correlate.EngineSource, Type: "engine", Health: sources.HealthOK}})

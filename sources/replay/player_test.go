@@ -285,7 +285,7 @@ func TestReplaySourceFromConfig(t *testing.T) {
 		t.Fatalf("detail %q", b.Status.Detail)
 	}
 
-	for _, bad := range []string{"speed: 2\n", "file: " + path + "\nspeed: 99\n", "file: /nonexistent/x.opsrec\n", "file: x\nbogus: 1\n"} {
+	for _, bad := range []string{"speed: 2\n", "file: " + path + "\nspeed: 99\n", "file: x\nbogus: 1\n"} {
 		o, err := config.OptionsFromYAML("test.yaml", bad)
 		if err != nil {
 			t.Fatal(err)
@@ -294,10 +294,19 @@ func TestReplaySourceFromConfig(t *testing.T) {
 			t.Fatalf("options %q accepted", bad)
 		}
 	}
+	// a missing file loads (the config is fine) and fails at the poll, naming the path
+	o, _ := config.OptionsFromYAML("test.yaml", "file: /nonexistent/x.opsrec\n")
+	missing, err := kind.New(sources.Env{Name: "pm"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := missing.Poll(context.Background(), sources.Request{}); err == nil || !strings.Contains(err.Error(), "/nonexistent/x.opsrec") {
+		t.Fatalf("missing file: %v", err)
+	}
 	// a file that is not a recording fails at the poll, with a reason
 	junk := filepath.Join(t.TempDir(), "junk")
 	os.WriteFile(junk, []byte("hello"), 0o600)
-	o, _ := config.OptionsFromYAML("test.yaml", "file: "+junk+"\n")
+	o, _ = config.OptionsFromYAML("test.yaml", "file: "+junk+"\n")
 	s2, err := kind.New(sources.Env{Name: "pm"}, o)
 	if err != nil {
 		t.Fatal(err)

@@ -68,9 +68,8 @@ func newSource(env sources.Env, opts sources.Options) (sources.Source, error) {
 	if o.Speed < MinSpeed || o.Speed > MaxSpeed {
 		return nil, opts.Errorf("replay %q: speed %g is out of range: use %d to %d", env.Name, o.Speed, MinSpeed, MaxSpeed)
 	}
-	if _, err := os.Stat(o.File); err != nil {
-		return nil, opts.Errorf("replay %q: %v (check the file: path)", env.Name, err)
-	}
+	// the file is opened on the first poll: a missing one shows as a
+	// failing source with the path, and the config still loads
 	return &Source{env: env, opt: o, nodes: map[string][]sources.NodeState{}}, nil
 }
 
