@@ -393,7 +393,7 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 			evc := ev
 			note(t.Key, t.Current(), &evc)
 		}
-		if dup := duplicateOf(t, dash); dup {
+		if duplicateOf(t, dash, now) {
 			continue // the current-events entry tells the same story, richer
 		}
 		b.Events = append(b.Events, ev)
@@ -559,20 +559,27 @@ func (s *StatusSource) threadEvent(t *StatusThread, id string) sources.Event {
 	return ev
 }
 
-// duplicateOf reports whether a current-events entry covers the same key
-// within an hour of the RSS thread's start.
-func duplicateOf(t *StatusThread, dash []DashboardEvent) bool {
+// duplicateOf reports whether a current-events entry tells the same story
+// as an RSS thread: it covers the same key, and their spans overlap (with
+// an hour's slack, the two feeds are not published at the same instant).
+// The RSS window holds 50 items, so a long event's thread often starts
+// long after the dashboard's entry does.
+func duplicateOf(t *StatusThread, dash []DashboardEvent, now time.Time) bool {
+	tEnd := now
+	if !t.Open() {
+		tEnd = t.Updated()
+	}
 	for i := range dash {
 		e := &dash[i]
 		_, impacted := e.Impacted[t.Key]
 		if e.Service != t.Key && !impacted {
 			continue
 		}
-		d := e.Start().Sub(t.Start())
-		if d < 0 {
-			d = -d
+		eEnd := now
+		if e.Resolved() {
+			eEnd = e.Updated()
 		}
-		if d <= time.Hour {
+		if !e.Start().After(tEnd.Add(time.Hour)) && !t.Start().After(eEnd.Add(time.Hour)) {
 			return true
 		}
 	}
