@@ -433,7 +433,7 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 		if region != "" {
 			n.Attrs["region"] = region
 		}
-		if ev := worstEvent[key]; ev != nil {
+		if ev := worstEvent[key]; ev != nil && st > StatusOperational {
 			n.Since = ev.Start
 			n.Attrs["event"] = ev.Title
 			n.Attrs["event_id"] = ev.ID
