@@ -264,6 +264,13 @@ func StateWord(status int) string {
 	return "disruption"
 }
 
+var statePhrase = map[int]string{
+	StatusOperational:   "is operating normally",
+	StatusInformational: "has an informational notice",
+	StatusDegraded:      "is degraded",
+	StatusDisruption:    "has a disruption",
+}
+
 type feedResult struct {
 	key   string
 	items []StatusItem
@@ -423,7 +430,7 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 		n := sources.NodeState{
 			Kind:     "service",
 			ID:       key,
-			Name:     strings.TrimSpace(svc + " " + region),
+			Name:     key, // the same name the events carry as their Node
 			Layer:    sources.LayerProvider,
 			State:    StateWord(st),
 			Severity: Severity(st),
@@ -437,6 +444,9 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 			n.Since = ev.Start
 			n.Attrs["event"] = ev.Title
 			n.Attrs["event_id"] = ev.ID
+			// read by the correlation engine's node findings
+			n.Attrs["finding"] = sources.Clean(fmt.Sprintf("AWS says %s %s: %s", strings.TrimSpace(svc+" "+region), statePhrase[st], ev.Title))
+			n.Attrs["detail"] = ev.Text
 		}
 		b.Nodes = append(b.Nodes, n)
 	}
