@@ -250,6 +250,11 @@ func decodeGob(body []byte, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeRaw(raw, v)
+}
+
+// decodeRaw decodes an uncompressed frame value.
+func decodeRaw(raw []byte, v any) error {
 	if err := checkGobLengths(raw); err != nil {
 		return fmt.Errorf("decode frame: %w", err)
 	}

@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
@@ -313,5 +314,30 @@ func FuzzReadFrames(f *testing.F) {
 				t.Fatal("nil batch without error")
 			}
 		}
+	})
+}
+
+// FuzzDecodeFrameValue fuzzes what is inside a frame once its checksum
+// passed: the gob of a batch, an annotation or a header.
+func FuzzDecodeFrameValue(f *testing.F) {
+	for _, v := range []any{
+		batchFrame{Batch: incidentBatches()[24], NodesSet: true},
+		batchFrame{Batch: incidentBatches()[1]},
+		Annotation{At: t0, Author: "ana", Text: "failover"},
+		Header{Version: 1, Created: t0, Config: "sources: []\n"},
+	} {
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var bf batchFrame
+		_ = decodeRaw(raw, &bf)
+		var a Annotation
+		_ = decodeRaw(raw, &a)
+		var h Header
+		_ = decodeRaw(raw, &h)
 	})
 }

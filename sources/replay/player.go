@@ -274,3 +274,34 @@ func (p *Player) NextFinding() (at time.Time, reset, ok bool, err error) {
 	}
 	return time.Time{}, false, false, nil
 }
+
+// Annotate saves a note in the recording file (see AppendAnnotation) and
+// adds it to the notes the player shows. The recording must have come
+// from Open (it needs the file's path).
+func (p *Player) Annotate(a Annotation) error {
+	if p.rec.Path == "" {
+		return errors.New("annotate: this recording was not opened from a file")
+	}
+	a.Author, a.Text = sources.Clean(a.Author), sources.CleanText(a.Text)
+	if err := AppendAnnotation(p.rec.Path, a); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	notes := append([]Annotation(nil), p.rec.Annotations...)
+	i := len(notes)
+	for i > 0 && notes[i-1].At.After(a.At) {
+		i--
+	}
+	notes = append(notes[:i], append([]Annotation{a}, notes[i:]...)...)
+	p.rec.Annotations = notes
+	return nil
+}
+
+// Annotations returns the recording's notes, sorted by time. Use it rather
+// than Recording.Annotations while Annotate may run.
+func (p *Player) Annotations() []Annotation {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Annotation(nil), p.rec.Annotations...)
+}

@@ -306,3 +306,56 @@ func TestReplaySourceFromConfig(t *testing.T) {
 		t.Fatalf("junk file: %v", err)
 	}
 }
+
+func TestAnnotateDuringReplay(t *testing.T) {
+	path := recordToFile(t, incidentBatches(), []Annotation{{At: t0.Add(4 * time.Minute), Author: "ana", Text: "failover"}})
+	rec, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	p := NewPlayer(rec, PlayerOptions{})
+	if err := p.Annotate(Annotation{At: t0.Add(2 * time.Minute), Author: "bo", Text: "first 5xx\x1b]0;evil\x07"}); err != nil {
+		t.Fatal(err)
+	}
+	notes := p.Annotations()
+	if len(notes) != 2 || notes[0].Author != "bo" || notes[0].Text != "first 5xx" {
+		t.Fatalf("notes %+v", notes)
+	}
+	// the note is in the file, and the open recording still reads its batches
+	again, err := Open(path)
+	if err != nil || len(again.Annotations) != 2 {
+		t.Fatalf("reopened: %v, %d notes", err, len(again.Annotations))
+	}
+	again.Close()
+	if _, err := rec.Batch(rec.Len() - 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRecordStopsAfterDuration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "headless.opsrec")
+	w, err := Create(path, Header{Created: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make(chan *sources.Batch, 10)
+	for _, b := range incidentBatches()[:5] {
+		in <- b
+	}
+	// the channel never closes: only the duration ends the recording
+	if err := Record(context.Background(), w, in, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if rec.Len() != 5 || rec.Warning != nil {
+		t.Fatalf("%d batches, %v", rec.Len(), rec.Warning)
+	}
+	if err := w.WriteBatch(incidentBatches()[0]); err == nil {
+		t.Fatal("the writer accepted a batch after Record closed it")
+	}
+}
