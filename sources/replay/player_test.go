@@ -274,6 +274,8 @@ func TestReplaySourceFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.(sources.Closer).Close()
+	clk := &fakeClock{t: time.Unix(4e9, 0)}
+	src.(*Source).clock = clk.Now
 	b, err := src.Poll(context.Background(), sources.Request{})
 	if err != nil {
 		t.Fatal(err)
@@ -281,8 +283,18 @@ func TestReplaySourceFromConfig(t *testing.T) {
 	if len(b.Series) != 1 || b.Series[0].Labels["recorded_from"] != "lb-1" || b.Nodes == nil || b.Nodes[0].Name != "app-2" {
 		t.Fatalf("first poll %+v", b)
 	}
-	if !strings.Contains(b.Status.Detail, "replay 2026-03-14 02:00:00") {
+	if b.Status.Detail != "replay 2026-03-14 02:00:00 (60×)" {
 		t.Fatalf("detail %q", b.Status.Detail)
+	}
+	// a second of wall time is a minute of recording at 60×: lb-1 at
+	// 10…60 s and prom at 2…52 s, one series each
+	clk.Add(time.Second)
+	b, err = src.Poll(context.Background(), sources.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Series) != 12 || !b.At.Equal(t0.Add(time.Minute)) || b.Status.Detail != "replay 2026-03-14 02:01:00 (60×)" {
+		t.Fatalf("second poll: %d series at %v, %q", len(b.Series), b.At, b.Status.Detail)
 	}
 
 	for _, bad := range []string{"speed: 2\n", "file: " + path + "\nspeed: 99\n", "file: /nonexistent/x.opsrec\n", "file: x\nbogus: 1\n"} {
@@ -333,18 +345,35 @@ func TestAnnotateDuringReplay(t *testing.T) {
 	}
 }
 
-func TestRecordStopsAfterDuration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "headless.opsrec")
-	w, err := Create(path, Header{Created: t0})
+func TestRecordStopsAfterDurationOrCancel(t *testing.T) {
+	dir := t.TempDir()
+	// nothing arrives: only the duration ends the recording
+	w, err := Create(filepath.Join(dir, "quiet.opsrec"), Header{Created: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := make(chan *sources.Batch, 10)
+	if err := Record(context.Background(), w, make(chan *sources.Batch), 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteBatch(incidentBatches()[0]); err == nil {
+		t.Fatal("the writer accepted a batch after Record closed it")
+	}
+
+	// five batches handed over one by one, then the user stops it
+	path := filepath.Join(dir, "headless.opsrec")
+	w, err = Create(path, Header{Created: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan *sources.Batch)
+	done := make(chan error, 1)
+	go func() { done <- Record(ctx, w, in, time.Hour) }()
 	for _, b := range incidentBatches()[:5] {
 		in <- b
 	}
-	// the channel never closes: only the duration ends the recording
-	if err := Record(context.Background(), w, in, 200*time.Millisecond); err != nil {
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	rec, err := Open(path)
@@ -354,8 +383,5 @@ func TestRecordStopsAfterDuration(t *testing.T) {
 	defer rec.Close()
 	if rec.Len() != 5 || rec.Warning != nil {
 		t.Fatalf("%d batches, %v", rec.Len(), rec.Warning)
-	}
-	if err := w.WriteBatch(incidentBatches()[0]); err == nil {
-		t.Fatal("the writer accepted a batch after Record closed it")
 	}
 }
