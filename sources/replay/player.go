@@ -48,6 +48,7 @@ type Player struct {
 	clock   func() time.Time
 	eval    EvalOptions
 	next    int       // next batch to hand out
+	handed  time.Time // the latest At handed out since the start or a reset
 	pos     time.Time // replay position at anchor
 	anchor  time.Time // wall time when pos was set
 	speed   float64
@@ -166,9 +167,9 @@ func (p *Player) seek(t time.Time) bool {
 	if t.After(p.end) {
 		t = p.end
 	}
-	reset := p.next > 0 && t.Before(p.rec.Batches[p.next-1].At)
+	reset := p.next > 0 && t.Before(p.handed)
 	if reset {
-		p.next = 0
+		p.next, p.handed = 0, time.Time{}
 	}
 	p.pos, p.anchor = t, p.clock()
 	return reset
@@ -190,6 +191,9 @@ func (p *Player) Drain() (out []*sources.Batch, err error) {
 	pos := p.position()
 	var errs []error
 	for p.next < len(p.rec.Batches) && !p.rec.Batches[p.next].At.After(pos) {
+		if at := p.rec.Batches[p.next].At; at.After(p.handed) {
+			p.handed = at
+		}
 		b, derr := p.rec.Batch(p.next)
 		p.next++
 		if derr != nil {

@@ -385,3 +385,52 @@ func TestRecordStopsAfterDurationOrCancel(t *testing.T) {
 		t.Fatalf("%d batches, %v", rec.Len(), rec.Warning)
 	}
 }
+
+// A server that flaps (the split-brain story) opens its finding again
+// after it resolved: the timeline keeps both openings.
+func TestFlappingFindingAppearsOncePerOpening(t *testing.T) {
+	var batches []*sources.Batch
+	for i := 0; i < 30; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		state, sev := "UP", sources.SevOK
+		if (i >= 3 && i < 6) || (i >= 15 && i < 18) {
+			state, sev = "DOWN", sources.SevCritical
+		}
+		batches = append(batches, &sources.Batch{Source: "lb-1", At: at, Nodes: []sources.NodeState{{Kind: "server", ID: "be/app-1", Name: "app-1", State: state, Severity: sev}}})
+	}
+	rec := loadBytes(t, writeRecording(t, batches, nil))
+	tl, err := Evaluate(rec, EvalOptions{Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Findings) != 2 || tl.Findings[0].ID != tl.Findings[1].ID {
+		t.Fatalf("findings %+v", tl.Findings)
+	}
+	first, second := tl.Findings[0], tl.Findings[1]
+	if !first.Opened.Equal(t0.Add(30*time.Second)) || first.Resolved.IsZero() || !second.Opened.Equal(t0.Add(150*time.Second)) || second.Resolved.IsZero() {
+		t.Fatalf("openings %v–%v and %v–%v", first.Opened, first.Resolved, second.Opened, second.Resolved)
+	}
+}
+
+// Batches from different sources can land in the file slightly out of
+// time order; seeking back before any batch handed out still resets.
+func TestSeekBackResetsWithOutOfOrderBatches(t *testing.T) {
+	batches := []*sources.Batch{
+		{Source: "a", At: t0},
+		{Source: "b", At: t0.Add(100 * time.Second)},
+		{Source: "c", At: t0.Add(95 * time.Second)},
+	}
+	rec := loadBytes(t, writeRecording(t, batches, nil))
+	clk := &fakeClock{t: time.Unix(5e9, 0)}
+	p := NewPlayer(rec, PlayerOptions{Clock: clk.Now})
+	p.Seek(t0.Add(100 * time.Second))
+	if due, _ := p.Drain(); len(due) != 3 || due[1].Source != "b" || due[2].Source != "c" {
+		t.Fatalf("drained %d", len(due))
+	}
+	if !p.Seek(t0.Add(97 * time.Second)) {
+		t.Fatal("seeking before a batch already handed out did not ask for a reset")
+	}
+	if due, _ := p.Drain(); len(due) != 1 || due[0].Source != "a" {
+		t.Fatalf("after reset drained %d", len(due))
+	}
+}
