@@ -548,3 +548,39 @@ func TestBaselineCacheRecomputesOnlyWhenTheWindowMoves(t *testing.T) {
 		t.Fatalf("misses %d, entries %d", c.Misses, c.Len())
 	}
 }
+
+// Odd data (Inf, NaN everywhere, one point, negative values, empty
+// snapshots) never panics and never yields a NaN score.
+func TestOddDataDoesNotPanic(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	odd := []float64{math.Inf(1), math.Inf(-1), math.NaN(), 0, -1, 1e308, -1e308, 5e-324}
+	for trial := 0; trial < 200; trial++ {
+		n := r.IntN(300)
+		var ss []series
+		for k := 0; k < 1+r.IntN(6); k++ {
+			v := noise(r, n, 10, 1)
+			for i := range v {
+				if r.IntN(5) == 0 {
+					v[i] = odd[r.IntN(len(odd))]
+				}
+			}
+			role := []sources.Role{sources.RoleSymptom, sources.RoleResource, sources.RoleTraffic, sources.RoleUnknown}[r.IntN(4)]
+			ss = append(ss, series{key: string(rune('a' + k)), name: []string{"5xx", "availability", "requests", "replication_lag"}[r.IntN(4)],
+				node: []string{"", "a", "b"}[r.IntN(3)], role: role, layer: sources.Layers[r.IntN(len(sources.Layers))], vals: v})
+		}
+		snap := mkSnap(tstep, n, ss...)
+		snap.Deps = []sources.Dependency{{From: "a", To: "b"}, {From: "b", To: "a"}} // a cycle too
+		e := NewEngine(EngineOptions{})
+		fs, _ := e.Evaluate(snap)
+		for _, f := range fs {
+			for _, ev := range f.Evidence {
+				if math.IsNaN(ev.Score) {
+					t.Fatalf("trial %d: NaN score in %+v", trial, ev)
+				}
+			}
+		}
+		if n > 0 {
+			NewRanker(RankOptions{}).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: n / 2, From: n / 2, To: n})
+		}
+	}
+}
