@@ -584,3 +584,44 @@ func TestOddDataDoesNotPanic(t *testing.T) {
 		}
 	}
 }
+
+// An availability measured over a handful of requests is noise: it is
+// not read in buckets with fewer than MinRequests requests, and is read
+// again when the node has traffic.
+func TestShareOfFewRequestsIsNotRead(t *testing.T) {
+	build := func(reqs float64) *Snapshot {
+		r := rand.New(rand.NewPCG(33, 34))
+		n := 480
+		lat := noise(r, n, 100, 5)
+		stepUp(lat, 440, 400)
+		avail := noise(r, n, 99.9, 0.02)
+		req := noise(r, n, reqs, reqs/20)
+		for i := 436; i < n; i++ {
+			avail[i] = 0
+		}
+		return mkSnap(tstep, n,
+			series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerEdge, vals: lat},
+			series{name: "availability", unit: "%", node: "elb", role: sources.RoleResource, layer: sources.LayerLB, vals: avail},
+			series{name: "requests", unit: "count", node: "elb", role: sources.RoleTraffic, layer: sources.LayerLB, vals: req},
+		)
+	}
+	for _, c := range []struct {
+		reqs  float64
+		moved bool
+	}{{5, false}, {200, true}} {
+		snap := build(c.reqs)
+		rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+		moved := false
+		for _, cd := range rk.Order {
+			if cd.Meta.Name == "availability" && cd.Moved {
+				moved = true
+			}
+		}
+		if moved != c.moved {
+			t.Errorf("%v requests per bucket: availability moved %v, want %v", c.reqs, moved, c.moved)
+		}
+	}
+	if !IsRequestRatio(&SeriesMeta{Name: "hrsp_5xx_share", Unit: "%"}) || IsRequestRatio(&SeriesMeta{Name: "cpu.iowait", Unit: "%"}) {
+		t.Error("IsRequestRatio misclassifies")
+	}
+}
