@@ -481,8 +481,16 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			order = append(order, i)
 		}
 	}
-	sort.Slice(order, func(a, b int) bool { return cands[order[a]].Score > cands[order[b]].Score })
 	if len(order) > o.LagCandidates {
+		// the best K by magnitude get the lag search; ties by key, so the
+		// cut never depends on the sort's whims
+		sort.Slice(order, func(a, b int) bool {
+			ca, cb := &cands[order[a]], &cands[order[b]]
+			if ca.Score != cb.Score {
+				return ca.Score > cb.Score
+			}
+			return ca.Key < cb.Key
+		})
 		for _, i := range order[o.LagCandidates:] {
 			cands[i].Score *= 0.2 // never searched: no evidence of co-movement
 		}
@@ -565,8 +573,12 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		}
 		return 2
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ta, tb := tier(order[a]), tier(order[b])
+	tiers := make([]int8, len(cands))
+	for _, i := range order {
+		tiers[i] = int8(tier(i))
+	}
+	sort.Slice(order, func(a, b int) bool {
+		ta, tb := tiers[order[a]], tiers[order[b]]
 		if ta != tb {
 			return ta < tb
 		}
@@ -595,7 +607,7 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		if c.Peak > lc.MaxZ {
 			lc.MaxZ = c.Peak
 		}
-		switch t := tier(i); {
+		switch t := tiers[i]; {
 		case t == 2:
 			c.Group = EvQuiet
 		case t == 0 && len(rk.Suspects) < o.MaxSuspects:
