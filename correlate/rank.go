@@ -651,6 +651,8 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	for n, i := range order {
 		rk.Order[n] = cands[i]
 	}
+	// the scratch must not keep this snapshot alive until the next query
+	clear(cands)
 	return rk
 }
 
