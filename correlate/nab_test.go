@@ -20,7 +20,16 @@ import (
 // against the published per-row weights and per-file scores shipped in
 // ../shared/data/nab, and then used to score StreamDetector.
 
-const nabDir = "/work/shared/data/nab"
+// sharedData is where the project's real captures live; OPSVIEW_SHARED_DATA
+// points elsewhere (e.g. in CI).
+func sharedData() string {
+	if d := os.Getenv("OPSVIEW_SHARED_DATA"); d != "" {
+		return d
+	}
+	return "/work/shared/data"
+}
+
+var nabDir = filepath.Join(sharedData(), "nab")
 
 type nabProfile struct {
 	name                 string

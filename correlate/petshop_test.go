@@ -19,7 +19,7 @@ import (
 // high-traffic scenarios, ranked by the engine with the call graph as
 // dependencies, the no-issue period as baseline and the issue as window.
 
-const petshopDir = "/work/shared/data/petshop/dataset"
+var petshopDir = filepath.Join(sharedData(), "petshop", "dataset")
 
 type petFrame struct {
 	cols []petCol
