@@ -13,6 +13,7 @@ import (
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/replay"
 )
 
 // Runtime is one running opsview: its sources, store and engine.
@@ -22,7 +23,7 @@ type Runtime struct {
 	Engine *correlate.Engine
 	// Tap sees every batch after it was stored (the recorder).
 	Tap func(*sources.Batch)
-	// EngineWindow is how far back the engine looks; default 30m.
+	// EngineWindow is how far back the engine looks; default EngineWindow.
 	EngineWindow time.Duration
 	// MinFrame caps how often consumers are told of changes; default 100ms.
 	MinFrame time.Duration
@@ -34,6 +35,25 @@ type Runtime struct {
 	mu       sync.RWMutex
 	findings []correlate.Finding
 	tapMu    sync.Mutex
+}
+
+// EngineWindow is how far back the engine looks: its 15-minute scoring
+// window plus the hour of baseline behind it.
+const EngineWindow = 75 * time.Minute
+
+// NewEngine is the engine with every rule, the path triangulation among
+// them.
+func NewEngine() *correlate.Engine { return correlate.NewEngine(EngineOptions()) }
+
+// EngineOptions are the engine's settings in every mode (live, check,
+// replay, export), so they all reach the same findings.
+func EngineOptions() correlate.EngineOptions {
+	return correlate.EngineOptions{Rules: []correlate.RuleFunc{correlate.PathFindings}}
+}
+
+// EvalOptions are EngineOptions for evaluating a recording.
+func EvalOptions() replay.EvalOptions {
+	return replay.EvalOptions{Engine: EngineOptions(), Window: EngineWindow}
 }
 
 // Options build a runtime.
@@ -56,8 +76,8 @@ func New(o Options) *Runtime {
 	}
 	r := &Runtime{
 		Store:        correlate.NewStore(o.Store),
-		Engine:       correlate.NewEngine(correlate.EngineOptions{}),
-		EngineWindow: 30 * time.Minute,
+		Engine:       NewEngine(),
+		EngineWindow: EngineWindow,
 		MinFrame:     100 * time.Millisecond,
 		Logf:         o.Logf,
 		dirty:        make(chan struct{}, 1),
@@ -103,7 +123,7 @@ func (r *Runtime) Ingest(b *sources.Batch, evaluate bool) {
 func (r *Runtime) Restart() {
 	r.Store.Reset()
 	r.mu.Lock()
-	r.Engine = correlate.NewEngine(correlate.EngineOptions{})
+	r.Engine = NewEngine()
 	r.findings = nil
 	r.mu.Unlock()
 }

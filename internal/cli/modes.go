@@ -258,7 +258,7 @@ plays up to its last whole frame, with a warning.`,
 			}
 			rt := app.New(app.Options{Logf: logf})
 			// the engine sees the same window as live, so findings match
-			player := replay.NewPlayer(rec, replay.PlayerOptions{Eval: replay.EvalOptions{Window: rt.EngineWindow}})
+			player := replay.NewPlayer(rec, replay.PlayerOptions{Eval: app.EvalOptions()})
 			r := &replayer{player: player, rt: rt}
 			for i, s := range speeds {
 				if s <= speed {
@@ -332,7 +332,7 @@ small ASCII charts of the key series.`,
 				defer f.Close()
 				w = f
 			}
-			if err := export.Markdown(w, rec, export.Options{Title: title}); err != nil {
+			if err := export.Markdown(w, rec, export.Options{Title: title, Eval: app.EvalOptions()}); err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
 			return nil

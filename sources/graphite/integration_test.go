@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/opsview/opsview/sources"
-	"github.com/opsview/opsview/sources/internal/realserver"
+	"github.com/opsview/opsview/internal/realserver"
 )
 
 // One carbon-cache + graphite-web per test binary: the first start costs

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/opsview/opsview/sources"
-	"github.com/opsview/opsview/sources/internal/realserver"
+	"github.com/opsview/opsview/internal/realserver"
 )
 
 // One node_exporter + Prometheus per test binary. Prometheus starts on a
