@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/internal/realserver"
+	"github.com/opsview/opsview/sources"
 )
 
 // One node_exporter + Prometheus per test binary. Prometheus starts on a
