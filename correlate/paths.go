@@ -988,7 +988,14 @@ func FindingsFromVerdicts(vs []PathVerdict) []Finding {
 			continue
 		}
 		if v.Place != nil {
+			// the smallest address of the place keeps the ID stable when
+			// another vantage's address names it in the next window
 			node, key = v.Place.To, v.Place.To
+			for _, a := range v.Place.Aliases {
+				if a < key {
+					key = a
+				}
+			}
 		}
 		f := Finding{
 			ID:          "path/" + v.Target + "/" + string(v.Kind) + "/" + key,

@@ -348,3 +348,35 @@ func TestRunCLIJSON(t *testing.T) {
 		t.Fatalf("%d rounds", n)
 	}
 }
+
+func TestResolverAsyncCleanBounded(t *testing.T) {
+	r := NewResolver(2)
+	calls := make(chan string, 10)
+	r.lookup = func(_ context.Context, addr string) ([]string, error) {
+		calls <- addr
+		return []string{"ae-1.\x1b[31mr1.example.net."}, nil
+	}
+	if n := r.Name("192.0.2.1"); n != "" {
+		t.Fatalf("first call must not block for a name, got %q", n)
+	}
+	<-calls
+	var n string
+	for i := 0; i < 100 && n == ""; i++ {
+		time.Sleep(5 * time.Millisecond)
+		n = r.Name("192.0.2.1")
+	}
+	if n != "ae-1.r1.example.net" {
+		t.Fatalf("name %q: escapes must be stripped, the root dot dropped", n)
+	}
+	for _, a := range []string{"192.0.2.2", "192.0.2.3", "192.0.2.4"} {
+		r.Name(a)
+		<-calls
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.mu.Lock()
+	size := len(r.cache)
+	r.mu.Unlock()
+	if size > 2 {
+		t.Fatalf("cache holds %d names, bound is 2", size)
+	}
+}
