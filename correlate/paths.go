@@ -86,6 +86,9 @@ type Place struct {
 	// other vantage points).
 	Aliases []string
 	Keys    []string
+	// SegKeys are the keys of every hop of the segment: paths whose
+	// segments overlap are one place seen with different precision.
+	SegKeys []string
 }
 
 // Label describes the place in a few words.
@@ -440,13 +443,18 @@ func analyse(vantage string, w *window, opt PathOptions) VantagePath {
 	if vp.Good {
 		return vp
 	}
-	// onset: the first hop whose floor is significantly above a clean start
+	// onset: the path is bad (its end-to-end loss passed the z-test); the
+	// onset is the first hop where the persisting loss is significant or
+	// already most of the path's loss. The z-test alone would move the
+	// onset downstream whenever sampling noise pulls one floor low (the
+	// floor is a minimum of noisy estimates).
 	k := -1
+	need := math.Max(opt.MinStep, 0.5*vp.Loss)
 	for i, h := range vp.Hops {
 		if h.Received == 0 && !h.Dest {
 			continue
 		}
-		if opt.above(h.Floor, max(h.Sent, 1), 0, max(h.Sent, 1)) {
+		if h.Floor >= need || opt.above(h.Floor, max(h.Sent, 1), 0, max(h.Sent, 1)) {
 			k = i
 			break
 		}
@@ -477,16 +485,31 @@ func analyse(vantage string, w *window, opt PathOptions) VantagePath {
 	if j >= len(vp.Hops) {
 		j = len(vp.Hops) - 1
 	}
-	from := ""
+	// the segment starts after the last hop whose floor is confidently
+	// below the loss at the onset (a noisy, not quite significant floor
+	// widens the segment instead of moving it)
+	rise := vp.Hops[j].Floor
+	start := -1
 	for i := k - 1; i >= 0; i-- {
-		if vp.Hops[i].Received > 0 {
-			from = vp.Hops[i].Addr
+		h := vp.Hops[i]
+		if h.Received == 0 {
+			continue
+		}
+		if opt.above(rise, max(vp.Hops[j].Sent, 1), h.Floor, max(h.Sent, 1)) {
+			start = i
 			break
 		}
+	}
+	from := ""
+	if start >= 0 {
+		from = vp.Hops[start].Addr
 	}
 	vp.Hops[j].Onset = true
 	vp.Rise = vp.Hops[k].Floor
 	vp.Onset = placeOf(vp.Hops, j, from, w)
+	for i := start + 1; i <= j; i++ {
+		vp.Onset.SegKeys = append(vp.Onset.SegKeys, hopKeys(vp.Hops, i)...)
+	}
 	return vp
 }
 
@@ -648,6 +671,9 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 	type group struct {
 		place    *Place
 		keys     []string
+		seg      []string
+		loss     []float64
+		n        int
 		members  []string
 		asns     map[int]bool
 		unknown  int
@@ -661,7 +687,7 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		}
 		var g *group
 		for _, x := range groups {
-			if shares(x.keys, p.Onset.Keys) {
+			if shares(x.seg, p.Onset.SegKeys) {
 				g = x
 				break
 			}
@@ -669,10 +695,21 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		if g == nil {
 			g = &group{place: p.Onset, asns: map[int]bool{}}
 			groups = append(groups, g)
+		} else if len(p.Onset.SegKeys) < len(g.place.SegKeys) {
+			// the narrower segment names the place
+			old := g.place
+			cp := *p.Onset
+			if old.To != cp.To && !containsKey(cp.Aliases, old.To) {
+				cp.Aliases = append(append([]string(nil), old.Aliases...), old.To)
+			}
+			g.place = &cp
 		}
+		g.seg = append(g.seg, p.Onset.SegKeys...)
 		g.keys = append(g.keys, p.Onset.Keys...)
 		g.members = append(g.members, p.Vantage)
-		if p.Onset.To != g.place.To && !containsKey(g.place.Aliases, p.Onset.To) {
+		g.loss = append(g.loss, p.Loss)
+		g.n += p.Sent
+		if p.Onset.To != g.place.To && !containsKey(g.place.Aliases, p.Onset.To) && shares(g.place.Keys, p.Onset.SegKeys) && !containsKey(p.Onset.Keys, "dest") {
 			cp := *g.place
 			cp.Aliases = append(append([]string(nil), cp.Aliases...), p.Onset.To)
 			if cp.From == "" && p.Onset.From != "" {
@@ -689,9 +726,17 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		}
 	}
 	for _, g := range groups {
-		pl := &Place{Keys: g.keys}
+		pl := &Place{Keys: g.place.Keys}
+		gl := 0.0
+		for _, l := range g.loss {
+			gl += l
+		}
+		gl /= float64(len(g.loss))
+		gn := max(g.n/len(g.loss), 1)
 		for _, gp := range good {
-			if crosses(gp, pl) {
+			// only a path confidently better than the bad ones clears a
+			// place: a path that merely missed the z-test does not
+			if crosses(gp, pl) && opt.above(gl, gn, gp.Loss, max(gp.Sent, 1)) {
 				g.cleared = true
 				g.clearing = append(g.clearing, gp.Vantage)
 			}
@@ -943,7 +988,14 @@ func FindingsFromVerdicts(vs []PathVerdict) []Finding {
 			continue
 		}
 		if v.Place != nil {
+			// the smallest address of the place keeps the ID stable when
+			// another vantage's address names it in the next window
 			node, key = v.Place.To, v.Place.To
+			for _, a := range v.Place.Aliases {
+				if a < key {
+					key = a
+				}
+			}
 		}
 		f := Finding{
 			ID:          "path/" + v.Target + "/" + string(v.Kind) + "/" + key,

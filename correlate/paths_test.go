@@ -69,6 +69,9 @@ func synth(vantage, target string, hops []synthHop, polls, rounds int, seed uint
 
 const tgt = "10.4.0.2"
 
+// seedBase varies the random draws (TestTriangulateRobust).
+var seedBase uint64
+
 // topo builds the testbed's three paths: v_i → a_i (10.1.i.1) → c (answers
 // as 10.2.i.1) → e (10.3.0.2) → t. mod may change any hop per vantage.
 func topo(mod func(v int, hops []synthHop)) []PathHistory {
@@ -83,7 +86,7 @@ func topo(mod func(v int, hops []synthHop)) []PathHistory {
 		if mod != nil {
 			mod(v, hops)
 		}
-		out = append(out, synth("v"+itoa(v), tgt, hops, 6, 20, uint64(v)*1000+uint64(len(hops))))
+		out = append(out, synth("v"+itoa(v), tgt, hops, 6, 20, seedBase+uint64(v)*1000+uint64(len(hops))))
 	}
 	return out
 }
@@ -288,5 +291,48 @@ func BenchmarkTriangulate20x30(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Triangulate(paths, nil)
+	}
+}
+
+// TestTriangulateRobust repeats the scenarios over many random draws: the
+// verdict must hold for nearly all of them (sampling noise at n≈60).
+func TestTriangulateRobust(t *testing.T) {
+	defer func() { seedBase = 0 }()
+	cases := []struct {
+		name string
+		mod  func(v int, h []synthHop)
+		want VerdictKind
+	}{
+		{"clean", nil, VerdictNone},
+		{"shared", func(v int, h []synthHop) { h[1].fwd = 0.3 }, VerdictShared},
+		{"ratelimit", func(v int, h []synthHop) { h[1].icmp = 0.7 }, VerdictNone},
+		{"combo", func(v int, h []synthHop) { h[1].icmp = 0.7; h[2].fwd = 0.25 }, VerdictShared},
+		{"local", func(v int, h []synthHop) {
+			if v == 3 {
+				h[0].fwd = 0.3
+			}
+		}, VerdictLocal},
+		{"return-path", func(v int, h []synthHop) {
+			if v == 3 {
+				h[2].addr = "10.5.0.1"
+				h[2].fwd = 0.3
+			}
+		}, VerdictLocal},
+		{"destination", func(v int, h []synthHop) { h[3].fwd = 0.3 }, VerdictDestination},
+	}
+	for _, c := range cases {
+		bad := 0
+		const runs = 200
+		for s := 1; s <= runs; s++ {
+			seedBase = uint64(s) * 7777
+			vs := Triangulate(topo(c.mod), nil)
+			if vs[0].Kind != c.want {
+				bad++
+			}
+		}
+		t.Logf("%s: %d of %d draws wrong", c.name, bad, runs)
+		if bad > runs/50 {
+			t.Errorf("%s: %d of %d draws give the wrong verdict", c.name, bad, runs)
+		}
 	}
 }

@@ -256,6 +256,10 @@ func openRaw(target netip.Addr, ident uint16) (conn, error) {
 		}
 		return nil, fmt.Errorf("raw ICMP socket: %w", err)
 	}
+	if err := attachFilter(s, ident); err != nil {
+		s.close()
+		return nil, fmt.Errorf("raw ICMP socket filter: %w", err)
+	}
 	return &rawConn{s: s, target: target.Unmap(), ident: ident}, nil
 }
 

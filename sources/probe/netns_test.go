@@ -250,7 +250,7 @@ func verdict(t *testing.T, paths []correlate.PathHistory) correlate.PathVerdict 
 func TestNetnsScenarios(t *testing.T) {
 	tb := newTestbed(t)
 	bin := probeBinary(t)
-	const dur = 14 * time.Second
+	const dur = 16 * time.Second
 	clear := func() {
 		tb.x("c", "iptables", "-t", "raw", "-F")
 		tb.x("a3", "iptables", "-t", "raw", "-F")
@@ -294,9 +294,22 @@ func TestNetnsScenarios(t *testing.T) {
 	t.Run("rate-limit", func(t *testing.T) {
 		clear()
 		tb.x("c", "sysctl", "-qw", "net.ipv4.icmp_ratelimit=1000") // the Linux default
-		v := verdict(t, collect(t, tb.yaml(bin, three()...), dur))
+		paths := collect(t, tb.yaml(bin, three()...), dur)
+		v := verdict(t, paths)
 		if v.Kind != correlate.VerdictNone {
 			t.Fatalf("ICMP rate limiting blamed: %s", v.Kind)
+		}
+		marked := 0
+		for _, p := range paths {
+			for _, tr := range p.Traces {
+				if len(tr.Hops) > 1 && tr.Hops[1].RateLimited {
+					marked++
+					break
+				}
+			}
+		}
+		if marked != 3 {
+			t.Errorf("the source marked c rate-limited on %d of 3 vantages", marked)
 		}
 		if len(v.RateLimited) == 0 {
 			t.Fatal("c's rate limiting not shown")

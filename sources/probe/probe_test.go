@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"os"
@@ -346,5 +347,69 @@ func TestRunCLIJSON(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d rounds", n)
+	}
+}
+
+func TestResolverAsyncCleanBounded(t *testing.T) {
+	r := NewResolver(2)
+	calls := make(chan string, 10)
+	r.lookup = func(_ context.Context, addr string) ([]string, error) {
+		calls <- addr
+		return []string{"ae-1.\x1b[31mr1.example.net."}, nil
+	}
+	if n := r.Name("192.0.2.1"); n != "" {
+		t.Fatalf("first call must not block for a name, got %q", n)
+	}
+	<-calls
+	var n string
+	for i := 0; i < 100 && n == ""; i++ {
+		time.Sleep(5 * time.Millisecond)
+		n = r.Name("192.0.2.1")
+	}
+	if n != "ae-1.r1.example.net" {
+		t.Fatalf("name %q: escapes must be stripped, the root dot dropped", n)
+	}
+	for _, a := range []string{"192.0.2.2", "192.0.2.3", "192.0.2.4"} {
+		r.Name(a)
+		<-calls
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.mu.Lock()
+	size := len(r.cache)
+	r.mu.Unlock()
+	if size > 2 {
+		t.Fatalf("cache holds %d names, bound is 2", size)
+	}
+}
+
+// TestExecVantageDiesOrLies: a vantage whose command fails, or prints
+// something that is not probe output, shows as failing with its message.
+func TestExecVantageDiesOrLies(t *testing.T) {
+	k, _ := sources.Lookup("probe")
+	dir := t.TempDir()
+	for i, c := range []struct{ script, want string }{
+		{"echo 'ssh: Could not resolve hostname bastion9' >&2; exit 255", "Could not resolve hostname bastion9"},
+		{"echo '<html>login</html>'", "not a probe round"},
+		{`echo '{"v":7}'`, "format version 7"},
+	} {
+		script := filepath.Join(dir, fmt.Sprintf("far%d.sh", i))
+		os.WriteFile(script, []byte(c.script+"\n"), 0o755)
+		o, err := config.OptionsFromYAML("t.yaml", "targets: [192.0.2.1]\nreverse_dns: false\nvantages:\n  - name: far\n    type: exec\n    command: sh "+script+"\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := k.New(sources.Env{Name: "p"}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var perr error
+		for i := 0; i < 20 && perr == nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+			_, perr = src.Poll(context.Background(), sources.Request{Now: time.Now()})
+		}
+		src.(sources.Closer).Close()
+		if perr == nil || !strings.Contains(perr.Error(), c.want) {
+			t.Errorf("%s: want an error with %q, got %v", c.script, c.want, perr)
+		}
 	}
 }

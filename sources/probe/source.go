@@ -98,13 +98,13 @@ type Source struct {
 }
 
 type vantage struct {
-	opt    VantageOptions
-	mu     sync.Mutex
-	stats  map[string]*PathStats // by target
-	err    error                 // why the runner stopped, nil while running
-	done   chan struct{}
-	since  time.Time // agent: newest round seen
-	stderr *tailBuffer
+	opt       VantageOptions
+	mu        sync.Mutex
+	stats     map[string]*PathStats // by target
+	err       error                 // why the runner stopped, nil while running
+	done      chan struct{}
+	since     time.Time // agent: newest round seen
+	lastRound time.Time // when the newest round arrived (or the runner started)
 }
 
 func newSource(env sources.Env, o sources.Options) (sources.Source, error) {
@@ -226,7 +226,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 			b.Paths = append(b.Paths, tr)
 		}
 		err := v.err
+		quiet := time.Since(v.lastRound)
 		v.mu.Unlock()
+		if limit := max(10*s.opt.Interval, 15*time.Second); v.opt.Type != "agent" && err == nil && quiet > limit {
+			failed = append(failed, v.opt.Name)
+			errs = append(errs, fmt.Errorf("vantage %s: no probe round for %s; the command may hang (try it by hand)", v.opt.Name, quiet.Round(time.Second)))
+		}
 		if v.opt.Type != "agent" && err != nil {
 			failed = append(failed, v.opt.Name)
 			errs = append(errs, fmt.Errorf("vantage %s: %w", v.opt.Name, err))
@@ -323,6 +328,7 @@ func (v *vantage) add(r *Round) {
 		v.err = fmt.Errorf("%s: %s", sources.Clean(r.Target), sources.Clean(trunc(r.Error, 300)))
 		return
 	}
+	v.lastRound = time.Now()
 	ps.Add(r)
 }
 
@@ -336,6 +342,9 @@ func (v *vantage) fail(err error) {
 
 func (s *Source) run(v *vantage) {
 	v.done = make(chan struct{})
+	v.mu.Lock()
+	v.lastRound = time.Now()
+	v.mu.Unlock()
 	ctx := s.ctx
 	go func() {
 		defer close(v.done)

@@ -228,6 +228,7 @@ func (p *PathStats) Trace() sources.PathTrace {
 			tr.Hops = append(tr.Hops, h)
 		}
 	}
+	markRateLimited(tr.Hops, p)
 	e := sources.Hop{TTL: p.dist, Addr: p.addr, Sent: p.e2eSent, Received: p.e2e.n}
 	if p.e2eSent > 0 {
 		e.Loss = 1 - float64(p.e2e.n)/float64(p.e2eSent)
@@ -238,4 +239,37 @@ func (p *PathStats) Trace() sources.PathTrace {
 	p.e2e.fill(&e)
 	tr.EndToEnd = e
 	return tr
+}
+
+// markRateLimited flags hops whose own loss is well above the loss that
+// persists to the later hops (and the target's end-to-end loss): they only
+// rate-limit ICMP. Same rule as correlate's floor (z ≥ 3 and ≥ 5 points).
+func markRateLimited(hops []sources.Hop, p *PathStats) {
+	floor := math.Inf(1)
+	if p.e2eSent > 0 {
+		floor = 1 - float64(p.e2e.n)/float64(p.e2eSent)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := &hops[i]
+		if h.Received == 0 || h.Sent == 0 {
+			continue
+		}
+		dest := h.Addr == canonAddr(p.addr)
+		if !dest && !math.IsInf(floor, 1) && h.Loss-floor >= 0.05 && zStep(h.Loss, floor, h.Sent) >= 3 {
+			h.RateLimited = true
+		}
+		if !dest {
+			floor = math.Min(floor, h.Loss)
+		}
+	}
+}
+
+// zStep is the two-proportion z statistic of p1 above p2, both over n.
+func zStep(p1, p2 float64, n int) float64 {
+	p := (p1 + p2) / 2
+	se := math.Sqrt(p * (1 - p) * 2 / float64(n))
+	if se == 0 {
+		return math.Inf(1)
+	}
+	return (p1 - p2) / se
 }
