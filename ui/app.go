@@ -55,6 +55,9 @@ type Options struct {
 	// DataMsg through its program): used where the program is not the
 	// caller's to hold, as in a session served over SSH.
 	Updates <-chan struct{}
+	// Badge, when set, is shown in the header after LIVE/PAUSED (e.g.
+	// "● REC"); it must be cheap and safe to call from the UI goroutine.
+	Badge func() string
 }
 
 // DataMsg tells the app the store changed. The program's wiring sends it
@@ -471,6 +474,11 @@ func (a *App) header(c *Context) []string {
 		fixed += on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
 	} else {
 		fixed += on(t.OK).Render(c.Symbols.Live + " LIVE")
+	}
+	if a.opt.Badge != nil {
+		if b := clean(a.opt.Badge()); b != "" {
+			fixed += sep + on(t.Critical).Render(b)
+		}
 	}
 	var items []string
 	var itemsW int

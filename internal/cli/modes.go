@@ -371,6 +371,7 @@ round: the wire format of the exec vantage.`,
 	c.Flags().StringVar(&o.Backend, "backend", "auto", "auto, raw-icmp, ping, udp or icmp")
 	c.Flags().IntVar(&o.MaxTTL, "max-ttl", 30, "highest TTL probed")
 	c.Flags().IntVar(&o.TCPPort, "tcp-port", 0, "TCP port for end-to-end probes with the udp backend")
+	c.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long a round waits for answers (default min(1s, interval))")
 	return c
 }
 
@@ -399,6 +400,8 @@ otherwise; any other address requires --token-file.`,
 	c.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the bearer token clients must send")
 	c.Flags().DurationVar(&o.Interval, "interval", time.Second, "time between rounds")
 	c.Flags().StringVar(&o.Backend, "backend", "auto", "auto, raw-icmp, ping, udp or icmp")
+	c.Flags().IntVar(&o.MaxTTL, "max-ttl", 30, "highest TTL probed")
+	c.Flags().IntVar(&o.TCPPort, "tcp-port", 0, "TCP port for end-to-end probes with the udp backend")
 	return c
 }
 

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
@@ -121,7 +122,10 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	rt := app.New(ro)
 	logf("opsview %s starting: %s, %d sources", Version, p.mode, len(p.entries))
 
+	recorder := &liveRecorder{rt: rt, hdr: recordingHeader(p, "tui"), logf: logf, path: defaultRecordingPath}
+	defer recorder.stop()
 	model := ui.New(ui.Options{
+		OnKey: recorder.key, ModeKeys: []key.Binding{recordKey}, Badge: recorder.badge,
 		Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
 		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides(p.cfg), Views: extraViews(),
 		Window: window(from, until),

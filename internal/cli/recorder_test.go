@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsview/opsview/internal/app"
+	"github.com/opsview/opsview/sources/demo"
+	"github.com/opsview/opsview/sources/replay"
+)
+
+// `r` in the TUI records what the sources return; `r` again stops, and the
+// file replays.
+func TestRecordKeyTogglesARecording(t *testing.T) {
+	w := demo.NewWorld(demo.NewClock(time.Now(), 5), 5*time.Second, time.Now)
+	rt := app.New(app.Options{Entries: w.Entries()})
+	file := filepath.Join(t.TempDir(), "tui.opsrec")
+	r := &liveRecorder{rt: rt, hdr: replay.Header{Producer: "test"}, logf: t.Logf, path: func() string { return file }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rt.Run(ctx, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	if handled, _ := r.key(tea.KeyPressMsg{Code: 'x', Text: "x"}); handled {
+		t.Fatal("x is not the record key")
+	}
+	if handled, _ := r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}); !handled {
+		t.Fatal("r not handled")
+	}
+	if b := r.badge(); !strings.Contains(b, "REC") || !strings.Contains(b, "tui.opsrec") {
+		t.Fatalf("badge %q", b)
+	}
+	time.Sleep(2500 * time.Millisecond) // demo sources poll every second
+	r.key(tea.KeyPressMsg{Code: 'r', Text: "r"})
+	if b := r.badge(); b != "" {
+		t.Fatalf("badge after stop %q", b)
+	}
+	rec, err := replay.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if rec.Warning != nil || rec.Len() < len(demo.Names) {
+		t.Fatalf("%d batches, warning %v", rec.Len(), rec.Warning)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < rec.Len(); i++ {
+		b, err := rec.Batch(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[b.Source] = true
+	}
+	for _, n := range demo.Names {
+		if !seen[n] {
+			t.Errorf("no batch from %s", n)
+		}
+	}
+}
