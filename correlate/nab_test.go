@@ -20,13 +20,24 @@ import (
 // against the published per-row weights and per-file scores shipped in
 // ../shared/data/nab, and then used to score StreamDetector.
 
-// sharedData is where the project's real captures live; OPSVIEW_SHARED_DATA
-// points elsewhere (e.g. in CI).
+// sharedData is where the project's real captures live: shared/data
+// beside the checkout (as CI lays it out), or OPSVIEW_SHARED_DATA.
 func sharedData() string {
 	if d := os.Getenv("OPSVIEW_SHARED_DATA"); d != "" {
 		return d
 	}
-	return "/work/shared/data"
+	dir, err := os.Getwd()
+	for err == nil {
+		if _, e := os.Stat(filepath.Join(dir, "go.mod")); e == nil {
+			return filepath.Join(filepath.Dir(dir), "shared", "data")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return filepath.Join("..", "..", "shared", "data")
 }
 
 var nabDir = filepath.Join(sharedData(), "nab")
