@@ -615,9 +615,19 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		}
 	}
 	for k, t := range in.servers {
-		if !seen[k] && now.Sub(t.lastSeen) > s.flapWin {
-			delete(in.servers, k) // removed at runtime or renamed
+		if seen[k] {
+			continue
 		}
+		// removed at runtime (`del server`) or by a reload with a new
+		// config: its open events end here
+		for _, e := range []*sources.Event{t.down, t.flap} {
+			if e != nil {
+				e.End, e.Updated = now, now
+				e.Text += "\nthe server is no longer in HAProxy's configuration"
+				b.Events = append(b.Events, *e)
+			}
+		}
+		delete(in.servers, k)
 	}
 	// 4. frontends and backends
 	for i := range st.Rows {
@@ -647,6 +657,14 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(bs.down)).named("servers_down"),
 			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(bs.up)).named("servers_up"))
 		fl.addCounts(px, bs)
+	}
+	for px, t := range in.backends {
+		if _, ok := sums[px]; !ok && t.noServer != nil {
+			t.noServer.End, t.noServer.Updated = now, now
+			t.noServer.Text += "\nthe backend is no longer in HAProxy's configuration"
+			b.Events = append(b.Events, *t.noServer)
+			delete(in.backends, px)
+		}
 	}
 	// 5. the process itself
 	if info != nil {

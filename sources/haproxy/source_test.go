@@ -492,3 +492,31 @@ func TestConfigOptions(t *testing.T) {
 		t.Error("example must start with - name:")
 	}
 }
+
+func TestRemovedServerClosesItsEvents(t *testing.T) {
+	base := readTestdata(t, "haproxy-2.6/show_stat.csv")
+	var without []string
+	for _, l := range strings.Split(string(base), "\n") {
+		if !strings.HasPrefix(l, "be_app,app3,") {
+			without = append(without, l)
+		}
+	}
+	s := newReplaySource(t, []string{"lb-1"}, []answer{{stat: base, info: info(1, 1)}, {stat: []byte(strings.Join(without, "\n")), info: info(1, 2)}})
+	b := poll(t, s, time.Unix(1795417700, 0))
+	var id string
+	for _, e := range b.Events {
+		if strings.Contains(e.ID, "app3") && e.Open() {
+			id = e.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("no open DOWN event for app3")
+	}
+	b = poll(t, s, time.Unix(1795417710, 0))
+	for _, e := range b.Events {
+		if e.ID == id && !e.Open() {
+			return
+		}
+	}
+	t.Errorf("the DOWN event of a removed server stays open: %+v", b.Events)
+}
