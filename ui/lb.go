@@ -414,8 +414,14 @@ func (v *LoadBalancers) Render(c *Context) string {
 	if v.cursor < len(rows) {
 		lines = append(lines, t.Muted.Render(detail(rows[v.cursor].n)))
 	}
-	return frame(lines, c.Width, c.Height)
+	out := frame(lines, c.Width, c.Height)
+	if c.ASCII { // same widths: one cell each
+		out = asciiPunct.Replace(out)
+	}
+	return out
 }
+
+var asciiPunct = strings.NewReplacer("…", "~", "·", "|", "×", "x")
 
 // frame pads or cuts lines to exactly w × h.
 func frame(lines []string, w, h int) string {

@@ -215,3 +215,16 @@ func TestAgo(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadBalancersASCII(t *testing.T) {
+	c := lbContext(themes.Mono(), 100, 20)
+	c.ASCII, c.Symbols = true, themes.ASCIISymbols
+	v := NewLoadBalancers()
+	v.Update(press("enter"), c)
+	out := ansi.Strip(v.Render(c))
+	for _, r := range out {
+		if r > 0x7e {
+			t.Fatalf("non-ASCII %q in ASCII mode:\n%s", r, out)
+		}
+	}
+}

@@ -199,6 +199,25 @@ type instance struct {
 	uptime   int64
 	servers  map[string]*serverTrack
 	backends map[string]*backendTrack
+	names    map[string]string
+}
+
+// name2 cleans a proxy or server name and keeps one copy of it across
+// polls: the parser's strings point into the whole answer, which must not
+// stay alive through a label in the store.
+func (in *instance) name2(raw string) string {
+	if n, ok := in.names[raw]; ok {
+		return n
+	}
+	if len(in.names) > 1<<16 {
+		in.names = nil // names churn: start over rather than grow
+	}
+	if in.names == nil {
+		in.names = map[string]string{}
+	}
+	n := strings.Clone(sources.Clean(raw))
+	in.names[strings.Clone(raw)] = n
+	return n
 }
 
 type serverTrack struct {
@@ -483,7 +502,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 	keys := make([]string, len(st.Rows))
 	for i := range st.Rows {
 		r := &st.Rows[i]
-		keys[i] = sources.Clean(r.Proxy) + "/" + sources.Clean(r.Server)
+		keys[i] = in.name2(r.Proxy) + "/" + in.name2(r.Server)
 	}
 	if !reset && in.prev != nil {
 		for i := range st.Rows {
@@ -539,7 +558,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		if bit == 0 {
 			continue // listeners
 		}
-		px, sv := sources.Clean(r.Proxy), sources.Clean(r.Server)
+		px, sv := in.name2(r.Proxy), in.name2(r.Server)
 		labels := map[string]string{"instance": in.name}
 		node := px
 		switch r.Type {
@@ -582,7 +601,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 	seen := map[string]bool{}
 	for _, i := range serverIdx {
 		r := &st.Rows[i]
-		px, sv := sources.Clean(r.Proxy), sources.Clean(r.Server)
+		px, sv := in.name2(r.Proxy), in.name2(r.Server)
 		key := keys[i]
 		seen[key] = true
 		class := classOf(r.Status)
@@ -635,7 +654,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		if r.Type != TypeFrontend && r.Type != TypeBackend {
 			continue
 		}
-		px := sources.Clean(r.Proxy)
+		px := in.name2(r.Proxy)
 		var rs [numFields]float64
 		for f := range rs {
 			rs[f] = math.NaN()

@@ -520,3 +520,19 @@ func TestRemovedServerClosesItsEvents(t *testing.T) {
 	}
 	t.Errorf("the DOWN event of a removed server stays open: %+v", b.Events)
 }
+
+func TestExampleIsAValidConfig(t *testing.T) {
+	kind, _ := sources.Lookup("haproxy")
+	var b strings.Builder
+	b.WriteString("sources:\n")
+	for _, l := range strings.Split(strings.TrimRight(kind.Example, "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	cfg, err := config.Parse("example.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if len(cfg.Sources) != 1 || cfg.Sources[0].Type != "haproxy" {
+		t.Fatalf("%+v", cfg.Sources)
+	}
+}
