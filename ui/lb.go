@@ -375,7 +375,11 @@ func (v *LoadBalancers) Render(c *Context) string {
 			msg = "No backend or server matches the filter."
 		}
 		lines = append(lines, "", t.Muted.Render(msg))
-		return frame(lines, c.Width, c.Height)
+		out := frame(lines, c.Width, c.Height)
+		if c.ASCII {
+			out = asciiPunct.Replace(out)
+		}
+		return out
 	}
 	cols, nameW := v.layout(c.Width, fleet)
 	var hdr strings.Builder

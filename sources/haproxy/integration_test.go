@@ -468,3 +468,46 @@ func TestRealHAProxyReloadMakesNoSpike(t *testing.T) {
 		t.Errorf("rates must resume after the reload: %+v", r)
 	}
 }
+
+// Field story 4: a server that keeps going DOWN and UP stands out as
+// flapping, with its count, even when polls miss some of the transitions.
+func TestRealHAProxyFlappingServerStandsOut(t *testing.T) {
+	l := startLab(t, false)
+	s, _ := New(sources.Env{Name: "lb"}, Options{Socket: l.sock, FlapTransitions: 3, FlapWindow: time.Minute})
+	waitState(t, s, "lb/app/app-2", "UP", 5*time.Second)
+	var flap *sources.Event
+	var node *sources.NodeState
+	for i := 0; i < 4 && flap == nil; i++ {
+		l.backends[1].Stop()
+		_, _, evs := waitState(t, s, "lb/app/app-2", "DOWN", 5*time.Second)
+		l.backends[1].Start()
+		b, _, more := waitState(t, s, "lb/app/app-2", "UP", 5*time.Second)
+		evs = append(evs, more...)
+		for j := range evs {
+			if strings.Contains(evs[j].ID, "/flap/") {
+				flap = &evs[j]
+			}
+		}
+		node = findNode(b, "lb/app/app-2")
+	}
+	if flap == nil {
+		t.Fatal("no flapping event after 4 DOWN/UP cycles")
+	}
+	if flap.Severity != sources.SevWarning || !strings.Contains(flap.Title, "3 DOWN transitions") {
+		t.Errorf("flap event: %+v", flap)
+	}
+	if node.Attrs["flapping"] == "" || node.Severity != sources.SevWarning {
+		t.Errorf("flapping server node: %+v", node)
+	}
+	if be := findNode(mustPoll(t, s), "lb/app/BACKEND"); be.Severity != sources.SevWarning || !strings.Contains(be.Attrs["finding"], "flapping") {
+		t.Errorf("backend of a flapping server: %+v", be)
+	}
+}
+
+func mustPoll(t *testing.T, s *Source) *sources.Batch {
+	b, err := pollCtx(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
