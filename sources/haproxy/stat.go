@@ -1,7 +1,6 @@
 package haproxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -180,15 +179,41 @@ func readAll(r io.Reader, max int64, what string) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxAnswer
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	b, err := readBounded(r, max)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb, or filter with `show stat -1 <types> -1`)", what, ErrTooLarge, max>>20)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	if n > max {
-		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb, or filter with `show stat -1 <types> -1`)", what, ErrTooLarge, max>>20)
+	return b, nil
+}
+
+// readBounded reads r to EOF into one buffer that never grows beyond
+// max+1 bytes; more than max is ErrTooLarge.
+func readBounded(r io.Reader, max int64) ([]byte, error) {
+	buf := make([]byte, 0, min(64<<10, max+1))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > max {
+				return nil, ErrTooLarge
+			}
+			nb := make([]byte, len(buf), min(int64(2*cap(buf)), max+1))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, ErrTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
 	}
-	return buf.Bytes(), nil
 }
 
 // ParseStat parses a `show stat` CSV answer (stats socket or HTTP `;csv`)
