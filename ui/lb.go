@@ -742,7 +742,11 @@ func detail(n *sources.NodeState) string {
 		if n.Instance != "" {
 			parts[0] += " on " + sources.Clean(n.Instance)
 		}
-		if s := strings.TrimSpace(sources.Clean(n.Attrs["check_status"] + " " + n.Attrs["last_chk"])); s != "" {
+		chk := sources.Clean(n.Attrs["check_status"])
+		if d := val(n, "check_duration"); !math.IsNaN(d) && chk != "" {
+			chk += " in " + num(d) + "ms"
+		}
+		if s := strings.TrimSpace(chk + " " + sources.Clean(n.Attrs["last_chk"])); s != "" {
 			parts = append(parts, "check "+s)
 		}
 		if d := sources.Clean(n.Attrs["check_desc"]); d != "" && d != n.Attrs["last_chk"] {
