@@ -98,9 +98,12 @@ type lab struct {
 	inter    time.Duration
 }
 
-func startLab(t *testing.T, masterWorker bool) *lab {
+func startLab(t *testing.T, masterWorker bool, inter ...time.Duration) *lab {
 	bin := requireHAProxy(t)
 	l := &lab{dir: t.TempDir(), fe: freePort(t), st: freePort(t), inter: 300 * time.Millisecond}
+	if len(inter) > 0 {
+		l.inter = inter[0]
+	}
 	l.sock = filepath.Join(l.dir, "admin.sock")
 	l.master = filepath.Join(l.dir, "master.sock")
 	l.tcpSock = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -226,7 +229,8 @@ func waitState(t *testing.T, s *Source, id, class string, limit time.Duration) (
 }
 
 func TestRealHAProxyServerGoesDownAndComesBack(t *testing.T) {
-	l := startLab(t, false)
+	// a 1 s check interval keeps "within two intervals" meaningful on a busy machine
+	l := startLab(t, false, time.Second)
 	s, err := New(sources.Env{Name: "lb", Logf: t.Logf}, Options{Socket: l.sock})
 	if err != nil {
 		t.Fatal(err)
