@@ -200,12 +200,13 @@ type instance struct {
 	servers  map[string]*serverTrack
 	backends map[string]*backendTrack
 	names    map[string]string
+	lastBad  [2]int
 }
 
-// name2 cleans a proxy or server name and keeps one copy of it across
+// intern cleans a proxy or server name and keeps one copy of it across
 // polls: the parser's strings point into the whole answer, which must not
 // stay alive through a label in the store.
-func (in *instance) name2(raw string) string {
+func (in *instance) intern(raw string) string {
 	if n, ok := in.names[raw]; ok {
 		return n
 	}
@@ -315,7 +316,8 @@ func (s *Source) fetchOne(ctx context.Context, in *instance) result {
 		r.err = fmt.Errorf("%s: %w", in.f, err)
 		return r
 	}
-	if r.st.Skipped > 0 || r.st.BadValues > 0 {
+	if bad := [2]int{r.st.Skipped, r.st.BadValues}; bad != in.lastBad && (bad[0] > 0 || bad[1] > 0) {
+		in.lastBad = bad // logged when it changes, not every poll
 		s.logf("haproxy %q instance %q: %d malformed rows skipped, %d unreadable values", s.name, in.name, r.st.Skipped, r.st.BadValues)
 	}
 	if a.info != nil {
@@ -502,7 +504,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 	keys := make([]string, len(st.Rows))
 	for i := range st.Rows {
 		r := &st.Rows[i]
-		keys[i] = in.name2(r.Proxy) + "/" + in.name2(r.Server)
+		keys[i] = in.intern(r.Proxy) + "/" + in.intern(r.Server)
 	}
 	if !reset && in.prev != nil {
 		for i := range st.Rows {
@@ -558,7 +560,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		if bit == 0 {
 			continue // listeners
 		}
-		px, sv := in.name2(r.Proxy), in.name2(r.Server)
+		px, sv := in.intern(r.Proxy), in.intern(r.Server)
 		labels := map[string]string{"instance": in.name}
 		node := px
 		switch r.Type {
@@ -601,7 +603,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 	seen := map[string]bool{}
 	for _, i := range serverIdx {
 		r := &st.Rows[i]
-		px, sv := in.name2(r.Proxy), in.name2(r.Server)
+		px, sv := in.intern(r.Proxy), in.intern(r.Server)
 		key := keys[i]
 		seen[key] = true
 		class := classOf(r.Status)
@@ -654,7 +656,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		if r.Type != TypeFrontend && r.Type != TypeBackend {
 			continue
 		}
-		px := in.name2(r.Proxy)
+		px := in.intern(r.Proxy)
 		var rs [numFields]float64
 		for f := range rs {
 			rs[f] = math.NaN()
