@@ -3,8 +3,15 @@ package haproxy
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -92,6 +99,8 @@ type lab struct {
 	tcpSock  string
 	master   string
 	fe, st   int
+	tls      int    // HTTPS stats page port
+	caFile   string // the self-signed certificate of that page
 	cmd      *exec.Cmd
 	stderr   *strings.Builder
 	backends []*backend
@@ -108,6 +117,10 @@ func startLab(t *testing.T, masterWorker bool, inter ...time.Duration) *lab {
 	l.master = filepath.Join(l.dir, "master.sock")
 	l.tcpSock = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	l.backends = []*backend{newBackend(t), newBackend(t)}
+	l.tls = freePort(t)
+	crt := filepath.Join(l.dir, "site.pem")
+	l.caFile = filepath.Join(l.dir, "ca.pem")
+	selfSigned(t, crt, l.caFile)
 	cfg := fmt.Sprintf(`global
     stats socket %s mode 600 level admin
     stats socket ipv4@%s level operator
@@ -131,7 +144,12 @@ listen stats
     stats enable
     stats uri /stats
     stats auth admin:secret
-`, l.sock, l.tcpSock, l.fe, l.inter.Milliseconds(), l.backends[0].addr, l.backends[1].addr, l.st)
+listen stats_tls
+    bind 127.0.0.1:%d ssl crt %s
+    stats enable
+    stats uri /stats
+    stats auth admin:secret
+`, l.sock, l.tcpSock, l.fe, l.inter.Milliseconds(), l.backends[0].addr, l.backends[1].addr, l.st, l.tls, crt)
 	cfgPath := filepath.Join(l.dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -170,6 +188,32 @@ listen stats
 		time.Sleep(10 * time.Millisecond)
 	}
 	return l
+}
+
+// selfSigned writes a certificate for 127.0.0.1 with its key (for
+// HAProxy's `crt`) and the certificate alone (for ca_file).
+func selfSigned(t *testing.T, combined, caFile string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "opsview test LB"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	os.WriteFile(caFile, cert, 0o600)
+	os.WriteFile(combined, append(cert, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})...), 0o600)
 }
 
 type syncWriter struct {
@@ -390,6 +434,24 @@ func TestRealHAProxyTCPSocketAndStatsPage(t *testing.T) {
 	none, _ := New(sources.Env{Name: "lb"}, Options{URL: url})
 	if _, err := pollCtx(t, none); err == nil || !strings.Contains(err.Error(), "wants a login") {
 		t.Errorf("no password: %v", err)
+	}
+	// HTTPS: refused without the CA, read with ca_file or skip-verify
+	tlsURL := fmt.Sprintf("https://127.0.0.1:%d/stats", l.tls)
+	noCA, _ := New(sources.Env{Name: "lb"}, Options{URL: tlsURL, Username: "admin", Password: "secret"})
+	if _, err := pollCtx(t, noCA); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("HTTPS without ca_file: %v", err)
+	}
+	withCA, err := New(sources.Env{Name: "lb"}, Options{URL: tlsURL, Username: "admin", Password: "secret", CAFile: l.caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := pollCtx(t, withCA); err != nil || findNode(b, "lb/app/app-1") == nil {
+		t.Errorf("HTTPS with ca_file: %v", err)
+	}
+	var warned int
+	skip, _ := New(sources.Env{Name: "lb", Logf: func(string, ...any) { warned++ }}, Options{URL: tlsURL, Username: "admin", Password: "secret", InsecureSkipVerify: true})
+	if _, err := pollCtx(t, skip); err != nil || warned != 1 {
+		t.Errorf("HTTPS with skip-verify: %v, %d warnings", err, warned)
 	}
 }
 
