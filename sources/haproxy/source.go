@@ -489,7 +489,7 @@ type backendSum struct {
 
 func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, now time.Time, fl *fleet) {
 	// 1. reload or restart?
-	reset, why := false, ""
+	reset, why, byCounters := false, "", false
 	if info != nil {
 		switch {
 		case in.pid != 0 && info.Pid != in.pid:
@@ -514,7 +514,8 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			}
 			for _, f := range allCounters {
 				if st.Rows[i].V[f] < p[f] { // NaN compares false
-					reset, why = true, fmt.Sprintf("%s %s went down (%v → %v)", keys[i], f, p[f], st.Rows[i].V[f])
+					reset, byCounters = true, true
+					why = fmt.Sprintf("%s %s went down (%v → %v)", keys[i], f, p[f], st.Rows[i].V[f])
 					break
 				}
 			}
@@ -531,6 +532,9 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
 			Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
 			Labels: map[string]string{"instance": in.name}}
+		if byCounters { // no pid to go by: a reload, a restart or `clear counters all`
+			e.Title = fmt.Sprintf("haproxy reloaded or counters cleared on %s", in.name)
+		}
 		if info != nil && info.Version != "" {
 			e.Text += "; version " + sources.Clean(info.Version)
 		}
