@@ -201,6 +201,7 @@ type instance struct {
 	backends map[string]*backendTrack
 	names    map[string]string
 	lastBad  [2]int
+	lastStat *Stats // its rows are reused by the next parse
 }
 
 // intern cleans a proxy or server name and keeps one copy of it across
@@ -311,7 +312,7 @@ func (s *Source) fetchOne(ctx context.Context, in *instance) result {
 			s.logf("haproxy %q instance %q: %s is an admin-level socket; opsview only sends `show` commands, but a `level operator` or `level user` socket would be safer", s.name, in.name, sf)
 		}
 	}
-	r.st, err = ParseStatBytes(a.stat)
+	r.st, err = ParseStatReuse(in.lastStat, a.stat)
 	if err != nil {
 		r.err = fmt.Errorf("%s: %w", in.f, err)
 		return r
@@ -699,6 +700,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
 	}
 	in.prev, in.prevAt = next, now
+	in.lastStat = st
 }
 
 type namedSeries struct{ sources.Series }

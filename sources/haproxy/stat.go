@@ -250,10 +250,21 @@ func lookupColumn(name string) column {
 // ParseStatBytes parses a `show stat` answer held in memory. The text
 // fields of the rows point into b (no copy): b must not change afterwards.
 func ParseStatBytes(b []byte) (*Stats, error) {
-	return parseStat(unsafe.String(unsafe.SliceData(b), len(b)))
+	return parseStat(unsafe.String(unsafe.SliceData(b), len(b)), nil)
 }
 
-func parseStat(s string) (*Stats, error) {
+// ParseStatReuse is ParseStatBytes writing into the rows of an earlier
+// result (which it overwrites): a poller parsing every second then
+// allocates nothing once its rows are big enough.
+func ParseStatReuse(prev *Stats, b []byte) (*Stats, error) {
+	var rows []Row
+	if prev != nil {
+		rows = prev.Rows[:0]
+	}
+	return parseStat(unsafe.String(unsafe.SliceData(b), len(b)), rows)
+}
+
+func parseStat(s string, rows []Row) (*Stats, error) {
 	st := &Stats{}
 	pos := 0
 	// first non-blank line: the header, or data of a headerless answer
@@ -299,7 +310,11 @@ func parseStat(s string) (*Stats, error) {
 			hasType = true
 		}
 	}
-	st.Rows = make([]Row, 0, strings.Count(s[pos:], "\n")+1)
+	if need := strings.Count(s[pos:], "\n") + 1; cap(rows) >= need {
+		st.Rows = rows[:0]
+	} else {
+		st.Rows = make([]Row, 0, need)
+	}
 	var blank Row
 	for i := range blank.V {
 		blank.V[i] = math.NaN()
