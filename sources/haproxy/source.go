@@ -460,7 +460,7 @@ func onBit(t ObjType) uint8 {
 // DRAIN, NOLB, NOCHECK, OPEN, STOP, … ("DOWN 1/2" is still DOWN, going up;
 // "UP 1/2" is still UP, going down).
 func classOf(status string) string {
-	s := strings.TrimSpace(status)
+	s := strings.TrimSpace(sources.Clean(status))
 	if s == "" {
 		return ""
 	}
@@ -742,16 +742,26 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
 		changedAt = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
 	}
-	labels := map[string]string{"instance": in.name, "backend": px, "server": sv}
-	what := fmt.Sprintf("server %s/%s", px, sv)
-	if len(s.insts) > 1 {
-		what += " on " + in.name
+	// the texts of events are built only when there is an event: this
+	// runs for every server of every LB at every poll
+	var labels map[string]string
+	var what, checkText string
+	texts := func() {
+		if labels != nil {
+			return
+		}
+		labels = map[string]string{"instance": in.name, "backend": px, "server": sv}
+		what = "server " + px + "/" + sv
+		if len(s.insts) > 1 {
+			what += " on " + in.name
+		}
+		checkText = checkTextOf(r)
 	}
-	checkText := checkText(r)
 	if t == nil {
 		t = &serverTrack{class: class, chkdown: r.V[Chkdown]}
 		in.servers[key] = t
 		if class == "DOWN" { // already DOWN when first seen
+			texts()
 			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
 				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
 				Title: what + " DOWN", Text: checkText}
@@ -760,6 +770,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	}
 	t.lastSeen = now
 	if class != t.class && t.class != "" {
+		texts()
 		prev := t.class
 		if class == "DOWN" {
 			t.downs = append(t.downs, changedAt)
@@ -770,7 +781,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 		} else {
 			if t.down != nil {
 				t.down.End, t.down.Updated = changedAt, now
-				t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", r.Status, changedAt.Sub(t.down.Start).Round(time.Second), checkText)
+				t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", sources.Clean(r.Status), changedAt.Sub(t.down.Start).Round(time.Second), checkText)
 				b.Events = append(b.Events, *t.down)
 				t.down = nil
 			}
@@ -800,6 +811,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	}
 	n := len(t.downs)
 	if n >= s.flapN {
+		texts()
 		if t.flap == nil {
 			t.flap = &sources.Event{ID: key + "@" + in.name + "/flap/" + strconv.FormatInt(t.downs[0].Unix(), 10), Start: t.downs[0],
 				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels}
@@ -831,7 +843,7 @@ func btoi(b bool) int {
 	return 0
 }
 
-func checkText(r *Row) string {
+func checkTextOf(r *Row) string {
 	var parts []string
 	if r.CheckStatus != "" {
 		parts = append(parts, "check "+sources.Clean(r.CheckStatus))
