@@ -179,7 +179,7 @@ func readAll(r io.Reader, max int64, what string) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxAnswer
 	}
-	b, err := readBounded(r, max)
+	b, err := readBounded(r, max, 0)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb, or filter with `show stat -1 <types> -1`)", what, ErrTooLarge, max>>20)
 	}
@@ -190,9 +190,14 @@ func readAll(r io.Reader, max int64, what string) ([]byte, error) {
 }
 
 // readBounded reads r to EOF into one buffer that never grows beyond
-// max+1 bytes; more than max is ErrTooLarge.
-func readBounded(r io.Reader, max int64) ([]byte, error) {
-	buf := make([]byte, 0, min(64<<10, max+1))
+// max+1 bytes; more than max is ErrTooLarge. hint is the expected size
+// (e.g. the last answer's); 0 for none.
+func readBounded(r io.Reader, max int64, hint int) ([]byte, error) {
+	start := int64(16 << 10)
+	if hint > 0 {
+		start = int64(hint) + 4<<10
+	}
+	buf := make([]byte, 0, min(start, max+1))
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > max {

@@ -380,6 +380,10 @@ func FuzzParseStat(f *testing.F) {
 		if err != nil {
 			return
 		}
+		n := len(st.Rows)
+		if again, err := ParseStatReuse(st, b); err != nil || len(again.Rows) != n {
+			t.Fatalf("reparse into the same rows: %v, %d rows vs %d", err, len(again.Rows), n)
+		}
 		for _, r := range st.Rows {
 			if r.Proxy == "" || r.Server == "" {
 				t.Fatalf("row without names: %+v", r)

@@ -76,6 +76,7 @@ func parseAddress(s string) (network, addr string, err error) {
 type socketFetcher struct {
 	network, addr string
 	max           int64
+	lastSize      int // of the last answer: the next read buffer's size
 }
 
 func (f *socketFetcher) String() string {
@@ -106,7 +107,10 @@ func (f *socketFetcher) exchange(ctx context.Context, cmd string) ([]byte, error
 	if _, err := io.WriteString(conn, cmd); err != nil {
 		return nil, f.ioErr(ctx, "write", err)
 	}
-	b, err := readBounded(conn, f.max)
+	b, err := readBounded(conn, f.max, f.lastSize)
+	if err == nil && cmd == pollCommand {
+		f.lastSize = len(b)
+	}
 	if errors.Is(err, ErrTooLarge) {
 		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb if this fleet is that large)", f, ErrTooLarge, f.max>>20)
 	}
@@ -277,7 +281,7 @@ func (f *httpFetcher) fetch(ctx context.Context) (answer, error) {
 	case resp.ContentLength > f.max:
 		return answer{}, fmt.Errorf("%s: %w: %d bytes announced, limit %d MiB", f, ErrTooLarge, resp.ContentLength, f.max>>20)
 	}
-	b, err := readBounded(resp.Body, f.max)
+	b, err := readBounded(resp.Body, f.max, int(min(resp.ContentLength, f.max)))
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return answer{}, fmt.Errorf("%s: %w: more than %d MiB", f, ErrTooLarge, f.max>>20)
