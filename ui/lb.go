@@ -82,11 +82,15 @@ func (v *LoadBalancers) rows(c *Context) []lbRow {
 	if c.Snap == nil {
 		return nil
 	}
-	var backends []*sources.NodeState
+	var backends, frontends []*sources.NodeState
 	kids := map[string][]*sources.NodeState{}
 	for i := range c.Snap.Nodes {
 		n := &c.Snap.Nodes[i]
 		switch n.Kind {
+		case "frontend":
+			if n.Layer == sources.LayerLB || n.Layer == "" {
+				frontends = append(frontends, n)
+			}
 		case "backend":
 			if n.Layer == sources.LayerLB || n.Layer == "" {
 				backends = append(backends, n)
@@ -101,6 +105,13 @@ func (v *LoadBalancers) rows(c *Context) []lbRow {
 		return f == "" || strings.Contains(strings.ToLower(n.Name), f) || strings.Contains(strings.ToLower(n.Instance), f)
 	}
 	var out []lbRow
+	// frontends first: where the users' traffic comes in
+	v.sortBackends(frontends)
+	for _, fe := range frontends {
+		if match(fe) {
+			out = append(out, lbRow{n: fe})
+		}
+	}
 	for _, b := range backends {
 		bm := match(b)
 		var ks []*sources.NodeState
@@ -217,7 +228,7 @@ func (v *LoadBalancers) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) 
 			if r.server { // Enter on a server folds its backend
 				v.expanded[r.n.Parent] = false
 				v.selID = r.n.Parent
-			} else {
+			} else if r.n.Kind == "backend" {
 				v.expanded[r.n.ID] = !v.expanded[r.n.ID]
 			}
 		}
@@ -279,7 +290,7 @@ type lbCol struct {
 func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) {
 	all := []lbCol{
 		{"state", "STATE", 9, 0, false},
-		{"name", "BACKEND / SERVER", 0, 0, false},
+		{"name", "NAME", 0, 0, false},
 		{"lb", "LB", 10, 4, false},
 		{"active", "ACTIVE", 7, 0, false},
 		{"sess", "SESSIONS", 14, 1, false},
@@ -292,6 +303,7 @@ func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) 
 	}
 	if width >= 140 {
 		all[4].width = 20
+		all[len(all)-1].width = 34
 	}
 	if !fleet {
 		all[2].prio = 7 // one LB: the column says nothing, drop it first
@@ -338,11 +350,13 @@ func (v *LoadBalancers) Render(c *Context) string {
 	rows := v.rows(c)
 	v.locate(rows)
 	fleet := false
-	var nb, crit, ns, down int
+	var nf, nb, crit, ns, down int
 	if c.Snap != nil {
 		for i := range c.Snap.Nodes {
 			n := &c.Snap.Nodes[i]
 			switch n.Kind {
+			case "frontend":
+				nf++
 			case "backend":
 				nb++
 				if n.Severity == sources.SevCritical {
@@ -360,11 +374,11 @@ func (v *LoadBalancers) Render(c *Context) string {
 		}
 	}
 	title := t.Title.Render("Load balancers")
-	sum := fmt.Sprintf(" · %d backends", nb)
+	sum := fmt.Sprintf(" · %d fe · %d be", nf, nb)
 	if crit > 0 {
 		sum += fmt.Sprintf(" (%d no server UP)", crit)
 	}
-	sum += fmt.Sprintf(" · %d servers, %d DOWN · sort: %s", ns, down, sortNames[v.sort])
+	sum += fmt.Sprintf(" · %d servers, %d DOWN · by %s", ns, down, sortNames[v.sort])
 	if c.Filter != "" {
 		sum += " · filter: " + sources.Clean(c.Filter)
 	}
@@ -538,7 +552,10 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			style = t.Muted
 		case "active":
-			if !r.server {
+			if r.n.Kind == "frontend" {
+				text = "-"
+				style = t.Muted
+			} else if !r.server {
 				text = fmt.Sprintf("%s/%s", num(val(n, "up")), num(val(n, "total")))
 				if val(n, "up") == 0 && val(n, "total") > 0 {
 					style = t.Critical
@@ -604,6 +621,12 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 
 func rowName(c *Context, r lbRow) string {
 	name := sources.Clean(r.n.Name)
+	if r.n.Kind == "frontend" {
+		if c.ASCII {
+			return "> " + name
+		}
+		return "» " + name
+	}
 	if !r.server {
 		mark := "▸ "
 		if r.open {
@@ -763,6 +786,23 @@ func detail(n *sources.NodeState) string {
 		}
 		if dt := val(n, "downtime"); dt > 0 {
 			parts = append(parts, "down "+(time.Duration(dt)*time.Second).String()+" in total")
+		}
+	} else if n.Kind == "frontend" {
+		p := "frontend " + sources.Clean(n.Name)
+		if n.Instance != "" {
+			p += " on " + sources.Clean(n.Instance)
+		}
+		parts = append(parts, p)
+		if m := sources.Clean(n.Attrs["mode"]); m != "" {
+			parts = append(parts, "mode "+m)
+		}
+		if sc := val(n, "scur"); !math.IsNaN(sc) {
+			parts = append(parts, "sessions "+num(sc)+"/"+num(val(n, "slim")))
+		}
+		for _, k := range []string{"hrsp_4xx/s", "ereq/s"} {
+			if x := val(n, k); x > 0 {
+				parts = append(parts, strings.TrimSuffix(k, "/s")+" "+rate(x)+"/s")
+			}
 		}
 	} else {
 		parts = append(parts, sources.Clean(n.Attrs["check"]))

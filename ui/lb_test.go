@@ -52,7 +52,8 @@ func lbNodes() []sources.NodeState {
 			Layer: sources.LayerLB, State: state, Severity: sev, Since: lbNow.Add(-since), Attrs: a, Values: vals}
 	}
 	return []sources.NodeState{
-		{Kind: "frontend", ID: "lb-1/fe_web/FRONTEND", Name: "fe_web", Instance: "lb-1", State: "OPEN", Layer: sources.LayerLB},
+		{Kind: "frontend", ID: "lb-1/fe_web/FRONTEND", Name: "fe_web", Instance: "lb-1", State: "OPEN", Layer: sources.LayerLB,
+			Attrs: map[string]string{"mode": "http"}, Values: map[string]float64{"scur": 12, "slim": 256, "req_tot/s": 84.5, "hrsp_5xx/s": 2.25}},
 		be("", "be_app", "UP", sources.SevWarning, 8, 10, 6, 4, 84.5, 2.25, 0, map[string]string{"fleet": "2 LBs", "check": "be_app (Active: 8/10) sessions 6/4 on 2 LBs"}),
 		be("lb-1", "be_app", "UP", sources.SevWarning, 4, 5, 3, 2, 42.25, 1.5, 3*time.Minute+12*time.Second, map[string]string{"check": "be_app (Active: 4/5) sessions 3/2", "finding": "backend be_app: 1 of 5 servers DOWN"}),
 		srv("lb-1", "be_app", "app1", "UP", sources.SevOK, 2, 2, 1, "L7OK", 1, "OK", 17*time.Second, nil),
@@ -125,9 +126,10 @@ func TestLoadBalancersGolden(t *testing.T) {
 			name := fmt.Sprintf("lb_%s_%dx%d", th.Name, size[0], size[1])
 			c := lbContext(th, size[0], size[1])
 			v := NewLoadBalancers()
-			// open be_app of lb-1 (second row when sorted by state: be_api is critical)
-			v.Update(press("down"), c)
-			v.Update(press("down"), c)
+			// open be_app of lb-1 (after the frontend, be_api (critical) and the fleet sum)
+			for i := 0; i < 3; i++ {
+				v.Update(press("down"), c)
+			}
 			v.Update(press("enter"), c)
 			v.Update(press("down"), c)
 			v.Update(press("down"), c)
@@ -152,12 +154,13 @@ func TestLoadBalancersKeys(t *testing.T) {
 	c := lbContext(themes.Mono(), 100, 20)
 	v := NewLoadBalancers()
 	plain := ansi.Strip(v.Render(c))
-	// sorted by state: the backend with no server UP comes first
+	// frontends first, then by state: the backend with no server UP
 	lines := strings.Split(plain, "\n")
-	if !strings.Contains(lines[2], "be_api") || !strings.Contains(lines[2], "DOWN") {
+	if !strings.Contains(lines[2], "fe_web") || !strings.Contains(lines[3], "be_api") || !strings.Contains(lines[3], "DOWN") {
 		t.Fatalf("first row should be be_api (critical):\n%s", plain)
 	}
 	// Enter opens the servers, g goes to the graphs of the selected one
+	v.Update(press("down"), c)
 	v.Update(press("enter"), c)
 	v.Update(press("down"), c)
 	plain = ansi.Strip(v.Render(c))
@@ -174,7 +177,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 	// s cycles the sort; by name the fleet row comes first
 	v.Update(press("s"), c)
 	plain = ansi.Strip(v.Render(c))
-	if !strings.Contains(plain, "sort: name") {
+	if !strings.Contains(plain, "by name") {
 		t.Errorf("sort not shown:\n%s", plain)
 	}
 	// the filter keeps matching servers and their backend
