@@ -17,7 +17,18 @@ import (
 	"github.com/opsview/opsview/themes"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+// lbUpdate says whether to rewrite the golden files: UPDATE_GOLDEN=1, or
+// an -update flag when some test of the package defines one (not defined
+// here, so that other views' tests may).
+func lbUpdate() bool {
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		return true
+	}
+	if f := flag.Lookup("update"); f != nil {
+		return f.Value.String() == "true"
+	}
+	return false
+}
 
 var lbNow = time.Date(2026, 11, 23, 7, 30, 0, 0, time.UTC)
 
@@ -73,7 +84,7 @@ func lbContext(theme *themes.Theme, w, h int) *Context {
 		Snap: &correlate.Snapshot{Now: lbNow, Nodes: lbNodes()}}
 }
 
-func press(k string) tea.KeyPressMsg {
+func lbPress(k string) tea.KeyPressMsg {
 	switch k {
 	case "enter":
 		return tea.KeyPressMsg{Code: tea.KeyEnter}
@@ -85,10 +96,10 @@ func press(k string) tea.KeyPressMsg {
 	return tea.KeyPressMsg{Code: rune(k[0]), Text: k}
 }
 
-func checkGolden(t *testing.T, name, got string) {
+func lbGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	if *update {
+	if lbUpdate() {
 		os.MkdirAll("testdata", 0o755)
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -97,14 +108,14 @@ func checkGolden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./ui -run LoadBalancers -update)", err)
+		t.Fatalf("%v (run UPDATE_GOLDEN=1 go test ./ui -run LoadBalancers)", err)
 	}
 	if string(want) != got {
 		t.Errorf("%s differs from the golden file; got:\n%s", name, ansi.Strip(got))
 	}
 }
 
-func checkFrame(t *testing.T, out string, w, h int) {
+func lbCheckFrame(t *testing.T, out string, w, h int) {
 	t.Helper()
 	lines := strings.Split(out, "\n")
 	if len(lines) != h {
@@ -128,14 +139,14 @@ func TestLoadBalancersGolden(t *testing.T) {
 			v := NewLoadBalancers()
 			// open be_app of lb-1 (after the frontend, be_api (critical) and the fleet sum)
 			for i := 0; i < 3; i++ {
-				v.Update(press("down"), c)
+				v.Update(lbPress("down"), c)
 			}
-			v.Update(press("enter"), c)
-			v.Update(press("down"), c)
-			v.Update(press("down"), c)
-			v.Update(press("down"), c)
+			v.Update(lbPress("enter"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("down"), c)
 			out := v.Render(c)
-			checkFrame(t, out, size[0], size[1])
+			lbCheckFrame(t, out, size[0], size[1])
 			plain := ansi.Strip(out)
 			for _, want := range []string{"be_api", "0/3", "app3", "DOWN", "DRAIN", "bk1 (backup)", "flapping", "3m12s ago", "2h05m ago"} {
 				if !strings.Contains(plain, want) {
@@ -145,7 +156,7 @@ func TestLoadBalancersGolden(t *testing.T) {
 			if th.Mono && strings.Contains(out, "\x1b[38") {
 				t.Errorf("%s: colour in mono", name)
 			}
-			checkGolden(t, name, out)
+			lbGolden(t, name, out)
 		}
 	}
 }
@@ -160,14 +171,14 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Fatalf("first row should be be_api (critical):\n%s", plain)
 	}
 	// Enter opens the servers, g goes to the graphs of the selected one
-	v.Update(press("down"), c)
-	v.Update(press("enter"), c)
-	v.Update(press("down"), c)
+	v.Update(lbPress("down"), c)
+	v.Update(lbPress("enter"), c)
+	v.Update(lbPress("down"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "api1") || !strings.Contains(plain, "api3") {
 		t.Fatalf("servers not shown after Enter:\n%s", plain)
 	}
-	handled, cmd := v.Update(press("g"), c)
+	handled, cmd := v.Update(lbPress("g"), c)
 	if !handled || cmd == nil {
 		t.Fatal("g not handled")
 	}
@@ -175,7 +186,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("g: %#v", cmd())
 	}
 	// s cycles the sort; by name the fleet row comes first
-	v.Update(press("s"), c)
+	v.Update(lbPress("s"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "by name") {
 		t.Errorf("sort not shown:\n%s", plain)
@@ -187,7 +198,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("filter app3:\n%s", plain)
 	}
 	// unknown keys go to the shell
-	if handled, _ := v.Update(press("x"), c); handled {
+	if handled, _ := v.Update(lbPress("x"), c); handled {
 		t.Error("x should not be handled")
 	}
 }
@@ -201,11 +212,11 @@ func TestLoadBalancersWithoutDataOrSpace(t *testing.T) {
 	} {
 		v := NewLoadBalancers()
 		out := v.Render(c)
-		checkFrame(t, out, c.Width, c.Height)
+		lbCheckFrame(t, out, c.Width, c.Height)
 	}
 }
 
-func TestAgo(t *testing.T) {
+func TestLoadBalancersAgo(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		5 * time.Second:                "5s ago",
 		3*time.Minute + 12*time.Second: "3m12s ago",
@@ -213,7 +224,7 @@ func TestAgo(t *testing.T) {
 		50 * time.Hour:                 "2d02h ago",
 		-time.Second:                   "0s ago",
 	} {
-		if got := ago(lbNow, lbNow.Add(-d)); got != want {
+		if got := lbAgo(lbNow, lbNow.Add(-d)); got != want {
 			t.Errorf("%v: %q, want %q", d, got, want)
 		}
 	}
@@ -223,7 +234,7 @@ func TestLoadBalancersASCII(t *testing.T) {
 	c := lbContext(themes.Mono(), 100, 20)
 	c.ASCII, c.Symbols = true, themes.ASCIISymbols
 	v := NewLoadBalancers()
-	v.Update(press("enter"), c)
+	v.Update(lbPress("enter"), c)
 	out := ansi.Strip(v.Render(c))
 	for _, r := range out {
 		if r > 0x7e {
