@@ -35,15 +35,15 @@ type lbKeys struct {
 type lbSort int
 
 const (
-	sortState lbSort = iota
-	sortName
-	sort5xx
-	sortSessions
-	sortReqs
-	numSorts
+	lbSortState lbSort = iota
+	lbSortName
+	lbSort5xx
+	lbSortSessions
+	lbSortReqs
+	lbNumSorts
 )
 
-var sortNames = [numSorts]string{"state", "name", "5xx/s", "sessions", "req/s"}
+var lbSortNames = [lbNumSorts]string{"state", "name", "5xx/s", "sessions", "req/s"}
 
 // NewLoadBalancers makes the "Load balancers" view.
 func NewLoadBalancers() View {
@@ -82,11 +82,15 @@ func (v *LoadBalancers) rows(c *Context) []lbRow {
 	if c.Snap == nil {
 		return nil
 	}
-	var backends []*sources.NodeState
+	var backends, frontends []*sources.NodeState
 	kids := map[string][]*sources.NodeState{}
 	for i := range c.Snap.Nodes {
 		n := &c.Snap.Nodes[i]
 		switch n.Kind {
+		case "frontend":
+			if n.Layer == sources.LayerLB || n.Layer == "" {
+				frontends = append(frontends, n)
+			}
 		case "backend":
 			if n.Layer == sources.LayerLB || n.Layer == "" {
 				backends = append(backends, n)
@@ -101,6 +105,13 @@ func (v *LoadBalancers) rows(c *Context) []lbRow {
 		return f == "" || strings.Contains(strings.ToLower(n.Name), f) || strings.Contains(strings.ToLower(n.Instance), f)
 	}
 	var out []lbRow
+	// frontends first: where the users' traffic comes in
+	v.sortBackends(frontends)
+	for _, fe := range frontends {
+		if match(fe) {
+			out = append(out, lbRow{n: fe})
+		}
+	}
 	for _, b := range backends {
 		bm := match(b)
 		var ks []*sources.NodeState
@@ -123,22 +134,22 @@ func (v *LoadBalancers) rows(c *Context) []lbRow {
 	return out
 }
 
-func val(n *sources.NodeState, k string) float64 {
+func lbVal(n *sources.NodeState, k string) float64 {
 	if x, ok := n.Values[k]; ok {
 		return x
 	}
 	return math.NaN()
 }
 
-func reqRate(n *sources.NodeState) float64 {
-	if x := val(n, "req_tot/s"); !math.IsNaN(x) && (x > 0 || n.Attrs["mode"] != "tcp") {
+func lbReqRate(n *sources.NodeState) float64 {
+	if x := lbVal(n, "req_tot/s"); !math.IsNaN(x) && (x > 0 || n.Attrs["mode"] != "tcp") {
 		return x
 	}
-	return val(n, "stot/s")
+	return lbVal(n, "stot/s")
 }
 
-func usage(n *sources.NodeState) float64 {
-	s, l := val(n, "scur"), val(n, "slim")
+func lbUsage(n *sources.NodeState) float64 {
+	s, l := lbVal(n, "scur"), lbVal(n, "slim")
 	if math.IsNaN(s) {
 		return -1
 	}
@@ -178,14 +189,14 @@ func (v *LoadBalancers) sortBackends(bs []*sources.NodeState) {
 		a, b := bs[i], bs[j]
 		var c int
 		switch v.sort {
-		case sortState:
+		case lbSortState:
 			c = desc(float64(a.Severity), float64(b.Severity))
-		case sort5xx:
-			c = desc(val(a, "hrsp_5xx/s"), val(b, "hrsp_5xx/s"))
-		case sortSessions:
-			c = desc(usage(a), usage(b))
-		case sortReqs:
-			c = desc(reqRate(a), reqRate(b))
+		case lbSort5xx:
+			c = desc(lbVal(a, "hrsp_5xx/s"), lbVal(b, "hrsp_5xx/s"))
+		case lbSortSessions:
+			c = desc(lbUsage(a), lbUsage(b))
+		case lbSortReqs:
+			c = desc(lbReqRate(a), lbReqRate(b))
 		}
 		if c != 0 {
 			return c < 0
@@ -217,12 +228,12 @@ func (v *LoadBalancers) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) 
 			if r.server { // Enter on a server folds its backend
 				v.expanded[r.n.Parent] = false
 				v.selID = r.n.Parent
-			} else {
+			} else if r.n.Kind == "backend" {
 				v.expanded[r.n.ID] = !v.expanded[r.n.ID]
 			}
 		}
 	case key.Matches(msg, v.keys.Sort):
-		v.sort = (v.sort + 1) % numSorts
+		v.sort = (v.sort + 1) % lbNumSorts
 	case key.Matches(msg, v.keys.Graphs):
 		if v.cursor < len(rows) {
 			return true, Goto("Graphs", sources.Clean(rows[v.cursor].n.Name))
@@ -279,7 +290,7 @@ type lbCol struct {
 func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) {
 	all := []lbCol{
 		{"state", "STATE", 9, 0, false},
-		{"name", "BACKEND / SERVER", 0, 0, false},
+		{"name", "NAME", 0, 0, false},
 		{"lb", "LB", 10, 4, false},
 		{"active", "ACTIVE", 7, 0, false},
 		{"sess", "SESSIONS", 14, 1, false},
@@ -292,6 +303,7 @@ func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) 
 	}
 	if width >= 140 {
 		all[4].width = 20
+		all[len(all)-1].width = 34
 	}
 	if !fleet {
 		all[2].prio = 7 // one LB: the column says nothing, drop it first
@@ -338,11 +350,13 @@ func (v *LoadBalancers) Render(c *Context) string {
 	rows := v.rows(c)
 	v.locate(rows)
 	fleet := false
-	var nb, crit, ns, down int
+	var nf, nb, crit, ns, down int
 	if c.Snap != nil {
 		for i := range c.Snap.Nodes {
 			n := &c.Snap.Nodes[i]
 			switch n.Kind {
+			case "frontend":
+				nf++
 			case "backend":
 				nb++
 				if n.Severity == sources.SevCritical {
@@ -360,11 +374,11 @@ func (v *LoadBalancers) Render(c *Context) string {
 		}
 	}
 	title := t.Title.Render("Load balancers")
-	sum := fmt.Sprintf(" · %d backends", nb)
+	sum := fmt.Sprintf(" · %d fe · %d be", nf, nb)
 	if crit > 0 {
 		sum += fmt.Sprintf(" (%d no server UP)", crit)
 	}
-	sum += fmt.Sprintf(" · %d servers, %d DOWN · sort: %s", ns, down, sortNames[v.sort])
+	sum += fmt.Sprintf(" · %d servers, %d DOWN · by %s", ns, down, lbSortNames[v.sort])
 	if c.Filter != "" {
 		sum += " · filter: " + sources.Clean(c.Filter)
 	}
@@ -375,7 +389,11 @@ func (v *LoadBalancers) Render(c *Context) string {
 			msg = "No backend or server matches the filter."
 		}
 		lines = append(lines, "", t.Muted.Render(msg))
-		return box(lines, c.Width, c.Height)
+		out := box(lines, c.Width, c.Height)
+		if c.ASCII {
+			out = lbASCII.Replace(out)
+		}
+		return out
 	}
 	cols, nameW := v.layout(c.Width, fleet)
 	var hdr strings.Builder
@@ -384,7 +402,7 @@ func (v *LoadBalancers) Render(c *Context) string {
 		if col.id == "name" {
 			w = nameW
 		}
-		hdr.WriteString(padCell(col.title, w, col.right))
+		hdr.WriteString(lbCell(col.title, w, col.right))
 		hdr.WriteByte(' ')
 	}
 	lines = append(lines, t.Muted.Render(hdr.String()))
@@ -412,13 +430,19 @@ func (v *LoadBalancers) Render(c *Context) string {
 		lines = append(lines, "")
 	}
 	if v.cursor < len(rows) {
-		lines = append(lines, t.Muted.Render(detail(rows[v.cursor].n)))
+		lines = append(lines, t.Muted.Render(lbDetail(rows[v.cursor].n)))
 	}
-	return box(lines, c.Width, c.Height)
+	out := box(lines, c.Width, c.Height)
+	if c.ASCII { // same widths: one cell each
+		out = lbASCII.Replace(out)
+	}
+	return out
 }
 
-// cell fits plain text into w cells.
-func padCell(s string, w int, right bool) string {
+var lbASCII = strings.NewReplacer("…", "~", "·", "|", "×", "x")
+
+// lbCell fits plain text into w cells.
+func lbCell(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
@@ -498,7 +522,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			text = v.symbol(c, r) + " " + sources.Clean(n.State)
 			style = sev
 		case "name":
-			text = rowName(c, r)
+			text = lbRowName(c, r)
 			if n.Attrs["flapping"] != "" {
 				style = t.Warning
 			}
@@ -509,39 +533,42 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			style = t.Muted
 		case "active":
-			if !r.server {
-				text = fmt.Sprintf("%s/%s", lbNum(val(n, "up")), lbNum(val(n, "total")))
-				if val(n, "up") == 0 && val(n, "total") > 0 {
+			if r.n.Kind == "frontend" {
+				text = "-"
+				style = t.Muted
+			} else if !r.server {
+				text = fmt.Sprintf("%s/%s", lbNum(lbVal(n, "up")), lbNum(lbVal(n, "total")))
+				if lbVal(n, "up") == 0 && lbVal(n, "total") > 0 {
 					style = t.Critical
 				}
-			} else if w := val(n, "weight"); !math.IsNaN(w) {
+			} else if w := lbVal(n, "weight"); !math.IsNaN(w) {
 				text = "w" + lbNum(w)
 				style = t.Muted
 			}
 		case "sess":
 			if !selected {
-				b.WriteString(sessionBar(c, n, w))
+				b.WriteString(lbSessionBar(c, n, w))
 				b.WriteByte(' ')
 				continue
 			}
-			text = sessionText(c, n, w)
+			text = lbSessionText(c, n, w)
 		case "queue":
-			text = lbNum(val(n, "qcur"))
-			if val(n, "qcur") > 0 {
+			text = lbNum(lbVal(n, "qcur"))
+			if lbVal(n, "qcur") > 0 {
 				style = t.Warning
 			}
 		case "req":
-			text = rate(reqRate(n))
+			text = lbRate(lbReqRate(n))
 		case "5xx":
-			x := val(n, "hrsp_5xx/s")
-			text = rate(x)
+			x := lbVal(n, "hrsp_5xx/s")
+			text = lbRate(x)
 			if x > 0 {
 				style = t.Critical
 			}
 		case "check":
 			if r.server {
 				text = sources.Clean(n.Attrs["check_status"])
-				if d := val(n, "check_duration"); !math.IsNaN(d) {
+				if d := lbVal(n, "check_duration"); !math.IsNaN(d) {
 					text += " " + lbNum(d) + "ms"
 				}
 				if strings.HasPrefix(text, "L4CON") || strings.HasPrefix(text, "L7STS") || strings.Contains(text, "TOUT") || strings.HasPrefix(text, "L7RSP") || strings.HasPrefix(text, "SOCKERR") {
@@ -549,7 +576,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 				}
 			}
 		case "since":
-			text = ago(now, n.Since)
+			text = lbAgo(now, n.Since)
 			style = t.Muted
 		case "why":
 			if r.server {
@@ -559,7 +586,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			style = t.Muted
 		}
-		txt := padCell(text, w, col.right)
+		txt := lbCell(text, w, col.right)
 		if styled && !selected {
 			txt = style.Render(txt)
 		}
@@ -568,13 +595,19 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 	}
 	line := b.String()
 	if selected {
-		return t.Selected.Render(padCell(line, c.Width, false))
+		return t.Selected.Render(lbCell(line, c.Width, false))
 	}
 	return line
 }
 
-func rowName(c *Context, r lbRow) string {
+func lbRowName(c *Context, r lbRow) string {
 	name := sources.Clean(r.n.Name)
+	if r.n.Kind == "frontend" {
+		if c.ASCII {
+			return "> " + name
+		}
+		return "» " + name
+	}
 	if !r.server {
 		mark := "▸ "
 		if r.open {
@@ -607,8 +640,8 @@ func rowName(c *Context, r lbRow) string {
 	return "  " + branch + name
 }
 
-func sessionText(c *Context, n *sources.NodeState, w int) string {
-	s, l := val(n, "scur"), val(n, "slim")
+func lbSessionText(c *Context, n *sources.NodeState, w int) string {
+	s, l := lbVal(n, "scur"), lbVal(n, "slim")
 	if math.IsNaN(s) {
 		return ""
 	}
@@ -618,14 +651,14 @@ func sessionText(c *Context, n *sources.NodeState, w int) string {
 	return lbNum(s) + "/" + lbNum(l)
 }
 
-// sessionBar draws scur against slim: a bar then the numbers.
-func sessionBar(c *Context, n *sources.NodeState, w int) string {
+// lbSessionBar draws scur against slim: a bar then the numbers.
+func lbSessionBar(c *Context, n *sources.NodeState, w int) string {
 	t := c.Theme
-	txt := sessionText(c, n, w)
-	s, l := val(n, "scur"), val(n, "slim")
+	txt := lbSessionText(c, n, w)
+	s, l := lbVal(n, "scur"), lbVal(n, "slim")
 	barW := w - ansi.StringWidth(txt) - 1
 	if math.IsNaN(l) || l <= 0 || barW < 3 {
-		return t.Base.Render(padCell(txt, w, false))
+		return t.Base.Render(lbCell(txt, w, false))
 	}
 	if barW > 10 {
 		barW = 10
@@ -650,7 +683,7 @@ func sessionBar(c *Context, n *sources.NodeState, w int) string {
 		style = t.Warning
 	}
 	bar := style.Render(strings.Repeat(on, full)) + t.Faint.Render(strings.Repeat(off, barW-full))
-	return bar + " " + t.Base.Render(padCell(txt, w-barW-1, false))
+	return bar + " " + t.Base.Render(lbCell(txt, w-barW-1, false))
 }
 
 func lbNum(x float64) string {
@@ -660,11 +693,11 @@ func lbNum(x float64) string {
 	if x == math.Trunc(x) && math.Abs(x) < 1e6 {
 		return fmt.Sprintf("%d", int64(x))
 	}
-	return rate(x)
+	return lbRate(x)
 }
 
-// rate formats a per-second rate in at most 6 cells.
-func rate(x float64) string {
+// lbRate formats a per-second rate in at most 6 cells.
+func lbRate(x float64) string {
 	switch {
 	case math.IsNaN(x):
 		return "-"
@@ -684,8 +717,8 @@ func rate(x float64) string {
 	return fmt.Sprintf("%.1fG", x/1e9)
 }
 
-// ago says how long before now t was: "42s ago", "3m12s ago", "2h05m ago".
-func ago(now, t time.Time) string {
+// lbAgo says how long before now t was: "42s ago", "3m12s ago", "2h05m ago".
+func lbAgo(now, t time.Time) string {
 	if t.IsZero() || now.IsZero() {
 		return "-"
 	}
@@ -705,15 +738,19 @@ func ago(now, t time.Time) string {
 	return fmt.Sprintf("%dd%02dh ago", s/86400, s%86400/3600)
 }
 
-// detail is the status line of the selected row.
-func detail(n *sources.NodeState) string {
+// lbDetail is the status line of the selected row.
+func lbDetail(n *sources.NodeState) string {
 	var parts []string
 	if n.Kind == "server" {
 		parts = append(parts, sources.Clean(n.Attrs["backend"])+"/"+sources.Clean(n.Name))
 		if n.Instance != "" {
 			parts[0] += " on " + sources.Clean(n.Instance)
 		}
-		if s := strings.TrimSpace(sources.Clean(n.Attrs["check_status"] + " " + n.Attrs["last_chk"])); s != "" {
+		chk := sources.Clean(n.Attrs["check_status"])
+		if d := lbVal(n, "check_duration"); !math.IsNaN(d) && chk != "" {
+			chk += " in " + lbNum(d) + "ms"
+		}
+		if s := strings.TrimSpace(chk + " " + sources.Clean(n.Attrs["last_chk"])); s != "" {
 			parts = append(parts, "check "+s)
 		}
 		if d := sources.Clean(n.Attrs["check_desc"]); d != "" && d != n.Attrs["last_chk"] {
@@ -725,11 +762,28 @@ func detail(n *sources.NodeState) string {
 		if f := n.Attrs["flapping"]; f != "" {
 			parts = append(parts, "flapping: "+sources.Clean(f))
 		}
-		if cd := val(n, "chkdown"); !math.IsNaN(cd) {
+		if cd := lbVal(n, "chkdown"); !math.IsNaN(cd) {
 			parts = append(parts, "went DOWN "+lbNum(cd)+"×")
 		}
-		if dt := val(n, "downtime"); dt > 0 {
+		if dt := lbVal(n, "downtime"); dt > 0 {
 			parts = append(parts, "down "+(time.Duration(dt)*time.Second).String()+" in total")
+		}
+	} else if n.Kind == "frontend" {
+		p := "frontend " + sources.Clean(n.Name)
+		if n.Instance != "" {
+			p += " on " + sources.Clean(n.Instance)
+		}
+		parts = append(parts, p)
+		if m := sources.Clean(n.Attrs["mode"]); m != "" {
+			parts = append(parts, "mode "+m)
+		}
+		if sc := lbVal(n, "scur"); !math.IsNaN(sc) {
+			parts = append(parts, "sessions "+lbNum(sc)+"/"+lbNum(lbVal(n, "slim")))
+		}
+		for _, k := range []string{"hrsp_4xx/s", "ereq/s"} {
+			if x := lbVal(n, k); x > 0 {
+				parts = append(parts, strings.TrimSuffix(k, "/s")+" "+lbRate(x)+"/s")
+			}
 		}
 	} else {
 		parts = append(parts, sources.Clean(n.Attrs["check"]))
@@ -740,8 +794,8 @@ func detail(n *sources.NodeState) string {
 			parts = append(parts, "summed over "+sources.Clean(f))
 		}
 		for _, k := range []string{"econ/s", "eresp/s", "wretr/s"} {
-			if x := val(n, k); x > 0 {
-				parts = append(parts, strings.TrimSuffix(k, "/s")+" "+rate(x)+"/s")
+			if x := lbVal(n, k); x > 0 {
+				parts = append(parts, strings.TrimSuffix(k, "/s")+" "+lbRate(x)+"/s")
 			}
 		}
 	}

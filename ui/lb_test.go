@@ -47,7 +47,8 @@ func lbNodes() []sources.NodeState {
 			Layer: sources.LayerLB, State: state, Severity: sev, Since: lbNow.Add(-since), Attrs: a, Values: vals}
 	}
 	return []sources.NodeState{
-		{Kind: "frontend", ID: "lb-1/fe_web/FRONTEND", Name: "fe_web", Instance: "lb-1", State: "OPEN", Layer: sources.LayerLB},
+		{Kind: "frontend", ID: "lb-1/fe_web/FRONTEND", Name: "fe_web", Instance: "lb-1", State: "OPEN", Layer: sources.LayerLB,
+			Attrs: map[string]string{"mode": "http"}, Values: map[string]float64{"scur": 12, "slim": 256, "req_tot/s": 84.5, "hrsp_5xx/s": 2.25}},
 		be("", "be_app", "UP", sources.SevWarning, 8, 10, 6, 4, 84.5, 2.25, 0, map[string]string{"fleet": "2 LBs", "check": "be_app (Active: 8/10) sessions 6/4 on 2 LBs"}),
 		be("lb-1", "be_app", "UP", sources.SevWarning, 4, 5, 3, 2, 42.25, 1.5, 3*time.Minute+12*time.Second, map[string]string{"check": "be_app (Active: 4/5) sessions 3/2", "finding": "backend be_app: 1 of 5 servers DOWN"}),
 		srv("lb-1", "be_app", "app1", "UP", sources.SevOK, 2, 2, 1, "L7OK", 1, "OK", 17*time.Second, nil),
@@ -67,7 +68,7 @@ func lbContext(theme *themes.Theme, w, h int) *Context {
 		Snap: &correlate.Snapshot{Now: lbNow, Nodes: lbNodes()}}
 }
 
-func lbKey(k string) tea.KeyPressMsg {
+func lbPress(k string) tea.KeyPressMsg {
 	switch k {
 	case "enter":
 		return tea.KeyPressMsg{Code: tea.KeyEnter}
@@ -79,7 +80,7 @@ func lbKey(k string) tea.KeyPressMsg {
 	return tea.KeyPressMsg{Code: rune(k[0]), Text: k}
 }
 
-func checkLBFrame(t *testing.T, out string, w, h int) {
+func lbCheckFrame(t *testing.T, out string, w, h int) {
 	t.Helper()
 	lines := strings.Split(out, "\n")
 	if len(lines) != h {
@@ -101,15 +102,16 @@ func TestLoadBalancersGolden(t *testing.T) {
 			name := fmt.Sprintf("lb_%s_%dx%d", th.Name, size[0], size[1])
 			c := lbContext(th, size[0], size[1])
 			v := NewLoadBalancers()
-			// open be_app of lb-1 (second row when sorted by state: be_api is critical)
-			v.Update(lbKey("down"), c)
-			v.Update(lbKey("down"), c)
-			v.Update(lbKey("enter"), c)
-			v.Update(lbKey("down"), c)
-			v.Update(lbKey("down"), c)
-			v.Update(lbKey("down"), c)
+			// open be_app of lb-1 (after the frontend, be_api (critical) and the fleet sum)
+			for i := 0; i < 3; i++ {
+				v.Update(lbPress("down"), c)
+			}
+			v.Update(lbPress("enter"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("down"), c)
 			out := v.Render(c)
-			checkLBFrame(t, out, size[0], size[1])
+			lbCheckFrame(t, out, size[0], size[1])
 			plain := ansi.Strip(out)
 			for _, want := range []string{"be_api", "0/3", "app3", "DOWN", "DRAIN", "bk1 (backup)", "flapping", "3m12s ago", "2h05m ago"} {
 				if !strings.Contains(plain, want) {
@@ -128,19 +130,20 @@ func TestLoadBalancersKeys(t *testing.T) {
 	c := lbContext(themes.Mono(), 100, 20)
 	v := NewLoadBalancers()
 	plain := ansi.Strip(v.Render(c))
-	// sorted by state: the backend with no server UP comes first
+	// frontends first, then by state: the backend with no server UP
 	lines := strings.Split(plain, "\n")
-	if !strings.Contains(lines[2], "be_api") || !strings.Contains(lines[2], "DOWN") {
+	if !strings.Contains(lines[2], "fe_web") || !strings.Contains(lines[3], "be_api") || !strings.Contains(lines[3], "DOWN") {
 		t.Fatalf("first row should be be_api (critical):\n%s", plain)
 	}
 	// Enter opens the servers, g goes to the graphs of the selected one
-	v.Update(lbKey("enter"), c)
-	v.Update(lbKey("down"), c)
+	v.Update(lbPress("down"), c)
+	v.Update(lbPress("enter"), c)
+	v.Update(lbPress("down"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "api1") || !strings.Contains(plain, "api3") {
 		t.Fatalf("servers not shown after Enter:\n%s", plain)
 	}
-	handled, cmd := v.Update(lbKey("g"), c)
+	handled, cmd := v.Update(lbPress("g"), c)
 	if !handled || cmd == nil {
 		t.Fatal("g not handled")
 	}
@@ -148,9 +151,9 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("g: %#v", cmd())
 	}
 	// s cycles the sort; by name the fleet row comes first
-	v.Update(lbKey("s"), c)
+	v.Update(lbPress("s"), c)
 	plain = ansi.Strip(v.Render(c))
-	if !strings.Contains(plain, "sort: name") {
+	if !strings.Contains(plain, "by name") {
 		t.Errorf("sort not shown:\n%s", plain)
 	}
 	// the filter keeps matching servers and their backend
@@ -160,7 +163,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("filter app3:\n%s", plain)
 	}
 	// unknown keys go to the shell
-	if handled, _ := v.Update(lbKey("x"), c); handled {
+	if handled, _ := v.Update(lbPress("x"), c); handled {
 		t.Error("x should not be handled")
 	}
 }
@@ -174,11 +177,11 @@ func TestLoadBalancersWithoutDataOrSpace(t *testing.T) {
 	} {
 		v := NewLoadBalancers()
 		out := v.Render(c)
-		checkLBFrame(t, out, c.Width, c.Height)
+		lbCheckFrame(t, out, c.Width, c.Height)
 	}
 }
 
-func TestAgo(t *testing.T) {
+func TestLoadBalancersAgo(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		5 * time.Second:                "5s ago",
 		3*time.Minute + 12*time.Second: "3m12s ago",
@@ -186,8 +189,21 @@ func TestAgo(t *testing.T) {
 		50 * time.Hour:                 "2d02h ago",
 		-time.Second:                   "0s ago",
 	} {
-		if got := ago(lbNow, lbNow.Add(-d)); got != want {
+		if got := lbAgo(lbNow, lbNow.Add(-d)); got != want {
 			t.Errorf("%v: %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestLoadBalancersASCII(t *testing.T) {
+	c := lbContext(themes.Mono(), 100, 20)
+	c.ASCII, c.Symbols = true, themes.ASCIISymbols
+	v := NewLoadBalancers()
+	v.Update(lbPress("enter"), c)
+	out := ansi.Strip(v.Render(c))
+	for _, r := range out {
+		if r > 0x7e {
+			t.Fatalf("non-ASCII %q in ASCII mode:\n%s", r, out)
 		}
 	}
 }

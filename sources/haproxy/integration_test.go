@@ -3,8 +3,15 @@ package haproxy
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -92,19 +99,28 @@ type lab struct {
 	tcpSock  string
 	master   string
 	fe, st   int
+	tls      int    // HTTPS stats page port
+	caFile   string // the self-signed certificate of that page
 	cmd      *exec.Cmd
 	stderr   *strings.Builder
 	backends []*backend
 	inter    time.Duration
 }
 
-func startLab(t *testing.T, masterWorker bool) *lab {
+func startLab(t *testing.T, masterWorker bool, inter ...time.Duration) *lab {
 	bin := requireHAProxy(t)
 	l := &lab{dir: t.TempDir(), fe: freePort(t), st: freePort(t), inter: 300 * time.Millisecond}
+	if len(inter) > 0 {
+		l.inter = inter[0]
+	}
 	l.sock = filepath.Join(l.dir, "admin.sock")
 	l.master = filepath.Join(l.dir, "master.sock")
 	l.tcpSock = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	l.backends = []*backend{newBackend(t), newBackend(t)}
+	l.tls = freePort(t)
+	crt := filepath.Join(l.dir, "site.pem")
+	l.caFile = filepath.Join(l.dir, "ca.pem")
+	selfSigned(t, crt, l.caFile)
 	cfg := fmt.Sprintf(`global
     stats socket %s mode 600 level admin
     stats socket ipv4@%s level operator
@@ -128,7 +144,12 @@ listen stats
     stats enable
     stats uri /stats
     stats auth admin:secret
-`, l.sock, l.tcpSock, l.fe, l.inter.Milliseconds(), l.backends[0].addr, l.backends[1].addr, l.st)
+listen stats_tls
+    bind 127.0.0.1:%d ssl crt %s
+    stats enable
+    stats uri /stats
+    stats auth admin:secret
+`, l.sock, l.tcpSock, l.fe, l.inter.Milliseconds(), l.backends[0].addr, l.backends[1].addr, l.st, l.tls, crt)
 	cfgPath := filepath.Join(l.dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -167,6 +188,32 @@ listen stats
 		time.Sleep(10 * time.Millisecond)
 	}
 	return l
+}
+
+// selfSigned writes a certificate for 127.0.0.1 with its key (for
+// HAProxy's `crt`) and the certificate alone (for ca_file).
+func selfSigned(t *testing.T, combined, caFile string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "opsview test LB"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	os.WriteFile(caFile, cert, 0o600)
+	os.WriteFile(combined, append(cert, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})...), 0o600)
 }
 
 type syncWriter struct {
@@ -226,7 +273,8 @@ func waitState(t *testing.T, s *Source, id, class string, limit time.Duration) (
 }
 
 func TestRealHAProxyServerGoesDownAndComesBack(t *testing.T) {
-	l := startLab(t, false)
+	// a 1 s check interval keeps "within two intervals" meaningful on a busy machine
+	l := startLab(t, false, time.Second)
 	s, err := New(sources.Env{Name: "lb", Logf: t.Logf}, Options{Socket: l.sock})
 	if err != nil {
 		t.Fatal(err)
@@ -387,6 +435,24 @@ func TestRealHAProxyTCPSocketAndStatsPage(t *testing.T) {
 	if _, err := pollCtx(t, none); err == nil || !strings.Contains(err.Error(), "wants a login") {
 		t.Errorf("no password: %v", err)
 	}
+	// HTTPS: refused without the CA, read with ca_file or skip-verify
+	tlsURL := fmt.Sprintf("https://127.0.0.1:%d/stats", l.tls)
+	noCA, _ := New(sources.Env{Name: "lb"}, Options{URL: tlsURL, Username: "admin", Password: "secret"})
+	if _, err := pollCtx(t, noCA); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("HTTPS without ca_file: %v", err)
+	}
+	withCA, err := New(sources.Env{Name: "lb"}, Options{URL: tlsURL, Username: "admin", Password: "secret", CAFile: l.caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := pollCtx(t, withCA); err != nil || findNode(b, "lb/app/app-1") == nil {
+		t.Errorf("HTTPS with ca_file: %v", err)
+	}
+	var warned int
+	skip, _ := New(sources.Env{Name: "lb", Logf: func(string, ...any) { warned++ }}, Options{URL: tlsURL, Username: "admin", Password: "secret", InsecureSkipVerify: true})
+	if _, err := pollCtx(t, skip); err != nil || warned != 1 {
+		t.Errorf("HTTPS with skip-verify: %v, %d warnings", err, warned)
+	}
 }
 
 func TestRealHAProxyReloadMakesNoSpike(t *testing.T) {
@@ -467,4 +533,47 @@ func TestRealHAProxyReloadMakesNoSpike(t *testing.T) {
 	if r := findSeries(b, "req_tot", map[string]string{"instance": "lb", "frontend": "web"}); r == nil || r.Points[0].V < 0 {
 		t.Errorf("rates must resume after the reload: %+v", r)
 	}
+}
+
+// Field story 4: a server that keeps going DOWN and UP stands out as
+// flapping, with its count, even when polls miss some of the transitions.
+func TestRealHAProxyFlappingServerStandsOut(t *testing.T) {
+	l := startLab(t, false)
+	s, _ := New(sources.Env{Name: "lb"}, Options{Socket: l.sock, FlapTransitions: 3, FlapWindow: time.Minute})
+	waitState(t, s, "lb/app/app-2", "UP", 5*time.Second)
+	var flap *sources.Event
+	var node *sources.NodeState
+	for i := 0; i < 4 && flap == nil; i++ {
+		l.backends[1].Stop()
+		_, _, evs := waitState(t, s, "lb/app/app-2", "DOWN", 5*time.Second)
+		l.backends[1].Start()
+		b, _, more := waitState(t, s, "lb/app/app-2", "UP", 5*time.Second)
+		evs = append(evs, more...)
+		for j := range evs {
+			if strings.Contains(evs[j].ID, "/flap/") {
+				flap = &evs[j]
+			}
+		}
+		node = findNode(b, "lb/app/app-2")
+	}
+	if flap == nil {
+		t.Fatal("no flapping event after 4 DOWN/UP cycles")
+	}
+	if flap.Severity != sources.SevWarning || !strings.Contains(flap.Title, "3 DOWN transitions") {
+		t.Errorf("flap event: %+v", flap)
+	}
+	if node.Attrs["flapping"] == "" || node.Severity != sources.SevWarning {
+		t.Errorf("flapping server node: %+v", node)
+	}
+	if be := findNode(mustPoll(t, s), "lb/app/BACKEND"); be.Severity != sources.SevWarning || !strings.Contains(be.Attrs["finding"], "flapping") {
+		t.Errorf("backend of a flapping server: %+v", be)
+	}
+}
+
+func mustPoll(t *testing.T, s *Source) *sources.Batch {
+	b, err := pollCtx(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

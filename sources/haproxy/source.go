@@ -199,6 +199,27 @@ type instance struct {
 	uptime   int64
 	servers  map[string]*serverTrack
 	backends map[string]*backendTrack
+	names    map[string]string
+	lastBad  [2]int
+	lastStat *Stats // its rows are reused by the next parse
+}
+
+// intern cleans a proxy or server name and keeps one copy of it across
+// polls: the parser's strings point into the whole answer, which must not
+// stay alive through a label in the store.
+func (in *instance) intern(raw string) string {
+	if n, ok := in.names[raw]; ok {
+		return n
+	}
+	if len(in.names) > 1<<16 {
+		in.names = nil // names churn: start over rather than grow
+	}
+	if in.names == nil {
+		in.names = map[string]string{}
+	}
+	n := strings.Clone(sources.Clean(raw))
+	in.names[strings.Clone(raw)] = n
+	return n
 }
 
 type serverTrack struct {
@@ -291,12 +312,13 @@ func (s *Source) fetchOne(ctx context.Context, in *instance) result {
 			s.logf("haproxy %q instance %q: %s is an admin-level socket; opsview only sends `show` commands, but a `level operator` or `level user` socket would be safer", s.name, in.name, sf)
 		}
 	}
-	r.st, err = ParseStatBytes(a.stat)
+	r.st, err = ParseStatReuse(in.lastStat, a.stat)
 	if err != nil {
 		r.err = fmt.Errorf("%s: %w", in.f, err)
 		return r
 	}
-	if r.st.Skipped > 0 || r.st.BadValues > 0 {
+	if bad := [2]int{r.st.Skipped, r.st.BadValues}; bad != in.lastBad && (bad[0] > 0 || bad[1] > 0) {
+		in.lastBad = bad // logged when it changes, not every poll
 		s.logf("haproxy %q instance %q: %d malformed rows skipped, %d unreadable values", s.name, in.name, r.st.Skipped, r.st.BadValues)
 	}
 	if a.info != nil {
@@ -438,7 +460,7 @@ func onBit(t ObjType) uint8 {
 // DRAIN, NOLB, NOCHECK, OPEN, STOP, … ("DOWN 1/2" is still DOWN, going up;
 // "UP 1/2" is still UP, going down).
 func classOf(status string) string {
-	s := strings.TrimSpace(status)
+	s := strings.TrimSpace(sources.Clean(status))
 	if s == "" {
 		return ""
 	}
@@ -468,7 +490,7 @@ type backendSum struct {
 
 func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, now time.Time, fl *fleet) {
 	// 1. reload or restart?
-	reset, why := false, ""
+	reset, why, byCounters := false, "", false
 	if info != nil {
 		switch {
 		case in.pid != 0 && info.Pid != in.pid:
@@ -483,7 +505,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 	keys := make([]string, len(st.Rows))
 	for i := range st.Rows {
 		r := &st.Rows[i]
-		keys[i] = sources.Clean(r.Proxy) + "/" + sources.Clean(r.Server)
+		keys[i] = in.intern(r.Proxy) + "/" + in.intern(r.Server)
 	}
 	if !reset && in.prev != nil {
 		for i := range st.Rows {
@@ -493,7 +515,8 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			}
 			for _, f := range allCounters {
 				if st.Rows[i].V[f] < p[f] { // NaN compares false
-					reset, why = true, fmt.Sprintf("%s %s went down (%v → %v)", keys[i], f, p[f], st.Rows[i].V[f])
+					reset, byCounters = true, true
+					why = fmt.Sprintf("%s %s went down (%v → %v)", keys[i], f, p[f], st.Rows[i].V[f])
 					break
 				}
 			}
@@ -510,6 +533,9 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
 			Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
 			Labels: map[string]string{"instance": in.name}}
+		if byCounters { // no pid to go by: a reload, a restart or `clear counters all`
+			e.Title = fmt.Sprintf("haproxy reloaded or counters cleared on %s", in.name)
+		}
 		if info != nil && info.Version != "" {
 			e.Text += "; version " + sources.Clean(info.Version)
 		}
@@ -539,7 +565,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		if bit == 0 {
 			continue // listeners
 		}
-		px, sv := sources.Clean(r.Proxy), sources.Clean(r.Server)
+		px, sv := in.intern(r.Proxy), in.intern(r.Server)
 		labels := map[string]string{"instance": in.name}
 		node := px
 		switch r.Type {
@@ -582,7 +608,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 	seen := map[string]bool{}
 	for _, i := range serverIdx {
 		r := &st.Rows[i]
-		px, sv := sources.Clean(r.Proxy), sources.Clean(r.Server)
+		px, sv := in.intern(r.Proxy), in.intern(r.Server)
 		key := keys[i]
 		seen[key] = true
 		class := classOf(r.Status)
@@ -615,9 +641,19 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		}
 	}
 	for k, t := range in.servers {
-		if !seen[k] && now.Sub(t.lastSeen) > s.flapWin {
-			delete(in.servers, k) // removed at runtime or renamed
+		if seen[k] {
+			continue
 		}
+		// removed at runtime (`del server`) or by a reload with a new
+		// config: its open events end here
+		for _, e := range []*sources.Event{t.down, t.flap} {
+			if e != nil {
+				e.End, e.Updated = now, now
+				e.Text += "\nthe server is no longer in HAProxy's configuration"
+				b.Events = append(b.Events, *e)
+			}
+		}
+		delete(in.servers, k)
 	}
 	// 4. frontends and backends
 	for i := range st.Rows {
@@ -625,7 +661,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		if r.Type != TypeFrontend && r.Type != TypeBackend {
 			continue
 		}
-		px := sources.Clean(r.Proxy)
+		px := in.intern(r.Proxy)
 		var rs [numFields]float64
 		for f := range rs {
 			rs[f] = math.NaN()
@@ -648,6 +684,14 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(bs.up)).named("servers_up"))
 		fl.addCounts(px, bs)
 	}
+	for px, t := range in.backends {
+		if _, ok := sums[px]; !ok && t.noServer != nil {
+			t.noServer.End, t.noServer.Updated = now, now
+			t.noServer.Text += "\nthe backend is no longer in HAProxy's configuration"
+			b.Events = append(b.Events, *t.noServer)
+			delete(in.backends, px)
+		}
+	}
 	// 5. the process itself
 	if info != nil {
 		labels := map[string]string{"instance": in.name}
@@ -656,6 +700,7 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
 	}
 	in.prev, in.prevAt = next, now
+	in.lastStat = st
 }
 
 type namedSeries struct{ sources.Series }
@@ -697,16 +742,26 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
 		changedAt = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
 	}
-	labels := map[string]string{"instance": in.name, "backend": px, "server": sv}
-	what := fmt.Sprintf("server %s/%s", px, sv)
-	if len(s.insts) > 1 {
-		what += " on " + in.name
+	// the texts of events are built only when there is an event: this
+	// runs for every server of every LB at every poll
+	var labels map[string]string
+	var what, checkText string
+	texts := func() {
+		if labels != nil {
+			return
+		}
+		labels = map[string]string{"instance": in.name, "backend": px, "server": sv}
+		what = "server " + px + "/" + sv
+		if len(s.insts) > 1 {
+			what += " on " + in.name
+		}
+		checkText = checkTextOf(r)
 	}
-	checkText := checkText(r)
 	if t == nil {
 		t = &serverTrack{class: class, chkdown: r.V[Chkdown]}
 		in.servers[key] = t
 		if class == "DOWN" { // already DOWN when first seen
+			texts()
 			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
 				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
 				Title: what + " DOWN", Text: checkText}
@@ -715,6 +770,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	}
 	t.lastSeen = now
 	if class != t.class && t.class != "" {
+		texts()
 		prev := t.class
 		if class == "DOWN" {
 			t.downs = append(t.downs, changedAt)
@@ -725,7 +781,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 		} else {
 			if t.down != nil {
 				t.down.End, t.down.Updated = changedAt, now
-				t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", r.Status, changedAt.Sub(t.down.Start).Round(time.Second), checkText)
+				t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", sources.Clean(r.Status), changedAt.Sub(t.down.Start).Round(time.Second), checkText)
 				b.Events = append(b.Events, *t.down)
 				t.down = nil
 			}
@@ -755,6 +811,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	}
 	n := len(t.downs)
 	if n >= s.flapN {
+		texts()
 		if t.flap == nil {
 			t.flap = &sources.Event{ID: key + "@" + in.name + "/flap/" + strconv.FormatInt(t.downs[0].Unix(), 10), Start: t.downs[0],
 				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels}
@@ -786,7 +843,7 @@ func btoi(b bool) int {
 	return 0
 }
 
-func checkText(r *Row) string {
+func checkTextOf(r *Row) string {
 	var parts []string
 	if r.CheckStatus != "" {
 		parts = append(parts, "check "+sources.Clean(r.CheckStatus))

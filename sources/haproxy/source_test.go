@@ -492,3 +492,74 @@ func TestConfigOptions(t *testing.T) {
 		t.Error("example must start with - name:")
 	}
 }
+
+func TestRemovedServerClosesItsEvents(t *testing.T) {
+	base := readTestdata(t, "haproxy-2.6/show_stat.csv")
+	var without []string
+	for _, l := range strings.Split(string(base), "\n") {
+		if !strings.HasPrefix(l, "be_app,app3,") {
+			without = append(without, l)
+		}
+	}
+	s := newReplaySource(t, []string{"lb-1"}, []answer{{stat: base, info: info(1, 1)}, {stat: []byte(strings.Join(without, "\n")), info: info(1, 2)}})
+	b := poll(t, s, time.Unix(1795417700, 0))
+	var id string
+	for _, e := range b.Events {
+		if strings.Contains(e.ID, "app3") && e.Open() {
+			id = e.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("no open DOWN event for app3")
+	}
+	b = poll(t, s, time.Unix(1795417710, 0))
+	for _, e := range b.Events {
+		if e.ID == id && !e.Open() {
+			return
+		}
+	}
+	t.Errorf("the DOWN event of a removed server stays open: %+v", b.Events)
+}
+
+func TestExampleIsAValidConfig(t *testing.T) {
+	kind, _ := sources.Lookup("haproxy")
+	var b strings.Builder
+	b.WriteString("sources:\n")
+	for _, l := range strings.Split(strings.TrimRight(kind.Example, "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	cfg, err := config.Parse("example.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if len(cfg.Sources) != 1 || cfg.Sources[0].Type != "haproxy" {
+		t.Fatalf("%+v", cfg.Sources)
+	}
+}
+
+func TestStatusWithEscapesDoesNotReachEvents(t *testing.T) {
+	base := readTestdata(t, "haproxy-2.6/show_stat.csv")
+	evil := setField(t, base, "be_app", "app1", "status", "MAINT\x1b]0;pwned\x07\x1b[5m")
+	back := setField(t, base, "be_app", "app3", "status", "UP\x1b[2J")
+	s := newReplaySource(t, []string{"lb-1"}, []answer{{stat: base, info: info(1, 1)}, {stat: evil, info: info(1, 2)}, {stat: back, info: info(1, 3)}})
+	var events []sources.Event
+	var nodes []sources.NodeState
+	for i := 0; i < 3; i++ {
+		b := poll(t, s, time.Unix(1795417700+int64(i)*5, 0))
+		events = append(events, b.Events...)
+		nodes = append(nodes, b.Nodes...)
+	}
+	if len(events) < 3 {
+		t.Fatalf("want transition events, got %d", len(events))
+	}
+	for _, e := range events {
+		if strings.ContainsAny(e.ID+e.Title+e.Text+e.Node, "\x1b\x07") {
+			t.Errorf("escape in event %q / %q / %q", e.ID, e.Title, e.Text)
+		}
+	}
+	for _, n := range nodes {
+		if strings.ContainsAny(n.State+n.ID, "\x1b\x07") {
+			t.Errorf("escape in node %q %q", n.ID, n.State)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package haproxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -180,15 +179,46 @@ func readAll(r io.Reader, max int64, what string) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxAnswer
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	b, err := readBounded(r, max, 0)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb, or filter with `show stat -1 <types> -1`)", what, ErrTooLarge, max>>20)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	if n > max {
-		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb, or filter with `show stat -1 <types> -1`)", what, ErrTooLarge, max>>20)
+	return b, nil
+}
+
+// readBounded reads r to EOF into one buffer that never grows beyond
+// max+1 bytes; more than max is ErrTooLarge. hint is the expected size
+// (e.g. the last answer's); 0 for none.
+func readBounded(r io.Reader, max int64, hint int) ([]byte, error) {
+	start := int64(16 << 10)
+	if hint > 0 {
+		start = int64(hint) + 4<<10
 	}
-	return buf.Bytes(), nil
+	buf := make([]byte, 0, min(start, max+1))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > max {
+				return nil, ErrTooLarge
+			}
+			nb := make([]byte, len(buf), min(int64(2*cap(buf)), max+1))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, ErrTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // ParseStat parses a `show stat` CSV answer (stats socket or HTTP `;csv`)
@@ -225,10 +255,21 @@ func lookupColumn(name string) column {
 // ParseStatBytes parses a `show stat` answer held in memory. The text
 // fields of the rows point into b (no copy): b must not change afterwards.
 func ParseStatBytes(b []byte) (*Stats, error) {
-	return parseStat(unsafe.String(unsafe.SliceData(b), len(b)))
+	return parseStat(unsafe.String(unsafe.SliceData(b), len(b)), nil)
 }
 
-func parseStat(s string) (*Stats, error) {
+// ParseStatReuse is ParseStatBytes writing into the rows of an earlier
+// result (which it overwrites): a poller parsing every second then
+// allocates nothing once its rows are big enough.
+func ParseStatReuse(prev *Stats, b []byte) (*Stats, error) {
+	var rows []Row
+	if prev != nil {
+		rows = prev.Rows[:0]
+	}
+	return parseStat(unsafe.String(unsafe.SliceData(b), len(b)), rows)
+}
+
+func parseStat(s string, rows []Row) (*Stats, error) {
 	st := &Stats{}
 	pos := 0
 	// first non-blank line: the header, or data of a headerless answer
@@ -274,7 +315,11 @@ func parseStat(s string) (*Stats, error) {
 			hasType = true
 		}
 	}
-	st.Rows = make([]Row, 0, strings.Count(s[pos:], "\n")+1)
+	if need := strings.Count(s[pos:], "\n") + 1; cap(rows) >= need {
+		st.Rows = rows[:0]
+	} else {
+		st.Rows = make([]Row, 0, need)
+	}
 	var blank Row
 	for i := range blank.V {
 		blank.V[i] = math.NaN()

@@ -76,6 +76,7 @@ func parseAddress(s string) (network, addr string, err error) {
 type socketFetcher struct {
 	network, addr string
 	max           int64
+	lastSize      int // of the last answer: the next read buffer's size
 }
 
 func (f *socketFetcher) String() string {
@@ -106,15 +107,17 @@ func (f *socketFetcher) exchange(ctx context.Context, cmd string) ([]byte, error
 	if _, err := io.WriteString(conn, cmd); err != nil {
 		return nil, f.ioErr(ctx, "write", err)
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(conn, f.max+1))
+	b, err := readBounded(conn, f.max, f.lastSize)
+	if err == nil && cmd == pollCommand {
+		f.lastSize = len(b)
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb if this fleet is that large)", f, ErrTooLarge, f.max>>20)
+	}
 	if err != nil {
 		return nil, f.ioErr(ctx, "read", err)
 	}
-	if n > f.max {
-		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb if this fleet is that large)", f, ErrTooLarge, f.max>>20)
-	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 func (f *socketFetcher) ioErr(ctx context.Context, op string, err error) error {
@@ -278,16 +281,14 @@ func (f *httpFetcher) fetch(ctx context.Context) (answer, error) {
 	case resp.ContentLength > f.max:
 		return answer{}, fmt.Errorf("%s: %w: %d bytes announced, limit %d MiB", f, ErrTooLarge, resp.ContentLength, f.max>>20)
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, f.max+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return answer{}, fmt.Errorf("%s: answer not complete before the timeout: %w", f, context.DeadlineExceeded)
-		}
+	b, err := readBounded(resp.Body, f.max, int(min(resp.ContentLength, f.max)))
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return answer{}, fmt.Errorf("%s: %w: more than %d MiB", f, ErrTooLarge, f.max>>20)
+	case err != nil && ctx.Err() != nil:
+		return answer{}, fmt.Errorf("%s: answer not complete before the timeout: %w", f, context.DeadlineExceeded)
+	case err != nil:
 		return answer{}, fmt.Errorf("%s: read: %w (answer cut short)", f, err)
 	}
-	if n > f.max {
-		return answer{}, fmt.Errorf("%s: %w: more than %d MiB", f, ErrTooLarge, f.max>>20)
-	}
-	return answer{stat: buf.Bytes()}, nil
+	return answer{stat: b}, nil
 }

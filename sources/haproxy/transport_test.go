@@ -136,6 +136,7 @@ func TestSocketThatNeverAnswersTimesOut(t *testing.T) {
 }
 
 func TestHugeAnswerIsRefused(t *testing.T) {
+	t.Parallel()
 	row := strings.Repeat("be_x,s1,0,0,1,1,10,100,0,0,,0,,0,0,0,0,UP,1,1,0,0,0,5,0,,1,8,1,,0,,2,0,,0,L4OK,,0,,,,,,,0,,,,0,0,\n", 1)
 	sock := newStatsSocket(t, func(cmd string, w io.Writer) {
 		if cmd != pollCommand {
@@ -263,6 +264,7 @@ func TestStatsPageOverTLS(t *testing.T) {
 }
 
 func TestStatsPageHugeAnswer(t *testing.T) {
+	t.Parallel()
 	big := strings.Repeat("x", 1<<20)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < 50; i++ {
