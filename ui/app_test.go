@@ -566,3 +566,16 @@ func TestExtraViewsGetATabKeysAndAFittedArea(t *testing.T) {
 		t.Fatalf("GotoMsg from the view: tab %d filter %q", a.tab, a.filter)
 	}
 }
+
+func TestDroppedSeriesAreShown(t *testing.T) {
+	st := correlate.NewStore(correlate.StoreOptions{Step: step, MaxSeries: 1})
+	st.Apply(&sources.Batch{Source: "s", At: t0, Series: []sources.Series{
+		{Name: "a", Points: []sources.Point{{T: t0, V: 1}}}, {Name: "b", Points: []sources.Point{{T: t0, V: 2}}}},
+		Status: sources.Status{Health: sources.HealthOK}})
+	a := New(Options{Store: st, Location: time.UTC, Theme: themes.Mono()})
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	a.Update(DataMsg{})
+	if !strings.Contains(plain(a), "1 series dropped") {
+		t.Fatalf("dropped series not shown:\n%s", plain(a))
+	}
+}

@@ -122,10 +122,15 @@ func scale(lines []plotLine) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
 		for _, v := range l.vals {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if v != v || math.IsInf(v, 0) { // NaN
 				continue
 			}
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			if v < lo {
+				lo = v
+			}
+			if v > hi {
+				hi = v
+			}
 		}
 		if !math.IsNaN(l.baseline) && !math.IsInf(l.baseline, 0) {
 			lo, hi = math.Min(lo, l.baseline), math.Max(hi, l.baseline)

@@ -66,6 +66,9 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 		}
 	}
 	title := t.Title.Render(" Sources") + t.Muted.Render(fmt.Sprintf(" %d, %d not ok", len(sts), bad))
+	if c.Snap.Dropped > 0 {
+		title += "  " + t.Warning.Render(fmt.Sprintf("%s %d series dropped: the store is full (raise max series)", c.Symbols.Warning, c.Snap.Dropped))
+	}
 	out := []string{title}
 	if len(sts) == 0 {
 		return append(out, t.Muted.Render("  no sources yet"))
