@@ -290,7 +290,7 @@ func (a *App) moveCursor(dir int) {
 		return
 	}
 	step := a.snap.Step
-	per := a.snap.N / max(a.w-10, 1)
+	per := a.snap.N / max(a.w-yLabelW, 1) // one chart cell
 	if per < 1 {
 		per = 1
 	}
