@@ -452,7 +452,7 @@ func TestGapsAreDrawnAsGaps(t *testing.T) {
 		}
 	}
 	// the sparkline leaves the gap blank too
-	sp := sparkline(vals, 50, 1, false)[0]
+	sp := sparkRows(vals, 50, 1, false)[0]
 	if []rune(sp)[25] != ' ' || []rune(sp)[5] == ' ' {
 		t.Fatalf("sparkline gap: %q", sp)
 	}
@@ -507,7 +507,7 @@ func TestWideWindowsHideNoSpikeOrDip(t *testing.T) {
 		vals[i] = 99.9
 	}
 	vals[9000] = 0 // one failed probe round
-	sp := sparkline(vals, 60, 1, false)[0]
+	sp := sparkRows(vals, 60, 1, false)[0]
 	if !strings.ContainsRune(sp, '▁') {
 		t.Fatalf("a one-bucket dip vanished from the sparkline: %q", sp)
 	}

@@ -102,7 +102,7 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 				note += t.Muted.Render(fmt.Sprintf(" (%d×)", st.Failures))
 			}
 		}
-		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padTo(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)
+		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padCells(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)
 		out = append(out, row+note)
 	}
 	return out
@@ -139,7 +139,7 @@ func (o *overviewView) findings(c *Context, w, h int) []string {
 		if f.Node != "" {
 			where = t.Muted.Render(c.dot() + clean(f.Node))
 		}
-		out = append(out, "  "+padTo(sevMark(c, f.Severity), 11)+" "+t.Base.Render(clean(f.Title))+where)
+		out = append(out, "  "+padCells(sevMark(c, f.Severity), 11)+" "+t.Base.Render(clean(f.Title))+where)
 	}
 	return out
 }
@@ -207,7 +207,7 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 			rst = fg(t.Base, t.ResourceColor)
 		}
 		v, _ := s.Last()
-		sp := sparkline(s.Values, sparkW, rows, c.ASCII)
+		sp := sparkRows(s.Values, sparkW, rows, c.ASCII)
 		spst := fg(t.Base, t.Color(i))
 		for r, line := range sp {
 			if r > 0 {
@@ -236,7 +236,7 @@ func (o *overviewView) events(c *Context, w, h int) []string {
 			break
 		}
 		ev := &evs[i]
-		out = append(out, fmt.Sprintf("  %s %s %s", padTo(sevMark(c, ev.Severity), 11),
+		out = append(out, fmt.Sprintf("  %s %s %s", padCells(sevMark(c, ev.Severity), 11),
 			t.Muted.Render(ev.Start.In(c.Loc).Format("15:04:05")), t.Base.Render(clean(ev.Title))))
 	}
 	return out
