@@ -13,6 +13,11 @@ type EngineOptions struct {
 	// ResolveAfter is how long a finding must stay absent before it
 	// resolves, so findings do not flicker.
 	ResolveAfter time.Duration
+	// Rank tunes the baselines, anomaly scores and suspect ranking.
+	Rank RankOptions
+	// Rules are extra rules run on every snapshot (e.g. path
+	// triangulation's "provider green but path red").
+	Rules []RuleFunc
 }
 
 // Engine turns snapshots into findings and keeps them stable across
@@ -24,6 +29,8 @@ type Engine struct {
 	active map[string]*Finding
 	absent map[string]time.Time
 	closed []Finding
+	ranker *Ranker
+	state  *ruleState
 }
 
 // NewEngine makes an engine.
@@ -31,7 +38,8 @@ func NewEngine(opt EngineOptions) *Engine {
 	if opt.ResolveAfter <= 0 {
 		opt.ResolveAfter = 30 * time.Second
 	}
-	return &Engine{opt: opt, active: map[string]*Finding{}, absent: map[string]time.Time{}}
+	return &Engine{opt: opt, active: map[string]*Finding{}, absent: map[string]time.Time{},
+		ranker: NewRanker(opt.Rank), state: newRuleState()}
 }
 
 // EngineSource is the source name the engine's own events carry.
@@ -42,7 +50,8 @@ const EngineSource = "engine"
 // last call (opened, escalated, resolved).
 func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 	now := snap.Now
-	current := Detect(snap)
+	current := detect(snap, e.ranker, e.state, e.opt.Rules)
+	e.forgetBaselines(snap)
 	var changes []sources.Event
 	seen := map[string]bool{}
 	for _, f := range current {
@@ -121,14 +130,23 @@ func findingEvent(f *Finding, what string) sources.Event {
 	return ev
 }
 
-// Detect runs the rules over one snapshot, without memory of earlier ones.
+// Detect runs the rules over one snapshot, without memory of earlier ones
+// and with the default options.
 func Detect(snap *Snapshot) []Finding {
-	var out []Finding
-	out = append(out, nodeFindings(snap)...)
-	out = append(out, eventFindings(snap)...)
-	out = append(out, sourceFindings(snap)...)
-	SortFindings(out)
-	return out
+	return detect(snap, NewRanker(RankOptions{}), newRuleState(), nil)
+}
+
+// forgetBaselines drops cached baselines of series that left the
+// snapshot, so the cache stays bounded by the store.
+func (e *Engine) forgetBaselines(snap *Snapshot) {
+	if e.ranker.Cache.Len() <= len(snap.Series) {
+		return
+	}
+	keys := make(map[string]bool, len(snap.Series))
+	for i := range snap.Series {
+		keys[snap.Series[i].Key] = true
+	}
+	e.ranker.Cache.Forget(func(k string) bool { return keys[k] })
 }
 
 // nodeFindings: a watched thing in a bad state (a backend with no server
@@ -155,7 +173,7 @@ func nodeFindings(snap *Snapshot) []Finding {
 func eventFindings(snap *Snapshot) []Finding {
 	var out []Finding
 	for _, ev := range snap.Events {
-		if ev.Source == EngineSource || !ev.Open() || ev.Severity < sources.SevWarning {
+		if ev.Source == EngineSource || !ev.Open() || ev.Severity < sources.SevWarning || IsFlappingEvent(&ev) {
 			continue
 		}
 		out = append(out, Finding{

@@ -1,0 +1,312 @@
+package correlate
+
+import (
+	"math"
+	"strings"
+	"time"
+)
+
+// Baseline is what a series normally does: a robust level and spread from a
+// trailing window, and the same window one day and one week earlier where
+// the snapshot reaches that far back.
+type Baseline struct {
+	Level float64 // median of the window
+	// Spread is the robust scale used for z: the largest of 1.4826·MAD,
+	// 1.2533·mean |x−median| (so a series that is flat except for rare
+	// excursions still has a scale), 1 % of |Level| and a floor for the
+	// unit. It is > 0 whenever N > 0, so no score is ever +Inf.
+	Spread float64
+	MAD    float64 // 1.4826·MAD before the floors (0 for a flat series)
+	N      int     // points with data in the window; NaN is not data
+	Lo, Hi float64 // smallest and largest value seen in the window
+	// Yesterday and LastWeek are the medians over the same buckets 24 h
+	// and 7 d earlier; NaN without that history.
+	Yesterday float64
+	LastWeek  float64
+}
+
+// Valid reports whether the baseline rests on at least min points.
+func (b *Baseline) Valid(min int) bool { return b.N >= min && b.Spread > 0 }
+
+// Z is the signed robust distance of v from the baseline.
+func (b *Baseline) Z(v float64) float64 { return (v - b.Level) / b.Spread }
+
+// UnitFloor is the smallest spread a series of this unit may have: a
+// movement smaller than it is not a movement a person would care about
+// (§4.2 of the correlation notes: 0.1 point for %, 1 ms, 1 req/s, 1 item).
+func UnitFloor(unit string) float64 {
+	switch u := strings.ToLower(strings.TrimSpace(unit)); {
+	case u == "%" || u == "percent":
+		return 0.1
+	case u == "ms":
+		return 1
+	case u == "s" || u == "seconds":
+		return 0.001
+	case u == "us" || u == "µs":
+		return 1000
+	case strings.HasSuffix(u, "/s") || u == "rps" || u == "qps":
+		return 1
+	case u == "b" || u == "bytes":
+		return 1
+	case u == "count" || u == "items":
+		return 0.1
+	case u == "ratio" || u == "fraction" || u == "0..1":
+		return 0.001
+	}
+	return 1e-6
+}
+
+// MaxBaselinePoints caps the points a baseline's median and MAD are taken
+// over; longer windows are sampled evenly (the points with data).
+const MaxBaselinePoints = 256
+
+// RobustBaseline computes the median/MAD baseline of vals (NaN skipped)
+// with the given absolute spread floor. scratch is reused between calls
+// so a full refresh allocates nothing per series.
+func RobustBaseline(vals []float64, floor float64, scratch *[]float64) Baseline {
+	b := Baseline{Level: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Yesterday: math.NaN(), LastWeek: math.NaN()}
+	buf := (*scratch)[:0]
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if v != v { // NaN: no data
+			continue
+		}
+		buf = append(buf, v)
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	*scratch = buf
+	b.N = len(buf)
+	// a median of MaxBaselinePoints evenly spaced points is as good a
+	// level as one of thousands, and keeps a full refresh cheap
+	if len(buf) > MaxBaselinePoints {
+		k := len(buf)
+		for i := 0; i < MaxBaselinePoints; i++ {
+			buf[i] = buf[i*k/MaxBaselinePoints]
+		}
+		buf = buf[:MaxBaselinePoints]
+	}
+	n := len(buf)
+	if n == 0 {
+		return b
+	}
+	b.Lo, b.Hi = lo, hi
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, v := range buf {
+		lo = math.Min(lo, v)
+		hi = math.Max(hi, v)
+	}
+	var med float64
+	if lo == hi {
+		med = lo
+	} else {
+		med = median(buf)
+	}
+	b.Level = med
+	var sad float64
+	for i, v := range buf {
+		d := v - med
+		if d < 0 {
+			d = -d
+		}
+		buf[i] = d
+		sad += d
+	}
+	mad := 0.0
+	if lo != hi {
+		mad = median(buf)
+	}
+	b.MAD = 1.4826 * mad
+	s := b.MAD
+	if m := 1.2533 * sad / float64(n); m > s {
+		s = m
+	}
+	if r := 0.01 * math.Abs(med); r > s {
+		s = r
+	}
+	if floor > s {
+		s = floor
+	}
+	if s <= 0 {
+		s = 1e-9
+	}
+	b.Spread = s
+	return b
+}
+
+// median reorders buf and returns its median (the mean of the two middle
+// values for an even count).
+func median(buf []float64) float64 {
+	n := len(buf)
+	k := n / 2
+	m := selectK(buf, k)
+	if n%2 == 1 {
+		return m
+	}
+	// the lower middle is the largest of buf[:k] after selection
+	lo := buf[0]
+	for _, v := range buf[1:k] {
+		if v > lo {
+			lo = v
+		}
+	}
+	return (lo + m) / 2
+}
+
+// selectK puts the k-th smallest value at buf[k] (Hoare's quickselect with
+// a median-of-three pivot) and returns it.
+func selectK(a []float64, k int) float64 {
+	l, r := 0, len(a)-1
+	for r > l {
+		if r-l < 16 {
+			for i := l + 1; i <= r; i++ {
+				v := a[i]
+				j := i - 1
+				for j >= l && a[j] > v {
+					a[j+1] = a[j]
+					j--
+				}
+				a[j+1] = v
+			}
+			return a[k]
+		}
+		m := l + (r-l)/2
+		if a[m] < a[l] {
+			a[m], a[l] = a[l], a[m]
+		}
+		if a[r] < a[l] {
+			a[r], a[l] = a[l], a[r]
+		}
+		if a[r] < a[m] {
+			a[r], a[m] = a[m], a[r]
+		}
+		p := a[m]
+		i, j := l, r
+		for i <= j {
+			for a[i] < p {
+				i++
+			}
+			for a[j] > p {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		if k <= j {
+			r = j
+		} else if k >= i {
+			l = i
+		} else {
+			return a[k]
+		}
+	}
+	return a[k]
+}
+
+// seasonalMedian is the median of vals[from-shift : to-shift] when the
+// window reaches back that far, else NaN.
+func seasonalMedian(vals []float64, from, to, shift int, scratch *[]float64) float64 {
+	if shift <= 0 || from-shift < 0 {
+		return math.NaN()
+	}
+	b := RobustBaseline(vals[from-shift:to-shift], 0, scratch)
+	if b.N == 0 {
+		return math.NaN()
+	}
+	return b.Level
+}
+
+// BaselineCache keeps each series' baseline keyed by its store key and the
+// absolute bucket its window ends at, so refreshing the findings every few
+// seconds recomputes a baseline only when its window moves (the engine
+// moves it on a coarse grid). It holds one entry per series.
+type BaselineCache struct {
+	entries map[string]cacheEntry
+	scratch []float64
+	// Hits and Misses count lookups, for tests and benchmarks.
+	Hits, Misses int
+}
+
+type cacheEntry struct {
+	end  int64 // absolute bucket after the window
+	n    int   // window length in buckets
+	mask bool  // computed with a no-traffic mask
+	b    Baseline
+}
+
+// NewBaselineCache makes an empty cache.
+func NewBaselineCache() *BaselineCache {
+	return &BaselineCache{entries: map[string]cacheEntry{}}
+}
+
+// Len is the number of cached baselines.
+func (c *BaselineCache) Len() int { return len(c.entries) }
+
+// Get returns the baseline of s over the snapshot buckets [from, to),
+// computing it on a miss. mask, when not nil, marks buckets whose values
+// must be ignored (the node had no traffic).
+func (c *BaselineCache) Get(snap *Snapshot, s *SnapSeries, from, to int, mask []bool) Baseline {
+	end := bucketOf(snap.Start, snap.Step) + int64(to)
+	if e, ok := c.entries[s.Key]; ok && e.end == end && e.n == to-from && e.mask == (mask != nil) {
+		c.Hits++
+		return e.b
+	}
+	c.Misses++
+	b := computeBaseline(snap, s, from, to, mask, &c.scratch)
+	c.entries[s.Key] = cacheEntry{end: end, n: to - from, mask: mask != nil, b: b}
+	return b
+}
+
+// Forget drops the entries of series the keep function rejects (series
+// that left the store).
+func (c *BaselineCache) Forget(keep func(key string) bool) {
+	for k := range c.entries {
+		if !keep(k) {
+			delete(c.entries, k)
+		}
+	}
+}
+
+// ComputeBaseline is the uncached baseline of s over [from, to) of the
+// snapshot, with the seasonal medians where the history reaches.
+func ComputeBaseline(snap *Snapshot, s *SnapSeries, from, to int) Baseline {
+	var scratch []float64
+	return computeBaseline(snap, s, from, to, nil, &scratch)
+}
+
+func computeBaseline(snap *Snapshot, s *SnapSeries, from, to int, mask []bool, scratch *[]float64) Baseline {
+	if from < 0 {
+		from = 0
+	}
+	if to > len(s.Values) {
+		to = len(s.Values)
+	}
+	if to <= from {
+		return Baseline{Level: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Yesterday: math.NaN(), LastWeek: math.NaN()}
+	}
+	vals := s.Values[from:to]
+	if mask != nil {
+		tmp := make([]float64, len(vals))
+		for i, v := range vals {
+			if mask[from+i] {
+				v = math.NaN()
+			}
+			tmp[i] = v
+		}
+		vals = tmp
+	}
+	b := RobustBaseline(vals, UnitFloor(s.Unit), scratch)
+	if snap != nil && snap.Step > 0 {
+		day := int(24 * time.Hour / snap.Step)
+		b.Yesterday = seasonalMedian(s.Values, from, to, day, scratch)
+		b.LastWeek = seasonalMedian(s.Values, from, to, 7*day, scratch)
+	}
+	return b
+}

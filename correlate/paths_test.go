@@ -1,0 +1,292 @@
+package correlate
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// synthHop is one hop of a synthetic path: who answers and how often its
+// own answers are lost (icmp) on top of the forwarding loss up to it.
+type synthHop struct {
+	addr string
+	asn  int
+	icmp float64 // loss of this hop's own answers only (rate limiting)
+	fwd  float64 // forwarding loss on entering this hop (persists downstream)
+	rtt  time.Duration
+}
+
+// synth draws traces of polls of `rounds` rounds each, hop by hop, with
+// loss drawn per probe: forwarding loss accumulates, ICMP loss does not.
+func synth(vantage, target string, hops []synthHop, polls, rounds int, seed uint64) PathHistory {
+	r := rand.New(rand.NewPCG(seed, 7))
+	h := PathHistory{Vantage: vantage, Target: target}
+	t0 := time.Unix(1700000000, 0)
+	for p := 0; p < polls; p++ {
+		tr := sources.PathTrace{Vantage: vantage, Target: target, Addr: target, At: t0.Add(time.Duration(p) * time.Minute), Rounds: rounds, Reached: true}
+		recv := make([]int, len(hops))
+		e2e := 0
+		for i := 0; i < rounds; i++ {
+			for k := range hops {
+				alive := true
+				for j := 0; j <= k; j++ {
+					if r.Float64() < hops[j].fwd {
+						alive = false
+						break
+					}
+				}
+				if alive && r.Float64() >= hops[k].icmp {
+					recv[k]++
+				}
+			}
+			alive := true
+			for j := range hops {
+				if r.Float64() < hops[j].fwd {
+					alive = false
+				}
+			}
+			if alive {
+				e2e++
+			}
+		}
+		for k, sh := range hops {
+			hop := sources.Hop{TTL: k + 1, Addr: sh.addr, ASN: sh.asn, Sent: rounds, Received: recv[k],
+				Loss: 1 - float64(recv[k])/float64(rounds), Min: sh.rtt, Median: sh.rtt}
+			if recv[k] == 0 {
+				hop.Addr = ""
+			}
+			tr.Hops = append(tr.Hops, hop)
+		}
+		tr.EndToEnd = sources.Hop{TTL: len(hops), Addr: target, Sent: rounds, Received: e2e,
+			Loss: 1 - float64(e2e)/float64(rounds), Min: hops[len(hops)-1].rtt, Median: hops[len(hops)-1].rtt}
+		h.Traces = append(h.Traces, tr)
+	}
+	return h
+}
+
+const tgt = "10.4.0.2"
+
+// topo builds the testbed's three paths: v_i → a_i (10.1.i.1) → c (answers
+// as 10.2.i.1) → e (10.3.0.2) → t. mod may change any hop per vantage.
+func topo(mod func(v int, hops []synthHop)) []PathHistory {
+	var out []PathHistory
+	for v := 1; v <= 3; v++ {
+		hops := []synthHop{
+			{addr: "10.1." + itoa(v) + ".1", asn: 65100 + v, rtt: time.Millisecond},
+			{addr: "10.2." + itoa(v) + ".1", asn: 65002, rtt: 2 * time.Millisecond},
+			{addr: "10.3.0.2", asn: 65002, rtt: 3 * time.Millisecond},
+			{addr: tgt, asn: 65004, rtt: 4 * time.Millisecond},
+		}
+		if mod != nil {
+			mod(v, hops)
+		}
+		out = append(out, synth("v"+itoa(v), tgt, hops, 6, 20, uint64(v)*1000+uint64(len(hops))))
+	}
+	return out
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+func one(t *testing.T, paths []PathHistory, ev []sources.Event) PathVerdict {
+	t.Helper()
+	vs := Triangulate(paths, ev)
+	if len(vs) != 1 {
+		t.Fatalf("want 1 verdict, got %d", len(vs))
+	}
+	t.Logf("verdict: %s (persistent %v, windows %d)", vs[0].Text, vs[0].Persistent, vs[0].Windows)
+	return vs[0]
+}
+
+func TestTriangulateClean(t *testing.T) {
+	v := one(t, topo(nil), nil)
+	if v.Kind != VerdictNone || len(FindingsFromVerdicts([]PathVerdict{v})) != 0 {
+		t.Fatalf("clean paths: got %s", v.Kind)
+	}
+}
+
+func TestTriangulateSharedCarrier(t *testing.T) {
+	paths := topo(func(v int, h []synthHop) { h[1].fwd = 0.3 })
+	v := one(t, paths, []sources.Event{{ID: "aws", Layer: sources.LayerProvider, Severity: sources.SevOK, Title: "EC2 us-east-1 operating normally"}})
+	if v.Kind != VerdictShared || len(v.Vantages) != 3 || v.Total != 3 {
+		t.Fatalf("want shared 3/3, got %s %v/%d", v.Kind, v.Vantages, v.Total)
+	}
+	if !strings.Contains(v.Place.Successor, "10.3.0.2") || v.Place.ASN != 65002 || len(v.Place.Aliases) != 2 {
+		t.Fatalf("place: %+v", v.Place)
+	}
+	if v.LossMin < 0.15 || v.LossMax > 0.45 {
+		t.Fatalf("loss range %.2f–%.2f for 30 %% injected", v.LossMin, v.LossMax)
+	}
+	fs := FindingsFromVerdicts([]PathVerdict{v})
+	if len(fs) != 1 || fs[0].Severity != sources.SevCritical || !strings.HasPrefix(fs[0].Title, "provider green, path red") {
+		t.Fatalf("findings: %+v", fs)
+	}
+	if !strings.Contains(fs[0].Title, "3 of 3 vantage points") || !strings.Contains(fs[0].Title, "AS65002") {
+		t.Fatalf("title: %s", fs[0].Title)
+	}
+}
+
+func TestTriangulateRateLimitNotBlamed(t *testing.T) {
+	paths := topo(func(v int, h []synthHop) { h[1].icmp = 0.7 })
+	v := one(t, paths, nil)
+	if v.Kind != VerdictNone {
+		t.Fatalf("rate limiting blamed: %s", v.Kind)
+	}
+	if len(v.RateLimited) != 3 {
+		t.Fatalf("want c's three addresses marked rate-limited, got %v", v.RateLimited)
+	}
+}
+
+func TestTriangulateComboRateLimitAndLoss(t *testing.T) {
+	// c rate-limits and e drops: the segment extends to e, the first hop
+	// whose own answers match the floor
+	paths := topo(func(v int, h []synthHop) { h[1].icmp = 0.7; h[2].fwd = 0.25 })
+	v := one(t, paths, nil)
+	if v.Kind != VerdictShared || v.Place.To != "10.3.0.2" {
+		t.Fatalf("want shared ending at 10.3.0.2, got %s %+v", v.Kind, v.Place)
+	}
+}
+
+func TestTriangulateLocalAccess(t *testing.T) {
+	paths := topo(func(v int, h []synthHop) {
+		if v == 3 {
+			h[0].fwd = 0.3
+		}
+	})
+	v := one(t, paths, nil)
+	if v.Kind != VerdictLocal || len(v.Vantages) != 1 || v.Vantages[0] != "v3" || v.Place.To != "10.1.3.1" {
+		t.Fatalf("want local to v3 at 10.1.3.1, got %s %v %+v", v.Kind, v.Vantages, v.Place)
+	}
+	if v.Exonerated {
+		t.Fatal("v3's access router is on no good path; it must not be cleared")
+	}
+}
+
+func TestTriangulateReturnPathExonerated(t *testing.T) {
+	// v3 sees loss from e, which answers it as 10.5.0.1; v1/v2 cross e
+	// (successor 10.4.0.2) cleanly
+	paths := topo(func(v int, h []synthHop) {
+		if v == 3 {
+			h[2].addr = "10.5.0.1"
+			h[2].fwd = 0.3
+		}
+	})
+	v := one(t, paths, nil)
+	if v.Kind != VerdictLocal || !v.Exonerated || !strings.Contains(v.Text, "return path") {
+		t.Fatalf("want local with return-path suspicion, got %s exonerated=%v", v.Kind, v.Exonerated)
+	}
+}
+
+func TestTriangulateDestination(t *testing.T) {
+	paths := topo(func(v int, h []synthHop) { h[3].fwd = 0.3 })
+	v := one(t, paths, nil)
+	if v.Kind != VerdictDestination {
+		t.Fatalf("want destination, got %s", v.Kind)
+	}
+}
+
+func TestTriangulateInsufficientAndPersistence(t *testing.T) {
+	var paths []PathHistory
+	for _, p := range topo(func(v int, h []synthHop) { h[1].fwd = 0.3 }) {
+		p.Traces = p.Traces[len(p.Traces)-1:] // 20 rounds only
+		paths = append(paths, p)
+	}
+	v := one(t, paths, nil)
+	if v.Kind != VerdictInsufficient || v.Persistent {
+		t.Fatalf("20 probes must not give a verdict: %s persistent=%v", v.Kind, v.Persistent)
+	}
+	// 3 polls = one full window + half: not persistent yet
+	paths = nil
+	for _, p := range topo(func(v int, h []synthHop) { h[1].fwd = 0.4 }) {
+		p.Traces = p.Traces[len(p.Traces)-3:]
+		paths = append(paths, p)
+	}
+	v = one(t, paths, nil)
+	if v.Persistent {
+		t.Fatalf("one window must not make a finding: %s", v.Text)
+	}
+}
+
+func TestTriangulateMixed(t *testing.T) {
+	paths := topo(func(v int, h []synthHop) {
+		switch v {
+		case 1:
+			h[0].fwd = 0.35
+		case 2:
+			h[0].fwd = 0.35
+		}
+	})
+	v := one(t, paths, nil)
+	if v.Kind != VerdictMixed || len(v.Places) != 2 {
+		t.Fatalf("want mixed with 2 places, got %s %d", v.Kind, len(v.Places))
+	}
+}
+
+func TestTriangulateLatencyUsesMedian(t *testing.T) {
+	paths := topo(nil)
+	for i := range paths {
+		// the newest two polls: +50 ms from e on (median and min), and a
+		// huge mean-only spike at c that must not matter
+		for j := len(paths[i].Traces) - 3; j < len(paths[i].Traces); j++ {
+			for k := range paths[i].Traces[j].Hops {
+				h := &paths[i].Traces[j].Hops[k]
+				if h.TTL >= 3 {
+					h.Median += 50 * time.Millisecond
+					h.Min += 50 * time.Millisecond
+				}
+				if h.TTL == 2 {
+					h.Avg = time.Second
+				}
+			}
+		}
+	}
+	v := one(t, paths, nil)
+	if v.LatencyKind != VerdictShared || v.LatencyPlace == nil || v.LatencyPlace.ToTTL != 3 {
+		t.Fatalf("want shared latency rise at TTL 3, got %s %+v", v.LatencyKind, v.LatencyPlace)
+	}
+}
+
+func TestRouterToken(t *testing.T) {
+	for in, want := range map[string]string{
+		"ae-2.r21.asbnva02.us.bb.gin.ntt.net": "r21.asbnva02.us.bb.gin.ntt.net",
+		"ae-5.r21.asbnva02.us.bb.gin.ntt.net": "r21.asbnva02.us.bb.gin.ntt.net",
+		"host.example.com":                    "",
+		"core1.fra.example.net":               "core1.fra.example.net",
+	} {
+		if got := RouterToken(in); got != want {
+			t.Errorf("RouterToken(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestZTwo(t *testing.T) {
+	// path-probes.md §3.2: 30 % vs 0 % at n=30 is significant, 10 % is not
+	if z := zTwo(0.3, 30, 0, 30); z < 3 {
+		t.Fatalf("z(30%%,30) = %.2f", z)
+	}
+	if z := zTwo(0.1, 30, 0, 30); z >= 3 {
+		t.Fatalf("z(10%%,30) = %.2f", z)
+	}
+	if z := zTwo(0.1, 100, 0, 100); z < 3 {
+		t.Fatalf("z(10%%,100) = %.2f", z)
+	}
+}
+
+func BenchmarkTriangulate20x30(b *testing.B) {
+	var paths []PathHistory
+	for v := 0; v < 20; v++ {
+		var hops []synthHop
+		for k := 0; k < 30; k++ {
+			hops = append(hops, synthHop{addr: "10." + itoa(v%10) + "." + itoa(k%10) + ".1", rtt: time.Duration(k) * time.Millisecond})
+		}
+		hops[15].fwd = 0.2
+		p := synth("v"+itoa(v%10)+itoa(v/10), "t", hops, 6, 20, uint64(v))
+		paths = append(paths, p)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Triangulate(paths, nil)
+	}
+}

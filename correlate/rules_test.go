@@ -1,0 +1,550 @@
+package correlate
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+const tstep = 10 * time.Second
+
+// meltingVolume is field story 2: db-1's iowait rises 40 s before 5xx rise
+// on backend app. n = 480 buckets of 10 s; the symptom starts at 440.
+func meltingVolume(r *rand.Rand, withCause bool) *Snapshot {
+	n := 480
+	iow := clamp(noise(r, n, 3, 0.5), 0, 100)
+	if withCause {
+		for i := 436; i < n; i++ {
+			iow[i] = 96 + r.Float64()
+		}
+	}
+	fivexx := clamp(noise(r, n, 0.2, 0.05), 0, 100)
+	stepUp(fivexx, 440, 6)
+	return mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: fivexx},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerHost, vals: iow},
+		series{name: "cpu.user", unit: "%", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: noise(r, n, 30, 3)},
+		series{name: "load1", unit: "", node: "web-1", role: sources.RoleResource, layer: sources.LayerHost, vals: noise(r, n, 2, 0.3)},
+		series{name: "queries", unit: "req/s", node: "db-1", role: sources.RoleTraffic, layer: sources.LayerDB, vals: noise(r, n, 200, 10)},
+	)
+}
+
+func TestMeltingVolumeIowaitIsTheSuspect(t *testing.T) {
+	snap := meltingVolume(rand.New(rand.NewPCG(1, 2)), true)
+	fs := Detect(snap)
+	f := findFinding(fs, "suspects")
+	if f == nil {
+		t.Fatalf("no suspects finding; got %+v", fs)
+	}
+	if !strings.Contains(f.Title, "db-1 cpu.iowait") {
+		t.Errorf("title %q does not name db-1 cpu.iowait", f.Title)
+	}
+	want := "db-1 cpu.iowait rose from 3"
+	if !strings.Contains(f.Explanation, want) || !strings.Contains(f.Explanation, "% to 9") || !strings.Contains(f.Explanation, "40 s before app hrsp_5xx rose") {
+		t.Errorf("explanation %q lacks %q and the 40 s lead", f.Explanation, want)
+	}
+	if f.Evidence[0].Kind != EvSymptom || f.Evidence[1].Kind != EvSuspect || f.Evidence[1].Node != "db-1" {
+		t.Errorf("evidence order wrong: %+v", f.Evidence[:2])
+	}
+	if f.Evidence[1].Lead != 40*time.Second {
+		t.Errorf("lead %v, want 40s", f.Evidence[1].Lead)
+	}
+	if findFinding(fs, "gap") != nil {
+		t.Errorf("a gap was raised though iowait moved")
+	}
+	var quiet bool
+	for _, e := range f.Evidence {
+		if e.Kind == EvQuiet && e.Layer == sources.LayerApp {
+			quiet = true
+		}
+	}
+	if !quiet {
+		t.Errorf("the app layer did not move but is not listed as checked and quiet: %+v", f.Evidence)
+	}
+}
+
+func TestMonitoringGapWhenNoInternalSignalMoved(t *testing.T) {
+	snap := meltingVolume(rand.New(rand.NewPCG(3, 4)), false)
+	fs := Detect(snap)
+	g := findFinding(fs, "gap")
+	if g == nil {
+		t.Fatalf("no gap finding; got %+v", fs)
+	}
+	if !strings.HasPrefix(g.Title, "monitoring gap:") || !strings.Contains(g.Explanation, "db: 1 series") {
+		t.Errorf("gap finding does not list what was checked: %q / %q", g.Title, g.Explanation)
+	}
+	if findFinding(fs, "suspects") != nil {
+		t.Errorf("suspects raised with nothing moving")
+	}
+}
+
+func TestNoFindingWhenNothingMoved(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	n := 480
+	snap := mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: clamp(noise(r, n, 0.2, 0.05), 0, 100)},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerHost, vals: stepUp(noise(r, n, 3, 0.5), 470, 50)},
+	)
+	if fs := Detect(snap); len(fs) != 0 {
+		t.Fatalf("findings with a quiet symptom: %+v", fs)
+	}
+}
+
+// An availability that reads 0 with no requests is no data: it must not
+// be blamed (PetShop's artefact).
+func TestNoTrafficIsNotAnOutage(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	n := 480
+	lat := noise(r, n, 100, 5)
+	stepUp(lat, 440, 400)
+	cause := noise(r, n, 20, 2)
+	stepUp(cause, 436, 300)
+	avail := noise(r, n, 99.9, 0.02)
+	reqs := noise(r, n, 50, 3)
+	for i := 430; i < n; i++ {
+		avail[i], reqs[i] = 0, 0
+	}
+	snap := mkSnap(tstep, n,
+		series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerEdge, vals: lat},
+		series{name: "latency", unit: "ms", node: "db", role: sources.RoleResource, layer: sources.LayerDB, vals: cause},
+		series{name: "availability", unit: "%", node: "idle-elb", role: sources.RoleResource, layer: sources.LayerLB, vals: avail},
+		series{name: "requests", unit: "req/s", node: "idle-elb", role: sources.RoleTraffic, layer: sources.LayerLB, vals: reqs},
+	)
+	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "db" {
+		t.Fatalf("top suspect %+v, want db latency", rk.Suspects)
+	}
+	for _, c := range rk.Order {
+		if c.Meta.Name == "availability" && c.Moved {
+			t.Errorf("availability read 0 with no traffic and was counted as moved: %+v", c)
+		}
+	}
+	var gated bool
+	for _, c := range rk.Excluded {
+		if c.Meta.Name == "availability" && c.Excluded == "no traffic" {
+			gated = true
+		}
+	}
+	if !gated {
+		t.Errorf("availability was not excluded for no traffic; excluded %+v", rk.Excluded)
+	}
+}
+
+func TestNaNIsNeverReadAsZero(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	n := 300
+	v := noise(r, n, 50, 2)
+	for i := 250; i < n; i++ {
+		if i%2 == 0 {
+			v[i] = math.NaN()
+		}
+	}
+	b := ComputeBaseline(nil, &SnapSeries{Values: v}, 0, 240)
+	a := ScoreWindow(v, 240, n, &b, Down, ScoreOptions{}, nil)
+	if a.Peak >= 5 || a.Onset >= 0 {
+		t.Fatalf("gaps were read as a drop: peak z %.1f, onset %d", a.Peak, a.Onset)
+	}
+	if a.Points != 35 {
+		t.Errorf("points with data %d, want 35", a.Points)
+	}
+}
+
+func TestStaleSeriesIsExcluded(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	snap := meltingVolume(r, true)
+	iow := snap.Series[1].Values
+	for i := 450; i < len(iow); i++ {
+		iow[i] = math.NaN()
+	}
+	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	for _, c := range rk.Excluded {
+		if c.Meta.Name == "cpu.iowait" && c.Excluded == "stale" {
+			return
+		}
+	}
+	t.Fatalf("iowait with no data for the last 30 buckets not excluded as stale: %+v", rk.Excluded)
+}
+
+func TestBaselineWithZeroMADHasAFloor(t *testing.T) {
+	v := make([]float64, 100)
+	for i := range v {
+		v[i] = 100
+	}
+	var scratch []float64
+	b := RobustBaseline(v, UnitFloor("%"), &scratch)
+	if b.MAD != 0 || b.Spread != 1 || math.IsInf(b.Z(0), 0) {
+		t.Fatalf("flat availability baseline: %+v (spread should be 1 %% of the level)", b)
+	}
+	v[3] = 0 // one rare outage: mean absolute deviation gives a scale
+	b = RobustBaseline(v, 0.1, &scratch)
+	if b.Level != 100 || b.Spread < 1 {
+		t.Fatalf("baseline %+v", b)
+	}
+}
+
+func TestMedianAndMAD(t *testing.T) {
+	var scratch []float64
+	b := RobustBaseline([]float64{5, 1, math.NaN(), 3, 2, 4, 100}, 0, &scratch)
+	if b.Level != 3.5 || b.N != 6 {
+		t.Fatalf("median %v of %d points, want 3.5 of 6", b.Level, b.N)
+	}
+	// deviations 1.5 2.5 0.5 1.5 0.5 96.5 → MAD 1.5
+	if math.Abs(b.MAD-1.4826*1.5) > 1e-12 {
+		t.Fatalf("MAD %v", b.MAD)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	for n := 1; n < 200; n += 7 {
+		v := noise(r, n, 0, 1)
+		s := append([]float64(nil), v...)
+		m := median(s)
+		sorted := append([]float64(nil), v...)
+		sortFloats(sorted)
+		want := sorted[n/2]
+		if n%2 == 0 {
+			want = (sorted[n/2-1] + sorted[n/2]) / 2
+		}
+		if m != want {
+			t.Fatalf("n=%d median %v want %v", n, m, want)
+		}
+	}
+}
+
+func sortFloats(v []float64) {
+	for i := 1; i < len(v); i++ {
+		for j := i; j > 0 && v[j] < v[j-1]; j-- {
+			v[j], v[j-1] = v[j-1], v[j]
+		}
+	}
+}
+
+func TestSameTimeYesterday(t *testing.T) {
+	step := 5 * time.Minute
+	day := int(24 * time.Hour / step)
+	n := day + 100
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 10
+		if i >= 20 && i < 60 {
+			v[i] = 50 // yesterday's level in the same window
+		}
+	}
+	snap := mkSnap(step, n, series{name: "x", vals: v})
+	b := ComputeBaseline(snap, &snap.Series[0], day+20, day+60)
+	if b.Yesterday != 50 || !math.IsNaN(b.LastWeek) || b.Level != 10 {
+		t.Fatalf("baseline %+v: want level 10, yesterday 50, no last week", b)
+	}
+}
+
+func TestShortRepeatedOutagesAreCounted(t *testing.T) {
+	// field story 5: one server unreachable for 15–40 s, four times
+	r := rand.New(rand.NewPCG(13, 14))
+	n := 400
+	v := clamp(noise(r, n, 0.5, 0.2), 0, 100)
+	for _, o := range [][2]int{{310, 2}, {330, 4}, {350, 3}, {380, 2}} {
+		for i := o[0]; i < o[0]+o[1]; i++ {
+			v[i] = 100
+		}
+	}
+	var scratch []float64
+	b := RobustBaseline(v[:300], 0.1, &scratch)
+	a := ScoreWindow(v, 300, n, &b, Up, ScoreOptions{}, nil)
+	if a.Runs != 4 || a.RunPoints != 11 || a.Kind != KindRepeated {
+		t.Fatalf("got %d runs, %d points, kind %q; want 4 runs of 11 points, repeated", a.Runs, a.RunPoints, a.Kind)
+	}
+	// the median of the window would hide them: it stays at baseline
+	if m := windowMedian(v, 300, n, nil, &scratch); m > 1 {
+		t.Fatalf("window median %v", m)
+	}
+}
+
+func TestLevelShiftChangePoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	n := 400
+	v := noise(r, n, 10, 1)
+	stepUp(v, 350, 2.5) // below 3σ per point: CUSUM must still find it
+	var scratch []float64
+	b := RobustBaseline(v[:300], 0, &scratch)
+	a := ScoreWindow(v, 300, n, &b, Up, ScoreOptions{}, nil)
+	if a.ChangeAt < 345 || a.ChangeAt > 360 {
+		t.Fatalf("CUSUM change point %d, want about 350", a.ChangeAt)
+	}
+}
+
+func TestSpikeIsNotSustained(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	n := 400
+	v := noise(r, n, 10, 1)
+	v[350] = 40
+	var scratch []float64
+	b := RobustBaseline(v[:300], 0, &scratch)
+	a := ScoreWindow(v, 300, n, &b, Up, ScoreOptions{}, nil)
+	if a.Kind != KindSpike || a.Onset != -1 || a.Sustained > 3 {
+		t.Fatalf("single spike scored as %+v", a)
+	}
+}
+
+func TestHarmfulDirection(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		role sources.Role
+		want Direction
+	}{
+		{"cpu.iowait", sources.RoleResource, Up},
+		{"availability", sources.RoleSymptom, Down},
+		{"node_filesystem_free_bytes", sources.RoleResource, Down},
+		{"requests", sources.RoleTraffic, Both},
+		{"hrsp_5xx", sources.RoleSymptom, Up},
+		{"replication_lag", sources.RoleResource, Up},
+	} {
+		if got := HarmfulDirection(&SeriesMeta{Name: c.name, Role: c.role}); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	// availability going up is not harm
+	v := make([]float64, 100)
+	for i := range v {
+		v[i] = 99
+		if i > 80 {
+			v[i] = 100
+		}
+	}
+	var scratch []float64
+	b := RobustBaseline(v[:80], 0.1, &scratch)
+	if a := ScoreWindow(v, 80, 100, &b, Down, ScoreOptions{}, nil); a.Peak > 0 {
+		t.Fatalf("availability rising scored %v", a.Peak)
+	}
+}
+
+func TestLagIsRecovered(t *testing.T) {
+	for _, lead := range []int{0, 2, 4, 7} {
+		r := rand.New(rand.NewPCG(uint64(lead), 99))
+		n := 480
+		cause := noise(r, n, 10, 1)
+		stepUp(cause, 440-lead, 8)
+		sym := noise(r, n, 1, 0.2)
+		stepUp(sym, 440, 3)
+		snap := mkSnap(tstep, n,
+			series{name: "errors", role: sources.RoleSymptom, vals: sym},
+			series{name: "queue", role: sources.RoleResource, vals: cause})
+		rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+		c := rk.Order[0]
+		if abs(c.Lead-lead) > 1 || abs(c.Lag-lead) > 2 {
+			t.Errorf("lead %d: onset lead %d, correlation lag %d (r %.2f)", lead, c.Lead, c.Lag, c.R)
+		}
+	}
+}
+
+func TestDeepestAnomalousDependencyFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	n := 480
+	sym := noise(r, n, 100, 5)
+	stepUp(sym, 440, 200)
+	app := noise(r, n, 50, 3)
+	stepUp(app, 438, 150) // moves a lot, but only because the db did
+	db := noise(r, n, 5, 0.5)
+	stepUp(db, 436, 6)
+	snap := mkSnap(tstep, n,
+		series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerEdge, vals: sym},
+		series{name: "latency", unit: "ms", node: "app", role: sources.RoleResource, layer: sources.LayerApp, vals: app},
+		series{name: "latency", unit: "ms", node: "db", role: sources.RoleResource, layer: sources.LayerDB, vals: db},
+	)
+	snap.Deps = []sources.Dependency{{From: "site", To: "app"}, {From: "app", To: "db"}}
+	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "db" {
+		t.Fatalf("suspects %v, want db first", nodesOf(rk.Suspects))
+	}
+	if len(rk.Effects) == 0 || rk.Effects[0].Meta.Node != "app" {
+		t.Fatalf("effects %v, want app (upstream of the db)", nodesOf(rk.Effects))
+	}
+}
+
+func nodesOf(cs []Candidate) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Meta.Node+"/"+c.Meta.Name)
+	}
+	return out
+}
+
+func bottleneckSnap(dbDir float64) *Snapshot {
+	r := rand.New(rand.NewPCG(21, 22))
+	n := 480
+	e := clamp(noise(r, n, 0.2, 0.05), 0, 100)
+	stepUp(e, 440, 8)
+	T := noise(r, n, 1000, 30)
+	stepUp(T, 440, -400)
+	Q := noise(r, n, 3000, 80)
+	stepUp(Q, 440, dbDir*1500)
+	D := noise(r, n, 4, 0.4)
+	if dbDir > 0 {
+		stepUp(D, 438, 40)
+	}
+	return mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: e},
+		series{name: "req_rate", unit: "req/s", node: "fe", role: sources.RoleTraffic, layer: sources.LayerEdge, vals: T},
+		series{name: "queries", unit: "req/s", node: "db-1", role: sources.RoleTraffic, layer: sources.LayerDB, vals: Q},
+		series{name: "query_latency", unit: "ms", node: "db-1", role: sources.RoleResource, layer: sources.LayerDB, vals: D},
+	)
+}
+
+func TestBottleneckIsTheApplicationLayerWhenDBTrafficDrops(t *testing.T) {
+	f := findFinding(Detect(bottleneckSnap(-1)), "bottleneck")
+	if f == nil || f.Layer != sources.LayerApp || !strings.Contains(f.Title, "application layer") {
+		t.Fatalf("finding %+v, want application layer", f)
+	}
+	if !strings.Contains(f.Explanation, "DB queries per edge request: ") {
+		t.Errorf("explanation lacks Q/T: %q", f.Explanation)
+	}
+}
+
+func TestBottleneckIsTheDatabaseWhenDBTrafficRises(t *testing.T) {
+	f := findFinding(Detect(bottleneckSnap(1)), "bottleneck")
+	if f == nil || f.Layer != sources.LayerDB {
+		t.Fatalf("finding %+v, want database", f)
+	}
+}
+
+func TestNoBottleneckWithoutDBSeries(t *testing.T) {
+	snap := bottleneckSnap(-1)
+	snap.Series = snap.Series[:2]
+	if f := findFinding(Detect(snap), "bottleneck"); f != nil {
+		t.Fatalf("bottleneck without database series: %+v", f)
+	}
+}
+
+func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
+	n := 60
+	snap := mkSnap(tstep, n)
+	now := snap.Now
+	snap.Events = []sources.Event{
+		{ID: "1", Source: "haproxy", Start: now.Add(-time.Minute), Node: "lb-a", Severity: sources.SevWarning, Title: "lb-a is FLAPPING (7 changes)"},
+		{ID: "2", Source: "haproxy", Start: now.Add(-time.Minute), Node: "be_app/app-2", Severity: sources.SevInfo, Title: "app-2 DOWN", Labels: map[string]string{"kind": "flapping"}},
+		{ID: "3", Source: "haproxy", Start: now.Add(-20 * time.Minute), End: now.Add(-19 * time.Minute), Node: "old", Title: "old flapping"},
+	}
+	for i := 0; i < 5; i++ {
+		snap.Events = append(snap.Events, sources.Event{ID: "s" + string(rune('a'+i)), Source: "haproxy",
+			Start: now.Add(-time.Duration(i) * time.Minute), End: now.Add(-time.Duration(i)*time.Minute + 20*time.Second),
+			Node: "be_db/db-2", Title: "db-2 UP", Labels: map[string]string{"kind": "state"}})
+	}
+	snap.Nodes = []sources.NodeState{{Kind: "server", ID: "x", Name: "app-9", State: "UP", Attrs: map[string]string{"flapping": "yes"}}}
+	fs := Detect(snap)
+	got := map[string]bool{}
+	for _, f := range fs {
+		if f.Rule == "flapping" {
+			got[f.Node] = true
+		}
+		if f.Rule == "event" && f.Node == "lb-a" {
+			t.Errorf("flapping event also raised as a plain event finding")
+		}
+	}
+	for _, want := range []string{"lb-a", "be_app/app-2", "be_db/db-2", "app-9"} {
+		if !got[want] {
+			t.Errorf("no flapping finding for %s; got %v", want, got)
+		}
+	}
+	if got["old"] {
+		t.Errorf("a flapping event that ended 19 min ago still raises a finding")
+	}
+}
+
+func TestFailoverOntoALaggingReplica(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	n := 480
+	lag := clamp(noise(r, n, 0.3, 0.2), 0, 1e9)
+	for i := 444; i < n; i++ {
+		lag[i] = float64(i-440) * 10
+	}
+	snap := mkSnap(tstep, n,
+		series{name: "mysql_slave_lag_seconds", unit: "s", node: "mysql-b", role: sources.RoleResource, layer: sources.LayerDB, vals: lag})
+	snap.Events = []sources.Event{{ID: "e", Source: "haproxy", Start: snap.Time(440), Node: "be_mysql/mysql-a",
+		Severity: sources.SevCritical, Title: "server be_mysql/mysql-a is DOWN", Labels: map[string]string{"kind": "state"}}}
+	f := findFinding(Detect(snap), "failover")
+	if f == nil {
+		t.Fatal("no failover finding")
+	}
+	if f.Severity != sources.SevCritical || !strings.Contains(f.Title, "mysql-b") || !strings.Contains(f.Explanation, "mysql-a is DOWN") {
+		t.Errorf("finding %+v", f)
+	}
+	// the lag alone, with no state change, is not a failover
+	snap.Events = nil
+	if f := findFinding(Detect(snap), "failover"); f != nil {
+		t.Errorf("failover finding without a state change: %+v", f)
+	}
+}
+
+func TestExtraRuleHook(t *testing.T) {
+	e := NewEngine(EngineOptions{Rules: []RuleFunc{func(s *Snapshot) []Finding {
+		return []Finding{{ID: "path/x", Rule: "provider-green-path-red", Severity: sources.SevWarning, Title: "x"}}
+	}}})
+	fs, _ := e.Evaluate(mkSnap(tstep, 10))
+	if findFinding(fs, "provider-green-path-red") == nil {
+		t.Fatal("extra rule not run")
+	}
+}
+
+// Findings keep their ID while the incident lasts and do not flicker when
+// the symptom dips for a moment.
+func TestFindingsAreStableAcrossRefreshes(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	full := meltingVolume(r, true)
+	n := full.N
+	e := NewEngine(EngineOptions{ResolveAfter: time.Minute})
+	var opened, resolved, updated int
+	var id string
+	for end := 445; end <= n; end++ {
+		snap := *full
+		snap.Series = nil
+		for _, s := range full.Series {
+			s.Values = s.Values[:end]
+			snap.Series = append(snap.Series, s)
+		}
+		snap.N = end
+		snap.Now = snap.Time(end - 1)
+		if end == 460 { // a brief dip in the symptom
+			snap.Series[0].Values = append([]float64(nil), snap.Series[0].Values...)
+			snap.Series[0].Values[end-1] = 3
+		}
+		fs, evs := e.Evaluate(&snap)
+		for _, ev := range evs {
+			switch ev.Labels["finding"] {
+			case "opened":
+				opened++
+			case "resolved":
+				resolved++
+			case "updated":
+				updated++
+			}
+		}
+		if f := findFinding(fs, "suspects"); f != nil {
+			if id != "" && f.ID != id {
+				t.Fatalf("ID changed from %s to %s", id, f.ID)
+			}
+			id = f.ID
+		}
+	}
+	if opened != 1 || resolved != 0 || updated != 0 {
+		t.Fatalf("opened %d, updated %d, resolved %d; want 1, 0, 0", opened, updated, resolved)
+	}
+	if e.ranker.Cache.Hits == 0 {
+		t.Errorf("baseline cache never hit")
+	}
+}
+
+func TestBaselineCacheRecomputesOnlyWhenTheWindowMoves(t *testing.T) {
+	snap := meltingVolume(rand.New(rand.NewPCG(27, 28)), true)
+	c := NewBaselineCache()
+	s := &snap.Series[1]
+	b1 := c.Get(snap, s, 0, 400, nil)
+	b2 := c.Get(snap, s, 0, 400, nil)
+	if c.Misses != 1 || c.Hits != 1 || b1.Level != b2.Level || b1.Spread != b2.Spread {
+		t.Fatalf("misses %d hits %d", c.Misses, c.Hits)
+	}
+	c.Get(snap, s, 6, 406, nil)
+	if c.Misses != 2 || c.Len() != 1 {
+		t.Fatalf("misses %d, entries %d", c.Misses, c.Len())
+	}
+}

@@ -1,0 +1,424 @@
+// Package export writes a recording as a postmortem document: the window,
+// the sources, one timeline of events, findings and notes, the findings
+// with their evidence, and small ASCII charts of the key series.
+//
+// It runs the same engine over the recording as the replay does (through
+// replay.Evaluate), so the document says what the screen said. It must not
+// read the wall clock or anything outside the recording: the same file
+// gives the same document, byte for byte.
+package export
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/guptarohit/asciigraph"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/replay"
+)
+
+// Options shape the document.
+type Options struct {
+	// Title of the document; "Postmortem timeline: <file name>" when empty.
+	Title string
+	// Eval is how the engine runs (use the config's store step and the
+	// live snapshot window so findings match what was on screen). When
+	// Eval.Store.Retention is zero it is set to cover the whole recording.
+	Eval replay.EvalOptions
+	// MaxCharts bounds the charts (default 6); ChartWidth and ChartHeight
+	// size each one (default 60 × 8).
+	MaxCharts   int
+	ChartWidth  int
+	ChartHeight int
+	// Location for times (UTC when nil).
+	Location *time.Location
+}
+
+func (o *Options) defaults(rec *replay.Recording) {
+	if o.MaxCharts <= 0 {
+		o.MaxCharts = 6
+	}
+	if o.ChartWidth <= 0 {
+		o.ChartWidth = 60
+	}
+	if o.ChartHeight <= 0 {
+		o.ChartHeight = 8
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Title == "" {
+		name := "recording"
+		if rec.Path != "" {
+			name = filepath.Base(rec.Path)
+		}
+		o.Title = "Postmortem timeline: " + name
+	}
+	if o.Eval.Store.Retention <= 0 {
+		from, until := rec.Window()
+		step := o.Eval.Store.Step
+		if step <= 0 {
+			step = 5 * time.Second
+		}
+		o.Eval.Store.Retention = until.Sub(from) + 2*step
+	}
+}
+
+// Markdown writes the postmortem timeline of rec to w.
+func Markdown(w io.Writer, rec *replay.Recording, opts Options) error {
+	opts.defaults(rec)
+	tl, err := replay.Evaluate(rec, opts.Eval)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	d := &doc{opt: opts, rec: rec, tl: tl}
+	d.header()
+	d.sources()
+	d.timeline()
+	d.findings()
+	d.notes()
+	d.charts()
+	_, err = io.WriteString(w, d.b.String())
+	if err != nil {
+		return fmt.Errorf("export: write: %w", err)
+	}
+	return nil
+}
+
+type doc struct {
+	opt Options
+	rec *replay.Recording
+	tl  *replay.Timeline
+	b   strings.Builder
+}
+
+func (d *doc) p(format string, args ...any) { fmt.Fprintf(&d.b, format, args...) }
+
+func (d *doc) ts(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(d.opt.Location).Format("2006-01-02 15:04:05")
+}
+
+func (d *doc) clock(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(d.opt.Location).Format("15:04:05")
+}
+
+func (d *doc) zone() string { return d.opt.Location.String() }
+
+func (d *doc) header() {
+	d.p("# %s\n\n", cell(d.opt.Title))
+	from, until := d.tl.From, d.tl.Until
+	d.p("- **Window:** %s → %s %s (%s)\n", d.ts(from), d.ts(until), d.zone(), until.Sub(from))
+	h := d.rec.Header
+	d.p("- **Recorded:** %s %s", d.ts(h.Created), d.zone())
+	if h.Producer != "" {
+		d.p(" by %s", cell(h.Producer))
+	}
+	d.p("\n- **Contents:** %d batches from %d sources, %d events, %d findings, %d notes\n",
+		d.rec.Len(), len(d.tl.Sources), len(d.tl.Events), len(d.tl.Findings), len(d.rec.Annotations))
+	if d.rec.Warning != nil {
+		d.p("- **Warning:** %s\n", cell(d.rec.Warning.Error()))
+	}
+	d.p("\n")
+}
+
+func (d *doc) sources() {
+	d.p("## Sources\n\n")
+	if len(d.tl.Sources) == 0 {
+		d.p("No batches were recorded.\n\n")
+		return
+	}
+	d.p("| Source | Type | Batches | First | Last | Failing polls |\n|---|---|---:|---|---|---:|\n")
+	for _, s := range d.tl.Sources {
+		d.p("| %s | %s | %d | %s | %s | %d |\n", cell(s.Name), cell(s.Type), s.Batches, d.clock(s.First), d.clock(s.Last), s.Failing)
+	}
+	d.p("\n")
+}
+
+type row struct {
+	at       time.Time
+	order    int
+	severity string
+	source   string
+	what     string
+}
+
+func (d *doc) timeline() {
+	var rows []row
+	for _, le := range d.tl.EventLog {
+		e := le.Event
+		what := e.Title
+		sev := e.Severity.String()
+		switch {
+		case le.First && !e.Open():
+			what = e.Title + " (ended " + d.clock(e.End) + ")"
+		case !le.First && !e.Open():
+			sev, what = "ended", e.Title
+		case !le.First:
+			what = "update: " + e.Title
+		}
+		rows = append(rows, row{at: le.At, order: 0, severity: sev, source: e.Source, what: what})
+	}
+	for _, c := range d.tl.Changes {
+		rows = append(rows, row{at: c.At, order: 1, severity: c.Event.Severity.String(), source: "engine", what: "finding " + c.What + ": " + strings.TrimPrefix(c.Event.Title, "resolved: ")})
+	}
+	for _, a := range d.rec.Annotations {
+		rows = append(rows, row{at: a.At, order: 2, severity: "note", source: a.Author, what: a.Text})
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if !rows[i].at.Equal(rows[j].at) {
+			return rows[i].at.Before(rows[j].at)
+		}
+		return rows[i].order < rows[j].order
+	})
+	d.p("## Timeline\n\n")
+	if len(rows) == 0 {
+		d.p("Nothing happened: no events, findings or notes.\n\n")
+		return
+	}
+	d.p("| Time (%s) | Severity | Source | What |\n|---|---|---|---|\n", d.zone())
+	for _, r := range rows {
+		d.p("| %s | %s | %s | %s |\n", d.clock(r.at), r.severity, cell(r.source), cell(r.what))
+	}
+	d.p("\n")
+}
+
+func (d *doc) findings() {
+	d.p("## Findings\n\n")
+	if len(d.tl.Findings) == 0 {
+		d.p("The engine raised no findings.\n\n")
+		return
+	}
+	fs := append([]correlate.Finding(nil), d.tl.Findings...)
+	correlate.SortFindings(fs)
+	for _, f := range fs {
+		d.p("### %s: %s\n\n", strings.ToUpper(f.Severity.String()), cell(f.Title))
+		d.p("- **Rule:** %s", cell(f.Rule))
+		if f.Layer != "" {
+			d.p(" · **Layer:** %s", f.Layer)
+		}
+		if f.Node != "" {
+			d.p(" · **Node:** %s", cell(f.Node))
+		}
+		d.p("\n- **Opened:** %s", d.clock(f.Opened))
+		if f.Resolved.IsZero() {
+			d.p(" · still active at the end of the recording\n")
+		} else {
+			d.p(" · **Resolved:** %s (after %s)\n", d.clock(f.Resolved), f.Resolved.Sub(f.Opened))
+		}
+		if f.Explanation != "" {
+			d.p("- **Why:** %s\n", cell(f.Explanation))
+		}
+		if len(f.Evidence) > 0 {
+			d.p("\n| Evidence | Series | Window | Value | Baseline | Score | Lead | |\n|---|---|---|---:|---:|---:|---:|---|\n")
+			for _, e := range f.Evidence {
+				d.p("| %s | %s | %s–%s | %s | %s | %s | %s | %s |\n", e.Kind, cell(orDash(e.SeriesKey)),
+					d.clock(e.From), d.clock(e.Until), num(e.Value), num(e.Baseline), num(e.Score), leadText(e.Lead), cell(e.Text))
+			}
+		} else {
+			d.p("- **Evidence:** the state or event itself\n")
+		}
+		d.p("\n")
+	}
+}
+
+func (d *doc) notes() {
+	d.p("## Notes\n\n")
+	if len(d.rec.Annotations) == 0 {
+		d.p("No notes were added.\n\n")
+		return
+	}
+	for _, a := range d.rec.Annotations {
+		author := a.Author
+		if author == "" {
+			author = "someone"
+		}
+		d.p("- **%s** %s: %s\n", d.clock(a.At), cell(author), cell(a.Text))
+	}
+	d.p("\n")
+}
+
+// charts draws the key series: evidence of findings first, then symptom
+// series, resources, traffic; within each, the ones that moved most.
+func (d *doc) charts() {
+	from, until := d.tl.From, d.tl.Until
+	snap := d.tl.Store.Snapshot(from, until, d.opt.Eval.Filter)
+	evidence := map[string]int{}
+	for _, f := range d.tl.Findings {
+		for _, e := range f.Evidence {
+			if e.SeriesKey == "" {
+				continue
+			}
+			rank := 1
+			if e.Kind == correlate.EvSymptom {
+				rank = 0
+			}
+			if r, ok := evidence[e.SeriesKey]; !ok || rank < r {
+				evidence[e.SeriesKey] = rank
+			}
+		}
+	}
+	type cand struct {
+		s     *correlate.SnapSeries
+		group int
+		move  float64
+	}
+	var cands []cand
+	for i := range snap.Series {
+		s := &snap.Series[i]
+		lo, hi, n := minMax(s.Values)
+		if n == 0 {
+			continue
+		}
+		group := 10
+		if r, ok := evidence[s.Key]; ok {
+			group = r
+		} else {
+			switch s.Role {
+			case sources.RoleSymptom:
+				group = 2
+			case sources.RoleResource:
+				group = 3
+			case sources.RoleTraffic:
+				group = 4
+			default:
+				group = 5
+			}
+			if hi == lo {
+				continue // a flat line explains nothing
+			}
+		}
+		scale := math.Max(math.Abs(hi), math.Abs(lo))
+		move := 0.0
+		if scale > 0 {
+			move = (hi - lo) / scale
+		}
+		cands = append(cands, cand{s, group, move})
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].group != cands[j].group {
+			return cands[i].group < cands[j].group
+		}
+		if cands[i].move != cands[j].move {
+			return cands[i].move > cands[j].move
+		}
+		return cands[i].s.Key < cands[j].s.Key
+	})
+	d.p("## Key series\n\n")
+	if len(cands) == 0 {
+		d.p("No series moved during the recording.\n")
+		return
+	}
+	if len(cands) > d.opt.MaxCharts {
+		cands = cands[:d.opt.MaxCharts]
+	}
+	for _, c := range cands {
+		s := c.s
+		vals, per := downsample(s.Values, d.opt.ChartWidth)
+		unit := s.Unit
+		if unit == "" {
+			unit = "no unit"
+		}
+		d.p("### %s\n\n", cell(s.Key))
+		lo, hi, _ := minMax(s.Values)
+		d.p("%s, %s, layer %s; min %s, max %s.\n\n", unit, s.Role, orDash(string(s.Layer)), num(lo), num(hi))
+		d.p("```text\n%s\n", plot(vals, d.opt.ChartHeight))
+		step := snap.Step * time.Duration(per)
+		d.p("%s → %s %s, one column = %s, gaps = no data\n```\n\n", d.clock(snap.Start), d.clock(snap.Time(snap.N-1)), d.zone(), step)
+	}
+}
+
+// plot draws a chart; asciigraph leaves NaN as gaps but cannot scale a
+// series that is NaN at both ends of its range, so those ends are checked.
+func plot(vals []float64, height int) string {
+	lo, hi, _ := minMax(vals)
+	opts := []asciigraph.Option{asciigraph.Height(height), asciigraph.YAxisValueFormatter(func(v float64) string { return num(v) })}
+	if lo == hi {
+		// a flat line: give it a range so it sits in the middle
+		opts = append(opts, asciigraph.LowerBound(lo-1), asciigraph.UpperBound(hi+1))
+	}
+	out := asciigraph.Plot(vals, opts...)
+	lines := strings.Split(out, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// downsample shrinks values to at most width columns, keeping each
+// column's maximum: a short outage must stay visible, not be averaged away.
+func downsample(vals []float64, width int) ([]float64, int) {
+	if len(vals) <= width {
+		return vals, 1
+	}
+	per := (len(vals) + width - 1) / width
+	out := make([]float64, 0, width)
+	for i := 0; i < len(vals); i += per {
+		m := math.NaN()
+		for _, v := range vals[i:min(i+per, len(vals))] {
+			if !math.IsNaN(v) && (math.IsNaN(m) || v > m) {
+				m = v
+			}
+		}
+		out = append(out, m)
+	}
+	return out, per
+}
+
+func minMax(vals []float64) (lo, hi float64, n int) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		n++
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	if n == 0 {
+		return math.NaN(), math.NaN(), 0
+	}
+	return lo, hi, n
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
+}
+
+func leadText(d time.Duration) string {
+	if d <= 0 {
+		return "—"
+	}
+	return d.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// cell makes outside text safe inside a Markdown table cell or heading:
+// no escapes, one line, pipes escaped.
+func cell(s string) string {
+	s = sources.Clean(s)
+	s = strings.ReplaceAll(s, "\r", " ")
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,174 @@
+package export
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/replay"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var t0 = time.Date(2026, 3, 14, 2, 0, 0, 0, time.UTC)
+
+// meltingVolume is the field story: db-1's volume goes bad, iowait pegs,
+// 5xx rise on the load balancer, app-2 fails its checks and goes DOWN.
+func meltingVolume(t *testing.T) *replay.Recording {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := replay.NewWriter(&buf, replay.Header{Created: t0.Add(time.Hour), Config: "sources:\n  - name: lb-1\n    type: haproxy\n", Producer: "opsview test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 60; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		fivexx, iow, sess := 0.1, 4.0, 120.0
+		if i >= 15 && i < 40 {
+			iow = 95
+			fivexx = 12 + float64(i%3)
+			sess = 60
+		}
+		if i == 25 || i == 26 {
+			fivexx = math.NaN() // the stats socket did not answer
+		}
+		state, sev := "UP", sources.SevOK
+		if i >= 20 && i < 38 {
+			state, sev = "DOWN", sources.SevCritical
+		}
+		lb := &sources.Batch{Source: "lb-1", Type: "haproxy", At: at,
+			Series: []sources.Series{
+				{Name: "hrsp_5xx_rate", Labels: map[string]string{"backend": "be_app"}, Unit: "req/s", Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: "be_app", Points: []sources.Point{{T: at, V: fivexx}}},
+				{Name: "scur", Labels: map[string]string{"backend": "be_app"}, Unit: "count", Role: sources.RoleTraffic, Layer: sources.LayerLB, Node: "be_app", Points: []sources.Point{{T: at, V: sess}}},
+				{Name: "slim", Labels: map[string]string{"backend": "be_app"}, Unit: "count", Role: sources.RoleTraffic, Layer: sources.LayerLB, Node: "be_app", Points: []sources.Point{{T: at, V: 1000}}},
+			},
+			Nodes:  []sources.NodeState{{Kind: "server", ID: "lb-1/be_app/app-2", Name: "app-2", Layer: sources.LayerApp, State: state, Severity: sev, Attrs: map[string]string{"detail": "L7STS/500 in 2003ms | check failed"}}},
+			Status: sources.Status{Health: sources.HealthOK},
+		}
+		if i == 20 {
+			lb.Events = []sources.Event{{ID: "srv/app-2", Start: at, Severity: sources.SevCritical, Layer: sources.LayerApp, Node: "app-2", Title: "server be_app/app-2 DOWN", Text: "Layer7 wrong status"}}
+		}
+		if i == 38 {
+			lb.Events = []sources.Event{{ID: "srv/app-2", End: at, Severity: sources.SevOK, Layer: sources.LayerApp, Node: "app-2", Title: "server be_app/app-2 UP"}}
+		}
+		prom := &sources.Batch{Source: "prom", Type: "prometheus", At: at.Add(3 * time.Second),
+			Series: []sources.Series{{Name: "node_cpu_iowait_percent", Labels: map[string]string{"instance": "db-1:9100"}, Unit: "%", Role: sources.RoleResource, Layer: sources.LayerDB, Node: "db-1", Points: []sources.Point{{T: at, V: iow}}}},
+			Status: sources.Status{Health: sources.HealthOK},
+		}
+		for _, b := range []*sources.Batch{lb, prom} {
+			if err := w.WriteBatch(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, a := range []replay.Annotation{
+		{At: t0.Add(150 * time.Second), Author: "ana", Text: "db-1 iowait at 95%: EBS volume suspected", Written: t0.Add(2 * time.Hour)},
+		{At: t0.Add(400 * time.Second), Author: "bo", Text: "volume detached | replaced, errors stop", Written: t0.Add(2 * time.Hour)},
+	} {
+		if err := w.WriteAnnotation(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := replay.Load(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func TestMarkdownPostmortemGolden(t *testing.T) {
+	rec := meltingVolume(t)
+	var out bytes.Buffer
+	err := Markdown(&out, rec, Options{
+		Title: "Melting volume on db-1",
+		Eval:  replay.EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}, Window: 10 * time.Minute},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "melting-volume.md")
+	if *update {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("export differs from %s (run with -update after checking):\n%s", golden, out.String())
+	}
+	// the same recording gives the same document
+	var again bytes.Buffer
+	Markdown(&again, rec, Options{
+		Title: "Melting volume on db-1",
+		Eval:  replay.EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}, Window: 10 * time.Minute},
+	})
+	if !bytes.Equal(again.Bytes(), out.Bytes()) {
+		t.Fatal("two exports of one recording differ")
+	}
+	s := out.String()
+	for _, want := range []string{
+		"finding opened: server app-2 is DOWN",
+		"finding resolved: server app-2 is DOWN",
+		`volume detached \| replaced`,
+		"### lb-1/hrsp_5xx_rate{backend=\"be_app\"}",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("export lacks %q", want)
+		}
+	}
+	// the symptom chart comes before the resource chart, the flat slim is left out
+	if strings.Index(s, "hrsp_5xx_rate{") > strings.Index(s, "node_cpu_iowait_percent{") || strings.Contains(s, "### lb-1/slim") {
+		t.Error("key series in the wrong order or a flat series charted")
+	}
+}
+
+func TestDownsampleKeepsShortOutages(t *testing.T) {
+	vals := make([]float64, 600)
+	for i := range vals {
+		vals[i] = 1
+	}
+	vals[301] = 50 // one bucket
+	for i := 100; i < 120; i++ {
+		vals[i] = math.NaN()
+	}
+	out, per := downsample(vals, 60)
+	if per != 10 || len(out) != 60 {
+		t.Fatalf("%d columns of %d", len(out), per)
+	}
+	if out[30] != 50 {
+		t.Fatalf("the spike was averaged away: %v", out[30])
+	}
+	if !math.IsNaN(out[10]) || !math.IsNaN(out[11]) {
+		t.Fatalf("the gap was filled: %v %v", out[10], out[11])
+	}
+}
+
+func TestMarkdownOfEmptyRecording(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := replay.NewWriter(&buf, replay.Header{Created: t0})
+	w.Close()
+	rec, err := replay.Load(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Markdown(&out, rec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "No batches were recorded") {
+		t.Fatal(out.String())
+	}
+}

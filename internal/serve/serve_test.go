@@ -1,0 +1,316 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// screenModel is the smallest TUI: it shows a known line with its size.
+type screenModel struct{ w, h int }
+
+func (m screenModel) Init() tea.Cmd { return nil }
+func (m screenModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		if msg.String() == "q" {
+			return m, tea.Quit
+		}
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+	}
+	return m, nil
+}
+func (m screenModel) View() tea.View {
+	return tea.NewView(fmt.Sprintf("opsview-test-screen %dx%d", m.w, m.h))
+}
+
+type server struct {
+	addr     string
+	hostKey  gossh.PublicKey
+	good     gossh.Signer
+	stranger gossh.Signer
+	stop     func()
+}
+
+func newSigner(t *testing.T) gossh.Signer {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func startServer(t *testing.T, mod func(*Options)) *server {
+	t.Helper()
+	dir := t.TempDir()
+	s := &server{good: newSigner(t), stranger: newSigner(t)}
+	ak := filepath.Join(dir, "authorized_keys")
+	content := "# the pairing team\n\n" + string(gossh.MarshalAuthorizedKey(s.good.PublicKey()))
+	if err := os.WriteFile(ak, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan net.Addr, 1)
+	opt := Options{
+		Listen:             "127.0.0.1:0",
+		AuthorizedKeysFile: ak,
+		HostKeyPath:        filepath.Join(dir, "state", "ssh_host_ed25519"),
+		MaxConnections:     4,
+		NewModel: func(sess ssh.Session, w, h int) tea.Model {
+			return screenModel{w, h}
+		},
+		Ready: func(a net.Addr) { ready <- a },
+		Logf:  t.Logf,
+	}
+	if mod != nil {
+		mod(&opt)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, opt) }()
+	select {
+	case a := <-ready:
+		s.addr = a.String()
+	case err := <-done:
+		t.Fatalf("serve did not start: %v", err)
+	}
+	pemData, err := os.ReadFile(opt.HostKeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, err := gossh.ParsePrivateKey(pemData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.hostKey = hk.PublicKey()
+	s.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) dial(auth ...gossh.AuthMethod) (*gossh.Client, error) {
+	return gossh.Dial("tcp", s.addr, &gossh.ClientConfig{
+		User:            "ana",
+		Auth:            auth,
+		HostKeyCallback: gossh.FixedHostKey(s.hostKey),
+		Timeout:         20 * time.Second,
+	})
+}
+
+// syncBuf collects a session's output.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuf) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
+func (b *syncBuf) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+
+// waitFor waits until the output holds want; the generous limit only
+// keeps a broken server from hanging the test.
+func waitFor(t *testing.T, out *syncBuf, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %q; got %q", want, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type shell struct {
+	client *gossh.Client
+	sess   *gossh.Session
+	out    *syncBuf
+	in     io.WriteCloser
+}
+
+func openShell(t *testing.T, s *server, w, h int) *shell {
+	t.Helper()
+	c, err := s.dial(gossh.PublicKeys(s.good))
+	if err != nil {
+		t.Fatalf("authorized key refused: %v", err)
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm-256color", h, w, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuf{}
+	sess.Stdout = out
+	sess.Stderr = out
+	in, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	sh := &shell{client: c, sess: sess, out: out, in: in}
+	t.Cleanup(func() { sess.Close(); c.Close() })
+	return sh
+}
+
+func TestAuthorizedKeyGetsTheScreen(t *testing.T) {
+	s := startServer(t, nil)
+	sh := openShell(t, s, 100, 30)
+	waitFor(t, sh.out, "opsview-test-screen 100x30")
+	// q quits the program and ends the session
+	sh.in.Write([]byte("q"))
+	done := make(chan error, 1)
+	go func() { done <- sh.sess.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("session did not end after q")
+	}
+}
+
+func TestUnknownKeyIsRefused(t *testing.T) {
+	s := startServer(t, nil)
+	if c, err := s.dial(gossh.PublicKeys(s.stranger)); err == nil {
+		c.Close()
+		t.Fatal("a key not in authorized_keys got in")
+	}
+}
+
+func TestPasswordAndKeyboardInteractiveAreRefused(t *testing.T) {
+	s := startServer(t, nil)
+	if c, err := s.dial(gossh.Password("hunter2")); err == nil {
+		c.Close()
+		t.Fatal("a password got in")
+	} else if !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Fatalf("password: %v", err)
+	}
+	ki := gossh.KeyboardInteractive(func(user, instr string, qs []string, echos []bool) ([]string, error) {
+		return make([]string, len(qs)), nil
+	})
+	if c, err := s.dial(ki); err == nil {
+		c.Close()
+		t.Fatal("keyboard-interactive got in")
+	}
+}
+
+func TestConnectionLimitHolds(t *testing.T) {
+	s := startServer(t, func(o *Options) { o.MaxConnections = 1 })
+	first := openShell(t, s, 80, 24)
+	waitFor(t, first.out, "opsview-test-screen 80x24")
+
+	second := openShell(t, s, 80, 24)
+	waitFor(t, second.out, "already connected (limit 1)")
+	err := second.sess.Wait()
+	if ee, ok := err.(*gossh.ExitError); !ok || ee.ExitStatus() != 1 {
+		t.Fatalf("the refused session ended with %v, want exit status 1", err)
+	}
+	if strings.Contains(second.out.String(), "opsview-test-screen") {
+		t.Fatal("the refused session saw the screen")
+	}
+	// once the first leaves, there is room again
+	first.in.Write([]byte("q"))
+	first.sess.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		third := openShell(t, s, 80, 24)
+		waitFor(t, third.out, "opsview")
+		if strings.Contains(third.out.String(), "opsview-test-screen") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no room after the first session left")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestIdleConnectionIsClosed(t *testing.T) {
+	s := startServer(t, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
+	sh := openShell(t, s, 80, 24)
+	waitFor(t, sh.out, "opsview-test-screen")
+	done := make(chan error, 1)
+	go func() { done <- sh.sess.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("an idle connection stayed open")
+	}
+}
+
+func TestHostKeyIsMadeOnceAndKeptPrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "opsview", "ssh_host_ed25519")
+	k1, err := HostKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("host key mode %o", st.Mode().Perm())
+	}
+	if dst, _ := os.Stat(filepath.Dir(path)); dst.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir mode %o", dst.Mode().Perm())
+	}
+	k2, err := HostKey(path)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatalf("second start made a new key (%v)", err)
+	}
+	os.Chmod(path, 0o644)
+	if _, err := HostKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable host key was used: %v", err)
+	}
+	t.Setenv("XDG_STATE_HOME", dir)
+	if DefaultHostKeyPath() != filepath.Join(dir, "opsview", "ssh_host_ed25519") {
+		t.Fatalf("default path %s", DefaultHostKeyPath())
+	}
+}
+
+func TestRunRefusesBadSetup(t *testing.T) {
+	dir := t.TempDir()
+	model := func(ssh.Session, int, int) tea.Model { return screenModel{} }
+	bad := filepath.Join(dir, "ak")
+	os.WriteFile(bad, []byte("ssh-ed25519 not-base64!\n"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("# nobody\n"), 0o600)
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{NewModel: model}, "--authorized-keys FILE is required"},
+		{Options{NewModel: model, AuthorizedKeysFile: filepath.Join(dir, "missing")}, "no such file"},
+		{Options{NewModel: model, AuthorizedKeysFile: bad}, "ak:1: not a public key"},
+		{Options{NewModel: model, AuthorizedKeysFile: empty}, "lists no keys"},
+		{Options{AuthorizedKeysFile: empty}, "NewModel is nil"},
+	} {
+		c.opt.HostKeyPath = filepath.Join(dir, "hk")
+		c.opt.Listen = "127.0.0.1:0"
+		err := Run(context.Background(), c.opt)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.opt, err, c.want)
+		}
+	}
+}

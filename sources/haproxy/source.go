@@ -1,0 +1,1058 @@
+package haproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+func init() {
+	sources.Register(sources.Kind{
+		Type:    "haproxy",
+		Summary: "HAProxy stats socket (unix or TCP) or stats page (;csv), one load balancer or a fleet; read-only",
+		Example: `- name: lb
+  type: haproxy
+  interval: 5s
+  # one of: a unix stats socket, tcp://host:port (stats socket ipv4@…),
+  # or the stats page http(s)://host:port/stats (";csv" is added)
+  socket: /run/haproxy/admin.sock
+  # url: https://lb-1.example.net:8404/stats
+  # username: admin
+  # password: ${HAPROXY_STATS_PASSWORD}
+  # ca_file: /etc/ssl/certs/internal-ca.pem
+  # insecure_skip_verify: false
+  # a fleet: one entry per load balancer (username/password/ca_file above apply to all)
+  # instances:
+  #   - {name: lb-1, socket: tcp://10.0.0.11:9999}
+  #   - {name: lb-2, url: "http://10.0.0.12:8404/stats"}
+  # flap_window: 5m        # DOWN transitions counted over this window…
+  # flap_transitions: 3    # …this many make a server "flapping"
+  # max_answer_mb: 32
+`,
+		New: newFromConfig,
+	})
+}
+
+// Options is the source's part of the config.
+type Options struct {
+	Socket             string            `yaml:"socket"`
+	URL                string            `yaml:"url"`
+	Username           string            `yaml:"username"`
+	Password           string            `yaml:"password"`
+	CAFile             string            `yaml:"ca_file"`
+	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+	Instances          []InstanceOptions `yaml:"instances"`
+	FlapWindow         time.Duration     `yaml:"flap_window"`
+	FlapTransitions    int               `yaml:"flap_transitions"`
+	MaxAnswerMB        int               `yaml:"max_answer_mb"`
+}
+
+// InstanceOptions is one load balancer of a fleet.
+type InstanceOptions struct {
+	Name               string `yaml:"name"`
+	Socket             string `yaml:"socket"`
+	URL                string `yaml:"url"`
+	Username           string `yaml:"username"`
+	Password           string `yaml:"password"`
+	CAFile             string `yaml:"ca_file"`
+	InsecureSkipVerify *bool  `yaml:"insecure_skip_verify"`
+}
+
+// Defaults for flap detection.
+const (
+	DefaultFlapWindow      = 5 * time.Minute
+	DefaultFlapTransitions = 3
+)
+
+func newFromConfig(env sources.Env, o sources.Options) (sources.Source, error) {
+	var opt Options
+	if err := o.Decode(&opt); err != nil {
+		return nil, err
+	}
+	s, err := New(env, opt)
+	if err != nil {
+		return nil, o.Errorf("haproxy %q: %v", env.Name, err)
+	}
+	return s, nil
+}
+
+// NewFromSocket builds a source for one stats socket, for discovery.
+func NewFromSocket(name, path string) (sources.Source, error) {
+	return New(sources.Env{Name: name}, Options{Socket: path})
+}
+
+// Source polls one HAProxy or a fleet.
+type Source struct {
+	name      string
+	logf      func(string, ...any)
+	insts     []*instance
+	flapWin   time.Duration
+	flapN     int
+	mu        sync.Mutex
+	instFails map[string]*sources.Event
+}
+
+// New builds a source from decoded options. It does no network I/O.
+func New(env sources.Env, opt Options) (*Source, error) {
+	logf := env.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	s := &Source{name: env.Name, logf: logf, flapWin: opt.FlapWindow, flapN: opt.FlapTransitions, instFails: map[string]*sources.Event{}}
+	if s.flapWin <= 0 {
+		s.flapWin = DefaultFlapWindow
+	}
+	if s.flapN <= 0 {
+		s.flapN = DefaultFlapTransitions
+	}
+	max := int64(DefaultMaxAnswer)
+	if opt.MaxAnswerMB > 0 {
+		max = int64(opt.MaxAnswerMB) << 20
+	}
+	list := opt.Instances
+	if len(list) == 0 {
+		if opt.Socket != "" && (opt.Username != "" || opt.Password != "" || opt.CAFile != "") {
+			return nil, errors.New("username/password/ca_file apply to url only, not to a stats socket")
+		}
+		list = []InstanceOptions{{Name: env.Name, Socket: opt.Socket, URL: opt.URL}}
+	} else if opt.Socket != "" || opt.URL != "" {
+		return nil, errors.New("give either socket/url or instances, not both")
+	}
+	seen := map[string]bool{}
+	for i, io := range list {
+		if io.Name == "" {
+			if len(list) > 1 {
+				return nil, fmt.Errorf("instance %d has no name", i+1)
+			}
+			io.Name = env.Name
+		}
+		io.Name = sources.Clean(io.Name)
+		if seen[io.Name] {
+			return nil, fmt.Errorf("instance name %q used twice", io.Name)
+		}
+		seen[io.Name] = true
+		addr := io.Socket
+		if io.URL != "" {
+			if addr != "" {
+				return nil, fmt.Errorf("instance %q: give socket or url, not both", io.Name)
+			}
+			addr = io.URL
+		}
+		if addr == "" {
+			return nil, fmt.Errorf("instance %q: socket or url is required (e.g. socket: /run/haproxy/admin.sock)", io.Name)
+		}
+		network, a, err := parseAddress(addr)
+		if err != nil {
+			return nil, fmt.Errorf("instance %q: %v", io.Name, err)
+		}
+		in := &instance{name: io.Name, servers: map[string]*serverTrack{}, backends: map[string]*backendTrack{}}
+		if network == "http" {
+			user, pass, ca, insecure := firstOf(io.Username, opt.Username), firstOf(io.Password, opt.Password), firstOf(io.CAFile, opt.CAFile), opt.InsecureSkipVerify
+			if io.InsecureSkipVerify != nil {
+				insecure = *io.InsecureSkipVerify
+			}
+			f, err := newHTTPFetcher(a, user, pass, ca, insecure, max, 30*time.Second)
+			if err != nil {
+				return nil, fmt.Errorf("instance %q: %v", io.Name, err)
+			}
+			if insecure && strings.HasPrefix(a, "https://") {
+				logf("haproxy %q instance %q: insecure_skip_verify is set: the TLS certificate of %s is NOT checked", env.Name, io.Name, f)
+			}
+			in.f = f
+		} else {
+			if io.Username != "" || io.Password != "" || io.CAFile != "" {
+				return nil, fmt.Errorf("instance %q: username/password/ca_file apply to url only, not to a stats socket", io.Name)
+			}
+			in.f = &socketFetcher{network: network, addr: a, max: max}
+		}
+		s.insts = append(s.insts, in)
+	}
+	return s, nil
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// instance is one load balancer and what the source remembers of it
+// between polls.
+type instance struct {
+	name         string
+	f            fetcher
+	levelChecked bool
+
+	prevAt   time.Time
+	prev     map[string][numFields]float64 // counters by row key
+	pid      int64
+	start    int64
+	uptime   int64
+	servers  map[string]*serverTrack
+	backends map[string]*backendTrack
+}
+
+type serverTrack struct {
+	class    string
+	chkdown  float64
+	downs    []time.Time // DOWN transitions seen (or counted from chkdown)
+	down     *sources.Event
+	flap     *sources.Event
+	lastSeen time.Time
+}
+
+type backendTrack struct {
+	noServer *sources.Event
+}
+
+// result is one instance's poll, parsed.
+type result struct {
+	inst *instance
+	st   *Stats
+	info *Info
+	err  error
+}
+
+// Poll reads every instance concurrently and turns the answers into a
+// batch. With a fleet, a failing instance is reported as an event and in
+// the status detail while the others still count; if all fail, Poll fails.
+func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	res := make([]result, len(s.insts))
+	var wg sync.WaitGroup
+	for i, in := range s.insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = s.fetchOne(ctx, in)
+		}()
+	}
+	wg.Wait()
+
+	rows := 0
+	for _, r := range res {
+		if r.st != nil {
+			rows += len(r.st.Rows)
+		}
+	}
+	// one allocation each, sized for every instance (and the fleet sums)
+	b := &sources.Batch{Series: make([]sources.Series, 0, 12*rows+8), Nodes: make([]sources.NodeState, 0, rows+rows/4+1)}
+	var errs []error
+	var okCount int
+	fleet := newFleet()
+	for _, r := range res {
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("instance %s: %w", r.inst.name, r.err))
+			s.instanceFailing(b, r.inst, now, r.err)
+			continue
+		}
+		okCount++
+		s.instanceBack(b, r.inst, now)
+		s.process(b, r.inst, r.st, r.info, now, fleet)
+	}
+	if okCount == 0 {
+		if len(errs) == 1 {
+			return nil, fmt.Errorf("haproxy %q: %w", s.name, errors.Unwrap(errs[0]))
+		}
+		return nil, fmt.Errorf("haproxy %q: every instance failed: %w", s.name, errors.Join(errs...))
+	}
+	if len(s.insts) > 1 {
+		fleet.emit(b, now)
+	}
+	b.Status.Detail = s.detail(b, okCount, errs)
+	return b, nil
+}
+
+func (s *Source) fetchOne(ctx context.Context, in *instance) result {
+	r := result{inst: in}
+	a, err := in.f.fetch(ctx)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	if sf, ok := in.f.(*socketFetcher); ok && !in.levelChecked {
+		// once, after the socket proved it answers
+		in.levelChecked = true
+		if sf.level(ctx) == "admin" {
+			s.logf("haproxy %q instance %q: %s is an admin-level socket; opsview only sends `show` commands, but a `level operator` or `level user` socket would be safer", s.name, in.name, sf)
+		}
+	}
+	r.st, err = ParseStatBytes(a.stat)
+	if err != nil {
+		r.err = fmt.Errorf("%s: %w", in.f, err)
+		return r
+	}
+	if r.st.Skipped > 0 || r.st.BadValues > 0 {
+		s.logf("haproxy %q instance %q: %d malformed rows skipped, %d unreadable values", s.name, in.name, r.st.Skipped, r.st.BadValues)
+	}
+	if a.info != nil {
+		r.info, err = ParseInfoBytes(a.info)
+		if err != nil {
+			r.err = fmt.Errorf("%s: %w", in.f, err)
+		}
+	}
+	return r
+}
+
+func (s *Source) detail(b *sources.Batch, ok int, errs []error) string {
+	var servers, down int
+	for _, n := range b.Nodes {
+		if n.Kind == "server" {
+			servers++
+			if classOf(n.State) == "DOWN" {
+				down++
+			}
+		}
+	}
+	d := fmt.Sprintf("%d servers, %d DOWN", servers, down)
+	if len(s.insts) > 1 {
+		d = fmt.Sprintf("%d/%d LBs, %s", ok, len(s.insts), d)
+	}
+	if len(errs) > 0 {
+		d += "; " + sources.Clean(errs[0].Error())
+	}
+	return d
+}
+
+func (s *Source) instanceFailing(b *sources.Batch, in *instance, now time.Time, err error) {
+	if len(s.insts) < 2 {
+		return // a lone instance fails the whole poll; the scheduler shows it
+	}
+	e := s.instFails[in.name]
+	if e == nil {
+		e = &sources.Event{ID: in.name + "/unreachable/" + strconv.FormatInt(now.Unix(), 10), Start: now,
+			Severity: sources.SevWarning, Layer: sources.LayerLB, Node: in.name,
+			Title:  fmt.Sprintf("load balancer %s: stats unreadable", in.name),
+			Labels: map[string]string{"instance": in.name}}
+		s.instFails[in.name] = e
+	}
+	e.Updated = now
+	e.Text = sources.CleanText(err.Error())
+	b.Events = append(b.Events, *e)
+}
+
+func (s *Source) instanceBack(b *sources.Batch, in *instance, now time.Time) {
+	if e := s.instFails[in.name]; e != nil {
+		e.End, e.Updated = now, now
+		b.Events = append(b.Events, *e)
+		delete(s.instFails, in.name)
+	}
+}
+
+// Which counters become rates, and what they mean. Roles: errors, queue
+// and DOWN counts are what users feel (symptoms on the LB layer);
+// sessions and bytes are traffic. Response and connect times are
+// RoleResource: they measure how busy the servers behind HAProxy are (an
+// internal cause to line up beside the 5xx), and HAProxy averages them over
+// the last 1024 requests, so they are not an error signal by themselves.
+type metric struct {
+	f    Field
+	unit string
+	role sources.Role
+	on   uint8 // which rows: 1 frontend, 2 backend, 4 server
+}
+
+const (
+	onF = 1 << iota
+	onB
+	onS
+)
+
+// Servers get a smaller set than frontends and backends: a fleet of 20 LBs
+// with 200 servers each must stay well inside the store's series budget;
+// the rest of a server's numbers travel in its NodeState.
+var counters = []metric{
+	{Stot, "sess/s", sources.RoleTraffic, onF | onB | onS},
+	{ReqTot, "req/s", sources.RoleTraffic, onF | onB | onS},
+	{Bin, "B/s", sources.RoleTraffic, onF | onB},
+	{Bout, "B/s", sources.RoleTraffic, onF | onB},
+	{Hrsp1xx, "req/s", sources.RoleTraffic, onF | onB},
+	{Hrsp2xx, "req/s", sources.RoleTraffic, onF | onB},
+	{Hrsp3xx, "req/s", sources.RoleTraffic, onF | onB},
+	{Hrsp4xx, "req/s", sources.RoleTraffic, onF | onB},
+	{Hrsp5xx, "req/s", sources.RoleSymptom, onF | onB | onS},
+	{HrspOther, "req/s", sources.RoleTraffic, onF | onB},
+	{Ereq, "req/s", sources.RoleSymptom, onF},
+	{Dreq, "req/s", sources.RoleTraffic, onF | onB},
+	{Dresp, "req/s", sources.RoleTraffic, onF | onB},
+	{Econ, "conn/s", sources.RoleSymptom, onB | onS},
+	{Eresp, "req/s", sources.RoleSymptom, onB | onS},
+	{Wretr, "req/s", sources.RoleSymptom, onB},
+	{Wredis, "req/s", sources.RoleSymptom, onB},
+	{CliAbrt, "req/s", sources.RoleTraffic, onB},
+	{SrvAbrt, "req/s", sources.RoleSymptom, onB},
+	{Chkfail, "checks/s", sources.RoleSymptom, onS},
+	{Chkdown, "downs/s", sources.RoleSymptom, onB | onS},
+	{Downtime, "s/s", sources.RoleSymptom, onB},
+	{ConnTot, "conn/s", sources.RoleTraffic, onF},
+}
+
+var gauges = []metric{
+	{Scur, "sessions", sources.RoleTraffic, onF | onB | onS},
+	{Qcur, "requests", sources.RoleSymptom, onB},
+	{Qtime, "ms", sources.RoleResource, onB},
+	{Ctime, "ms", sources.RoleResource, onB},
+	{Rtime, "ms", sources.RoleResource, onB | onS},
+	{Ttime, "ms", sources.RoleResource, onB},
+	{CheckDuration, "ms", sources.RoleResource, onS},
+}
+
+// every counter field, to detect a reset (a counter going down)
+var allCounters = func() []Field {
+	var fs []Field
+	for _, m := range counters {
+		if m.f != Downtime { // downtime is reset by nothing but a restart, yet may be empty
+			fs = append(fs, m.f)
+		}
+	}
+	return fs
+}()
+
+func onBit(t ObjType) uint8 {
+	switch t {
+	case TypeFrontend:
+		return onF
+	case TypeBackend:
+		return onB
+	case TypeServer:
+		return onS
+	}
+	return 0
+}
+
+// classOf reduces a status string to its state word: UP, DOWN, MAINT,
+// DRAIN, NOLB, NOCHECK, OPEN, STOP, … ("DOWN 1/2" is still DOWN, going up;
+// "UP 1/2" is still UP, going down).
+func classOf(status string) string {
+	s := strings.TrimSpace(status)
+	if s == "" {
+		return ""
+	}
+	if strings.EqualFold(s, "no check") {
+		return "NOCHECK"
+	}
+	if i := strings.IndexAny(s, " ("); i > 0 {
+		s = s[:i]
+	}
+	return strings.ToUpper(s)
+}
+
+// alive reports whether a server in this class can take traffic.
+func alive(class string) bool {
+	switch class {
+	case "UP", "NOCHECK", "DRAIN", "NOLB":
+		return true
+	}
+	return false
+}
+
+type backendSum struct {
+	up, total, down int
+	backupUp        int
+	flapping        int
+}
+
+func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, now time.Time, fl *fleet) {
+	// 1. reload or restart?
+	reset, why := false, ""
+	if info != nil {
+		switch {
+		case in.pid != 0 && info.Pid != in.pid:
+			reset, why = true, fmt.Sprintf("pid %d → %d", in.pid, info.Pid)
+		case in.start != 0 && info.StartTimeSec != 0 && info.StartTimeSec != in.start:
+			reset, why = true, "start time changed"
+		case in.pid != 0 && info.UptimeSec < in.uptime:
+			reset, why = true, fmt.Sprintf("uptime %ds → %ds", in.uptime, info.UptimeSec)
+		}
+		in.pid, in.start, in.uptime = info.Pid, info.StartTimeSec, info.UptimeSec
+	}
+	keys := make([]string, len(st.Rows))
+	for i := range st.Rows {
+		r := &st.Rows[i]
+		keys[i] = sources.Clean(r.Proxy) + "/" + sources.Clean(r.Server)
+	}
+	if !reset && in.prev != nil {
+		for i := range st.Rows {
+			p, ok := in.prev[keys[i]]
+			if !ok {
+				continue
+			}
+			for _, f := range allCounters {
+				if st.Rows[i].V[f] < p[f] { // NaN compares false
+					reset, why = true, fmt.Sprintf("%s %s went down (%v → %v)", keys[i], f, p[f], st.Rows[i].V[f])
+					break
+				}
+			}
+			if reset {
+				break
+			}
+		}
+	}
+	dt := now.Sub(in.prevAt).Seconds()
+	haveRates := in.prev != nil && !reset && dt > 0
+	if reset {
+		e := sources.Event{ID: in.name + "/reload/" + strconv.FormatInt(now.UnixMilli(), 10), Start: now, End: now, Updated: now,
+			Severity: sources.SevInfo, Layer: sources.LayerLB, Node: in.name,
+			Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
+			Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
+			Labels: map[string]string{"instance": in.name}}
+		if info != nil && info.Version != "" {
+			e.Text += "; version " + sources.Clean(info.Version)
+		}
+		b.Events = append(b.Events, e)
+	}
+
+	// 2. per-row series and node states
+	sums := map[string]*backendSum{}
+	serverIdx := []int{}
+	next := make(map[string][numFields]float64, len(st.Rows))
+	var rates [numFields]float64
+	for i := range st.Rows {
+		r := &st.Rows[i]
+		key := keys[i]
+		next[key] = r.V
+		for f := range rates {
+			rates[f] = math.NaN()
+		}
+		if haveRates {
+			if p, ok := in.prev[key]; ok {
+				for _, m := range counters {
+					rates[m.f] = (r.V[m.f] - p[m.f]) / dt
+				}
+			}
+		}
+		bit := onBit(r.Type)
+		if bit == 0 {
+			continue // listeners
+		}
+		px, sv := sources.Clean(r.Proxy), sources.Clean(r.Server)
+		labels := map[string]string{"instance": in.name}
+		node := px
+		switch r.Type {
+		case TypeFrontend:
+			labels["frontend"] = px
+		case TypeBackend:
+			labels["backend"] = px
+		case TypeServer:
+			labels["backend"] = px
+			labels["server"] = sv
+			node = sv
+		}
+		for _, m := range counters {
+			if m.on&bit == 0 || !haveRates {
+				continue
+			}
+			v := rates[m.f]
+			if math.IsNaN(v) && math.IsNaN(r.V[m.f]) {
+				continue // the column does not exist for this row
+			}
+			b.Series = append(b.Series, series(m, labels, node, now, v).Series)
+		}
+		for _, m := range gauges {
+			if m.on&bit == 0 || math.IsNaN(r.V[m.f]) {
+				continue
+			}
+			b.Series = append(b.Series, series(m, labels, node, now, r.V[m.f]).Series)
+		}
+		if r.Type == TypeServer {
+			serverIdx = append(serverIdx, i)
+		}
+		if r.Type == TypeBackend {
+			if sums[px] == nil {
+				sums[px] = &backendSum{}
+			}
+			fl.addBackend(px, r, &rates, haveRates)
+		}
+	}
+	// 3. servers: states, transitions, flapping
+	seen := map[string]bool{}
+	for _, i := range serverIdx {
+		r := &st.Rows[i]
+		px, sv := sources.Clean(r.Proxy), sources.Clean(r.Server)
+		key := keys[i]
+		seen[key] = true
+		class := classOf(r.Status)
+		bs := sums[px]
+		if bs == nil {
+			bs = &backendSum{}
+			sums[px] = bs
+		}
+		bs.total++
+		if alive(class) {
+			if r.V[Bck] == 1 {
+				bs.backupUp++
+			}
+			bs.up++
+		}
+		if class == "DOWN" {
+			bs.down++
+		}
+		flapping := s.track(b, in, key, px, sv, r, class, now, haveRates)
+		if flapping > 0 {
+			bs.flapping++
+		}
+		b.Nodes = append(b.Nodes, serverNode(in.name, px, sv, r, class, now, &rates, flapping, s.flapWin))
+		// the per-row rates of this server for node values
+		if p, ok := in.prev[key]; ok && haveRates {
+			n := &b.Nodes[len(b.Nodes)-1]
+			for _, f := range []Field{Stot, ReqTot, Hrsp5xx, Econ, Eresp, Chkdown} {
+				n.Values[f.String()+"/s"] = (r.V[f] - p[f]) / dt
+			}
+		}
+	}
+	for k, t := range in.servers {
+		if !seen[k] && now.Sub(t.lastSeen) > s.flapWin {
+			delete(in.servers, k) // removed at runtime or renamed
+		}
+	}
+	// 4. frontends and backends
+	for i := range st.Rows {
+		r := &st.Rows[i]
+		if r.Type != TypeFrontend && r.Type != TypeBackend {
+			continue
+		}
+		px := sources.Clean(r.Proxy)
+		var rs [numFields]float64
+		for f := range rs {
+			rs[f] = math.NaN()
+		}
+		if p, ok := in.prev[keys[i]]; ok && haveRates {
+			for _, m := range counters {
+				rs[m.f] = (r.V[m.f] - p[m.f]) / dt
+			}
+		}
+		if r.Type == TypeFrontend {
+			b.Nodes = append(b.Nodes, frontendNode(in.name, px, r, now, &rs))
+			continue
+		}
+		bs := sums[px]
+		b.Nodes = append(b.Nodes, backendNode(in.name, px, r, now, &rs, bs))
+		s.trackBackend(b, in, px, r, bs, now)
+		labels := map[string]string{"instance": in.name, "backend": px}
+		b.Series = append(b.Series,
+			series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(bs.down)).named("servers_down"),
+			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(bs.up)).named("servers_up"))
+		fl.addCounts(px, bs)
+	}
+	// 5. the process itself
+	if info != nil {
+		labels := map[string]string{"instance": in.name}
+		b.Series = append(b.Series,
+			series(metric{unit: "%", role: sources.RoleResource}, labels, in.name, now, info.Idle).named("haproxy_idle_pct"),
+			series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
+	}
+	in.prev, in.prevAt = next, now
+}
+
+type namedSeries struct{ sources.Series }
+
+func (n namedSeries) named(name string) sources.Series { n.Name = name; return n.Series }
+
+// series makes a one-point series. The series of one row share its labels
+// map: nobody may change Labels after the batch is built.
+func series(m metric, labels map[string]string, node string, at time.Time, v float64) namedSeries {
+	return namedSeries{sources.Series{Name: m.f.String(), Labels: labels, Unit: m.unit, Role: m.role, Layer: sources.LayerLB,
+		Node: node, Points: onePoint(at, v)}}
+}
+
+// points hands out one-point slices from shared blocks: a big fleet makes
+// tens of thousands of them per poll.
+var points struct {
+	sync.Mutex
+	block []sources.Point
+}
+
+func onePoint(at time.Time, v float64) []sources.Point {
+	points.Lock()
+	defer points.Unlock()
+	if len(points.block) == 0 {
+		points.block = make([]sources.Point, 4096)
+	}
+	p := points.block[:1:1]
+	points.block = points.block[1:]
+	p[0] = sources.Point{T: at, V: v}
+	return p
+}
+
+// track follows one server's state between polls and emits its events.
+// It returns the number of DOWN transitions in the flap window when that
+// makes the server flapping, else 0.
+func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Row, class string, now time.Time, haveRates bool) int {
+	t := in.servers[key]
+	changedAt := now
+	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
+		changedAt = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
+	}
+	labels := map[string]string{"instance": in.name, "backend": px, "server": sv}
+	what := fmt.Sprintf("server %s/%s", px, sv)
+	if len(s.insts) > 1 {
+		what += " on " + in.name
+	}
+	checkText := checkText(r)
+	if t == nil {
+		t = &serverTrack{class: class, chkdown: r.V[Chkdown]}
+		in.servers[key] = t
+		if class == "DOWN" { // already DOWN when first seen
+			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
+				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
+				Title: what + " DOWN", Text: checkText}
+			b.Events = append(b.Events, *t.down)
+		}
+	}
+	t.lastSeen = now
+	if class != t.class && t.class != "" {
+		prev := t.class
+		if class == "DOWN" {
+			t.downs = append(t.downs, changedAt)
+			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
+				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
+				Title: what + " DOWN", Text: "was " + prev + "; " + checkText}
+			b.Events = append(b.Events, *t.down)
+		} else {
+			if t.down != nil {
+				t.down.End, t.down.Updated = changedAt, now
+				t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", r.Status, changedAt.Sub(t.down.Start).Round(time.Second), checkText)
+				b.Events = append(b.Events, *t.down)
+				t.down = nil
+			}
+			sev := sources.SevInfo
+			if class == "UP" || class == "NOCHECK" {
+				sev = sources.SevOK
+			}
+			b.Events = append(b.Events, sources.Event{ID: key + "@" + in.name + "/" + strings.ToLower(class) + "/" + strconv.FormatInt(changedAt.Unix(), 10),
+				Start: changedAt, End: changedAt, Updated: now, Severity: sev, Layer: sources.LayerLB, Node: sv, Labels: labels,
+				Title: fmt.Sprintf("%s %s → %s", what, prev, sources.Clean(r.Status)), Text: checkText})
+		}
+	}
+	// DOWN transitions HAProxy counted that the polls did not see (a flap
+	// shorter than the interval)
+	if cd := r.V[Chkdown]; !math.IsNaN(cd) && !math.IsNaN(t.chkdown) && cd > t.chkdown && haveRates {
+		missed := int(cd-t.chkdown) - btoi(class == "DOWN" && t.class != "DOWN")
+		for i := 0; i < missed && i < 100; i++ {
+			t.downs = append(t.downs, now)
+		}
+	}
+	t.chkdown = r.V[Chkdown]
+	t.class = class
+	// flapping: several DOWN transitions within the window
+	cut := now.Add(-s.flapWin)
+	for len(t.downs) > 0 && t.downs[0].Before(cut) {
+		t.downs = t.downs[1:]
+	}
+	n := len(t.downs)
+	if n >= s.flapN {
+		if t.flap == nil {
+			t.flap = &sources.Event{ID: key + "@" + in.name + "/flap/" + strconv.FormatInt(t.downs[0].Unix(), 10), Start: t.downs[0],
+				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels}
+		}
+		title := fmt.Sprintf("%s flapping: %d DOWN transitions in %s", what, n, s.flapWin)
+		if title != t.flap.Title {
+			t.flap.Title, t.flap.Updated = title, now
+			t.flap.Text = fmt.Sprintf("went DOWN %d times since %s (chkdown %v); %s", n, t.downs[0].UTC().Format("15:04:05"), r.V[Chkdown], checkText)
+			b.Events = append(b.Events, *t.flap)
+		}
+		return n
+	}
+	if t.flap != nil && n == 0 {
+		t.flap.End, t.flap.Updated = now, now
+		t.flap.Text += fmt.Sprintf("\nstable again: no DOWN in the last %s", s.flapWin)
+		b.Events = append(b.Events, *t.flap)
+		t.flap = nil
+	}
+	if t.flap != nil {
+		return n // still inside the window of the flapping: keep the mark
+	}
+	return 0
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func checkText(r *Row) string {
+	var parts []string
+	if r.CheckStatus != "" {
+		parts = append(parts, "check "+sources.Clean(r.CheckStatus))
+	}
+	if r.LastChk != "" {
+		parts = append(parts, sources.Clean(r.LastChk))
+	}
+	if r.CheckDesc != "" && r.CheckDesc != r.LastChk {
+		parts = append(parts, "("+sources.Clean(r.CheckDesc)+")")
+	}
+	if len(parts) == 0 {
+		return "no health check result"
+	}
+	return strings.Join(parts, ": ")
+}
+
+func (s *Source) trackBackend(b *sources.Batch, in *instance, px string, r *Row, bs *backendSum, now time.Time) {
+	t := in.backends[px]
+	if t == nil {
+		t = &backendTrack{}
+		in.backends[px] = t
+	}
+	what := "backend " + px
+	if len(s.insts) > 1 {
+		what += " on " + in.name
+	}
+	labels := map[string]string{"instance": in.name, "backend": px}
+	if bs.total > 0 && bs.up == 0 {
+		if t.noServer == nil {
+			start := now
+			if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
+				start = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
+			}
+			t.noServer = &sources.Event{ID: px + "@" + in.name + "/no-server-up/" + strconv.FormatInt(start.Unix(), 10), Start: start, Updated: now,
+				Severity: sources.SevCritical, Layer: sources.LayerLB, Node: px, Labels: labels,
+				Title: fmt.Sprintf("%s has no server UP (Active: 0/%d)", what, bs.total),
+				Text:  "every request to it fails (HAProxy answers 503)"}
+			b.Events = append(b.Events, *t.noServer)
+		}
+		return
+	}
+	if t.noServer != nil {
+		t.noServer.End, t.noServer.Updated = now, now
+		t.noServer.Text += fmt.Sprintf("\nservers back: Active %d/%d", bs.up, bs.total)
+		b.Events = append(b.Events, *t.noServer)
+		t.noServer = nil
+	}
+}
+
+func since(now time.Time, r *Row) time.Time {
+	lc := r.V[Lastchg]
+	if math.IsNaN(lc) || lc < 0 {
+		return time.Time{}
+	}
+	return now.Add(-time.Duration(lc) * time.Second)
+}
+
+func values(r *Row, fs ...Field) map[string]float64 {
+	v := make(map[string]float64, len(fs)+8)
+	for _, f := range fs {
+		if x := r.V[f]; !math.IsNaN(x) {
+			v[f.String()] = x
+		}
+	}
+	return v
+}
+
+func addRates(v map[string]float64, rates *[numFields]float64, fs ...Field) {
+	for _, f := range fs {
+		if x := rates[f]; !math.IsNaN(x) {
+			v[f.String()+"/s"] = x
+		}
+	}
+}
+
+func serverNode(inst, px, sv string, r *Row, class string, now time.Time, _ *[numFields]float64, flapping int, win time.Duration) sources.NodeState {
+	n := sources.NodeState{Kind: "server", ID: inst + "/" + px + "/" + sv, Name: sv, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
+		Layer: sources.LayerLB, State: sources.Clean(r.Status), Since: since(now, r),
+		Attrs:  map[string]string{"backend": px},
+		Values: values(r, Scur, Slim, Qcur, Weight, CheckDuration, Rtime, Chkdown, Chkfail, Downtime, Lastchg)}
+	for _, kv := range [...][2]string{{"check_status", r.CheckStatus}, {"last_chk", r.LastChk}, {"check_desc", r.CheckDesc}, {"addr", r.Addr}, {"mode", r.Mode}} {
+		if kv[1] != "" {
+			n.Attrs[kv[0]] = sources.Clean(kv[1])
+		}
+	}
+	if r.V[Bck] == 1 {
+		n.Attrs["backup"] = "true"
+	}
+	switch class {
+	case "DOWN":
+		n.Severity = sources.SevWarning
+	case "MAINT", "DRAIN", "NOLB":
+		n.Severity = sources.SevInfo
+	case "UP", "NOCHECK":
+		n.Severity = sources.SevOK
+		if strings.Contains(r.Status, "/") { // "UP 1/3": failing checks, going down
+			n.Severity = sources.SevInfo
+		}
+	default:
+		n.Severity = sources.SevInfo
+	}
+	if flapping > 0 {
+		n.Attrs["flapping"] = fmt.Sprintf("%d DOWN transitions in %s", flapping, win)
+		n.Values["flaps"] = float64(flapping)
+		if n.Severity < sources.SevWarning {
+			n.Severity = sources.SevWarning
+		}
+	}
+	return n
+}
+
+func frontendNode(inst, px string, r *Row, now time.Time, rates *[numFields]float64) sources.NodeState {
+	n := sources.NodeState{Kind: "frontend", ID: inst + "/" + px + "/FRONTEND", Name: px, Instance: inst, Layer: sources.LayerLB,
+		State: sources.Clean(r.Status), Attrs: map[string]string{}, Values: values(r, Scur, Slim, Rate, ReqRate)}
+	if r.Mode != "" {
+		n.Attrs["mode"] = sources.Clean(r.Mode)
+	}
+	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Hrsp4xx, Ereq, Bin, Bout)
+	switch classOf(r.Status) {
+	case "OPEN", "":
+		n.Severity = sources.SevOK
+	case "FULL":
+		n.Severity = sources.SevWarning
+	default: // STOP, PAUSED (during a reload)
+		n.Severity = sources.SevInfo
+	}
+	return n
+}
+
+// CheckLine is the classic Nagios check line of a backend.
+func CheckLine(px string, up, total int, scur, slim float64) string {
+	line := fmt.Sprintf("%s (Active: %d/%d)", px, up, total)
+	if !math.IsNaN(scur) {
+		if !math.IsNaN(slim) && slim > 0 {
+			line += fmt.Sprintf(" sessions %g/%g", scur, slim)
+		} else {
+			line += fmt.Sprintf(" sessions %g", scur)
+		}
+	}
+	return line
+}
+
+func backendNode(inst, px string, r *Row, now time.Time, rates *[numFields]float64, bs *backendSum) sources.NodeState {
+	if bs == nil {
+		bs = &backendSum{}
+	}
+	n := sources.NodeState{Kind: "backend", ID: inst + "/" + px + "/BACKEND", Name: px, Instance: inst, Layer: sources.LayerLB,
+		State: sources.Clean(r.Status), Since: since(now, r), Attrs: map[string]string{},
+		Values: values(r, Scur, Slim, Qcur, Weight, Rtime, Chkdown, Downtime)}
+	for _, kv := range [...][2]string{{"mode", r.Mode}, {"algo", r.Algo}} {
+		if kv[1] != "" {
+			n.Attrs[kv[0]] = sources.Clean(kv[1])
+		}
+	}
+	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Wretr, Wredis, Bin, Bout, Chkdown)
+	n.Values["up"], n.Values["total"], n.Values["down"] = float64(bs.up), float64(bs.total), float64(bs.down)
+	n.Attrs["check"] = CheckLine(px, bs.up, bs.total, r.V[Scur], r.V[Slim])
+	switch {
+	case bs.total > 0 && bs.up == 0:
+		n.Severity = sources.SevCritical
+		n.Attrs["finding"] = fmt.Sprintf("backend %s has no server UP (Active: 0/%d)", px, bs.total)
+	case bs.total == 0 && classOf(r.Status) == "DOWN":
+		n.Severity = sources.SevCritical
+		n.Attrs["finding"] = fmt.Sprintf("backend %s is DOWN", px)
+	case bs.down > 0:
+		n.Severity = sources.SevWarning
+		n.Attrs["finding"] = fmt.Sprintf("backend %s: %d of %d servers DOWN", px, bs.down, bs.total)
+	case bs.flapping > 0:
+		n.Severity = sources.SevWarning
+		n.Attrs["finding"] = fmt.Sprintf("backend %s: %d servers flapping", px, bs.flapping)
+	}
+	return n
+}
+
+// fleet sums backends across instances.
+type fleet struct {
+	order []string
+	by    map[string]*fleetBackend
+}
+
+type fleetBackend struct {
+	n         int
+	ratesOK   bool
+	rates     [numFields]float64
+	scur      float64
+	slim      float64
+	qcur      float64
+	up, total int
+	down      int
+}
+
+func newFleet() *fleet { return &fleet{by: map[string]*fleetBackend{}} }
+
+func (f *fleet) get(px string) *fleetBackend {
+	b := f.by[px]
+	if b == nil {
+		b = &fleetBackend{ratesOK: true}
+		f.by[px] = b
+		f.order = append(f.order, px)
+	}
+	return b
+}
+
+func (f *fleet) addBackend(px string, r *Row, rates *[numFields]float64, have bool) {
+	b := f.get(px)
+	b.n++
+	if !have {
+		b.ratesOK = false
+	}
+	for _, m := range counters {
+		b.rates[m.f] += nz(rates[m.f])
+	}
+	b.scur += nz(r.V[Scur])
+	b.slim += nz(r.V[Slim])
+	b.qcur += nz(r.V[Qcur])
+}
+
+func (f *fleet) addCounts(px string, bs *backendSum) {
+	b := f.get(px)
+	b.up += bs.up
+	b.total += bs.total
+	b.down += bs.down
+}
+
+func nz(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
+}
+
+// emit adds the fleet-wide series (labels without instance) and one
+// backend node per backend name, summed over the instances that have it.
+func (f *fleet) emit(b *sources.Batch, now time.Time) {
+	sort.Strings(f.order)
+	for _, px := range f.order {
+		fb := f.by[px]
+		labels := map[string]string{"backend": px}
+		if fb.ratesOK {
+			for _, m := range counters {
+				if m.on&onB != 0 {
+					b.Series = append(b.Series, series(m, labels, px, now, fb.rates[m.f]).Series)
+				}
+			}
+		}
+		b.Series = append(b.Series,
+			series(metric{f: Scur, unit: "sessions", role: sources.RoleTraffic}, labels, px, now, fb.scur).Series,
+			series(metric{f: Qcur, unit: "requests", role: sources.RoleSymptom}, labels, px, now, fb.qcur).Series,
+			series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(fb.down)).named("servers_down"),
+			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(fb.up)).named("servers_up"))
+		n := sources.NodeState{Kind: "backend", ID: "fleet/" + px + "/BACKEND", Name: px, Layer: sources.LayerLB,
+			Attrs:  map[string]string{"fleet": fmt.Sprintf("%d LBs", fb.n)},
+			Values: map[string]float64{"scur": fb.scur, "slim": fb.slim, "qcur": fb.qcur, "up": float64(fb.up), "total": float64(fb.total), "down": float64(fb.down), "instances": float64(fb.n)}}
+		if fb.ratesOK {
+			addRates(n.Values, &fb.rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Bin, Bout)
+		}
+		n.Attrs["check"] = CheckLine(px, fb.up, fb.total, fb.scur, fb.slim) + fmt.Sprintf(" on %d LBs", fb.n)
+		switch {
+		case fb.total > 0 && fb.up == 0:
+			n.State, n.Severity = "DOWN", sources.SevCritical
+			n.Attrs["finding"] = fmt.Sprintf("backend %s has no server UP on any LB (Active: 0/%d)", px, fb.total)
+		case fb.down > 0:
+			n.State, n.Severity = "UP", sources.SevWarning
+		default:
+			n.State = "UP"
+		}
+		b.Nodes = append(b.Nodes, n)
+	}
+}

@@ -1,0 +1,241 @@
+package probe
+
+import (
+	"math"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// maxSamples bounds the RTT samples kept per responder for the median.
+const maxSamples = 512
+
+// rttStats accumulates round-trip times the way mtr does (Welford for the
+// standard deviation, mean |Δ| for jitter) plus a bounded sample for the
+// median.
+type rttStats struct {
+	n              int
+	last, min, max time.Duration
+	mean, m2       float64 // in ns
+	jitterSum      float64
+	samples        []time.Duration
+	next           int
+}
+
+func (s *rttStats) add(d time.Duration) {
+	if s.n > 0 {
+		j := d - s.last
+		if j < 0 {
+			j = -j
+		}
+		s.jitterSum += float64(j)
+	}
+	s.n++
+	if s.n == 1 || d < s.min {
+		s.min = d
+	}
+	if d > s.max {
+		s.max = d
+	}
+	s.last = d
+	x := float64(d)
+	old := s.mean
+	s.mean += (x - old) / float64(s.n)
+	s.m2 += (x - old) * (x - s.mean)
+	if len(s.samples) < maxSamples {
+		s.samples = append(s.samples, d)
+	} else {
+		s.samples[s.next] = d
+		s.next = (s.next + 1) % maxSamples
+	}
+}
+
+func (s *rttStats) fill(h *sources.Hop) {
+	if s.n == 0 {
+		return
+	}
+	h.Last, h.Min, h.Max = s.last, s.min, s.max
+	h.Avg = time.Duration(s.mean)
+	if s.n > 1 {
+		h.StdDev = time.Duration(math.Sqrt(s.m2 / float64(s.n-1)))
+		h.Jitter = time.Duration(s.jitterSum / float64(s.n-1))
+	}
+	h.Median = median(s.samples)
+}
+
+func median(v []time.Duration) time.Duration {
+	if len(v) == 0 {
+		return 0
+	}
+	c := append([]time.Duration(nil), v...)
+	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
+	if len(c)%2 == 1 {
+		return c[len(c)/2]
+	}
+	return (c[len(c)/2-1] + c[len(c)/2]) / 2
+}
+
+type ttlStats struct {
+	sent  int
+	resp  map[string]*rttStats // by responder address
+	kinds map[string]ReplyKind
+}
+
+// PathStats aggregates rounds of one (vantage, target) into per (TTL,
+// responder) statistics. It is not safe for concurrent use.
+type PathStats struct {
+	Vantage string
+	Target  string
+	addr    string
+	rounds  int
+	last    time.Time
+	ttls    map[int]*ttlStats
+	dist    int // smallest TTL at which the target answered, 0 = never
+	e2eSent int
+	e2e     rttStats
+	maxTTL  int
+}
+
+// NewPathStats makes an empty aggregate.
+func NewPathStats(vantage, target string) *PathStats {
+	return &PathStats{Vantage: vantage, Target: target, ttls: map[int]*ttlStats{}}
+}
+
+// Rounds is how many rounds were added since the last Reset.
+func (p *PathStats) Rounds() int { return p.rounds }
+
+// Add folds one round in. Rounds with an Error count as nothing.
+func (p *PathStats) Add(r *Round) {
+	if r.Error != "" {
+		return
+	}
+	p.rounds++
+	if r.At.After(p.last) {
+		p.last = r.At
+	}
+	if r.Addr != "" {
+		p.addr = r.Addr
+	}
+	for _, pr := range r.Probes {
+		if pr.TTL <= 0 || pr.TTL > 255 {
+			continue
+		}
+		t := p.ttls[pr.TTL]
+		if t == nil {
+			t = &ttlStats{resp: map[string]*rttStats{}, kinds: map[string]ReplyKind{}}
+			p.ttls[pr.TTL] = t
+		}
+		if pr.TTL > p.maxTTL {
+			p.maxTTL = pr.TTL
+		}
+		t.sent++
+		if pr.From == "" || pr.Kind == KindNone {
+			continue
+		}
+		from := canonAddr(pr.From)
+		s := t.resp[from]
+		if s == nil {
+			s = &rttStats{}
+			t.resp[from] = s
+		}
+		s.add(pr.RTT())
+		t.kinds[from] = pr.Kind
+		if pr.Kind == KindReached && (from == canonAddr(p.addr) || p.addr == "") {
+			if p.dist == 0 || pr.TTL < p.dist {
+				p.dist = pr.TTL
+			}
+		}
+	}
+	if r.E2E != nil {
+		p.e2eSent++
+		if r.E2E.OK {
+			p.e2e.add(time.Duration(r.E2E.RTTus) * time.Microsecond)
+		}
+	}
+}
+
+func canonAddr(s string) string {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return s
+	}
+	return a.Unmap().String()
+}
+
+// Reset forgets the rounds so the next trace covers a fresh window.
+func (p *PathStats) Reset() {
+	p.rounds, p.dist, p.e2eSent, p.maxTTL = 0, 0, 0, 0
+	p.ttls = map[int]*ttlStats{}
+	p.e2e = rttStats{}
+}
+
+// Trace renders the aggregate as a sources.PathTrace: one Hop per (TTL,
+// responder), TTLs with no answer as one Hop with an empty Addr, the path
+// cut at the first TTL where the target answered. Loss is per TTL (several
+// responders at one TTL are ECMP branches, not loss).
+func (p *PathStats) Trace() sources.PathTrace {
+	tr := sources.PathTrace{Vantage: p.Vantage, Target: p.Target, Addr: p.addr, At: p.last, Rounds: p.rounds}
+	end := p.maxTTL
+	if p.dist > 0 {
+		end = p.dist
+		tr.Reached = true
+	} else {
+		// trailing TTLs where nothing ever answered are not hops
+		for end > 0 {
+			t := p.ttls[end]
+			if t != nil && len(t.resp) > 0 {
+				break
+			}
+			end--
+		}
+		if end < p.maxTTL {
+			end++ // keep one silent TTL so the view shows where it stops
+		}
+	}
+	for ttl := 1; ttl <= end; ttl++ {
+		t := p.ttls[ttl]
+		if t == nil {
+			continue
+		}
+		recv := 0
+		for _, s := range t.resp {
+			recv += s.n
+		}
+		loss := 0.0
+		if t.sent > 0 {
+			loss = 1 - float64(min(recv, t.sent))/float64(t.sent)
+		}
+		if len(t.resp) == 0 {
+			tr.Hops = append(tr.Hops, sources.Hop{TTL: ttl, Sent: t.sent, Loss: loss})
+			continue
+		}
+		addrs := make([]string, 0, len(t.resp))
+		for a := range t.resp {
+			addrs = append(addrs, a)
+		}
+		sort.Slice(addrs, func(i, j int) bool {
+			if t.resp[addrs[i]].n != t.resp[addrs[j]].n {
+				return t.resp[addrs[i]].n > t.resp[addrs[j]].n
+			}
+			return addrs[i] < addrs[j]
+		})
+		for _, a := range addrs {
+			s := t.resp[a]
+			h := sources.Hop{TTL: ttl, Addr: a, Sent: t.sent, Received: s.n, Loss: loss}
+			s.fill(&h)
+			tr.Hops = append(tr.Hops, h)
+		}
+	}
+	e := sources.Hop{TTL: p.dist, Addr: p.addr, Sent: p.e2eSent, Received: p.e2e.n}
+	if p.e2eSent > 0 {
+		e.Loss = 1 - float64(p.e2e.n)/float64(p.e2eSent)
+		if p.e2e.n > 0 {
+			tr.Reached = true
+		}
+	}
+	p.e2e.fill(&e)
+	tr.EndToEnd = e
+	return tr
+}

@@ -1,0 +1,308 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/internal/config"
+	"github.com/opsview/opsview/sources"
+)
+
+// fakeClock is a wall clock the test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func recordToFile(t *testing.T, batches []*sources.Batch, notes []Annotation) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "incident.opsrec")
+	w, err := Create(path, Header{Created: t0, Config: "sources: []\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range batches {
+		if err := w.WriteBatch(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range notes {
+		if err := w.WriteAnnotation(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func findingsLine(active []correlate.Finding, changes []sources.Event) string {
+	// findings resolving together come in map order from the engine
+	changes = append([]sources.Event(nil), changes...)
+	sort.Slice(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
+	var b strings.Builder
+	for _, f := range active {
+		fmt.Fprintf(&b, "A %s %s %s %s %v|", f.ID, f.Severity, f.Title, f.Opened.UTC().Format(time.RFC3339Nano), f.Evidence)
+	}
+	for _, c := range changes {
+		fmt.Fprintf(&b, "C %s %s %s %s %s %s|", c.ID, c.Labels["finding"], c.Severity, c.Title, c.Start.UTC().Format(time.RFC3339Nano), c.End.UTC().Format(time.RFC3339Nano))
+	}
+	return b.String()
+}
+
+// The postmortem must see what the on-call engineer saw: the same batches
+// through the same engine give the same findings at the same times.
+func TestReplayFindingsEqualLive(t *testing.T) {
+	batches := incidentBatches()
+	window := 10 * time.Minute
+
+	// live: the batches go straight into a store and the engine
+	liveStore := correlate.NewStore(correlate.StoreOptions{Step: 10 * time.Second})
+	liveEng := correlate.NewEngine(correlate.EngineOptions{ResolveAfter: 30 * time.Second})
+	var live []string
+	opened, resolved := 0, 0
+	for _, b := range batches {
+		liveStore.Apply(b)
+		now := liveStore.Now()
+		active, changes := liveEng.Evaluate(liveStore.Snapshot(now.Add(-window), now, nil))
+		live = append(live, findingsLine(active, changes))
+		for _, c := range changes {
+			switch c.Labels["finding"] {
+			case "opened":
+				opened++
+			case "resolved":
+				resolved++
+			}
+		}
+	}
+	if opened < 3 || resolved < 3 {
+		t.Fatalf("the scenario must open and resolve findings (opened %d, resolved %d)", opened, resolved)
+	}
+
+	// replay: record to a file, open it, play at 60× on a clock moved in
+	// uneven steps, and evaluate after each drained batch
+	path := recordToFile(t, batches, nil)
+	rec, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	p := NewPlayer(rec, PlayerOptions{Clock: clk.Now})
+	if err := p.SetSpeed(60); err != nil {
+		t.Fatal(err)
+	}
+	p.Play()
+	store := correlate.NewStore(correlate.StoreOptions{Step: 10 * time.Second})
+	eng := correlate.NewEngine(correlate.EngineOptions{ResolveAfter: 30 * time.Second})
+	var replayed []string
+	for i := 0; !p.Done() && i < 1000; i++ {
+		due, err := p.Drain()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range due {
+			active, changes := Step(store, eng, b, window, nil)
+			replayed = append(replayed, findingsLine(active, changes))
+		}
+		clk.Add(time.Duration(137+i%5*211) * time.Millisecond)
+	}
+	if len(replayed) != len(live) {
+		t.Fatalf("replay evaluated %d batches, live %d", len(replayed), len(live))
+	}
+	for i := range live {
+		if live[i] != replayed[i] {
+			t.Fatalf("batch %d: live\n%s\nreplay\n%s", i, live[i], replayed[i])
+		}
+	}
+
+	// Evaluate (used by export and NextFinding) agrees too
+	tl, err := Evaluate(rec, EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}, Window: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Changes) != opened+resolved+strings.Count(strings.Join(live, ""), " updated ") {
+		t.Fatalf("Evaluate found %d changes", len(tl.Changes))
+	}
+	if len(tl.Sources) != 2 || tl.Sources[0].Name != "lb-1" || tl.Sources[1].Failing != 1 {
+		t.Fatalf("sources %+v", tl.Sources)
+	}
+}
+
+func TestPlayerTimeControl(t *testing.T) {
+	batches := incidentBatches()
+	path := recordToFile(t, batches, []Annotation{{At: t0.Add(4 * time.Minute), Author: "ana", Text: "failover"}})
+	rec, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	clk := &fakeClock{t: time.Unix(2e9, 0)}
+	p := NewPlayer(rec, PlayerOptions{Clock: clk.Now})
+
+	// paused at the start: only the first batch is due
+	due, _ := p.Drain()
+	if len(due) != 1 || due[0].Source != "lb-1" || !due[0].At.Equal(t0) {
+		t.Fatalf("at start: %d batches", len(due))
+	}
+	clk.Add(time.Minute)
+	if due, _ := p.Drain(); len(due) != 0 {
+		t.Fatalf("paused player handed out %d batches", len(due))
+	}
+	if err := p.SetSpeed(61); err == nil {
+		t.Fatal("speed 61 accepted")
+	}
+	if err := p.SetSpeed(0.5); err == nil {
+		t.Fatal("speed 0.5 accepted")
+	}
+	p.SetSpeed(10)
+	p.Play()
+	clk.Add(5 * time.Second) // 50 s of recording
+	if got := p.Position(); !got.Equal(t0.Add(50 * time.Second)) {
+		t.Fatalf("position %v", got)
+	}
+	due, _ = p.Drain()
+	// batches after 0 up to 50 s: lb at 10,…,50 and prom at 2,…,42
+	if len(due) != 10 {
+		t.Fatalf("drained %d batches, want 10", len(due))
+	}
+	for _, b := range due {
+		if b.Source != "lb-1" && b.Source != "prom" || b.At.After(t0.Add(50*time.Second)) {
+			t.Fatalf("batch %s at %v", b.Source, b.At)
+		}
+	}
+	p.Pause()
+	clk.Add(time.Hour)
+	if got := p.Position(); !got.Equal(t0.Add(50 * time.Second)) {
+		t.Fatalf("paused position moved to %v", got)
+	}
+
+	at, reset, ok := p.NextEvent()
+	if !ok || reset || !at.Equal(t0.Add(120*time.Second)) {
+		t.Fatalf("NextEvent %v %v %v", at, reset, ok)
+	}
+	due, _ = p.Drain()
+	if last := due[len(due)-1]; len(last.Events) != 1 || last.Events[0].Title != "server app-2 DOWN" {
+		t.Fatalf("NextEvent did not land on the DOWN event: %+v", last.Events)
+	}
+	a, _, ok := p.NextAnnotation()
+	if !ok || a.Text != "failover" {
+		t.Fatalf("NextAnnotation %+v %v", a, ok)
+	}
+	at, _, ok, err = p.NextFinding()
+	if err != nil || !ok || !at.After(t0.Add(4*time.Minute)) {
+		t.Fatalf("NextFinding %v %v %v", at, ok, err)
+	}
+	// back in time: the caller must rebuild, and gets everything again
+	if reset := p.Seek(t0.Add(30 * time.Second)); !reset {
+		t.Fatal("seeking back did not ask for a reset")
+	}
+	due, _ = p.Drain()
+	if len(due) != 7 || !due[0].At.Equal(t0) {
+		t.Fatalf("after reset drained %d batches", len(due))
+	}
+	if at, _, ok := p.PrevEvent(); ok {
+		t.Fatalf("PrevEvent before any event: %v", at)
+	}
+	p.Seek(t0.Add(24 * time.Hour))
+	p.Drain()
+	if !p.Done() || !p.Position().Equal(p.End()) {
+		t.Fatalf("seek past the end: done %v at %v", p.Done(), p.Position())
+	}
+}
+
+// The same file replayed twice, drained at different moments, hands out
+// the same batches in the same order.
+func TestReplayIsDeterministic(t *testing.T) {
+	path := recordToFile(t, incidentBatches(), nil)
+	run := func(stepMs int) string {
+		rec, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rec.Close()
+		clk := &fakeClock{t: time.Unix(3e9, 0)}
+		p := NewPlayer(rec, PlayerOptions{Clock: clk.Now})
+		p.SetSpeed(60)
+		p.Play()
+		var b strings.Builder
+		for !p.Done() {
+			due, _ := p.Drain()
+			for _, x := range due {
+				b.WriteString(dump(x))
+			}
+			clk.Add(time.Duration(stepMs) * time.Millisecond)
+		}
+		return b.String()
+	}
+	if a, b := run(100), run(2300); a != b || a == "" {
+		t.Fatal("two replays of one file differ")
+	}
+}
+
+func TestReplaySourceFromConfig(t *testing.T) {
+	path := recordToFile(t, incidentBatches(), nil)
+	kind, ok := sources.Lookup("replay")
+	if !ok {
+		t.Fatal("type replay not registered")
+	}
+	if !strings.HasPrefix(kind.Example, "- name:") {
+		t.Fatalf("example %q", kind.Example)
+	}
+	opts, err := config.OptionsFromYAML("test.yaml", "file: "+path+"\nspeed: 60\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := kind.New(sources.Env{Name: "pm"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.(sources.Closer).Close()
+	b, err := src.Poll(context.Background(), sources.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Series) != 1 || b.Series[0].Labels["recorded_from"] != "lb-1" || b.Nodes == nil || b.Nodes[0].Name != "app-2" {
+		t.Fatalf("first poll %+v", b)
+	}
+	if !strings.Contains(b.Status.Detail, "replay 2026-03-14 02:00:00") {
+		t.Fatalf("detail %q", b.Status.Detail)
+	}
+
+	for _, bad := range []string{"speed: 2\n", "file: " + path + "\nspeed: 99\n", "file: /nonexistent/x.opsrec\n", "file: x\nbogus: 1\n"} {
+		o, err := config.OptionsFromYAML("test.yaml", bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kind.New(sources.Env{Name: "pm"}, o); err == nil {
+			t.Fatalf("options %q accepted", bad)
+		}
+	}
+	// a file that is not a recording fails at the poll, with a reason
+	junk := filepath.Join(t.TempDir(), "junk")
+	os.WriteFile(junk, []byte("hello"), 0o600)
+	o, _ := config.OptionsFromYAML("test.yaml", "file: "+junk+"\n")
+	s2, err := kind.New(sources.Env{Name: "pm"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Poll(context.Background(), sources.Request{}); err == nil || !strings.Contains(err.Error(), "not an opsview recording") {
+		t.Fatalf("junk file: %v", err)
+	}
+}

@@ -1,0 +1,505 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+)
+
+// Findings lists what the engine concluded, worst first; Enter opens a
+// finding's evidence: the symptom's graph on top and the suspects' graphs
+// below on one time axis, each with its baseline, score and lead or lag.
+type Findings struct {
+	sel    int
+	top    int
+	detail bool
+	id     string // the finding the evidence screen shows
+	keys   findingsKeys
+}
+
+type findingsKeys struct {
+	Up, Down, Open, Back key.Binding
+}
+
+// NewFindings makes the Findings view.
+func NewFindings() View {
+	return &Findings{keys: findingsKeys{
+		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down: key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Open: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "evidence")),
+		Back: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+	}}
+}
+
+// Name is the tab label.
+func (v *Findings) Name() string { return "Findings" }
+
+// Keys lists the view's own keys.
+func (v *Findings) Keys() []key.Binding {
+	if v.detail {
+		return []key.Binding{v.keys.Back}
+	}
+	return []key.Binding{v.keys.Up, v.keys.Down, v.keys.Open}
+}
+
+// Update moves the selection, opens and closes the evidence screen.
+func (v *Findings) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	n := len(c.Findings)
+	switch {
+	case v.detail && key.Matches(msg, v.keys.Back):
+		v.detail = false
+		return true, nil
+	case v.detail:
+		return false, nil
+	case key.Matches(msg, v.keys.Up):
+		if v.sel > 0 {
+			v.sel--
+		}
+		return true, nil
+	case key.Matches(msg, v.keys.Down):
+		if v.sel < n-1 {
+			v.sel++
+		}
+		return true, nil
+	case key.Matches(msg, v.keys.Open):
+		if n > 0 {
+			v.clamp(n)
+			v.detail, v.id = true, c.Findings[v.sel].ID
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+func (v *Findings) clamp(n int) {
+	if v.sel >= n {
+		v.sel = n - 1
+	}
+	if v.sel < 0 {
+		v.sel = 0
+	}
+}
+
+// Render draws the list or the evidence screen into c.Width × c.Height.
+func (v *Findings) Render(c *Context) string {
+	var lines []string
+	if v.detail {
+		var f *correlate.Finding
+		for i := range c.Findings {
+			if c.Findings[i].ID == v.id {
+				f = &c.Findings[i]
+			}
+		}
+		if f == nil {
+			v.detail = false
+		} else {
+			lines = v.renderEvidence(c, f)
+		}
+	}
+	if !v.detail {
+		lines = v.renderList(c)
+	}
+	return frame(lines, c.Width, c.Height)
+}
+
+// frame pads or cuts lines to exactly w × h cells.
+func frame(lines []string, w, h int) string {
+	out := make([]string, h)
+	for i := 0; i < h; i++ {
+		s := ""
+		if i < len(lines) {
+			s = lines[i]
+		}
+		if ansi.StringWidth(s) > w {
+			s = ansi.Truncate(s, w, "")
+		}
+		if pad := w - ansi.StringWidth(s); pad > 0 {
+			s += strings.Repeat(" ", pad)
+		}
+		out[i] = s
+	}
+	return strings.Join(out, "\n")
+}
+
+// seg is a run of text in one style.
+type seg struct {
+	text  string
+	style lipgloss.Style
+}
+
+// join renders segments into one line of at most w cells, cutting the
+// plain text (with "…") before styling so escapes are never cut.
+func join(w int, segs ...seg) string {
+	var b strings.Builder
+	left := w
+	for _, s := range segs {
+		if left <= 0 {
+			break
+		}
+		t := s.text
+		if n := ansi.StringWidth(t); n > left {
+			t = ansi.Truncate(t, left, "…")
+		}
+		left -= ansi.StringWidth(t)
+		b.WriteString(s.style.Render(t))
+	}
+	return b.String()
+}
+
+func sevStyle(c *Context, s sources.Severity) (lipgloss.Style, string) {
+	th, sy := c.Theme, c.Symbols
+	switch s {
+	case sources.SevCritical:
+		return th.Critical, sy.Critical
+	case sources.SevWarning:
+		return th.Warning, sy.Warning
+	case sources.SevInfo:
+		return th.Info, sy.Info
+	case sources.SevOK:
+		return th.OK, sy.OK
+	}
+	return th.Unknown, sy.Unknown
+}
+
+// now is the clock the view measures ages against: the snapshot's newest
+// time, else the newest update among the findings (never the wall clock,
+// so a replay reads the same).
+func now(c *Context) time.Time {
+	if c.Snap != nil && !c.Snap.Now.IsZero() {
+		return c.Snap.Now
+	}
+	var t time.Time
+	for _, f := range c.Findings {
+		if f.Updated.After(t) {
+			t = f.Updated
+		}
+	}
+	return t
+}
+
+func age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d/time.Minute)%60)
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+func (v *Findings) renderList(c *Context) []string {
+	th := c.Theme
+	w := c.Width
+	fs := c.Findings
+	lines := []string{join(w, seg{"Findings", th.Title}, seg{fmt.Sprintf("  %d active, worst first", len(fs)), th.Muted})}
+	if len(fs) == 0 {
+		lines = append(lines, "", join(w, seg{" " + c.Symbols.OK + " ok ", th.OK}, seg{" nothing the engine can see is wrong", th.Base}))
+		return lines
+	}
+	v.clamp(len(fs))
+	rows := c.Height - 2
+	if rows < 1 {
+		rows = 1
+	}
+	if v.sel < v.top {
+		v.top = v.sel
+	}
+	if v.sel >= v.top+rows {
+		v.top = v.sel - rows + 1
+	}
+	t := now(c)
+	for i := v.top; i < len(fs) && i < v.top+rows; i++ {
+		f := &fs[i]
+		st, sym := sevStyle(c, f.Severity)
+		word := fmt.Sprintf("%-8s", f.Severity.String())
+		ag := age(t.Sub(f.Opened))
+		title := sources.Clean(f.Title)
+		tw := w - 1 - ansi.StringWidth(sym) - 1 - len(word) - 1 - len(ag) - 2
+		if tw < 1 {
+			tw = 1
+		}
+		if ansi.StringWidth(title) > tw {
+			title = ansi.Truncate(title, tw, "…")
+		}
+		title += strings.Repeat(" ", tw-ansi.StringWidth(title))
+		base, muted := th.Base, th.Muted
+		mark := " "
+		if i == v.sel {
+			base, muted = th.Selected, th.Selected
+			st = st.Inherit(th.Selected)
+			mark = ">"
+		}
+		lines = append(lines, join(w, seg{mark, base}, seg{sym + " " + word, st}, seg{" " + title + "  ", base}, seg{ag, muted}))
+	}
+	if len(fs) > rows {
+		lines = append(lines, join(w, seg{fmt.Sprintf(" %d–%d of %d", v.top+1, min(v.top+rows, len(fs)), len(fs)), th.Muted}))
+	}
+	return lines
+}
+
+// chartRows draws vals resampled to width columns as a bar chart of
+// height rows. Values within the baseline band (base ± 3·spread) are
+// drawn as the faint baseline line only, so what left the baseline stands
+// out as bars. NaN (no data) is left blank, never drawn as zero.
+func chartRows(c *Context, vals []float64, base, spread float64, width, height int, st lipgloss.Style) []string {
+	if width < 1 || height < 1 {
+		return nil
+	}
+	cols := make([]float64, width)
+	n := len(vals)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for x := 0; x < width; x++ {
+		a, b := x*n/width, (x+1)*n/width
+		if b <= a {
+			b = a + 1
+		}
+		m := math.NaN()
+		for i := a; i < b && i < n; i++ {
+			if v := vals[i]; !math.IsNaN(v) && (math.IsNaN(m) || v > m) {
+				m = v // max per column: a short outage must not be averaged away
+			}
+		}
+		cols[x] = m
+		if !math.IsNaN(m) {
+			lo, hi = math.Min(lo, m), math.Max(hi, m)
+		}
+	}
+	if !math.IsNaN(base) {
+		lo, hi = math.Min(lo, base), math.Max(hi, base)
+	}
+	if math.IsInf(lo, 1) {
+		lo, hi = 0, 1
+	}
+	if lo > 0 && lo < 0.25*hi {
+		lo = 0 // bars from zero when zero is near
+	}
+	span := hi - lo
+	if span <= 0 {
+		span = 1
+	}
+	blocks := []rune(" ▁▂▃▄▅▆▇█")
+	baseCh := "┄"
+	if c.ASCII {
+		blocks = []rune(" ..::||##")
+		baseCh = "-"
+	}
+	baseRow := -1
+	if !math.IsNaN(base) {
+		baseRow = int(math.Round((base - lo) / span * float64(height*8-1) / 8))
+	}
+	out := make([]string, height)
+	for r := 0; r < height; r++ { // r = 0 is the bottom row
+		var b strings.Builder
+		var run strings.Builder
+		runFaint := false
+		flush := func() {
+			if run.Len() == 0 {
+				return
+			}
+			if runFaint {
+				b.WriteString(c.Theme.Faint.Render(run.String()))
+			} else {
+				b.WriteString(st.Render(run.String()))
+			}
+			run.Reset()
+		}
+		for x := 0; x < width; x++ {
+			ch, faint := " ", false
+			inBand := !math.IsNaN(base) && !math.IsNaN(cols[x]) && math.Abs(cols[x]-base) <= 3*spread
+			if v := cols[x]; !math.IsNaN(v) && !inBand {
+				eighths := int(math.Round((v - lo) / span * float64(height*8)))
+				if eighths < 1 {
+					eighths = 1 // a value at the floor still shows: it is data
+				}
+				switch k := eighths - r*8; {
+				case k >= 8:
+					ch = string(blocks[8])
+				case k > 0:
+					ch = string(blocks[k])
+				}
+			}
+			if ch == " " && r == baseRow && !math.IsNaN(cols[x]) {
+				ch, faint = baseCh, true
+			}
+			if faint != runFaint {
+				flush()
+				runFaint = faint
+			}
+			run.WriteString(ch)
+		}
+		flush()
+		out[height-1-r] = b.String()
+	}
+	return out
+}
+
+func wrap(s string, w, max int) []string {
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		words := strings.Fields(para)
+		line := ""
+		for _, wd := range words {
+			switch {
+			case line == "":
+				line = wd
+			case ansi.StringWidth(line)+1+ansi.StringWidth(wd) <= w:
+				line += " " + wd
+			default:
+				out = append(out, line)
+				line = wd
+			}
+		}
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	if len(out) > max {
+		out = out[:max]
+		out[max-1] = ansi.Truncate(out[max-1]+" …", w, "…")
+	}
+	return out
+}
+
+func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
+	th := c.Theme
+	w, h := c.Width, c.Height
+	st, sym := sevStyle(c, f.Severity)
+	lines := []string{join(w, seg{sym + " " + f.Severity.String() + " ", st}, seg{sources.Clean(f.Title), th.Title})}
+	expl := 2
+	if h >= 40 {
+		expl = 4
+	}
+	for _, l := range wrap(sources.CleanText(f.Explanation), w, expl) {
+		lines = append(lines, join(w, seg{l, th.Base}))
+	}
+	// the series to draw: the symptom, then suspects, then effects
+	var evs []correlate.Evidence
+	for _, kind := range []correlate.EvidenceKind{correlate.EvSymptom, correlate.EvSuspect, correlate.EvContext, correlate.EvEffect} {
+		for _, e := range f.Evidence {
+			if e.Kind == kind && e.SeriesKey != "" {
+				evs = append(evs, e)
+			}
+		}
+	}
+	var quiet []string
+	for _, e := range f.Evidence {
+		if e.Kind == correlate.EvQuiet {
+			quiet = append(quiet, sources.Clean(e.Text))
+		}
+	}
+	footer := []string{}
+	if len(quiet) > 0 {
+		footer = append(footer, join(w, seg{"quiet: ", th.Muted}, seg{strings.Join(quiet, " · "), th.Faint}))
+	}
+	footer = append(footer, join(w, seg{"esc", th.Key}, seg{" back", th.Muted}))
+	if c.Snap == nil || c.Snap.N == 0 || len(evs) == 0 {
+		lines = append(lines, "", join(w, seg{"no series to draw for this finding", th.Muted}))
+		return append(padTo(lines, h-len(footer)), footer...)
+	}
+	room := h - len(lines) - len(footer) - 1 // one line for the time axis
+	gh := 3
+	if h >= 40 {
+		gh = 5
+	}
+	per := gh + 1
+	ng := room / per
+	if ng < 1 {
+		ng, gh = 1, max(1, room-1)
+	}
+	if ng > len(evs) {
+		ng = len(evs)
+	}
+	chartW := w
+	// one time axis: the symptom's window and as long again before it
+	a, b := 0, c.Snap.N
+	if sy := evs[0]; !sy.From.IsZero() && sy.Until.After(sy.From) {
+		a = max(0, c.Snap.Index(sy.From.Add(-sy.Until.Sub(sy.From))))
+		b = min(c.Snap.N, c.Snap.Index(sy.Until)+1)
+		if b-a < 2 {
+			a, b = 0, c.Snap.N
+		}
+	}
+	for i := 0; i < ng; i++ {
+		e := evs[i]
+		s := c.Snap.Find(e.SeriesKey)
+		kindSt := th.Base
+		tag := fmt.Sprintf("#%d", i)
+		switch e.Kind {
+		case correlate.EvSymptom:
+			kindSt, tag = th.Critical, "symptom"
+		case correlate.EvEffect:
+			kindSt, tag = th.Muted, "effect"
+		case correlate.EvContext:
+			kindSt, tag = th.Muted, "context"
+		default:
+			kindSt = th.Warning
+		}
+		name := e.SeriesKey
+		unit := ""
+		if s != nil {
+			name = correlate.Label(&s.SeriesMeta)
+			unit = s.Unit
+		}
+		info := fmt.Sprintf("  base %s → %s", correlate.FormatValue(e.Baseline, unit), correlate.FormatValue(e.Value, unit))
+		if e.Kind == correlate.EvSymptom {
+			info += fmt.Sprintf("  z %.1f", e.Score)
+		} else {
+			info += fmt.Sprintf("  score %.1f", e.Score)
+			switch {
+			case e.Lead > 0:
+				info += "  lead " + correlate.FormatDuration(e.Lead)
+			case e.Lead < 0:
+				info += "  lag " + correlate.FormatDuration(e.Lead)
+			default:
+				info += "  with it"
+			}
+		}
+		lines = append(lines, join(w, seg{tag + " ", kindSt}, seg{sources.Clean(name), th.Base}, seg{info, th.Muted}))
+		if s == nil {
+			lines = append(lines, join(w, seg{"  (series no longer in view)", th.Faint}))
+			continue
+		}
+		colour := th.Base
+		if len(th.Palette) > 0 {
+			colour = lipgloss.NewStyle().Foreground(th.Palette[i%len(th.Palette)])
+		}
+		if th.Mono {
+			colour = th.Base
+		}
+		lines = append(lines, chartRows(c, s.Values[a:b], e.Baseline, e.Spread, chartW, gh, colour)...)
+	}
+	// one time axis for all
+	t0, t1 := c.Snap.Time(a), c.Snap.Time(b)
+	l, r := t0.UTC().Format("15:04:05"), t1.UTC().Format("15:04:05")
+	mid := fmt.Sprintf("%s per column", correlate.FormatDuration(time.Duration(int64(c.Snap.Step)*int64(b-a)/int64(max(chartW, 1)))))
+	if c.Snap.Step*time.Duration(b-a) < time.Duration(chartW)*time.Second {
+		mid = fmt.Sprintf("%d buckets of %s", b-a, correlate.FormatDuration(c.Snap.Step))
+	}
+	gap := chartW - len(l) - len(r) - ansi.StringWidth(mid)
+	axis := l + strings.Repeat(" ", max(1, gap/2)) + mid + strings.Repeat(" ", max(1, gap-gap/2)) + r
+	lines = append(lines, join(w, seg{axis, th.Muted}))
+	return append(padTo(lines, h-len(footer)), footer...)
+}
+
+func padTo(lines []string, n int) []string {
+	for len(lines) < n {
+		lines = append(lines, "")
+	}
+	if len(lines) > n && n >= 0 {
+		lines = lines[:n]
+	}
+	return lines
+}

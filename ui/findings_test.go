@@ -1,0 +1,231 @@
+package ui
+
+import (
+	"flag"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// incident builds a store the way the sources feed it: field story 2 (the
+// melting volume) with a few quiet series, and returns the engine's view
+// of it after the refreshes of the last minutes.
+func incident(t *testing.T) (*correlate.Snapshot, []correlate.Finding) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	step := 10 * time.Second
+	start := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	n := 480
+	st := correlate.NewStore(correlate.StoreOptions{Step: step, Retention: 2 * time.Hour})
+	st.SetDependencies([]sources.Dependency{{From: "app", To: "db-1"}})
+	mk := func(name, unit, node string, role sources.Role, layer sources.Layer, f func(i int) float64) sources.Series {
+		s := sources.Series{Name: name, Unit: unit, Node: node, Role: role, Layer: layer}
+		for i := 0; i < n; i++ {
+			s.Points = append(s.Points, sources.Point{T: start.Add(time.Duration(i) * step), V: f(i)})
+		}
+		return s
+	}
+	series := []sources.Series{
+		mk("hrsp_5xx", "%", "app", sources.RoleSymptom, sources.LayerLB, func(i int) float64 {
+			v := 0.2 + 0.05*r.NormFloat64()
+			if i >= 440 {
+				v += 6
+			}
+			return math.Max(0, v)
+		}),
+		mk("cpu.iowait", "%", "db-1", sources.RoleResource, sources.LayerHost, func(i int) float64 {
+			if i >= 436 {
+				return 96 + r.Float64()
+			}
+			return 3 + 0.5*r.NormFloat64()
+		}),
+		mk("queries", "req/s", "db-1", sources.RoleTraffic, sources.LayerDB, func(i int) float64 {
+			if i%97 == 5 {
+				return math.NaN() // a gap: drawn blank, never as zero
+			}
+			return 200 + 10*r.NormFloat64()
+		}),
+		mk("cpu.user", "%", "app-1", sources.RoleResource, sources.LayerApp, func(i int) float64 { return 30 + 3*r.NormFloat64() }),
+	}
+	e := correlate.NewEngine(correlate.EngineOptions{})
+	var snap *correlate.Snapshot
+	var fs []correlate.Finding
+	for end := 444; end <= n; end += 6 {
+		b := &sources.Batch{Source: "lab", At: start.Add(time.Duration(end-1) * step)}
+		for _, s := range series {
+			c := s
+			c.Points = s.Points[:end]
+			b.Series = append(b.Series, c)
+		}
+		st.Apply(b)
+		snap = st.Snapshot(start, start.Add(time.Duration(end-1)*step), nil)
+		fs, _ = e.Evaluate(snap)
+	}
+	if len(fs) == 0 {
+		t.Fatal("the engine raised nothing for the melting volume")
+	}
+	return snap, fs
+}
+
+func ctxFor(theme *themes.Theme, snap *correlate.Snapshot, fs []correlate.Finding, w, h int) *Context {
+	sym := themes.UnicodeSymbols
+	return &Context{Theme: theme, Symbols: sym, Snap: snap, Findings: fs, Cursor: -1, Window: time.Hour, Width: w, Height: h}
+}
+
+func checkFrame(t *testing.T, out string, w, h int) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if len(lines) != h {
+		t.Fatalf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if n := ansi.StringWidth(l); n != w {
+			t.Fatalf("line %d is %d cells, want %d: %q", i, n, w, ansi.Strip(l))
+		}
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file; got:\n%s", name, ansi.Strip(got))
+	}
+}
+
+func press(code rune, text string) tea.KeyPressMsg {
+	return tea.KeyPressMsg{Code: code, Text: text}
+}
+
+func TestFindingsGolden(t *testing.T) {
+	snap, fs := incident(t)
+	for _, sz := range []struct {
+		name string
+		w, h int
+	}{{"80x24", 80, 24}, {"160x48", 160, 48}} {
+		for _, th := range []*themes.Theme{themes.Dark(), themes.Mono()} {
+			c := ctxFor(th, snap, fs, sz.w, sz.h)
+			v := NewFindings()
+			list := v.Render(c)
+			checkFrame(t, list, sz.w, sz.h)
+			golden(t, "findings_list_"+th.Name+"_"+sz.name, list)
+			if h, _ := v.Update(press(tea.KeyEnter, ""), c); !h {
+				t.Fatal("enter not handled")
+			}
+			ev := v.Render(c)
+			checkFrame(t, ev, sz.w, sz.h)
+			golden(t, "findings_evidence_"+th.Name+"_"+sz.name, ev)
+			if h, _ := v.Update(press(tea.KeyEscape, ""), c); !h {
+				t.Fatal("esc not handled")
+			}
+			if back := v.Render(c); back != list {
+				t.Error("esc did not return to the same list")
+			}
+		}
+	}
+}
+
+func TestFindingsEvidenceSaysWhatMovedFirst(t *testing.T) {
+	snap, fs := incident(t)
+	c := ctxFor(themes.Mono(), snap, fs, 80, 24)
+	v := NewFindings()
+	v.Update(press(tea.KeyEnter, ""), c)
+	plain := ansi.Strip(v.Render(c))
+	for _, want := range []string{"likely db-1 cpu.iowait", "symptom app hrsp_5xx", "#1 db-1 cpu.iowait", "lead 40 s", "┄", "esc back"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("evidence screen lacks %q:\n%s", want, plain)
+		}
+	}
+	// mono: severity is readable as a word, not a colour
+	list := ansi.Strip(NewFindings().Render(c))
+	if !strings.Contains(list, "▲ warning") && !strings.Contains(list, "✖ critical") {
+		t.Errorf("list has no severity word:\n%s", list)
+	}
+}
+
+func TestFindingsListOrderAndKeys(t *testing.T) {
+	at := time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)
+	fs := []correlate.Finding{
+		{ID: "a", Severity: sources.SevCritical, Title: "backend app has no server UP", Opened: at.Add(-3 * time.Minute)},
+		{ID: "b", Severity: sources.SevWarning, Title: "monitoring gap: \x1b[31mred\x1b[0m 5xx rose and no internal signal moved", Opened: at.Add(-90 * time.Second)},
+		{ID: "c", Severity: sources.SevInfo, Title: "could not check probe", Opened: at.Add(-2 * time.Hour)},
+	}
+	snap := &correlate.Snapshot{Now: at, Start: at.Add(-time.Hour), Step: 10 * time.Second, N: 360}
+	c := ctxFor(themes.Mono(), snap, fs, 80, 6)
+	v := NewFindings()
+	out := ansi.Strip(v.Render(c))
+	checkFrame(t, v.Render(c), 80, 6)
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[1], ">✖ critical") || !strings.HasSuffix(strings.TrimRight(lines[1], " "), "3m") {
+		t.Errorf("first row %q", lines[1])
+	}
+	if strings.Contains(out, "\x1b[31m") || !strings.Contains(lines[2], "1m") {
+		t.Errorf("escape from a title reached the screen, or age wrong: %q", lines[2])
+	}
+	v.Update(press(tea.KeyDown, ""), c)
+	v.Update(press('j', "j"), c)
+	v.Update(press('j', "j"), c) // stops at the last
+	lines = strings.Split(ansi.Strip(v.Render(c)), "\n")
+	if !strings.HasPrefix(lines[3], ">ℹ info") || !strings.Contains(lines[3], "2h00m") {
+		t.Errorf("third row after moving down: %q", lines[3])
+	}
+	v.Update(press(tea.KeyEnter, ""), c)
+	ev := ansi.Strip(v.Render(c))
+	if !strings.Contains(ev, "could not check probe") || !strings.Contains(ev, "no series to draw") {
+		t.Errorf("evidence of a finding without series:\n%s", ev)
+	}
+	// the finding resolves while its evidence is open: back to the list
+	c.Findings = fs[:2]
+	if out := ansi.Strip(v.Render(c)); !strings.HasPrefix(out, "Findings") {
+		t.Errorf("evidence of a vanished finding still shown:\n%s", out)
+	}
+	// empty
+	c.Findings = nil
+	if out := ansi.Strip(NewFindings().Render(c)); !strings.Contains(out, "✔ ok") {
+		t.Errorf("empty list:\n%s", out)
+	}
+}
+
+func TestChartLeavesNoDataBlank(t *testing.T) {
+	c := ctxFor(themes.Mono(), nil, nil, 10, 3)
+	vals := []float64{1, 2, math.NaN(), math.NaN(), 5, 0, 1, 2, 3, 4}
+	rows := chartRows(c, vals, 1, 0.1, 10, 2, c.Theme.Base)
+	bottom := []rune(ansi.Strip(rows[1]))
+	if bottom[2] != ' ' && bottom[2] != '┄' || bottom[5] == ' ' {
+		t.Fatalf("NaN drawn as a value or zero drawn as no data: %q", string(bottom))
+	}
+	c.ASCII = true
+	for _, r := range chartRows(c, vals, 1, 0.1, 10, 2, c.Theme.Base) {
+		for _, ch := range ansi.Strip(r) {
+			if ch > 127 {
+				t.Fatalf("non-ASCII %q in ASCII mode", ch)
+			}
+		}
+	}
+}

@@ -1,0 +1,768 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
+)
+
+// LoadBalancers is the load-balancer view: every backend of every HAProxy
+// (and the fleet sums), its servers on Enter, state by colour, symbol and
+// word, sessions against their limit, rates, checks and the last change.
+// It draws from the snapshot's node states only.
+type LoadBalancers struct {
+	sort     lbSort
+	cursor   int
+	offset   int
+	selID    string
+	expanded map[string]bool
+	keys     lbKeys
+}
+
+type lbKeys struct {
+	Up, Down, PgUp, PgDown, Toggle, Sort, Graphs key.Binding
+}
+
+type lbSort int
+
+const (
+	sortState lbSort = iota
+	sortName
+	sort5xx
+	sortSessions
+	sortReqs
+	numSorts
+)
+
+var sortNames = [numSorts]string{"state", "name", "5xx/s", "sessions", "req/s"}
+
+// NewLoadBalancers makes the "Load balancers" view.
+func NewLoadBalancers() View {
+	return &LoadBalancers{
+		expanded: map[string]bool{},
+		keys: lbKeys{
+			Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+			Down:   key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+			PgUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
+			PgDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "page down")),
+			Toggle: key.NewBinding(key.WithKeys("enter", "right", "left"), key.WithHelp("enter", "servers")),
+			Sort:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+			Graphs: key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "graphs")),
+		},
+	}
+}
+
+// Name is the tab label.
+func (v *LoadBalancers) Name() string { return "Load balancers" }
+
+// Keys lists the view's keys.
+func (v *LoadBalancers) Keys() []key.Binding {
+	k := v.keys
+	return []key.Binding{k.Up, k.Down, k.Toggle, k.Sort, k.Graphs, k.PgUp, k.PgDown}
+}
+
+type lbRow struct {
+	n      *sources.NodeState
+	server bool
+	last   bool // last server of its backend
+	open   bool // backend with its servers shown
+}
+
+// rows lists what the table shows, in order.
+func (v *LoadBalancers) rows(c *Context) []lbRow {
+	if c.Snap == nil {
+		return nil
+	}
+	var backends []*sources.NodeState
+	kids := map[string][]*sources.NodeState{}
+	for i := range c.Snap.Nodes {
+		n := &c.Snap.Nodes[i]
+		switch n.Kind {
+		case "backend":
+			if n.Layer == sources.LayerLB || n.Layer == "" {
+				backends = append(backends, n)
+			}
+		case "server":
+			kids[n.Parent] = append(kids[n.Parent], n)
+		}
+	}
+	v.sortBackends(backends)
+	f := strings.ToLower(c.Filter)
+	match := func(n *sources.NodeState) bool {
+		return f == "" || strings.Contains(strings.ToLower(n.Name), f) || strings.Contains(strings.ToLower(n.Instance), f)
+	}
+	var out []lbRow
+	for _, b := range backends {
+		bm := match(b)
+		var ks []*sources.NodeState
+		for _, k := range kids[b.ID] {
+			if bm || match(k) {
+				ks = append(ks, k)
+			}
+		}
+		if !bm && len(ks) == 0 {
+			continue
+		}
+		open := v.expanded[b.ID] || (!bm && len(ks) > 0)
+		out = append(out, lbRow{n: b, open: open && len(ks) > 0})
+		if open {
+			for i, k := range ks {
+				out = append(out, lbRow{n: k, server: true, last: i == len(ks)-1})
+			}
+		}
+	}
+	return out
+}
+
+func val(n *sources.NodeState, k string) float64 {
+	if x, ok := n.Values[k]; ok {
+		return x
+	}
+	return math.NaN()
+}
+
+func reqRate(n *sources.NodeState) float64 {
+	if x := val(n, "req_tot/s"); !math.IsNaN(x) && (x > 0 || n.Attrs["mode"] != "tcp") {
+		return x
+	}
+	return val(n, "stot/s")
+}
+
+func usage(n *sources.NodeState) float64 {
+	s, l := val(n, "scur"), val(n, "slim")
+	if math.IsNaN(s) {
+		return -1
+	}
+	if math.IsNaN(l) || l <= 0 {
+		return 0
+	}
+	return s / l
+}
+
+func (v *LoadBalancers) sortBackends(bs []*sources.NodeState) {
+	desc := func(a, b float64) int {
+		switch {
+		case math.IsNaN(a) && math.IsNaN(b):
+			return 0
+		case math.IsNaN(a):
+			return 1
+		case math.IsNaN(b):
+			return -1
+		case a > b:
+			return -1
+		case a < b:
+			return 1
+		}
+		return 0
+	}
+	byName := func(a, b *sources.NodeState) bool {
+		// the fleet sum first, then each LB
+		if (a.Instance == "") != (b.Instance == "") {
+			return a.Instance == ""
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Instance < b.Instance
+	}
+	sort.SliceStable(bs, func(i, j int) bool {
+		a, b := bs[i], bs[j]
+		var c int
+		switch v.sort {
+		case sortState:
+			c = desc(float64(a.Severity), float64(b.Severity))
+		case sort5xx:
+			c = desc(val(a, "hrsp_5xx/s"), val(b, "hrsp_5xx/s"))
+		case sortSessions:
+			c = desc(usage(a), usage(b))
+		case sortReqs:
+			c = desc(reqRate(a), reqRate(b))
+		}
+		if c != 0 {
+			return c < 0
+		}
+		return byName(a, b)
+	})
+}
+
+// Update handles the view's keys.
+func (v *LoadBalancers) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	rows := v.rows(c)
+	v.locate(rows)
+	page := c.Height - 3
+	if page < 1 {
+		page = 1
+	}
+	switch {
+	case key.Matches(msg, v.keys.Up):
+		v.move(rows, -1)
+	case key.Matches(msg, v.keys.Down):
+		v.move(rows, 1)
+	case key.Matches(msg, v.keys.PgUp):
+		v.move(rows, -page)
+	case key.Matches(msg, v.keys.PgDown):
+		v.move(rows, page)
+	case key.Matches(msg, v.keys.Toggle):
+		if v.cursor < len(rows) {
+			r := rows[v.cursor]
+			if r.server { // Enter on a server folds its backend
+				v.expanded[r.n.Parent] = false
+				v.selID = r.n.Parent
+			} else {
+				v.expanded[r.n.ID] = !v.expanded[r.n.ID]
+			}
+		}
+	case key.Matches(msg, v.keys.Sort):
+		v.sort = (v.sort + 1) % numSorts
+	case key.Matches(msg, v.keys.Graphs):
+		if v.cursor < len(rows) {
+			return true, Goto("Graphs", sources.Clean(rows[v.cursor].n.Name))
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// locate puts the cursor back on the selected node after the data moved.
+func (v *LoadBalancers) locate(rows []lbRow) {
+	for i, r := range rows {
+		if r.n.ID == v.selID {
+			v.cursor = i
+			return
+		}
+	}
+	if v.cursor >= len(rows) {
+		v.cursor = len(rows) - 1
+	}
+	if v.cursor < 0 {
+		v.cursor = 0
+	}
+	if v.cursor < len(rows) {
+		v.selID = rows[v.cursor].n.ID
+	}
+}
+
+func (v *LoadBalancers) move(rows []lbRow, d int) {
+	if len(rows) == 0 {
+		return
+	}
+	v.cursor += d
+	if v.cursor < 0 {
+		v.cursor = 0
+	}
+	if v.cursor >= len(rows) {
+		v.cursor = len(rows) - 1
+	}
+	v.selID = rows[v.cursor].n.ID
+}
+
+// columns of the table, dropped from the highest prio number down when the
+// terminal is narrow.
+type lbCol struct {
+	id    string
+	title string
+	width int
+	prio  int
+	right bool
+}
+
+func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) {
+	all := []lbCol{
+		{"state", "STATE", 9, 0, false},
+		{"name", "BACKEND / SERVER", 0, 0, false},
+		{"lb", "LB", 10, 4, false},
+		{"active", "ACTIVE", 7, 0, false},
+		{"sess", "SESSIONS", 14, 1, false},
+		{"queue", "QUEUE", 5, 5, true},
+		{"req", "REQ/S", 7, 1, true},
+		{"5xx", "5XX/S", 7, 0, true},
+		{"check", "CHECK", 14, 3, false},
+		{"since", "CHANGED", 10, 2, false},
+		{"why", "LAST CHECK", 30, 6, false},
+	}
+	if width >= 140 {
+		all[4].width = 20
+	}
+	if !fleet {
+		all[2].prio = 7 // one LB: the column says nothing, drop it first
+	}
+	const minName = 16
+	for {
+		used := 0
+		for _, c := range all {
+			used += c.width + 1
+		}
+		nameW = width - used
+		if nameW >= minName || len(all) <= 2 {
+			break
+		}
+		drop := -1
+		for i, c := range all {
+			if c.prio > 0 && (drop < 0 || c.prio > all[drop].prio) {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			break
+		}
+		all = append(all[:drop], all[drop+1:]...)
+	}
+	if nameW < 1 {
+		nameW = 1
+	}
+	// a wide terminal gives the rest to the last-check text, up to a point
+	for i := range all {
+		if all[i].id == "why" && nameW > 40 {
+			extra := nameW - 40
+			all[i].width += extra
+			nameW -= extra
+		}
+	}
+	return all, nameW
+}
+
+// Render draws the table into c.Width × c.Height.
+func (v *LoadBalancers) Render(c *Context) string {
+	t := c.Theme
+	lines := make([]string, 0, c.Height)
+	rows := v.rows(c)
+	v.locate(rows)
+	fleet := false
+	var nb, crit, ns, down int
+	if c.Snap != nil {
+		for i := range c.Snap.Nodes {
+			n := &c.Snap.Nodes[i]
+			switch n.Kind {
+			case "backend":
+				nb++
+				if n.Severity == sources.SevCritical {
+					crit++
+				}
+				if n.Instance == "" && n.Layer == sources.LayerLB {
+					fleet = true
+				}
+			case "server":
+				ns++
+				if lbClass(n.State) == "DOWN" {
+					down++
+				}
+			}
+		}
+	}
+	title := t.Title.Render("Load balancers")
+	sum := fmt.Sprintf(" · %d backends", nb)
+	if crit > 0 {
+		sum += fmt.Sprintf(" (%d no server UP)", crit)
+	}
+	sum += fmt.Sprintf(" · %d servers, %d DOWN · sort: %s", ns, down, sortNames[v.sort])
+	if c.Filter != "" {
+		sum += " · filter: " + sources.Clean(c.Filter)
+	}
+	lines = append(lines, title+t.Muted.Render(sum))
+	if len(rows) == 0 {
+		msg := "No load balancer data yet: configure a haproxy source, or start opsview where a stats socket is readable (/run/haproxy/admin.sock)."
+		if c.Filter != "" && nb > 0 {
+			msg = "No backend or server matches the filter."
+		}
+		lines = append(lines, "", t.Muted.Render(msg))
+		return frame(lines, c.Width, c.Height)
+	}
+	cols, nameW := v.layout(c.Width, fleet)
+	var hdr strings.Builder
+	for _, col := range cols {
+		w := col.width
+		if col.id == "name" {
+			w = nameW
+		}
+		hdr.WriteString(cell(col.title, w, col.right))
+		hdr.WriteByte(' ')
+	}
+	lines = append(lines, t.Muted.Render(hdr.String()))
+	body := c.Height - 3
+	if body < 1 {
+		body = 1
+	}
+	if v.cursor < v.offset {
+		v.offset = v.cursor
+	}
+	if v.cursor >= v.offset+body {
+		v.offset = v.cursor - body + 1
+	}
+	if v.offset > len(rows)-body {
+		v.offset = max(0, len(rows)-body)
+	}
+	var now time.Time
+	if c.Snap != nil {
+		now = c.Snap.Now
+	}
+	for i := v.offset; i < len(rows) && i < v.offset+body; i++ {
+		lines = append(lines, v.renderRow(c, rows[i], cols, nameW, now, i == v.cursor))
+	}
+	for len(lines) < c.Height-1 {
+		lines = append(lines, "")
+	}
+	if v.cursor < len(rows) {
+		lines = append(lines, t.Muted.Render(detail(rows[v.cursor].n)))
+	}
+	return frame(lines, c.Width, c.Height)
+}
+
+// frame pads or cuts lines to exactly w × h.
+func frame(lines []string, w, h int) string {
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		lw := ansi.StringWidth(l)
+		if lw > w {
+			l = ansi.Truncate(l, w, "…")
+			lw = ansi.StringWidth(l)
+		}
+		lines[i] = l + strings.Repeat(" ", max(0, w-lw))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// cell fits plain text into w cells.
+func cell(s string, w int, right bool) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) > w {
+		s = ansi.Truncate(s, w, "…")
+	}
+	pad := strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))
+	if right {
+		return pad + s
+	}
+	return s + pad
+}
+
+func lbClass(state string) string {
+	s := strings.TrimSpace(state)
+	if strings.EqualFold(s, "no check") {
+		return "NOCHECK"
+	}
+	if i := strings.IndexAny(s, " ("); i > 0 {
+		s = s[:i]
+	}
+	return strings.ToUpper(s)
+}
+
+func (v *LoadBalancers) symbol(c *Context, r lbRow) string {
+	sy := c.Symbols
+	if sy.OK == "" { // the shell did not choose: pick by the ASCII flag
+		sy = themes.UnicodeSymbols
+		if c.ASCII {
+			sy = themes.ASCIISymbols
+		}
+	}
+	if r.server {
+		switch lbClass(r.n.State) {
+		case "UP", "NOCHECK":
+			if r.n.Severity >= sources.SevWarning { // flapping
+				return sy.Warning
+			}
+			return sy.Up
+		case "DOWN":
+			return sy.Down
+		case "MAINT":
+			return sy.Maint
+		case "DRAIN", "NOLB":
+			return sy.Drain
+		}
+		return sy.Unknown
+	}
+	switch r.n.Severity {
+	case sources.SevOK:
+		return sy.OK
+	case sources.SevInfo:
+		return sy.Info
+	case sources.SevWarning:
+		return sy.Warning
+	case sources.SevCritical:
+		return sy.Critical
+	}
+	return sy.Unknown
+}
+
+func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, now time.Time, selected bool) string {
+	t := c.Theme
+	n := r.n
+	sev := t.SevStyle(int(n.Severity))
+	var b strings.Builder
+	for _, col := range cols {
+		w := col.width
+		if col.id == "name" {
+			w = nameW
+		}
+		var text string
+		style := t.Base
+		styled := true
+		switch col.id {
+		case "state":
+			text = v.symbol(c, r) + " " + sources.Clean(n.State)
+			style = sev
+		case "name":
+			text = rowName(c, r)
+			if n.Attrs["flapping"] != "" {
+				style = t.Warning
+			}
+		case "lb":
+			text = sources.Clean(n.Instance)
+			if text == "" {
+				text = "fleet"
+			}
+			style = t.Muted
+		case "active":
+			if !r.server {
+				text = fmt.Sprintf("%s/%s", num(val(n, "up")), num(val(n, "total")))
+				if val(n, "up") == 0 && val(n, "total") > 0 {
+					style = t.Critical
+				}
+			} else if w := val(n, "weight"); !math.IsNaN(w) {
+				text = "w" + num(w)
+				style = t.Muted
+			}
+		case "sess":
+			if !selected {
+				b.WriteString(sessionBar(c, n, w))
+				b.WriteByte(' ')
+				continue
+			}
+			text = sessionText(c, n, w)
+		case "queue":
+			text = num(val(n, "qcur"))
+			if val(n, "qcur") > 0 {
+				style = t.Warning
+			}
+		case "req":
+			text = rate(reqRate(n))
+		case "5xx":
+			x := val(n, "hrsp_5xx/s")
+			text = rate(x)
+			if x > 0 {
+				style = t.Critical
+			}
+		case "check":
+			if r.server {
+				text = sources.Clean(n.Attrs["check_status"])
+				if d := val(n, "check_duration"); !math.IsNaN(d) {
+					text += " " + num(d) + "ms"
+				}
+				if strings.HasPrefix(text, "L4CON") || strings.HasPrefix(text, "L7STS") || strings.Contains(text, "TOUT") || strings.HasPrefix(text, "L7RSP") || strings.HasPrefix(text, "SOCKERR") {
+					style = t.Warning
+				}
+			}
+		case "since":
+			text = ago(now, n.Since)
+			style = t.Muted
+		case "why":
+			if r.server {
+				text = sources.Clean(n.Attrs["last_chk"])
+			} else {
+				text = sources.Clean(n.Attrs["finding"])
+			}
+			style = t.Muted
+		}
+		txt := cell(text, w, col.right)
+		if styled && !selected {
+			txt = style.Render(txt)
+		}
+		b.WriteString(txt)
+		b.WriteByte(' ')
+	}
+	line := b.String()
+	if selected {
+		return t.Selected.Render(cell(line, c.Width, false))
+	}
+	return line
+}
+
+func rowName(c *Context, r lbRow) string {
+	name := sources.Clean(r.n.Name)
+	if !r.server {
+		mark := "▸ "
+		if r.open {
+			mark = "▾ "
+		}
+		if c.ASCII {
+			mark = "+ "
+			if r.open {
+				mark = "- "
+			}
+		}
+		return mark + name
+	}
+	branch := "├ "
+	if r.last {
+		branch = "└ "
+	}
+	if c.ASCII {
+		branch = "|-"
+		if r.last {
+			branch = "`-"
+		}
+	}
+	if r.n.Attrs["backup"] == "true" {
+		name += " (backup)"
+	}
+	if r.n.Attrs["flapping"] != "" {
+		name += " flapping"
+	}
+	return "  " + branch + name
+}
+
+func sessionText(c *Context, n *sources.NodeState, w int) string {
+	s, l := val(n, "scur"), val(n, "slim")
+	if math.IsNaN(s) {
+		return ""
+	}
+	if math.IsNaN(l) || l <= 0 {
+		return num(s)
+	}
+	return num(s) + "/" + num(l)
+}
+
+// sessionBar draws scur against slim: a bar then the numbers.
+func sessionBar(c *Context, n *sources.NodeState, w int) string {
+	t := c.Theme
+	txt := sessionText(c, n, w)
+	s, l := val(n, "scur"), val(n, "slim")
+	barW := w - ansi.StringWidth(txt) - 1
+	if math.IsNaN(l) || l <= 0 || barW < 3 {
+		return t.Base.Render(cell(txt, w, false))
+	}
+	if barW > 10 {
+		barW = 10
+	}
+	frac := s / l
+	if frac > 1 {
+		frac = 1
+	}
+	full := int(math.Round(frac * float64(barW)))
+	if s > 0 && full == 0 {
+		full = 1
+	}
+	on, off := "█", "░"
+	if c.ASCII {
+		on, off = "#", "."
+	}
+	style := t.OK
+	switch {
+	case frac >= 0.9:
+		style = t.Critical
+	case frac >= 0.7:
+		style = t.Warning
+	}
+	bar := style.Render(strings.Repeat(on, full)) + t.Faint.Render(strings.Repeat(off, barW-full))
+	return bar + " " + t.Base.Render(cell(txt, w-barW-1, false))
+}
+
+func num(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	if x == math.Trunc(x) && math.Abs(x) < 1e6 {
+		return fmt.Sprintf("%d", int64(x))
+	}
+	return rate(x)
+}
+
+// rate formats a per-second rate in at most 6 cells.
+func rate(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "-"
+	case x == 0:
+		return "0"
+	case x < 0.01:
+		return "<0.01"
+	case x < 10:
+		return fmt.Sprintf("%.2f", x)
+	case x < 1000:
+		return fmt.Sprintf("%.0f", x)
+	case x < 1e6:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	case x < 1e9:
+		return fmt.Sprintf("%.1fM", x/1e6)
+	}
+	return fmt.Sprintf("%.1fG", x/1e9)
+}
+
+// ago says how long before now t was: "42s ago", "3m12s ago", "2h05m ago".
+func ago(now, t time.Time) string {
+	if t.IsZero() || now.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds ago", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds ago", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm ago", s/3600, s%3600/60)
+	}
+	return fmt.Sprintf("%dd%02dh ago", s/86400, s%86400/3600)
+}
+
+// detail is the status line of the selected row.
+func detail(n *sources.NodeState) string {
+	var parts []string
+	if n.Kind == "server" {
+		parts = append(parts, sources.Clean(n.Attrs["backend"])+"/"+sources.Clean(n.Name))
+		if n.Instance != "" {
+			parts[0] += " on " + sources.Clean(n.Instance)
+		}
+		if s := strings.TrimSpace(sources.Clean(n.Attrs["check_status"] + " " + n.Attrs["last_chk"])); s != "" {
+			parts = append(parts, "check "+s)
+		}
+		if d := sources.Clean(n.Attrs["check_desc"]); d != "" && d != n.Attrs["last_chk"] {
+			parts = append(parts, d)
+		}
+		if a := sources.Clean(n.Attrs["addr"]); a != "" {
+			parts = append(parts, "addr "+a)
+		}
+		if f := n.Attrs["flapping"]; f != "" {
+			parts = append(parts, "flapping: "+sources.Clean(f))
+		}
+		if cd := val(n, "chkdown"); !math.IsNaN(cd) {
+			parts = append(parts, "went DOWN "+num(cd)+"×")
+		}
+		if dt := val(n, "downtime"); dt > 0 {
+			parts = append(parts, "down "+(time.Duration(dt)*time.Second).String()+" in total")
+		}
+	} else {
+		parts = append(parts, sources.Clean(n.Attrs["check"]))
+		if f := sources.Clean(n.Attrs["finding"]); f != "" {
+			parts = append(parts, f)
+		}
+		if f := n.Attrs["fleet"]; f != "" {
+			parts = append(parts, "summed over "+sources.Clean(f))
+		}
+		for _, k := range []string{"econ/s", "eresp/s", "wretr/s"} {
+			if x := val(n, k); x > 0 {
+				parts = append(parts, strings.TrimSuffix(k, "/s")+" "+rate(x)+"/s")
+			}
+		}
+	}
+	return strings.Join(parts, " · ")
+}

@@ -1,0 +1,503 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+)
+
+// pathsView is the Paths screen: per target, hops as rows and vantage
+// points as columns (loss and median RTT per cell), the triangulated
+// verdict, and a drill-down into one vantage's mtr-like table with a
+// per-hop RTT sparkline.
+type pathsView struct {
+	target  int // index into the sorted targets
+	vantage int // column selected for the drill-down
+	row     int
+	drill   bool
+	scroll  int
+}
+
+// NewPaths makes the Paths view.
+func NewPaths() View { return &pathsView{} }
+
+func (v *pathsView) Name() string { return "Paths" }
+
+var pathKeys = struct {
+	Target, Vantage, Row, Drill, Back key.Binding
+}{
+	Target:  key.NewBinding(key.WithKeys("[", "]", "tab"), key.WithHelp("[ ]", "target")),
+	Vantage: key.NewBinding(key.WithKeys("left", "right", "h", "l"), key.WithHelp("←/→", "vantage")),
+	Row:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "hop")),
+	Drill:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "vantage table")),
+	Back:    key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back to matrix")),
+}
+
+func (v *pathsView) Keys() []key.Binding {
+	return []key.Binding{pathKeys.Target, pathKeys.Vantage, pathKeys.Row, pathKeys.Drill, pathKeys.Back}
+}
+
+func (v *pathsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	switch msg.String() {
+	case "]", "tab":
+		v.target++
+		v.row, v.scroll = 0, 0
+	case "[":
+		if v.target > 0 {
+			v.target--
+		}
+		v.row, v.scroll = 0, 0
+	case "left", "h":
+		if v.vantage > 0 {
+			v.vantage--
+		}
+	case "right", "l":
+		v.vantage++
+	case "up", "k":
+		if v.row > 0 {
+			v.row--
+		}
+	case "down", "j":
+		v.row++
+	case "enter":
+		v.drill = true
+	case "esc", "backspace":
+		if !v.drill {
+			return false, nil
+		}
+		v.drill = false
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// targetData is everything drawn for one target.
+type targetData struct {
+	name    string
+	verdict correlate.PathVerdict
+	hist    map[string]*correlate.PathHistory // by vantage
+}
+
+func (v *pathsView) data(c *Context) []targetData {
+	if c.Snap == nil || len(c.Snap.Paths) == 0 {
+		return nil
+	}
+	var prov []sources.Event
+	for _, e := range c.Snap.Events {
+		if e.Layer == sources.LayerProvider {
+			prov = append(prov, e)
+		}
+	}
+	for _, n := range c.Snap.Nodes {
+		if n.Kind == "service" && n.Layer == sources.LayerProvider {
+			prov = append(prov, sources.Event{ID: n.ID, Layer: n.Layer, Severity: n.Severity, Title: n.Name + " " + n.State})
+		}
+	}
+	paths := c.Snap.Paths
+	if c.Filter != "" {
+		var f []correlate.PathHistory
+		for _, p := range paths {
+			if strings.Contains(p.Target, c.Filter) || strings.Contains(p.Vantage, c.Filter) {
+				f = append(f, p)
+			}
+		}
+		paths = f
+	}
+	vs := correlate.Triangulate(paths, prov)
+	out := make([]targetData, 0, len(vs))
+	for _, vd := range vs {
+		td := targetData{name: vd.Target, verdict: vd, hist: map[string]*correlate.PathHistory{}}
+		for i := range paths {
+			if paths[i].Target == vd.Target {
+				td.hist[paths[i].Vantage] = &paths[i]
+			}
+		}
+		out = append(out, td)
+	}
+	return out
+}
+
+func (v *pathsView) Render(c *Context) string {
+	lines := make([]string, 0, c.Height)
+	add := func(s string) {
+		if len(lines) < c.Height {
+			lines = append(lines, s)
+		}
+	}
+	tds := v.data(c)
+	if len(tds) == 0 {
+		add(c.Theme.Title.Render("Paths"))
+		add(c.Theme.Muted.Render("no path probes yet: add a source of type probe (opsview config example)"))
+		return frame(lines, c.Width, c.Height)
+	}
+	if v.target >= len(tds) {
+		v.target = len(tds) - 1
+	}
+	td := tds[v.target]
+	vd := td.verdict
+	head := fmt.Sprintf("Paths  target %d/%d: %s", v.target+1, len(tds), sources.Clean(td.name))
+	if p := td.anyAddr(); p != "" && p != td.name {
+		head += " (" + p + ")"
+	}
+	add(c.Theme.Title.Render(head))
+	sym, word, st := v.verdictMark(c, vd)
+	mark := sym + " " + word + " "
+	for i, l := range wrap(sources.Clean(vd.Text), c.Width-ansi.StringWidth(mark), 3) {
+		if i == 0 {
+			add(st.Render(mark) + c.Theme.Base.Render(l))
+		} else {
+			add(strings.Repeat(" ", ansi.StringWidth(mark)) + c.Theme.Base.Render(l))
+		}
+	}
+	vants := make([]string, 0, len(vd.Paths))
+	for _, p := range vd.Paths {
+		vants = append(vants, p.Vantage)
+	}
+	if v.vantage >= len(vants) {
+		v.vantage = max(len(vants)-1, 0)
+	}
+	if v.drill && len(vants) > 0 {
+		v.renderDrill(c, td, vd.Paths[v.vantage], add)
+	} else {
+		v.renderMatrix(c, vd, add)
+	}
+	for len(lines) < c.Height-1 {
+		add("")
+	}
+	help := "[ ] target  ←/→ vantage  ↑/↓ hop  enter table"
+	if v.drill {
+		help = "esc matrix  ←/→ vantage  ↑/↓ hop"
+	}
+	add(c.Theme.Muted.Render(help))
+	return frame(lines, c.Width, c.Height)
+}
+
+func (td *targetData) anyAddr() string {
+	for _, h := range td.hist {
+		if t := h.Latest(); t != nil && t.Addr != "" {
+			return t.Addr
+		}
+	}
+	return ""
+}
+
+func (v *pathsView) verdictMark(c *Context, vd correlate.PathVerdict) (string, string, lipgloss.Style) {
+	s := c.Symbols
+	switch vd.Kind {
+	case correlate.VerdictNone:
+		return s.OK, "CLEAN", c.Theme.OK
+	case correlate.VerdictShared:
+		if !vd.Persistent {
+			return s.Warning, "SHARED?", c.Theme.Warning
+		}
+		return s.Critical, "SHARED", c.Theme.Critical
+	case correlate.VerdictLocal:
+		return s.Warning, "LOCAL", c.Theme.Warning
+	case correlate.VerdictDestination:
+		return s.Warning, "DEST", c.Theme.Warning
+	case correlate.VerdictMixed:
+		return s.Warning, "MIXED", c.Theme.Warning
+	}
+	return s.Unknown, "WAIT", c.Theme.Unknown
+}
+
+// cell renders one vantage's view of one TTL in w cells.
+func cell(c *Context, h *correlate.PathHop, w int) string {
+	if h == nil {
+		return pad("", w)
+	}
+	if h.Received == 0 && !h.Dest {
+		return c.Theme.Muted.Render(pad("  *  silent", w))
+	}
+	txt := fmt.Sprintf("%3.0f%% %s", h.Loss*100, fmtRTT(h.MedianRTT))
+	st := c.Theme.OK
+	switch {
+	case h.RateLimited:
+		txt = fmt.Sprintf("%3.0f%% rl", h.Loss*100)
+		st = c.Theme.Muted
+	case h.Onset:
+		txt += " <onset"
+		st = c.Theme.Critical
+	case h.Floor >= 0.05:
+		st = c.Theme.Warning
+	}
+	return st.Render(pad(txt, w))
+}
+
+func fmtRTT(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/1e6)
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.0fms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0fs", d.Seconds())
+}
+
+func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, add func(string)) {
+	n := len(vd.Paths)
+	if n == 0 {
+		add(c.Theme.Muted.Render("no vantage point has data for this target yet"))
+		return
+	}
+	maxTTL := 0
+	byV := make([]map[int]*correlate.PathHop, n)
+	for i := range vd.Paths {
+		byV[i] = map[int]*correlate.PathHop{}
+		for j := range vd.Paths[i].Hops {
+			h := &vd.Paths[i].Hops[j]
+			byV[i][h.TTL] = h
+			maxTTL = max(maxTTL, h.TTL)
+		}
+	}
+	labelW := min(max(c.Width/3, 16), 40)
+	cellW := 18
+	fit := max((c.Width-labelW-4)/cellW, 1)
+	first := 0
+	if v.vantage >= fit {
+		first = v.vantage - fit + 1
+	}
+	last := min(first+fit, n)
+	var hb strings.Builder
+	hb.WriteString(pad("TTL hop", labelW+4))
+	for i := first; i < last; i++ {
+		name := vd.Paths[i].Vantage
+		if i == v.vantage {
+			name = "[" + name + "]"
+		}
+		hb.WriteString(pad(sources.Clean(name), cellW))
+	}
+	add(c.Theme.Muted.Render(hb.String()))
+	rows := c.Height - 7
+	if v.row >= maxTTL {
+		v.row = max(maxTTL-1, 0)
+	}
+	if v.row < v.scroll {
+		v.scroll = v.row
+	}
+	if rows > 0 && v.row >= v.scroll+rows {
+		v.scroll = v.row - rows + 1
+	}
+	for ttl := v.scroll + 1; ttl <= maxTTL && ttl <= v.scroll+max(rows, 1); ttl++ {
+		label := hopLabel(byV, ttl)
+		var b strings.Builder
+		b.WriteString(fmt.Sprintf("%3d ", ttl))
+		l := pad(label, labelW)
+		if ttl-1 == v.row {
+			l = c.Theme.Selected.Render(l)
+		} else {
+			l = c.Theme.Base.Render(l)
+		}
+		b.WriteString(l)
+		for i := first; i < last; i++ {
+			b.WriteString(cell(c, byV[i][ttl], cellW))
+		}
+		add(b.String())
+	}
+	var foot []string
+	if len(vd.RateLimited) > 0 {
+		foot = append(foot, "rl = answers rate-limited, loss does not persist (not blamed)")
+	}
+	if vd.LatencyKind == correlate.VerdictShared || vd.LatencyKind == correlate.VerdictLocal {
+		foot = append(foot, fmt.Sprintf("median RTT +%s from %s", vd.LatencyRise.Round(time.Millisecond), vd.LatencyPlace.To))
+	}
+	if last-first < n {
+		foot = append(foot, fmt.Sprintf("vantages %d-%d of %d", first+1, last, n))
+	}
+	if len(foot) > 0 {
+		add(c.Theme.Muted.Render(strings.Join(foot, " · ")))
+	}
+}
+
+// hopLabel names a TTL row: the addresses seen there (one place may answer
+// each vantage from another address), its name and ASN.
+func hopLabel(byV []map[int]*correlate.PathHop, ttl int) string {
+	var addrs []string
+	seen := map[string]bool{}
+	name, asn := "", 0
+	for _, m := range byV {
+		h := m[ttl]
+		if h == nil || h.Addr == "" || seen[h.Addr] {
+			continue
+		}
+		seen[h.Addr] = true
+		addrs = append(addrs, h.Addr)
+		if name == "" {
+			name = h.Name
+		}
+		if asn == 0 {
+			asn = h.ASN
+		}
+	}
+	if len(addrs) == 0 {
+		return "???"
+	}
+	s := addrs[0]
+	if len(addrs) > 1 {
+		s += fmt.Sprintf(" +%d", len(addrs)-1)
+	}
+	if name != "" {
+		s += " " + sources.Clean(name)
+	}
+	if asn != 0 {
+		s += fmt.Sprintf(" AS%d", asn)
+	}
+	return s
+}
+
+func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantagePath, add func(string)) {
+	add(c.Theme.Title.Render(fmt.Sprintf("vantage %s: end-to-end loss %.0f %% over %d probes", sources.Clean(vp.Vantage), vp.Loss*100, vp.Sent)))
+	hdr := fmt.Sprintf("%3s %-28s %6s %5s %5s %7s %7s %7s  %s", "TTL", "Host", "Loss%", "Snt", "Rcv", "Best", "Med", "Floor%", "RTT (median per poll)")
+	add(c.Theme.Muted.Render(hdr))
+	hist := td.hist[vp.Vantage]
+	sparkW := max(c.Width-len(hdr)+len("RTT (median per poll)")-1, 4)
+	rows := c.Height - 8
+	if v.row >= len(vp.Hops) {
+		v.row = max(len(vp.Hops)-1, 0)
+	}
+	start := 0
+	if rows > 0 && v.row >= rows {
+		start = v.row - rows + 1
+	}
+	for i := start; i < len(vp.Hops) && i < start+max(rows, 1); i++ {
+		h := vp.Hops[i]
+		host := h.Addr
+		if host == "" {
+			host = "???"
+		}
+		if h.Name != "" {
+			host += " " + sources.Clean(h.Name)
+		}
+		mark := ""
+		st := c.Theme.Base
+		switch {
+		case h.RateLimited:
+			mark, st = " rate-limited", c.Theme.Muted
+		case h.Onset:
+			mark, st = " <onset", c.Theme.Critical
+		}
+		line := fmt.Sprintf("%3d %-28s %5.1f%% %5d %5d %7s %7s %6.0f%%  ", h.TTL, ansi.Truncate(host, 28, "…"), h.Loss*100, h.Sent, h.Received,
+			fmtRTT(h.MinRTT), fmtRTT(h.MedianRTT), h.Floor*100)
+		if i == v.row {
+			line = c.Theme.Selected.Render(line)
+		} else {
+			line = st.Render(line)
+		}
+		add(line + sparkline(c, hist, h.TTL, sparkW-len(mark)) + st.Render(mark))
+	}
+}
+
+// sparkline draws the median RTT of one TTL over the polls in history.
+func sparkline(c *Context, h *correlate.PathHistory, ttl, w int) string {
+	if h == nil || w <= 0 {
+		return ""
+	}
+	var vals []time.Duration
+	for _, tr := range h.Traces {
+		var d time.Duration = -1
+		for _, hop := range tr.Hops {
+			if hop.TTL == ttl && hop.Received > 0 {
+				d = hop.Median
+				break
+			}
+		}
+		vals = append(vals, d)
+	}
+	if len(vals) > w {
+		vals = vals[len(vals)-w:]
+	}
+	lo, hi := time.Duration(-1), time.Duration(0)
+	for _, d := range vals {
+		if d < 0 {
+			continue
+		}
+		if lo < 0 || d < lo {
+			lo = d
+		}
+		hi = max(hi, d)
+	}
+	ramp := []rune("▁▂▃▄▅▆▇█")
+	if c.ASCII {
+		ramp = []rune("_.-~=+*#")
+	}
+	var b strings.Builder
+	for _, d := range vals {
+		if d < 0 {
+			b.WriteRune(' ')
+			continue
+		}
+		i := 0
+		if hi > lo {
+			i = int(float64(d-lo) / float64(hi-lo) * float64(len(ramp)-1))
+		}
+		b.WriteRune(ramp[i])
+	}
+	return c.Theme.Info.Render(b.String())
+}
+
+// wrap breaks text into at most n lines of w cells; the last line ends in
+// "…" when text is left over.
+func wrap(text string, w, n int) []string {
+	if w < 10 {
+		w = 10
+	}
+	var out []string
+	cur := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case cur == "":
+			cur = word
+		case ansi.StringWidth(cur)+1+ansi.StringWidth(word) <= w:
+			cur += " " + word
+		default:
+			out = append(out, cur)
+			cur = word
+		}
+	}
+	if cur != "" {
+		out = append(out, cur)
+	}
+	if len(out) > n {
+		out = out[:n]
+		out[n-1] = ansi.Truncate(out[n-1], w-1, "") + "…"
+	}
+	for i := range out {
+		out[i] = ansi.Truncate(out[i], w, "…")
+	}
+	return out
+}
+
+func pad(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	s = ansi.Truncate(s, w-1, "…")
+	return s + strings.Repeat(" ", w-ansi.StringWidth(s))
+}
+
+// frame makes exactly h lines of at most w cells.
+func frame(lines []string, w, h int) string {
+	out := make([]string, h)
+	for i := 0; i < h; i++ {
+		s := ""
+		if i < len(lines) {
+			s = lines[i]
+		}
+		if ansi.StringWidth(s) > w {
+			s = ansi.Truncate(s, w, "")
+		}
+		out[i] = s
+	}
+	return strings.Join(out, "\n")
+}

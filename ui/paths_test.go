@@ -1,0 +1,151 @@
+package ui
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// pathSnap is the field story: three vantages, the carrier router c
+// answering each from another address and dropping 30 %, plus (on v1) a
+// hop that only rate-limits ICMP. Loss counts are fixed per poll so the
+// picture is deterministic.
+func pathSnap() *correlate.Snapshot {
+	snap := &correlate.Snapshot{Now: time.Unix(1700000600, 0)}
+	for v := 1; v <= 3; v++ {
+		h := correlate.PathHistory{Source: "paths", Vantage: fmt.Sprintf("bastion%d", v), Target: "api.example.com"}
+		for p := 0; p < 6; p++ {
+			n := 20
+			lost := 5 + (p+v)%3 // 25–35 %
+			rtt := func(ms float64) time.Duration {
+				return time.Duration((ms + float64((p*7+v)%5)*0.3) * float64(time.Millisecond))
+			}
+			tr := sources.PathTrace{Vantage: h.Vantage, Target: h.Target, Addr: "10.4.0.2", At: snap.Now.Add(time.Duration(p-6) * time.Minute), Rounds: n, Reached: true}
+			hop := func(ttl int, addr, name string, asn int, recv int, ms float64) sources.Hop {
+				return sources.Hop{TTL: ttl, Addr: addr, Name: name, ASN: asn, Sent: n, Received: recv, Loss: 1 - float64(recv)/float64(n), Min: rtt(ms), Median: rtt(ms)}
+			}
+			a := 20
+			if v == 1 {
+				a = 6 // rate-limited answers, nothing lost downstream of it
+			}
+			tr.Hops = []sources.Hop{
+				hop(1, fmt.Sprintf("10.1.%d.1", v), "", 65100+v, a, 0.4),
+				hop(2, fmt.Sprintf("10.2.%d.1", v), "ae-1.r1.carrier.example.net", 65002, n-lost, 1.2),
+				hop(3, "10.3.0.2", "", 65002, n-lost, 2.5),
+				hop(4, "10.4.0.2", "", 65004, n-lost, 3.1),
+			}
+			tr.EndToEnd = hop(4, "10.4.0.2", "", 65004, n-lost, 3.1)
+			h.Traces = append(h.Traces, tr)
+		}
+		snap.Paths = append(snap.Paths, h)
+	}
+	snap.Events = []sources.Event{{ID: "ec2", Layer: sources.LayerProvider, Severity: sources.SevOK, Title: "EC2 us-east-1 operating normally"}}
+	return snap
+}
+
+func ctxFor(theme *themes.Theme, w, h int) *Context {
+	c := &Context{Theme: theme, Symbols: themes.UnicodeSymbols, Snap: pathSnap(), Cursor: -1, Window: 15 * time.Minute, Width: w, Height: h}
+	if theme.Mono {
+		c.Symbols = themes.ASCIISymbols
+		c.ASCII = true
+	}
+	return c
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./ui -run Paths -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file:\n%s", name, got)
+	}
+}
+
+func checkFrame(t *testing.T, out string, w, h int) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if len(lines) != h {
+		t.Fatalf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			t.Fatalf("line %d is %d cells wide, max %d: %q", i, ansi.StringWidth(l), w, l)
+		}
+	}
+}
+
+func TestPathsGolden(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		for _, th := range []*themes.Theme{themes.Dark(), themes.Mono()} {
+			for _, drill := range []bool{false, true} {
+				mode := "matrix"
+				if drill {
+					mode = "drill"
+				}
+				name := fmt.Sprintf("paths_%s_%dx%d_%s", mode, size[0], size[1], th.Name)
+				t.Run(name, func(t *testing.T) {
+					v := NewPaths()
+					c := ctxFor(th, size[0], size[1])
+					if drill {
+						v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
+					}
+					out := v.Render(c)
+					checkFrame(t, out, size[0], size[1])
+					golden(t, name, out)
+				})
+			}
+		}
+	}
+}
+
+func TestPathsContent(t *testing.T) {
+	v := NewPaths()
+	c := ctxFor(themes.Mono(), 160, 48)
+	out := ansi.Strip(v.Render(c))
+	for _, want := range []string{"SHARED", "3 of 3 vantage points", "AS65002", "provider status green", "<onset", "rl", "bastion1", "bastion3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("matrix lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "10.1.1.1 <onset") {
+		t.Error("the rate-limited hop is blamed")
+	}
+	// drill into bastion2: its own table with a sparkline per hop
+	v.Update(tea.KeyPressMsg{Code: tea.KeyRight}, c)
+	v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
+	out = ansi.Strip(v.Render(c))
+	out = out[strings.Index(out, "vantage bastion2"):]
+	if !strings.Contains(out, "vantage bastion2") || !strings.Contains(out, "10.2.2.1") || strings.Contains(out, "10.2.1.1") {
+		t.Errorf("drill-down shows the wrong vantage:\n%s", out)
+	}
+	if handled, _ := v.Update(tea.KeyPressMsg{Code: tea.KeyEscape}, c); !handled {
+		t.Error("esc in the drill-down must return to the matrix")
+	}
+	if handled, _ := v.Update(tea.KeyPressMsg{Code: tea.KeyEscape}, c); handled {
+		t.Error("esc in the matrix belongs to the shell")
+	}
+	// no data at all
+	c.Snap = &correlate.Snapshot{}
+	checkFrame(t, v.Render(c), 160, 48)
+}
