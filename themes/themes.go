@@ -106,8 +106,7 @@ func HighContrast() *Theme {
 	return t
 }
 
-// Mono has no colour: emphasis by bold and reverse only (underline is
-// drawn cell by cell, which costs bytes on every frame).
+// Mono has no colour: emphasis by bold, underline and reverse only.
 func Mono() *Theme {
 	p := lipgloss.NewStyle()
 	return &Theme{
@@ -115,7 +114,7 @@ func Mono() *Theme {
 		Base: p, Muted: p, Faint: p, Title: p.Bold(true), Header: p.Reverse(true),
 		TabOn: p.Reverse(true).Bold(true), TabOff: p, Selected: p.Reverse(true), Border: p,
 		Key: p.Bold(true), Cursor: p.Bold(true),
-		OK: p, Info: p, Warning: p.Bold(true), Critical: p.Bold(true).Reverse(true), Unknown: p,
+		OK: p, Info: p, Warning: p.Bold(true), Critical: p.Bold(true).Underline(true), Unknown: p,
 	}
 }
 

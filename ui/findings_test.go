@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"flag"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -18,7 +17,7 @@ import (
 	"github.com/opsview/opsview/themes"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+// update is the package's one -update flag, declared in golden_test.go.
 
 // incident builds a store the way the sources feed it: field story 2 (the
 // melting volume) with a few quiet series, and returns the engine's view

@@ -375,7 +375,7 @@ func (v *LoadBalancers) Render(c *Context) string {
 			msg = "No backend or server matches the filter."
 		}
 		lines = append(lines, "", t.Muted.Render(msg))
-		return frame(lines, c.Width, c.Height)
+		return lbFrame(lines, c.Width, c.Height)
 	}
 	cols, nameW := v.layout(c.Width, fleet)
 	var hdr strings.Builder
@@ -384,7 +384,7 @@ func (v *LoadBalancers) Render(c *Context) string {
 		if col.id == "name" {
 			w = nameW
 		}
-		hdr.WriteString(cell(col.title, w, col.right))
+		hdr.WriteString(lbCell(col.title, w, col.right))
 		hdr.WriteByte(' ')
 	}
 	lines = append(lines, t.Muted.Render(hdr.String()))
@@ -414,11 +414,11 @@ func (v *LoadBalancers) Render(c *Context) string {
 	if v.cursor < len(rows) {
 		lines = append(lines, t.Muted.Render(detail(rows[v.cursor].n)))
 	}
-	return frame(lines, c.Width, c.Height)
+	return lbFrame(lines, c.Width, c.Height)
 }
 
-// frame pads or cuts lines to exactly w × h.
-func frame(lines []string, w, h int) string {
+// lbFrame pads or cuts lines to exactly w × h.
+func lbFrame(lines []string, w, h int) string {
 	if len(lines) > h {
 		lines = lines[:h]
 	}
@@ -436,8 +436,8 @@ func frame(lines []string, w, h int) string {
 	return strings.Join(lines, "\n")
 }
 
-// cell fits plain text into w cells.
-func cell(s string, w int, right bool) string {
+// lbCell fits plain text into w cells.
+func lbCell(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
@@ -578,7 +578,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			style = t.Muted
 		}
-		txt := cell(text, w, col.right)
+		txt := lbCell(text, w, col.right)
 		if styled && !selected {
 			txt = style.Render(txt)
 		}
@@ -587,7 +587,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 	}
 	line := b.String()
 	if selected {
-		return t.Selected.Render(cell(line, c.Width, false))
+		return t.Selected.Render(lbCell(line, c.Width, false))
 	}
 	return line
 }
@@ -644,7 +644,7 @@ func sessionBar(c *Context, n *sources.NodeState, w int) string {
 	s, l := val(n, "scur"), val(n, "slim")
 	barW := w - ansi.StringWidth(txt) - 1
 	if math.IsNaN(l) || l <= 0 || barW < 3 {
-		return t.Base.Render(cell(txt, w, false))
+		return t.Base.Render(lbCell(txt, w, false))
 	}
 	if barW > 10 {
 		barW = 10
@@ -669,7 +669,7 @@ func sessionBar(c *Context, n *sources.NodeState, w int) string {
 		style = t.Warning
 	}
 	bar := style.Render(strings.Repeat(on, full)) + t.Faint.Render(strings.Repeat(off, barW-full))
-	return bar + " " + t.Base.Render(cell(txt, w-barW-1, false))
+	return bar + " " + t.Base.Render(lbCell(txt, w-barW-1, false))
 }
 
 func num(x float64) string {

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +16,7 @@ import (
 	"github.com/opsview/opsview/themes"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+// update is the package's one -update flag, declared in golden_test.go.
 
 var lbNow = time.Date(2026, 11, 23, 7, 30, 0, 0, time.UTC)
 
@@ -72,7 +71,7 @@ func lbContext(theme *themes.Theme, w, h int) *Context {
 		Snap: &correlate.Snapshot{Now: lbNow, Nodes: lbNodes()}}
 }
 
-func press(k string) tea.KeyPressMsg {
+func lbPress(k string) tea.KeyPressMsg {
 	switch k {
 	case "enter":
 		return tea.KeyPressMsg{Code: tea.KeyEnter}
@@ -103,7 +102,7 @@ func checkGolden(t *testing.T, name, got string) {
 	}
 }
 
-func checkFrame(t *testing.T, out string, w, h int) {
+func lbCheckFrame(t *testing.T, out string, w, h int) {
 	t.Helper()
 	lines := strings.Split(out, "\n")
 	if len(lines) != h {
@@ -126,14 +125,14 @@ func TestLoadBalancersGolden(t *testing.T) {
 			c := lbContext(th, size[0], size[1])
 			v := NewLoadBalancers()
 			// open be_app of lb-1 (second row when sorted by state: be_api is critical)
-			v.Update(press("down"), c)
-			v.Update(press("down"), c)
-			v.Update(press("enter"), c)
-			v.Update(press("down"), c)
-			v.Update(press("down"), c)
-			v.Update(press("down"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("enter"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("down"), c)
+			v.Update(lbPress("down"), c)
 			out := v.Render(c)
-			checkFrame(t, out, size[0], size[1])
+			lbCheckFrame(t, out, size[0], size[1])
 			plain := ansi.Strip(out)
 			for _, want := range []string{"be_api", "0/3", "app3", "DOWN", "DRAIN", "bk1 (backup)", "flapping", "3m12s ago", "2h05m ago"} {
 				if !strings.Contains(plain, want) {
@@ -158,13 +157,13 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Fatalf("first row should be be_api (critical):\n%s", plain)
 	}
 	// Enter opens the servers, g goes to the graphs of the selected one
-	v.Update(press("enter"), c)
-	v.Update(press("down"), c)
+	v.Update(lbPress("enter"), c)
+	v.Update(lbPress("down"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "api1") || !strings.Contains(plain, "api3") {
 		t.Fatalf("servers not shown after Enter:\n%s", plain)
 	}
-	handled, cmd := v.Update(press("g"), c)
+	handled, cmd := v.Update(lbPress("g"), c)
 	if !handled || cmd == nil {
 		t.Fatal("g not handled")
 	}
@@ -172,7 +171,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("g: %#v", cmd())
 	}
 	// s cycles the sort; by name the fleet row comes first
-	v.Update(press("s"), c)
+	v.Update(lbPress("s"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "sort: name") {
 		t.Errorf("sort not shown:\n%s", plain)
@@ -184,7 +183,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("filter app3:\n%s", plain)
 	}
 	// unknown keys go to the shell
-	if handled, _ := v.Update(press("x"), c); handled {
+	if handled, _ := v.Update(lbPress("x"), c); handled {
 		t.Error("x should not be handled")
 	}
 }
@@ -198,7 +197,7 @@ func TestLoadBalancersWithoutDataOrSpace(t *testing.T) {
 	} {
 		v := NewLoadBalancers()
 		out := v.Render(c)
-		checkFrame(t, out, c.Width, c.Height)
+		lbCheckFrame(t, out, c.Width, c.Height)
 	}
 }
 

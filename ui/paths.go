@@ -137,7 +137,7 @@ func (v *pathsView) Render(c *Context) string {
 	if len(tds) == 0 {
 		add(c.Theme.Title.Render("Paths"))
 		add(c.Theme.Muted.Render("no path probes yet: add a source of type probe (opsview config example)"))
-		return frame(lines, c.Width, c.Height)
+		return pathFrame(lines, c.Width, c.Height)
 	}
 	if v.target >= len(tds) {
 		v.target = len(tds) - 1
@@ -151,7 +151,7 @@ func (v *pathsView) Render(c *Context) string {
 	add(c.Theme.Title.Render(head))
 	sym, word, st := v.verdictMark(c, vd)
 	mark := sym + " " + word + " "
-	for i, l := range wrap(sources.Clean(vd.Text), c.Width-ansi.StringWidth(mark), 3) {
+	for i, l := range pathWrap(sources.Clean(vd.Text), c.Width-ansi.StringWidth(mark), 3) {
 		if i == 0 {
 			add(st.Render(mark) + c.Theme.Base.Render(l))
 		} else {
@@ -178,7 +178,7 @@ func (v *pathsView) Render(c *Context) string {
 		help = "esc matrix  ←/→ vantage  ↑/↓ hop"
 	}
 	add(c.Theme.Muted.Render(help))
-	return frame(lines, c.Width, c.Height)
+	return pathFrame(lines, c.Width, c.Height)
 }
 
 func (td *targetData) anyAddr() string {
@@ -210,8 +210,8 @@ func (v *pathsView) verdictMark(c *Context, vd correlate.PathVerdict) (string, s
 	return s.Unknown, "WAIT", c.Theme.Unknown
 }
 
-// cell renders one vantage's view of one TTL in w cells.
-func cell(c *Context, h *correlate.PathHop, w int) string {
+// hopCell renders one vantage's view of one TTL in w cells.
+func hopCell(c *Context, h *correlate.PathHop, w int) string {
 	if h == nil {
 		return pad("", w)
 	}
@@ -301,7 +301,7 @@ func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, add func(
 		}
 		b.WriteString(l)
 		for i := first; i < last; i++ {
-			b.WriteString(cell(c, byV[i][ttl], cellW))
+			b.WriteString(hopCell(c, byV[i][ttl], cellW))
 		}
 		add(b.String())
 	}
@@ -446,9 +446,9 @@ func sparkline(c *Context, h *correlate.PathHistory, ttl, w int) string {
 	return c.Theme.Info.Render(b.String())
 }
 
-// wrap breaks text into at most n lines of w cells; the last line ends in
+// pathWrap breaks text into at most n lines of w cells; the last line ends in
 // "…" when text is left over.
-func wrap(text string, w, n int) []string {
+func pathWrap(text string, w, n int) []string {
 	if w < 10 {
 		w = 10
 	}
@@ -486,8 +486,8 @@ func pad(s string, w int) string {
 	return s + strings.Repeat(" ", w-ansi.StringWidth(s))
 }
 
-// frame makes exactly h lines of at most w cells.
-func frame(lines []string, w, h int) string {
+// pathFrame makes exactly h lines of at most w cells.
+func pathFrame(lines []string, w, h int) string {
 	out := make([]string, h)
 	for i := 0; i < h; i++ {
 		s := ""

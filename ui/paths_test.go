@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +16,7 @@ import (
 	"github.com/opsview/opsview/themes"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+// update is the package's one -update flag, declared in golden_test.go.
 
 // pathSnap is the field story: three vantages, the carrier router c
 // answering each from another address and dropping 30 %, plus (on v1) a
@@ -56,7 +55,7 @@ func pathSnap() *correlate.Snapshot {
 	return snap
 }
 
-func ctxFor(theme *themes.Theme, w, h int) *Context {
+func pathCtx(theme *themes.Theme, w, h int) *Context {
 	c := &Context{Theme: theme, Symbols: themes.UnicodeSymbols, Snap: pathSnap(), Cursor: -1, Window: 15 * time.Minute, Width: w, Height: h}
 	if theme.Mono {
 		c.Symbols = themes.ASCIISymbols
@@ -65,7 +64,7 @@ func ctxFor(theme *themes.Theme, w, h int) *Context {
 	return c
 }
 
-func golden(t *testing.T, name, got string) {
+func pathGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
@@ -82,7 +81,7 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func checkFrame(t *testing.T, out string, w, h int) {
+func pathCheckFrame(t *testing.T, out string, w, h int) {
 	t.Helper()
 	lines := strings.Split(out, "\n")
 	if len(lines) != h {
@@ -106,13 +105,13 @@ func TestPathsGolden(t *testing.T) {
 				name := fmt.Sprintf("paths_%s_%dx%d_%s", mode, size[0], size[1], th.Name)
 				t.Run(name, func(t *testing.T) {
 					v := NewPaths()
-					c := ctxFor(th, size[0], size[1])
+					c := pathCtx(th, size[0], size[1])
 					if drill {
 						v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
 					}
 					out := v.Render(c)
-					checkFrame(t, out, size[0], size[1])
-					golden(t, name, out)
+					pathCheckFrame(t, out, size[0], size[1])
+					pathGolden(t, name, out)
 				})
 			}
 		}
@@ -121,7 +120,7 @@ func TestPathsGolden(t *testing.T) {
 
 func TestPathsContent(t *testing.T) {
 	v := NewPaths()
-	c := ctxFor(themes.Mono(), 160, 48)
+	c := pathCtx(themes.Mono(), 160, 48)
 	out := ansi.Strip(v.Render(c))
 	for _, want := range []string{"SHARED", "3 of 3 vantage points", "AS65002", "provider status green", "<onset", "rl", "bastion1", "bastion3"} {
 		if !strings.Contains(out, want) {
@@ -147,5 +146,5 @@ func TestPathsContent(t *testing.T) {
 	}
 	// no data at all
 	c.Snap = &correlate.Snapshot{}
-	checkFrame(t, v.Render(c), 160, 48)
+	pathCheckFrame(t, v.Render(c), 160, 48)
 }
