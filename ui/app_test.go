@@ -23,18 +23,18 @@ func TestZoomStepsThroughTheWindows(t *testing.T) {
 	if a.window != 15*time.Minute || a.snap.N != 180 {
 		t.Fatalf("start: window %v, %d buckets; want 15m, 180", a.window, a.snap.N)
 	}
-	press(a, "[")
+	pressKeys(a, "[")
 	if a.window != 5*time.Minute || a.snap.N != 60 {
 		t.Fatalf("after [: window %v, %d buckets; want 5m, 60", a.window, a.snap.N)
 	}
-	press(a, "[") // already the narrowest
+	pressKeys(a, "[") // already the narrowest
 	if a.window != 5*time.Minute {
 		t.Fatalf("[ below 5m gave %v", a.window)
 	}
 	if !strings.Contains(plain(a), "window 5m") {
 		t.Fatal("header does not show the 5m window")
 	}
-	press(a, "]", "]", "]", "]", "]")
+	pressKeys(a, "]", "]", "]", "]", "]")
 	if a.window != 24*time.Hour {
 		t.Fatalf("after ] x5: window %v, want 24h", a.window)
 	}
@@ -49,7 +49,7 @@ func TestZoomStepsThroughTheWindows(t *testing.T) {
 
 func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
 	a, in := newTestApp(themes.Dark(), 80, 24, 200)
-	press(a, "p")
+	pressKeys(a, "p")
 	if !strings.Contains(plain(a), "PAUSED") {
 		t.Fatal("header does not say PAUSED")
 	}
@@ -62,7 +62,7 @@ func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
 	if in.store.Now().Equal(before.Now) {
 		t.Fatal("the store did not move: the test proves nothing")
 	}
-	press(a, "p")
+	pressKeys(a, "p")
 	if !a.snap.Now.Equal(in.store.Now()) {
 		t.Fatalf("after resume the snapshot is at %v, store at %v", a.snap.Now, in.store.Now())
 	}
@@ -73,14 +73,14 @@ func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
 
 func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
-	press(a, "2", "/", "d", "b", "-", "1")
+	pressKeys(a, "2", "/", "d", "b", "-", "1")
 	if a.filter != "" {
 		t.Fatalf("filter applied before Enter: %q", a.filter)
 	}
 	if !strings.Contains(plain(a), "/db-1") {
 		t.Fatal("the filter input is not shown while typing")
 	}
-	press(a, "enter")
+	pressKeys(a, "enter")
 	if a.filter != "db-1" {
 		t.Fatalf("filter %q, want db-1", a.filter)
 	}
@@ -96,17 +96,17 @@ func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 	if !strings.Contains(scr, "filter db-1") || strings.Contains(scr, "hrsp_5xx") {
 		t.Fatalf("screen does not reflect the filter:\n%s", scr)
 	}
-	press(a, "/", "esc")
+	pressKeys(a, "/", "esc")
 	if a.filter != "" || len(a.snap.Series) != 7 {
 		t.Fatalf("esc in the filter left %q and %d series", a.filter, len(a.snap.Series))
 	}
 	// Esc outside the input also clears an applied filter
-	press(a, "/", "x", "enter", "esc")
+	pressKeys(a, "/", "x", "enter", "esc")
 	if a.filter != "" {
 		t.Fatalf("esc did not clear the filter %q", a.filter)
 	}
 	// a filter matching nothing says so
-	press(a, "/", "n", "o", "p", "e", "enter")
+	pressKeys(a, "/", "n", "o", "p", "e", "enter")
 	if !strings.Contains(plain(a), `no series match "nope"`) {
 		t.Fatalf("empty filter result not explained:\n%s", plain(a))
 	}
@@ -114,13 +114,13 @@ func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 
 func TestCursorShowsValuesAtThatInstantAndReturnsLive(t *testing.T) {
 	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
-	press(a, "2")
+	pressKeys(a, "2")
 	live := plain(a)
 	if !strings.Contains(live, "40.1 req/s") || !strings.Contains(live, "newest 14:19:55") {
 		t.Fatalf("live legend does not show the newest values:\n%s", live)
 	}
 	for i := 0; i < 40; i++ {
-		press(a, "left")
+		pressKeys(a, "left")
 	}
 	ctx := a.context(a.bodyHeight())
 	if ctx.Cursor < 0 {
@@ -144,20 +144,20 @@ func TestCursorShowsValuesAtThatInstantAndReturnsLive(t *testing.T) {
 	if !strings.Contains(scr, "│") {
 		t.Fatal("no cursor column drawn")
 	}
-	press(a, "right")
+	pressKeys(a, "right")
 	if c2 := a.context(a.bodyHeight()); c2.Cursor <= ctx.Cursor {
 		t.Fatalf("right did not move the cursor forward: %d -> %d", ctx.Cursor, c2.Cursor)
 	}
-	press(a, "end")
+	pressKeys(a, "end")
 	if a.context(1).Cursor != -1 {
 		t.Fatal("End did not return to live")
 	}
-	press(a, "left", "L")
+	pressKeys(a, "left", "L")
 	if a.context(1).Cursor != -1 {
 		t.Fatal("L did not return to live")
 	}
 	// the cursor keeps its instant when the window moves on
-	press(a, "left", "left")
+	pressKeys(a, "left", "left")
 	c := a.context(1)
 	when := a.snap.Time(c.Cursor)
 	in := a.opt.Store.(*correlate.Store)
@@ -175,7 +175,7 @@ func TestViewSwitchingByTabShiftTabAndDigits(t *testing.T) {
 		want int
 	}{{"tab", 1}, {"tab", 2}, {"tab", 0}, {"shift+tab", 2}, {"1", 0}, {"3", 2}, {"9", 2}, {"2", 1}}
 	for _, s := range steps {
-		press(a, s.key)
+		pressKeys(a, s.key)
 		if a.tab != s.want {
 			t.Fatalf("after %s: view %d, want %d", s.key, a.tab, s.want)
 		}
@@ -188,7 +188,7 @@ func TestViewSwitchingByTabShiftTabAndDigits(t *testing.T) {
 func TestHelpListsEveryKeyFromTheKeymap(t *testing.T) {
 	for _, view := range []string{"1", "2", "3"} {
 		a, _ := newTestApp(themes.Mono(), 80, 24, 100)
-		press(a, view, "?")
+		pressKeys(a, view, "?")
 		scr := plain(a)
 		km := a.Keys()
 		all := append(km.Global(), a.views[a.tab].Keys()...)
@@ -198,7 +198,7 @@ func TestHelpListsEveryKeyFromTheKeymap(t *testing.T) {
 				t.Errorf("view %s help lacks %q %q:\n%s", view, h.Key, h.Desc, scr)
 			}
 		}
-		press(a, "esc")
+		pressKeys(a, "esc")
 		if a.help || strings.Contains(plain(a), "Global keys") {
 			t.Fatal("esc did not close help")
 		}
@@ -213,18 +213,18 @@ func TestKeyOverridesRemapActions(t *testing.T) {
 		KeyOverrides: map[string][]string{"pause": {"P"}, "nonsense": {"x"}},
 		Logf:         func(f string, v ...any) { logged = append(logged, fmt.Sprintf(f, v...)) }})
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	press(a, "p")
+	pressKeys(a, "p")
 	if a.paused {
 		t.Fatal("p still pauses after remapping pause to P")
 	}
-	press(a, "P")
+	pressKeys(a, "P")
 	if !a.paused {
 		t.Fatal("P does not pause")
 	}
 	if len(logged) != 1 || !strings.Contains(logged[0], "nonsense") {
 		t.Fatalf("unknown action not logged: %v", logged)
 	}
-	press(a, "?")
+	pressKeys(a, "?")
 	if !strings.Contains(plain(a), "P          pause") {
 		t.Fatalf("help does not show the remapped key:\n%s", plain(a))
 	}
@@ -236,7 +236,7 @@ func TestBelowMinimumSizeSaysWhatItNeedsAndRecovers(t *testing.T) {
 	if !strings.Contains(scr, "need 80x20, have 60x15") {
 		t.Fatalf("small terminal message missing:\n%s", scr)
 	}
-	checkFrame(t, a.View().Content, 60, 15)
+	checkScreen(t, a.View().Content, 60, 15)
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 19})
 	if !strings.Contains(plain(a), "need 80x20, have 80x19") {
 		t.Fatal("80x19 is below the minimum")
@@ -246,7 +246,7 @@ func TestBelowMinimumSizeSaysWhatItNeedsAndRecovers(t *testing.T) {
 	if strings.Contains(scr, "need 80x20") || !strings.Contains(scr, "Sources") {
 		t.Fatalf("did not recover at 80x20:\n%s", scr)
 	}
-	checkFrame(t, a.View().Content, 80, 20)
+	checkScreen(t, a.View().Content, 80, 20)
 }
 
 func TestTinySizesNeverPanic(t *testing.T) {
@@ -254,7 +254,7 @@ func TestTinySizesNeverPanic(t *testing.T) {
 	for _, sz := range sizes {
 		for _, keys := range [][]string{nil, {"2"}, {"3", "enter"}, {"?"}, {"/", "a"}, {"2", "left"}} {
 			a, _ := newTestApp(themes.Dark(), sz[0], sz[1], 240)
-			press(a, keys...)
+			pressKeys(a, keys...)
 			f := a.View().Content
 			if sz[0] == 0 || sz[1] == 0 {
 				if f != "" {
@@ -262,15 +262,15 @@ func TestTinySizesNeverPanic(t *testing.T) {
 				}
 				continue
 			}
-			checkFrame(t, f, sz[0], sz[1])
+			checkScreen(t, f, sz[0], sz[1])
 		}
 	}
 	// no data at all, every view
 	a := New(Options{Store: correlate.NewStore(correlate.StoreOptions{}), Location: time.UTC})
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	for _, k := range []string{"1", "2", "3", "left", "[", "enter", "down"} {
-		press(a, k)
-		checkFrame(t, a.View().Content, 80, 24)
+		pressKeys(a, k)
+		checkScreen(t, a.View().Content, 80, 24)
 	}
 	if !strings.Contains(plain(a), "waiting for data") && !strings.Contains(plain(a), "no events") {
 		t.Fatalf("empty store not explained:\n%s", plain(a))
@@ -279,7 +279,7 @@ func TestTinySizesNeverPanic(t *testing.T) {
 	a = New(Options{})
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	a.Update(DataMsg{})
-	checkFrame(t, a.View().Content, 80, 24)
+	checkScreen(t, a.View().Content, 80, 24)
 }
 
 func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
@@ -296,7 +296,7 @@ func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
 	a.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 	a.Update(DataMsg{})
 	for _, keys := range [][]string{{"1"}, {"2"}, {"2", "left"}, {"3"}, {"enter"}, {"?"}} {
-		press(a, keys...)
+		pressKeys(a, keys...)
 		f := a.View().Content
 		for _, bad := range []string{"\x1b]0;", "\x07", "\x1b[2J", "owned\x07"} {
 			if i := strings.Index(f, bad); i >= 0 {
@@ -304,7 +304,7 @@ func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
 				t.Fatalf("after %v the frame contains %q", keys, bad)
 			}
 		}
-		checkFrame(t, f, 160, 48)
+		checkScreen(t, f, 160, 48)
 	}
 }
 
@@ -330,7 +330,7 @@ func TestNoFrameWithoutNewDataKeyOrResize(t *testing.T) {
 
 func TestTimeAxisMovesInWholeBuckets(t *testing.T) {
 	a, in := newTestApp(themes.Dark(), 80, 24, 200)
-	press(a, "2")
+	pressKeys(a, "2")
 	start := a.snap.Start
 	body := func() string { return strings.Join(strings.Split(plain(a), "\n")[2:], "\n") }
 	before := body()
@@ -371,7 +371,7 @@ func TestGotoMsgSwitchesViewAndSetsFilter(t *testing.T) {
 
 func TestEventsScrollAndEnterShowsTheText(t *testing.T) {
 	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
-	press(a, "3")
+	pressKeys(a, "3")
 	scr := plain(a)
 	lines := strings.Split(scr, "\n")
 	var order []string
@@ -388,15 +388,15 @@ func TestEventsScrollAndEnterShowsTheText(t *testing.T) {
 	if !strings.Contains(scr, "✖ critical") || !strings.Contains(scr, "ℹ info") || !strings.Contains(scr, "▲ warning") {
 		t.Fatal("severity not shown as symbol and word")
 	}
-	press(a, "enter")
+	pressKeys(a, "enter")
 	if !strings.Contains(plain(a), "Layer7 check failed: HTTP status 503") || !strings.Contains(plain(a), "check duration 2001ms") {
 		t.Fatalf("enter did not show the newest event's text:\n%s", plain(a))
 	}
-	press(a, "esc", "down", "down", "down", "enter")
+	pressKeys(a, "esc", "down", "down", "down", "enter")
 	if !strings.Contains(plain(a), "(no text)") {
 		t.Fatalf("the last event has no text and should say so:\n%s", plain(a))
 	}
-	press(a, "esc")
+	pressKeys(a, "esc")
 	if strings.Contains(plain(a), "(no text)") {
 		t.Fatal("esc did not close the text")
 	}
@@ -490,12 +490,12 @@ func TestStatusesAreReadableWithoutColour(t *testing.T) {
 
 func TestZoomKeyGivesOneChartTheWholeView(t *testing.T) {
 	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
-	press(a, "2", "down", "z")
+	pressKeys(a, "2", "down", "z")
 	scr := plain(a)
 	if strings.Count(scr, "▌") != 1 || !strings.Contains(scr, "▌External symptoms ms") {
 		t.Fatalf("z did not zoom the second chart:\n%s", scr)
 	}
-	press(a, "esc")
+	pressKeys(a, "esc")
 	if strings.Count(plain(a), "▌") < 2 {
 		t.Fatal("esc did not leave the zoomed chart")
 	}
@@ -545,9 +545,9 @@ func (f *fakeView) Render(c *Context) string {
 func TestExtraViewsGetATabKeysAndAFittedArea(t *testing.T) {
 	fv := &fakeView{}
 	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: []View{fv}}, 80, 24, 240)
-	press(a, "4")
+	pressKeys(a, "4")
 	f := a.View().Content
-	checkFrame(t, f, 80, 24)
+	checkScreen(t, f, 80, 24)
 	if !strings.Contains(ansi.Strip(f), "4 Load balancers") {
 		t.Fatalf("no tab for the extra view:\n%s", ansi.Strip(f))
 	}

@@ -16,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden screens under testdata/")
 
 // golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
+func goldenScreen(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
@@ -53,7 +53,7 @@ func diffLines(want, got string) string {
 }
 
 // checkFrame asserts the frame is exactly w×h cells.
-func checkFrame(t *testing.T, frame string, w, h int) {
+func checkScreen(t *testing.T, frame string, w, h int) {
 	t.Helper()
 	lines := strings.Split(frame, "\n")
 	if len(lines) != h {
@@ -104,14 +104,14 @@ func TestGoldenScreens(t *testing.T) {
 				name := fmt.Sprintf("%s_%dx%d_%s", v.name, sz[0], sz[1], th.name)
 				t.Run(name, func(t *testing.T) {
 					a := newTestAppOpts(Options{Theme: th.theme, ASCII: th.ascii}, sz[0], sz[1], 240)
-					press(a, v.keys...)
+					pressKeys(a, v.keys...)
 					frame := a.View().Content
-					checkFrame(t, frame, sz[0], sz[1])
+					checkScreen(t, frame, sz[0], sz[1])
 					if !colourOnly {
-						golden(t, name+".txt", ansi.Strip(frame))
+						goldenScreen(t, name+".txt", ansi.Strip(frame))
 					}
 					if th.name != "mono" && th.name != "ascii" {
-						golden(t, name+".ansi", frame)
+						goldenScreen(t, name+".ansi", frame)
 					}
 					if th.ascii {
 						for _, r := range ansi.Strip(frame) {
