@@ -489,23 +489,41 @@ func (a *App) header(c *Context) []string {
 	}
 	line = fitStyled(line, c.Width, hs)
 
-	var tabs []string
-	for i, v := range a.views {
-		label := fmt.Sprintf(" %d %s ", i+1, clean(v.Name()))
-		if i >= 9 {
-			label = " " + clean(v.Name()) + " "
-		}
-		if i == a.tab {
-			tabs = append(tabs, t.TabOn.Render(label))
-		} else {
-			tabs = append(tabs, t.TabOff.Render(label))
-		}
-	}
 	right := t.Muted.Render("window ") + t.Base.Render(shortDur(a.window))
 	if a.filter != "" {
 		right = t.Muted.Render("filter ") + t.Key.Render(trunc(clean(a.filter), 20)) + "  " + right
 	}
-	tl := strings.Join(tabs, "")
+	// tabs shrink when they and the window do not fit: first the padding
+	// goes, then the names of the tabs not shown (the digits stay)
+	var tl string
+	for compact := 0; compact < 3; compact++ {
+		var tabs []string
+		for i, v := range a.views {
+			name := clean(v.Name())
+			label := fmt.Sprintf("%d %s", i+1, name)
+			if i >= 9 {
+				label = name
+			}
+			if compact == 2 && i != a.tab && i < 9 {
+				label = fmt.Sprintf("%d", i+1)
+			}
+			if compact == 0 {
+				label = " " + label + " "
+			}
+			if i == a.tab {
+				tabs = append(tabs, t.TabOn.Render(label))
+			} else {
+				tabs = append(tabs, t.TabOff.Render(label))
+			}
+		}
+		tl = strings.Join(tabs, "")
+		if compact > 0 {
+			tl = " " + strings.Join(tabs, " ")
+		}
+		if lipgloss.Width(tl)+lipgloss.Width(right)+2 <= c.Width {
+			break
+		}
+	}
 	gap := c.Width - lipgloss.Width(tl) - lipgloss.Width(right) - 1
 	if gap >= 1 {
 		tl += strings.Repeat(" ", gap) + right

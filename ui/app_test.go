@@ -579,3 +579,17 @@ func TestDroppedSeriesAreShown(t *testing.T) {
 		t.Fatalf("dropped series not shown:\n%s", plain(a))
 	}
 }
+
+func TestTabsShrinkSoTheWindowStaysVisible(t *testing.T) {
+	views := []View{&fakeView{}, &fakeView{}, &fakeView{}}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: views}, 80, 24, 100)
+	tabs := strings.Split(plain(a), "\n")[1]
+	if !strings.Contains(tabs, "window 15m") || !strings.Contains(tabs, "1 Overview") || !strings.Contains(tabs, "6") {
+		t.Fatalf("tab line at 80 columns: %q", tabs)
+	}
+	a.Update(tea.WindowSizeMsg{Width: 200, Height: 50})
+	tabs = strings.Split(plain(a), "\n")[1]
+	if !strings.Contains(tabs, " 6 Load balancers ") || !strings.Contains(tabs, "window 15m") {
+		t.Fatalf("tab line at 200 columns: %q", tabs)
+	}
+}
