@@ -145,8 +145,13 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case DataMsg:
 		if !a.paused {
+			oldSnap, oldF := a.snap, a.findings
 			a.refresh()
-			a.dirty = true
+			// a DataMsg with nothing new (same store version and window,
+			// same findings) builds no frame
+			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) {
+				a.dirty = true
+			}
 		}
 	case GotoMsg:
 		a.gotoView(msg)
@@ -340,6 +345,25 @@ func (a *App) refresh() {
 	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
 		a.cursor = a.snap.Start
 	}
+}
+
+func sameWindow(a, b *correlate.Snapshot) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Version == b.Version && a.Start.Equal(b.Start) && a.N == b.N && a.Now.Equal(b.Now)
+}
+
+func sameFindings(a, b []correlate.Finding) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].Severity != b[i].Severity || a[i].Title != b[i].Title || a[i].Active() != b[i].Active() {
+			return false
+		}
+	}
+	return true
 }
 
 func floorTime(t time.Time, step time.Duration) time.Time {

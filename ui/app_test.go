@@ -309,7 +309,7 @@ func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
 }
 
 func TestNoFrameWithoutNewDataKeyOrResize(t *testing.T) {
-	a, _ := newTestApp(themes.Dark(), 80, 24, 100)
+	a, in := newTestApp(themes.Dark(), 80, 24, 100)
 	a.View()
 	n := a.Frames()
 	for i := 0; i < 5; i++ {
@@ -321,6 +321,12 @@ func TestNoFrameWithoutNewDataKeyOrResize(t *testing.T) {
 	if a.Frames() != n {
 		t.Fatalf("%d frames built without data, a bound key or a resize", a.Frames()-n)
 	}
+	a.Update(DataMsg{}) // nothing new in the store
+	a.View()
+	if a.Frames() != n {
+		t.Fatal("a DataMsg without new data built a frame")
+	}
+	in.advance(1)
 	a.Update(DataMsg{})
 	a.View()
 	if a.Frames() != n+1 {
