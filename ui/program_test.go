@@ -198,6 +198,7 @@ func BenchmarkFrame(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					a.Update(DataMsg{})
+					a.dirty = true // as if the data had moved: a full frame
 					a.View()
 				}
 			})
@@ -291,6 +292,7 @@ func BenchmarkFrame24h(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				a.Update(DataMsg{})
+				a.dirty = true // as if the data had moved: a full frame
 				a.View()
 			}
 		})
