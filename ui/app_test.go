@@ -599,3 +599,35 @@ func TestTabsShrinkSoTheWindowStaysVisible(t *testing.T) {
 		t.Fatalf("tab line at 200 columns: %q", tabs)
 	}
 }
+
+// TestViewsRenderAnySizeTheyAreGiven: the shell never gives a view less
+// than 80x17, but a view must not panic or overflow when it is.
+func TestViewsRenderAnySizeTheyAreGiven(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
+	for _, v := range a.views {
+		for _, open := range []bool{false, true} {
+			if open {
+				c := a.context(20)
+				v.Update(keyMsg("enter"), &c)
+				v.Update(keyMsg("z"), &c)
+			}
+			for _, sz := range [][2]int{{0, 0}, {1, 1}, {5, 2}, {10, 3}, {40, 8}, {300, 4}} {
+				c := a.context(sz[1])
+				c.Width = sz[0]
+				out := v.Render(&c)
+				if sz[1] == 0 {
+					continue
+				}
+				lines := strings.Split(out, "\n")
+				if len(lines) != sz[1] {
+					t.Fatalf("%s at %dx%d: %d lines", v.Name(), sz[0], sz[1], len(lines))
+				}
+				for _, l := range lines {
+					if w := ansi.StringWidth(l); w > sz[0] {
+						t.Fatalf("%s at %dx%d: a line %d wide", v.Name(), sz[0], sz[1], w)
+					}
+				}
+			}
+		}
+	}
+}

@@ -94,7 +94,7 @@ func (e *eventsView) Render(c *Context) string {
 	if e.open {
 		detail = e.detail(c, &evs[sel])
 		listH = max(c.Height-1-len(detail), 3)
-		detail = detail[:min(len(detail), c.Height-1-listH)]
+		detail = detail[:max(min(len(detail), c.Height-1-listH), 0)]
 	}
 	wide := c.Width >= 120
 	timeFmt := "15:04:05"
