@@ -71,11 +71,12 @@ type App struct {
 	views []View
 	tab   int
 
-	w, h   int
-	window time.Duration
-	paused bool
-	until  time.Time // start of the newest visible bucket
-	cursor time.Time // zero: live
+	w, h    int
+	window  time.Duration
+	paused  bool
+	until   time.Time // start of the newest visible bucket
+	cursor  time.Time // zero: live
+	liveNow time.Time // the store's newest time, followed while paused
 
 	filter    string
 	filtering bool
@@ -144,6 +145,13 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.dirty = true
 		}
 	case DataMsg:
+		if a.paused && a.opt.Store != nil {
+			// the window stays; the header says how far live has moved on
+			if now := a.opt.Store.Now(); !now.Equal(a.liveNow) {
+				a.liveNow = now
+				a.dirty = true
+			}
+		}
 		if !a.paused {
 			oldSnap, oldF := a.snap, a.findings
 			a.refresh()
@@ -462,6 +470,9 @@ func (a *App) header(c *Context) []string {
 	fixed := hs.Render(" ") + hs.Render(clock) + sep
 	if a.paused {
 		fixed += on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
+		if a.snap != nil && a.liveNow.After(a.snap.Now) {
+			fixed += hs.Render(" live +" + shortDur(a.liveNow.Sub(a.snap.Now).Round(time.Second)))
+		}
 	} else {
 		fixed += on(t.OK).Render(c.Symbols.Live + " LIVE")
 	}

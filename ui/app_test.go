@@ -62,6 +62,9 @@ func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
 	if in.store.Now().Equal(before.Now) {
 		t.Fatal("the store did not move: the test proves nothing")
 	}
+	if !strings.Contains(plain(a), "PAUSED live +1m40s") {
+		t.Fatalf("header does not say how far live has moved on:\n%s", plain(a))
+	}
 	pressKeys(a, "p")
 	if !a.snap.Now.Equal(in.store.Now()) {
 		t.Fatalf("after resume the snapshot is at %v, store at %v", a.snap.Now, in.store.Now())
