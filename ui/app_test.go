@@ -634,3 +634,27 @@ func TestViewsRenderAnySizeTheyAreGiven(t *testing.T) {
 		}
 	}
 }
+
+func TestOverviewEnterOpensTheGraphsOfTheSelectedSeries(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
+	pressKeys(a, "down", "down", "down", "down") // symptoms first: the 4th is db-1 iowait
+	_, cmd := a.Update(keyMsg("enter"))
+	if cmd == nil {
+		t.Fatal("enter on a series did nothing")
+	}
+	a.Update(cmd())
+	if a.tab != 1 || a.filter != "db-1" {
+		t.Fatalf("enter: view %d filter %q, want Graphs filtered to db-1", a.tab, a.filter)
+	}
+	if !strings.Contains(plain(a), "servers.db-1.cpu.iowait") {
+		t.Fatal("the graphs of db-1 are not shown")
+	}
+	// many presses past the end keep the last series selected and in view
+	pressKeys(a, "esc", "1")
+	for i := 0; i < 30; i++ {
+		pressKeys(a, "down")
+	}
+	if !strings.Contains(plain(a), "req_rate{www}") {
+		t.Fatal("the last series is not in view when selected")
+	}
+}
