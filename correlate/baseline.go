@@ -95,10 +95,16 @@ func RobustBaseline(vals []float64, floor float64, scratch *[]float64) Baseline 
 		return b
 	}
 	b.Lo, b.Hi = lo, hi
-	lo, hi = math.Inf(1), math.Inf(-1)
-	for _, v := range buf {
-		lo = math.Min(lo, v)
-		hi = math.Max(hi, v)
+	if len(buf) < b.N { // sampled: the sample's own range decides flatness
+		lo, hi = buf[0], buf[0]
+		for _, v := range buf[1:] {
+			if v < lo {
+				lo = v
+			}
+			if v > hi {
+				hi = v
+			}
+		}
 	}
 	var med float64
 	if lo == hi {

@@ -42,6 +42,9 @@ func NewEngine(opt EngineOptions) *Engine {
 		ranker: NewRanker(opt.Rank), state: newRuleState()}
 }
 
+// maxClosed bounds the resolved findings the engine remembers.
+const maxClosed = 1000
+
 // EngineSource is the source name the engine's own events carry.
 const EngineSource = "engine"
 
@@ -84,6 +87,9 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 			f.Resolved = now
 			changes = append(changes, findingEvent(f, "resolved"))
 			e.closed = append(e.closed, *f)
+			if len(e.closed) > maxClosed {
+				e.closed = append(e.closed[:0:0], e.closed[len(e.closed)-maxClosed:]...)
+			}
 			delete(e.active, id)
 			delete(e.absent, id)
 		}

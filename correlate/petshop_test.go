@@ -19,7 +19,7 @@ import (
 // high-traffic scenarios, ranked by the engine with the call graph as
 // dependencies, the no-issue period as baseline and the issue as window.
 
-const petshopDir = "/work/shared/data/petshop/dataset"
+var petshopDir = filepath.Join(sharedData(), "petshop", "dataset")
 
 type petFrame struct {
 	cols []petCol
@@ -147,7 +147,9 @@ func petSnapshot(base, win *petFrame, baseFrom, baseTo, winFrom, winTo int, tg p
 	return snap, sym
 }
 
-var petOpts = RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10}
+// petOpts: 5-minute steps, so a move held for 2 points (10 min) is
+// sustained; the window is the whole issue, so any onset in it counts.
+var petOpts = RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
 
 // nodeRanking turns the series ranking into a node ranking: each node at
 // the place of its best series (traffic series are gates, not answers).
@@ -228,6 +230,23 @@ func loadPetIssues(t testing.TB, scenario string) []petIssue {
 
 func TestPetShopRootCauseRanking(t *testing.T) {
 	petSkip(t)
+	ac1, ac3, spec := petshopEval(t, petOpts)
+	// asserted at the level reached (AC@1 0.615, AC@3 0.904, specificity
+	// 1.0 with no ties): AC@3 and specificity meet their goals; AC@1 stays
+	// below the published traversal's 0.654 — the high-traffic latency
+	// issues rank a step-function lambda first (6× its latency in every
+	// window, on an all-anomalous path)
+	if ac1 < 0.6 || ac3 < 0.83 || spec < 0.9 {
+		t.Errorf("AC@1 %.3f, AC@3 %.3f, specificity %.2f below the level reached (0.6 / 0.83 / 0.9)", ac1, ac3, spec)
+	}
+	// the same with 3 points to sustain (15 min), the engine's default
+	o := petOpts
+	o.Score.Sustain = 3
+	t.Log("with Sustain 3:")
+	petshopEval(t, o)
+}
+
+func petshopEval(t *testing.T, opts RankOptions) (ac1, ac3, spec float64) {
 	type acc struct {
 		n              int
 		hit, exp       [6]float64
@@ -255,7 +274,7 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 				t.Fatalf("%s %s: target %+v not in the data", sc, is.name, is.target.Target)
 			}
 			nb := base.rows
-			rk := NewRanker(petOpts).Rank(snap, sym, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: snap.N})
+			rk := NewRanker(opts).Rank(snap, sym, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: snap.N})
 			nr := nodeRanking(rk, is.target.Target.Node)
 			el := float64(time.Since(start).Microseconds()) / 1000
 			for _, a := range []*acc{total, groups[g]} {
@@ -303,7 +322,7 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 			for cut := 5; cut <= 9; cut++ {
 				c := base.rows * cut / 10
 				snap, sym := petSnapshot(base, base, 0, c, c, c+5, tg, deps)
-				rk := NewRanker(petOpts).Rank(snap, sym, Window{BaseFrom: 0, BaseTo: c, From: c, To: snap.N})
+				rk := NewRanker(opts).Rank(snap, sym, Window{BaseFrom: 0, BaseTo: c, From: c, To: snap.N})
 				blamed := rk.Active && len(rk.Suspects) > 0
 				for _, a := range []*acc{total, groups[sc+"/"+tg.Target.Metric]} {
 					a.specN++
@@ -332,15 +351,8 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 	if total.n != 52 {
 		t.Fatalf("%d issues, want 52", total.n)
 	}
-	ac1, ac3 := total.hit[1]/n, total.hit[3]/n
-	spec := float64(total.specOK) / float64(total.specN)
+	ac1, ac3 = total.hit[1]/n, total.hit[3]/n
+	spec = float64(total.specOK) / float64(total.specN)
 	t.Logf("goals: AC@1 > 0.654, AC@3 ≥ 0.83, specificity ≥ 0.9 (published traversal 0.654 / 0.827)")
-	// asserted at the level reached (AC@1 0.462, AC@3 0.788, specificity
-	// 1.0): specificity meets its goal; AC@1 and AC@3 do not yet reach the
-	// published traversal — the high-traffic windows carry artefacts (an
-	// ELB reading availability 0 with traffic, a step-function lambda at
-	// 6× its latency in every window) that rank first
-	if ac1 < 0.45 || ac3 < 0.77 || spec < 0.9 {
-		t.Errorf("AC@1 %.3f, AC@3 %.3f, specificity %.2f below the level reached (0.45 / 0.77 / 0.9)", ac1, ac3, spec)
-	}
+	return ac1, ac3, spec
 }

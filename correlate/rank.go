@@ -3,6 +3,7 @@ package correlate
 import (
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/opsview/opsview/sources"
@@ -36,7 +37,10 @@ type RankOptions struct {
 	LagCandidates int
 	// MinPoints is the fewest baseline points a series needs to be scored; default 10.
 	MinPoints int
-	Score     ScoreOptions
+	// MinRequests is the fewest requests in a bucket for a share of
+	// requests (availability, error share) to be read there; default 20.
+	MinRequests float64
+	Score       ScoreOptions
 }
 
 func (o *RankOptions) defaults() {
@@ -75,6 +79,9 @@ func (o *RankOptions) defaults() {
 	}
 	if o.MinPoints <= 0 {
 		o.MinPoints = 10
+	}
+	if o.MinRequests <= 0 {
+		o.MinRequests = 20
 	}
 	o.Score.defaults()
 }
@@ -179,11 +186,12 @@ const maxOrder = 1000
 // Ranker ranks candidates for symptoms. It keeps the baseline cache and
 // scratch space between queries, so it is not safe for concurrent use.
 type Ranker struct {
-	Opt   RankOptions
-	Cache *BaselineCache
-	cands []Candidate
-	masks map[string][]bool
-	bufA  []float64
+	Opt      RankOptions
+	Cache    *BaselineCache
+	cands    []Candidate
+	masks    map[string][]bool // node → buckets with no traffic
+	lowMasks map[string][]bool // node → buckets with fewer than MinRequests
+	bufA     []float64
 }
 
 // NewRanker makes a ranker with its own baseline cache.
@@ -206,8 +214,11 @@ func (r *Ranker) trafficMasks(snap *Snapshot, w Window) map[string][]bool {
 	for k := range r.masks {
 		delete(r.masks, k)
 	}
+	for k := range r.lowMasks {
+		delete(r.lowMasks, k)
+	}
 	if r.masks == nil {
-		r.masks = map[string][]bool{}
+		r.masks, r.lowMasks = map[string][]bool{}, map[string][]bool{}
 	}
 	type acc struct {
 		sum  []float64
@@ -227,31 +238,80 @@ func (r *Ranker) trafficMasks(snap *Snapshot, w Window) map[string][]bool {
 			a = &acc{sum: make([]float64, snap.N), seen: make([]bool, snap.N)}
 			nodes[s.Node] = a
 		}
+		// requests per bucket: a rate times the step, a count as is
+		per := 1.0
+		if strings.HasSuffix(s.Unit, "/s") {
+			per = snap.Step.Seconds()
+		}
 		for t := w.BaseFrom; t < w.To; t++ {
 			v := s.Values[t]
 			if v == v {
 				a.seen[t] = true
 				if v > 0 {
-					a.sum[t] += v
+					a.sum[t] += v * per
 				}
 			}
 		}
 	}
 	for node, a := range nodes {
-		var m []bool
+		var m, low []bool
 		for t := w.BaseFrom; t < w.To; t++ {
-			if a.seen[t] && a.sum[t] <= 0 {
+			if !a.seen[t] {
+				continue
+			}
+			if a.sum[t] <= 0 {
 				if m == nil {
 					m = make([]bool, snap.N)
 				}
 				m[t] = true
 			}
+			if a.sum[t] < r.Opt.MinRequests {
+				if low == nil {
+					low = make([]bool, snap.N)
+				}
+				low[t] = true
+			}
 		}
 		if m != nil {
 			r.masks[node] = m
 		}
+		if low != nil {
+			r.lowMasks[node] = low
+		}
 	}
 	return r.masks
+}
+
+// ratioWords mark series that are a share of requests (availability,
+// error share): with too few requests in a bucket they are noise.
+var ratioWords = []string{"avail", "success", "error", "5xx", "4xx", "fail"}
+
+// IsRequestRatio reports whether a series is a share of its node's
+// requests (availability, error share, success rate).
+func IsRequestRatio(m *SeriesMeta) bool {
+	switch strings.ToLower(m.Unit) {
+	case "%", "ratio", "", "percent":
+		return hasWord(m.Name, ratioWords)
+	}
+	return false
+}
+
+// maskFor is the mask of buckets a series must not be read at: none for
+// traffic (it is the gate); for a share of requests, the buckets with
+// fewer than MinRequests requests; for the rest, the buckets with none.
+func (r *Ranker) maskFor(m *SeriesMeta) []bool {
+	if m.Role == sources.RoleTraffic || m.Node == "" {
+		return nil
+	}
+	if IsRequestRatio(m) {
+		if l := r.lowMasks[m.Node]; l != nil {
+			return l
+		}
+	}
+	if len(r.masks) == 0 {
+		return nil
+	}
+	return r.masks[m.Node]
 }
 
 // depGraph answers "does node a depend on node b" over the snapshot's
@@ -295,8 +355,8 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	thr := o.Score.Threshold
 	s := &snap.Series[sym]
 	rk := &Ranking{Window: w}
-	masks := r.trafficMasks(snap, w)
-	symMask := masks[s.Node]
+	r.trafficMasks(snap, w)
+	symMask := r.maskFor(&s.SeriesMeta)
 	rk.Symptom = Candidate{Index: sym, Key: s.Key, Meta: &s.SeriesMeta, Dir: HarmfulDirection(&s.SeriesMeta)}
 	if s.Role == sources.RoleTraffic {
 		rk.Symptom.Dir = Up
@@ -357,10 +417,7 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			continue
 		}
 		cd := Candidate{Index: i, Key: c.Key, Meta: &c.SeriesMeta, Dir: HarmfulDirection(&c.SeriesMeta), Lead: math.MinInt32}
-		var mask []bool
-		if len(masks) > 0 && c.Role != sources.RoleTraffic { // traffic is the gate, not gated
-			mask = masks[c.Node]
-		}
+		mask := r.maskFor(&c.SeriesMeta)
 		cd.Base = r.Cache.Get(snap, c, w.BaseFrom, w.BaseTo, mask)
 		if !cd.Base.Valid(o.MinPoints) {
 			cd.Excluded = "too few points"
@@ -424,8 +481,16 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			order = append(order, i)
 		}
 	}
-	sort.Slice(order, func(a, b int) bool { return cands[order[a]].Score > cands[order[b]].Score })
 	if len(order) > o.LagCandidates {
+		// the best K by magnitude get the lag search; ties by key, so the
+		// cut never depends on the sort's whims
+		sort.Slice(order, func(a, b int) bool {
+			ca, cb := &cands[order[a]], &cands[order[b]]
+			if ca.Score != cb.Score {
+				return ca.Score > cb.Score
+			}
+			return ca.Key < cb.Key
+		})
 		for _, i := range order[o.LagCandidates:] {
 			cands[i].Score *= 0.2 // never searched: no evidence of co-movement
 		}
@@ -436,10 +501,7 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			break
 		}
 		c.Lag, c.R = r.bestLag(s.Values, snap.Series[c.Index].Values, ts, w, o.MaxLag, rk.Symptom.Dir, c.Dir)
-		var cmask []bool
-		if c.Meta.Role != sources.RoleTraffic {
-			cmask = masks[c.Meta.Node]
-		}
+		cmask := r.maskFor(c.Meta)
 		c.Overlap = overlap(s.Values, snap.Series[c.Index].Values, ts, w.To, o.MaxLag, &rk.Symptom.Base, &c.Base,
 			rk.Symptom.Dir, c.Dir, thr, symMask, cmask)
 	}
@@ -511,8 +573,12 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		}
 		return 2
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ta, tb := tier(order[a]), tier(order[b])
+	tiers := make([]int8, len(cands))
+	for _, i := range order {
+		tiers[i] = int8(tier(i))
+	}
+	sort.Slice(order, func(a, b int) bool {
+		ta, tb := tiers[order[a]], tiers[order[b]]
 		if ta != tb {
 			return ta < tb
 		}
@@ -541,7 +607,7 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		if c.Peak > lc.MaxZ {
 			lc.MaxZ = c.Peak
 		}
-		switch t := tier(i); {
+		switch t := tiers[i]; {
 		case t == 2:
 			c.Group = EvQuiet
 		case t == 0 && len(rk.Suspects) < o.MaxSuspects:
@@ -585,6 +651,8 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	for n, i := range order {
 		rk.Order[n] = cands[i]
 	}
+	// the scratch must not keep this snapshot alive until the next query
+	clear(cands)
 	return rk
 }
 

@@ -548,3 +548,80 @@ func TestBaselineCacheRecomputesOnlyWhenTheWindowMoves(t *testing.T) {
 		t.Fatalf("misses %d, entries %d", c.Misses, c.Len())
 	}
 }
+
+// Odd data (Inf, NaN everywhere, one point, negative values, empty
+// snapshots) never panics and never yields a NaN score.
+func TestOddDataDoesNotPanic(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	odd := []float64{math.Inf(1), math.Inf(-1), math.NaN(), 0, -1, 1e308, -1e308, 5e-324}
+	for trial := 0; trial < 200; trial++ {
+		n := r.IntN(300)
+		var ss []series
+		for k := 0; k < 1+r.IntN(6); k++ {
+			v := noise(r, n, 10, 1)
+			for i := range v {
+				if r.IntN(5) == 0 {
+					v[i] = odd[r.IntN(len(odd))]
+				}
+			}
+			role := []sources.Role{sources.RoleSymptom, sources.RoleResource, sources.RoleTraffic, sources.RoleUnknown}[r.IntN(4)]
+			ss = append(ss, series{key: string(rune('a' + k)), name: []string{"5xx", "availability", "requests", "replication_lag"}[r.IntN(4)],
+				node: []string{"", "a", "b"}[r.IntN(3)], role: role, layer: sources.Layers[r.IntN(len(sources.Layers))], vals: v})
+		}
+		snap := mkSnap(tstep, n, ss...)
+		snap.Deps = []sources.Dependency{{From: "a", To: "b"}, {From: "b", To: "a"}} // a cycle too
+		e := NewEngine(EngineOptions{})
+		fs, _ := e.Evaluate(snap)
+		for _, f := range fs {
+			for _, ev := range f.Evidence {
+				if math.IsNaN(ev.Score) {
+					t.Fatalf("trial %d: NaN score in %+v", trial, ev)
+				}
+			}
+		}
+		if n > 0 {
+			NewRanker(RankOptions{}).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: n / 2, From: n / 2, To: n})
+		}
+	}
+}
+
+// An availability measured over a handful of requests is noise: it is
+// not read in buckets with fewer than MinRequests requests, and is read
+// again when the node has traffic.
+func TestShareOfFewRequestsIsNotRead(t *testing.T) {
+	build := func(reqs float64) *Snapshot {
+		r := rand.New(rand.NewPCG(33, 34))
+		n := 480
+		lat := noise(r, n, 100, 5)
+		stepUp(lat, 440, 400)
+		avail := noise(r, n, 99.9, 0.02)
+		req := noise(r, n, reqs, reqs/20)
+		for i := 436; i < n; i++ {
+			avail[i] = 0
+		}
+		return mkSnap(tstep, n,
+			series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerEdge, vals: lat},
+			series{name: "availability", unit: "%", node: "elb", role: sources.RoleResource, layer: sources.LayerLB, vals: avail},
+			series{name: "requests", unit: "count", node: "elb", role: sources.RoleTraffic, layer: sources.LayerLB, vals: req},
+		)
+	}
+	for _, c := range []struct {
+		reqs  float64
+		moved bool
+	}{{5, false}, {200, true}} {
+		snap := build(c.reqs)
+		rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+		moved := false
+		for _, cd := range rk.Order {
+			if cd.Meta.Name == "availability" && cd.Moved {
+				moved = true
+			}
+		}
+		if moved != c.moved {
+			t.Errorf("%v requests per bucket: availability moved %v, want %v", c.reqs, moved, c.moved)
+		}
+	}
+	if !IsRequestRatio(&SeriesMeta{Name: "hrsp_5xx_share", Unit: "%"}) || IsRequestRatio(&SeriesMeta{Name: "cpu.iowait", Unit: "%"}) {
+		t.Error("IsRequestRatio misclassifies")
+	}
+}

@@ -568,3 +568,22 @@ func (s *Store) SeriesCount() int {
 	defer s.mu.RUnlock()
 	return len(s.series)
 }
+
+// Reset empties the store (a replay that seeks backwards starts over); the
+// dependencies stay.
+func (s *Store) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version++
+	s.now = time.Time{}
+	s.series = map[string]*ring{}
+	s.order = nil
+	s.dropped = 0
+	s.events = map[string]*sources.Event{}
+	s.evOrder = nil
+	s.paths = map[string]*pathRing{}
+	s.pathKeys = nil
+	s.nodes = map[string][]sources.NodeState{}
+	s.status = map[string]sources.Status{}
+	s.srcOrder = nil
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/opsview/opsview/sources"
 )
 
-var t0 = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+// t0 comes from helpers_test.go
 
 func pts(start time.Time, step time.Duration, vals ...float64) []sources.Point {
 	out := make([]sources.Point, len(vals))

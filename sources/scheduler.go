@@ -278,6 +278,9 @@ func (s *Scheduler) pollAndReport(ctx context.Context, e Entry, p *poller, first
 	if b.At.IsZero() {
 		b.At = s.opt.Now()
 	}
+	if !s.opt.Until.IsZero() && b.At.After(s.opt.Until) {
+		b.At = s.opt.Until // historical mode: the store's clock ends with the window
+	}
 	for i := range b.Events {
 		if b.Events[i].Source == "" {
 			b.Events[i].Source = e.Name
@@ -388,5 +391,9 @@ func (s *Scheduler) fail(e Entry, now time.Time, latency time.Duration, err erro
 	s.status[e.Name] = st
 	s.mu.Unlock()
 	s.opt.Logf("source %s: %v", e.Name, err)
-	s.opt.Out(&Batch{Source: e.Name, Type: e.Type, At: s.opt.Now(), Status: st})
+	at := s.opt.Now()
+	if !s.opt.Until.IsZero() && at.After(s.opt.Until) {
+		at = s.opt.Until
+	}
+	s.opt.Out(&Batch{Source: e.Name, Type: e.Type, At: at, Status: st})
 }

@@ -106,7 +106,8 @@ func HighContrast() *Theme {
 	return t
 }
 
-// Mono has no colour: emphasis by bold, underline and reverse only.
+// Mono has no colour: emphasis by bold and reverse only (underline is
+// drawn cell by cell, which costs bytes on every frame).
 func Mono() *Theme {
 	p := lipgloss.NewStyle()
 	return &Theme{
@@ -114,7 +115,7 @@ func Mono() *Theme {
 		Base: p, Muted: p, Faint: p, Title: p.Bold(true), Header: p.Reverse(true),
 		TabOn: p.Reverse(true).Bold(true), TabOff: p, Selected: p.Reverse(true), Border: p,
 		Key: p.Bold(true), Cursor: p.Bold(true),
-		OK: p, Info: p, Warning: p.Bold(true), Critical: p.Bold(true).Underline(true), Unknown: p,
+		OK: p, Info: p, Warning: p.Bold(true), Critical: p.Bold(true).Reverse(true), Unknown: p,
 	}
 }
 

@@ -47,6 +47,14 @@ type Options struct {
 	Location *time.Location
 	// Logf receives the app's log lines; never the screen. May be nil.
 	Logf func(string, ...any)
+	// OnKey lets the mode (replay, recording) take keys the active view
+	// did not; ModeKeys lists them for help. OnKey must not block.
+	OnKey    func(tea.KeyPressMsg) (handled bool, cmd tea.Cmd)
+	ModeKeys []key.Binding
+	// Updates, when set, signals new data (instead of the caller sending
+	// DataMsg through its program): used where the program is not the
+	// caller's to hold, as in a session served over SSH.
+	Updates <-chan struct{}
 }
 
 // DataMsg tells the app the store changed. The program's wiring sends it
@@ -133,7 +141,21 @@ func (a *App) Keys() KeyMap { return a.keys }
 
 // Init implements tea.Model. There is no tick: the app waits for data,
 // keys and resizes.
-func (a *App) Init() tea.Cmd { return nil }
+func (a *App) Init() tea.Cmd { return a.waitData() }
+
+// waitData turns the next signal on Options.Updates into a DataMsg.
+func (a *App) waitData() tea.Cmd {
+	ch := a.opt.Updates
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		if _, ok := <-ch; !ok {
+			return nil
+		}
+		return DataMsg{}
+	}
+}
 
 // Update implements tea.Model.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -160,6 +182,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) {
 				a.dirty = true
 			}
+		}
+		if a.opt.Updates != nil {
+			return a, a.waitData()
 		}
 	case GotoMsg:
 		a.gotoView(msg)
@@ -226,6 +251,12 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 	if handled, cmd := a.views[a.tab].Update(msg, &ctx); handled {
 		a.dirty = true
 		return cmd
+	}
+	if a.opt.OnKey != nil {
+		if handled, cmd := a.opt.OnKey(msg); handled {
+			a.dirty = true
+			return cmd
+		}
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
@@ -629,7 +660,7 @@ func (a *App) renderHelp(c *Context) string {
 		return out
 	}
 	v := a.views[a.tab]
-	global := a.keys.Global()
+	global := append(a.keys.Global(), a.opt.ModeKeys...)
 	// the view's own keys, without the global ones it repeats for the footer
 	var own []key.Binding
 	for _, k := range v.Keys() {

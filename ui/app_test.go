@@ -239,7 +239,7 @@ func TestBelowMinimumSizeSaysWhatItNeedsAndRecovers(t *testing.T) {
 	if !strings.Contains(scr, "need 80x20, have 60x15") {
 		t.Fatalf("small terminal message missing:\n%s", scr)
 	}
-	checkScreen(t, a.View().Content, 60, 15)
+	checkFrame(t, a.View().Content, 60, 15)
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 19})
 	if !strings.Contains(plain(a), "need 80x20, have 80x19") {
 		t.Fatal("80x19 is below the minimum")
@@ -249,7 +249,7 @@ func TestBelowMinimumSizeSaysWhatItNeedsAndRecovers(t *testing.T) {
 	if strings.Contains(scr, "need 80x20") || !strings.Contains(scr, "Sources") {
 		t.Fatalf("did not recover at 80x20:\n%s", scr)
 	}
-	checkScreen(t, a.View().Content, 80, 20)
+	checkFrame(t, a.View().Content, 80, 20)
 }
 
 func TestTinySizesNeverPanic(t *testing.T) {
@@ -265,7 +265,7 @@ func TestTinySizesNeverPanic(t *testing.T) {
 				}
 				continue
 			}
-			checkScreen(t, f, sz[0], sz[1])
+			checkFrame(t, f, sz[0], sz[1])
 		}
 	}
 	// no data at all, every view
@@ -273,7 +273,7 @@ func TestTinySizesNeverPanic(t *testing.T) {
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	for _, k := range []string{"1", "2", "3", "left", "[", "enter", "down"} {
 		pressKeys(a, k)
-		checkScreen(t, a.View().Content, 80, 24)
+		checkFrame(t, a.View().Content, 80, 24)
 	}
 	if !strings.Contains(plain(a), "waiting for data") && !strings.Contains(plain(a), "no events") {
 		t.Fatalf("empty store not explained:\n%s", plain(a))
@@ -282,7 +282,7 @@ func TestTinySizesNeverPanic(t *testing.T) {
 	a = New(Options{})
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	a.Update(DataMsg{})
-	checkScreen(t, a.View().Content, 80, 24)
+	checkFrame(t, a.View().Content, 80, 24)
 }
 
 func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
@@ -307,7 +307,7 @@ func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
 				t.Fatalf("after %v the frame contains %q", keys, bad)
 			}
 		}
-		checkScreen(t, f, 160, 48)
+		checkFrame(t, f, 160, 48)
 	}
 }
 
@@ -556,7 +556,7 @@ func TestExtraViewsGetATabKeysAndAFittedArea(t *testing.T) {
 	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: []View{fv}}, 80, 24, 240)
 	pressKeys(a, "4")
 	f := a.View().Content
-	checkScreen(t, f, 80, 24)
+	checkFrame(t, f, 80, 24)
 	if !strings.Contains(ansi.Strip(f), "4 Load balancers") {
 		t.Fatalf("no tab for the extra view:\n%s", ansi.Strip(f))
 	}

@@ -108,26 +108,7 @@ func (v *Findings) Render(c *Context) string {
 	if !v.detail {
 		lines = v.renderList(c)
 	}
-	return frame(lines, c.Width, c.Height)
-}
-
-// frame pads or cuts lines to exactly w × h cells.
-func frame(lines []string, w, h int) string {
-	out := make([]string, h)
-	for i := 0; i < h; i++ {
-		s := ""
-		if i < len(lines) {
-			s = lines[i]
-		}
-		if ansi.StringWidth(s) > w {
-			s = ansi.Truncate(s, w, "")
-		}
-		if pad := w - ansi.StringWidth(s); pad > 0 {
-			s += strings.Repeat(" ", pad)
-		}
-		out[i] = s
-	}
-	return strings.Join(out, "\n")
+	return box(lines, c.Width, c.Height)
 }
 
 // seg is a run of text in one style.
@@ -346,33 +327,6 @@ func chartRows(c *Context, vals []float64, base, spread float64, width, height i
 	return out
 }
 
-func wrap(s string, w, max int) []string {
-	var out []string
-	for _, para := range strings.Split(s, "\n") {
-		words := strings.Fields(para)
-		line := ""
-		for _, wd := range words {
-			switch {
-			case line == "":
-				line = wd
-			case ansi.StringWidth(line)+1+ansi.StringWidth(wd) <= w:
-				line += " " + wd
-			default:
-				out = append(out, line)
-				line = wd
-			}
-		}
-		if line != "" {
-			out = append(out, line)
-		}
-	}
-	if len(out) > max {
-		out = out[:max]
-		out[max-1] = ansi.Truncate(out[max-1]+" …", w, "…")
-	}
-	return out
-}
-
 func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 	th := c.Theme
 	w, h := c.Width, c.Height
@@ -407,7 +361,7 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 	footer = append(footer, join(w, seg{"esc", th.Key}, seg{" back", th.Muted}))
 	if c.Snap == nil || c.Snap.N == 0 || len(evs) == 0 {
 		lines = append(lines, "", join(w, seg{"no series to draw for this finding", th.Muted}))
-		return append(padTo(lines, h-len(footer)), footer...)
+		return append(padLines(lines, h-len(footer)), footer...)
 	}
 	room := h - len(lines) - len(footer) - 1 // one line for the time axis
 	gh := 3
@@ -491,10 +445,10 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 	gap := chartW - len(l) - len(r) - ansi.StringWidth(mid)
 	axis := l + strings.Repeat(" ", max(1, gap/2)) + mid + strings.Repeat(" ", max(1, gap-gap/2)) + r
 	lines = append(lines, join(w, seg{axis, th.Muted}))
-	return append(padTo(lines, h-len(footer)), footer...)
+	return append(padLines(lines, h-len(footer)), footer...)
 }
 
-func padTo(lines []string, n int) []string {
+func padLines(lines []string, n int) []string {
 	for len(lines) < n {
 		lines = append(lines, "")
 	}

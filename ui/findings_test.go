@@ -3,8 +3,6 @@ package ui
 import (
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +15,10 @@ import (
 	"github.com/opsview/opsview/themes"
 )
 
-// update is the package's one -update flag, declared in golden_test.go.
-
 // incident builds a store the way the sources feed it: field story 2 (the
 // melting volume) with a few quiet series, and returns the engine's view
 // of it after the refreshes of the last minutes.
-func incident(t *testing.T) (*correlate.Snapshot, []correlate.Finding) {
+func findingsIncident(t *testing.T) (*correlate.Snapshot, []correlate.Finding) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(7, 7))
 	step := 10 * time.Second
@@ -79,68 +75,34 @@ func incident(t *testing.T) (*correlate.Snapshot, []correlate.Finding) {
 	return snap, fs
 }
 
-func ctxFor(theme *themes.Theme, snap *correlate.Snapshot, fs []correlate.Finding, w, h int) *Context {
+func findingsCtx(theme *themes.Theme, snap *correlate.Snapshot, fs []correlate.Finding, w, h int) *Context {
 	sym := themes.UnicodeSymbols
 	return &Context{Theme: theme, Symbols: sym, Snap: snap, Findings: fs, Cursor: -1, Window: time.Hour, Width: w, Height: h}
 }
 
-func checkFrame(t *testing.T, out string, w, h int) {
-	t.Helper()
-	lines := strings.Split(out, "\n")
-	if len(lines) != h {
-		t.Fatalf("%d lines, want %d", len(lines), h)
-	}
-	for i, l := range lines {
-		if n := ansi.StringWidth(l); n != w {
-			t.Fatalf("line %d is %d cells, want %d: %q", i, n, w, ansi.Strip(l))
-		}
-	}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file; got:\n%s", name, ansi.Strip(got))
-	}
-}
-
-func press(code rune, text string) tea.KeyPressMsg {
+func findingsKey(code rune, text string) tea.KeyPressMsg {
 	return tea.KeyPressMsg{Code: code, Text: text}
 }
 
 func TestFindingsGolden(t *testing.T) {
-	snap, fs := incident(t)
+	snap, fs := findingsIncident(t)
 	for _, sz := range []struct {
 		name string
 		w, h int
 	}{{"80x24", 80, 24}, {"160x48", 160, 48}} {
 		for _, th := range []*themes.Theme{themes.Dark(), themes.Mono()} {
-			c := ctxFor(th, snap, fs, sz.w, sz.h)
+			c := findingsCtx(th, snap, fs, sz.w, sz.h)
 			v := NewFindings()
 			list := v.Render(c)
 			checkFrame(t, list, sz.w, sz.h)
 			golden(t, "findings_list_"+th.Name+"_"+sz.name, list)
-			if h, _ := v.Update(press(tea.KeyEnter, ""), c); !h {
+			if h, _ := v.Update(findingsKey(tea.KeyEnter, ""), c); !h {
 				t.Fatal("enter not handled")
 			}
 			ev := v.Render(c)
 			checkFrame(t, ev, sz.w, sz.h)
 			golden(t, "findings_evidence_"+th.Name+"_"+sz.name, ev)
-			if h, _ := v.Update(press(tea.KeyEscape, ""), c); !h {
+			if h, _ := v.Update(findingsKey(tea.KeyEscape, ""), c); !h {
 				t.Fatal("esc not handled")
 			}
 			if back := v.Render(c); back != list {
@@ -151,10 +113,10 @@ func TestFindingsGolden(t *testing.T) {
 }
 
 func TestFindingsEvidenceSaysWhatMovedFirst(t *testing.T) {
-	snap, fs := incident(t)
-	c := ctxFor(themes.Mono(), snap, fs, 80, 24)
+	snap, fs := findingsIncident(t)
+	c := findingsCtx(themes.Mono(), snap, fs, 80, 24)
 	v := NewFindings()
-	v.Update(press(tea.KeyEnter, ""), c)
+	v.Update(findingsKey(tea.KeyEnter, ""), c)
 	plain := ansi.Strip(v.Render(c))
 	for _, want := range []string{"likely db-1 cpu.iowait", "symptom app hrsp_5xx", "#1 db-1 cpu.iowait", "lead 40 s", "┄", "esc back"} {
 		if !strings.Contains(plain, want) {
@@ -176,7 +138,7 @@ func TestFindingsListOrderAndKeys(t *testing.T) {
 		{ID: "c", Severity: sources.SevInfo, Title: "could not check probe", Opened: at.Add(-2 * time.Hour)},
 	}
 	snap := &correlate.Snapshot{Now: at, Start: at.Add(-time.Hour), Step: 10 * time.Second, N: 360}
-	c := ctxFor(themes.Mono(), snap, fs, 80, 6)
+	c := findingsCtx(themes.Mono(), snap, fs, 80, 6)
 	v := NewFindings()
 	out := ansi.Strip(v.Render(c))
 	checkFrame(t, v.Render(c), 80, 6)
@@ -187,14 +149,14 @@ func TestFindingsListOrderAndKeys(t *testing.T) {
 	if strings.Contains(out, "\x1b[31m") || !strings.Contains(lines[2], "1m") {
 		t.Errorf("escape from a title reached the screen, or age wrong: %q", lines[2])
 	}
-	v.Update(press(tea.KeyDown, ""), c)
-	v.Update(press('j', "j"), c)
-	v.Update(press('j', "j"), c) // stops at the last
+	v.Update(findingsKey(tea.KeyDown, ""), c)
+	v.Update(findingsKey('j', "j"), c)
+	v.Update(findingsKey('j', "j"), c) // stops at the last
 	lines = strings.Split(ansi.Strip(v.Render(c)), "\n")
 	if !strings.HasPrefix(lines[3], ">ℹ info") || !strings.Contains(lines[3], "2h00m") {
 		t.Errorf("third row after moving down: %q", lines[3])
 	}
-	v.Update(press(tea.KeyEnter, ""), c)
+	v.Update(findingsKey(tea.KeyEnter, ""), c)
 	ev := ansi.Strip(v.Render(c))
 	if !strings.Contains(ev, "could not check probe") || !strings.Contains(ev, "no series to draw") {
 		t.Errorf("evidence of a finding without series:\n%s", ev)
@@ -212,7 +174,7 @@ func TestFindingsListOrderAndKeys(t *testing.T) {
 }
 
 func TestChartLeavesNoDataBlank(t *testing.T) {
-	c := ctxFor(themes.Mono(), nil, nil, 10, 3)
+	c := findingsCtx(themes.Mono(), nil, nil, 10, 3)
 	vals := []float64{1, 2, math.NaN(), math.NaN(), 5, 0, 1, 2, 3, 4}
 	rows := chartRows(c, vals, 1, 0.1, 10, 2, c.Theme.Base)
 	bottom := []rune(ansi.Strip(rows[1]))

@@ -273,3 +273,31 @@ func (c *Context) dot() string {
 	}
 	return " · "
 }
+
+// wrap breaks text into at most max lines of width w, marking a cut with "…".
+func wrap(s string, w, max int) []string {
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		words := strings.Fields(para)
+		line := ""
+		for _, wd := range words {
+			switch {
+			case line == "":
+				line = wd
+			case ansi.StringWidth(line)+1+ansi.StringWidth(wd) <= w:
+				line += " " + wd
+			default:
+				out = append(out, line)
+				line = wd
+			}
+		}
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	if len(out) > max {
+		out = out[:max]
+		out[max-1] = ansi.Truncate(out[max-1]+" …", w, "…")
+	}
+	return out
+}

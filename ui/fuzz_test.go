@@ -43,7 +43,7 @@ func FuzzScreens(f *testing.F) {
 		for _, keys := range [][]string{{"1"}, {"2"}, {"2", "left"}, {"3"}, {"enter"}, {"?"}} {
 			pressKeys(a, keys...)
 			frame := a.View().Content
-			checkScreen(t, frame, 80, 24)
+			checkFrame(t, frame, 80, 24)
 			for _, bad := range []string{"\x07", "\r", "\x1b]", "\x1b[2J", "\u202e"} {
 				if strings.Contains(frame, bad) {
 					t.Fatalf("after %v the frame contains %q", keys, bad)

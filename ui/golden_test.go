@@ -16,8 +16,11 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden screens under testdata/")
 
 // golden compares got with testdata/name, or rewrites it with -update.
-func goldenScreen(t *testing.T, name, got string) {
+func golden(t *testing.T, name, got string) {
 	t.Helper()
+	if filepath.Ext(name) == "" {
+		name += ".golden"
+	}
 	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -53,7 +56,7 @@ func diffLines(want, got string) string {
 }
 
 // checkFrame asserts the frame is exactly w×h cells.
-func checkScreen(t *testing.T, frame string, w, h int) {
+func checkFrame(t *testing.T, frame string, w, h int) {
 	t.Helper()
 	lines := strings.Split(frame, "\n")
 	if len(lines) != h {
@@ -106,12 +109,12 @@ func TestGoldenScreens(t *testing.T) {
 					a := newTestAppOpts(Options{Theme: th.theme, ASCII: th.ascii}, sz[0], sz[1], 240)
 					pressKeys(a, v.keys...)
 					frame := a.View().Content
-					checkScreen(t, frame, sz[0], sz[1])
+					checkFrame(t, frame, sz[0], sz[1])
 					if !colourOnly {
-						goldenScreen(t, name+".txt", ansi.Strip(frame))
+						golden(t, name+".txt", ansi.Strip(frame))
 					}
 					if th.name != "mono" && th.name != "ascii" {
-						goldenScreen(t, name+".ansi", frame)
+						golden(t, name+".ansi", frame)
 					}
 					if th.ascii {
 						for _, r := range ansi.Strip(frame) {

@@ -375,7 +375,7 @@ func (v *LoadBalancers) Render(c *Context) string {
 			msg = "No backend or server matches the filter."
 		}
 		lines = append(lines, "", t.Muted.Render(msg))
-		return lbFrame(lines, c.Width, c.Height)
+		return box(lines, c.Width, c.Height)
 	}
 	cols, nameW := v.layout(c.Width, fleet)
 	var hdr strings.Builder
@@ -384,7 +384,7 @@ func (v *LoadBalancers) Render(c *Context) string {
 		if col.id == "name" {
 			w = nameW
 		}
-		hdr.WriteString(lbCell(col.title, w, col.right))
+		hdr.WriteString(padCell(col.title, w, col.right))
 		hdr.WriteByte(' ')
 	}
 	lines = append(lines, t.Muted.Render(hdr.String()))
@@ -414,30 +414,11 @@ func (v *LoadBalancers) Render(c *Context) string {
 	if v.cursor < len(rows) {
 		lines = append(lines, t.Muted.Render(detail(rows[v.cursor].n)))
 	}
-	return lbFrame(lines, c.Width, c.Height)
+	return box(lines, c.Width, c.Height)
 }
 
-// lbFrame pads or cuts lines to exactly w × h.
-func lbFrame(lines []string, w, h int) string {
-	if len(lines) > h {
-		lines = lines[:h]
-	}
-	for len(lines) < h {
-		lines = append(lines, "")
-	}
-	for i, l := range lines {
-		lw := ansi.StringWidth(l)
-		if lw > w {
-			l = ansi.Truncate(l, w, "…")
-			lw = ansi.StringWidth(l)
-		}
-		lines[i] = l + strings.Repeat(" ", max(0, w-lw))
-	}
-	return strings.Join(lines, "\n")
-}
-
-// lbCell fits plain text into w cells.
-func lbCell(s string, w int, right bool) string {
+// cell fits plain text into w cells.
+func padCell(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
@@ -529,12 +510,12 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			style = t.Muted
 		case "active":
 			if !r.server {
-				text = fmt.Sprintf("%s/%s", num(val(n, "up")), num(val(n, "total")))
+				text = fmt.Sprintf("%s/%s", lbNum(val(n, "up")), lbNum(val(n, "total")))
 				if val(n, "up") == 0 && val(n, "total") > 0 {
 					style = t.Critical
 				}
 			} else if w := val(n, "weight"); !math.IsNaN(w) {
-				text = "w" + num(w)
+				text = "w" + lbNum(w)
 				style = t.Muted
 			}
 		case "sess":
@@ -545,7 +526,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			text = sessionText(c, n, w)
 		case "queue":
-			text = num(val(n, "qcur"))
+			text = lbNum(val(n, "qcur"))
 			if val(n, "qcur") > 0 {
 				style = t.Warning
 			}
@@ -561,7 +542,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			if r.server {
 				text = sources.Clean(n.Attrs["check_status"])
 				if d := val(n, "check_duration"); !math.IsNaN(d) {
-					text += " " + num(d) + "ms"
+					text += " " + lbNum(d) + "ms"
 				}
 				if strings.HasPrefix(text, "L4CON") || strings.HasPrefix(text, "L7STS") || strings.Contains(text, "TOUT") || strings.HasPrefix(text, "L7RSP") || strings.HasPrefix(text, "SOCKERR") {
 					style = t.Warning
@@ -578,7 +559,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			style = t.Muted
 		}
-		txt := lbCell(text, w, col.right)
+		txt := padCell(text, w, col.right)
 		if styled && !selected {
 			txt = style.Render(txt)
 		}
@@ -587,7 +568,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 	}
 	line := b.String()
 	if selected {
-		return t.Selected.Render(lbCell(line, c.Width, false))
+		return t.Selected.Render(padCell(line, c.Width, false))
 	}
 	return line
 }
@@ -632,9 +613,9 @@ func sessionText(c *Context, n *sources.NodeState, w int) string {
 		return ""
 	}
 	if math.IsNaN(l) || l <= 0 {
-		return num(s)
+		return lbNum(s)
 	}
-	return num(s) + "/" + num(l)
+	return lbNum(s) + "/" + lbNum(l)
 }
 
 // sessionBar draws scur against slim: a bar then the numbers.
@@ -644,7 +625,7 @@ func sessionBar(c *Context, n *sources.NodeState, w int) string {
 	s, l := val(n, "scur"), val(n, "slim")
 	barW := w - ansi.StringWidth(txt) - 1
 	if math.IsNaN(l) || l <= 0 || barW < 3 {
-		return t.Base.Render(lbCell(txt, w, false))
+		return t.Base.Render(padCell(txt, w, false))
 	}
 	if barW > 10 {
 		barW = 10
@@ -669,10 +650,10 @@ func sessionBar(c *Context, n *sources.NodeState, w int) string {
 		style = t.Warning
 	}
 	bar := style.Render(strings.Repeat(on, full)) + t.Faint.Render(strings.Repeat(off, barW-full))
-	return bar + " " + t.Base.Render(lbCell(txt, w-barW-1, false))
+	return bar + " " + t.Base.Render(padCell(txt, w-barW-1, false))
 }
 
-func num(x float64) string {
+func lbNum(x float64) string {
 	if math.IsNaN(x) {
 		return "-"
 	}
@@ -745,7 +726,7 @@ func detail(n *sources.NodeState) string {
 			parts = append(parts, "flapping: "+sources.Clean(f))
 		}
 		if cd := val(n, "chkdown"); !math.IsNaN(cd) {
-			parts = append(parts, "went DOWN "+num(cd)+"×")
+			parts = append(parts, "went DOWN "+lbNum(cd)+"×")
 		}
 		if dt := val(n, "downtime"); dt > 0 {
 			parts = append(parts, "down "+(time.Duration(dt)*time.Second).String()+" in total")

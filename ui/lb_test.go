@@ -2,8 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +13,6 @@ import (
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
-
-// update is the package's one -update flag, declared in golden_test.go.
 
 var lbNow = time.Date(2026, 11, 23, 7, 30, 0, 0, time.UTC)
 
@@ -71,7 +67,7 @@ func lbContext(theme *themes.Theme, w, h int) *Context {
 		Snap: &correlate.Snapshot{Now: lbNow, Nodes: lbNodes()}}
 }
 
-func lbPress(k string) tea.KeyPressMsg {
+func lbKey(k string) tea.KeyPressMsg {
 	switch k {
 	case "enter":
 		return tea.KeyPressMsg{Code: tea.KeyEnter}
@@ -83,26 +79,7 @@ func lbPress(k string) tea.KeyPressMsg {
 	return tea.KeyPressMsg{Code: rune(k[0]), Text: k}
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ui -run LoadBalancers -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file; got:\n%s", name, ansi.Strip(got))
-	}
-}
-
-func lbCheckFrame(t *testing.T, out string, w, h int) {
+func checkLBFrame(t *testing.T, out string, w, h int) {
 	t.Helper()
 	lines := strings.Split(out, "\n")
 	if len(lines) != h {
@@ -125,14 +102,14 @@ func TestLoadBalancersGolden(t *testing.T) {
 			c := lbContext(th, size[0], size[1])
 			v := NewLoadBalancers()
 			// open be_app of lb-1 (second row when sorted by state: be_api is critical)
-			v.Update(lbPress("down"), c)
-			v.Update(lbPress("down"), c)
-			v.Update(lbPress("enter"), c)
-			v.Update(lbPress("down"), c)
-			v.Update(lbPress("down"), c)
-			v.Update(lbPress("down"), c)
+			v.Update(lbKey("down"), c)
+			v.Update(lbKey("down"), c)
+			v.Update(lbKey("enter"), c)
+			v.Update(lbKey("down"), c)
+			v.Update(lbKey("down"), c)
+			v.Update(lbKey("down"), c)
 			out := v.Render(c)
-			lbCheckFrame(t, out, size[0], size[1])
+			checkLBFrame(t, out, size[0], size[1])
 			plain := ansi.Strip(out)
 			for _, want := range []string{"be_api", "0/3", "app3", "DOWN", "DRAIN", "bk1 (backup)", "flapping", "3m12s ago", "2h05m ago"} {
 				if !strings.Contains(plain, want) {
@@ -142,7 +119,7 @@ func TestLoadBalancersGolden(t *testing.T) {
 			if th.Mono && strings.Contains(out, "\x1b[38") {
 				t.Errorf("%s: colour in mono", name)
 			}
-			checkGolden(t, name, out)
+			golden(t, name, out)
 		}
 	}
 }
@@ -157,13 +134,13 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Fatalf("first row should be be_api (critical):\n%s", plain)
 	}
 	// Enter opens the servers, g goes to the graphs of the selected one
-	v.Update(lbPress("enter"), c)
-	v.Update(lbPress("down"), c)
+	v.Update(lbKey("enter"), c)
+	v.Update(lbKey("down"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "api1") || !strings.Contains(plain, "api3") {
 		t.Fatalf("servers not shown after Enter:\n%s", plain)
 	}
-	handled, cmd := v.Update(lbPress("g"), c)
+	handled, cmd := v.Update(lbKey("g"), c)
 	if !handled || cmd == nil {
 		t.Fatal("g not handled")
 	}
@@ -171,7 +148,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("g: %#v", cmd())
 	}
 	// s cycles the sort; by name the fleet row comes first
-	v.Update(lbPress("s"), c)
+	v.Update(lbKey("s"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "sort: name") {
 		t.Errorf("sort not shown:\n%s", plain)
@@ -183,7 +160,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("filter app3:\n%s", plain)
 	}
 	// unknown keys go to the shell
-	if handled, _ := v.Update(lbPress("x"), c); handled {
+	if handled, _ := v.Update(lbKey("x"), c); handled {
 		t.Error("x should not be handled")
 	}
 }
@@ -197,7 +174,7 @@ func TestLoadBalancersWithoutDataOrSpace(t *testing.T) {
 	} {
 		v := NewLoadBalancers()
 		out := v.Render(c)
-		lbCheckFrame(t, out, c.Width, c.Height)
+		checkLBFrame(t, out, c.Width, c.Height)
 	}
 }
 

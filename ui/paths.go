@@ -137,7 +137,7 @@ func (v *pathsView) Render(c *Context) string {
 	if len(tds) == 0 {
 		add(c.Theme.Title.Render("Paths"))
 		add(c.Theme.Muted.Render("no path probes yet: add a source of type probe (opsview config example)"))
-		return pathFrame(lines, c.Width, c.Height)
+		return box(lines, c.Width, c.Height)
 	}
 	if v.target >= len(tds) {
 		v.target = len(tds) - 1
@@ -151,7 +151,7 @@ func (v *pathsView) Render(c *Context) string {
 	add(c.Theme.Title.Render(head))
 	sym, word, st := v.verdictMark(c, vd)
 	mark := sym + " " + word + " "
-	for i, l := range pathWrap(sources.Clean(vd.Text), c.Width-ansi.StringWidth(mark), 3) {
+	for i, l := range wrap(sources.Clean(vd.Text), c.Width-ansi.StringWidth(mark), 3) {
 		if i == 0 {
 			add(st.Render(mark) + c.Theme.Base.Render(l))
 		} else {
@@ -178,7 +178,7 @@ func (v *pathsView) Render(c *Context) string {
 		help = "esc matrix  ←/→ vantage  ↑/↓ hop"
 	}
 	add(c.Theme.Muted.Render(help))
-	return pathFrame(lines, c.Width, c.Height)
+	return box(lines, c.Width, c.Height)
 }
 
 func (td *targetData) anyAddr() string {
@@ -210,7 +210,7 @@ func (v *pathsView) verdictMark(c *Context, vd correlate.PathVerdict) (string, s
 	return s.Unknown, "WAIT", c.Theme.Unknown
 }
 
-// hopCell renders one vantage's view of one TTL in w cells.
+// cell renders one vantage's view of one TTL in w cells.
 func hopCell(c *Context, h *correlate.PathHop, w int) string {
 	if h == nil {
 		return pad("", w)
@@ -394,12 +394,12 @@ func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantageP
 		} else {
 			line = st.Render(line)
 		}
-		add(line + sparkline(c, hist, h.TTL, sparkW-len(mark)) + st.Render(mark))
+		add(line + hopSparkline(c, hist, h.TTL, sparkW-len(mark)) + st.Render(mark))
 	}
 }
 
 // sparkline draws the median RTT of one TTL over the polls in history.
-func sparkline(c *Context, h *correlate.PathHistory, ttl, w int) string {
+func hopSparkline(c *Context, h *correlate.PathHistory, ttl, w int) string {
 	if h == nil || w <= 0 {
 		return ""
 	}
@@ -446,58 +446,10 @@ func sparkline(c *Context, h *correlate.PathHistory, ttl, w int) string {
 	return c.Theme.Info.Render(b.String())
 }
 
-// pathWrap breaks text into at most n lines of w cells; the last line ends in
-// "…" when text is left over.
-func pathWrap(text string, w, n int) []string {
-	if w < 10 {
-		w = 10
-	}
-	var out []string
-	cur := ""
-	for _, word := range strings.Fields(text) {
-		switch {
-		case cur == "":
-			cur = word
-		case ansi.StringWidth(cur)+1+ansi.StringWidth(word) <= w:
-			cur += " " + word
-		default:
-			out = append(out, cur)
-			cur = word
-		}
-	}
-	if cur != "" {
-		out = append(out, cur)
-	}
-	if len(out) > n {
-		out = out[:n]
-		out[n-1] = ansi.Truncate(out[n-1], w-1, "") + "…"
-	}
-	for i := range out {
-		out[i] = ansi.Truncate(out[i], w, "…")
-	}
-	return out
-}
-
 func pad(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
 	s = ansi.Truncate(s, w-1, "…")
 	return s + strings.Repeat(" ", w-ansi.StringWidth(s))
-}
-
-// pathFrame makes exactly h lines of at most w cells.
-func pathFrame(lines []string, w, h int) string {
-	out := make([]string, h)
-	for i := 0; i < h; i++ {
-		s := ""
-		if i < len(lines) {
-			s = lines[i]
-		}
-		if ansi.StringWidth(s) > w {
-			s = ansi.Truncate(s, w, "")
-		}
-		out[i] = s
-	}
-	return strings.Join(out, "\n")
 }

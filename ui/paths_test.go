@@ -2,8 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +13,6 @@ import (
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
-
-// update is the package's one -update flag, declared in golden_test.go.
 
 // pathSnap is the field story: three vantages, the carrier router c
 // answering each from another address and dropping 30 %, plus (on v1) a
@@ -55,43 +51,13 @@ func pathSnap() *correlate.Snapshot {
 	return snap
 }
 
-func pathCtx(theme *themes.Theme, w, h int) *Context {
+func pathsCtx(theme *themes.Theme, w, h int) *Context {
 	c := &Context{Theme: theme, Symbols: themes.UnicodeSymbols, Snap: pathSnap(), Cursor: -1, Window: 15 * time.Minute, Width: w, Height: h}
 	if theme.Mono {
 		c.Symbols = themes.ASCIISymbols
 		c.ASCII = true
 	}
 	return c
-}
-
-func pathGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ui -run Paths -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file:\n%s", name, got)
-	}
-}
-
-func pathCheckFrame(t *testing.T, out string, w, h int) {
-	t.Helper()
-	lines := strings.Split(out, "\n")
-	if len(lines) != h {
-		t.Fatalf("%d lines, want %d", len(lines), h)
-	}
-	for i, l := range lines {
-		if ansi.StringWidth(l) > w {
-			t.Fatalf("line %d is %d cells wide, max %d: %q", i, ansi.StringWidth(l), w, l)
-		}
-	}
 }
 
 func TestPathsGolden(t *testing.T) {
@@ -105,13 +71,13 @@ func TestPathsGolden(t *testing.T) {
 				name := fmt.Sprintf("paths_%s_%dx%d_%s", mode, size[0], size[1], th.Name)
 				t.Run(name, func(t *testing.T) {
 					v := NewPaths()
-					c := pathCtx(th, size[0], size[1])
+					c := pathsCtx(th, size[0], size[1])
 					if drill {
 						v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
 					}
 					out := v.Render(c)
-					pathCheckFrame(t, out, size[0], size[1])
-					pathGolden(t, name, out)
+					checkFrame(t, out, size[0], size[1])
+					golden(t, name, out)
 				})
 			}
 		}
@@ -120,7 +86,7 @@ func TestPathsGolden(t *testing.T) {
 
 func TestPathsContent(t *testing.T) {
 	v := NewPaths()
-	c := pathCtx(themes.Mono(), 160, 48)
+	c := pathsCtx(themes.Mono(), 160, 48)
 	out := ansi.Strip(v.Render(c))
 	for _, want := range []string{"SHARED", "3 of 3 vantage points", "AS65002", "provider status green", "<onset", "rl", "bastion1", "bastion3"} {
 		if !strings.Contains(out, want) {
@@ -146,5 +112,5 @@ func TestPathsContent(t *testing.T) {
 	}
 	// no data at all
 	c.Snap = &correlate.Snapshot{}
-	pathCheckFrame(t, v.Render(c), 160, 48)
+	checkFrame(t, v.Render(c), 160, 48)
 }

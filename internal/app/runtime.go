@@ -13,6 +13,7 @@ import (
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/replay"
 )
 
 // Runtime is one running opsview: its sources, store and engine.
@@ -22,7 +23,7 @@ type Runtime struct {
 	Engine *correlate.Engine
 	// Tap sees every batch after it was stored (the recorder).
 	Tap func(*sources.Batch)
-	// EngineWindow is how far back the engine looks; default 30m.
+	// EngineWindow is how far back the engine looks; default EngineWindow.
 	EngineWindow time.Duration
 	// MinFrame caps how often consumers are told of changes; default 100ms.
 	MinFrame time.Duration
@@ -34,6 +35,25 @@ type Runtime struct {
 	mu       sync.RWMutex
 	findings []correlate.Finding
 	tapMu    sync.Mutex
+}
+
+// EngineWindow is how far back the engine looks: its 15-minute scoring
+// window plus the hour of baseline behind it.
+const EngineWindow = 75 * time.Minute
+
+// NewEngine is the engine with every rule, the path triangulation among
+// them.
+func NewEngine() *correlate.Engine { return correlate.NewEngine(EngineOptions()) }
+
+// EngineOptions are the engine's settings in every mode (live, check,
+// replay, export), so they all reach the same findings.
+func EngineOptions() correlate.EngineOptions {
+	return correlate.EngineOptions{Rules: []correlate.RuleFunc{correlate.PathFindings}}
+}
+
+// EvalOptions are EngineOptions for evaluating a recording.
+func EvalOptions() replay.EvalOptions {
+	return replay.EvalOptions{Engine: EngineOptions(), Window: EngineWindow}
 }
 
 // Options build a runtime.
@@ -56,8 +76,8 @@ func New(o Options) *Runtime {
 	}
 	r := &Runtime{
 		Store:        correlate.NewStore(o.Store),
-		Engine:       correlate.NewEngine(correlate.EngineOptions{}),
-		EngineWindow: 30 * time.Minute,
+		Engine:       NewEngine(),
+		EngineWindow: EngineWindow,
 		MinFrame:     100 * time.Millisecond,
 		Logf:         o.Logf,
 		dirty:        make(chan struct{}, 1),
@@ -89,6 +109,25 @@ func (r *Runtime) accept(b *sources.Batch) {
 	}
 }
 
+// Ingest stores a batch that did not come from the scheduler (a replay)
+// and, when evaluate is set, runs the engine over it at once, as live
+// would have after that batch.
+func (r *Runtime) Ingest(b *sources.Batch, evaluate bool) {
+	r.accept(b)
+	if evaluate {
+		r.Evaluate()
+	}
+}
+
+// Restart empties the store and the engine (a replay seeking backwards).
+func (r *Runtime) Restart() {
+	r.Store.Reset()
+	r.mu.Lock()
+	r.Engine = NewEngine()
+	r.findings = nil
+	r.mu.Unlock()
+}
+
 // SetTap installs (or removes, with nil) the batch tap while running.
 func (r *Runtime) SetTap(f func(*sources.Batch)) {
 	r.tapMu.Lock()
@@ -108,7 +147,10 @@ func (r *Runtime) Findings() []correlate.Finding {
 func (r *Runtime) Evaluate() []correlate.Finding {
 	now := r.Store.Now()
 	snap := r.Store.Snapshot(now.Add(-r.EngineWindow), now, nil)
-	fs, changes := r.Engine.Evaluate(snap)
+	r.mu.RLock()
+	eng := r.Engine
+	r.mu.RUnlock()
+	fs, changes := eng.Evaluate(snap)
 	if len(changes) > 0 {
 		r.Store.Apply(&sources.Batch{Source: correlate.EngineSource, At: now, Events: changes,
 			Status: sources.Status{Source: correlate.EngineSource, Type: "engine", Health: sources.HealthOK}})

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -105,103 +104,18 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 	root.AddCommand(
 		demoCmd(g, stdin, stdout),
 		checkCmd(g, stdout),
-		recordCmd(g),
-		replayCmd(g),
-		exportCmd(g),
-		probeCmd(g),
-		agentCmd(g),
-		serveCmd(g),
+		recordCmd(g, stdout),
+		replayCmd(g, stdin, stdout),
+		exportCmd(g, stdout),
+		probeCmd(g, stdout),
+		agentCmd(g, stdout),
+		serveCmd(g, stdout),
 		configCmd(g, stdout),
 		infoCmd(g, stdout),
 		versionCmd(stdout),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
-}
-
-func notBuilt(what string) error {
-	return &ExitError{Code: ExitUnknown, Msg: what + " is not built yet"}
-}
-
-func recordCmd(g *globals) *cobra.Command {
-	var out string
-	var dur time.Duration
-	c := &cobra.Command{
-		Use:   "record",
-		Short: "Record what the sources return, headless, for a later replay",
-		Long:  "Polls every configured source and writes every batch to a recording file (append-only, checksummed frames) for 'opsview replay' and 'opsview export'.",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return notBuilt("record") },
-	}
-	c.Flags().StringVarP(&out, "out", "o", "", "recording file to write")
-	c.Flags().DurationVarP(&dur, "duration", "d", 0, "stop after this long (default: until interrupted)")
-	return c
-}
-
-func replayCmd(g *globals) *cobra.Command {
-	var speed float64
-	c := &cobra.Command{
-		Use:   "replay FILE",
-		Short: "Play a recording back through the same engine and views",
-		Args:  cobra.ExactArgs(1),
-		RunE:  func(*cobra.Command, []string) error { return notBuilt("replay") },
-	}
-	c.Flags().Float64Var(&speed, "speed", 1, "playback speed, 1 to 60")
-	return c
-}
-
-func exportCmd(g *globals) *cobra.Command {
-	var format, out string
-	c := &cobra.Command{
-		Use:   "export FILE",
-		Short: "Write a postmortem timeline from a recording",
-		Args:  cobra.ExactArgs(1),
-		RunE:  func(*cobra.Command, []string) error { return notBuilt("export") },
-	}
-	c.Flags().StringVar(&format, "format", "markdown", "output format: markdown")
-	c.Flags().StringVarP(&out, "out", "o", "", "output file (default standard output)")
-	return c
-}
-
-func probeCmd(g *globals) *cobra.Command {
-	var jsonOut bool
-	var count int
-	var interval time.Duration
-	c := &cobra.Command{
-		Use:   "probe TARGET...",
-		Short: "Probe the paths to targets (traceroute/mtr style); the mode remote vantage points run",
-		Args:  cobra.MinimumNArgs(1),
-		RunE:  func(*cobra.Command, []string) error { return notBuilt("probe") },
-	}
-	c.Flags().BoolVar(&jsonOut, "json", false, "one JSON line per probe round")
-	c.Flags().IntVar(&count, "count", 0, "rounds to run (0: until interrupted)")
-	c.Flags().DurationVar(&interval, "interval", time.Second, "time between rounds")
-	return c
-}
-
-func agentCmd(g *globals) *cobra.Command {
-	var listen, tokenFile string
-	c := &cobra.Command{
-		Use:   "agent [TARGET...]",
-		Short: "Serve probe rounds as JSON and Prometheus metrics for other vantage points",
-		RunE:  func(*cobra.Command, []string) error { return notBuilt("agent") },
-	}
-	c.Flags().StringVar(&listen, "listen", "127.0.0.1:9465", "address to listen on (a token is required off loopback)")
-	c.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token clients must send")
-	return c
-}
-
-func serveCmd(g *globals) *cobra.Command {
-	var listen, keys string
-	c := &cobra.Command{
-		Use:   "serve",
-		Short: "Serve the TUI over SSH so several engineers can pair on one incident",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return notBuilt("serve") },
-	}
-	c.Flags().StringVar(&listen, "listen", "127.0.0.1:2222", "address to listen on")
-	c.Flags().StringVar(&keys, "authorized-keys", "", "authorized_keys file (public-key authentication only)")
-	return c
 }
 
 func versionCmd(stdout io.Writer) *cobra.Command {

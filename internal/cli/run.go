@@ -15,7 +15,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/app"
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
@@ -112,25 +111,20 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	defer app.Close(p.entries)
 	var from, until time.Time
 	if g.from != "" || g.until != "" {
-		if from, until, err = parseWindow(g.from, g.until, time.Now()); err != nil {
+		if from, until, err = sources.ParseWindow(g.from, g.until, time.Now(), nil); err != nil {
 			return &ExitError{Code: 2, Msg: err.Error()}
 		}
 		p.mode += fmt.Sprintf(" — history %s … %s", from.Format("2006-01-02 15:04"), until.Format("15:04"))
 	}
-	ro := app.Options{Entries: p.entries, Logf: logf, From: from, Until: until}
-	if p.cfg != nil {
-		ro.Rules, ro.Deps = p.cfg.Rules, p.cfg.Deps
-		ro.Store = correlate.StoreOptions{Step: p.cfg.Store.Step, Retention: p.cfg.Store.Retention}
-	}
-	if p.demo != nil {
-		ro.Deps = []sources.Dependency{{From: "www", To: "app"}, {From: "app", To: "db-1"}, {From: "app", To: "db-2"}}
-	}
+	ro := runtimeOptions(p, logf)
+	ro.From, ro.Until = from, until
 	rt := app.New(ro)
 	logf("opsview %s starting: %s, %d sources", Version, p.mode, len(p.entries))
 
 	model := ui.New(ui.Options{
 		Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
-		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides(p.cfg),
+		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides(p.cfg), Views: extraViews(),
+		Window: window(from, until),
 	})
 	opts := []tea.ProgramOption{tea.WithContext(ctx)}
 	if o.stdout != nil {
@@ -190,4 +184,12 @@ func speedOr(s float64) float64 {
 		return demo.DefaultSpeed
 	}
 	return s
+}
+
+// window is the visible span: the historical window when there is one.
+func window(from, until time.Time) time.Duration {
+	if until.IsZero() {
+		return 0
+	}
+	return until.Sub(from)
 }

@@ -224,8 +224,12 @@ func (d *doc) findings() {
 		if len(f.Evidence) > 0 {
 			d.p("\n| Evidence | Series | Window | Value | Baseline | Score | Lead | |\n|---|---|---|---:|---:|---:|---:|---|\n")
 			for _, e := range f.Evidence {
-				d.p("| %s | %s | %s–%s | %s | %s | %s | %s | %s |\n", e.Kind, cell(orDash(e.SeriesKey)),
-					d.clock(e.From), d.clock(e.Until), num(e.Value), num(e.Baseline), num(e.Score), leadText(e.Lead), cell(e.Text))
+				window := "—"
+				if !e.From.IsZero() || !e.Until.IsZero() {
+					window = d.clock(e.From) + "–" + d.clock(e.Until)
+				}
+				d.p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Kind, cell(orDash(e.SeriesKey)),
+					window, num(e.Value), num(e.Baseline), num(e.Score), leadText(e.Lead), cell(e.Text))
 			}
 		} else {
 			d.p("- **Evidence:** the state or event itself\n")
@@ -240,12 +244,12 @@ func (d *doc) notes() {
 		d.p("No notes were added.\n\n")
 		return
 	}
-	for _, a := range d.rec.Annotations {
+	for i, a := range d.rec.Annotations {
 		author := a.Author
 		if author == "" {
 			author = "someone"
 		}
-		d.p("- **%s** %s: %s\n", d.clock(a.At), cell(author), cell(a.Text))
+		d.p("- **^%d %s** %s: %s\n", i+1, d.clock(a.At), cell(author), cell(a.Text))
 	}
 	d.p("\n")
 }
@@ -334,10 +338,52 @@ func (d *doc) charts() {
 		d.p("### %s\n\n", cell(s.Key))
 		lo, hi, _ := minMax(s.Values)
 		d.p("%s, %s, layer %s; min %s, max %s.\n\n", unit, s.Role, orDash(string(s.Layer)), num(lo), num(hi))
-		d.p("```text\n%s\n", plot(vals, d.opt.ChartHeight))
+		chart := plot(vals, d.opt.ChartHeight)
+		d.p("```text\n%s\n", chart)
+		if marks := d.noteMarks(chart, snap, per, len(vals)); marks != "" {
+			d.p("%s\n", marks)
+		}
 		step := snap.Step * time.Duration(per)
-		d.p("%s → %s %s, one column = %s, gaps = no data\n```\n\n", d.clock(snap.Start), d.clock(snap.Time(snap.N-1)), d.zone(), step)
+		legend := ", ^n = note n"
+		if len(d.rec.Annotations) == 0 {
+			legend = ""
+		}
+		d.p("%s → %s %s, one column = %s, gaps = no data%s\n```\n\n", d.clock(snap.Start), d.clock(snap.Time(snap.N-1)), d.zone(), step, legend)
 	}
+}
+
+// noteMarks is a line under a chart with ^n under the column of note n.
+func (d *doc) noteMarks(chart string, snap *correlate.Snapshot, per, cols int) string {
+	if len(d.rec.Annotations) == 0 {
+		return ""
+	}
+	first, _, _ := strings.Cut(chart, "\n")
+	x0 := -1
+	for i, r := range []rune(first) {
+		if r == '┤' || r == '┼' {
+			x0 = i + 1
+			break
+		}
+	}
+	if x0 < 0 {
+		return ""
+	}
+	line := []rune(strings.Repeat(" ", x0+cols+8))
+	next := 0 // first free column
+	for i, a := range d.rec.Annotations {
+		col := snap.Index(a.At) / per
+		if col < 0 || col >= cols {
+			continue
+		}
+		x := max(x0+col, next)
+		mark := []rune(fmt.Sprintf("^%d", i+1))
+		for x+len(mark) > len(line) {
+			line = append(line, ' ')
+		}
+		copy(line[x:], mark)
+		next = x + len(mark) + 1
+	}
+	return strings.TrimRight(string(line), " ")
 }
 
 // plot draws a chart; asciigraph leaves NaN as gaps but cannot scale a

@@ -172,3 +172,52 @@ func TestMarkdownOfEmptyRecording(t *testing.T) {
 		t.Fatal(out.String())
 	}
 }
+
+// Findings with evidence list it in a table, and the evidence series are
+// charted first, the symptom before the suspects, then resources before
+// traffic.
+func TestEvidenceTableAndChartOrder(t *testing.T) {
+	store := correlate.NewStore(correlate.StoreOptions{Step: 10 * time.Second, Retention: time.Hour})
+	for i := 0; i < 30; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		v := func(base, high float64) float64 {
+			if i >= 10 && i < 20 {
+				return high
+			}
+			return base
+		}
+		store.Apply(&sources.Batch{Source: "s", At: at, Series: []sources.Series{
+			{Name: "queue", Role: sources.RoleTraffic, Points: []sources.Point{{T: at, V: v(1, 50)}}},
+			{Name: "errors", Role: sources.RoleSymptom, Points: []sources.Point{{T: at, V: v(0, 9)}}},
+			{Name: "iowait", Role: sources.RoleResource, Points: []sources.Point{{T: at, V: v(3, 90)}}},
+			{Name: "load", Role: sources.RoleResource, Points: []sources.Point{{T: at, V: v(1, 1.2)}}},
+		}})
+	}
+	f := correlate.Finding{ID: "x", Rule: "suspects", Severity: sources.SevWarning, Title: "errors | follow iowait",
+		Opened: t0.Add(100 * time.Second), Evidence: []correlate.Evidence{
+			{Kind: correlate.EvSuspect, SeriesKey: "s/iowait", From: t0.Add(100 * time.Second), Until: t0.Add(200 * time.Second), Score: 7.5, Baseline: 3, Value: 90, Lead: 20 * time.Second, Text: "iowait rose first"},
+			{Kind: correlate.EvSymptom, SeriesKey: "s/errors", Baseline: math.NaN(), Value: 9},
+		}}
+	d := &doc{opt: Options{MaxCharts: 3}, rec: &replay.Recording{}, tl: &replay.Timeline{
+		Findings: []correlate.Finding{f}, Store: store, From: t0, Until: t0.Add(290 * time.Second),
+	}}
+	d.opt.defaults(d.rec)
+	d.findings()
+	d.charts()
+	s := d.b.String()
+	for _, want := range []string{
+		"### WARNING: errors \\| follow iowait",
+		"| suspect | s/iowait | 02:01:40–02:03:20 | 90 | 3 | 7.5 | 20s | iowait rose first |",
+		"| symptom | s/errors | — | 9 | — | 0 | — |  |",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("lacks %q in\n%s", want, s)
+		}
+	}
+	// evidence (symptom, then suspect), then resources before traffic;
+	// three charts at most
+	iErr, iIow, iLoad := strings.Index(s, "### s/errors"), strings.Index(s, "### s/iowait"), strings.Index(s, "### s/load")
+	if iErr < 0 || iIow < iErr || iLoad < iIow || strings.Contains(s, "### s/queue") {
+		t.Errorf("charts in the wrong order (errors %d, iowait %d, load %d) or beyond MaxCharts", iErr, iIow, iLoad)
+	}
+}

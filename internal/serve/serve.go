@@ -190,6 +190,9 @@ func Run(ctx context.Context, opt Options) error {
 		opt.Ready(ln.Addr())
 	}
 	logf("serve: listening on %s", ln.Addr())
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+		logf("serve: %s is reachable from other hosts; only keys in %s get in", ln.Addr(), opt.AuthorizedKeysFile)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

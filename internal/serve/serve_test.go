@@ -249,7 +249,7 @@ func TestConnectionLimitHolds(t *testing.T) {
 }
 
 func TestIdleConnectionIsClosed(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
+	s := startServer(t, func(o *Options) { o.IdleTimeout = 2 * time.Second })
 	sh := openShell(t, s, 80, 24)
 	waitFor(t, sh.out, "opsview-test-screen")
 	done := make(chan error, 1)

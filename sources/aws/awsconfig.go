@@ -151,6 +151,10 @@ func (a Access) explain(err error, call, permission string) error {
 	if code != "" {
 		return fmt.Errorf("%s: %s: %s", call, code, msg)
 	}
+	if m := err.Error(); strings.Contains(m, "failed to refresh cached credentials") || strings.Contains(m, "failed to retrieve credentials") ||
+		strings.Contains(m, "get identity") {
+		return fmt.Errorf("%s: the AWS credentials%s could not be refreshed: %s (%w)", call, a.profileText(), a.refreshHint(), err)
+	}
 	if errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), ErrTooLarge.Error()) {
 		return fmt.Errorf("%s: %w (ask for fewer metrics or a shorter window; if it persists the endpoint is not AWS)", call, err)
 	}

@@ -32,6 +32,7 @@ func init() {
 		Example: `- name: cloudwatch
   type: cloudwatch
   interval: 60s
+  timeout: 20s
   region: eu-west-1           # default: AWS_REGION / the profile's region
   # profile: prod             # a profile of ~/.aws/config (SSO works)
   # endpoint: https://monitoring.eu-west-1.amazonaws.com   # VPC endpoint

@@ -41,6 +41,7 @@ func init() {
 		Example: `- name: aws-health
   type: aws-health
   interval: 5m
+  timeout: 30s                      # several calls per poll on a busy day
   # profile: prod
   regions: [eu-west-1, us-east-1]   # events of these regions (and global ones)
   # services: [EC2, RDS, ELASTICLOADBALANCING]

@@ -264,6 +264,13 @@ func StateWord(status int) string {
 	return "disruption"
 }
 
+var statePhrase = map[int]string{
+	StatusOperational:   "is operating normally",
+	StatusInformational: "has an informational notice",
+	StatusDegraded:      "is degraded",
+	StatusDisruption:    "has a disruption",
+}
+
 type feedResult struct {
 	key   string
 	items []StatusItem
@@ -393,7 +400,7 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 			evc := ev
 			note(t.Key, t.Current(), &evc)
 		}
-		if dup := duplicateOf(t, dash); dup {
+		if duplicateOf(t, dash, now) {
 			continue // the current-events entry tells the same story, richer
 		}
 		b.Events = append(b.Events, ev)
@@ -423,7 +430,7 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 		n := sources.NodeState{
 			Kind:     "service",
 			ID:       key,
-			Name:     strings.TrimSpace(svc + " " + region),
+			Name:     key, // the same name the events carry as their Node
 			Layer:    sources.LayerProvider,
 			State:    StateWord(st),
 			Severity: Severity(st),
@@ -433,10 +440,13 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 		if region != "" {
 			n.Attrs["region"] = region
 		}
-		if ev := worstEvent[key]; ev != nil {
+		if ev := worstEvent[key]; ev != nil && st > StatusOperational {
 			n.Since = ev.Start
 			n.Attrs["event"] = ev.Title
 			n.Attrs["event_id"] = ev.ID
+			// read by the correlation engine's node findings
+			n.Attrs["finding"] = sources.Clean(fmt.Sprintf("AWS says %s %s: %s", strings.TrimSpace(svc+" "+region), statePhrase[st], ev.Title))
+			n.Attrs["detail"] = ev.Text
 		}
 		b.Nodes = append(b.Nodes, n)
 	}
@@ -559,20 +569,27 @@ func (s *StatusSource) threadEvent(t *StatusThread, id string) sources.Event {
 	return ev
 }
 
-// duplicateOf reports whether a current-events entry covers the same key
-// within an hour of the RSS thread's start.
-func duplicateOf(t *StatusThread, dash []DashboardEvent) bool {
+// duplicateOf reports whether a current-events entry tells the same story
+// as an RSS thread: it covers the same key, and their spans overlap (with
+// an hour's slack, the two feeds are not published at the same instant).
+// The RSS window holds 50 items, so a long event's thread often starts
+// long after the dashboard's entry does.
+func duplicateOf(t *StatusThread, dash []DashboardEvent, now time.Time) bool {
+	tEnd := now
+	if !t.Open() {
+		tEnd = t.Updated()
+	}
 	for i := range dash {
 		e := &dash[i]
 		_, impacted := e.Impacted[t.Key]
 		if e.Service != t.Key && !impacted {
 			continue
 		}
-		d := e.Start().Sub(t.Start())
-		if d < 0 {
-			d = -d
+		eEnd := now
+		if e.Resolved() {
+			eEnd = e.Updated()
 		}
-		if d <= time.Hour {
+		if !e.Start().After(tEnd.Add(time.Hour)) && !t.Start().After(eEnd.Add(time.Hour)) {
 			return true
 		}
 	}

@@ -175,7 +175,8 @@ func TestStatusEventOpensUpdatesResolves(t *testing.T) {
 			if !ev.Updated.Equal(time.Unix(1795419000, 0)) || !strings.Contains(ev.Text, "use1-az4") {
 				t.Errorf("update: updated %v text %q", ev.Updated, ev.Text)
 			}
-			if ns := nodeByID(b, "ec2-us-east-1"); ns.Attrs["event_id"] != id || !ns.Since.Equal(ev.Start) {
+			if ns := nodeByID(b, "ec2-us-east-1"); ns.Attrs["event_id"] != id || !ns.Since.Equal(ev.Start) ||
+				ns.Attrs["finding"] != "AWS says ec2 us-east-1 has a disruption: AWS Amazon Elastic Compute Cloud (N. Virginia): Increased API Error Rates" {
 				t.Errorf("node does not point at its event: %+v", ns)
 			}
 		case 2:
@@ -399,5 +400,57 @@ func TestStatusConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %q", c.yaml, err, c.want)
 		}
+	}
+}
+
+// The real captures, served as the live endpoints serve them: the UTF-16
+// current-events feed and per service-region RSS feeds cut from all.rss.
+func TestStatusRealCapturesThroughTheWire(t *testing.T) {
+	srv := newFeedServer(t)
+	srv.set("/public/currentevents", "application/json;charset=utf-16", readTestdata(t, "currentevents.utf16be-bom.json"))
+	all := readTestdata(t, "all.rss")
+	start := bytes.Index(all, []byte("<item>"))
+	end := bytes.LastIndex(all, []byte("</item>")) + len("</item>")
+	items := strings.SplitAfter(string(all[start:end]), "</item>")
+	for _, key := range []string{"directconnect-eu-central-1", "directconnect-me-central-1", "multipleservices-eu-central-1", "multipleservices-me-central-1", "sts-eu-central-1", "sts-me-central-1"} {
+		var b strings.Builder
+		b.Write(all[:start])
+		for _, it := range items {
+			if strings.Contains(it, "#"+key+"_") {
+				b.WriteString(it)
+			}
+		}
+		b.Write(all[end:])
+		srv.set("/rss/"+key+".rss", "application/rss+xml", []byte(b.String()))
+	}
+	src := newSource(t, "aws-status", "aws-status", fmt.Sprintf("url: %s/public/currentevents\nrss_base_url: %s/rss/\nservices: [directconnect, multipleservices, sts]\nregions: [eu-central-1, me-central-1]\n", srv.URL, srv.URL))
+	now := time.Date(2026, 8, 18, 12, 0, 0, 0, time.UTC)
+	b := poll(t, src, now)
+	for id, want := range map[string]string{
+		"directconnect-eu-central-1":    "operational",
+		"directconnect-me-central-1":    "operational",
+		"multipleservices-me-central-1": "disruption",
+		"sts-me-central-1":              "disruption",
+		"sts-eu-central-1":              "operational",
+	} {
+		if n := nodeByID(b, id); n == nil || n.State != want {
+			t.Errorf("%s: %+v, want %s", id, n, want)
+		}
+	}
+	var dc, me []sources.Event
+	for _, ev := range b.Events {
+		switch ev.Node {
+		case "directconnect-eu-central-1":
+			dc = append(dc, ev)
+		case "multipleservices-me-central-1", "sts-me-central-1", "signin-me-central-1":
+			me = append(me, ev)
+		}
+	}
+	if len(dc) != 1 || dc[0].Open() || !dc[0].End.Equal(time.Date(2026, 8, 18, 4, 1, 19, 0, time.UTC)) || dc[0].Severity != sources.SevWarning {
+		t.Errorf("direct connect: %+v", dc)
+	}
+	// the dashboard entry and the RSS thread tell one story: one event
+	if len(me) != 1 || !strings.HasPrefix(me[0].ID, "aws-status:arn:") || me[0].Severity != sources.SevCritical || !me[0].Open() {
+		t.Errorf("me-central-1 events: %+v", me)
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 // Scenario timings, in scenario (compressed) time from the start of a cycle.
 const (
-	Cycle        = 30 * time.Minute // one whole story
+	Cycle        = 45 * time.Minute // one whole story
 	Onset        = 12 * time.Minute // iowait on db-1 starts to climb
 	ErrorsLag    = 40 * time.Second // 5xx follow iowait by this much
 	Peak         = 15 * time.Minute // the volume is fully degraded
@@ -46,8 +46,8 @@ func NewClock(real time.Time, speed float64) Clock {
 	if speed <= 0 {
 		speed = DefaultSpeed
 	}
-	// the scenario's own day starts at a round hour so buckets line up
-	start := real.Truncate(time.Hour).Add(Onset - 2*time.Minute)
+	// start at a cycle boundary so the story begins where it should
+	start := cycleStart(real).Add(Onset - 2*time.Minute)
 	return Clock{Origin: real, Start: start, Speed: speed}
 }
 
@@ -279,9 +279,24 @@ func firstTime(t time.Time, step time.Duration, pred func(time.Time) bool) (time
 	return time.Time{}, false
 }
 
+// value finds the demo metric name{labels} at t.
+func (w *World) value(name string, labels map[string]string, t time.Time) float64 {
+	id := sources.SeriesID(name, labels)
+	for _, m := range w.metrics {
+		if m.series.ID() == id {
+			return m.value(t)
+		}
+	}
+	return math.NaN()
+}
+
+// lbNodes are what the HAProxy source reports for the demo's backend: the
+// same kinds, IDs, attributes and values, so the Load balancers view and
+// the check report read them alike.
 func (w *World) lbNodes(now time.Time) []sources.NodeState {
 	var nodes []sources.NodeState
 	up := 0
+	var scurSum float64
 	for _, s := range appServers {
 		st, sev := "UP", sources.SevOK
 		if s == "app-3" && app3Down(now) {
@@ -291,8 +306,14 @@ func (w *World) lbNodes(now time.Time) []sources.NodeState {
 		}
 		n := sources.NodeState{Kind: "server", ID: "lb-1/app/" + s, Name: s, Parent: "lb-1/app", Instance: "lb-1", Layer: sources.LayerLB,
 			State: st, Severity: sev, Since: cycleStart(now),
-			Attrs:  map[string]string{"check_status": "L7OK", "last_chk": "HTTP status check returned code <200>"},
-			Values: map[string]float64{"scur": 20, "slim": 100}}
+			Attrs: map[string]string{"check_status": "L7OK", "last_chk": "HTTP status check returned code <200>"},
+			Values: map[string]float64{
+				"scur": w.value("scur", map[string]string{"backend": "app", "server": s}, now), "slim": 100, "weight": 1,
+				"hrsp_5xx/s":     w.value("hrsp_5xx", map[string]string{"backend": "app", "server": s}, now),
+				"req_tot/s":      w.value("req_rate", map[string]string{"frontend": "www"}, now) / float64(len(appServers)),
+				"check_duration": 2 + 3*incident(now, ErrorsLag),
+			}}
+		scurSum += n.Values["scur"]
 		if st == "DOWN" {
 			n.Attrs["check_status"] = "L7STS"
 			n.Attrs["last_chk"] = "HTTP status check returned code <500>"
@@ -305,8 +326,11 @@ func (w *World) lbNodes(now time.Time) []sources.NodeState {
 	nodes = append([]sources.NodeState{{
 		Kind: "backend", ID: "lb-1/app", Name: "app", Instance: "lb-1", Layer: sources.LayerLB,
 		State: "UP", Severity: sources.SevOK, Since: cycleStart(now),
-		Attrs:  map[string]string{"check": fmt.Sprintf("app (Active: %d/%d)", up, len(appServers))},
-		Values: map[string]float64{"active": float64(up), "total": float64(len(appServers))},
+		Attrs: map[string]string{"check": fmt.Sprintf("app (Active: %d/%d) sessions %.0f/%d", up, len(appServers), scurSum, 100*len(appServers)), "mode": "http"},
+		Values: map[string]float64{"up": float64(up), "total": float64(len(appServers)), "down": float64(len(appServers) - up),
+			"scur": scurSum, "slim": float64(100 * len(appServers)), "qcur": w.value("qcur", map[string]string{"backend": "app"}, now),
+			"hrsp_5xx/s": w.value("hrsp_5xx", map[string]string{"backend": "app"}, now),
+			"req_tot/s":  w.value("req_rate", map[string]string{"frontend": "www"}, now)},
 	}}, nodes...)
 	return nodes
 }

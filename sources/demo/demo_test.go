@@ -23,7 +23,7 @@ func valueAt(t *testing.T, ms []metric, name string, labels map[string]string, a
 // first, 5xx follow across the app pool, db-2 stays quiet, and it recovers.
 func TestDemoTellsTheMeltingVolumeStory(t *testing.T) {
 	ms := metrics()
-	base := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC) // a cycle start
+	base := cycleStart(time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC))
 	calm, peak, after := base.Add(5*time.Minute), base.Add(Peak+2*time.Minute), base.Add(Cycle-time.Minute)
 	io := func(h string, at time.Time) float64 { return valueAt(t, ms, "servers."+h+".cpu.iowait", nil, at) }
 	e5 := func(at time.Time) float64 { return valueAt(t, ms, "hrsp_5xx", map[string]string{"backend": "app"}, at) }

@@ -242,10 +242,6 @@ func TestPollOverTLSWithCAFile(t *testing.T) {
 	}
 	ca := t.TempDir() + "/ca.pem"
 	writePEM(t, ca, srv)
-	s, err = New("g", Options{URL: srv.URL, Targets: []string{"a"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	s2, err := newFromYAML(t, "url: "+srv.URL+"\ntargets: [a]\nca_file: "+ca+"\n")
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +249,13 @@ func TestPollOverTLSWithCAFile(t *testing.T) {
 	b, err := s2.Poll(context.Background(), sources.Request{Now: time.Unix(1795419010, 0), Step: 10 * time.Second})
 	if err != nil || len(b.Series) != 1 {
 		t.Fatalf("with ca_file: %v %v", b, err)
+	}
+	s3, err := newFromYAML(t, "url: "+srv.URL+"\ntargets: [a]\ninsecure_skip_verify: true\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3.Poll(context.Background(), sources.Request{Now: time.Unix(1795419010, 0), Step: 10 * time.Second}); err != nil {
+		t.Fatalf("insecure_skip_verify: %v", err)
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsview/opsview/internal/realserver"
 	"github.com/opsview/opsview/sources"
-	"github.com/opsview/opsview/sources/internal/realserver"
 )
 
 // One carbon-cache + graphite-web per test binary: the first start costs

@@ -313,6 +313,9 @@ func (d *scanner) value() (float64, error) {
 	if len(num) == 0 {
 		return 0, d.errf("expected a number or null")
 	}
+	if f, ok := shortDecimal(num); ok {
+		return f, nil
+	}
 	f, err := strconv.ParseFloat(unsafe.String(&num[0], len(num)), 64)
 	if err != nil {
 		var ne *strconv.NumError
@@ -323,6 +326,52 @@ func (d *scanner) value() (float64, error) {
 		return 0, d.errf("bad number")
 	}
 	return f, nil
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortDecimal parses a plain decimal of at most 15 digits ("21", "-0.5",
+// "1234.125") exactly: the digits fit a float64 mantissa and the power of
+// ten is exact, so one division rounds correctly (Clinger's fast path).
+// Anything else goes to strconv.
+func shortDecimal(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg, i = true, 1
+	}
+	if i >= len(b) {
+		return 0, false
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || frac == 0 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // timestamp reads Unix seconds (an integer, or a float Graphite never

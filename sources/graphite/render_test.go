@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,39 @@ func TestDecodeRenderPythonSpecialValues(t *testing.T) {
 		!math.IsInf(s.Values[3], 1) || !math.IsNaN(s.Values[4]) || s.Values[5] != -1500 || s.Values[6] != 3 {
 		t.Fatalf("values %v", s.Values)
 	}
+}
+
+func TestShortDecimalMatchesStrconv(t *testing.T) {
+	for _, in := range []string{"0", "21", "-0.5", "0.1", "1234.125", "99999999999999.9", "0.000000000000001", "123456789012345",
+		"-0", "3.", ".5", "1e3", "1234567890123456", "0.3333333333333333", "-", "1.2.3", "+1"} {
+		want, werr := strconv.ParseFloat(in, 64)
+		got, ok := shortDecimal([]byte(in))
+		if !ok {
+			continue // strconv handles it
+		}
+		if werr != nil || got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Errorf("shortDecimal(%q) = %v, strconv %v %v", in, got, want, werr)
+		}
+	}
+	if _, ok := shortDecimal([]byte("3.")); ok {
+		t.Error(`"3." is not JSON`)
+	}
+}
+
+func FuzzShortDecimal(f *testing.F) {
+	for _, s := range []string{"21", "-0.5", "1234.125", "0.000000000000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := shortDecimal([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || got != want {
+			t.Fatalf("shortDecimal(%q) = %v, strconv %v %v", s, got, want, err)
+		}
+	})
 }
 
 func TestDecodeRenderRejectsMalformed(t *testing.T) {
@@ -246,8 +280,15 @@ func TestDefaultRulesClassifyCommonTrees(t *testing.T) {
 }
 
 // synthRender builds a render answer of n series × p points as
-// graphite-web writes it, with a null every 17th point.
-func synthRender(n, p int) []byte {
+// graphite-web writes it, with a null every 17th point and values of 16-17
+// significant digits (averages), the slow case for float parsing.
+func synthRender(n, p int) []byte { return synth(n, p, false) }
+
+// synthRenderShort has values of two decimals, as gauges like iowait
+// percentages usually are.
+func synthRenderShort(n, p int) []byte { return synth(n, p, true) }
+
+func synth(n, p int, short bool) []byte {
 	var b bytes.Buffer
 	b.WriteByte('[')
 	for i := 0; i < n; i++ {
@@ -262,7 +303,11 @@ func synthRender(n, p int) []byte {
 			if j%17 == 0 {
 				fmt.Fprintf(&b, "[null, %d]", 1795419760+j*10)
 			} else {
-				fmt.Fprintf(&b, "[%g, %d]", float64((i*j)%1000)/7, 1795419760+j*10)
+				v := float64((i*j)%1000) / 7
+				if short {
+					v = math.Round(v*100) / 100
+				}
+				fmt.Fprintf(&b, "[%s, %d]", strconv.FormatFloat(v, 'f', -1, 64), 1795419760+j*10)
 			}
 		}
 		b.WriteString("]}")
@@ -272,6 +317,20 @@ func synthRender(n, p int) []byte {
 }
 
 func TestDecodeRenderAgreesOnSyntheticLoad(t *testing.T) {
+	for _, b := range [][]byte{synthRender(20, 50), synthRenderShort(20, 50)} {
+		got, err := DecodeRender(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decodeStd(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareStd(t, got, want)
+	}
+}
+
+func TestDecodeRenderAgreesOnSyntheticLoadLong(t *testing.T) {
 	b := synthRender(20, 50)
 	got, err := DecodeRender(b)
 	if err != nil {
@@ -286,6 +345,25 @@ func TestDecodeRenderAgreesOnSyntheticLoad(t *testing.T) {
 
 func BenchmarkDecodeRender1000x360(b *testing.B) {
 	data := synthRender(1000, 360)
+	short := synthRenderShort(1000, 360)
+	b.Run("opsview_short_values", func(b *testing.B) {
+		b.SetBytes(int64(len(short)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeRender(short); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json_short_values", func(b *testing.B) {
+		b.SetBytes(int64(len(short)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeStd(short); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("opsview", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()

@@ -103,6 +103,7 @@ type fakeProm struct {
 	paths []string
 	hdrs  []http.Header
 	fail  map[string]string // query → error JSON
+	gone  bool              // instance b:9100 has stopped reporting
 }
 
 func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +128,13 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	step, _ := strconv.ParseFloat(r.Form.Get("step"), 64)
 	var b strings.Builder
 	b.WriteString(`{"status":"success","data":{"resultType":"matrix","result":[`)
-	for i, inst := range []string{"a:9100", "b:9100"} {
+	f.mu.Lock()
+	insts := []string{"a:9100", "b:9100"}
+	if f.gone {
+		insts = insts[:1]
+	}
+	f.mu.Unlock()
+	for i, inst := range insts {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -228,6 +235,26 @@ func TestPromPollBackfillThenIncrementalOnTheStoreClock(t *testing.T) {
 	f = fp.lastForm()
 	if f.Get("start") != "1795419990" || f.Get("end") != "1795420030" {
 		t.Errorf("incremental form %v", f)
+	}
+}
+
+func TestPromSeriesThatDisappearsJustStops(t *testing.T) {
+	fp := &fakeProm{}
+	srv := httptest.NewServer(fp)
+	defer srv.Close()
+	s, _ := New("p", Options{URL: srv.URL, Queries: []Query{{Query: "node_load1"}}})
+	t0 := time.Unix(1795420000, 0)
+	b, err := s.Poll(context.Background(), sources.Request{Now: t0, From: t0.Add(-time.Minute), Until: t0, Step: 10 * time.Second, Backfill: true})
+	if err != nil || len(b.Series) != 2 {
+		t.Fatalf("%v %d series", err, len(b.Series))
+	}
+	fp.mu.Lock()
+	fp.gone = true
+	fp.mu.Unlock()
+	t1 := t0.Add(20 * time.Second)
+	b, err = s.Poll(context.Background(), sources.Request{Now: t1, From: t0, Until: t1, Step: 10 * time.Second})
+	if err != nil || len(b.Series) != 1 || b.Series[0].Labels["instance"] != "a:9100" {
+		t.Fatalf("after b:9100 went away: %v %+v", err, b)
 	}
 }
 

@@ -37,13 +37,14 @@ func DiscoverAt(ctx context.Context, prom, exporter string) (promURL, exporterUR
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if prom != "" && probe(ctx, c, strings.TrimSuffix(prom, "/")+"/-/ready", func(b []byte) bool { return true }) {
+		if prom != "" && probe(ctx, c, strings.TrimSuffix(prom, "/")+"/-/ready", "", func(b []byte) bool { return true }) {
 			promURL = prom
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		if exporter != "" && probe(ctx, c, exporter, looksLikeExposition) {
+		// text, to recognise the page by its # TYPE lines
+		if exporter != "" && probe(ctx, c, exporter, "text/plain;version=0.0.4", looksLikeExposition) {
 			exporterURL = exporter
 		}
 	}()
@@ -51,10 +52,10 @@ func DiscoverAt(ctx context.Context, prom, exporter string) (promURL, exporterUR
 	return promURL, exporterURL
 }
 
-func probe(ctx context.Context, c *httpfetch.Client, u string, ok func([]byte) bool) bool {
+func probe(ctx context.Context, c *httpfetch.Client, u, accept string, ok func([]byte) bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, discoverTimeout)
 	defer cancel()
-	resp, err := c.Get(ctx, u, acceptHeader)
+	resp, err := c.Get(ctx, u, accept)
 	if err != nil || resp.Status != http.StatusOK {
 		return false
 	}

@@ -293,30 +293,49 @@ func TestDiscoverAt(t *testing.T) {
 	}
 }
 
-func FuzzParseExposition(f *testing.F) {
-	f.Add(read(f, "testdata/node_exporter_metrics.txt"), false)
-	f.Add(read(f, "testdata/prometheus_self_metrics.txt")[:4096], false)
-	f.Add(read(f, "testdata/backfill.om")[:2048], true)
-	f.Add([]byte("# TYPE a counter\na_total 1\n# EOF\n"), true)
-	f.Fuzz(func(t *testing.T, b []byte, openMetrics bool) {
-		h := http.Header{"Content-Type": {textCT}}
-		if openMetrics {
-			h.Set("Content-Type", "application/openmetrics-text; version=1.0.0")
-		}
-		fams, err := ParseExposition(bytes.NewReader(b), h)
-		if err != nil {
+func FuzzParseExpositionText(f *testing.F) {
+	f.Add(read(f, "testdata/node_exporter_metrics.txt"))
+	f.Add(read(f, "testdata/prometheus_self_metrics.txt")[:8192])
+	f.Add([]byte("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fuzzExposition(t, b, textCT)
+	})
+}
+
+// FuzzParseExpositionOpenMetrics keeps to small pages: prometheus/common's
+// OpenMetrics parser is grammar-driven and slow (about 3 s to build its
+// grammar once, then milliseconds per small page).
+func FuzzParseExpositionOpenMetrics(f *testing.F) {
+	f.Add([]byte("# TYPE a counter\na_total{x=\"y\"} 1\na_created 1.7e9\n# TYPE g gauge\ng NaN\n# EOF\n"))
+	f.Add([]byte("# TYPE s summary\ns_sum 2.5\ns_count 10\n# TYPE i info\ni_info{v=\"1\"} 1\n# EOF\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 4096 {
 			return
 		}
-		e := &Exporter{name: "f", maxSeries: 1000, prev: map[string]counterSample{}}
-		t0 := time.Unix(1795420000, 0)
-		e.toBatch(fams, t0)
-		batch := e.toBatch(fams, t0.Add(time.Second))
-		for _, s := range batch.Series {
-			for _, p := range s.Points {
-				if math.IsInf(p.V, 0) {
-					t.Fatal("infinity kept")
-				}
+		fuzzExposition(t, b, "application/openmetrics-text; version=1.0.0")
+	})
+}
+
+func fuzzExposition(t *testing.T, b []byte, ctype string) {
+	fams, err := ParseExposition(bytes.NewReader(b), http.Header{"Content-Type": {ctype}})
+	if err != nil {
+		return
+	}
+	e := &Exporter{name: "f", maxSeries: 1000, prev: map[string]counterSample{}}
+	t0 := time.Unix(1795420000, 0)
+	e.toBatch(fams, t0)
+	batch := e.toBatch(fams, t0.Add(time.Second))
+	for _, s := range batch.Series {
+		if strings.ContainsRune(s.ID(), 0x1b) {
+			t.Fatal("escape kept")
+		}
+		for _, p := range s.Points {
+			if math.IsInf(p.V, 0) {
+				t.Fatal("infinity kept")
+			}
+			if p.V < 0 && (s.Unit == "/s" || s.Unit == "%") && strings.HasSuffix(s.Name, "_total") {
+				t.Fatalf("negative rate %s %v", s.ID(), p.V)
 			}
 		}
-	})
+	}
 }

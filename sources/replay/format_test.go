@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
@@ -290,6 +291,9 @@ func TestAppendAnnotation(t *testing.T) {
 	}
 }
 
+// FuzzReadFrames fuzzes the frame reader, seeded with recordings of
+// synthetic incidents and of a real HAProxy capture. Run it with
+// -fuzzminimizetime 0 (or small): minimizing a multi-KB input takes minutes.
 func FuzzReadFrames(f *testing.F) {
 	whole := writeRecording(f, incidentBatches()[:8], []Annotation{{At: t0, Author: "a", Text: "note"}})
 	f.Add(whole)
@@ -299,6 +303,7 @@ func FuzzReadFrames(f *testing.F) {
 	flipped := append([]byte(nil), whole...)
 	flipped[len(flipped)/3] ^= 0xff
 	f.Add(flipped)
+	f.Add(writeRecording(f, []*sources.Batch{captureBatch(f)}, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := Load(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -313,5 +318,31 @@ func FuzzReadFrames(f *testing.F) {
 				t.Fatal("nil batch without error")
 			}
 		}
+	})
+}
+
+// FuzzDecodeFrameValue fuzzes (seeded with a real HAProxy capture among others) what is inside a frame once its checksum
+// passed: the gob of a batch, an annotation or a header.
+func FuzzDecodeFrameValue(f *testing.F) {
+	for _, v := range []any{
+		batchFrame{Batch: incidentBatches()[24], NodesSet: true},
+		batchFrame{Batch: incidentBatches()[1]},
+		batchFrame{Batch: captureBatch(f), NodesSet: true},
+		Annotation{At: t0, Author: "ana", Text: "failover"},
+		Header{Version: 1, Created: t0, Config: "sources: []\n"},
+	} {
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var bf batchFrame
+		_ = decodeRaw(raw, &bf)
+		var a Annotation
+		_ = decodeRaw(raw, &a)
+		var h Header
+		_ = decodeRaw(raw, &h)
 	})
 }

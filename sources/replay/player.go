@@ -48,6 +48,7 @@ type Player struct {
 	clock   func() time.Time
 	eval    EvalOptions
 	next    int       // next batch to hand out
+	handed  time.Time // the latest At handed out since the start or a reset
 	pos     time.Time // replay position at anchor
 	anchor  time.Time // wall time when pos was set
 	speed   float64
@@ -166,9 +167,9 @@ func (p *Player) seek(t time.Time) bool {
 	if t.After(p.end) {
 		t = p.end
 	}
-	reset := p.next > 0 && t.Before(p.rec.Batches[p.next-1].At)
+	reset := p.next > 0 && t.Before(p.handed)
 	if reset {
-		p.next = 0
+		p.next, p.handed = 0, time.Time{}
 	}
 	p.pos, p.anchor = t, p.clock()
 	return reset
@@ -190,6 +191,9 @@ func (p *Player) Drain() (out []*sources.Batch, err error) {
 	pos := p.position()
 	var errs []error
 	for p.next < len(p.rec.Batches) && !p.rec.Batches[p.next].At.After(pos) {
+		if at := p.rec.Batches[p.next].At; at.After(p.handed) {
+			p.handed = at
+		}
 		b, derr := p.rec.Batch(p.next)
 		p.next++
 		if derr != nil {
@@ -273,4 +277,35 @@ func (p *Player) NextFinding() (at time.Time, reset, ok bool, err error) {
 		}
 	}
 	return time.Time{}, false, false, nil
+}
+
+// Annotate saves a note in the recording file (see AppendAnnotation) and
+// adds it to the notes the player shows. The recording must have come
+// from Open (it needs the file's path).
+func (p *Player) Annotate(a Annotation) error {
+	if p.rec.Path == "" {
+		return errors.New("annotate: this recording was not opened from a file")
+	}
+	a.Author, a.Text = sources.Clean(a.Author), sources.CleanText(a.Text)
+	if err := AppendAnnotation(p.rec.Path, a); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	notes := append([]Annotation(nil), p.rec.Annotations...)
+	i := len(notes)
+	for i > 0 && notes[i-1].At.After(a.At) {
+		i--
+	}
+	notes = append(notes[:i], append([]Annotation{a}, notes[i:]...)...)
+	p.rec.Annotations = notes
+	return nil
+}
+
+// Annotations returns the recording's notes, sorted by time. Use it rather
+// than Recording.Annotations while Annotate may run.
+func (p *Player) Annotations() []Annotation {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Annotation(nil), p.rec.Annotations...)
 }

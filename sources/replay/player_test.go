@@ -274,6 +274,8 @@ func TestReplaySourceFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.(sources.Closer).Close()
+	clk := &fakeClock{t: time.Unix(4e9, 0)}
+	src.(*Source).clock = clk.Now
 	b, err := src.Poll(context.Background(), sources.Request{})
 	if err != nil {
 		t.Fatal(err)
@@ -281,11 +283,21 @@ func TestReplaySourceFromConfig(t *testing.T) {
 	if len(b.Series) != 1 || b.Series[0].Labels["recorded_from"] != "lb-1" || b.Nodes == nil || b.Nodes[0].Name != "app-2" {
 		t.Fatalf("first poll %+v", b)
 	}
-	if !strings.Contains(b.Status.Detail, "replay 2026-03-14 02:00:00") {
+	if b.Status.Detail != "replay 2026-03-14 02:00:00 (60×)" {
 		t.Fatalf("detail %q", b.Status.Detail)
 	}
+	// a second of wall time is a minute of recording at 60×: lb-1 at
+	// 10…60 s and prom at 2…52 s, one series each
+	clk.Add(time.Second)
+	b, err = src.Poll(context.Background(), sources.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Series) != 12 || !b.At.Equal(t0.Add(time.Minute)) || b.Status.Detail != "replay 2026-03-14 02:01:00 (60×)" {
+		t.Fatalf("second poll: %d series at %v, %q", len(b.Series), b.At, b.Status.Detail)
+	}
 
-	for _, bad := range []string{"speed: 2\n", "file: " + path + "\nspeed: 99\n", "file: /nonexistent/x.opsrec\n", "file: x\nbogus: 1\n"} {
+	for _, bad := range []string{"speed: 2\n", "file: " + path + "\nspeed: 99\n", "file: x\nbogus: 1\n"} {
 		o, err := config.OptionsFromYAML("test.yaml", bad)
 		if err != nil {
 			t.Fatal(err)
@@ -294,15 +306,140 @@ func TestReplaySourceFromConfig(t *testing.T) {
 			t.Fatalf("options %q accepted", bad)
 		}
 	}
+	// a missing file loads (the config is fine) and fails at the poll, naming the path
+	o, _ := config.OptionsFromYAML("test.yaml", "file: /nonexistent/x.opsrec\n")
+	missing, err := kind.New(sources.Env{Name: "pm"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := missing.Poll(context.Background(), sources.Request{}); err == nil || !strings.Contains(err.Error(), "/nonexistent/x.opsrec") {
+		t.Fatalf("missing file: %v", err)
+	}
 	// a file that is not a recording fails at the poll, with a reason
 	junk := filepath.Join(t.TempDir(), "junk")
 	os.WriteFile(junk, []byte("hello"), 0o600)
-	o, _ := config.OptionsFromYAML("test.yaml", "file: "+junk+"\n")
+	o, _ = config.OptionsFromYAML("test.yaml", "file: "+junk+"\n")
 	s2, err := kind.New(sources.Env{Name: "pm"}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s2.Poll(context.Background(), sources.Request{}); err == nil || !strings.Contains(err.Error(), "not an opsview recording") {
 		t.Fatalf("junk file: %v", err)
+	}
+}
+
+func TestAnnotateDuringReplay(t *testing.T) {
+	path := recordToFile(t, incidentBatches(), []Annotation{{At: t0.Add(4 * time.Minute), Author: "ana", Text: "failover"}})
+	rec, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	p := NewPlayer(rec, PlayerOptions{})
+	if err := p.Annotate(Annotation{At: t0.Add(2 * time.Minute), Author: "bo", Text: "first 5xx\x1b]0;evil\x07"}); err != nil {
+		t.Fatal(err)
+	}
+	notes := p.Annotations()
+	if len(notes) != 2 || notes[0].Author != "bo" || notes[0].Text != "first 5xx" {
+		t.Fatalf("notes %+v", notes)
+	}
+	// the note is in the file, and the open recording still reads its batches
+	again, err := Open(path)
+	if err != nil || len(again.Annotations) != 2 {
+		t.Fatalf("reopened: %v, %d notes", err, len(again.Annotations))
+	}
+	again.Close()
+	if _, err := rec.Batch(rec.Len() - 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRecordStopsAfterDurationOrCancel(t *testing.T) {
+	dir := t.TempDir()
+	// nothing arrives: only the duration ends the recording
+	w, err := Create(filepath.Join(dir, "quiet.opsrec"), Header{Created: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Record(context.Background(), w, make(chan *sources.Batch), 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteBatch(incidentBatches()[0]); err == nil {
+		t.Fatal("the writer accepted a batch after Record closed it")
+	}
+
+	// five batches handed over one by one, then the user stops it
+	path := filepath.Join(dir, "headless.opsrec")
+	w, err = Create(path, Header{Created: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan *sources.Batch)
+	done := make(chan error, 1)
+	go func() { done <- Record(ctx, w, in, time.Hour) }()
+	for _, b := range incidentBatches()[:5] {
+		in <- b
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rec, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if rec.Len() != 5 || rec.Warning != nil {
+		t.Fatalf("%d batches, %v", rec.Len(), rec.Warning)
+	}
+}
+
+// A server that flaps (the split-brain story) opens its finding again
+// after it resolved: the timeline keeps both openings.
+func TestFlappingFindingAppearsOncePerOpening(t *testing.T) {
+	var batches []*sources.Batch
+	for i := 0; i < 30; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		state, sev := "UP", sources.SevOK
+		if (i >= 3 && i < 6) || (i >= 15 && i < 18) {
+			state, sev = "DOWN", sources.SevCritical
+		}
+		batches = append(batches, &sources.Batch{Source: "lb-1", At: at, Nodes: []sources.NodeState{{Kind: "server", ID: "be/app-1", Name: "app-1", State: state, Severity: sev}}})
+	}
+	rec := loadBytes(t, writeRecording(t, batches, nil))
+	tl, err := Evaluate(rec, EvalOptions{Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Findings) != 2 || tl.Findings[0].ID != tl.Findings[1].ID {
+		t.Fatalf("findings %+v", tl.Findings)
+	}
+	first, second := tl.Findings[0], tl.Findings[1]
+	if !first.Opened.Equal(t0.Add(30*time.Second)) || first.Resolved.IsZero() || !second.Opened.Equal(t0.Add(150*time.Second)) || second.Resolved.IsZero() {
+		t.Fatalf("openings %v–%v and %v–%v", first.Opened, first.Resolved, second.Opened, second.Resolved)
+	}
+}
+
+// Batches from different sources can land in the file slightly out of
+// time order; seeking back before any batch handed out still resets.
+func TestSeekBackResetsWithOutOfOrderBatches(t *testing.T) {
+	batches := []*sources.Batch{
+		{Source: "a", At: t0},
+		{Source: "b", At: t0.Add(100 * time.Second)},
+		{Source: "c", At: t0.Add(95 * time.Second)},
+	}
+	rec := loadBytes(t, writeRecording(t, batches, nil))
+	clk := &fakeClock{t: time.Unix(5e9, 0)}
+	p := NewPlayer(rec, PlayerOptions{Clock: clk.Now})
+	p.Seek(t0.Add(100 * time.Second))
+	if due, _ := p.Drain(); len(due) != 3 || due[1].Source != "b" || due[2].Source != "c" {
+		t.Fatalf("drained %d", len(due))
+	}
+	if !p.Seek(t0.Add(97 * time.Second)) {
+		t.Fatal("seeking before a batch already handed out did not ask for a reset")
+	}
+	if due, _ := p.Drain(); len(due) != 1 || due[0].Source != "a" {
+		t.Fatalf("after reset drained %d", len(due))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/opsview/opsview/sources"
 )
@@ -47,6 +48,7 @@ type Source struct {
 	play *Player
 	// latest node states per original source
 	nodes map[string][]sources.NodeState
+	clock func() time.Time // nil: time.Now (tests set it)
 }
 
 func newSource(env sources.Env, opts sources.Options) (sources.Source, error) {
@@ -68,9 +70,8 @@ func newSource(env sources.Env, opts sources.Options) (sources.Source, error) {
 	if o.Speed < MinSpeed || o.Speed > MaxSpeed {
 		return nil, opts.Errorf("replay %q: speed %g is out of range: use %d to %d", env.Name, o.Speed, MinSpeed, MaxSpeed)
 	}
-	if _, err := os.Stat(o.File); err != nil {
-		return nil, opts.Errorf("replay %q: %v (check the file: path)", env.Name, err)
-	}
+	// the file is opened on the first poll: a missing one shows as a
+	// failing source with the path, and the config still loads
 	return &Source{env: env, opt: o, nodes: map[string][]sources.NodeState{}}, nil
 }
 
@@ -96,7 +97,7 @@ func (s *Source) Poll(ctx context.Context, _ sources.Request) (*sources.Batch, e
 			s.env.Logf("replay %q: %v", s.env.Name, rec.Warning)
 		}
 		s.rec = rec
-		s.play = NewPlayer(rec, PlayerOptions{})
+		s.play = NewPlayer(rec, PlayerOptions{Clock: s.clock})
 		_ = s.play.SetSpeed(s.opt.Speed)
 		s.play.Play()
 	}

@@ -70,7 +70,8 @@ type SourceInfo struct {
 type Timeline struct {
 	Changes []Change
 	// Findings holds every finding seen, in the order they opened, each as
-	// last seen (with its evidence; Resolved set when it resolved).
+	// last seen (with its evidence; Resolved set when it resolved). A
+	// finding that resolves and opens again appears once per opening.
 	Findings []correlate.Finding
 	Sources  []SourceInfo // in order of first appearance
 	// Events holds each source event in its last state, by start time.
@@ -149,8 +150,12 @@ func Evaluate(rec *Recording, opt EvalOptions) (*Timeline, error) {
 			what := c.Labels["finding"]
 			tl.Changes = append(tl.Changes, Change{At: now, Batch: i, What: what, Event: c})
 			if what == "resolved" {
-				if j, ok := index[strings.TrimPrefix(c.ID, "finding/")]; ok {
+				id := strings.TrimPrefix(c.ID, "finding/")
+				if j, ok := index[id]; ok {
 					tl.Findings[j].Resolved = c.End
+					// if it comes back, it is a new entry: a flapping
+					// finding shows every time it was open
+					delete(index, id)
 				}
 			}
 		}

@@ -47,7 +47,7 @@ type Writer struct {
 // header frame at once. When w is an *os.File it takes an exclusive lock
 // on it for as long as the writer is open. Close does not close w.
 func NewWriter(w io.Writer, hdr Header) (*Writer, error) {
-	zw, err := flate.NewWriter(io.Discard, flate.BestSpeed)
+	zw, err := flate.NewWriter(io.Discard, flate.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
