@@ -82,11 +82,12 @@ type App struct {
 	views []View
 	tab   int
 
-	w, h   int
-	window time.Duration
-	paused bool
-	until  time.Time // start of the newest visible bucket
-	cursor time.Time // zero: live
+	w, h    int
+	window  time.Duration
+	paused  bool
+	until   time.Time // start of the newest visible bucket
+	cursor  time.Time // zero: live
+	liveNow time.Time // the store's newest time, followed while paused
 
 	filter    string
 	filtering bool
@@ -169,9 +170,21 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.dirty = true
 		}
 	case DataMsg:
+		if a.paused && a.opt.Store != nil {
+			// the window stays; the header says how far live has moved on
+			if now := a.opt.Store.Now(); !now.Equal(a.liveNow) {
+				a.liveNow = now
+				a.dirty = true
+			}
+		}
 		if !a.paused {
+			oldSnap, oldF := a.snap, a.findings
 			a.refresh()
-			a.dirty = true
+			// a DataMsg with nothing new (same store version and window,
+			// same findings) builds no frame
+			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) {
+				a.dirty = true
+			}
 		}
 		if a.opt.Updates != nil {
 			return a, a.waitData()
@@ -324,7 +337,7 @@ func (a *App) moveCursor(dir int) {
 		return
 	}
 	step := a.snap.Step
-	per := a.snap.N / max(a.w-10, 1)
+	per := a.snap.N / max(a.w-yLabelW, 1) // one chart cell
 	if per < 1 {
 		per = 1
 	}
@@ -374,6 +387,25 @@ func (a *App) refresh() {
 	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
 		a.cursor = a.snap.Start
 	}
+}
+
+func sameWindow(a, b *correlate.Snapshot) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Version == b.Version && a.Start.Equal(b.Start) && a.N == b.N && a.Now.Equal(b.Now)
+}
+
+func sameFindings(a, b []correlate.Finding) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].Severity != b[i].Severity || a[i].Title != b[i].Title || a[i].Active() != b[i].Active() {
+			return false
+		}
+	}
+	return true
 }
 
 func floorTime(t time.Time, step time.Duration) time.Time {
@@ -472,6 +504,9 @@ func (a *App) header(c *Context) []string {
 	fixed := hs.Render(" ") + hs.Render(clock) + sep
 	if a.paused {
 		fixed += on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
+		if a.snap != nil && a.liveNow.After(a.snap.Now) {
+			fixed += hs.Render(" live +" + shortDur(a.liveNow.Sub(a.snap.Now).Round(time.Second)))
+		}
 	} else {
 		fixed += on(t.OK).Render(c.Symbols.Live + " LIVE")
 	}
@@ -528,23 +563,41 @@ func (a *App) header(c *Context) []string {
 	}
 	line = fitStyled(line, c.Width, hs)
 
-	var tabs []string
-	for i, v := range a.views {
-		label := fmt.Sprintf(" %d %s ", i+1, clean(v.Name()))
-		if i >= 9 {
-			label = " " + clean(v.Name()) + " "
-		}
-		if i == a.tab {
-			tabs = append(tabs, t.TabOn.Render(label))
-		} else {
-			tabs = append(tabs, t.TabOff.Render(label))
-		}
-	}
 	right := t.Muted.Render("window ") + t.Base.Render(shortDur(a.window))
 	if a.filter != "" {
 		right = t.Muted.Render("filter ") + t.Key.Render(trunc(clean(a.filter), 20)) + "  " + right
 	}
-	tl := strings.Join(tabs, "")
+	// tabs shrink when they and the window do not fit: first the padding
+	// goes, then the names of the tabs not shown (the digits stay)
+	var tl string
+	for compact := 0; compact < 3; compact++ {
+		var tabs []string
+		for i, v := range a.views {
+			name := clean(v.Name())
+			label := fmt.Sprintf("%d %s", i+1, name)
+			if i >= 9 {
+				label = name
+			}
+			if compact == 2 && i != a.tab && i < 9 {
+				label = fmt.Sprintf("%d", i+1)
+			}
+			if compact == 0 {
+				label = " " + label + " "
+			}
+			if i == a.tab {
+				tabs = append(tabs, t.TabOn.Render(label))
+			} else {
+				tabs = append(tabs, t.TabOff.Render(label))
+			}
+		}
+		tl = strings.Join(tabs, "")
+		if compact > 0 {
+			tl = " " + strings.Join(tabs, " ")
+		}
+		if lipgloss.Width(tl)+lipgloss.Width(right)+2 <= c.Width {
+			break
+		}
+	}
 	gap := c.Width - lipgloss.Width(tl) - lipgloss.Width(right) - 1
 	if gap >= 1 {
 		tl += strings.Repeat(" ", gap) + right

@@ -23,18 +23,18 @@ func TestZoomStepsThroughTheWindows(t *testing.T) {
 	if a.window != 15*time.Minute || a.snap.N != 180 {
 		t.Fatalf("start: window %v, %d buckets; want 15m, 180", a.window, a.snap.N)
 	}
-	press(a, "[")
+	pressKeys(a, "[")
 	if a.window != 5*time.Minute || a.snap.N != 60 {
 		t.Fatalf("after [: window %v, %d buckets; want 5m, 60", a.window, a.snap.N)
 	}
-	press(a, "[") // already the narrowest
+	pressKeys(a, "[") // already the narrowest
 	if a.window != 5*time.Minute {
 		t.Fatalf("[ below 5m gave %v", a.window)
 	}
 	if !strings.Contains(plain(a), "window 5m") {
 		t.Fatal("header does not show the 5m window")
 	}
-	press(a, "]", "]", "]", "]", "]")
+	pressKeys(a, "]", "]", "]", "]", "]")
 	if a.window != 24*time.Hour {
 		t.Fatalf("after ] x5: window %v, want 24h", a.window)
 	}
@@ -49,7 +49,7 @@ func TestZoomStepsThroughTheWindows(t *testing.T) {
 
 func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
 	a, in := newTestApp(themes.Dark(), 80, 24, 200)
-	press(a, "p")
+	pressKeys(a, "p")
 	if !strings.Contains(plain(a), "PAUSED") {
 		t.Fatal("header does not say PAUSED")
 	}
@@ -62,7 +62,10 @@ func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
 	if in.store.Now().Equal(before.Now) {
 		t.Fatal("the store did not move: the test proves nothing")
 	}
-	press(a, "p")
+	if !strings.Contains(plain(a), "PAUSED live +1m40s") {
+		t.Fatalf("header does not say how far live has moved on:\n%s", plain(a))
+	}
+	pressKeys(a, "p")
 	if !a.snap.Now.Equal(in.store.Now()) {
 		t.Fatalf("after resume the snapshot is at %v, store at %v", a.snap.Now, in.store.Now())
 	}
@@ -73,14 +76,14 @@ func TestPauseFreezesTheWindowWhileDataArrives(t *testing.T) {
 
 func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
-	press(a, "2", "/", "d", "b", "-", "1")
+	pressKeys(a, "2", "/", "d", "b", "-", "1")
 	if a.filter != "" {
 		t.Fatalf("filter applied before Enter: %q", a.filter)
 	}
 	if !strings.Contains(plain(a), "/db-1") {
 		t.Fatal("the filter input is not shown while typing")
 	}
-	press(a, "enter")
+	pressKeys(a, "enter")
 	if a.filter != "db-1" {
 		t.Fatalf("filter %q, want db-1", a.filter)
 	}
@@ -96,17 +99,17 @@ func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 	if !strings.Contains(scr, "filter db-1") || strings.Contains(scr, "hrsp_5xx") {
 		t.Fatalf("screen does not reflect the filter:\n%s", scr)
 	}
-	press(a, "/", "esc")
+	pressKeys(a, "/", "esc")
 	if a.filter != "" || len(a.snap.Series) != 7 {
 		t.Fatalf("esc in the filter left %q and %d series", a.filter, len(a.snap.Series))
 	}
 	// Esc outside the input also clears an applied filter
-	press(a, "/", "x", "enter", "esc")
+	pressKeys(a, "/", "x", "enter", "esc")
 	if a.filter != "" {
 		t.Fatalf("esc did not clear the filter %q", a.filter)
 	}
 	// a filter matching nothing says so
-	press(a, "/", "n", "o", "p", "e", "enter")
+	pressKeys(a, "/", "n", "o", "p", "e", "enter")
 	if !strings.Contains(plain(a), `no series match "nope"`) {
 		t.Fatalf("empty filter result not explained:\n%s", plain(a))
 	}
@@ -114,13 +117,13 @@ func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 
 func TestCursorShowsValuesAtThatInstantAndReturnsLive(t *testing.T) {
 	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
-	press(a, "2")
+	pressKeys(a, "2")
 	live := plain(a)
 	if !strings.Contains(live, "40.1 req/s") || !strings.Contains(live, "newest 14:19:55") {
 		t.Fatalf("live legend does not show the newest values:\n%s", live)
 	}
 	for i := 0; i < 40; i++ {
-		press(a, "left")
+		pressKeys(a, "left")
 	}
 	ctx := a.context(a.bodyHeight())
 	if ctx.Cursor < 0 {
@@ -144,20 +147,20 @@ func TestCursorShowsValuesAtThatInstantAndReturnsLive(t *testing.T) {
 	if !strings.Contains(scr, "│") {
 		t.Fatal("no cursor column drawn")
 	}
-	press(a, "right")
+	pressKeys(a, "right")
 	if c2 := a.context(a.bodyHeight()); c2.Cursor <= ctx.Cursor {
 		t.Fatalf("right did not move the cursor forward: %d -> %d", ctx.Cursor, c2.Cursor)
 	}
-	press(a, "end")
+	pressKeys(a, "end")
 	if a.context(1).Cursor != -1 {
 		t.Fatal("End did not return to live")
 	}
-	press(a, "left", "L")
+	pressKeys(a, "left", "L")
 	if a.context(1).Cursor != -1 {
 		t.Fatal("L did not return to live")
 	}
 	// the cursor keeps its instant when the window moves on
-	press(a, "left", "left")
+	pressKeys(a, "left", "left")
 	c := a.context(1)
 	when := a.snap.Time(c.Cursor)
 	in := a.opt.Store.(*correlate.Store)
@@ -175,7 +178,7 @@ func TestViewSwitchingByTabShiftTabAndDigits(t *testing.T) {
 		want int
 	}{{"tab", 1}, {"tab", 2}, {"tab", 0}, {"shift+tab", 2}, {"1", 0}, {"3", 2}, {"9", 2}, {"2", 1}}
 	for _, s := range steps {
-		press(a, s.key)
+		pressKeys(a, s.key)
 		if a.tab != s.want {
 			t.Fatalf("after %s: view %d, want %d", s.key, a.tab, s.want)
 		}
@@ -188,7 +191,7 @@ func TestViewSwitchingByTabShiftTabAndDigits(t *testing.T) {
 func TestHelpListsEveryKeyFromTheKeymap(t *testing.T) {
 	for _, view := range []string{"1", "2", "3"} {
 		a, _ := newTestApp(themes.Mono(), 80, 24, 100)
-		press(a, view, "?")
+		pressKeys(a, view, "?")
 		scr := plain(a)
 		km := a.Keys()
 		all := append(km.Global(), a.views[a.tab].Keys()...)
@@ -198,7 +201,7 @@ func TestHelpListsEveryKeyFromTheKeymap(t *testing.T) {
 				t.Errorf("view %s help lacks %q %q:\n%s", view, h.Key, h.Desc, scr)
 			}
 		}
-		press(a, "esc")
+		pressKeys(a, "esc")
 		if a.help || strings.Contains(plain(a), "Global keys") {
 			t.Fatal("esc did not close help")
 		}
@@ -213,18 +216,18 @@ func TestKeyOverridesRemapActions(t *testing.T) {
 		KeyOverrides: map[string][]string{"pause": {"P"}, "nonsense": {"x"}},
 		Logf:         func(f string, v ...any) { logged = append(logged, fmt.Sprintf(f, v...)) }})
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	press(a, "p")
+	pressKeys(a, "p")
 	if a.paused {
 		t.Fatal("p still pauses after remapping pause to P")
 	}
-	press(a, "P")
+	pressKeys(a, "P")
 	if !a.paused {
 		t.Fatal("P does not pause")
 	}
 	if len(logged) != 1 || !strings.Contains(logged[0], "nonsense") {
 		t.Fatalf("unknown action not logged: %v", logged)
 	}
-	press(a, "?")
+	pressKeys(a, "?")
 	if !strings.Contains(plain(a), "P          pause") {
 		t.Fatalf("help does not show the remapped key:\n%s", plain(a))
 	}
@@ -254,7 +257,7 @@ func TestTinySizesNeverPanic(t *testing.T) {
 	for _, sz := range sizes {
 		for _, keys := range [][]string{nil, {"2"}, {"3", "enter"}, {"?"}, {"/", "a"}, {"2", "left"}} {
 			a, _ := newTestApp(themes.Dark(), sz[0], sz[1], 240)
-			press(a, keys...)
+			pressKeys(a, keys...)
 			f := a.View().Content
 			if sz[0] == 0 || sz[1] == 0 {
 				if f != "" {
@@ -269,7 +272,7 @@ func TestTinySizesNeverPanic(t *testing.T) {
 	a := New(Options{Store: correlate.NewStore(correlate.StoreOptions{}), Location: time.UTC})
 	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	for _, k := range []string{"1", "2", "3", "left", "[", "enter", "down"} {
-		press(a, k)
+		pressKeys(a, k)
 		checkFrame(t, a.View().Content, 80, 24)
 	}
 	if !strings.Contains(plain(a), "waiting for data") && !strings.Contains(plain(a), "no events") {
@@ -296,7 +299,7 @@ func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
 	a.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 	a.Update(DataMsg{})
 	for _, keys := range [][]string{{"1"}, {"2"}, {"2", "left"}, {"3"}, {"enter"}, {"?"}} {
-		press(a, keys...)
+		pressKeys(a, keys...)
 		f := a.View().Content
 		for _, bad := range []string{"\x1b]0;", "\x07", "\x1b[2J", "owned\x07"} {
 			if i := strings.Index(f, bad); i >= 0 {
@@ -309,7 +312,7 @@ func TestEscapeSequencesInNamesAreNotWrittenRaw(t *testing.T) {
 }
 
 func TestNoFrameWithoutNewDataKeyOrResize(t *testing.T) {
-	a, _ := newTestApp(themes.Dark(), 80, 24, 100)
+	a, in := newTestApp(themes.Dark(), 80, 24, 100)
 	a.View()
 	n := a.Frames()
 	for i := 0; i < 5; i++ {
@@ -321,6 +324,12 @@ func TestNoFrameWithoutNewDataKeyOrResize(t *testing.T) {
 	if a.Frames() != n {
 		t.Fatalf("%d frames built without data, a bound key or a resize", a.Frames()-n)
 	}
+	a.Update(DataMsg{}) // nothing new in the store
+	a.View()
+	if a.Frames() != n {
+		t.Fatal("a DataMsg without new data built a frame")
+	}
+	in.advance(1)
 	a.Update(DataMsg{})
 	a.View()
 	if a.Frames() != n+1 {
@@ -330,7 +339,7 @@ func TestNoFrameWithoutNewDataKeyOrResize(t *testing.T) {
 
 func TestTimeAxisMovesInWholeBuckets(t *testing.T) {
 	a, in := newTestApp(themes.Dark(), 80, 24, 200)
-	press(a, "2")
+	pressKeys(a, "2")
 	start := a.snap.Start
 	body := func() string { return strings.Join(strings.Split(plain(a), "\n")[2:], "\n") }
 	before := body()
@@ -371,7 +380,7 @@ func TestGotoMsgSwitchesViewAndSetsFilter(t *testing.T) {
 
 func TestEventsScrollAndEnterShowsTheText(t *testing.T) {
 	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
-	press(a, "3")
+	pressKeys(a, "3")
 	scr := plain(a)
 	lines := strings.Split(scr, "\n")
 	var order []string
@@ -388,15 +397,15 @@ func TestEventsScrollAndEnterShowsTheText(t *testing.T) {
 	if !strings.Contains(scr, "✖ critical") || !strings.Contains(scr, "ℹ info") || !strings.Contains(scr, "▲ warning") {
 		t.Fatal("severity not shown as symbol and word")
 	}
-	press(a, "enter")
+	pressKeys(a, "enter")
 	if !strings.Contains(plain(a), "Layer7 check failed: HTTP status 503") || !strings.Contains(plain(a), "check duration 2001ms") {
 		t.Fatalf("enter did not show the newest event's text:\n%s", plain(a))
 	}
-	press(a, "esc", "down", "down", "down", "enter")
+	pressKeys(a, "esc", "down", "down", "down", "enter")
 	if !strings.Contains(plain(a), "(no text)") {
 		t.Fatalf("the last event has no text and should say so:\n%s", plain(a))
 	}
-	press(a, "esc")
+	pressKeys(a, "esc")
 	if strings.Contains(plain(a), "(no text)") {
 		t.Fatal("esc did not close the text")
 	}
@@ -452,7 +461,7 @@ func TestGapsAreDrawnAsGaps(t *testing.T) {
 		}
 	}
 	// the sparkline leaves the gap blank too
-	sp := sparkline(vals, 50, 1, false)[0]
+	sp := sparkRows(vals, 50, 1, false)[0]
 	if []rune(sp)[25] != ' ' || []rune(sp)[5] == ' ' {
 		t.Fatalf("sparkline gap: %q", sp)
 	}
@@ -490,12 +499,12 @@ func TestStatusesAreReadableWithoutColour(t *testing.T) {
 
 func TestZoomKeyGivesOneChartTheWholeView(t *testing.T) {
 	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
-	press(a, "2", "down", "z")
+	pressKeys(a, "2", "down", "z")
 	scr := plain(a)
 	if strings.Count(scr, "▌") != 1 || !strings.Contains(scr, "▌External symptoms ms") {
 		t.Fatalf("z did not zoom the second chart:\n%s", scr)
 	}
-	press(a, "esc")
+	pressKeys(a, "esc")
 	if strings.Count(plain(a), "▌") < 2 {
 		t.Fatal("esc did not leave the zoomed chart")
 	}
@@ -507,7 +516,7 @@ func TestWideWindowsHideNoSpikeOrDip(t *testing.T) {
 		vals[i] = 99.9
 	}
 	vals[9000] = 0 // one failed probe round
-	sp := sparkline(vals, 60, 1, false)[0]
+	sp := sparkRows(vals, 60, 1, false)[0]
 	if !strings.ContainsRune(sp, '▁') {
 		t.Fatalf("a one-bucket dip vanished from the sparkline: %q", sp)
 	}
@@ -545,7 +554,7 @@ func (f *fakeView) Render(c *Context) string {
 func TestExtraViewsGetATabKeysAndAFittedArea(t *testing.T) {
 	fv := &fakeView{}
 	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: []View{fv}}, 80, 24, 240)
-	press(a, "4")
+	pressKeys(a, "4")
 	f := a.View().Content
 	checkFrame(t, f, 80, 24)
 	if !strings.Contains(ansi.Strip(f), "4 Load balancers") {
@@ -564,5 +573,88 @@ func TestExtraViewsGetATabKeysAndAFittedArea(t *testing.T) {
 	a.Update(cmd())
 	if a.tab != 1 || a.filter != "be_app" {
 		t.Fatalf("GotoMsg from the view: tab %d filter %q", a.tab, a.filter)
+	}
+}
+
+func TestDroppedSeriesAreShown(t *testing.T) {
+	st := correlate.NewStore(correlate.StoreOptions{Step: step, MaxSeries: 1})
+	st.Apply(&sources.Batch{Source: "s", At: t0, Series: []sources.Series{
+		{Name: "a", Points: []sources.Point{{T: t0, V: 1}}}, {Name: "b", Points: []sources.Point{{T: t0, V: 2}}}},
+		Status: sources.Status{Health: sources.HealthOK}})
+	a := New(Options{Store: st, Location: time.UTC, Theme: themes.Mono()})
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	a.Update(DataMsg{})
+	if !strings.Contains(plain(a), "1 series dropped") {
+		t.Fatalf("dropped series not shown:\n%s", plain(a))
+	}
+}
+
+func TestTabsShrinkSoTheWindowStaysVisible(t *testing.T) {
+	views := []View{&fakeView{}, &fakeView{}, &fakeView{}}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: views}, 80, 24, 100)
+	tabs := strings.Split(plain(a), "\n")[1]
+	if !strings.Contains(tabs, "window 15m") || !strings.Contains(tabs, "1 Overview") || !strings.Contains(tabs, "6") {
+		t.Fatalf("tab line at 80 columns: %q", tabs)
+	}
+	a.Update(tea.WindowSizeMsg{Width: 200, Height: 50})
+	tabs = strings.Split(plain(a), "\n")[1]
+	if !strings.Contains(tabs, " 6 Load balancers ") || !strings.Contains(tabs, "window 15m") {
+		t.Fatalf("tab line at 200 columns: %q", tabs)
+	}
+}
+
+// TestViewsRenderAnySizeTheyAreGiven: the shell never gives a view less
+// than 80x17, but a view must not panic or overflow when it is.
+func TestViewsRenderAnySizeTheyAreGiven(t *testing.T) {
+	a, _ := newTestApp(themes.Dark(), 80, 24, 240)
+	for _, v := range a.views {
+		for _, open := range []bool{false, true} {
+			if open {
+				c := a.context(20)
+				v.Update(keyMsg("enter"), &c)
+				v.Update(keyMsg("z"), &c)
+			}
+			for _, sz := range [][2]int{{0, 0}, {1, 1}, {5, 2}, {10, 3}, {40, 8}, {300, 4}} {
+				c := a.context(sz[1])
+				c.Width = sz[0]
+				out := v.Render(&c)
+				if sz[1] == 0 {
+					continue
+				}
+				lines := strings.Split(out, "\n")
+				if len(lines) != sz[1] {
+					t.Fatalf("%s at %dx%d: %d lines", v.Name(), sz[0], sz[1], len(lines))
+				}
+				for _, l := range lines {
+					if w := ansi.StringWidth(l); w > sz[0] {
+						t.Fatalf("%s at %dx%d: a line %d wide", v.Name(), sz[0], sz[1], w)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestOverviewEnterOpensTheGraphsOfTheSelectedSeries(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
+	pressKeys(a, "down", "down", "down", "down") // symptoms first: the 4th is db-1 iowait
+	_, cmd := a.Update(keyMsg("enter"))
+	if cmd == nil {
+		t.Fatal("enter on a series did nothing")
+	}
+	a.Update(cmd())
+	if a.tab != 1 || a.filter != "db-1" {
+		t.Fatalf("enter: view %d filter %q, want Graphs filtered to db-1", a.tab, a.filter)
+	}
+	if !strings.Contains(plain(a), "servers.db-1.cpu.iowait") {
+		t.Fatal("the graphs of db-1 are not shown")
+	}
+	// many presses past the end keep the last series selected and in view
+	pressKeys(a, "esc", "1")
+	for i := 0; i < 30; i++ {
+		pressKeys(a, "down")
+	}
+	if !strings.Contains(plain(a), "req_rate{www}") {
+		t.Fatal("the last series is not in view when selected")
 	}
 }

@@ -122,10 +122,15 @@ func scale(lines []plotLine) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
 		for _, v := range l.vals {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if v != v || math.IsInf(v, 0) { // NaN
 				continue
 			}
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			if v < lo {
+				lo = v
+			}
+			if v > hi {
+				hi = v
+			}
 		}
 		if !math.IsNaN(l.baseline) && !math.IsInf(l.baseline, 0) {
 			lo, hi = math.Min(lo, l.baseline), math.Max(hi, l.baseline)
@@ -160,7 +165,7 @@ func niceCeil(v float64) float64 {
 	return 10 * p
 }
 
-type cell struct {
+type gridCell struct {
 	mask  uint8 // braille dots
 	owner int   // series index, -1 none
 	base  bool  // a baseline passes here
@@ -180,7 +185,7 @@ func (ch *chart) render() []string {
 	if ch.braille {
 		xs, ys = pw*2, ch.height*4
 	}
-	grid := make([]cell, pw*ch.height)
+	grid := make([]gridCell, pw*ch.height)
 	for i := range grid {
 		grid[i].owner = -1
 	}
@@ -377,10 +382,10 @@ func tickEvery(window time.Duration, pw int) time.Duration {
 	return 24 * time.Hour
 }
 
-// sparkline draws values in w cells and rows lines, scaled from their own
+// sparkRows draws values in w cells and rows lines, scaled from their own
 // lowest to highest value (a sparkline shows the shape; the number beside
 // it gives the level); gaps stay blank.
-func sparkline(vals []float64, w, rows int, ascii bool) []string {
+func sparkRows(vals []float64, w, rows int, ascii bool) []string {
 	if w <= 0 || rows <= 0 {
 		return make([]string, max(rows, 0))
 	}

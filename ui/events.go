@@ -94,7 +94,7 @@ func (e *eventsView) Render(c *Context) string {
 	if e.open {
 		detail = e.detail(c, &evs[sel])
 		listH = max(c.Height-1-len(detail), 3)
-		detail = detail[:min(len(detail), c.Height-1-listH)]
+		detail = detail[:max(min(len(detail), c.Height-1-listH), 0)]
 	}
 	wide := c.Width >= 120
 	timeFmt := "15:04:05"
@@ -116,9 +116,9 @@ func (e *eventsView) Render(c *Context) string {
 		at := ev.Start.In(c.Loc).Format(timeFmt)
 		var row string
 		if wide {
-			row = fmt.Sprintf(" %s %-12s %-16s %-10s %-14s ", padTo(sevMark(c, ev.Severity), 11), at, trunc(clean(ev.Source), 16), trunc(string(ev.Layer), 10), trunc(clean(ev.Node), 14))
+			row = fmt.Sprintf(" %s %-12s %-16s %-10s %-14s ", padCells(sevMark(c, ev.Severity), 11), at, trunc(clean(ev.Source), 16), trunc(string(ev.Layer), 10), trunc(clean(ev.Node), 14))
 		} else {
-			row = fmt.Sprintf(" %s %-8s %-12s ", padTo(sevMark(c, ev.Severity), 11), trunc(at, 8), trunc(clean(ev.Source), 12))
+			row = fmt.Sprintf(" %s %-8s %-12s ", padCells(sevMark(c, ev.Severity), 11), trunc(at, 8), trunc(clean(ev.Source), 12))
 		}
 		title := clean(ev.Title)
 		if !ev.Open() {
@@ -171,8 +171,8 @@ func (e *eventsView) detail(c *Context, ev *sources.Event) []string {
 	return out
 }
 
-// padTo pads a styled string to w cells.
-func padTo(s string, w int) string {
+// padCells pads a styled string to w cells.
+func padCells(s string, w int) string {
 	if n := ansi.StringWidth(s); n < w {
 		return s + strings.Repeat(" ", w-n)
 	}

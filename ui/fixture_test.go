@@ -20,14 +20,14 @@ const step = 5 * time.Second
 // a 5xx rate on the lb layer rising, iowait on db-1 rising first, a queue
 // length, a traffic series with a gap, events, and two sources of which
 // one is failing.
-type incident struct {
+type meltingVolume struct {
 	store *correlate.Store
 	at    time.Time // newest applied time
 	i     int       // buckets applied
 }
 
-func newIncident() *incident {
-	return &incident{store: correlate.NewStore(correlate.StoreOptions{Step: step, Retention: 2 * time.Hour})}
+func newIncident() *meltingVolume {
+	return &meltingVolume{store: correlate.NewStore(correlate.StoreOptions{Step: step, Retention: 2 * time.Hour})}
 }
 
 // seriesAt gives every series' value at bucket i (deterministic).
@@ -47,7 +47,7 @@ func seriesAt(i int) (fivexx, fivexx2, iowait, queue, qps, latency float64) {
 }
 
 // advance applies n more buckets of data and returns the store time.
-func (in *incident) advance(n int) time.Time {
+func (in *meltingVolume) advance(n int) time.Time {
 	for k := 0; k < n; k++ {
 		at := t0.Add(time.Duration(in.i) * step)
 		a, a2, io, q, qps, lat := seriesAt(in.i)
@@ -112,7 +112,7 @@ func fixtureFindings() []correlate.Finding {
 
 // newTestApp builds an app over the fixture at the given size, fed
 // n buckets.
-func newTestApp(theme *themes.Theme, w, h, n int) (*App, *incident) {
+func newTestApp(theme *themes.Theme, w, h, n int) (*App, *meltingVolume) {
 	in := newIncident()
 	in.advance(n)
 	return newAppOver(in, Options{Theme: theme}, w, h), in
@@ -124,7 +124,7 @@ func newTestAppOpts(opt Options, w, h, n int) *App {
 	return newAppOver(in, opt, w, h)
 }
 
-func newAppOver(in *incident, opt Options, w, h int) *App {
+func newAppOver(in *meltingVolume, opt Options, w, h int) *App {
 	fs := fixtureFindings()
 	opt.Store = in.store
 	opt.Findings = func() []correlate.Finding { return fs }
@@ -136,7 +136,7 @@ func newAppOver(in *incident, opt Options, w, h int) *App {
 	return a
 }
 
-func press(a *App, keys ...string) {
+func pressKeys(a *App, keys ...string) {
 	for _, k := range keys {
 		a.Update(keyMsg(k))
 	}

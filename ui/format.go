@@ -28,23 +28,23 @@ func Human(v float64, unit string) string {
 	}
 	switch unit {
 	case "%":
-		return num(v) + "%"
+		return sig3(v) + "%"
 	case "ms":
 		if math.Abs(v) >= 1000 {
-			return num(v/1000) + "s"
+			return sig3(v/1000) + "s"
 		}
-		return num(v) + "ms"
+		return sig3(v) + "ms"
 	case "s":
 		if v != 0 && math.Abs(v) < 1 {
-			return num(v*1000) + "ms"
+			return sig3(v*1000) + "ms"
 		}
 		if math.Abs(v) >= 3600 {
-			return num(v/3600) + "h"
+			return sig3(v/3600) + "h"
 		}
 		if math.Abs(v) >= 120 {
-			return num(v/60) + "m"
+			return sig3(v/60) + "m"
 		}
-		return num(v) + "s"
+		return sig3(v) + "s"
 	case "B", "B/s", "bytes", "bytes/s":
 		u := "B"
 		if strings.HasSuffix(unit, "/s") {
@@ -62,19 +62,19 @@ func si(v float64) string {
 	a := math.Abs(v)
 	switch {
 	case a >= 1e12:
-		return num(v/1e12) + "T"
+		return sig3(v/1e12) + "T"
 	case a >= 1e9:
-		return num(v/1e9) + "G"
+		return sig3(v/1e9) + "G"
 	case a >= 1e6:
-		return num(v/1e6) + "M"
+		return sig3(v/1e6) + "M"
 	case a >= 1e3:
-		return num(v/1e3) + "K"
+		return sig3(v/1e3) + "K"
 	}
-	return num(v)
+	return sig3(v)
 }
 
-// num prints at most three significant digits, no trailing zeros.
-func num(v float64) string {
+// sig3 prints at most three significant digits, no trailing zeros.
+func sig3(v float64) string {
 	a := math.Abs(v)
 	var s string
 	switch {

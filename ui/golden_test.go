@@ -107,7 +107,7 @@ func TestGoldenScreens(t *testing.T) {
 				name := fmt.Sprintf("%s_%dx%d_%s", v.name, sz[0], sz[1], th.name)
 				t.Run(name, func(t *testing.T) {
 					a := newTestAppOpts(Options{Theme: th.theme, ASCII: th.ascii}, sz[0], sz[1], 240)
-					press(a, v.keys...)
+					pressKeys(a, v.keys...)
 					frame := a.View().Content
 					checkFrame(t, frame, sz[0], sz[1])
 					if !colourOnly {

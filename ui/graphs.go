@@ -253,7 +253,7 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 	}
 	bar := "▌"
 	if c.ASCII {
-		bar = "#"
+		bar = ">" // "#" is a series marker
 	}
 	head := tst.Render(bar+title) + t.Muted.Render(" "+unit)
 	lines := []string{}

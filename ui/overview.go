@@ -17,14 +17,47 @@ import (
 // then resources).
 type overviewView struct {
 	keys *KeyMap
+	sel  int // selected key series, -1 none
 }
 
-func newOverview(k *KeyMap) *overviewView { return &overviewView{keys: k} }
+func newOverview(k *KeyMap) *overviewView { return &overviewView{keys: k, sel: -1} }
 
-func (o *overviewView) Name() string        { return "Overview" }
-func (o *overviewView) Keys() []key.Binding { return nil }
+func (o *overviewView) Name() string { return "Overview" }
 
-func (o *overviewView) Update(tea.KeyPressMsg, *Context) (bool, tea.Cmd) { return false, nil }
+func (o *overviewView) Keys() []key.Binding {
+	up, down, enter := o.keys.Up, o.keys.Down, o.keys.Enter
+	up.SetHelp(up.Help().Key, "select")
+	down.SetHelp(down.Help().Key, "select")
+	enter.SetHelp(enter.Help().Key, "graphs")
+	return []key.Binding{up, down, enter}
+}
+
+// Update moves the selection over the key series; Enter opens the Graphs
+// view filtered to the selected series' node (or name).
+func (o *overviewView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	if c.Snap == nil {
+		return false, nil
+	}
+	ks := keySeries(c)
+	switch {
+	case key.Matches(msg, o.keys.Up):
+		o.sel = max(o.sel-1, 0)
+	case key.Matches(msg, o.keys.Down):
+		o.sel = min(o.sel+1, len(ks)-1)
+	case key.Matches(msg, o.keys.Enter) && o.sel >= 0 && o.sel < len(ks):
+		s := ks[o.sel]
+		f := s.Node
+		if f == "" {
+			f = s.Name
+		}
+		return true, Goto("Graphs", f)
+	case key.Matches(msg, o.keys.Back) && o.sel >= 0:
+		o.sel = -1
+	default:
+		return false, nil
+	}
+	return true, nil
+}
 
 func (o *overviewView) Render(c *Context) string {
 	t := c.Theme
@@ -66,6 +99,9 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 		}
 	}
 	title := t.Title.Render(" Sources") + t.Muted.Render(fmt.Sprintf(" %d, %d not ok", len(sts), bad))
+	if c.Snap.Dropped > 0 {
+		title += "  " + t.Warning.Render(fmt.Sprintf("%s %d series dropped: the store is full (raise max series)", c.Symbols.Warning, c.Snap.Dropped))
+	}
 	out := []string{title}
 	if len(sts) == 0 {
 		return append(out, t.Muted.Render("  no sources yet"))
@@ -99,7 +135,7 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 				note += t.Muted.Render(fmt.Sprintf(" (%d×)", st.Failures))
 			}
 		}
-		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padTo(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)
+		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padCells(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)
 		out = append(out, row+note)
 	}
 	return out
@@ -136,7 +172,7 @@ func (o *overviewView) findings(c *Context, w, h int) []string {
 		if f.Node != "" {
 			where = t.Muted.Render(c.dot() + clean(f.Node))
 		}
-		out = append(out, "  "+padTo(sevMark(c, f.Severity), 11)+" "+t.Base.Render(clean(f.Title))+where)
+		out = append(out, "  "+padCells(sevMark(c, f.Severity), 11)+" "+t.Base.Render(clean(f.Title))+where)
 	}
 	return out
 }
@@ -187,7 +223,13 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 	// spare height makes the sparklines taller, up to three rows each
 	rows := min(max((h-1)/len(ks), 1), 3)
 	indent := strings.Repeat(" ", 2+roleW+nameW+1)
-	for i, s := range ks {
+	// keep the selected series in view
+	start := 0
+	if fit := max((h-2)/rows, 1); o.sel >= fit {
+		start = o.sel - fit + 1
+	}
+	for i := start; i < len(ks); i++ {
+		s := ks[i]
 		if len(out)+rows > h {
 			break
 		}
@@ -204,15 +246,19 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 			rst = fg(t.Base, t.ResourceColor)
 		}
 		v, _ := s.Last()
-		sp := sparkline(s.Values, sparkW, rows, c.ASCII)
+		sp := sparkRows(s.Values, sparkW, rows, c.ASCII)
 		spst := fg(t.Base, t.Color(i))
 		for r, line := range sp {
 			if r > 0 {
 				out = append(out, indent+spst.Render(line))
 				continue
 			}
+			nst := t.Base
+			if i == o.sel {
+				nst = t.Selected
+			}
 			out = append(out, "  "+rst.Render(fmt.Sprintf("%-*s", roleW-1, role))+" "+
-				t.Base.Render(fmt.Sprintf("%-*s", nameW, trunc(seriesLabel(&s.SeriesMeta), nameW)))+" "+
+				nst.Render(fmt.Sprintf("%-*s", nameW, trunc(seriesLabel(&s.SeriesMeta), nameW)))+" "+
 				spst.Render(line)+" "+t.Key.Render(padLeft(Human(v, s.Unit), valW)))
 		}
 	}
@@ -233,7 +279,7 @@ func (o *overviewView) events(c *Context, w, h int) []string {
 			break
 		}
 		ev := &evs[i]
-		out = append(out, fmt.Sprintf("  %s %s %s", padTo(sevMark(c, ev.Severity), 11),
+		out = append(out, fmt.Sprintf("  %s %s %s", padCells(sevMark(c, ev.Severity), 11),
 			t.Muted.Render(ev.Start.In(c.Loc).Format("15:04:05")), t.Base.Render(clean(ev.Title))))
 	}
 	return out

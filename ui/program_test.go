@@ -110,13 +110,13 @@ func (r *running) first(a *App) int64 {
 	return r.settle(a, 1, 0)
 }
 
-func fixtureApp(w, h, buckets int, view string) (*App, *incident) {
+func fixtureApp(w, h, buckets int, view string) (*App, *meltingVolume) {
 	in := newIncident()
 	in.advance(buckets)
 	fs := fixtureFindings()
 	a := New(Options{Store: in.store, Findings: func() []correlate.Finding { return fs }, Theme: themes.Dark(),
 		Mode: "live", Location: time.UTC})
-	press(a, view)
+	pressKeys(a, view)
 	return a, in
 }
 
@@ -198,6 +198,7 @@ func BenchmarkFrame(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					a.Update(DataMsg{})
+					a.dirty = true // as if the data had moved: a full frame
 					a.View()
 				}
 			})
@@ -287,10 +288,11 @@ func BenchmarkFrame24h(b *testing.B) {
 		b.Run("graphs-"+sizeName(sz), func(b *testing.B) {
 			a := New(Options{Store: st, Location: time.UTC, Window: 24 * time.Hour})
 			a.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
-			press(a, "2")
+			pressKeys(a, "2")
 			b.ReportAllocs()
 			for b.Loop() {
 				a.Update(DataMsg{})
+				a.dirty = true // as if the data had moved: a full frame
 				a.View()
 			}
 		})
