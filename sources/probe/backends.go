@@ -1,3 +1,5 @@
+//go:build linux
+
 package probe
 
 import (
@@ -10,14 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
-
-// Backend names, best first.
-const (
-	BackendRaw  = "raw-icmp" // raw ICMP echo, constant checksum (Paris-style); needs CAP_NET_RAW
-	BackendPing = "ping"     // ICMP ping socket; needs net.ipv4.ping_group_range to cover the gid
-	BackendUDP  = "udp"      // UDP + IP_RECVERR; needs nothing
-	BackendAuto = "auto"
 )
 
 // udpPort is the constant destination port of UDP probes (one socket, one

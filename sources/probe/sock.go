@@ -1,3 +1,5 @@
+//go:build linux
+
 package probe
 
 import (
@@ -6,34 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// reply is one packet a backend recognised as the answer to one of its
-// probes.
-type reply struct {
-	id   uint16
-	from netip.Addr
-	kind ReplyKind
-	at   time.Time
-}
-
-// conn is one backend's socket toward one target.
-type conn interface {
-	// name is the backend's name: "raw-icmp", "ping", "udp".
-	name() string
-	// send sends probe id with the given TTL (hop limit).
-	send(ttl int, id uint16) error
-	// recv blocks for the next packet; ok is false for packets that are
-	// not answers to this conn's probes.
-	recv() (r reply, ok bool, err error)
-	// echoes is true when a probe with a large TTL is an ICMP echo whose
-	// answer is a trustworthy end-to-end measurement.
-	echoes() bool
-	close() error
-}
 
 // sock wraps a non-blocking socket so reads and writes go through Go's
 // poller (EPOLLERR wakes a reader, so the error queue is read as soon as
