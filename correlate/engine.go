@@ -64,7 +64,7 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 			f.Opened = old.Opened
 			f.Updated = now
 			if f.Severity != old.Severity || f.Title != old.Title {
-				changes = append(changes, findingEvent(&f, "updated"))
+				changes = appendChange(changes, &f, "updated")
 			}
 			*old = f
 			continue
@@ -72,7 +72,7 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 		f.Opened, f.Updated = now, now
 		nf := f
 		e.active[f.ID] = &nf
-		changes = append(changes, findingEvent(&nf, "opened"))
+		changes = appendChange(changes, &nf, "opened")
 	}
 	for id, f := range e.active {
 		if seen[id] {
@@ -85,7 +85,7 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 		}
 		if now.Sub(since) >= e.opt.ResolveAfter {
 			f.Resolved = now
-			changes = append(changes, findingEvent(f, "resolved"))
+			changes = appendChange(changes, f, "resolved")
 			e.closed = append(e.closed, *f)
 			if len(e.closed) > maxClosed {
 				e.closed = append(e.closed[:0:0], e.closed[len(e.closed)-maxClosed:]...)
@@ -99,6 +99,9 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 		out = append(out, *f)
 	}
 	SortFindings(out)
+	// resolutions come out of a map walk: order every change so that the
+	// timeline is the same on every run (replays compare equal to live)
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
 	return out, changes
 }
 
@@ -115,6 +118,11 @@ func SortFindings(fs []Finding) {
 	})
 }
 
+// appendChange adds a finding's change to the timeline.
+func appendChange(changes []sources.Event, f *Finding, what string) []sources.Event {
+	return append(changes, findingEvent(f, what))
+}
+
 func findingEvent(f *Finding, what string) sources.Event {
 	ev := sources.Event{
 		ID:       "finding/" + f.ID,
@@ -126,7 +134,7 @@ func findingEvent(f *Finding, what string) sources.Event {
 		Node:     f.Node,
 		Title:    f.Title,
 		Text:     f.Explanation,
-		Labels:   map[string]string{"finding": what},
+		Labels:   map[string]string{"finding": what, "rule": f.Rule},
 	}
 	if what == "resolved" {
 		ev.End = f.Resolved

@@ -159,15 +159,27 @@ func (s *Store) Apply(b *sources.Batch) {
 		s.nodes[b.Source] = append([]sources.NodeState(nil), b.Nodes...)
 	}
 	if b.Source != "" {
-		if _, ok := s.status[b.Source]; !ok {
-			s.srcOrder = append(s.srcOrder, b.Source)
+		s.seen(b.Source)
+		// a batch without a status (the engine's own events) adds no source
+		// to the status list
+		if b.Status.Health != sources.HealthUnknown || b.Status.Source != "" {
+			st := b.Status
+			if st.Source == "" {
+				st.Source = b.Source
+			}
+			s.status[b.Source] = st
 		}
-		st := b.Status
-		if st.Source == "" {
-			st.Source = b.Source
-		}
-		s.status[b.Source] = st
 	}
+}
+
+// seen keeps the order in which sources first appeared.
+func (s *Store) seen(src string) {
+	for _, x := range s.srcOrder {
+		if x == src {
+			return
+		}
+	}
+	s.srcOrder = append(s.srcOrder, src)
 }
 
 // SetStatus records a source's status without data (a failed poll).
@@ -175,9 +187,7 @@ func (s *Store) SetStatus(st sources.Status) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.version++
-	if _, ok := s.status[st.Source]; !ok {
-		s.srcOrder = append(s.srcOrder, st.Source)
-	}
+	s.seen(st.Source)
 	s.status[st.Source] = st
 }
 
@@ -531,7 +541,9 @@ func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
 	}
 	for _, src := range s.srcOrder {
 		snap.Nodes = append(snap.Nodes, s.nodes[src]...)
-		snap.Status = append(snap.Status, s.status[src])
+		if st, ok := s.status[src]; ok {
+			snap.Status = append(snap.Status, st)
+		}
 	}
 	snap.Deps = append(snap.Deps, s.deps...)
 	return snap

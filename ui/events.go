@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 )
 
@@ -39,6 +40,9 @@ func eventList(c *Context) []sources.Event {
 	}
 	out := make([]sources.Event, 0, len(c.Snap.Events))
 	for _, ev := range c.Snap.Events {
+		if ev.Labels["rule"] == "event" && ev.Source == correlate.EngineSource {
+			continue // the engine echoing a source's own event: shown once, as the source's
+		}
 		if matchFilter(c.Filter, ev.Title, ev.Source, ev.Node, string(ev.Layer)) {
 			out = append(out, ev)
 		}

@@ -152,8 +152,8 @@ func (r *Runtime) Evaluate() []correlate.Finding {
 	r.mu.RUnlock()
 	fs, changes := eng.Evaluate(snap)
 	if len(changes) > 0 {
-		r.Store.Apply(&sources.Batch{Source: correlate.EngineSource, At: now, Events: changes,
-			Status: sources.Status{Source: correlate.EngineSource, Type: "engine", Health: sources.HealthOK}})
+		// no status: the engine is not a source, and stays out of the header
+		r.Store.Apply(&sources.Batch{Source: correlate.EngineSource, At: now, Events: changes})
 	}
 	r.mu.Lock()
 	r.findings = fs

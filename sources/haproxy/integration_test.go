@@ -368,7 +368,7 @@ func recordingProxy(t *testing.T, target string) (string, *recorder) {
 				}
 				defer up.Close()
 				go func() {
-					io.Copy(io.MultiWriter(up, rec), c)
+					io.Copy(io.MultiWriter(rec, up), c) // record before forwarding: the answer may come back at once
 				}()
 				io.Copy(c, up)
 			}()

@@ -1,0 +1,24 @@
+package ui
+
+import (
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+)
+
+// A finding that only mirrors a source's event is not listed a second
+// time on the timeline.
+func TestEngineEchoOfASourceEventIsShownOnce(t *testing.T) {
+	at := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	c := &Context{Snap: &correlate.Snapshot{Events: []sources.Event{
+		{ID: "shop/1", Source: "checks", Start: at, Title: "check failing"},
+		{ID: "finding/event/checks/shop/1", Source: correlate.EngineSource, Start: at, Title: "check failing", Labels: map[string]string{"finding": "opened", "rule": "event"}},
+		{ID: "finding/suspects/x", Source: correlate.EngineSource, Start: at, Title: "5xx rose: likely db-1 iowait", Labels: map[string]string{"finding": "opened", "rule": "suspects"}},
+	}}}
+	got := eventList(c)
+	if len(got) != 2 || got[0].ID == "finding/event/checks/shop/1" || got[1].ID == "finding/event/checks/shop/1" {
+		t.Fatalf("%+v", got)
+	}
+}
