@@ -219,3 +219,16 @@ func TestRulesApplyBeforeOut(t *testing.T) {
 		t.Fatalf("rules not applied: %+v", b)
 	}
 }
+
+func TestRequestWindowFillsGaps(t *testing.T) {
+	now := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	from, until, step := Request{Now: now}.Window(10 * time.Second)
+	if step != 10*time.Second || !until.Equal(now) || !from.Equal(now.Add(-10*time.Minute)) {
+		t.Errorf("%v %v %v", from, until, step)
+	}
+	f0 := now.Add(-time.Hour)
+	from, until, step = Request{Now: now, From: f0, Until: now.Add(-time.Minute), Step: time.Second}.Window(10 * time.Second)
+	if step != time.Second || !until.Equal(now.Add(-time.Minute)) || !from.Equal(f0) {
+		t.Errorf("%v %v %v", from, until, step)
+	}
+}

@@ -109,3 +109,25 @@ type PollFunc func(ctx context.Context, req Request) (*Batch, error)
 
 // Poll calls f.
 func (f PollFunc) Poll(ctx context.Context, req Request) (*Batch, error) { return f(ctx, req) }
+
+// Window returns the request's window with its gaps filled: the step
+// (defaultStep when unset), until (Until, else Now, else the wall clock)
+// and from (From, else 60 steps before until).
+func (r Request) Window(defaultStep time.Duration) (from, until time.Time, step time.Duration) {
+	step = r.Step
+	if step <= 0 {
+		step = defaultStep
+	}
+	until = r.Until
+	if until.IsZero() {
+		until = r.Now
+	}
+	if until.IsZero() {
+		until = time.Now()
+	}
+	from = r.From
+	if from.IsZero() {
+		from = until.Add(-60 * step)
+	}
+	return from, until, step
+}

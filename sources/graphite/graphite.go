@@ -124,21 +124,7 @@ const defaultStep = 10 * time.Second
 // Poll fetches the targets over the request's window: all of it on a
 // backfill, otherwise from one step before the newest point seen.
 func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
-	step := req.Step
-	if step <= 0 {
-		step = defaultStep
-	}
-	until := req.Until
-	if until.IsZero() {
-		until = req.Now
-	}
-	if until.IsZero() {
-		until = time.Now()
-	}
-	from := req.From
-	if from.IsZero() {
-		from = until.Add(-60 * step)
-	}
+	from, until, step := req.Window(defaultStep)
 	s.mu.Lock()
 	last, gstep := s.last, s.gstep
 	s.mu.Unlock()

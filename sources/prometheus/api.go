@@ -206,21 +206,7 @@ func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 // query does not hide the others: the batch carries what worked and says
 // which query failed; only when every query fails is the poll an error.
 func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
-	step := req.Step
-	if step <= 0 {
-		step = defaultStep
-	}
-	until := req.Until
-	if until.IsZero() {
-		until = req.Now
-	}
-	if until.IsZero() {
-		until = time.Now()
-	}
-	from := req.From
-	if from.IsZero() {
-		from = until.Add(-60 * step)
-	}
+	from, until, step := req.Window(defaultStep)
 	s.mu.Lock()
 	last := s.last
 	s.mu.Unlock()
