@@ -367,12 +367,17 @@ round: the wire format of the exec vantage.`,
 	}
 	c.Flags().BoolVar(&o.JSON, "json", false, "one JSON line per probe round")
 	c.Flags().IntVar(&o.Count, "count", 0, "rounds to run (0: until interrupted)")
-	c.Flags().DurationVar(&o.Interval, "interval", time.Second, "time between rounds")
-	c.Flags().StringVar(&o.Backend, "backend", "auto", "auto, raw-icmp, ping, udp or icmp")
-	c.Flags().IntVar(&o.MaxTTL, "max-ttl", 30, "highest TTL probed")
-	c.Flags().IntVar(&o.TCPPort, "tcp-port", 0, "TCP port for end-to-end probes with the udp backend")
+	probeFlags(c, &o.Interval, &o.Backend, &o.MaxTTL, &o.TCPPort)
 	c.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long a round waits for answers (default min(1s, interval))")
 	return c
+}
+
+// probeFlags are the flags probe and agent share.
+func probeFlags(c *cobra.Command, interval *time.Duration, backend *string, maxTTL, tcpPort *int) {
+	c.Flags().DurationVar(interval, "interval", time.Second, "time between rounds")
+	c.Flags().StringVar(backend, "backend", "auto", "auto, raw-icmp, ping, udp or icmp")
+	c.Flags().IntVar(maxTTL, "max-ttl", 30, "highest TTL probed")
+	c.Flags().IntVar(tcpPort, "tcp-port", 0, "TCP port for end-to-end probes with the udp backend")
 }
 
 func agentCmd(g *globals, stdout io.Writer) *cobra.Command {
@@ -398,10 +403,7 @@ otherwise; any other address requires --token-file.`,
 	}
 	c.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:9475", "address to listen on (a token is required off loopback)")
 	c.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the bearer token clients must send")
-	c.Flags().DurationVar(&o.Interval, "interval", time.Second, "time between rounds")
-	c.Flags().StringVar(&o.Backend, "backend", "auto", "auto, raw-icmp, ping, udp or icmp")
-	c.Flags().IntVar(&o.MaxTTL, "max-ttl", 30, "highest TTL probed")
-	c.Flags().IntVar(&o.TCPPort, "tcp-port", 0, "TCP port for end-to-end probes with the udp backend")
+	probeFlags(c, &o.Interval, &o.Backend, &o.MaxTTL, &o.TCPPort)
 	return c
 }
 
