@@ -49,7 +49,7 @@ type Options struct {
 	Logf func(string, ...any)
 	// OnKey lets the mode (replay, recording) take keys the active view
 	// did not; ModeKeys lists them for help. OnKey must not block.
-	OnKey    func(tea.KeyPressMsg) (handled bool, cmd tea.Cmd)
+	OnKey    func(tea.KeyPressMsg, *Context) (handled bool, cmd tea.Cmd)
 	ModeKeys []key.Binding
 	// Updates, when set, signals new data (instead of the caller sending
 	// DataMsg through its program): used where the program is not the
@@ -91,6 +91,7 @@ type App struct {
 
 	filter    string
 	filtering bool
+	prompt    *PromptMsg // asking for one line of text (an annotation)
 	input     textinput.Model
 	help      bool
 
@@ -191,6 +192,15 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case GotoMsg:
 		a.gotoView(msg)
+	case PromptMsg:
+		p := msg
+		a.prompt = &p
+		a.input.Prompt = clean(p.Label) + ": "
+		a.input.Placeholder = ""
+		a.input.Reset()
+		a.input.CharLimit = 500
+		a.dirty = true
+		return a, a.input.Focus()
 	case tea.KeyPressMsg:
 		return a, a.key(msg)
 	}
@@ -228,6 +238,27 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if a.prompt != nil {
+		switch msg.String() {
+		case "enter", "esc":
+			p := a.prompt
+			text := strings.TrimSpace(a.input.Value())
+			a.prompt = nil
+			a.input.Blur()
+			a.input.Reset()
+			a.input.Prompt, a.input.Placeholder, a.input.CharLimit = "/", "series name", 80
+			a.dirty = true
+			if msg.String() == "enter" && text != "" && p.Submit != nil {
+				return p.Submit(text)
+			}
+			return nil
+		default:
+			var cmd tea.Cmd
+			a.input, cmd = a.input.Update(msg)
+			a.dirty = true
+			return cmd
+		}
+	}
 	if a.filtering {
 		switch msg.String() {
 		case "enter":
@@ -256,7 +287,7 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	if a.opt.OnKey != nil {
-		if handled, cmd := a.opt.OnKey(msg); handled {
+		if handled, cmd := a.opt.OnKey(msg, &ctx); handled {
 			a.dirty = true
 			return cmd
 		}
@@ -618,6 +649,9 @@ func fitStyled(s string, w int, st lipgloss.Style) string {
 // width; while filtering it is the filter input.
 func (a *App) footer(c *Context) string {
 	t := c.Theme
+	if a.prompt != nil {
+		return fit(a.input.View()+"  "+t.Muted.Render("enter save, esc cancel"), c.Width)
+	}
 	if a.filtering {
 		return fit(a.input.View()+"  "+t.Muted.Render("enter apply, esc clear"), c.Width)
 	}

@@ -71,3 +71,24 @@ type GotoMsg struct {
 func Goto(view, filter string) tea.Cmd {
 	return func() tea.Msg { return GotoMsg{View: view, Filter: filter} }
 }
+
+// PromptMsg asks the user for one line of text in the footer (an
+// annotation, say). Enter hands the text to Submit and runs the command it
+// returns; Esc cancels.
+type PromptMsg struct {
+	Label  string
+	Submit func(text string) tea.Cmd
+}
+
+// CursorTime is the time under the cursor in c (the newest bucket when
+// live), or the zero time without data.
+func CursorTime(c *Context) time.Time {
+	if c == nil || c.Snap == nil || c.Snap.N == 0 {
+		return time.Time{}
+	}
+	i := c.Cursor
+	if i < 0 || i >= c.Snap.N {
+		i = c.Snap.N - 1
+	}
+	return c.Snap.Time(i)
+}

@@ -175,8 +175,9 @@ func (r *replayer) seekTo(at time.Time, reset bool) {
 }
 
 var replayKeys = struct {
-	Play, Faster, Slower, NextEvent, NextFinding, Back, Forward key.Binding
+	Play, Faster, Slower, NextEvent, NextFinding, Back, Forward, Note key.Binding
 }{
+	Note:        key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "replay: note at the cursor (saved in the recording)")),
 	Play:        key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "replay: play / pause")),
 	Faster:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "replay: faster / slower (1× to 60×)")),
 	Slower:      key.NewBinding(key.WithKeys("-")),
@@ -186,10 +187,27 @@ var replayKeys = struct {
 	Forward:     key.NewBinding(key.WithKeys(">", ".")),
 }
 
-func (r *replayer) key(msg tea.KeyPressMsg) (bool, tea.Cmd) {
+func (r *replayer) key(msg tea.KeyPressMsg, c *ui.Context) (bool, tea.Cmd) {
 	k := replayKeys
 	p := r.player
 	switch {
+	case key.Matches(msg, k.Note):
+		at := ui.CursorTime(c)
+		if at.IsZero() {
+			at = p.Position()
+		}
+		return true, func() tea.Msg {
+			return ui.PromptMsg{Label: "note at " + at.Format("15:04:05"), Submit: func(text string) tea.Cmd {
+				return func() tea.Msg {
+					a := replay.Annotation{At: at, Author: author(), Text: text, Written: time.Now()}
+					if err := p.Annotate(a); err != nil {
+						r.rt.Logf("note: %v", err)
+					}
+					r.rt.Ingest(noteBatch(a), false)
+					return ui.DataMsg{}
+				}
+			}}
+		}
 	case key.Matches(msg, k.Play):
 		if p.Playing() {
 			p.Pause()
@@ -266,10 +284,13 @@ plays up to its last whole frame, with a warning.`,
 				}
 			}
 			_ = player.SetSpeed(speed)
+			for _, a := range player.Annotations() {
+				rt.Ingest(noteBatch(a), false)
+			}
 			player.Play()
 			model := ui.New(ui.Options{Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
 				Mode: mode, Logf: logf, Views: extraViews(), OnKey: r.key,
-				ModeKeys: []key.Binding{replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}})
+				ModeKeys: []key.Binding{replayKeys.Note, replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}})
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
 			prog := tea.NewProgram(model, tea.WithContext(ctx), tea.WithInput(stdin), tea.WithOutput(stdout))
@@ -489,4 +510,25 @@ func (b *broadcaster) signal() {
 		default: // a signal is already pending
 		}
 	}
+}
+
+// noteBatch puts an annotation on the timeline as an event of the "notes"
+// source, so every view that shows events shows it.
+func noteBatch(a replay.Annotation) *sources.Batch {
+	title := "note: " + a.Text
+	if a.Author != "" {
+		title = "note (" + a.Author + "): " + a.Text
+	}
+	return &sources.Batch{Source: "notes", At: a.At, Events: []sources.Event{{
+		ID: fmt.Sprintf("note/%d/%s", a.At.UnixNano(), a.Author), Source: "notes", Start: a.At, End: a.At,
+		Severity: sources.SevInfo, Title: firstLine(title), Text: a.Text, Labels: map[string]string{"kind": "note"},
+	}}}
+}
+
+// author names whoever writes a note: $USER, else "opsview".
+func author() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "opsview"
 }

@@ -31,7 +31,7 @@ type liveRecorder struct {
 
 var recordKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "record on / off (for replay and export)"))
 
-func (r *liveRecorder) key(msg tea.KeyPressMsg) (bool, tea.Cmd) {
+func (r *liveRecorder) key(msg tea.KeyPressMsg, _ *ui.Context) (bool, tea.Cmd) {
 	if !key.Matches(msg, recordKey) {
 		return false, nil
 	}

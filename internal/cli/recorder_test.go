@@ -26,17 +26,17 @@ func TestRecordKeyTogglesARecording(t *testing.T) {
 	go func() { rt.Run(ctx, nil); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	if handled, _ := r.key(tea.KeyPressMsg{Code: 'x', Text: "x"}); handled {
+	if handled, _ := r.key(tea.KeyPressMsg{Code: 'x', Text: "x"}, nil); handled {
 		t.Fatal("x is not the record key")
 	}
-	if handled, _ := r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}); !handled {
+	if handled, _ := r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}, nil); !handled {
 		t.Fatal("r not handled")
 	}
 	if b := r.badge(); !strings.Contains(b, "REC") || !strings.Contains(b, "tui.opsrec") {
 		t.Fatalf("badge %q", b)
 	}
 	time.Sleep(2500 * time.Millisecond) // demo sources poll every second
-	r.key(tea.KeyPressMsg{Code: 'r', Text: "r"})
+	r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}, nil)
 	if b := r.badge(); b != "" {
 		t.Fatalf("badge after stop %q", b)
 	}
