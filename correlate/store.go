@@ -550,8 +550,8 @@ func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
 }
 
 func (r *ring) copyWindow(b0 int64, dst []float64) {
-	fillNaN(dst)
 	if !r.filled {
+		fillNaN(dst)
 		return
 	}
 	lo, hi := b0, b0+int64(len(dst))-1
@@ -561,6 +561,13 @@ func (r *ring) copyWindow(b0 int64, dst []float64) {
 	if hi > r.last {
 		hi = r.last
 	}
+	if lo > hi {
+		fillNaN(dst)
+		return
+	}
+	// NaN only outside what the ring holds; the rest is copied
+	fillNaN(dst[:lo-b0])
+	fillNaN(dst[hi-b0+1:])
 	n := int64(len(r.vals))
 	for lo <= hi {
 		// copy the run that does not wrap around the ring
