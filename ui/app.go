@@ -55,6 +55,9 @@ type Options struct {
 	// DataMsg through its program): used where the program is not the
 	// caller's to hold, as in a session served over SSH.
 	Updates <-chan struct{}
+	// OnPosition, when set, hears every change of view, cursor, window or
+	// filter (a pairing session publishes it for others to follow).
+	OnPosition func(Position)
 	// Badge, when set, is shown in the header after LIVE/PAUSED (e.g.
 	// "● REC"); it must be cheap and safe to call from the UI goroutine.
 	Badge func() string
@@ -92,6 +95,7 @@ type App struct {
 	filter    string
 	filtering bool
 	prompt    *PromptMsg // asking for one line of text (an annotation)
+	published Position   // last position handed to OnPosition
 	input     textinput.Model
 	help      bool
 
@@ -163,6 +167,17 @@ func (a *App) waitData() tea.Cmd {
 
 // Update implements tea.Model.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := a.update(msg)
+	if a.opt.OnPosition != nil {
+		if p := a.Position(); p != a.published {
+			a.published = p
+			a.opt.OnPosition(p)
+		}
+	}
+	return m, cmd
+}
+
+func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		if msg.Width != a.w || msg.Height != a.h {
@@ -192,6 +207,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case GotoMsg:
 		a.gotoView(msg)
+	case PositionMsg:
+		a.follow(msg.Position)
+		return a, msg.Next
 	case PromptMsg:
 		p := msg
 		a.prompt = &p

@@ -461,11 +461,15 @@ told otherwise.`,
 			go rt.Run(ctx, b.signal)
 			o.Logf = logf
 			o.Ready = func(addr net.Addr) { fmt.Fprintf(stdout, "serving %s over SSH on %s\n", p.mode, addr) }
+			hub := serve.NewFollow()
+			o.Follow = hub
 			o.NewModel = func(sess ssh.Session, w, h int) tea.Model {
 				ch := b.join()
 				go func() { <-sess.Context().Done(); b.leave(ch) }()
+				pair := &pairing{hub: hub, id: serve.SessionID(sess)}
 				return ui.New(ui.Options{Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
-					Mode: p.mode + " (shared)", Logf: logf, Views: extraViews(), Updates: ch})
+					Mode: p.mode + " (shared)", Logf: logf, Views: extraViews(), Updates: ch,
+					OnPosition: pair.publish, OnKey: pair.key, ModeKeys: []key.Binding{followKey}, Badge: pair.badge})
 			}
 			if err := serve.Run(ctx, o); err != nil && ctx.Err() == nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
@@ -531,4 +535,52 @@ func author() string {
 		return u
 	}
 	return "opsview"
+}
+
+var followKey = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow the first engineer's view and cursor (again: stop)"))
+
+// pairing is one SSH session's part in following: it publishes where it
+// is, and with f shows where the first-connected session is.
+type pairing struct {
+	hub       *serve.Follow
+	id        string
+	following bool // touched only from the session's program goroutine
+}
+
+func (p *pairing) publish(pos ui.Position) {
+	sp := serve.Position{View: pos.View, At: pos.Cursor, Window: pos.Window, Filter: pos.Filter, Cursor: -1}
+	p.hub.Publish(p.id, sp)
+}
+
+func (p *pairing) key(msg tea.KeyPressMsg, _ *ui.Context) (bool, tea.Cmd) {
+	if !key.Matches(msg, followKey) {
+		return false, nil
+	}
+	if p.following {
+		p.following = false
+		p.hub.Unsubscribe(p.id)
+		return true, nil
+	}
+	p.following = true
+	return true, p.wait(p.hub.Subscribe(p.id))
+}
+
+// wait turns the leader's next position into a PositionMsg, and waits
+// again after it.
+func (p *pairing) wait(ch <-chan serve.Position) tea.Cmd {
+	return func() tea.Msg {
+		m, _ := serve.WaitFollow(ch)().(serve.FollowMsg)
+		if !m.OK {
+			return nil
+		}
+		pos := m.Position
+		return ui.PositionMsg{Position: ui.Position{View: pos.View, Cursor: pos.At, Window: pos.Window, Filter: pos.Filter}, Next: p.wait(ch)}
+	}
+}
+
+func (p *pairing) badge() string {
+	if p.following {
+		return "following"
+	}
+	return ""
 }
