@@ -64,6 +64,9 @@ type Kind struct {
 	// Example is a commented YAML snippet of one source entry of this type
 	// (starting with "- name:"), used by `opsview config example`.
 	Example string
+	// History is true for sources that answer for past windows (Graphite,
+	// Prometheus, CloudWatch): historical mode and check --compare use them.
+	History bool
 	New     Factory
 }
 

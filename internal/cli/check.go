@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,8 +67,12 @@ terminal, never under NO_COLOR.`,
 			if format != "text" && format != "json" {
 				return &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("--format %q: use text or json", format)}
 			}
+			var shift time.Duration
 			if compare != "" {
-				return &ExitError{Code: ExitUnknown, Msg: "--compare is not built yet"}
+				var err error
+				if shift, err = parseShift(compare); err != nil {
+					return &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("--compare %q: %v", compare, err)}
+				}
 			}
 			ctx := cmd.Context()
 			if ctx == nil {
@@ -98,6 +103,9 @@ terminal, never under NO_COLOR.`,
 			}
 			rt := app.New(ro)
 			findings := rt.Once(ctx, sample)
+			if shift > 0 {
+				findings = append(findings, compareWith(ctx, p, rt, shift, logf)...)
+			}
 			rep := buildReport(rt.Store.Snapshot(rt.Store.Now(), rt.Store.Now(), nil), findings)
 			if format == "json" {
 				writeJSON(stdout, rep)
@@ -276,4 +284,55 @@ func configCmd(g *globals, stdout io.Writer) *cobra.Command {
 		},
 	})
 	return c
+}
+
+// parseShift reads --compare: 24h, 7d, 1w or any Go duration.
+func parseShift(s string) (time.Duration, error) {
+	n, unit := strings.TrimRight(s, "dw"), strings.TrimLeft(s, "0123456789")
+	if (unit == "d" || unit == "w") && n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil || v <= 0 {
+			return 0, fmt.Errorf("use 24h or 7d")
+		}
+		d := time.Duration(v) * 24 * time.Hour
+		if unit == "w" {
+			d *= 7
+		}
+		return d, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf("use 24h or 7d (an hour at least)")
+	}
+	return d, nil
+}
+
+// compareWith polls the sources that keep history for the same window
+// shift earlier and says what is unusual now against it.
+func compareWith(ctx context.Context, p *plan, rt *app.Runtime, shift time.Duration, logf func(string, ...any)) []correlate.Finding {
+	if p.cfg == nil {
+		return nil
+	}
+	entries, err := app.EntriesFromConfig(p.cfg, logf)
+	if err != nil {
+		return nil
+	}
+	defer app.Close(entries)
+	var hist []sources.Entry
+	for _, e := range entries {
+		if k, ok := sources.Lookup(e.Type); ok && k.History {
+			hist = append(hist, e)
+		}
+	}
+	if len(hist) == 0 {
+		return nil
+	}
+	now := rt.Store.Now()
+	until := now.Add(-shift)
+	ro := runtimeOptions(p, logf)
+	ro.Entries, ro.From, ro.Until = hist, until.Add(-app.EngineWindow), until
+	then := app.New(ro)
+	then.Sched.RunOnce(ctx, 2)
+	return correlate.Compare(rt.Store.Snapshot(now.Add(-app.EngineWindow), now, nil),
+		then.Store.Snapshot(ro.From, ro.Until, nil), shift, correlate.CompareOptions{})
 }

@@ -16,6 +16,22 @@ import (
 )
 
 func init() {
+	// a source with history: iowait at 3 %, but 90 % over the last 20
+	// minutes of real time; it answers for any window it is asked
+	sources.Register(sources.Kind{Type: "cli-test-history", Summary: "history", History: true, New: func(env sources.Env, o sources.Options) (sources.Source, error) {
+		return sources.PollFunc(func(ctx context.Context, req sources.Request) (*sources.Batch, error) {
+			from, until, step := req.Window(time.Minute)
+			var pts []sources.Point
+			for t := from.Truncate(step); !t.After(until); t = t.Add(step) {
+				v := 3 + float64(t.Minute()%3)
+				if time.Since(t) < 20*time.Minute {
+					v = 90 + float64(t.Minute()%3)
+				}
+				pts = append(pts, sources.Point{T: t, V: v})
+			}
+			return &sources.Batch{At: until, Series: []sources.Series{{Name: "servers.db-1.cpu.iowait", Unit: "%", Role: sources.RoleResource, Layer: sources.LayerDB, Points: pts}}}, nil
+		}), nil
+	}})
 	sources.Register(sources.Kind{Type: "cli-test-broken", Summary: "always fails", New: func(env sources.Env, o sources.Options) (sources.Source, error) {
 		return sources.PollFunc(func(ctx context.Context, req sources.Request) (*sources.Batch, error) {
 			return nil, errors.New("dial tcp 127.0.0.1:1: connection refused")
@@ -41,15 +57,6 @@ func writeConfig(t *testing.T, text string) string {
 	return p
 }
 
-func TestUnfinishedFlagsSaySoAndExit3(t *testing.T) {
-	cfg := writeConfig(t, "sources:\n  - name: aws\n    type: demo\n    part: aws-status\n")
-	for _, args := range [][]string{{"check", "--config", cfg, "--compare", "24h"}} {
-		code, _, errOut := run(t, args...)
-		if code != ExitUnknown || !strings.Contains(errOut, "not built yet") {
-			t.Errorf("%v: code %d, stderr %q", args, code, errOut)
-		}
-	}
-}
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, c := range []string{"demo", "check", "record", "replay", "export", "probe", "agent", "serve", "config", "info", "completion", "version"} {
@@ -151,5 +158,21 @@ func TestConfigExampleParses(t *testing.T) {
 	code, msg, errOut := run(t, "config", "check", cfg)
 	if code != 0 {
 		t.Fatalf("the example does not pass its own check: %s%s\n%s", msg, errOut, out)
+	}
+}
+
+func TestCheckCompareSaysWhatIsUnusualAgainstYesterday(t *testing.T) {
+	cfg := writeConfig(t, "store: {step: 1m}\nsources:\n  - name: gr\n    type: cli-test-history\n")
+	code, out, errOut := run(t, "check", "--config", cfg, "--sample", "0", "--compare", "24h")
+	if code != ExitOK {
+		t.Fatalf("an unusual value is information, not an alert: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "servers.db-1.cpu.iowait is higher than 1d ago") {
+		t.Errorf("report does not say what is unusual:\n%s", out)
+	}
+	for _, bad := range []string{"yesterday", "-1d", "30m"} {
+		if code, _, _ := run(t, "check", "--config", cfg, "--compare", bad); code != ExitUnknown {
+			t.Errorf("--compare %s: exit %d", bad, code)
+		}
 	}
 }

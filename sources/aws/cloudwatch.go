@@ -28,6 +28,7 @@ const (
 func init() {
 	sources.Register(sources.Kind{
 		Type:    "cloudwatch",
+		History: true,
 		Summary: "CloudWatch GetMetricData: EC2, EBS, ELB/ALB and RDS presets and your own queries",
 		Example: `- name: cloudwatch
   type: cloudwatch

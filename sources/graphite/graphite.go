@@ -51,6 +51,7 @@ const example = `- name: graphite
 func init() {
 	sources.Register(sources.Kind{
 		Type:    "graphite",
+		History: true,
 		Summary: "Graphite render API: internal resource graphs, live and historical",
 		Example: example,
 		New:     factory,

@@ -71,6 +71,7 @@ const promExample = `- name: prometheus
 func init() {
 	sources.Register(sources.Kind{
 		Type:    "prometheus",
+		History: true,
 		Summary: "Prometheus HTTP API: PromQL queries over the visible window",
 		Example: promExample,
 		New:     promFactory,
