@@ -57,7 +57,6 @@ func writeConfig(t *testing.T, text string) string {
 	return p
 }
 
-
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, c := range []string{"demo", "check", "record", "replay", "export", "probe", "agent", "serve", "config", "info", "completion", "version"} {
 		code, out, _ := run(t, c, "--help")
