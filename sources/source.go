@@ -134,3 +134,20 @@ func (r Request) Window(defaultStep time.Duration) (from, until time.Time, step 
 	}
 	return from, until, step
 }
+
+// Browser is a source whose series can be browsed and added while opsview
+// runs (the series picker): Graphite's metric tree, Prometheus' metric
+// names.
+type Browser interface {
+	// Browse lists the children of path ("" for the root).
+	Browse(ctx context.Context, path string) ([]BrowseNode, error)
+	// AddSeries starts polling the series with the given ID (a leaf's ID).
+	AddSeries(id string) error
+}
+
+// BrowseNode is one entry of a source's tree of series.
+type BrowseNode struct {
+	ID   string // full path, usable in AddSeries when Leaf
+	Text string // last component, for display
+	Leaf bool
+}

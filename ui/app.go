@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
 
@@ -58,6 +60,11 @@ type Options struct {
 	// OnPosition, when set, hears every change of view, cursor, window or
 	// filter (a pairing session publishes it for others to follow).
 	OnPosition func(Position)
+	// Browse and AddSeries, when set, give Graphs a series picker (`a`):
+	// Browse lists the children of a path ("" for the sources), AddSeries
+	// starts polling a leaf. Both are called from commands, never Update.
+	Browse    func(ctx context.Context, path string) ([]sources.BrowseNode, error)
+	AddSeries func(id string) error
 	// Badge, when set, is shown in the header after LIVE/PAUSED (e.g.
 	// "● REC"); it must be cheap and safe to call from the UI goroutine.
 	Badge func() string
@@ -96,6 +103,7 @@ type App struct {
 	filtering bool
 	prompt    *PromptMsg // asking for one line of text (an annotation)
 	published Position   // last position handed to OnPosition
+	picker    *picker    // the series picker, when open
 	input     textinput.Model
 	help      bool
 
@@ -207,6 +215,8 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case GotoMsg:
 		a.gotoView(msg)
+	case pickerItemsMsg, pickerAddedMsg:
+		a.pickerMsg(msg)
 	case PositionMsg:
 		a.follow(msg.Position)
 		return a, msg.Next
@@ -255,6 +265,9 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 			a.dirty = true
 		}
 		return nil
+	}
+	if a.picker != nil {
+		return a.pickerKey(msg)
 	}
 	if a.prompt != nil {
 		switch msg.String() {
@@ -309,6 +322,10 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 			a.dirty = true
 			return cmd
 		}
+	}
+	if a.opt.Browse != nil && key.Matches(msg, pickerKey) && a.views[a.tab].Name() == "Graphs" {
+		a.dirty = true
+		return a.openPicker()
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
@@ -519,6 +536,8 @@ func (a *App) render() string {
 	var body string
 	if a.help {
 		body = a.renderHelp(&ctx)
+	} else if a.picker != nil {
+		body = a.renderPicker(&ctx)
 	} else {
 		body = a.views[a.tab].Render(&ctx)
 	}
@@ -721,6 +740,9 @@ func (a *App) renderHelp(c *Context) string {
 	}
 	v := a.views[a.tab]
 	global := append(a.keys.Global(), a.opt.ModeKeys...)
+	if a.opt.Browse != nil {
+		global = append(global, pickerKey)
+	}
 	// the view's own keys, without the global ones it repeats for the footer
 	var own []key.Binding
 	for _, k := range v.Keys() {

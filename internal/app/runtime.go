@@ -30,7 +30,8 @@ type Runtime struct {
 
 	Logf func(string, ...any)
 
-	dirty chan struct{}
+	dirty   chan struct{}
+	entries []sources.Entry
 
 	mu       sync.RWMutex
 	findings []correlate.Finding
@@ -81,6 +82,7 @@ func New(o Options) *Runtime {
 		MinFrame:     100 * time.Millisecond,
 		Logf:         o.Logf,
 		dirty:        make(chan struct{}, 1),
+		entries:      o.Entries,
 	}
 	r.Store.SetDependencies(o.Deps)
 	// statuses first, in config order, so the header lists sources as

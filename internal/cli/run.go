@@ -124,12 +124,17 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 
 	recorder := &liveRecorder{rt: rt, hdr: recordingHeader(p, "tui"), logf: logf, path: defaultRecordingPath}
 	defer recorder.stop()
-	model := ui.New(ui.Options{
+	uiOpts := ui.Options{
 		OnKey: recorder.key, ModeKeys: []key.Binding{recordKey}, Badge: recorder.badge,
 		Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
 		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides(p.cfg), Views: extraViews(),
 		Window: window(from, until),
-	})
+	}
+	if rt.CanBrowse() {
+		uiOpts.Browse = rt.Browse
+		uiOpts.AddSeries = func(id string) error { return rt.AddSeries(id, time.Hour) }
+	}
+	model := ui.New(uiOpts)
 	opts := []tea.ProgramOption{tea.WithContext(ctx)}
 	if o.stdout != nil {
 		opts = append(opts, tea.WithOutput(o.stdout))

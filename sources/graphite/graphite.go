@@ -128,11 +128,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	from, until, step := req.Window(defaultStep)
 	s.mu.Lock()
 	last, gstep := s.last, s.gstep
+	targets := append([]string(nil), s.targets...) // the picker may add some
 	s.mu.Unlock()
 	if !req.Backfill && !last.IsZero() {
 		from = IncrementalFrom(from, last, max(step, gstep))
 	}
-	series, err := s.Render(ctx, s.targets, from, until, s.maxPoints(from, until, step))
+	series, err := s.Render(ctx, targets, from, until, s.maxPoints(from, until, step))
 	if err != nil {
 		return nil, err
 	}

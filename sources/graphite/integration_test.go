@@ -370,6 +370,22 @@ func TestRealGraphiteFind(t *testing.T) {
 	if err != nil || len(none) != 0 {
 		t.Errorf("no match: %v %v", none, err)
 	}
+
+	// the series picker: browse the tree, add a leaf, the next poll has it
+	kids, err := s.Browse(context.Background(), prefix+".db-1")
+	if err != nil || len(kids) != 2 {
+		t.Fatalf("browse: %v %+v", err, kids)
+	}
+	if err := s.AddSeries(prefix + ".db-1.load"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSeries("two\nlines"); err == nil {
+		t.Error("a target with a newline was accepted")
+	}
+	b, err := s.Poll(context.Background(), sources.Request{Now: time.Now(), Step: 10 * time.Second, From: time.Now().Add(-5 * time.Minute), Until: time.Now(), Backfill: true})
+	if err != nil || len(b.Series) != 1 || b.Series[0].Name != prefix+".db-1.load" {
+		t.Fatalf("poll after AddSeries: %v %+v", err, b)
+	}
 }
 
 func TestRealGraphiteBadFunctionIsNamed(t *testing.T) {

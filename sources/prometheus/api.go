@@ -210,6 +210,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	from, until, step := req.Window(defaultStep)
 	s.mu.Lock()
 	last := s.last
+	queries := append([]query(nil), s.queries...) // the picker may add some
 	s.mu.Unlock()
 	if !req.Backfill && !last.IsZero() {
 		f := last.Add(-step)
@@ -223,8 +224,8 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	var failed []string
 	var firstErr error
 	newest := last
-	for i := range s.queries {
-		q := &s.queries[i]
+	for i := range queries {
+		q := &queries[i]
 		val, warns, err := s.run(ctx, q.Query.Query, w)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -250,8 +251,8 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		}
 		b.Series = append(b.Series, series...)
 	}
-	if len(failed) == len(s.queries) {
-		return nil, fmt.Errorf("prometheus %q: query %s: %w", s.name, s.queries[0].label(), firstErr)
+	if len(failed) == len(queries) {
+		return nil, fmt.Errorf("prometheus %q: query %s: %w", s.name, queries[0].label(), firstErr)
 	}
 	s.mu.Lock()
 	if newest.After(s.last) {
@@ -259,9 +260,9 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	}
 	s.mu.Unlock()
 	b.At = time.Now()
-	b.Status.Detail = fmt.Sprintf("%d series from %d queries", len(b.Series), len(s.queries))
+	b.Status.Detail = fmt.Sprintf("%d series from %d queries", len(b.Series), len(queries))
 	if len(failed) > 0 {
-		b.Status.Detail = fmt.Sprintf("%d of %d queries failing: %s", len(failed), len(s.queries), failed[0])
+		b.Status.Detail = fmt.Sprintf("%d of %d queries failing: %s", len(failed), len(queries), failed[0])
 	}
 	return b, nil
 }

@@ -362,3 +362,54 @@ func seriesByName(b *sources.Batch, name string) []sources.Series {
 	}
 	return out
 }
+
+// The series picker: Prometheus lists its metric names, and one added
+// is polled from then on.
+func TestRealPrometheusBrowseAndAddSeries(t *testing.T) {
+	p := needProm(t)
+	s, err := New("prometheus", Options{URL: p.prom, Queries: []Query{{Query: "up"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := s.Browse(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range names {
+		if n.ID == "opsview_it_backfill" && n.Leaf {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("opsview_it_backfill not among %d names", len(names))
+	}
+	if err := s.AddSeries("opsview_it_backfill"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Poll(context.Background(), sources.Request{Now: p.histUntil, From: p.histFrom, Until: p.histUntil, Step: 10 * time.Second, Backfill: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := false
+	for _, sr := range b.Series {
+		if sr.Name == "opsview_it_backfill" {
+			got = true
+		}
+	}
+	if !got {
+		t.Errorf("added series not polled: %d series", len(b.Series))
+	}
+}
+
+func TestDecodeLabelValues(t *testing.T) {
+	v, err := DecodeLabelValues([]byte(`{"status":"success","data":["up","node_load1"]}`))
+	if err != nil || len(v) != 2 || v[0] != "node_load1" {
+		t.Errorf("%v %v", v, err)
+	}
+	for _, bad := range []string{`<html>login</html>`, `{"status":"error","error":"x"}`, `{`} {
+		if _, err := DecodeLabelValues([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
