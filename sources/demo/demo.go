@@ -172,7 +172,7 @@ func metrics() []metric {
 }
 
 // Names of the demo's sources, in the order the header shows them.
-var Names = []string{"lb-1", "graphite", "prometheus", "checks", "aws-status"}
+var Names = []string{"lb-1", "graphite", "prometheus", "checks", "aws-status", "paths"}
 
 // World is the shared scenario behind the demo's sources.
 type World struct {
@@ -260,6 +260,9 @@ func (w *World) Batch(name string, backfill bool, window time.Duration) *sources
 		b.Status.Detail = "2 services green"
 	case "graphite":
 		b.Status.Detail = "8 targets"
+	case "paths":
+		b.Paths = w.paths(now)
+		b.Status.Detail = "3 vantages, 1 target"
 	}
 	return b
 }
@@ -368,4 +371,30 @@ func (w *World) checkEvents(now time.Time) []sources.Event {
 		}
 	}
 	return []sources.Event{ev}
+}
+
+// paths: the network is not to blame in this story: three vantage points
+// see a clean path to the shop, through their access routers, a shared
+// carrier and the provider's edge.
+func (w *World) paths(now time.Time) []sources.PathTrace {
+	vantages := []string{"bastion-1", "bastion-2", "agent-dc2"}
+	var out []sources.PathTrace
+	for v, name := range vantages {
+		hop := func(ttl int, addr, rname string, asn int, asName string, base float64) sources.Hop {
+			rtt := time.Duration((base + 0.3*noise(fmt.Sprint(name, addr), now)) * float64(time.Millisecond))
+			return sources.Hop{TTL: ttl, Addr: addr, Name: rname, ASN: asn, ASName: asName, Sent: 1, Received: 1,
+				Last: rtt, Min: rtt, Median: rtt, Avg: rtt, Max: rtt}
+		}
+		access := fmt.Sprintf("10.1.%d.1", v+1)
+		hops := []sources.Hop{
+			hop(1, access, fmt.Sprintf("gw%d.office.example", v+1), 65101, "office", 0.8+float64(v)),
+			hop(2, "198.51.100.1", "ae-1.r1.carrier.example", 64500, "carrier", 8+float64(v)),
+			hop(3, "203.0.113.1", "edge-1.provider.example", 16509, "provider", 19+float64(v)),
+			hop(4, "203.0.113.10", "shop.example.com", 16509, "provider", 20+float64(v)),
+		}
+		e2e := hops[3]
+		out = append(out, sources.PathTrace{Vantage: name, Target: "shop.example.com", Addr: "203.0.113.10", At: now,
+			Rounds: 1, Hops: hops, Reached: true, EndToEnd: e2e})
+	}
+	return out
 }
