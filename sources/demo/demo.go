@@ -382,7 +382,7 @@ func (w *World) paths(now time.Time) []sources.PathTrace {
 	for v, name := range vantages {
 		hop := func(ttl int, addr, rname string, asn int, asName string, base float64) sources.Hop {
 			rtt := time.Duration((base + 0.3*noise(fmt.Sprint(name, addr), now)) * float64(time.Millisecond))
-			return sources.Hop{TTL: ttl, Addr: addr, Name: rname, ASN: asn, ASName: asName, Sent: 1, Received: 1,
+			return sources.Hop{TTL: ttl, Addr: addr, Name: rname, ASN: asn, ASName: asName, Sent: 10, Received: 10,
 				Last: rtt, Min: rtt, Median: rtt, Avg: rtt, Max: rtt}
 		}
 		access := fmt.Sprintf("10.1.%d.1", v+1)
@@ -394,7 +394,7 @@ func (w *World) paths(now time.Time) []sources.PathTrace {
 		}
 		e2e := hops[3]
 		out = append(out, sources.PathTrace{Vantage: name, Target: "shop.example.com", Addr: "203.0.113.10", At: now,
-			Rounds: 1, Hops: hops, Reached: true, EndToEnd: e2e})
+			Rounds: 10, Hops: hops, Reached: true, EndToEnd: e2e}) // ten rounds a second, as exec vantages probe
 	}
 	return out
 }
