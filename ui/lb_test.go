@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsview/opsview/correlate"
@@ -68,18 +67,6 @@ func lbContext(theme *themes.Theme, w, h int) *Context {
 		Snap: &correlate.Snapshot{Now: lbNow, Nodes: lbNodes()}}
 }
 
-func lbPress(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	}
-	return tea.KeyPressMsg{Code: rune(k[0]), Text: k}
-}
-
 func lbCheckFrame(t *testing.T, out string, w, h int) {
 	t.Helper()
 	lines := strings.Split(out, "\n")
@@ -104,12 +91,12 @@ func TestLoadBalancersGolden(t *testing.T) {
 			v := NewLoadBalancers()
 			// open be_app of lb-1 (after the frontend, be_api (critical) and the fleet sum)
 			for i := 0; i < 3; i++ {
-				v.Update(lbPress("down"), c)
+				v.Update(keyMsg("down"), c)
 			}
-			v.Update(lbPress("enter"), c)
-			v.Update(lbPress("down"), c)
-			v.Update(lbPress("down"), c)
-			v.Update(lbPress("down"), c)
+			v.Update(keyMsg("enter"), c)
+			v.Update(keyMsg("down"), c)
+			v.Update(keyMsg("down"), c)
+			v.Update(keyMsg("down"), c)
 			out := v.Render(c)
 			lbCheckFrame(t, out, size[0], size[1])
 			plain := ansi.Strip(out)
@@ -136,14 +123,14 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Fatalf("first row should be be_api (critical):\n%s", plain)
 	}
 	// Enter opens the servers, g goes to the graphs of the selected one
-	v.Update(lbPress("down"), c)
-	v.Update(lbPress("enter"), c)
-	v.Update(lbPress("down"), c)
+	v.Update(keyMsg("down"), c)
+	v.Update(keyMsg("enter"), c)
+	v.Update(keyMsg("down"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "api1") || !strings.Contains(plain, "api3") {
 		t.Fatalf("servers not shown after Enter:\n%s", plain)
 	}
-	handled, cmd := v.Update(lbPress("g"), c)
+	handled, cmd := v.Update(keyMsg("g"), c)
 	if !handled || cmd == nil {
 		t.Fatal("g not handled")
 	}
@@ -151,7 +138,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("g: %#v", cmd())
 	}
 	// s cycles the sort; by name the fleet row comes first
-	v.Update(lbPress("s"), c)
+	v.Update(keyMsg("s"), c)
 	plain = ansi.Strip(v.Render(c))
 	if !strings.Contains(plain, "by name") {
 		t.Errorf("sort not shown:\n%s", plain)
@@ -163,7 +150,7 @@ func TestLoadBalancersKeys(t *testing.T) {
 		t.Errorf("filter app3:\n%s", plain)
 	}
 	// unknown keys go to the shell
-	if handled, _ := v.Update(lbPress("x"), c); handled {
+	if handled, _ := v.Update(keyMsg("x"), c); handled {
 		t.Error("x should not be handled")
 	}
 }
@@ -199,7 +186,7 @@ func TestLoadBalancersASCII(t *testing.T) {
 	c := lbContext(themes.Mono(), 100, 20)
 	c.ASCII, c.Symbols = true, themes.ASCIISymbols
 	v := NewLoadBalancers()
-	v.Update(lbPress("enter"), c)
+	v.Update(keyMsg("enter"), c)
 	out := ansi.Strip(v.Render(c))
 	for _, r := range out {
 		if r > 0x7e {

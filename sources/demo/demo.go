@@ -339,34 +339,31 @@ func (w *World) lbNodes(now time.Time) []sources.NodeState {
 }
 
 func (w *World) lbEvents(now time.Time) []sources.Event {
-	at, ok := firstTime(now, w.Step, app3Down)
-	if !ok {
-		return nil
-	}
-	ev := sources.Event{
-		ID: fmt.Sprintf("app/app-3/down/%d", at.Unix()), Start: at, Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "app-3",
+	return w.spanEvent(now, app3Down, sources.Event{
+		ID: "app/app-3/down", Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "app-3",
 		Title: "app/app-3 is DOWN (L7STS)", Text: "Layer7 wrong status: HTTP status check returned code <500>",
-	}
-	if !app3Down(now) {
-		if back, ok := firstTime(now, w.Step, func(t time.Time) bool { return t.After(at) && !app3Down(t) }); ok {
-			ev.End = back
-		}
-	}
-	return []sources.Event{ev}
+	})
 }
 
 func (w *World) checkEvents(now time.Time) []sources.Event {
 	failing := func(t time.Time) bool { return incident(t, ErrorsLag) > 0.55 }
-	at, ok := firstTime(now, w.Step, failing)
+	return w.spanEvent(now, failing, sources.Event{
+		ID: "shop", Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
+		Title: "check https://shop.example.com/ failing", Text: "HTTP 502 Bad Gateway from 3 of 4 locations",
+	})
+}
+
+// spanEvent is ev over the span of this cycle in which cond holds: it
+// starts when cond first held and ends when it stopped (open while it
+// holds). The ID gets the start, so each cycle's event is its own.
+func (w *World) spanEvent(now time.Time, cond func(time.Time) bool, ev sources.Event) []sources.Event {
+	at, ok := firstTime(now, w.Step, cond)
 	if !ok {
 		return nil
 	}
-	ev := sources.Event{
-		ID: fmt.Sprintf("shop/%d", at.Unix()), Start: at, Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
-		Title: "check https://shop.example.com/ failing", Text: "HTTP 502 Bad Gateway from 3 of 4 locations",
-	}
-	if !failing(now) {
-		if back, ok := firstTime(now, w.Step, func(t time.Time) bool { return t.After(at) && !failing(t) }); ok {
+	ev.ID, ev.Start = fmt.Sprintf("%s/%d", ev.ID, at.Unix()), at
+	if !cond(now) {
+		if back, ok := firstTime(now, w.Step, func(t time.Time) bool { return t.After(at) && !cond(t) }); ok {
 			ev.End = back
 		}
 	}
