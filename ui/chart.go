@@ -48,6 +48,7 @@ type chart struct {
 	faint   lipgloss.Style
 	cur     lipgloss.Style
 	ascii   bool
+	notes   []int // bucket indices of annotations, drawn as faint marks
 }
 
 // columns reduces a series to one value per column: of the buckets a
@@ -245,9 +246,17 @@ func (ch *chart) render() []string {
 		curCol = ch.cursor * pw / ch.n
 	}
 	vbar, tick := "│", "┤"
-	cbar, bl := "│", "┈"
+	cbar, bl, nbar := "│", "┈", "┊"
 	if ch.ascii {
-		vbar, tick, cbar, bl = "|", "|", "|", "-"
+		vbar, tick, cbar, bl, nbar = "|", "|", "|", "-", ":"
+	}
+	noteCol := map[int]bool{}
+	if ch.n > 0 {
+		for _, i := range ch.notes {
+			if i >= 0 && i < ch.n {
+				noteCol[i*pw/ch.n] = true
+			}
+		}
 	}
 	labels := map[int]string{0: axisLabel(hi, ch.unit), ch.height - 1: axisLabel(lo, ch.unit)}
 	// inner labels only on rows whose value is an exact fraction of the
@@ -307,6 +316,8 @@ func (ch *chart) render() []string {
 				st, ch2 = -2, cbar
 			case c.base:
 				st, ch2 = -1, bl
+			case noteCol[x]:
+				st, ch2 = -1, nbar
 			}
 			if st != runStyle {
 				flush()

@@ -157,6 +157,7 @@ func (g *graphsView) Render(c *Context) string {
 		maxLegend = 3
 	}
 	base := baselines(c.Findings)
+	notes := noteBuckets(c.Snap)
 
 	// legends first: they decide how many charts fit
 	type laid struct {
@@ -192,7 +193,7 @@ func (g *graphsView) Render(c *Context) string {
 		ch := chart{
 			unit: l.g.unit, width: c.Width, height: rows, cursor: c.Cursor, n: c.Snap.N,
 			braille: useBraille(c, len(l.g.series)), ascii: c.ASCII,
-			axis: t.Muted, faint: t.Faint, cur: t.Cursor,
+			axis: t.Muted, faint: t.Faint, cur: t.Cursor, notes: notes,
 		}
 		for si, s := range l.g.series {
 			bl := math.NaN()
@@ -303,4 +304,19 @@ func (g *graphsView) status(c *Context, scroll, shown, total int) string {
 		parts = append(parts, t.Muted.Render(fmt.Sprintf("charts %d-%d of %d (%s more)", scroll+1, scroll+shown, total, g.keys.Down.Help().Key)))
 	}
 	return " " + strings.Join(parts, t.Muted.Render(c.dot()))
+}
+
+// noteBuckets are the buckets of the annotations (events labelled
+// kind=note) in the window: every chart marks them.
+func noteBuckets(snap *correlate.Snapshot) []int {
+	var out []int
+	for _, e := range snap.Events {
+		if e.Labels["kind"] != "note" {
+			continue
+		}
+		if i := snap.Index(e.Start); i >= 0 && i < snap.N {
+			out = append(out, i)
+		}
+	}
+	return out
 }

@@ -1,0 +1,50 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
+)
+
+// A note made during a replay is marked on every chart at its moment.
+func TestNotesAreMarkedOnEveryChart(t *testing.T) {
+	in := newIncident()
+	in.advance(60)
+	a := newAppOver(in, Options{Theme: themes.Mono(), ASCII: true}, 100, 40)
+	pressKeys(a, "2")
+	before := plain(a)
+	at := a.snap.Time(a.snap.N / 2)
+	in.store.Apply(&sources.Batch{Source: "notes", Events: []sources.Event{{ID: "n1", Source: "notes", Start: at, End: at,
+		Title: "note: volume replaced", Labels: map[string]string{"kind": "note"}}}})
+	a.Update(DataMsg{})
+	after := plain(a)
+	if strings.Count(after, ":") <= strings.Count(before, ":") {
+		t.Fatalf("no note mark drawn:\n%s", after)
+	}
+	// the mark is in the same column on every plot row of every chart
+	col, rows := -1, 0
+	for _, l := range strings.Split(after, "\n") {
+		r := []rune(ansi.Strip(l))
+		if len(r) <= yLabelW || r[yLabelW-1] != '|' {
+			continue // not a plot row
+		}
+		for x := yLabelW; x < len(r); x++ {
+			if r[x] == ':' {
+				if col == -1 {
+					col = x
+				}
+				if x == col {
+					rows++
+				}
+				break
+			}
+		}
+	}
+	if rows < 12 {
+		t.Errorf("the note mark crosses only %d plot rows", rows)
+	}
+}
