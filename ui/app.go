@@ -37,7 +37,7 @@ type Options struct {
 	Findings func() []correlate.Finding
 	Theme    *themes.Theme // nil: dark
 	ASCII    bool          // no braille, no box drawing
-	// Mode is shown in the header: "live", "demo — no configuration found", "replay".
+	// Mode is shown in the header: "live", "demo (no config)", "replay".
 	Mode string
 	// Views are appended after Overview, Graphs and Events.
 	Views []View

@@ -461,7 +461,7 @@ func TestGapsAreDrawnAsGaps(t *testing.T) {
 		}
 	}
 	// the sparkline leaves the gap blank too
-	sp := sparkRows(vals, 50, 1, false)[0]
+	sp := sparkRows(vals, 50, 1, false, 0)[0]
 	if []rune(sp)[25] != ' ' || []rune(sp)[5] == ' ' {
 		t.Fatalf("sparkline gap: %q", sp)
 	}
@@ -516,7 +516,7 @@ func TestWideWindowsHideNoSpikeOrDip(t *testing.T) {
 		vals[i] = 99.9
 	}
 	vals[9000] = 0 // one failed probe round
-	sp := sparkRows(vals, 60, 1, false)[0]
+	sp := sparkRows(vals, 60, 1, false, 0)[0]
 	if !strings.ContainsRune(sp, '▁') {
 		t.Fatalf("a one-bucket dip vanished from the sparkline: %q", sp)
 	}

@@ -396,7 +396,11 @@ func tickEvery(window time.Duration, pw int) time.Duration {
 // sparkRows draws values in w cells and rows lines, scaled from their own
 // lowest to highest value (a sparkline shows the shape; the number beside
 // it gives the level); gaps stay blank.
-func sparkRows(vals []float64, w, rows int, ascii bool) []string {
+//
+// minSpan is the smallest range the rows stand for: a series whose whole
+// window moves less than that (noise around a quiet level) is drawn near
+// its level instead of stretched to full height. 0 scales to the data.
+func sparkRows(vals []float64, w, rows int, ascii bool, minSpan float64) []string {
 	if w <= 0 || rows <= 0 {
 		return make([]string, max(rows, 0))
 	}
@@ -412,6 +416,14 @@ func sparkRows(vals []float64, w, rows int, ascii bool) []string {
 			continue
 		}
 		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	if span := hi - lo; span < minSpan && !math.IsInf(lo, 0) {
+		mid := (lo + hi) / 2
+		nlo := mid - minSpan/2
+		if lo >= 0 && nlo < 0 {
+			nlo = 0 // a quiet rate or share sits at the bottom, not mid-air
+		}
+		lo, hi = nlo, nlo+minSpan
 	}
 	per := len(levels)
 	grid := make([][]rune, rows)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -99,6 +100,16 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 		}
 	}
 	title := t.Title.Render(" Sources") + t.Muted.Render(fmt.Sprintf(" %d, %d not ok", len(sts), bad))
+	if bad == 0 && len(sts) > n && len(sts) > 0 {
+		// all well and not enough room for the table: one line that names
+		// them all beats a table cut short
+		names := make([]string, len(sts))
+		for i := range sts {
+			names[i] = clean(sts[i].Source)
+		}
+		line := "  " + healthMark(c, sources.HealthOK) + "  " + t.Base.Render(strings.Join(names, ", "))
+		return []string{title, fit(line, w)}
+	}
 	if c.Snap.Dropped > 0 {
 		title += "  " + t.Warning.Render(fmt.Sprintf("%s %d series dropped: the store is full (raise max series)", c.Symbols.Warning, c.Snap.Dropped))
 	}
@@ -246,7 +257,7 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 			rst = fg(t.Base, t.ResourceColor)
 		}
 		v, _ := s.Last()
-		sp := sparkRows(s.Values, sparkW, rows, c.ASCII)
+		sp := sparkRows(s.Values, sparkW, rows, c.ASCII, sparkSpan(s))
 		spst := fg(t.Base, t.Color(i))
 		for r, line := range sp {
 			if r > 0 {
@@ -283,4 +294,32 @@ func (o *overviewView) events(c *Context, w, h int) []string {
 			t.Muted.Render(ev.Start.In(c.Loc).Format("15:04:05")), t.Base.Render(clean(ev.Title))))
 	}
 	return out
+}
+
+// sparkSpan is the smallest range a key series' sparkline stands for, so
+// that noise on a quiet series looks quiet: shares on 0..100 %, otherwise
+// ten of the unit's smallest meaningful steps (five items for counts) or
+// the series' own level, whichever is larger: 0.05 req/s of 5xx noise stays
+// flat, 2 req/s shows, 46 req/s fills it.
+func sparkSpan(s *correlate.SnapSeries) float64 {
+	if s.Unit == "%" {
+		return 100
+	}
+	var sum float64
+	n := 0
+	for _, v := range s.Values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			sum += math.Abs(v)
+			n++
+		}
+	}
+	level := 0.0
+	if n > 0 {
+		level = sum / float64(n)
+	}
+	base := 10 * correlate.UnitFloor(s.Unit)
+	if s.Unit == "" || s.Unit == "count" {
+		base = 5
+	}
+	return math.Max(base, level)
 }

@@ -76,7 +76,7 @@ func loadPlan(ctx context.Context, g *globals, logf func(string, ...any), allowD
 	if !allowDemo {
 		return nil, &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("no configuration found (%s) and no local HAProxy or Prometheus discovered; see 'opsview config example'", path)}
 	}
-	return demoPlan(0, "demo — no configuration found"), nil
+	return demoPlan(0, "demo (no config)"), nil
 }
 
 func demoPlan(speed float64, mode string) *plan {

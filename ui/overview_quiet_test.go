@@ -1,0 +1,54 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
+)
+
+// Noise on a quiet series must look quiet at 3 a.m.: 0.05 req/s of 5xx
+// wobble stays on the floor, 20 req/s of 5xx stands up.
+func TestQuietNoiseStaysFlatAndARiseStandsUp(t *testing.T) {
+	noise := make([]float64, 60)
+	for i := range noise {
+		noise[i] = 0.02 + 0.06*float64(i%3)/2
+	}
+	s := &correlate.SnapSeries{SeriesMeta: correlate.SeriesMeta{Unit: "req/s"}, Values: noise}
+	flat := sparkRows(noise, 30, 1, false, sparkSpan(s))[0]
+	if strings.Trim(flat, "▁") != "" {
+		t.Errorf("quiet noise drawn as %q", flat)
+	}
+	if stretched := sparkRows(noise, 30, 1, false, 0)[0]; !strings.Contains(stretched, "█") {
+		t.Errorf("without a span the noise fills the height: %q", stretched)
+	}
+	rise := append(append([]float64{}, noise...), 20, 20, 20, 20, 20, 20, 20, 20, 20, 20)
+	s.Values = rise
+	if up := sparkRows(rise, 35, 1, false, sparkSpan(s))[0]; !strings.HasSuffix(up, "█") {
+		t.Errorf("a real rise is not drawn up: %q", up)
+	}
+	if got := sparkSpan(&correlate.SnapSeries{SeriesMeta: correlate.SeriesMeta{Unit: "%"}}); got != 100 {
+		t.Errorf("shares span %v", got)
+	}
+}
+
+// All sources well and no room for the table: one line names them all.
+func TestHealthySourcesFitOnOneLine(t *testing.T) {
+	var sts []sources.Status
+	for _, n := range []string{"lb-1", "graphite", "prometheus", "checks", "aws-status", "paths"} {
+		sts = append(sts, sources.Status{Source: n, Health: sources.HealthOK})
+	}
+	c := &Context{Theme: themes.Mono(), Symbols: themes.UnicodeSymbols, Snap: &correlate.Snapshot{Status: sts}, Width: 80}
+	o := newOverview(nil)
+	lines := o.sources(c, 80, 3)
+	if len(lines) != 2 || !strings.Contains(lines[1], "lb-1, graphite, prometheus, checks, aws-status, paths") {
+		t.Fatalf("%q", lines)
+	}
+	sts[2].Health, sts[2].LastError = sources.HealthFailing, "refused"
+	lines = o.sources(c, 80, 3)
+	if len(lines) < 2 || !strings.Contains(lines[1], "prometheus") || !strings.Contains(lines[1], "refused") {
+		t.Fatalf("a failing source must lead the table: %q", lines)
+	}
+}
