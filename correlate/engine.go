@@ -64,7 +64,7 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 			f.Opened = old.Opened
 			f.Updated = now
 			if f.Severity != old.Severity || f.Title != old.Title {
-				changes = appendChange(changes, &f, "updated")
+				changes = append(changes, findingEvent(&f, "updated"))
 			}
 			*old = f
 			continue
@@ -72,7 +72,7 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 		f.Opened, f.Updated = now, now
 		nf := f
 		e.active[f.ID] = &nf
-		changes = appendChange(changes, &nf, "opened")
+		changes = append(changes, findingEvent(&nf, "opened"))
 	}
 	for id, f := range e.active {
 		if seen[id] {
@@ -85,7 +85,7 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 		}
 		if now.Sub(since) >= e.opt.ResolveAfter {
 			f.Resolved = now
-			changes = appendChange(changes, f, "resolved")
+			changes = append(changes, findingEvent(f, "resolved"))
 			e.closed = append(e.closed, *f)
 			if len(e.closed) > maxClosed {
 				e.closed = append(e.closed[:0:0], e.closed[len(e.closed)-maxClosed:]...)
@@ -118,11 +118,8 @@ func SortFindings(fs []Finding) {
 	})
 }
 
-// appendChange adds a finding's change to the timeline.
-func appendChange(changes []sources.Event, f *Finding, what string) []sources.Event {
-	return append(changes, findingEvent(f, what))
-}
-
+// findingEvent is a finding's change (opened, updated, resolved) as an
+// event for the timeline.
 func findingEvent(f *Finding, what string) sources.Event {
 	ev := sources.Event{
 		ID:       "finding/" + f.ID,

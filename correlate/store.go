@@ -377,13 +377,6 @@ func (r *ring) grow(span int64, maxSlots int) {
 	r.vals = nv
 }
 
-func (r *ring) get(b int64) float64 {
-	if !r.filled || b < r.first || b > r.last {
-		return math.NaN()
-	}
-	return r.vals[r.slot(b)]
-}
-
 func fillNaN(v []float64) {
 	nan := math.NaN()
 	for i := range v {

@@ -76,7 +76,7 @@ func (rs Rules) Classify(source string, s *Series) {
 			s.Layer, layerSet = r.Layer, true
 		}
 		if !nodeSet && r.Node != "" {
-			s.Node, nodeSet = expandLabels(r.Node, s.Labels), true
+			s.Node, nodeSet = expand(r.Node, s.Labels), true
 		}
 		if !unitSet && r.Unit != "" {
 			s.Unit, unitSet = r.Unit, true
@@ -84,14 +84,11 @@ func (rs Rules) Classify(source string, s *Series) {
 	}
 }
 
-func expandLabels(tmpl string, labels map[string]string) string {
+// expand replaces $label in tmpl with the label's value.
+func expand(tmpl string, labels map[string]string) string {
 	if !strings.Contains(tmpl, "$") {
 		return tmpl
 	}
-	return expand(tmpl, labels)
-}
-
-func expand(tmpl string, labels map[string]string) string {
 	var b strings.Builder
 	for i := 0; i < len(tmpl); i++ {
 		if tmpl[i] != '$' {

@@ -389,7 +389,7 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 	for i := 0; i < ng; i++ {
 		e := evs[i]
 		s := c.Snap.Find(e.SeriesKey)
-		kindSt := th.Base
+		var kindSt lipgloss.Style
 		tag := fmt.Sprintf("#%d", i)
 		switch e.Kind {
 		case correlate.EvSymptom:

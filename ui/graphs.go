@@ -261,7 +261,7 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 	cur := head
 	curW := lipgloss.Width(head)
 	for i, s := range gr.series {
-		v := math.NaN()
+		var v float64
 		if c.Cursor >= 0 && c.Cursor < len(s.Values) {
 			v = s.Values[c.Cursor]
 		} else {

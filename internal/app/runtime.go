@@ -21,8 +21,6 @@ type Runtime struct {
 	Store  *correlate.Store
 	Sched  *sources.Scheduler
 	Engine *correlate.Engine
-	// Tap sees every batch after it was stored (the recorder).
-	Tap func(*sources.Batch)
 	// EngineWindow is how far back the engine looks; default EngineWindow.
 	EngineWindow time.Duration
 	// MinFrame caps how often consumers are told of changes; default 100ms.
@@ -36,6 +34,7 @@ type Runtime struct {
 	mu       sync.RWMutex
 	findings []correlate.Finding
 	tapMu    sync.Mutex
+	tap      func(*sources.Batch) // sees every batch after it was stored (the recorder)
 }
 
 // EngineWindow is how far back the engine looks: its 15-minute scoring
@@ -101,8 +100,8 @@ func New(o Options) *Runtime {
 func (r *Runtime) accept(b *sources.Batch) {
 	r.Store.Apply(b)
 	r.tapMu.Lock()
-	if r.Tap != nil {
-		r.Tap(b)
+	if r.tap != nil {
+		r.tap(b)
 	}
 	r.tapMu.Unlock()
 	select {
@@ -133,7 +132,7 @@ func (r *Runtime) Restart() {
 // SetTap installs (or removes, with nil) the batch tap while running.
 func (r *Runtime) SetTap(f func(*sources.Batch)) {
 	r.tapMu.Lock()
-	r.Tap = f
+	r.tap = f
 	r.tapMu.Unlock()
 }
 

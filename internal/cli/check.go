@@ -17,6 +17,7 @@ import (
 	"github.com/opsview/opsview/internal/app"
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
 )
 
 // CheckReport is `opsview check --format json`. Fields are only ever added.
@@ -190,7 +191,7 @@ func writeJSON(w io.Writer, rep CheckReport) {
 
 // useColor: only on a terminal, never with NO_COLOR or --no-color.
 func useColor(g *globals, w io.Writer) bool {
-	if g.noColor || os.Getenv("NO_COLOR") != "" {
+	if g.noColor || themes.NoColor() {
 		return false
 	}
 	f, ok := w.(*os.File)

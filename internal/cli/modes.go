@@ -164,13 +164,14 @@ func (r *replayer) drain() {
 	}
 }
 
-func (r *replayer) seekTo(at time.Time, reset bool) {
+// jumped follows a seek of the player: a seek backwards (reset) starts
+// the store and engine over; then the batches up to the new position go in.
+func (r *replayer) jumped(reset bool) {
 	r.mu.Lock()
 	if reset {
 		r.rt.Restart()
 	}
 	r.mu.Unlock()
-	_ = at
 	r.drain()
 }
 
@@ -224,12 +225,12 @@ func (r *replayer) key(msg tea.KeyPressMsg, c *ui.Context) (bool, tea.Cmd) {
 		_ = p.SetSpeed(speeds[r.step])
 		r.mu.Unlock()
 	case key.Matches(msg, k.NextEvent):
-		if at, reset, ok := p.NextEvent(); ok {
-			r.seekTo(at, reset)
+		if _, reset, ok := p.NextEvent(); ok {
+			r.jumped(reset)
 		}
 	case key.Matches(msg, k.NextFinding):
-		if at, reset, ok, err := p.NextFinding(); err == nil && ok {
-			r.seekTo(at, reset)
+		if _, reset, ok, err := p.NextFinding(); err == nil && ok {
+			r.jumped(reset)
 		}
 	case key.Matches(msg, k.Back, k.Forward):
 		d := time.Minute
@@ -237,7 +238,7 @@ func (r *replayer) key(msg tea.KeyPressMsg, c *ui.Context) (bool, tea.Cmd) {
 			d = -d
 		}
 		at := p.Position().Add(d)
-		r.seekTo(at, p.Seek(at))
+		r.jumped(p.Seek(at))
 	default:
 		return false, nil
 	}

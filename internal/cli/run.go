@@ -122,12 +122,16 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	rt := app.New(ro)
 	logf("opsview %s starting: %s, %d sources", Version, p.mode, len(p.entries))
 
+	var keyOverrides map[string][]string
+	if p.cfg != nil {
+		keyOverrides = p.cfg.Keys
+	}
 	recorder := &liveRecorder{rt: rt, hdr: recordingHeader(p, "tui"), logf: logf, path: defaultRecordingPath}
 	defer recorder.stop()
 	uiOpts := ui.Options{
 		OnKey: recorder.key, ModeKeys: []key.Binding{recordKey}, Badge: recorder.badge,
 		Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
-		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides(p.cfg), Views: extraViews(),
+		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides, Views: extraViews(),
 		Window: window(from, until),
 	}
 	if rt.CanBrowse() {
@@ -158,17 +162,7 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	return nil
 }
 
-func keyOverrides(c *config.Config) map[string][]string {
-	if c == nil {
-		return nil
-	}
-	return c.Keys
-}
-
-func chooseTheme(g *globals) (*themes.Theme, error) {
-	name := g.theme
-	return themes.Choose(name, g.noColor)
-}
+func chooseTheme(g *globals) (*themes.Theme, error) { return themes.Choose(g.theme, g.noColor) }
 
 func demoCmd(g *globals, stdin io.Reader, stdout io.Writer) *cobra.Command {
 	var speed float64

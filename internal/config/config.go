@@ -7,16 +7,17 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
 
 	"github.com/opsview/opsview/sources"
 )
@@ -87,30 +88,14 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	buf := make([]byte, MaxSize+1)
-	n, err := readFull(f, buf)
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	if n > MaxSize {
+	if len(data) > MaxSize {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("file larger than %d MiB", MaxSize>>20)}
 	}
-	return Parse(path, buf[:n])
-}
-
-func readFull(f *os.File, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err != nil {
-			if err.Error() == "EOF" {
-				return n, nil
-			}
-			return n, err
-		}
-	}
-	return n, nil
+	return Parse(path, data)
 }
 
 var topKeys = map[string]bool{
@@ -189,7 +174,7 @@ func known(m map[string]bool) string {
 	for k := range m {
 		ks = append(ks, k)
 	}
-	sortStrings(ks)
+	sort.Strings(ks)
 	return strings.Join(ks, ", ")
 }
 
@@ -538,5 +523,3 @@ func redact(data []byte) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-var _ = token.Token{}

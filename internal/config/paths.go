@@ -3,7 +3,6 @@ package config
 import (
 	"os"
 	"path/filepath"
-	"sort"
 )
 
 // Find returns the config file to use: flag, else $OPSVIEW_CONFIG, else
@@ -46,5 +45,3 @@ func StateDir() string {
 
 // LogPath is where opsview logs.
 func LogPath() string { return filepath.Join(StateDir(), "opsview.log") }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -199,7 +199,6 @@ func agentHandler(store *agentRounds, token string) http.Handler {
 }
 
 func writeMetrics(w io.Writer, stats []*PathStats) {
-	type line struct{ name, help, typ string }
 	fmt.Fprintln(w, "# HELP opsview_probe_hop_loss_ratio Loss at a TTL over the rounds kept (ICMP replies, may be rate limiting).")
 	fmt.Fprintln(w, "# TYPE opsview_probe_hop_loss_ratio gauge")
 	fmt.Fprintln(w, "# HELP opsview_probe_hop_rtt_seconds Round-trip time to a hop.")

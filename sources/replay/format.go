@@ -165,7 +165,7 @@ func NewFrameReader(r io.Reader) (*FrameReader, error) {
 	var fh [fileHeaderLen]byte
 	n, err := io.ReadFull(r, fh[:])
 	if err != nil {
-		if n < len(Magic) || string(fh[:len(Magic)]) != Magic[:len(Magic)] {
+		if n < len(Magic) || string(fh[:len(Magic)]) != Magic {
 			return nil, ErrNotRecording
 		}
 		return nil, fmt.Errorf("recording header cut off after %d bytes: %w", n, ErrNotRecording)
