@@ -64,6 +64,21 @@ const MaxBaselinePoints = 256
 // with the given absolute spread floor. scratch is reused between calls
 // so a full refresh allocates nothing per series.
 func RobustBaseline(vals []float64, floor float64, scratch *[]float64) Baseline {
+	return robustBaseline(vals, floor, false, scratch)
+}
+
+// isPercent reports whether a unit is a percentage (bounded by 0 and 100).
+func isPercent(unit string) bool {
+	u := strings.ToLower(strings.TrimSpace(unit))
+	return u == "%" || u == "percent"
+}
+
+// robustBaseline is RobustBaseline; percent says the series is a share
+// bounded by 0 and 100, whose relative floor is taken from the nearer
+// bound: availability at 99.9 % moves in tenths of a point (its error
+// share is 0.1 %), so 1 % of its level (a whole point) would hide a
+// tenfold rise in errors.
+func robustBaseline(vals []float64, floor float64, percent bool, scratch *[]float64) Baseline {
 	b := Baseline{Level: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Yesterday: math.NaN(), LastWeek: math.NaN()}
 	buf := (*scratch)[:0]
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -131,7 +146,11 @@ func RobustBaseline(vals []float64, floor float64, scratch *[]float64) Baseline 
 	if m := 1.2533 * sad / float64(n); m > s {
 		s = m
 	}
-	if r := 0.01 * math.Abs(med); r > s {
+	rel := math.Abs(med)
+	if percent && med >= 0 && med <= 100 {
+		rel = math.Min(med, 100-med)
+	}
+	if r := 0.01 * rel; r > s {
 		s = r
 	}
 	if floor > s {
@@ -308,7 +327,7 @@ func computeBaseline(snap *Snapshot, s *SnapSeries, from, to int, mask []bool, s
 		}
 		vals = tmp
 	}
-	b := RobustBaseline(vals, UnitFloor(s.Unit), scratch)
+	b := robustBaseline(vals, UnitFloor(s.Unit), isPercent(s.Unit), scratch)
 	if snap != nil && snap.Step > 0 {
 		day := int(24 * time.Hour / snap.Step)
 		b.Yesterday = seasonalMedian(s.Values, from, to, day, scratch)

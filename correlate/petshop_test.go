@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,13 +232,10 @@ func loadPetIssues(t testing.TB, scenario string) []petIssue {
 func TestPetShopRootCauseRanking(t *testing.T) {
 	petSkip(t)
 	ac1, ac3, spec := petshopEval(t, petOpts)
-	// asserted at the level reached (AC@1 0.615, AC@3 0.904, specificity
-	// 1.0 with no ties): AC@3 and specificity meet their goals; AC@1 stays
-	// below the published traversal's 0.654 — the high-traffic latency
-	// issues rank a step-function lambda first (6× its latency in every
-	// window, on an all-anomalous path)
-	if ac1 < 0.6 || ac3 < 0.83 || spec < 0.9 {
-		t.Errorf("AC@1 %.3f, AC@3 %.3f, specificity %.2f below the level reached (0.6 / 0.83 / 0.9)", ac1, ac3, spec)
+	// the goals: AC@1 above the published traversal's 0.654, AC@3 ≥ 0.83,
+	// specificity ≥ 0.9 (reached: 0.712 / 0.962 / 1.00)
+	if ac1 <= 0.654 || ac3 < 0.83 || spec < 0.9 {
+		t.Errorf("AC@1 %.3f, AC@3 %.3f, specificity %.2f: goals > 0.654 / ≥ 0.83 / ≥ 0.9", ac1, ac3, spec)
 	}
 	// the same with 3 points to sustain (15 min), the engine's default
 	o := petOpts
@@ -277,7 +275,12 @@ func petshopEval(t *testing.T, opts RankOptions) (ac1, ac3, spec float64) {
 			rk := NewRanker(opts).Rank(snap, sym, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: snap.N})
 			nr := nodeRanking(rk, is.target.Target.Node)
 			el := float64(time.Since(start).Microseconds()) / 1000
-			for _, a := range []*acc{total, groups[g]} {
+			split := "split " + strings.SplitN(is.name, "/", 2)[0]
+			if groups[split] == nil {
+				groups[split] = &acc{}
+				gnames = append(gnames, split)
+			}
+			for _, a := range []*acc{total, groups[g], groups[split]} {
 				a.n++
 				a.ms += el
 				if len(nr) == 0 || nr[0].tier == 2 {
@@ -339,8 +342,12 @@ func petshopEval(t *testing.T, opts RankOptions) (ac1, ac3, spec float64) {
 		for k := 1; k <= 5; k++ {
 			avg5 += a.hit[k] / n / 5
 		}
-		t.Logf("%-26s n %2d  AC@1 %.3f  AC@3 %.3f  Avg@5 %.3f  | random ties: AC@1 %.3f AC@3 %.3f | top tied %d, empty %d | specificity %.2f (%d quiet periods) | %.1f ms/case",
-			name, a.n, a.hit[1]/n, a.hit[3]/n, avg5, a.exp[1]/n, a.exp[3]/n, a.tiedTop, a.empty, float64(a.specOK)/math.Max(1, float64(a.specN)), a.specN, a.ms/n)
+		spec := "–"
+		if a.specN > 0 {
+			spec = fmt.Sprintf("%.2f (%d quiet periods)", float64(a.specOK)/float64(a.specN), a.specN)
+		}
+		t.Logf("%-26s n %2d  AC@1 %.3f  AC@3 %.3f  Avg@5 %.3f  | random ties: AC@1 %.3f AC@3 %.3f | top tied %d, empty %d | specificity %s | %.1f ms/case",
+			name, a.n, a.hit[1]/n, a.hit[3]/n, avg5, a.exp[1]/n, a.exp[3]/n, a.tiedTop, a.empty, spec, a.ms/n)
 	}
 	sort.Strings(gnames)
 	for _, g := range gnames {

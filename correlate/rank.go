@@ -389,15 +389,6 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	}
 
 	deps := newDepGraph(snap.Deps)
-	reaches := map[string]map[string]bool{}
-	reachOf := func(n string) map[string]bool {
-		m, ok := reaches[n]
-		if !ok {
-			m = deps.reach(n)
-			reaches[n] = m
-		}
-		return m
-	}
 	var symReach map[string]bool
 	if !deps.empty() && s.Node != "" {
 		symReach = deps.reach(s.Node)
@@ -505,15 +496,55 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		c.Overlap = overlap(s.Values, snap.Series[c.Index].Values, ts, w.To, o.MaxLag, &rk.Symptom.Base, &c.Base,
 			rk.Symptom.Dir, c.Dir, thr, symMask, cmask)
 	}
-	// which nodes moved in time to matter (for the deepest-anomalous rule)
-	movedNodes := map[string]int{} // node → earliest onset
+	// which nodes moved in time to matter (for the deepest-anomalous
+	// rule); traffic does not count: load flows down the call graph
+	// (a caller's retries raise its callee's requests) while faults flow
+	// up, so a dependency whose traffic moved is an effect, not a cause
+	movedNodes := map[string][]int{} // node → its moved candidates
 	for i := range cands {
 		c := &cands[i]
-		if c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" {
-			if on, ok := movedNodes[c.Meta.Node]; !ok || c.Onset < on {
-				movedNodes[c.Meta.Node] = c.Onset
+		if c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" && c.Meta.Role != sources.RoleTraffic {
+			movedNodes[c.Meta.Node] = append(movedNodes[c.Meta.Node], i)
+		}
+	}
+	// a fault reaches a caller through every node between them, so a
+	// dependency explains a candidate only along a chain of nodes that
+	// moved too (or that have no series to say otherwise): a quiet node
+	// in between breaks the chain (the PetShop paper's anomaly traversal)
+	observed := map[string]bool{}
+	for i := range cands {
+		if c := &cands[i]; c.Excluded == "" && c.Meta.Role != sources.RoleTraffic {
+			observed[c.Meta.Node] = true
+		}
+	}
+	explainedBy := func(c *Candidate) bool {
+		node := c.Meta.Node
+		seen := map[string]bool{node: true}
+		stack := []string{node}
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, m := range deps.out[n] {
+				if seen[m] {
+					continue
+				}
+				seen[m] = true
+				moved := false
+				for _, j := range movedNodes[m] {
+					if c.Onset < 0 || cands[j].Onset <= c.Onset+1 {
+						moved = true
+						break
+					}
+				}
+				if moved {
+					return true
+				}
+				if !observed[m] {
+					stack = append(stack, m)
+				}
 			}
 		}
+		return false
 	}
 	upstream := make([]bool, len(cands))
 	for n, i := range order {
@@ -541,13 +572,7 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 				wtopo *= 1.5
 			}
 			if !deps.empty() {
-				deep := true
-				for m := range reachOf(node) {
-					if on, ok := movedNodes[m]; ok && m != node && (c.Onset < 0 || on <= c.Onset+1) {
-						deep = false
-						break
-					}
-				}
+				deep := !explainedBy(c)
 				if deep && c.Moved {
 					c.Deepest = true
 					wtopo *= 1.5

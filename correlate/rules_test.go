@@ -625,3 +625,100 @@ func TestShareOfFewRequestsIsNotRead(t *testing.T) {
 		t.Error("IsRequestRatio misclassifies")
 	}
 }
+
+// A share near 100 % takes its relative floor from the nearer bound: a
+// drop from 100 % to 97 % availability is thirty times the error share,
+// not three times a 1 % spread.
+func TestPercentFloorFromTheNearerBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	n := 200
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 100
+		if r.IntN(20) == 0 {
+			v[i] = 99.95
+		}
+	}
+	snap := mkSnap(tstep, n, series{name: "availability", unit: "%", node: "svc", role: sources.RoleResource, vals: v})
+	b := ComputeBaseline(snap, &snap.Series[0], 0, n)
+	if b.Spread > 0.2 {
+		t.Fatalf("availability at 100 %%: spread %.3g, want ≤ 0.2 (the unit floor, not 1 %% of the level)", b.Spread)
+	}
+	if z := -b.Z(97); z < 10 {
+		t.Fatalf("a drop to 97 %% scores z %.1f, want ≥ 10", z)
+	}
+	// a share in the middle keeps 1 % of its level
+	for i := range v {
+		v[i] = 50
+	}
+	if b := ComputeBaseline(snap, &snap.Series[0], 0, n); b.Spread != 0.5 {
+		t.Fatalf("flat 50 %%: spread %v, want 0.5", b.Spread)
+	}
+}
+
+// Load flows down the call graph and faults flow up: a dependency whose
+// traffic rose (the caller's retries) does not make the caller's own
+// move an effect.
+func TestDependencyTrafficDoesNotOutrankTheCaller(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	n := 480
+	sym := noise(r, n, 100, 5)
+	stepUp(sym, 440, 200)
+	app := noise(r, n, 50, 3)
+	stepUp(app, 437, 150)
+	dbReq := noise(r, n, 1000, 20)
+	stepUp(dbReq, 438, 3000) // retries
+	snap := mkSnap(tstep, n,
+		series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerEdge, vals: sym},
+		series{name: "latency", unit: "ms", node: "app", role: sources.RoleResource, layer: sources.LayerApp, vals: app},
+		series{name: "requests", unit: "req/s", node: "db", role: sources.RoleTraffic, layer: sources.LayerDB, vals: dbReq},
+	)
+	snap.Deps = []sources.Dependency{{From: "site", To: "app"}, {From: "app", To: "db"}}
+	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	for _, c := range rk.Suspects {
+		if c.Meta.Node == "app" {
+			if !c.Deepest {
+				t.Fatalf("app is a suspect but not deepest: %+v", c)
+			}
+			return
+		}
+	}
+	t.Fatalf("suspects %v, effects %v: want app latency among the suspects (the db only got more requests)", nodesOf(rk.Suspects), nodesOf(rk.Effects))
+}
+
+// A fault reaches a caller through every node in between: a dependency
+// behind a node that has data and stayed quiet does not explain the
+// caller's move.
+func TestQuietNodeBreaksTheChain(t *testing.T) {
+	build := func(midMoves bool) *Ranking {
+		r := rand.New(rand.NewPCG(35, 36))
+		n := 480
+		sym := noise(r, n, 100, 5)
+		stepUp(sym, 440, 200)
+		app := noise(r, n, 200, 5)
+		stepUp(app, 438, 200)
+		mid := noise(r, n, 20, 1)
+		if midMoves {
+			stepUp(mid, 437, 10)
+		}
+		db := noise(r, n, 10, 0.5)
+		stepUp(db, 437, 4)
+		snap := mkSnap(tstep, n,
+			series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerEdge, vals: sym},
+			series{name: "latency", unit: "ms", node: "app", role: sources.RoleResource, layer: sources.LayerApp, vals: app},
+			series{name: "latency", unit: "ms", node: "mid", role: sources.RoleResource, layer: sources.LayerApp, vals: mid},
+			series{name: "latency", unit: "ms", node: "db", role: sources.RoleResource, layer: sources.LayerDB, vals: db},
+		)
+		snap.Deps = []sources.Dependency{{From: "site", To: "app"}, {From: "app", To: "mid"}, {From: "mid", To: "db"}}
+		return NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	}
+	rk := build(false)
+	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "app" || !rk.Suspects[0].Deepest {
+		t.Fatalf("quiet mid: suspects %v, want app first and deepest", nodesOf(rk.Suspects))
+	}
+	// with the node in between moving too, the chain holds and the db is deepest
+	rk = build(true)
+	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "db" {
+		t.Fatalf("moving mid: suspects %v, want db first", nodesOf(rk.Suspects))
+	}
+}
