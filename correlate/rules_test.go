@@ -1,8 +1,10 @@
 package correlate
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -720,5 +722,60 @@ func TestQuietNodeBreaksTheChain(t *testing.T) {
 	rk = build(true)
 	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "db" {
 		t.Fatalf("moving mid: suspects %v, want db first", nodesOf(rk.Suspects))
+	}
+}
+
+func TestSelectTopMatchesASort(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + r.IntN(300)
+		score := make([]int, n)
+		for i := range score {
+			score[i] = r.IntN(1 + r.IntN(20)) // many ties
+		}
+		less := func(a, b int) bool {
+			if score[a] != score[b] {
+				return score[a] > score[b]
+			}
+			return a < b
+		}
+		idx := r.Perm(n)
+		k := 1 + r.IntN(n)
+		selectTop(idx, k, less)
+		want := make([]int, n)
+		for i := range want {
+			want[i] = i
+		}
+		sort.Slice(want, func(a, b int) bool { return less(want[a], want[b]) })
+		got := append([]int(nil), idx[:k]...)
+		sort.Ints(got)
+		w := append([]int(nil), want[:k]...)
+		sort.Ints(w)
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Fatalf("n %d k %d: top %v, want %v", n, k, got, w)
+		}
+	}
+}
+
+func TestSelectKMatchesASort(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	for n := 1; n < 700; n += 1 + n/50 {
+		for trial := 0; trial < 5; trial++ {
+			a := make([]float64, n)
+			for i := range a {
+				a[i] = float64(r.IntN(1 + r.IntN(3*n))) // ties too
+			}
+			s := append([]float64(nil), a...)
+			sort.Float64s(s)
+			k := r.IntN(n)
+			if got := selectK(a, k); got != s[k] {
+				t.Fatalf("n %d k %d: %v, want %v", n, k, got, s[k])
+			}
+			for i := 0; i < k; i++ {
+				if a[i] > a[k] {
+					t.Fatalf("n %d k %d: a[%d] = %v > a[k] = %v", n, k, i, a[i], a[k])
+				}
+			}
+		}
 	}
 }

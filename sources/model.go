@@ -65,10 +65,22 @@ var Layers = []Layer{LayerEdge, LayerLB, LayerApp, LayerDB, LayerHost, LayerNetw
 // Depth orders layers from the outside (edge, 0) inwards; deeper layers are
 // more likely causes. Unknown layers sort last.
 func (l Layer) Depth() int {
-	for i, x := range Layers {
-		if x == l {
-			return i
-		}
+	// a switch, not a walk over Layers: the ranking asks for every series
+	switch l {
+	case LayerEdge:
+		return 0
+	case LayerLB:
+		return 1
+	case LayerApp:
+		return 2
+	case LayerDB:
+		return 3
+	case LayerHost:
+		return 4
+	case LayerNetwork:
+		return 5
+	case LayerProvider:
+		return 6
 	}
 	return len(Layers)
 }
