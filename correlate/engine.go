@@ -3,6 +3,7 @@ package correlate
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/opsview/opsview/sources"
@@ -180,12 +181,31 @@ func nodeFindings(snap *Snapshot) []Finding {
 	return out
 }
 
-// eventFindings: open warning or critical events from the sources.
-func eventFindings(snap *Snapshot) []Finding {
+// eventFindings: open warning or critical events from the sources. An
+// event about a node that is itself a finding in nodes (HAProxy says
+// "server app-3 DOWN" as an event and as the server's state) adds its
+// words to that finding instead of standing beside it.
+func eventFindings(snap *Snapshot, nodes []Finding) []Finding {
 	var out []Finding
+events:
 	for _, ev := range snap.Events {
 		if ev.Source == EngineSource || !ev.Open() || ev.Severity < sources.SevWarning || IsFlappingEvent(&ev) {
 			continue
+		}
+		for i := range nodes {
+			if n := &nodes[i]; ev.Node != "" && n.Node == ev.Node && n.Layer == ev.Layer {
+				add := ev.Title
+				if ev.Text != "" {
+					add += ": " + ev.Text
+				}
+				if !strings.Contains(n.Explanation, add) {
+					n.Explanation = strings.TrimPrefix(n.Explanation+"; "+add, "; ")
+				}
+				if ev.Severity > n.Severity {
+					n.Severity = ev.Severity
+				}
+				continue events
+			}
 		}
 		out = append(out, Finding{
 			ID: "event/" + ev.Source + "/" + ev.ID, Rule: "event", Severity: ev.Severity,

@@ -33,8 +33,9 @@ const maxRanked = 20
 // detect runs every rule over one snapshot.
 func detect(snap *Snapshot, r *Ranker, st *ruleState, extra []RuleFunc) []Finding {
 	var out []Finding
-	out = append(out, nodeFindings(snap)...)
-	out = append(out, eventFindings(snap)...)
+	nodes := nodeFindings(snap)
+	out = append(out, eventFindings(snap, nodes)...)
+	out = append(out, nodes...)
 	out = append(out, sourceFindings(snap)...)
 	if snap.N > 0 && snap.Step > 0 {
 		out = append(out, symptomFindings(snap, r, st)...)
@@ -97,9 +98,14 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 	}
 	var out []Finding
 	tops := map[string]string{}
-	for _, as := range act {
+	// one finding per symptom, then the members of an aggregate (a
+	// backend's servers) that blame the same thing fold into the
+	// aggregate's finding
+	main := make([]int, len(act)) // index into out of each symptom's finding
+	for k, as := range act {
 		rk := r.Rank(snap, as.idx, w)
 		rk.Active = true
+		main[k] = len(out)
 		if rk.Gap || len(rk.Suspects) == 0 && len(rk.Effects) == 0 {
 			out = append(out, gapFinding(snap, rk))
 		} else {
@@ -114,7 +120,92 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 		}
 	}
 	st.top = tops
-	return out
+	return foldMembers(snap, act, main, out)
+}
+
+// parentOf finds, among the active symptoms, the aggregate a symptom
+// series belongs to: same source and name, labels a strict subset of its
+// own (a backend's 5xx for a server's 5xx); the closest if several.
+func parentOf(snap *Snapshot, act []activeSymptom, k int) int {
+	c := &snap.Series[act[k].idx]
+	best, bestN := -1, -1
+	for j := range act {
+		p := &snap.Series[act[j].idx]
+		if j == k || p.Source != c.Source || p.Name != c.Name || len(p.Labels) >= len(c.Labels) || len(p.Labels) <= bestN {
+			continue
+		}
+		sub := true
+		for lk, lv := range p.Labels {
+			if c.Labels[lk] != lv {
+				sub = false
+				break
+			}
+		}
+		if sub {
+			best, bestN = j, len(p.Labels)
+		}
+	}
+	return best
+}
+
+// foldMembers merges the finding of a member symptom into its active
+// aggregate's when both came from the same rule and blame the same
+// series (or both found nothing internal): one line for "the backend's
+// errors rose, and on three of its servers", not four.
+func foldMembers(snap *Snapshot, act []activeSymptom, main []int, out []Finding) []Finding {
+	blamed := func(f *Finding) string {
+		for _, e := range f.Evidence {
+			if e.Kind == EvSuspect {
+				return e.SeriesKey
+			}
+		}
+		return ""
+	}
+	drop := map[int]bool{}
+	members := map[int][]int{} // aggregate's finding → members' act indices
+	for k := range act {
+		j := parentOf(snap, act, k)
+		if j < 0 {
+			continue
+		}
+		fc, fp := &out[main[k]], &out[main[j]]
+		if fc.Rule != fp.Rule || blamed(fc) != blamed(fp) {
+			continue
+		}
+		drop[main[k]] = true
+		members[main[j]] = append(members[main[j]], k)
+	}
+	if len(drop) == 0 {
+		return out
+	}
+	for fi, ks := range members {
+		f := &out[fi]
+		sort.Slice(ks, func(a, b int) bool { return snap.Series[act[ks[a]].idx].Key < snap.Series[act[ks[b]].idx].Key })
+		var names []string
+		for _, k := range ks {
+			m := &out[main[k]]
+			for _, e := range m.Evidence {
+				if e.Kind == EvSymptom {
+					e.Kind = EvContext
+					f.Evidence = append(f.Evidence, e)
+					break
+				}
+			}
+			names = append(names, snap.Series[act[k].idx].Node)
+			if m.Severity > f.Severity {
+				f.Severity = m.Severity
+			}
+		}
+		f.Title = strings.Replace(f.Title, ":", fmt.Sprintf(" (+%d)", len(ks))+":", 1)
+		f.Explanation += fmt.Sprintf(" The same on %s (grouped here).", strings.Join(names, ", "))
+	}
+	kept := out[:0]
+	for i := range out {
+		if !drop[i] {
+			kept = append(kept, out[i])
+		}
+	}
+	return kept
 }
 
 // Label names a series the way an operator says it: "db-1 cpu.iowait".

@@ -779,3 +779,87 @@ func TestSelectKMatchesASort(t *testing.T) {
 		}
 	}
 }
+
+// A backend's 5xx and its servers' 5xx that blame the same thing are one
+// finding for the backend, listing the servers; a server of another
+// backend stays on its own.
+func TestServerSymptomsFoldIntoTheirBackend(t *testing.T) {
+	snap := meltingVolume(rand.New(rand.NewPCG(1, 2)), true)
+	snap.Series[0].Labels = map[string]string{"backend": "app"}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, sv := range []string{"app-1", "app-2", "other-1"} {
+		v := clamp(noise(r, snap.N, 0.2, 0.05), 0, 100)
+		stepUp(v, 440, 6)
+		be := "app"
+		if sv == "other-1" {
+			be = "other"
+		}
+		snap.Series = append(snap.Series, SnapSeries{
+			SeriesMeta: SeriesMeta{Key: "src/" + sv + "/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Unit: "%", Role: sources.RoleSymptom,
+				Layer: sources.LayerLB, Node: sv, Labels: map[string]string{"backend": be, "server": sv}},
+			Values: v,
+		})
+	}
+	fs := Detect(snap)
+	var titles []string
+	var backend *Finding
+	for i := range fs {
+		titles = append(titles, fs[i].Title)
+		if fs[i].ID == "symptom/src/app/hrsp_5xx" {
+			backend = &fs[i]
+		}
+		if fs[i].Node == "app-1" || fs[i].Node == "app-2" {
+			t.Errorf("server finding %q not folded into its backend's", fs[i].Title)
+		}
+	}
+	if backend == nil {
+		t.Fatalf("no finding for the backend: %q", titles)
+	}
+	if !strings.Contains(backend.Title, "(+2)") || !strings.Contains(backend.Explanation, "app-1, app-2") {
+		t.Errorf("backend finding %q / %q does not list its two servers", backend.Title, backend.Explanation)
+	}
+	ctx := 0
+	for _, e := range backend.Evidence {
+		if e.Kind == EvContext && (e.Node == "app-1" || e.Node == "app-2") {
+			ctx++
+		}
+	}
+	if ctx != 2 {
+		t.Errorf("%d server symptoms in the backend's evidence, want 2", ctx)
+	}
+	other := false
+	for i := range fs {
+		if fs[i].Node == "other-1" {
+			other = true
+		}
+	}
+	if !other {
+		t.Errorf("the other backend's server lost its finding: %q", titles)
+	}
+}
+
+// HAProxy reports a server going DOWN as an event and as the server's
+// state: one finding, with the event's words in it.
+func TestNodeEventFoldsIntoTheNodeFinding(t *testing.T) {
+	snap := mkSnap(tstep, 10)
+	snap.Nodes = []sources.NodeState{{Kind: "server", ID: "lb-1/app/app-3", Name: "app-3", Layer: sources.LayerLB,
+		State: "DOWN", Severity: sources.SevWarning, Attrs: map[string]string{"detail": "L7STS/500"}}}
+	snap.Events = []sources.Event{{ID: "down", Source: "lb-1", Start: snap.Start, Severity: sources.SevWarning,
+		Layer: sources.LayerLB, Node: "app-3", Title: "server app/app-3 DOWN", Text: "Layer7 wrong status"}}
+	fs := Detect(snap)
+	if len(fs) != 1 {
+		var titles []string
+		for _, f := range fs {
+			titles = append(titles, f.Title)
+		}
+		t.Fatalf("%d findings %q, want one", len(fs), titles)
+	}
+	if fs[0].Rule != "node-state" || !strings.Contains(fs[0].Explanation, "L7STS/500") || !strings.Contains(fs[0].Explanation, "Layer7 wrong status") {
+		t.Errorf("finding %+v should be the node's, with the event's text", fs[0])
+	}
+	// an event about another node stays a finding of its own
+	snap.Events[0].Node = "app-4"
+	if fs := Detect(snap); len(fs) != 2 {
+		t.Errorf("%d findings for a DOWN server and an event about another, want 2", len(fs))
+	}
+}
