@@ -102,10 +102,11 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 	// backend's servers) that blame the same thing fold into the
 	// aggregate's finding
 	main := make([]int, len(act)) // index into out of each symptom's finding
+	bn := make([]int, len(act))   // … and of its bottleneck finding, -1 if none
 	for k, as := range act {
 		rk := r.Rank(snap, as.idx, w)
 		rk.Active = true
-		main[k] = len(out)
+		main[k], bn[k] = len(out), -1
 		if rk.Gap || len(rk.Suspects) == 0 && len(rk.Effects) == 0 {
 			out = append(out, gapFinding(snap, rk))
 		} else {
@@ -116,11 +117,12 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 			out = append(out, f)
 		}
 		if f, ok := bottleneckFinding(snap, r, rk); ok {
+			bn[k] = len(out)
 			out = append(out, f)
 		}
 	}
 	st.top = tops
-	return foldMembers(snap, act, main, out)
+	return foldMembers(snap, act, [][]int{main, bn}, out)
 }
 
 // parentOf finds, among the active symptoms, the aggregate a symptom
@@ -149,11 +151,16 @@ func parentOf(snap *Snapshot, act []activeSymptom, k int) int {
 }
 
 // foldMembers merges the finding of a member symptom into its active
-// aggregate's when both came from the same rule and blame the same
-// series (or both found nothing internal): one line for "the backend's
-// errors rose, and on three of its servers", not four.
-func foldMembers(snap *Snapshot, act []activeSymptom, main []int, out []Finding) []Finding {
+// aggregate's when both came from the same rule and blame the same thing
+// (the same top suspect, both nothing internal, the same bottleneck):
+// one line for "the backend's errors rose, and on three of its servers",
+// not four. finds holds, per kind of finding, the index into out of each
+// active symptom's finding of that kind (-1 for none).
+func foldMembers(snap *Snapshot, act []activeSymptom, finds [][]int, out []Finding) []Finding {
 	blamed := func(f *Finding) string {
+		if f.Rule == "bottleneck" {
+			return string(f.Layer)
+		}
 		for _, e := range f.Evidence {
 			if e.Kind == EvSuspect {
 				return e.SeriesKey
@@ -161,43 +168,58 @@ func foldMembers(snap *Snapshot, act []activeSymptom, main []int, out []Finding)
 		}
 		return ""
 	}
-	drop := map[int]bool{}
-	members := map[int][]int{} // aggregate's finding → members' act indices
+	parent := make([]int, len(act))
 	for k := range act {
-		j := parentOf(snap, act, k)
-		if j < 0 {
-			continue
+		parent[k] = parentOf(snap, act, k)
+	}
+	drop := map[int]bool{}
+	for _, idx := range finds {
+		members := map[int][]int{} // aggregate's finding → members' act indices
+		var order []int
+		for k := range act {
+			j := parent[k]
+			if j < 0 || idx[k] < 0 || idx[j] < 0 {
+				continue
+			}
+			fc, fp := &out[idx[k]], &out[idx[j]]
+			if fc.Rule != fp.Rule || blamed(fc) != blamed(fp) {
+				continue
+			}
+			drop[idx[k]] = true
+			if members[idx[j]] == nil {
+				order = append(order, idx[j])
+			}
+			members[idx[j]] = append(members[idx[j]], k)
 		}
-		fc, fp := &out[main[k]], &out[main[j]]
-		if fc.Rule != fp.Rule || blamed(fc) != blamed(fp) {
-			continue
+		for _, fi := range order {
+			ks := members[fi]
+			f := &out[fi]
+			sort.Slice(ks, func(a, b int) bool { return snap.Series[act[ks[a]].idx].Key < snap.Series[act[ks[b]].idx].Key })
+			var names []string
+			for _, k := range ks {
+				m := &out[idx[k]]
+				for _, e := range m.Evidence {
+					if e.Kind == EvSymptom {
+						e.Kind = EvContext
+						f.Evidence = append(f.Evidence, e)
+						break
+					}
+				}
+				names = append(names, snap.Series[act[k].idx].Node)
+				if m.Severity > f.Severity {
+					f.Severity = m.Severity
+				}
+			}
+			if f.Rule == "bottleneck" {
+				f.Title = strings.TrimSuffix(f.Title, ")") + fmt.Sprintf(" +%d)", len(ks))
+			} else {
+				f.Title = strings.Replace(f.Title, ":", fmt.Sprintf(" (+%d)", len(ks))+":", 1)
+			}
+			f.Explanation += fmt.Sprintf(" The same on %s (grouped here).", strings.Join(names, ", "))
 		}
-		drop[main[k]] = true
-		members[main[j]] = append(members[main[j]], k)
 	}
 	if len(drop) == 0 {
 		return out
-	}
-	for fi, ks := range members {
-		f := &out[fi]
-		sort.Slice(ks, func(a, b int) bool { return snap.Series[act[ks[a]].idx].Key < snap.Series[act[ks[b]].idx].Key })
-		var names []string
-		for _, k := range ks {
-			m := &out[main[k]]
-			for _, e := range m.Evidence {
-				if e.Kind == EvSymptom {
-					e.Kind = EvContext
-					f.Evidence = append(f.Evidence, e)
-					break
-				}
-			}
-			names = append(names, snap.Series[act[k].idx].Node)
-			if m.Severity > f.Severity {
-				f.Severity = m.Severity
-			}
-		}
-		f.Title = strings.Replace(f.Title, ":", fmt.Sprintf(" (+%d)", len(ks))+":", 1)
-		f.Explanation += fmt.Sprintf(" The same on %s (grouped here).", strings.Join(names, ", "))
 	}
 	kept := out[:0]
 	for i := range out {
@@ -519,8 +541,10 @@ func signedShift(snap *Snapshot, r *Ranker, s *SnapSeries, w Window, from int) (
 
 // bottleneckFinding is the field rule for an error symptom: edge traffic
 // down and errors up while database traffic also drops → the application
-// layer (requests die before the DB); database traffic or latency up →
-// the database; edge traffic up first → load.
+// layer (requests die before the DB), unless the database's queries per
+// edge request fell by half or more (it cannot keep up); database
+// traffic, latency or another database resource up → the database; edge
+// traffic up first → load.
 func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 	sym := &rk.Symptom
 	if !hasWord(sym.Meta.Name, errorWords) || sym.Dir != Up {
@@ -554,25 +578,50 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 		return p
 	}
 	edge := func(l sources.Layer) bool { return l == sources.LayerEdge || l == sources.LayerLB }
-	T := best(func(s *SnapSeries) bool { return s.Role == sources.RoleTraffic && edge(s.Layer) })
-	Q := best(func(s *SnapSeries) bool { return s.Role == sources.RoleTraffic && s.Layer == sources.LayerDB })
-	D := best(func(s *SnapSeries) bool {
-		return s.Role == sources.RoleResource && s.Layer == sources.LayerDB && (s.Unit == "ms" || s.Unit == "s" || hasWord(s.Name, latencyWords))
+	// traffic here is a rate of requests or queries: sessions and
+	// connections pile up when a backend is slow, which is not more load
+	rate := func(s *SnapSeries) bool {
+		u := strings.ToLower(s.Unit)
+		return strings.HasSuffix(u, "/s") || u == "rps" || u == "qps"
+	}
+	T := best(func(s *SnapSeries) bool { return s.Role == sources.RoleTraffic && edge(s.Layer) && rate(s) })
+	Q := best(func(s *SnapSeries) bool {
+		return s.Role == sources.RoleTraffic && s.Layer == sources.LayerDB && rate(s)
 	})
-	if T.s == nil || (Q.s == nil && D.s == nil) {
+	dbLatency := func(s *SnapSeries) bool {
+		return s.Role == sources.RoleResource && s.Layer == sources.LayerDB && (s.Unit == "ms" || s.Unit == "s" || hasWord(s.Name, latencyWords))
+	}
+	D := best(dbLatency)
+	// any other database resource that hurts going up (iowait, CPU, locks)
+	R := best(func(s *SnapSeries) bool {
+		return s.Role == sources.RoleResource && s.Layer == sources.LayerDB && !dbLatency(s) && HarmfulDirection(&s.SeriesMeta) == Up
+	})
+	if T.s == nil || (Q.s == nil && D.s == nil && R.s == nil) {
 		return Finding{}, false
 	}
 	up := func(p pick) bool { return p.s != nil && p.z >= thr }
 	down := func(p pick) bool { return p.s != nil && p.z <= -thr }
+	// queries per edge request, before and in the window
+	qt0, qt1 := math.NaN(), math.NaN()
+	if T.s != nil && Q.s != nil && T.b.Level > 0 {
+		mt := windowMedian(T.s.Values, from, rk.Window.To, nil, &r.bufA)
+		mq := windowMedian(Q.s.Values, from, rk.Window.To, nil, &r.bufA)
+		if mt > 0 {
+			qt0, qt1 = Q.b.Level/T.b.Level, mq/mt
+		}
+	}
 	var where, why string
 	var layer sources.Layer
 	switch {
+	case up(Q) || up(D) || up(R):
+		where, layer = "database", sources.LayerDB
+		why = "database traffic, latency or load rose with the errors"
+	case down(T) && down(Q) && qt1 < 0.5*qt0:
+		where, layer = "database", sources.LayerDB
+		why = "the database answered far fewer queries per edge request than before: it cannot keep up"
 	case down(T) && down(Q):
 		where, layer = "application layer", sources.LayerApp
 		why = "edge traffic and database traffic both fell while errors rose: requests die before they reach the database"
-	case up(Q) || up(D):
-		where, layer = "database", sources.LayerDB
-		why = "database traffic or latency rose with the errors"
 	case up(T):
 		where, layer = "load", sources.LayerEdge
 		why = "edge traffic rose first and the errors followed"
@@ -591,17 +640,21 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 		return fmt.Sprintf("%s %s %s → %s (z %+.1f)", name, Label(&p.s.SeriesMeta), FormatValue(p.b.Level, p.s.Unit), FormatValue(m, p.s.Unit), p.z)
 	}
 	ratio := ""
-	if T.s != nil && Q.s != nil && T.b.Level > 0 {
-		mt := windowMedian(T.s.Values, from, rk.Window.To, nil, &r.bufA)
-		mq := windowMedian(Q.s.Values, from, rk.Window.To, nil, &r.bufA)
-		if mt > 0 {
-			ratio = fmt.Sprintf(" DB queries per edge request: %.2f → %.2f.", Q.b.Level/T.b.Level, mq/mt)
-		}
+	if !math.IsNaN(qt1) {
+		ratio = fmt.Sprintf(" DB queries per edge request: %.2f → %.2f.", qt0, qt1)
 	}
-	f.Explanation = fmt.Sprintf("%s. %s; %s; %s.%s", strings.ToUpper(why[:1])+why[1:],
-		desc("edge traffic", T), desc("DB traffic", Q), desc("DB latency", D), ratio)
+	other := ""
+	if up(R) {
+		other = "; " + desc("DB load", R)
+	}
+	f.Explanation = fmt.Sprintf("%s. %s; %s; %s%s.%s", strings.ToUpper(why[:1])+why[1:],
+		desc("edge traffic", T), desc("DB traffic", Q), desc("DB latency", D), other, ratio)
 	f.Evidence = append(f.Evidence, evidenceOf(snap, sym, EvSymptom, rk.Window, sym))
-	for _, p := range []pick{T, Q, D} {
+	picks := []pick{T, Q, D}
+	if up(R) {
+		picks = append(picks, R)
+	}
+	for _, p := range picks {
 		if p.s == nil {
 			continue
 		}

@@ -863,3 +863,64 @@ func TestNodeEventFoldsIntoTheNodeFinding(t *testing.T) {
 		t.Errorf("%d findings for a DOWN server and an event about another, want 2", len(fs))
 	}
 }
+
+// Sessions pile up when a backend is slow: they are not more load.
+func TestBottleneckIgnoresSessions(t *testing.T) {
+	snap := bottleneckSnap(-1)
+	r := rand.New(rand.NewPCG(51, 52))
+	scur := noise(r, snap.N, 20, 3)
+	stepUp(scur, 440, 300)
+	snap.Series = append(snap.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/app-1/scur", Source: "src", Name: "scur",
+		Role: sources.RoleTraffic, Layer: sources.LayerLB, Node: "app-1"}, Values: scur})
+	f := findFinding(Detect(snap), "bottleneck")
+	if f == nil || f.Layer != sources.LayerApp {
+		t.Fatalf("finding %+v, want the application layer (sessions rising is not load)", f)
+	}
+}
+
+// The melting volume: edge traffic falls a little, database queries fall
+// a lot (it cannot keep up), and a database resource (iowait) rose.
+func TestBottleneckIsTheDatabaseWhenItCannotKeepUp(t *testing.T) {
+	snap := bottleneckSnap(-1)
+	q := snap.Series[2].Values
+	for i := 440; i < snap.N; i++ {
+		q[i] = 600 + q[i]/100 // 3000 → ~600 while edge traffic fell 40 %
+	}
+	snap.Series = snap.Series[:3] // no database latency series
+	f := findFinding(Detect(snap), "bottleneck")
+	if f == nil || f.Layer != sources.LayerDB || !strings.Contains(f.Explanation, "cannot keep up") {
+		t.Fatalf("finding %+v, want the database (queries per request collapsed)", f)
+	}
+	// the same with only a database resource rising
+	snap = bottleneckSnap(-1)
+	r := rand.New(rand.NewPCG(53, 54))
+	iow := noise(r, snap.N, 3, 0.5)
+	stepUp(iow, 436, 90)
+	snap.Series[3] = SnapSeries{SeriesMeta: SeriesMeta{Key: "src/db-1/iowait", Source: "src", Name: "cpu.iowait", Unit: "%",
+		Role: sources.RoleResource, Layer: sources.LayerDB, Node: "db-1"}, Values: iow}
+	f = findFinding(Detect(snap), "bottleneck")
+	if f == nil || f.Layer != sources.LayerDB || !strings.Contains(f.Explanation, "DB load db-1 cpu.iowait") {
+		t.Fatalf("finding %+v, want the database (its iowait rose)", f)
+	}
+}
+
+func TestServerBottlenecksFoldIntoTheirBackend(t *testing.T) {
+	snap := bottleneckSnap(-1)
+	snap.Series[0].Labels = map[string]string{"backend": "app"}
+	r := rand.New(rand.NewPCG(55, 56))
+	for _, sv := range []string{"app-1", "app-2"} {
+		v := clamp(noise(r, snap.N, 0.2, 0.05), 0, 100)
+		stepUp(v, 440, 8)
+		snap.Series = append(snap.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/" + sv + "/hrsp_5xx", Source: "src", Name: "hrsp_5xx",
+			Unit: "%", Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: sv, Labels: map[string]string{"backend": "app", "server": sv}}, Values: v})
+	}
+	var bs []string
+	for _, f := range Detect(snap) {
+		if f.Rule == "bottleneck" {
+			bs = append(bs, f.Title)
+		}
+	}
+	if len(bs) != 1 || !strings.Contains(bs[0], "+2)") {
+		t.Fatalf("bottleneck findings %q, want one for the backend naming its two servers", bs)
+	}
+}
