@@ -588,8 +588,10 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 	Q := best(func(s *SnapSeries) bool {
 		return s.Role == sources.RoleTraffic && s.Layer == sources.LayerDB && rate(s)
 	})
+	// query latency: named so, or in seconds and not a replica's lag
 	dbLatency := func(s *SnapSeries) bool {
-		return s.Role == sources.RoleResource && s.Layer == sources.LayerDB && (s.Unit == "ms" || s.Unit == "s" || hasWord(s.Name, latencyWords))
+		return s.Role == sources.RoleResource && s.Layer == sources.LayerDB &&
+			(hasWord(s.Name, latencyWords) || ((s.Unit == "ms" || s.Unit == "s") && !IsReplicationLag(&s.SeriesMeta)))
 	}
 	D := best(dbLatency)
 	// any other database resource that hurts going up (iowait, CPU, locks)

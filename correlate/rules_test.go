@@ -924,3 +924,13 @@ func TestServerBottlenecksFoldIntoTheirBackend(t *testing.T) {
 		t.Fatalf("bottleneck findings %q, want one for the backend naming its two servers", bs)
 	}
 }
+
+// A replica's lag is in seconds but is not the database's query latency.
+func TestBottleneckDoesNotReadReplicationLagAsLatency(t *testing.T) {
+	snap := bottleneckSnap(-1)
+	snap.Series[3].Name, snap.Series[3].Unit = "mysql.db-2.replication_lag", "s"
+	f := findFinding(Detect(snap), "bottleneck")
+	if f == nil || !strings.Contains(f.Explanation, "DB latency not monitored") {
+		t.Fatalf("finding %+v: replication lag read as DB latency", f)
+	}
+}

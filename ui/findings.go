@@ -279,7 +279,9 @@ func chartRows(c *Context, vals []float64, base, spread float64, width, height i
 	}
 	baseRow := -1
 	if !math.IsNaN(base) {
-		baseRow = int(math.Round((base - lo) / span * float64(height*8-1) / 8))
+		// a baseline at the top of the range rounds to one row past the
+		// chart: keep it on the top row
+		baseRow = min(height-1, int(math.Round((base-lo)/span*float64(height*8-1)/8)))
 	}
 	out := make([]string, height)
 	for r := 0; r < height; r++ { // r = 0 is the bottom row

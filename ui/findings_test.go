@@ -190,3 +190,19 @@ func TestChartLeavesNoDataBlank(t *testing.T) {
 		}
 	}
 }
+
+// A series that only fell (traffic) has its baseline at the top of the
+// range: the baseline line must still be drawn.
+func TestEvidenceChartDrawsABaselineAtTheTop(t *testing.T) {
+	c := &Context{Theme: themes.Mono()}
+	vals := make([]float64, 120)
+	for i := range vals {
+		vals[i] = 400 - float64(i%10)
+	}
+	for _, h := range []int{3, 5} {
+		rows := chartRows(c, vals, 400, 20, 60, h, c.Theme.Base)
+		if !strings.Contains(ansi.Strip(rows[0]), "┄") {
+			t.Errorf("height %d: no baseline on the top row:\n%s", h, ansi.Strip(strings.Join(rows, "\n")))
+		}
+	}
+}
