@@ -558,6 +558,30 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		}
 		return false
 	}
+	// load balancers and the edge reflect what is behind them: where the
+	// graph does not say which backend an outer series fronts, a move in
+	// an inner layer (app, database, host, …) on the symptom's path, no
+	// later than the outer one's, explains it
+	var inner []int
+	for _, is := range movedNodes {
+		for _, j := range is {
+			if d := cands[j].Meta.Layer.Depth(); d >= 2 && d < len(sources.Layers) {
+				inner = append(inner, j)
+			}
+		}
+	}
+	behindDeeper := func(c *Candidate) bool {
+		if d := c.Meta.Layer.Depth(); d > 1 || c.Meta.Layer == sources.LayerUnknown {
+			return false
+		}
+		for _, j := range inner {
+			d := &cands[j]
+			if (c.Onset < 0 || d.Onset <= c.Onset+1) && (deps.empty() || d.Meta.Node == s.Node || symReach[d.Meta.Node]) {
+				return true
+			}
+		}
+		return false
+	}
 	upstream := make([]bool, len(cands))
 	for n, i := range order {
 		c := &cands[i]
@@ -584,13 +608,16 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 				wtopo *= 1.5
 			}
 			if !deps.empty() {
-				deep := !explainedBy(c)
+				deep := !explainedBy(c) && !behindDeeper(c)
 				if deep && c.Moved {
 					c.Deepest = true
 					wtopo *= 1.5
 				}
 				upstream[i] = c.Moved && !deep
 			}
+		}
+		if deps.empty() && c.Moved && behindDeeper(c) {
+			upstream[i] = true
 		}
 		if c.Meta.Layer != sources.LayerUnknown {
 			wtopo *= 1 + 0.03*float64(c.Meta.Layer.Depth())

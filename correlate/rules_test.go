@@ -934,3 +934,37 @@ func TestBottleneckDoesNotReadReplicationLagAsLatency(t *testing.T) {
 		t.Fatalf("finding %+v: replication lag read as DB latency", f)
 	}
 }
+
+// A load balancer's queue and an app server's latency rise together and
+// the graph does not say which backend the queue fronts: the app server
+// is the suspect, the queue an effect of it.
+func TestLoadBalancerMoveIsExplainedByTheLayerBehindIt(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	n := 480
+	sym := noise(r, n, 100, 5)
+	stepUp(sym, 440, 200)
+	q := noise(r, n, 2, 0.5)
+	stepUp(q, 437, 60) // a queue moves a lot
+	app := noise(r, n, 200, 10)
+	stepUp(app, 437, 150)
+	snap := mkSnap(tstep, n,
+		series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerEdge, vals: sym},
+		series{name: "qcur", unit: "count", node: "lb-app", role: sources.RoleResource, layer: sources.LayerLB, vals: q},
+		series{name: "latency", unit: "ms", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: app},
+	)
+	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "app-1" {
+		t.Fatalf("suspects %v, want app-1 first", nodesOf(rk.Suspects))
+	}
+	for _, c := range rk.Suspects {
+		if c.Meta.Node == "lb-app" {
+			t.Fatalf("the load balancer's queue is a suspect: %v", nodesOf(rk.Suspects))
+		}
+	}
+	// alone, the queue is the suspect
+	snap.Series = snap.Series[:2]
+	rk = NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "lb-app" {
+		t.Fatalf("alone: suspects %v, want the queue", nodesOf(rk.Suspects))
+	}
+}
