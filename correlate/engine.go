@@ -58,11 +58,27 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 	e.forgetBaselines(snap)
 	var changes []sources.Event
 	seen := map[string]bool{}
+	groupedInto := map[string]*Finding{} // member ID → the finding it is now part of
+	for i := range current {
+		for _, id := range current[i].Grouped {
+			groupedInto[id] = &current[i]
+		}
+	}
 	for _, f := range current {
 		seen[f.ID] = true
 		delete(e.absent, f.ID)
+		// a group is as old as its oldest member that was open
+		opened := now
+		for _, id := range f.Grouped {
+			if m, ok := e.active[id]; ok && m.Opened.Before(opened) {
+				opened = m.Opened
+			}
+		}
 		if old, ok := e.active[f.ID]; ok {
 			f.Opened = old.Opened
+			if opened.Before(f.Opened) {
+				f.Opened = opened
+			}
 			f.Updated = now
 			if f.Severity != old.Severity || f.Title != old.Title {
 				changes = append(changes, findingEvent(&f, "updated"))
@@ -70,13 +86,24 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 			*old = f
 			continue
 		}
-		f.Opened, f.Updated = now, now
+		f.Opened, f.Updated = opened, now
 		nf := f
 		e.active[f.ID] = &nf
 		changes = append(changes, findingEvent(&nf, "opened"))
 	}
 	for id, f := range e.active {
 		if seen[id] {
+			continue
+		}
+		// folded into another finding: it closes at once, as grouped
+		if g, ok := groupedInto[id]; ok {
+			f.Resolved = now
+			ev := findingEvent(f, "grouped")
+			ev.Text = "now part of: " + g.Title
+			changes = append(changes, ev)
+			e.closed = append(e.closed, *f)
+			delete(e.active, id)
+			delete(e.absent, id)
 			continue
 		}
 		since, ok := e.absent[id]
@@ -134,10 +161,15 @@ func findingEvent(f *Finding, what string) sources.Event {
 		Text:     f.Explanation,
 		Labels:   map[string]string{"finding": what, "rule": f.Rule},
 	}
-	if what == "resolved" {
+	switch what {
+	case "resolved":
 		ev.End = f.Resolved
 		ev.Severity = sources.SevOK
 		ev.Title = "resolved: " + f.Title
+	case "grouped":
+		ev.End = f.Resolved
+		ev.Severity = sources.SevInfo
+		ev.Title = "grouped: " + f.Title
 	}
 	return ev
 }

@@ -45,9 +45,13 @@ type Finding struct {
 	Layer       sources.Layer
 	Node        string
 	Evidence    []Evidence
-	Opened      time.Time
-	Updated     time.Time
-	Resolved    time.Time // zero while active
+	// Grouped lists the IDs of findings folded into this one (a backend's
+	// servers that blame the same thing): when one of them was open on
+	// its own, it closes as grouped, not resolved.
+	Grouped  []string
+	Opened   time.Time
+	Updated  time.Time
+	Resolved time.Time // zero while active
 }
 
 // Active reports whether the finding has not resolved.

@@ -206,6 +206,7 @@ func foldMembers(snap *Snapshot, act []activeSymptom, finds [][]int, out []Findi
 					}
 				}
 				names = append(names, snap.Series[act[k].idx].Node)
+				f.Grouped = append(f.Grouped, m.ID)
 				if m.Severity > f.Severity {
 					f.Severity = m.Severity
 				}

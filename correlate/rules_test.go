@@ -968,3 +968,70 @@ func TestLoadBalancerMoveIsExplainedByTheLayerBehindIt(t *testing.T) {
 		t.Fatalf("alone: suspects %v, want the queue", nodesOf(rk.Suspects))
 	}
 }
+
+// A server's finding that opened before its backend's closes as grouped
+// (not resolved) when it folds in, and the group keeps its opening time.
+func TestGroupedFindingClosesAsGrouped(t *testing.T) {
+	full := meltingVolume(rand.New(rand.NewPCG(1, 2)), true)
+	full.Series[0].Labels = map[string]string{"backend": "app"}
+	be := full.Series[0].Values
+	for i := 440; i < 452; i++ {
+		be[i] = 0.2 // the backend's errors rise 2 minutes after the server's
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	sv := clamp(noise(r, full.N, 0.2, 0.05), 0, 100)
+	stepUp(sv, 440, 6)
+	full.Series = append(full.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/app-1/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Unit: "%",
+		Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: "app-1", Labels: map[string]string{"backend": "app", "server": "app-1"}}, Values: sv})
+	cut := func(n int) *Snapshot {
+		s := *full
+		s.N, s.Now = n, full.Time(n-1)
+		s.Series = make([]SnapSeries, len(full.Series))
+		for i := range full.Series {
+			s.Series[i] = full.Series[i]
+			s.Series[i].Values = full.Series[i].Values[:n]
+		}
+		return &s
+	}
+	e := NewEngine(EngineOptions{})
+	var serverOpened time.Time
+	var grouped, resolved int
+	for n := 446; n <= 470; n++ {
+		active, changes := e.Evaluate(cut(n))
+		for _, f := range active {
+			if f.ID == "symptom/src/app-1/hrsp_5xx" && serverOpened.IsZero() {
+				serverOpened = f.Opened
+			}
+		}
+		for _, c := range changes {
+			if c.ID == "finding/symptom/src/app-1/hrsp_5xx" {
+				switch c.Labels["finding"] {
+				case "grouped":
+					grouped++
+				case "resolved":
+					resolved++
+				}
+			}
+		}
+		if n == 470 {
+			var group *Finding
+			for i := range active {
+				if active[i].ID == "symptom/src/app/hrsp_5xx" {
+					group = &active[i]
+				}
+			}
+			if group == nil || len(group.Grouped) != 1 {
+				t.Fatalf("no group for the backend at the end: %+v", active)
+			}
+			if !group.Opened.Equal(serverOpened) {
+				t.Errorf("group opened %v, want the server's %v", group.Opened, serverOpened)
+			}
+		}
+	}
+	if serverOpened.IsZero() {
+		t.Fatal("the server's finding never opened on its own")
+	}
+	if grouped != 1 || resolved != 0 {
+		t.Errorf("server finding: grouped %d, resolved %d; want grouped once, never resolved", grouped, resolved)
+	}
+}

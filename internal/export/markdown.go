@@ -172,7 +172,7 @@ func (d *doc) timeline() {
 		rows = append(rows, row{at: le.At, order: 0, severity: sev, source: e.Source, what: what})
 	}
 	for _, c := range d.tl.Changes {
-		rows = append(rows, row{at: c.At, order: 1, severity: c.Event.Severity.String(), source: "engine", what: "finding " + c.What + ": " + strings.TrimPrefix(c.Event.Title, "resolved: ")})
+		rows = append(rows, row{at: c.At, order: 1, severity: c.Event.Severity.String(), source: "engine", what: "finding " + c.What + ": " + strings.TrimPrefix(c.Event.Title, c.What+": ")})
 	}
 	for _, a := range d.rec.Annotations {
 		rows = append(rows, row{at: a.At, order: 2, severity: "note", source: a.Author, what: a.Text})

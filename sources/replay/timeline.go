@@ -45,7 +45,7 @@ func Step(store *correlate.Store, eng *correlate.Engine, b *sources.Batch, windo
 type Change struct {
 	At    time.Time // the store's time when the engine saw it
 	Batch int       // index of the batch that caused it
-	What  string    // "opened", "updated", "resolved"
+	What  string    // "opened", "updated", "resolved", "grouped"
 	Event sources.Event
 }
 
@@ -149,7 +149,7 @@ func Evaluate(rec *Recording, opt EvalOptions) (*Timeline, error) {
 		for _, c := range changes {
 			what := c.Labels["finding"]
 			tl.Changes = append(tl.Changes, Change{At: now, Batch: i, What: what, Event: c})
-			if what == "resolved" {
+			if what == "resolved" || what == "grouped" {
 				id := strings.TrimPrefix(c.ID, "finding/")
 				if j, ok := index[id]; ok {
 					tl.Findings[j].Resolved = c.End
