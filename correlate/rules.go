@@ -151,10 +151,10 @@ func parentOf(snap *Snapshot, act []activeSymptom, k int) int {
 }
 
 // foldMembers merges the finding of a member symptom into its active
-// aggregate's when both came from the same rule and blame the same thing
-// (the same top suspect, both nothing internal, the same bottleneck):
-// one line for "the backend's errors rose, and on three of its servers",
-// not four. finds holds, per kind of finding, the index into out of each
+// aggregate's finding of the same kind: one line for "the backend's
+// errors rose, and on three of its servers", not four. A member that
+// blames something else is named with what it blames, so nothing is
+// lost and the list does not churn while the members' rankings settle. finds holds, per kind of finding, the index into out of each
 // active symptom's finding of that kind (-1 for none).
 func foldMembers(snap *Snapshot, act []activeSymptom, finds [][]int, out []Finding) []Finding {
 	blamed := func(f *Finding) string {
@@ -181,10 +181,6 @@ func foldMembers(snap *Snapshot, act []activeSymptom, finds [][]int, out []Findi
 			if j < 0 || idx[k] < 0 || idx[j] < 0 {
 				continue
 			}
-			fc, fp := &out[idx[k]], &out[idx[j]]
-			if fc.Rule != fp.Rule || blamed(fc) != blamed(fp) {
-				continue
-			}
 			drop[idx[k]] = true
 			if members[idx[j]] == nil {
 				order = append(order, idx[j])
@@ -205,7 +201,21 @@ func foldMembers(snap *Snapshot, act []activeSymptom, finds [][]int, out []Findi
 						break
 					}
 				}
-				names = append(names, snap.Series[act[k].idx].Node)
+				name := snap.Series[act[k].idx].Node
+				// a member that blames something else says so
+				switch b := blamed(m); {
+				case m.Rule == "gap" && f.Rule != "gap":
+					name += " (no internal signal moved)"
+				case m.Rule == "bottleneck" && b != blamed(f):
+					if w, _, ok := strings.Cut(strings.TrimPrefix(m.Title, "bottleneck: "), " ("); ok {
+						name += " (" + w + ")"
+					}
+				case m.Rule != "bottleneck" && b != "" && b != blamed(f):
+					if s := snap.Find(b); s != nil {
+						name += " (likely " + Label(&s.SeriesMeta) + ")"
+					}
+				}
+				names = append(names, name)
 				f.Grouped = append(f.Grouped, m.ID)
 				if m.Severity > f.Severity {
 					f.Severity = m.Severity

@@ -1035,3 +1035,41 @@ func TestGroupedFindingClosesAsGrouped(t *testing.T) {
 		t.Errorf("server finding: grouped %d, resolved %d; want grouped once, never resolved", grouped, resolved)
 	}
 }
+
+// A member that blames something else still folds into its backend's
+// finding, named with what it blames.
+func TestFoldedMemberKeepsItsOwnBlame(t *testing.T) {
+	n := 10
+	snap := mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, vals: make([]float64, n)},
+		series{name: "hrsp_5xx", unit: "%", node: "app-1", role: sources.RoleSymptom, vals: make([]float64, n)},
+		series{name: "hrsp_5xx", unit: "%", node: "app-2", role: sources.RoleSymptom, vals: make([]float64, n)},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, vals: make([]float64, n)},
+		series{name: "cpu.user", unit: "%", node: "app-1", role: sources.RoleResource, vals: make([]float64, n)},
+	)
+	snap.Series[0].Labels = map[string]string{"backend": "app"}
+	snap.Series[1].Labels = map[string]string{"backend": "app", "server": "app-1"}
+	snap.Series[2].Labels = map[string]string{"backend": "app", "server": "app-2"}
+	act := []activeSymptom{{idx: 0}, {idx: 1}, {idx: 2}}
+	sus := func(id, key string) Finding {
+		return Finding{ID: id, Rule: "suspects", Title: id + " rose: likely x", Evidence: []Evidence{{Kind: EvSymptom, SeriesKey: id}, {Kind: EvSuspect, SeriesKey: key}}}
+	}
+	out := []Finding{
+		sus("symptom/src/app/hrsp_5xx", "src/db-1/cpu.iowait"),
+		sus("symptom/src/app-1/hrsp_5xx", "src/app-1/cpu.user"),
+		{ID: "gap/src/app-2/hrsp_5xx", Rule: "gap", Title: "monitoring gap", Evidence: []Evidence{{Kind: EvSymptom, SeriesKey: "src/app-2/hrsp_5xx"}}},
+	}
+	got := foldMembers(snap, act, [][]int{{0, 1, 2}}, out)
+	if len(got) != 1 {
+		t.Fatalf("%d findings after folding, want 1: %+v", len(got), got)
+	}
+	f := got[0]
+	for _, want := range []string{"app-1 (likely app-1 cpu.user)", "app-2 (no internal signal moved)"} {
+		if !strings.Contains(f.Explanation, want) {
+			t.Errorf("explanation %q lacks %q", f.Explanation, want)
+		}
+	}
+	if len(f.Grouped) != 2 || !strings.Contains(f.Title, "(+2)") {
+		t.Errorf("grouped %v, title %q", f.Grouped, f.Title)
+	}
+}
