@@ -65,7 +65,7 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 		return nil
 	}
 	recent := int(o.GapAfter / snap.Step)
-	var act []activeSymptom
+	var act, off []activeSymptom // off: was active last time, is not now
 	now := map[string]bool{}
 	for i := range snap.Series {
 		s := &snap.Series[i]
@@ -84,6 +84,20 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 		if on {
 			now[s.Key] = true
 			act = append(act, activeSymptom{i, a, b})
+		} else if st.active[s.Key] {
+			off = append(off, activeSymptom{i, a, b})
+		}
+	}
+	// a group stays open while any of its members is: a backend whose
+	// own errors calmed a moment before its servers' keeps its finding,
+	// rather than each server opening one of its own as things recover
+	if len(off) > 0 {
+		n := len(act)
+		for k := 0; k < n; k++ {
+			if j := parentOf(snap, off, snap.Series[act[k].idx].SeriesMeta); j >= 0 && !now[snap.Series[off[j].idx].Key] {
+				now[snap.Series[off[j].idx].Key] = true
+				act = append(act, off[j])
+			}
 		}
 	}
 	st.active = now
@@ -125,15 +139,14 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 	return foldMembers(snap, act, [][]int{main, bn}, out)
 }
 
-// parentOf finds, among the active symptoms, the aggregate a symptom
-// series belongs to: same source and name, labels a strict subset of its
-// own (a backend's 5xx for a server's 5xx); the closest if several.
-func parentOf(snap *Snapshot, act []activeSymptom, k int) int {
-	c := &snap.Series[act[k].idx]
+// parentOf finds, among the symptoms in set, the aggregate a symptom
+// series c belongs to: same source and name, labels a strict subset of
+// its own (a backend's 5xx for a server's 5xx); the closest if several.
+func parentOf(snap *Snapshot, set []activeSymptom, c SeriesMeta) int {
 	best, bestN := -1, -1
-	for j := range act {
-		p := &snap.Series[act[j].idx]
-		if j == k || p.Source != c.Source || p.Name != c.Name || len(p.Labels) >= len(c.Labels) || len(p.Labels) <= bestN {
+	for j := range set {
+		p := &snap.Series[set[j].idx]
+		if p.Key == c.Key || p.Source != c.Source || p.Name != c.Name || len(p.Labels) >= len(c.Labels) || len(p.Labels) <= bestN {
 			continue
 		}
 		sub := true
@@ -170,7 +183,7 @@ func foldMembers(snap *Snapshot, act []activeSymptom, finds [][]int, out []Findi
 	}
 	parent := make([]int, len(act))
 	for k := range act {
-		parent[k] = parentOf(snap, act, k)
+		parent[k] = parentOf(snap, act, snap.Series[act[k].idx].SeriesMeta)
 	}
 	drop := map[int]bool{}
 	for _, idx := range finds {

@@ -1073,3 +1073,53 @@ func TestFoldedMemberKeepsItsOwnBlame(t *testing.T) {
 		t.Errorf("grouped %v, title %q", f.Grouped, f.Title)
 	}
 }
+
+// A backend whose errors calm a moment before its server's keeps its
+// finding while the server's errors go on: no server finding opens
+// while things recover.
+func TestGroupStaysOpenWhileAMemberIs(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	n := 520
+	be := clamp(noise(r, n, 0.2, 0.05), 0, 100)
+	sv := clamp(noise(r, n, 0.2, 0.05), 0, 100)
+	for i := 440; i < 470; i++ {
+		be[i] += 6
+	}
+	for i := 440; i < 490; i++ {
+		sv[i] += 6
+	}
+	iow := clamp(noise(r, n, 3, 0.5), 0, 100)
+	for i := 436; i < 490; i++ {
+		iow[i] = 96 + r.Float64()
+	}
+	full := mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: be},
+		series{name: "hrsp_5xx", unit: "%", node: "app-1", role: sources.RoleSymptom, layer: sources.LayerLB, vals: sv},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerHost, vals: iow},
+	)
+	full.Series[0].Labels = map[string]string{"backend": "app"}
+	full.Series[1].Labels = map[string]string{"backend": "app", "server": "app-1"}
+	e := NewEngine(EngineOptions{})
+	var groupResolved time.Time
+	for k := 445; k <= n; k++ {
+		s := *full
+		s.N, s.Now = k, full.Time(k-1)
+		s.Series = make([]SnapSeries, len(full.Series))
+		for i := range full.Series {
+			s.Series[i] = full.Series[i]
+			s.Series[i].Values = full.Series[i].Values[:k]
+		}
+		_, changes := e.Evaluate(&s)
+		for _, c := range changes {
+			if c.ID == "finding/symptom/src/app-1/hrsp_5xx" && c.Labels["finding"] == "opened" {
+				t.Fatalf("bucket %d: the server's finding opened on its own", k)
+			}
+			if c.ID == "finding/symptom/src/app/hrsp_5xx" && c.Labels["finding"] == "resolved" {
+				groupResolved = c.End
+			}
+		}
+	}
+	if groupResolved.IsZero() || groupResolved.Before(full.Time(490)) {
+		t.Errorf("the group resolved at %v, before its server calmed (%v)", groupResolved, full.Time(490))
+	}
+}
