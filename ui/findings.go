@@ -23,7 +23,10 @@ type Findings struct {
 	top    int
 	detail bool
 	id     string // the finding the evidence screen shows
-	keys   findingsKeys
+	// off is how far the evidence charts below the symptom are scrolled;
+	// maxOff is the most they can be, as the last frame found
+	off, maxOff int
+	keys        findingsKeys
 }
 
 type findingsKeys struct {
@@ -46,7 +49,7 @@ func (v *Findings) Name() string { return "Findings" }
 // Keys lists the view's own keys.
 func (v *Findings) Keys() []key.Binding {
 	if v.detail {
-		return []key.Binding{v.keys.Back}
+		return []key.Binding{v.keys.Back, v.keys.Up, v.keys.Down}
 	}
 	return []key.Binding{v.keys.Up, v.keys.Down, v.keys.Open}
 }
@@ -57,6 +60,17 @@ func (v *Findings) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	switch {
 	case v.detail && key.Matches(msg, v.keys.Back):
 		v.detail = false
+		return true, nil
+	case v.detail && key.Matches(msg, v.keys.Down):
+		// the symptom stays on top; the charts below it scroll
+		if v.off < v.maxOff {
+			v.off++
+		}
+		return true, nil
+	case v.detail && key.Matches(msg, v.keys.Up):
+		if v.off > 0 {
+			v.off--
+		}
 		return true, nil
 	case v.detail:
 		return false, nil
@@ -73,7 +87,7 @@ func (v *Findings) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	case key.Matches(msg, v.keys.Open):
 		if n > 0 {
 			v.clamp(n)
-			v.detail, v.id = true, c.Findings[v.sel].ID
+			v.detail, v.id, v.off = true, c.Findings[v.sel].ID, 0
 		}
 		return true, nil
 	}
@@ -378,6 +392,20 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 	if ng > len(evs) {
 		ng = len(evs)
 	}
+	// the symptom stays on top, the rest scroll beneath it
+	v.maxOff = max(0, len(evs)-ng)
+	v.off = min(v.off, v.maxOff)
+	shown := append([]correlate.Evidence{evs[0]}, evs[1+v.off:]...)
+	if v.maxOff > 0 {
+		footer = append([]string{join(w, seg{fmt.Sprintf("charts %d-%d of %d below the symptom", v.off+1, v.off+ng-1, len(evs)-1), th.Muted},
+			seg{"  ↑/↓ more", th.Key})}, footer...)
+		if room := h - len(lines) - len(footer) - 1; room/per < ng {
+			ng = max(1, room/per)
+			v.maxOff = max(0, len(evs)-ng)
+			v.off = min(v.off, v.maxOff)
+			shown = append([]correlate.Evidence{evs[0]}, evs[1+v.off:]...)
+		}
+	}
 	chartW := w
 	// one time axis: the symptom's window and as long again before it
 	a, b := 0, c.Snap.N
@@ -389,10 +417,14 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 		}
 	}
 	for i := 0; i < ng; i++ {
-		e := evs[i]
+		e := shown[i]
 		s := c.Snap.Find(e.SeriesKey)
 		var kindSt lipgloss.Style
-		tag := fmt.Sprintf("#%d", i)
+		idx := i // the chart's place among all of them (a suspect's rank)
+		if i > 0 {
+			idx += v.off
+		}
+		tag := fmt.Sprintf("#%d", idx)
 		switch e.Kind {
 		case correlate.EvSymptom:
 			kindSt, tag = th.Critical, "symptom"
@@ -430,7 +462,7 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 		}
 		colour := th.Base
 		if len(th.Palette) > 0 {
-			colour = lipgloss.NewStyle().Foreground(th.Palette[i%len(th.Palette)])
+			colour = lipgloss.NewStyle().Foreground(th.Palette[idx%len(th.Palette)])
 		}
 		if th.Mono {
 			colour = th.Base

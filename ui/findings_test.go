@@ -206,3 +206,58 @@ func TestEvidenceChartDrawsABaselineAtTheTop(t *testing.T) {
 		}
 	}
 }
+
+// More evidence than fits at 80x24: the symptom stays on top and ↓/↑
+// scroll the charts beneath it, with a line that says where one is.
+func TestEvidenceScrollsBeneathThePinnedSymptom(t *testing.T) {
+	snap, fs := findingsIncident(t)
+	f := fs[0]
+	var sus correlate.Evidence
+	for _, e := range f.Evidence {
+		if e.Kind == correlate.EvSuspect {
+			sus = e
+			break
+		}
+	}
+	if sus.SeriesKey == "" {
+		t.Fatal("fixture has no suspect")
+	}
+	var evs []correlate.Evidence
+	for _, e := range f.Evidence {
+		if e.Kind == correlate.EvSymptom {
+			evs = append(evs, e)
+		}
+	}
+	for i := 0; i < 6; i++ {
+		evs = append(evs, sus)
+	}
+	f.Evidence = evs
+	c := findingsCtx(themes.Mono(), snap, []correlate.Finding{f}, 80, 24)
+	v := NewFindings()
+	v.Update(findingsKey(tea.KeyEnter, ""), c)
+	first := ansi.Strip(v.Render(c))
+	checkFrame(t, v.Render(c), 80, 24)
+	if !strings.Contains(first, "symptom ") || !strings.Contains(first, "#1 ") || !strings.Contains(first, "charts 1-") || !strings.Contains(first, "of 6 below the symptom") {
+		t.Fatalf("first screen:\n%s", first)
+	}
+	if h, _ := v.Update(findingsKey('j', "j"), c); !h {
+		t.Fatal("j not handled on the evidence screen")
+	}
+	second := ansi.Strip(v.Render(c))
+	if !strings.Contains(second, "symptom ") || strings.Contains(second, "#1 ") || !strings.Contains(second, "#2 ") || !strings.Contains(second, "charts 2-") {
+		t.Fatalf("after j the symptom stays and the charts move on by one:\n%s", second)
+	}
+	for i := 0; i < 20; i++ {
+		v.Update(findingsKey('j', "j"), c)
+	}
+	last := ansi.Strip(v.Render(c))
+	if !strings.Contains(last, "#6 ") || !strings.Contains(last, "-6 of 6") {
+		t.Fatalf("scrolled to the end:\n%s", last)
+	}
+	for i := 0; i < 20; i++ {
+		v.Update(findingsKey('k', "k"), c)
+	}
+	if back := ansi.Strip(v.Render(c)); back != first {
+		t.Fatalf("scrolled back up:\n%s\nwant\n%s", back, first)
+	}
+}
