@@ -4,6 +4,8 @@
 package correlate
 
 import (
+	"hash/maphash"
+	"maps"
 	"math"
 	"sort"
 	"sync"
@@ -63,10 +65,15 @@ type Store struct {
 	opt      StoreOptions
 	maxSlots int
 
-	mu       sync.RWMutex
-	version  uint64
-	now      time.Time
-	series   map[string]*ring
+	mu      sync.RWMutex
+	version uint64
+	now     time.Time
+	series  map[string]*ring
+	// byHash finds a series from its source, name and labels without
+	// building its key: one poll of 10,000 series would otherwise make
+	// 30,000 allocations for keys that already exist
+	byHash   map[uint64]*ring
+	hasher   maphash.Hash
 	order    []*ring // in order of first appearance
 	dropped  int     // series refused because of MaxSeries
 	events   map[string]*sources.Event
@@ -90,6 +97,7 @@ func NewStore(opt StoreOptions) *Store {
 		opt:      opt,
 		maxSlots: slots,
 		series:   map[string]*ring{},
+		byHash:   map[uint64]*ring{},
 		events:   map[string]*sources.Event{},
 		paths:    map[string]*pathRing{},
 		nodes:    map[string][]sources.NodeState{},
@@ -191,10 +199,41 @@ func (s *Store) SetStatus(st sources.Status) {
 	s.status[st.Source] = st
 }
 
+// seriesHash identifies source, name and labels; the labels are combined
+// in no order (a sum of their pairs' hashes), so nothing is sorted.
+func (s *Store) seriesHash(source string, in *sources.Series) uint64 {
+	h := &s.hasher
+	h.Reset()
+	h.WriteString(source)
+	h.WriteByte(0)
+	h.WriteString(in.Name)
+	base := h.Sum64()
+	var sum uint64
+	for k, v := range in.Labels {
+		h.Reset()
+		h.WriteString(k)
+		h.WriteByte(0)
+		h.WriteString(v)
+		sum += h.Sum64()
+	}
+	return base ^ (sum * 0x9e3779b97f4a7c15)
+}
+
 func (s *Store) applySeries(source string, in *sources.Series) {
-	key := source + "/" + in.ID()
-	r := s.series[key]
+	hash := s.seriesHash(source, in)
+	r := s.byHash[hash]
+	if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !maps.Equal(r.meta.Labels, in.Labels)) {
+		r = nil // another series with the same hash: go by the key
+	}
 	if r == nil {
+		key := source + "/" + in.ID()
+		r = s.series[key]
+		if r != nil && s.byHash[hash] == nil {
+			s.byHash[hash] = r
+		}
+	}
+	if r == nil {
+		key := source + "/" + in.ID()
 		if len(s.series) >= s.opt.MaxSeries {
 			s.dropped++
 			return
@@ -204,6 +243,9 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 			Unit: in.Unit, Role: in.Role, Layer: in.Layer, Node: in.Node,
 		}}
 		s.series[key] = r
+		if s.byHash[hash] == nil {
+			s.byHash[hash] = r
+		}
 		s.order = append(s.order, r)
 	} else {
 		// a later batch may carry better metadata (rules changed, unit learned)
@@ -589,6 +631,7 @@ func (s *Store) Reset() {
 	s.version++
 	s.now = time.Time{}
 	s.series = map[string]*ring{}
+	s.byHash = map[uint64]*ring{}
 	s.order = nil
 	s.dropped = 0
 	s.events = map[string]*sources.Event{}

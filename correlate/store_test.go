@@ -238,3 +238,46 @@ func BenchmarkStoreMemory10kSeries1h(b *testing.B) {
 		runtime.KeepAlive(s)
 	}
 }
+
+// Series are found by a hash of source, name and labels; a hash shared
+// by another series (forced here) must not merge them.
+func TestStoreSeriesLookupByHash(t *testing.T) {
+	s := NewStore(StoreOptions{Step: 10 * time.Second})
+	at := t0
+	pt := func(v float64) []sources.Point { return []sources.Point{{T: at, V: v}} }
+	s.Apply(&sources.Batch{Source: "src", Series: []sources.Series{
+		{Name: "m", Labels: map[string]string{"a": "1", "b": "2"}, Points: pt(1)},
+		{Name: "m", Labels: map[string]string{"a": "2", "b": "1"}, Points: pt(2)},
+	}})
+	// the same labels in another map are the same series
+	at = at.Add(10 * time.Second)
+	s.Apply(&sources.Batch{Source: "src", Series: []sources.Series{
+		{Name: "m", Labels: map[string]string{"b": "2", "a": "1"}, Points: pt(3)},
+	}})
+	if n := s.SeriesCount(); n != 2 {
+		t.Fatalf("%d series, want 2", n)
+	}
+	// a collision: the new series' hash already points at another ring
+	other := &sources.Series{Name: "m", Labels: map[string]string{"a": "9"}, Points: pt(4)}
+	s.mu.Lock()
+	s.byHash[s.seriesHash("src", other)] = s.order[0]
+	s.mu.Unlock()
+	s.Apply(&sources.Batch{Source: "src", Series: []sources.Series{*other}})
+	if n := s.SeriesCount(); n != 3 {
+		t.Fatalf("%d series after a hash collision, want 3", n)
+	}
+	snap := s.Snapshot(t0, at, nil)
+	for _, sr := range snap.Series {
+		last := sr.Values[len(sr.Values)-1]
+		switch sr.Key {
+		case `src/m{a="1",b="2"}`:
+			if last != 3 {
+				t.Errorf("%s: last %v, want 3", sr.Key, last)
+			}
+		case `src/m{a="9"}`:
+			if last != 4 {
+				t.Errorf("%s: last %v, want 4", sr.Key, last)
+			}
+		}
+	}
+}
