@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/sources/demo"
 )
@@ -53,4 +55,27 @@ func TestDemoFlowsThroughRuntime(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// A newcomer's first frame already tells the story: the demo starts
+// inside the incident with its onset in the backfilled hour, and the
+// engine's first evaluation names db-1's iowait.
+func TestDemoFirstEvaluationHasTheFinding(t *testing.T) {
+	real := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := demo.NewWorld(demo.NewClock(real, demo.DefaultSpeed), 5*time.Second, func() time.Time { return real })
+	rt := New(Options{Entries: w.Entries(), Deps: demo.Dependencies(), Store: correlate.StoreOptions{Step: 5 * time.Second}})
+	for _, name := range demo.Names {
+		b := w.Batch(name, true, time.Hour)
+		b.Source = name
+		b.Status = sources.Status{Source: name, Health: sources.HealthOK}
+		rt.Ingest(b, false)
+	}
+	var titles []string
+	for _, f := range rt.Evaluate() {
+		titles = append(titles, f.Title)
+		if f.Rule == "suspects" && strings.Contains(f.Title, "hrsp_5xx") && strings.Contains(f.Title, "likely servers.db-1.cpu.iowait") {
+			return
+		}
+	}
+	t.Fatalf("first evaluation: %q; want the 5xx finding naming db-1 iowait", titles)
 }

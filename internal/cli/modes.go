@@ -23,6 +23,7 @@ import (
 	"github.com/opsview/opsview/internal/export"
 	"github.com/opsview/opsview/internal/serve"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/demo"
 	"github.com/opsview/opsview/sources/probe"
 	"github.com/opsview/opsview/sources/replay"
 	"github.com/opsview/opsview/ui"
@@ -127,7 +128,7 @@ func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
 		ro.Store = correlate.StoreOptions{Step: p.cfg.Store.Step, Retention: p.cfg.Store.Retention}
 	}
 	if p.demo != nil {
-		ro.Deps = []sources.Dependency{{From: "www", To: "app"}, {From: "app", To: "db-1"}, {From: "app", To: "db-2"}}
+		ro.Deps = demo.Dependencies()
 	}
 	return ro
 }
