@@ -15,6 +15,10 @@ const (
 	EvEffect  EvidenceKind = "effect"  // co-moving, but downstream of the symptom
 	EvQuiet   EvidenceKind = "quiet"   // checked and quiet (a layer that did not move)
 	EvContext EvidenceKind = "context" // anything else shown for orientation
+	// EvExcluded is a series the ranking could not read (stale, no data in
+	// the window, no traffic, too few points): what the engine could not
+	// check, so nobody takes its silence for health.
+	EvExcluded EvidenceKind = "excluded"
 )
 
 // Evidence is one series (or event, or path) behind a finding.

@@ -404,6 +404,24 @@ func severityOf(a *Anomaly) sources.Severity {
 	return sources.SevWarning
 }
 
+// maxExcluded bounds the excluded series a finding lists.
+const maxExcluded = 50
+
+// excludedEvidence lists the series the ranking could not read, and why.
+func excludedEvidence(snap *Snapshot, rk *Ranking) []Evidence {
+	var out []Evidence
+	for i := range rk.Excluded {
+		if len(out) == maxExcluded {
+			break
+		}
+		c := &rk.Excluded[i]
+		out = append(out, Evidence{Kind: EvExcluded, SeriesKey: c.Key, Layer: c.Meta.Layer, Node: c.Meta.Node,
+			From: snap.Time(rk.Window.From), Until: snap.Time(rk.Window.To), Baseline: math.NaN(),
+			Text: Label(c.Meta) + ": " + c.Excluded})
+	}
+	return out
+}
+
 func quietEvidence(snap *Snapshot, rk *Ranking) []Evidence {
 	var out []Evidence
 	for _, lc := range rk.Layers {
@@ -476,6 +494,7 @@ func suspectsFinding(snap *Snapshot, rk *Ranking, prevTop string) Finding {
 		text = append(text, "Checked and quiet: "+strings.Join(ls, ", ")+".")
 	}
 	f.Evidence = append(f.Evidence, q...)
+	f.Evidence = append(f.Evidence, excludedEvidence(snap, rk)...)
 	f.Explanation = strings.Join(text, " ")
 	return f
 }
@@ -529,6 +548,7 @@ func gapFinding(snap *Snapshot, rk *Ranking) Finding {
 	}
 	f.Explanation = txt
 	f.Evidence = append(f.Evidence, quietEvidence(snap, rk)...)
+	f.Evidence = append(f.Evidence, excludedEvidence(snap, rk)...)
 	return f
 }
 

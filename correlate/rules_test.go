@@ -1123,3 +1123,26 @@ func TestGroupStaysOpenWhileAMemberIs(t *testing.T) {
 		t.Errorf("the group resolved at %v, before its server calmed (%v)", groupResolved, full.Time(490))
 	}
 }
+
+// What the engine could not read is part of the finding, with the reason,
+// so nobody takes its silence for health.
+func TestFindingListsWhatCouldNotBeChecked(t *testing.T) {
+	snap := meltingVolume(rand.New(rand.NewPCG(1, 2)), true)
+	user := snap.Series[2].Values // app-1 cpu.user goes silent
+	for i := 450; i < len(user); i++ {
+		user[i] = math.NaN()
+	}
+	f := findFinding(Detect(snap), "suspects")
+	if f == nil {
+		t.Fatal("no suspects finding")
+	}
+	for _, e := range f.Evidence {
+		if e.Kind == EvExcluded && e.SeriesKey == snap.Series[2].Key {
+			if !strings.Contains(e.Text, "app-1 cpu.user: stale") {
+				t.Errorf("excluded evidence text %q", e.Text)
+			}
+			return
+		}
+	}
+	t.Fatalf("the stale series is not in the finding's evidence: %+v", f.Evidence)
+}

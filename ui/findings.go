@@ -26,20 +26,25 @@ type Findings struct {
 	// off is how far the evidence charts below the symptom are scrolled;
 	// maxOff is the most they can be, as the last frame found
 	off, maxOff int
-	keys        findingsKeys
+	// excluded shows the series the engine could not check instead of
+	// the charts; exOff scrolls that list
+	excluded bool
+	exOff    int
+	keys     findingsKeys
 }
 
 type findingsKeys struct {
-	Up, Down, Open, Back key.Binding
+	Up, Down, Open, Back, Excluded key.Binding
 }
 
 // NewFindings makes the Findings view.
 func NewFindings() View {
 	return &Findings{keys: findingsKeys{
-		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down: key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Open: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "evidence")),
-		Back: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Open:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "evidence")),
+		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Excluded: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "could not check")),
 	}}
 }
 
@@ -49,7 +54,7 @@ func (v *Findings) Name() string { return "Findings" }
 // Keys lists the view's own keys.
 func (v *Findings) Keys() []key.Binding {
 	if v.detail {
-		return []key.Binding{v.keys.Back, v.keys.Up, v.keys.Down}
+		return []key.Binding{v.keys.Back, v.keys.Up, v.keys.Down, v.keys.Excluded}
 	}
 	return []key.Binding{v.keys.Up, v.keys.Down, v.keys.Open}
 }
@@ -58,8 +63,22 @@ func (v *Findings) Keys() []key.Binding {
 func (v *Findings) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	n := len(c.Findings)
 	switch {
+	case v.detail && v.excluded && key.Matches(msg, v.keys.Back):
+		v.excluded = false
+		return true, nil
 	case v.detail && key.Matches(msg, v.keys.Back):
 		v.detail = false
+		return true, nil
+	case v.detail && key.Matches(msg, v.keys.Excluded):
+		v.excluded, v.exOff = !v.excluded, 0
+		return true, nil
+	case v.detail && v.excluded && key.Matches(msg, v.keys.Down):
+		v.exOff++ // clamped when drawn
+		return true, nil
+	case v.detail && v.excluded && key.Matches(msg, v.keys.Up):
+		if v.exOff > 0 {
+			v.exOff--
+		}
 		return true, nil
 	case v.detail && key.Matches(msg, v.keys.Down):
 		// the symptom stays on top; the charts below it scroll
@@ -87,7 +106,7 @@ func (v *Findings) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	case key.Matches(msg, v.keys.Open):
 		if n > 0 {
 			v.clamp(n)
-			v.detail, v.id, v.off = true, c.Findings[v.sel].ID, 0
+			v.detail, v.id, v.off, v.excluded = true, c.Findings[v.sel].ID, 0, false
 		}
 		return true, nil
 	}
@@ -370,11 +389,35 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 			quiet = append(quiet, sources.Clean(e.Text))
 		}
 	}
+	var excl []string
+	for _, e := range f.Evidence {
+		if e.Kind == correlate.EvExcluded {
+			excl = append(excl, sources.Clean(e.Text))
+		}
+	}
 	footer := []string{}
 	if len(quiet) > 0 {
 		footer = append(footer, join(w, seg{"quiet: ", th.Muted}, seg{strings.Join(quiet, " · "), th.Faint}))
 	}
-	footer = append(footer, join(w, seg{"esc", th.Key}, seg{" back", th.Muted}))
+	if v.excluded {
+		// the series the engine could not check, in place of the charts
+		footer = append(footer, join(w, seg{"x", th.Key}, seg{" charts  ", th.Muted}, seg{"esc", th.Key}, seg{" back", th.Muted}))
+		room := h - len(lines) - len(footer) - 1
+		lines = append(lines, join(w, seg{fmt.Sprintf("could not check %d series:", len(excl)), th.Title}))
+		if len(excl) == 0 {
+			lines = append(lines, join(w, seg{"  none: every series was read", th.Muted}))
+		}
+		v.exOff = max(0, min(v.exOff, len(excl)-room))
+		for i := v.exOff; i < len(excl) && i < v.exOff+room; i++ {
+			lines = append(lines, join(w, seg{"  " + excl[i], th.Base}))
+		}
+		return append(padLines(lines, h-len(footer)), footer...)
+	}
+	back := []seg{{"esc", th.Key}, {" back", th.Muted}}
+	if len(excl) > 0 {
+		back = append(back, seg{"  x", th.Key}, seg{fmt.Sprintf(" %d series could not be checked", len(excl)), th.Muted})
+	}
+	footer = append(footer, join(w, back...))
 	if c.Snap == nil || c.Snap.N == 0 || len(evs) == 0 {
 		lines = append(lines, "", join(w, seg{"no series to draw for this finding", th.Muted}))
 		return append(padLines(lines, h-len(footer)), footer...)

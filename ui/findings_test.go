@@ -261,3 +261,38 @@ func TestEvidenceScrollsBeneathThePinnedSymptom(t *testing.T) {
 		t.Fatalf("scrolled back up:\n%s\nwant\n%s", back, first)
 	}
 }
+
+// x on the evidence screen lists what the engine could not check, with
+// the reason, escapes stripped; x again (or esc) goes back to the charts.
+func TestEvidenceListsWhatCouldNotBeChecked(t *testing.T) {
+	snap, fs := findingsIncident(t)
+	f := fs[0]
+	f.Evidence = append(append([]correlate.Evidence(nil), f.Evidence...),
+		correlate.Evidence{Kind: correlate.EvExcluded, SeriesKey: "src/db-2/cpu.iowait", Text: "db-2 cpu.iowait: stale"},
+		correlate.Evidence{Kind: correlate.EvExcluded, SeriesKey: "src/x/5xx", Text: "x \x1b[31mred\x1b[0m 5xx: no traffic"})
+	c := findingsCtx(themes.Mono(), snap, []correlate.Finding{f}, 80, 24)
+	v := NewFindings()
+	v.Update(findingsKey(tea.KeyEnter, ""), c)
+	charts := ansi.Strip(v.Render(c))
+	if !strings.Contains(charts, "x 2 series could not be checked") || !strings.Contains(charts, "symptom ") {
+		t.Fatalf("evidence screen does not offer the excluded list:\n%s", charts)
+	}
+	if h, _ := v.Update(findingsKey('x', "x"), c); !h {
+		t.Fatal("x not handled")
+	}
+	raw := v.Render(c)
+	list := ansi.Strip(raw)
+	checkFrame(t, raw, 80, 24)
+	for _, want := range []string{"could not check 2 series:", "db-2 cpu.iowait: stale", "x red 5xx: no traffic"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("excluded list lacks %q:\n%s", want, list)
+		}
+	}
+	if strings.Contains(raw, "\x1b[31m") || strings.Contains(list, "symptom ") {
+		t.Errorf("an escape reached the screen, or the charts are still there:\n%s", list)
+	}
+	v.Update(findingsKey(tea.KeyEscape, ""), c)
+	if back := ansi.Strip(v.Render(c)); back != charts {
+		t.Fatalf("esc from the list should go back to the charts:\n%s", back)
+	}
+}
