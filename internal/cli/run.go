@@ -137,6 +137,10 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	if rt.CanBrowse() {
 		uiOpts.Browse = rt.Browse
 		uiOpts.AddSeries = func(id string) error { return rt.AddSeries(id, time.Hour) }
+		if p.cfg != nil {
+			cfgPath, _ := filepath.Abs(p.cfg.Path)
+			uiOpts.AddSeries = rememberPicks(rt, pickedPath(), cfgPath, logf)
+		}
 	}
 	model := ui.New(uiOpts)
 	opts := []tea.ProgramOption{tea.WithContext(ctx)}
