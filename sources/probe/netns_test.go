@@ -412,3 +412,113 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
+
+// TestNetnsIPv6ThroughRouters probes over IPv6 through two routers in
+// namespaces (v — r1 — r2 — t), with the raw ICMPv6 and the UDP backends:
+// every hop answers from its own address, the target is reached, and
+// 30 % loss entering r2 shows from r2 on and not before.
+func TestNetnsIPv6ThroughRouters(t *testing.T) {
+	need(t, "ip", "ip6tables")
+	bin := probeBinary(t)
+	prefix := fmt.Sprintf("ovp6%d-", os.Getpid())
+	tb := &testbed{t: t, prefix: prefix}
+	nss := []string{"v", "r1", "r2", "t"}
+	down := func() {
+		for _, n := range nss {
+			exec.Command("ip", "netns", "del", tb.ns(n)).Run()
+		}
+	}
+	down()
+	t.Cleanup(down)
+	for _, n := range nss {
+		tb.run("ip", "netns", "add", tb.ns(n))
+		tb.run("ip", "-n", tb.ns(n), "link", "set", "lo", "up")
+	}
+	link := func(n1, if1, a1, n2, if2, a2 string) {
+		tb.run("ip", "-n", tb.ns(n1), "link", "add", if1, "type", "veth", "peer", "name", if2, "netns", tb.ns(n2))
+		for _, e := range [][3]string{{n1, if1, a1}, {n2, if2, a2}} {
+			tb.run("ip", "-n", tb.ns(e[0]), "addr", "add", e[2], "dev", e[1], "nodad") // usable at once
+			tb.run("ip", "-n", tb.ns(e[0]), "link", "set", e[1], "up")
+		}
+	}
+	link("v", "eth0", "fd00:1::2/64", "r1", "ifv", "fd00:1::1/64")
+	link("r1", "ifr", "fd00:2::1/64", "r2", "ifl", "fd00:2::2/64")
+	link("r2", "ift", "fd00:3::1/64", "t", "eth0", "fd00:3::2/64")
+	tb.run("ip", "-n", tb.ns("v"), "-6", "route", "add", "default", "via", "fd00:1::1")
+	tb.run("ip", "-n", tb.ns("r1"), "-6", "route", "add", "fd00:3::/64", "via", "fd00:2::2")
+	tb.run("ip", "-n", tb.ns("r2"), "-6", "route", "add", "fd00:1::/64", "via", "fd00:2::1")
+	tb.run("ip", "-n", tb.ns("t"), "-6", "route", "add", "default", "via", "fd00:3::1")
+	for _, n := range []string{"r1", "r2"} {
+		tb.x(n, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	}
+	for _, n := range []string{"r1", "r2", "t"} {
+		tb.x(n, "sysctl", "-qw", "net.ipv6.icmp.ratelimit=0") // every probe answered
+	}
+	rounds := func(backend string, n int) []Round {
+		t.Helper()
+		out, err := exec.Command("ip", "netns", "exec", tb.ns("v"), bin, "probe", "--json", "--count", fmt.Sprint(n),
+			"--interval", "50ms", "--timeout", "300ms", "--backend", backend, "fd00:3::2").Output()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", backend, err, out)
+		}
+		var rs []Round
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var r Round
+			if err := decodeRound([]byte(line), &r); err != nil {
+				t.Fatalf("%s: %v: %q", backend, err, line)
+			}
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	// neighbour discovery and the link-local addresses settle first
+	for i := 0; ; i++ {
+		r := rounds(BackendRaw, 1)[0]
+		if r.E2E != nil && r.E2E.OK && len(r.Probes) >= 3 && r.Probes[0].From != "" && r.Probes[1].From != "" {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("the IPv6 path did not come up in 10 s: %+v", r)
+		}
+		if i > 0 && i%10 == 0 {
+			t.Logf("waiting for the IPv6 path (%d tries)", i)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	want := map[int]string{1: "fd00:1::1", 2: "fd00:2::2", 3: "fd00:3::2"}
+	for _, backend := range []string{BackendRaw, BackendUDP} {
+		for _, r := range rounds(backend, 3) {
+			if r.Error != "" || r.E2E == nil || !r.E2E.OK {
+				t.Fatalf("%s: round %+v", backend, r)
+			}
+			for _, p := range r.Probes {
+				if w, ok := want[p.TTL]; ok && p.From != w {
+					t.Errorf("%s: TTL %d answered from %q, want %s", backend, p.TTL, p.From, w)
+				}
+				if p.TTL == 3 && p.Kind != KindReached {
+					t.Errorf("%s: TTL 3 is %s, want reached", backend, p.Kind)
+				}
+			}
+		}
+	}
+	// 30 % loss on the way into r2
+	tb.x("r2", "ip6tables", "-t", "raw", "-A", "PREROUTING", "-i", "ifl",
+		"-m", "statistic", "--mode", "random", "--probability", "0.3", "-j", "DROP")
+	sent, lost := map[int]int{}, map[int]int{}
+	for _, r := range rounds(BackendRaw, 40) {
+		for _, p := range r.Probes {
+			if p.TTL > 3 {
+				continue
+			}
+			sent[p.TTL]++
+			if p.From == "" {
+				lost[p.TTL]++
+			}
+		}
+	}
+	share := func(ttl int) float64 { return float64(lost[ttl]) / float64(max(1, sent[ttl])) }
+	t.Logf("loss by TTL: 1 %.0f%%, 2 %.0f%%, 3 %.0f%% of %d", 100*share(1), 100*share(2), 100*share(3), sent[1])
+	if share(1) > 0.05 || share(2) < 0.1 || share(3) < 0.1 {
+		t.Fatalf("want no loss at r1 and loss from r2 on: %v lost of %v", lost, sent)
+	}
+}
