@@ -128,3 +128,29 @@ func TestEngineWorkingMemory(t *testing.T) {
 		t.Errorf("engine working memory %.1f MB is more than twice the raw data (%.1f MB)", peak/1e6, raw/1e6)
 	}
 }
+
+// BenchmarkRank10kx720Deps is BenchmarkRank10kx720 with a dependency
+// graph over the 300 nodes (each calls three deeper ones), so the
+// deepest-anomalous walk runs for every lag candidate.
+func BenchmarkRank10kx720Deps(b *testing.B) {
+	snap := benchSnap(10000, 720)
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 299; i++ {
+		for k := 0; k < 3; k++ {
+			j := i + 1 + r.IntN(300-i-1)
+			snap.Deps = append(snap.Deps, sources.Dependency{From: fmt.Sprintf("node-%d", i), To: fmt.Sprintf("node-%d", j)})
+		}
+	}
+	rk := NewRanker(benchOpts)
+	w := LiveWindow(snap, rk.Opt)
+	if got := rk.Rank(snap, 0, w); len(got.Suspects) == 0 {
+		b.Fatal("no suspects")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := cpuTime()
+	for b.Loop() {
+		rk.Rank(snap, 0, w)
+	}
+	reportCPU(b, c0)
+}
