@@ -221,9 +221,22 @@ func (d *doc) findings() {
 		if f.Explanation != "" {
 			d.p("- **Why:** %s\n", cell(f.Explanation))
 		}
-		if len(f.Evidence) > 0 {
+		// what the engine could not check is one line, not rows of evidence
+		var shown []correlate.Evidence
+		var excluded []string
+		for _, e := range f.Evidence {
+			if e.Kind == correlate.EvExcluded {
+				excluded = append(excluded, e.Text)
+				continue
+			}
+			shown = append(shown, e)
+		}
+		if len(excluded) > 0 {
+			d.p("- **Could not check:** %s\n", cell(strings.Join(excluded, "; ")))
+		}
+		if len(shown) > 0 {
 			d.p("\n| Evidence | Series | Window | Value | Baseline | Score | Lead | |\n|---|---|---|---:|---:|---:|---:|---|\n")
-			for _, e := range f.Evidence {
+			for _, e := range shown {
 				window := "—"
 				if !e.From.IsZero() || !e.Until.IsZero() {
 					window = d.clock(e.From) + "–" + d.clock(e.Until)
@@ -262,8 +275,8 @@ func (d *doc) charts() {
 	evidence := map[string]int{}
 	for _, f := range d.tl.Findings {
 		for _, e := range f.Evidence {
-			if e.SeriesKey == "" {
-				continue
+			if e.SeriesKey == "" || e.Kind == correlate.EvExcluded {
+				continue // nothing to draw, or nothing that was read
 			}
 			rank := 1
 			if e.Kind == correlate.EvSymptom {

@@ -221,3 +221,32 @@ func TestEvidenceTableAndChartOrder(t *testing.T) {
 		t.Errorf("charts in the wrong order (errors %d, iowait %d, load %d) or beyond MaxCharts", iErr, iIow, iLoad)
 	}
 }
+
+// What the engine could not check is one line of the finding, not rows
+// of its evidence table.
+func TestMarkdownSaysWhatCouldNotBeChecked(t *testing.T) {
+	rec := meltingVolume(t)
+	opts := Options{Eval: replay.EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Window: 10 * time.Minute}}
+	opts.defaults(rec)
+	tl, err := replay.Evaluate(rec, opts.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.Findings = append(tl.Findings, correlate.Finding{
+		ID: "symptom/x", Rule: "suspects", Severity: sources.SevWarning, Title: "be_app hrsp_5xx_rate rose", Opened: t0.Add(3 * time.Minute),
+		Evidence: []correlate.Evidence{
+			{Kind: correlate.EvSymptom, SeriesKey: `lb-1/hrsp_5xx_rate{backend="be_app"}`, Text: "be_app 5xx rose"},
+			{Kind: correlate.EvExcluded, SeriesKey: "prom/a", Text: "db-2 cpu.iowait: stale"},
+			{Kind: correlate.EvExcluded, SeriesKey: "prom/b", Text: "app-9 5xx: no traffic"},
+		},
+	})
+	d := &doc{opt: opts, rec: rec, tl: tl}
+	d.findings()
+	out := d.b.String()
+	if !strings.Contains(out, "- **Could not check:** db-2 cpu.iowait: stale; app-9 5xx: no traffic") {
+		t.Errorf("no could-not-check line:\n%s", out)
+	}
+	if strings.Contains(out, "| excluded |") {
+		t.Errorf("excluded series listed as evidence rows:\n%s", out)
+	}
+}
