@@ -51,6 +51,12 @@ type PathOptions struct {
 	// Windows is how many windows persistence looks at (default 3);
 	// a verdict needs to hold in Windows-1 of them.
 	Windows int
+	// RateLimitZ is the z-score a hop's own loss needs above the loss
+	// that persists past it to be read as ICMP rate limiting (default 4:
+	// real rate limiting is a gross excess, and the floor is a minimum
+	// of noisy estimates, so z 3 marks a lossy hop now and then by chance
+	// and moves the blame downstream).
+	RateLimitZ float64
 }
 
 func (o *PathOptions) defaults() {
@@ -68,6 +74,9 @@ func (o *PathOptions) defaults() {
 	}
 	if o.Windows <= 0 {
 		o.Windows = 3
+	}
+	if o.RateLimitZ <= 0 {
+		o.RateLimitZ = 4
 	}
 }
 
@@ -436,7 +445,7 @@ func analyse(vantage string, w *window, opt PathOptions) VantagePath {
 	}
 	for i := range vp.Hops {
 		h := &vp.Hops[i]
-		if h.Received > 0 && !h.Dest && opt.above(h.Loss, max(h.Sent, 1), h.Floor, max(h.Sent, 1)) {
+		if n := max(h.Sent, 1); h.Received > 0 && !h.Dest && h.Loss-h.Floor >= opt.MinStep && zTwo(h.Loss, n, h.Floor, n) >= opt.RateLimitZ {
 			h.RateLimited = true
 		}
 	}

@@ -243,7 +243,9 @@ func (p *PathStats) Trace() sources.PathTrace {
 
 // markRateLimited flags hops whose own loss is well above the loss that
 // persists to the later hops (and the target's end-to-end loss): they only
-// rate-limit ICMP. Same rule as correlate's floor (z ≥ 3 and ≥ 5 points).
+// rate-limit ICMP. Same rule as correlate's (z ≥ 4 and ≥ 5 points): real
+// rate limiting is a gross excess, and the floor is a minimum of noisy
+// estimates, so z 3 would mark a lossy hop now and then by chance.
 func markRateLimited(hops []sources.Hop, p *PathStats) {
 	floor := math.Inf(1)
 	if p.e2eSent > 0 {
@@ -255,7 +257,7 @@ func markRateLimited(hops []sources.Hop, p *PathStats) {
 			continue
 		}
 		dest := h.Addr == canonAddr(p.addr)
-		if !dest && !math.IsInf(floor, 1) && h.Loss-floor >= 0.05 && zStep(h.Loss, floor, h.Sent) >= 3 {
+		if !dest && !math.IsInf(floor, 1) && h.Loss-floor >= 0.05 && zStep(h.Loss, floor, h.Sent) >= 4 {
 			h.RateLimited = true
 		}
 		if !dest {
