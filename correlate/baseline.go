@@ -37,9 +37,10 @@ func (b *Baseline) Z(v float64) float64 { return (v - b.Level) / b.Spread }
 // movement smaller than it is not a movement a person would care about
 // (§4.2 of the correlation notes: 0.1 point for %, 1 ms, 1 req/s, 1 item).
 func UnitFloor(unit string) float64 {
-	switch u := strings.ToLower(strings.TrimSpace(unit)); {
-	case u == "%" || u == "percent":
+	if isPercent(unit) {
 		return 0.1
+	}
+	switch u := strings.ToLower(strings.TrimSpace(unit)); {
 	case u == "ms":
 		return 1
 	case u == "s" || u == "seconds":

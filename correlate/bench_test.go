@@ -65,8 +65,11 @@ var benchOpts = RankOptions{Window: 20 * time.Minute, Baseline: 100 * time.Minut
 
 // BenchmarkRank10kx720 ranks 10,000 candidates against one symptom with
 // a ±10-step lag search, baselines cached (the steady state of a refresh).
-func BenchmarkRank10kx720(b *testing.B) {
-	snap := benchSnap(10000, 720)
+func BenchmarkRank10kx720(b *testing.B) { benchRank(b, benchSnap(10000, 720)) }
+
+// benchRank ranks snap's candidates against its first series, baselines
+// cached by a first query.
+func benchRank(b *testing.B, snap *Snapshot) {
 	r := NewRanker(benchOpts)
 	w := LiveWindow(snap, r.Opt)
 	rk := r.Rank(snap, 0, w) // warm the cache
@@ -141,16 +144,5 @@ func BenchmarkRank10kx720Deps(b *testing.B) {
 			snap.Deps = append(snap.Deps, sources.Dependency{From: fmt.Sprintf("node-%d", i), To: fmt.Sprintf("node-%d", j)})
 		}
 	}
-	rk := NewRanker(benchOpts)
-	w := LiveWindow(snap, rk.Opt)
-	if got := rk.Rank(snap, 0, w); len(got.Suspects) == 0 {
-		b.Fatal("no suspects")
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	c0 := cpuTime()
-	for b.Loop() {
-		rk.Rank(snap, 0, w)
-	}
-	reportCPU(b, c0)
+	benchRank(b, snap)
 }

@@ -70,3 +70,21 @@ func findFinding(fs []Finding, rule string) *Finding {
 	}
 	return nil
 }
+
+// rankLive ranks the candidates of snap against its first series over
+// the live window, with the default options.
+func rankLive(snap *Snapshot) *Ranking {
+	return NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+}
+
+// cutSnap is full as it was when only its first n buckets had arrived.
+func cutSnap(full *Snapshot, n int) *Snapshot {
+	s := *full
+	s.N, s.Now = n, full.Time(n-1)
+	s.Series = make([]SnapSeries, len(full.Series))
+	for i := range full.Series {
+		s.Series[i] = full.Series[i]
+		s.Series[i].Values = full.Series[i].Values[:n]
+	}
+	return &s
+}

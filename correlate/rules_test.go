@@ -116,7 +116,7 @@ func TestNoTrafficIsNotAnOutage(t *testing.T) {
 		series{name: "availability", unit: "%", node: "idle-elb", role: sources.RoleResource, layer: sources.LayerLB, vals: avail},
 		series{name: "requests", unit: "req/s", node: "idle-elb", role: sources.RoleTraffic, layer: sources.LayerLB, vals: reqs},
 	)
-	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	rk := rankLive(snap)
 	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "db" {
 		t.Fatalf("top suspect %+v, want db latency", rk.Suspects)
 	}
@@ -162,7 +162,7 @@ func TestStaleSeriesIsExcluded(t *testing.T) {
 	for i := 450; i < len(iow); i++ {
 		iow[i] = math.NaN()
 	}
-	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	rk := rankLive(snap)
 	for _, c := range rk.Excluded {
 		if c.Meta.Name == "cpu.iowait" && c.Excluded == "stale" {
 			return
@@ -332,7 +332,7 @@ func TestLagIsRecovered(t *testing.T) {
 		snap := mkSnap(tstep, n,
 			series{name: "errors", role: sources.RoleSymptom, vals: sym},
 			series{name: "queue", role: sources.RoleResource, vals: cause})
-		rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+		rk := rankLive(snap)
 		c := rk.Order[0]
 		if abs(c.Lead-lead) > 1 || abs(c.Lag-lead) > 2 {
 			t.Errorf("lead %d: onset lead %d, correlation lag %d (r %.2f)", lead, c.Lead, c.Lag, c.R)
@@ -355,7 +355,7 @@ func TestDeepestAnomalousDependencyFirst(t *testing.T) {
 		series{name: "latency", unit: "ms", node: "db", role: sources.RoleResource, layer: sources.LayerDB, vals: db},
 	)
 	snap.Deps = []sources.Dependency{{From: "site", To: "app"}, {From: "app", To: "db"}}
-	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	rk := rankLive(snap)
 	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "db" {
 		t.Fatalf("suspects %v, want db first", nodesOf(rk.Suspects))
 	}
@@ -612,7 +612,7 @@ func TestShareOfFewRequestsIsNotRead(t *testing.T) {
 		moved bool
 	}{{5, false}, {200, true}} {
 		snap := build(c.reqs)
-		rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+		rk := rankLive(snap)
 		moved := false
 		for _, cd := range rk.Order {
 			if cd.Meta.Name == "availability" && cd.Moved {
@@ -676,7 +676,7 @@ func TestDependencyTrafficDoesNotOutrankTheCaller(t *testing.T) {
 		series{name: "requests", unit: "req/s", node: "db", role: sources.RoleTraffic, layer: sources.LayerDB, vals: dbReq},
 	)
 	snap.Deps = []sources.Dependency{{From: "site", To: "app"}, {From: "app", To: "db"}}
-	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	rk := rankLive(snap)
 	for _, c := range rk.Suspects {
 		if c.Meta.Node == "app" {
 			if !c.Deepest {
@@ -712,7 +712,7 @@ func TestQuietNodeBreaksTheChain(t *testing.T) {
 			series{name: "latency", unit: "ms", node: "db", role: sources.RoleResource, layer: sources.LayerDB, vals: db},
 		)
 		snap.Deps = []sources.Dependency{{From: "site", To: "app"}, {From: "app", To: "mid"}, {From: "mid", To: "db"}}
-		return NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+		return rankLive(snap)
 	}
 	rk := build(false)
 	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "app" || !rk.Suspects[0].Deepest {
@@ -952,7 +952,7 @@ func TestLoadBalancerMoveIsExplainedByTheLayerBehindIt(t *testing.T) {
 		series{name: "qcur", unit: "count", node: "lb-app", role: sources.RoleResource, layer: sources.LayerLB, vals: q},
 		series{name: "latency", unit: "ms", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: app},
 	)
-	rk := NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	rk := rankLive(snap)
 	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "app-1" {
 		t.Fatalf("suspects %v, want app-1 first", nodesOf(rk.Suspects))
 	}
@@ -963,7 +963,7 @@ func TestLoadBalancerMoveIsExplainedByTheLayerBehindIt(t *testing.T) {
 	}
 	// alone, the queue is the suspect
 	snap.Series = snap.Series[:2]
-	rk = NewRanker(RankOptions{}).Rank(snap, 0, LiveWindow(snap, RankOptions{}))
+	rk = rankLive(snap)
 	if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "lb-app" {
 		t.Fatalf("alone: suspects %v, want the queue", nodesOf(rk.Suspects))
 	}
@@ -983,21 +983,11 @@ func TestGroupedFindingClosesAsGrouped(t *testing.T) {
 	stepUp(sv, 440, 6)
 	full.Series = append(full.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/app-1/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Unit: "%",
 		Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: "app-1", Labels: map[string]string{"backend": "app", "server": "app-1"}}, Values: sv})
-	cut := func(n int) *Snapshot {
-		s := *full
-		s.N, s.Now = n, full.Time(n-1)
-		s.Series = make([]SnapSeries, len(full.Series))
-		for i := range full.Series {
-			s.Series[i] = full.Series[i]
-			s.Series[i].Values = full.Series[i].Values[:n]
-		}
-		return &s
-	}
 	e := NewEngine(EngineOptions{})
 	var serverOpened time.Time
 	var grouped, resolved int
 	for n := 446; n <= 470; n++ {
-		active, changes := e.Evaluate(cut(n))
+		active, changes := e.Evaluate(cutSnap(full, n))
 		for _, f := range active {
 			if f.ID == "symptom/src/app-1/hrsp_5xx" && serverOpened.IsZero() {
 				serverOpened = f.Opened
@@ -1102,14 +1092,7 @@ func TestGroupStaysOpenWhileAMemberIs(t *testing.T) {
 	e := NewEngine(EngineOptions{})
 	var groupResolved time.Time
 	for k := 445; k <= n; k++ {
-		s := *full
-		s.N, s.Now = k, full.Time(k-1)
-		s.Series = make([]SnapSeries, len(full.Series))
-		for i := range full.Series {
-			s.Series[i] = full.Series[i]
-			s.Series[i].Values = full.Series[i].Values[:k]
-		}
-		_, changes := e.Evaluate(&s)
+		_, changes := e.Evaluate(cutSnap(full, k))
 		for _, c := range changes {
 			if c.ID == "finding/symptom/src/app-1/hrsp_5xx" && c.Labels["finding"] == "opened" {
 				t.Fatalf("bucket %d: the server's finding opened on its own", k)

@@ -71,21 +71,30 @@ func (tb *testbed) link(n1, if1, a1, n2, if2, a2 string) {
 	tb.run("ip", "-n", tb.ns(n2), "link", "set", if2, "up")
 }
 
+// namespaces makes the named namespaces (left over ones first removed)
+// with loopback up, and removes them when the test ends.
+func (tb *testbed) namespaces(names []string) {
+	tb.t.Helper()
+	down := func() {
+		for _, n := range names {
+			exec.Command("ip", "netns", "del", tb.ns(n)).Run()
+		}
+	}
+	down()
+	tb.t.Cleanup(down)
+	for _, n := range names {
+		tb.run("ip", "netns", "add", tb.ns(n))
+		tb.run("ip", "-n", tb.ns(n), "link", "set", "lo", "up")
+	}
+}
+
 var allNS = []string{"v1", "v2", "v3", "a1", "a2", "a3", "c", "e", "t", "b"}
 
 func newTestbed(t *testing.T) *testbed {
 	need(t, "ip", "iptables")
 	tb := &testbed{t: t, prefix: fmt.Sprintf("ovp%d-", os.Getpid())}
-	down := func() {
-		for _, n := range allNS {
-			exec.Command("ip", "netns", "del", tb.ns(n)).Run()
-		}
-	}
-	down()
-	t.Cleanup(down)
+	tb.namespaces(allNS)
 	for _, n := range allNS {
-		tb.run("ip", "netns", "add", tb.ns(n))
-		tb.run("ip", "-n", tb.ns(n), "link", "set", "lo", "up")
 		tb.x(n, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	}
 	for i := 1; i <= 3; i++ {
@@ -432,18 +441,7 @@ func TestNetnsIPv6ThroughRouters(t *testing.T) {
 	bin := probeBinary(t)
 	prefix := fmt.Sprintf("ovp6%d-", os.Getpid())
 	tb := &testbed{t: t, prefix: prefix}
-	nss := []string{"v", "r1", "r2", "t"}
-	down := func() {
-		for _, n := range nss {
-			exec.Command("ip", "netns", "del", tb.ns(n)).Run()
-		}
-	}
-	down()
-	t.Cleanup(down)
-	for _, n := range nss {
-		tb.run("ip", "netns", "add", tb.ns(n))
-		tb.run("ip", "-n", tb.ns(n), "link", "set", "lo", "up")
-	}
+	tb.namespaces([]string{"v", "r1", "r2", "t"})
 	link := func(n1, if1, a1, n2, if2, a2 string) {
 		tb.run("ip", "-n", tb.ns(n1), "link", "add", if1, "type", "veth", "peer", "name", if2, "netns", tb.ns(n2))
 		for _, e := range [][3]string{{n1, if1, a1}, {n2, if2, a2}} {
