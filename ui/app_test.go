@@ -637,7 +637,7 @@ func TestViewsRenderAnySizeTheyAreGiven(t *testing.T) {
 
 func TestOverviewEnterOpensTheGraphsOfTheSelectedSeries(t *testing.T) {
 	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
-	pressKeys(a, "down", "down", "down", "down") // symptoms first: the 4th is db-1 iowait
+	pressKeys(a, "down", "down") // a finding's symptom, then its suspect: the 2nd is db-1 iowait
 	_, cmd := a.Update(keyMsg("enter"))
 	if cmd == nil {
 		t.Fatal("enter on a series did nothing")

@@ -188,13 +188,24 @@ func (o *overviewView) findings(c *Context, w, h int) []string {
 	return out
 }
 
-// keySeries orders the series for the overview: symptoms, then
-// resources, then traffic; within a role those named by a finding first.
+// keySeries orders the series for the overview: first, finding by
+// finding (worst first), each finding's symptom and its first suspect, so
+// the cause sits under what it explains; then symptoms, resources and
+// traffic, within a role those named by a finding first.
 func keySeries(c *Context) []*correlate.SnapSeries {
 	named := map[string]bool{}
-	for _, f := range c.Findings {
+	first := map[string]int{} // key → place among the findings' symptoms and first suspects
+	for _, f := range activeFindings(c.Findings) {
+		sus := false
 		for _, e := range f.Evidence {
 			named[e.SeriesKey] = true
+			lead := e.Kind == correlate.EvSymptom || (e.Kind == correlate.EvSuspect && !sus)
+			if e.Kind == correlate.EvSuspect {
+				sus = true
+			}
+			if _, ok := first[e.SeriesKey]; lead && !ok && e.SeriesKey != "" {
+				first[e.SeriesKey] = len(first)
+			}
 		}
 	}
 	rank := map[sources.Role]int{sources.RoleSymptom: 0, sources.RoleResource: 1, sources.RoleTraffic: 2, sources.RoleUnknown: 3}
@@ -207,6 +218,11 @@ func keySeries(c *Context) []*correlate.SnapSeries {
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
+		fa, oka := first[a.Key]
+		fb, okb := first[b.Key]
+		if oka || okb {
+			return oka && (!okb || fa < fb)
+		}
 		if rank[a.Role] != rank[b.Role] {
 			return rank[a.Role] < rank[b.Role]
 		}

@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
@@ -50,5 +51,30 @@ func TestHealthySourcesFitOnOneLine(t *testing.T) {
 	lines = o.sources(c, 80, 3)
 	if len(lines) < 2 || !strings.Contains(lines[1], "prometheus") || !strings.Contains(lines[1], "refused") {
 		t.Fatalf("a failing source must lead the table: %q", lines)
+	}
+}
+
+// At 3 a.m. the cause belongs under what it explains: each active
+// finding's symptom, then its first suspect, ahead of everything else.
+func TestKeySeriesPutTheSuspectUnderItsSymptom(t *testing.T) {
+	snap := &correlate.Snapshot{N: 1, Step: time.Second}
+	for _, s := range []struct {
+		key  string
+		role sources.Role
+	}{{"a/sym1", sources.RoleSymptom}, {"a/sym2", sources.RoleSymptom}, {"a/sym3", sources.RoleSymptom},
+		{"b/res1", sources.RoleResource}, {"b/res2", sources.RoleResource}, {"b/res3", sources.RoleResource}} {
+		snap.Series = append(snap.Series, correlate.SnapSeries{SeriesMeta: correlate.SeriesMeta{Key: s.key, Name: s.key, Role: s.role}, Values: []float64{1}})
+	}
+	c := &Context{Snap: snap, Findings: []correlate.Finding{{ID: "f", Severity: sources.SevWarning, Evidence: []correlate.Evidence{
+		{Kind: correlate.EvSymptom, SeriesKey: "a/sym2"},
+		{Kind: correlate.EvSuspect, SeriesKey: "b/res2"},
+		{Kind: correlate.EvSuspect, SeriesKey: "b/res3"},
+	}}}}
+	var got []string
+	for _, s := range keySeries(c) {
+		got = append(got, s.Key)
+	}
+	if want := "a/sym2 b/res2 a/sym1 a/sym3 b/res3 b/res1"; strings.Join(got, " ") != want {
+		t.Fatalf("order %q, want %q", strings.Join(got, " "), want)
 	}
 }
