@@ -606,7 +606,7 @@ func (a *App) header(c *Context) []string {
 	if room >= lipgloss.Width(mode)+lipgloss.Width(title) {
 		fixed = title + fixed
 	} else if room < lipgloss.Width(mode) {
-		mode = trunc(mode, max(room, 12))
+		mode = cutAtWord(mode, max(room, 12))
 	}
 	line := fixed
 	if mode != "" {
@@ -775,4 +775,24 @@ func (a *App) renderHelp(c *Context) string {
 		}
 	}
 	return box(lines, c.Width, c.Height)
+}
+
+// cutAtWord shortens s to at most n cells at a word boundary outside
+// parentheses ("demo (no config)" → "demo"), so a label reads whole; with
+// no boundary that fits, it is cut with an ellipsis.
+func cutAtWord(s string, n int) string {
+	if lipgloss.Width(s) <= n {
+		return s
+	}
+	best := ""
+	for i, r := range s {
+		// a boundary inside parentheses would leave one open
+		if r == ' ' && lipgloss.Width(s[:i]) <= n && strings.Count(s[:i], "(") == strings.Count(s[:i], ")") {
+			best = strings.TrimRight(s[:i], " —-(,")
+		}
+	}
+	if best != "" {
+		return best
+	}
+	return trunc(s, n)
 }

@@ -658,3 +658,20 @@ func TestOverviewEnterOpensTheGraphsOfTheSelectedSeries(t *testing.T) {
 		t.Fatal("the last series is not in view when selected")
 	}
 }
+
+func TestHeaderLabelIsCutAtAWord(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"demo (no config)", 12, "demo"},
+		{"demo (no config)", 16, "demo (no config)"},
+		{"replay incident-2026-03-14.ovr", 12, "replay"},
+		{"discovered-everything-here", 12, trunc("discovered-everything-here", 12)},
+	} {
+		if got := cutAtWord(c.in, c.n); got != c.want {
+			t.Errorf("cutAtWord(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
