@@ -16,9 +16,11 @@ type EngineOptions struct {
 	ResolveAfter time.Duration
 	// Rank tunes the baselines, anomaly scores and suspect ranking.
 	Rank RankOptions
-	// Rules are extra rules run on every snapshot (e.g. path
-	// triangulation's "provider green but path red").
+	// Rules are extra rules run on every snapshot.
 	Rules []RuleFunc
+	// Paths judges the path traces (triangulation, "provider green but
+	// path red") and keeps the verdicts for the Paths view.
+	Paths bool
 }
 
 // Engine turns snapshots into findings and keeps them stable across
@@ -32,6 +34,7 @@ type Engine struct {
 	closed []Finding
 	ranker *Ranker
 	state  *ruleState
+	paths  []PathVerdict // of the last evaluation
 }
 
 // NewEngine makes an engine.
@@ -46,17 +49,40 @@ func NewEngine(opt EngineOptions) *Engine {
 // maxClosed bounds the resolved findings the engine remembers.
 const maxClosed = 1000
 
-// EngineSource is the source name the engine's own events carry.
-const EngineSource = "engine"
+// ChangeKind says how a finding changed between two evaluations.
+type ChangeKind string
+
+const (
+	ChangeOpened   ChangeKind = "opened"
+	ChangeUpdated  ChangeKind = "updated" // its severity or its words changed
+	ChangeResolved ChangeKind = "resolved"
+	ChangeGrouped  ChangeKind = "grouped" // folded into another finding
+)
+
+// Change is one finding opening, changing or closing: the engine's output
+// for the timeline. It is kept apart from what the sources said.
+type Change struct {
+	At      time.Time // the evaluation's time (the store's newest time)
+	Kind    ChangeKind
+	Finding Finding // as it was at the change; Resolved set when it closed
+	// Into is the title of the finding it was folded into (grouped).
+	Into string
+}
 
 // Evaluate computes the findings for a snapshot. It returns the active
-// findings (worst first) and the events describing what changed since the
-// last call (opened, escalated, resolved).
-func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
+// findings (worst first) and what changed since the last call (opened,
+// updated, resolved, grouped), ordered by finding ID so every run of the
+// same batches gives the same timeline.
+func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 	now := snap.Now
 	current := detect(snap, e.ranker, e.state, e.opt.Rules)
+	if e.opt.Paths {
+		e.paths = PathVerdicts(snap)
+		current = append(current, FindingsFromVerdicts(e.paths)...)
+		SortFindings(current)
+	}
 	e.forgetBaselines(snap)
-	var changes []sources.Event
+	var changes []Change
 	seen := map[string]bool{}
 	groupedInto := map[string]*Finding{} // member ID → the finding it is now part of
 	for i := range current {
@@ -67,29 +93,20 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 	for _, f := range current {
 		seen[f.ID] = true
 		delete(e.absent, f.ID)
-		// a group is as old as its oldest member that was open
-		opened := now
-		for _, id := range f.Grouped {
-			if m, ok := e.active[id]; ok && m.Opened.Before(opened) {
-				opened = m.Opened
-			}
-		}
 		if old, ok := e.active[f.ID]; ok {
-			f.Opened = old.Opened
-			if opened.Before(f.Opened) {
-				f.Opened = opened
-			}
+			f.Opened = e.groupOpened(&f, old.Opened)
 			f.Updated = now
 			if f.Severity != old.Severity || f.Title != old.Title {
-				changes = append(changes, findingEvent(&f, "updated"))
+				changes = append(changes, Change{At: now, Kind: ChangeUpdated, Finding: f})
 			}
 			*old = f
 			continue
 		}
-		f.Opened, f.Updated = opened, now
+		// a group is as old as its oldest member that was open
+		f.Opened, f.Updated = e.groupOpened(&f, now), now
 		nf := f
 		e.active[f.ID] = &nf
-		changes = append(changes, findingEvent(&nf, "opened"))
+		changes = append(changes, Change{At: now, Kind: ChangeOpened, Finding: nf})
 	}
 	for id, f := range e.active {
 		if seen[id] {
@@ -98,12 +115,8 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 		// folded into another finding: it closes at once, as grouped
 		if g, ok := groupedInto[id]; ok {
 			f.Resolved = now
-			ev := findingEvent(f, "grouped")
-			ev.Text = "now part of: " + g.Title
-			changes = append(changes, ev)
-			e.closed = append(e.closed, *f)
-			delete(e.active, id)
-			delete(e.absent, id)
+			changes = append(changes, Change{At: now, Kind: ChangeGrouped, Finding: *f, Into: g.Title})
+			e.close(id, f)
 			continue
 		}
 		since, ok := e.absent[id]
@@ -113,13 +126,8 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 		}
 		if now.Sub(since) >= e.opt.ResolveAfter {
 			f.Resolved = now
-			changes = append(changes, findingEvent(f, "resolved"))
-			e.closed = append(e.closed, *f)
-			if len(e.closed) > maxClosed {
-				e.closed = append(e.closed[:0:0], e.closed[len(e.closed)-maxClosed:]...)
-			}
-			delete(e.active, id)
-			delete(e.absent, id)
+			changes = append(changes, Change{At: now, Kind: ChangeResolved, Finding: *f})
+			e.close(id, f)
 		}
 	}
 	out := make([]Finding, 0, len(e.active))
@@ -129,8 +137,32 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []sources.Event) {
 	SortFindings(out)
 	// resolutions come out of a map walk: order every change so that the
 	// timeline is the same on every run (replays compare equal to live)
-	sort.SliceStable(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Finding.ID < changes[j].Finding.ID })
 	return out, changes
+}
+
+// Paths are the path verdicts of the last evaluation (with Options.Paths).
+func (e *Engine) Paths() []PathVerdict { return e.paths }
+
+// groupOpened is the opening time of f's oldest member that was open on
+// its own, or t.
+func (e *Engine) groupOpened(f *Finding, t time.Time) time.Time {
+	for _, id := range f.Grouped {
+		if m, ok := e.active[id]; ok && m.Opened.Before(t) {
+			t = m.Opened
+		}
+	}
+	return t
+}
+
+// close moves an active finding to the closed ones.
+func (e *Engine) close(id string, f *Finding) {
+	e.closed = append(e.closed, *f)
+	if len(e.closed) > maxClosed {
+		e.closed = append(e.closed[:0:0], e.closed[len(e.closed)-maxClosed:]...)
+	}
+	delete(e.active, id)
+	delete(e.absent, id)
 }
 
 // SortFindings orders findings worst first, then oldest first, then by ID.
@@ -144,34 +176,6 @@ func SortFindings(fs []Finding) {
 		}
 		return fs[i].ID < fs[j].ID
 	})
-}
-
-// findingEvent is a finding's change (opened, updated, resolved) as an
-// event for the timeline.
-func findingEvent(f *Finding, what string) sources.Event {
-	ev := sources.Event{
-		ID:       "finding/" + f.ID,
-		Source:   EngineSource,
-		Start:    f.Opened,
-		Updated:  f.Updated,
-		Severity: f.Severity,
-		Layer:    f.Layer,
-		Node:     f.Node,
-		Title:    f.Title,
-		Text:     f.Explanation,
-		Labels:   map[string]string{"finding": what, "rule": f.Rule},
-	}
-	switch what {
-	case "resolved":
-		ev.End = f.Resolved
-		ev.Severity = sources.SevOK
-		ev.Title = "resolved: " + f.Title
-	case "grouped":
-		ev.End = f.Resolved
-		ev.Severity = sources.SevInfo
-		ev.Title = "grouped: " + f.Title
-	}
-	return ev
 }
 
 // Detect runs the rules over one snapshot, without memory of earlier ones
@@ -221,7 +225,7 @@ func eventFindings(snap *Snapshot, nodes []Finding) []Finding {
 	var out []Finding
 events:
 	for _, ev := range snap.Events {
-		if ev.Source == EngineSource || !ev.Open() || ev.Severity < sources.SevWarning || IsFlappingEvent(&ev) {
+		if !ev.Open() || ev.Severity < sources.SevWarning || IsFlappingEvent(&ev) {
 			continue
 		}
 		for i := range nodes {

@@ -960,9 +960,13 @@ func verdictText(v *PathVerdict) string {
 }
 
 // PathFindings turns the snapshot's path histories into findings: one per
-// target whose verdict persisted. Provider status comes from events of
-// Layer provider and from provider service node states.
-func PathFindings(snap *Snapshot) []Finding {
+// target whose verdict persisted.
+func PathFindings(snap *Snapshot) []Finding { return FindingsFromVerdicts(PathVerdicts(snap)) }
+
+// PathVerdicts judges every target of the snapshot's path histories.
+// Provider status comes from events of Layer provider and from provider
+// service node states.
+func PathVerdicts(snap *Snapshot) []PathVerdict {
 	if snap == nil || len(snap.Paths) == 0 {
 		return nil
 	}
@@ -977,7 +981,7 @@ func PathFindings(snap *Snapshot) []Finding {
 			prov = append(prov, sources.Event{ID: n.ID, Layer: n.Layer, Severity: n.Severity, Title: n.Name + " " + n.State})
 		}
 	}
-	return FindingsFromVerdicts(Triangulate(snap.Paths, prov))
+	return Triangulate(snap.Paths, prov)
 }
 
 // FindingsFromVerdicts makes findings of persistent verdicts.

@@ -756,7 +756,7 @@ func flappingFindings(snap *Snapshot) []Finding {
 	}
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		if ev.Source == EngineSource || !IsFlappingEvent(ev) {
+		if !IsFlappingEvent(ev) {
 			continue
 		}
 		if !ev.Open() && snap.Now.Sub(ev.End) > FlapWindow {
@@ -825,9 +825,6 @@ func failoverFindings(snap *Snapshot, r *Ranker) []Finding {
 	var changes []change
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		if ev.Source == EngineSource {
-			continue
-		}
 		t := strings.ToLower(ev.Title)
 		if isStateEvent(ev) || ev.Labels["kind"] == "failover" || strings.Contains(t, "failover") || strings.Contains(t, " down") || strings.Contains(t, "backup") {
 			changes = append(changes, change{ev.Start, ev.Node, sources.CleanText(ev.Title)})

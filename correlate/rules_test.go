@@ -512,12 +512,12 @@ func TestFindingsAreStableAcrossRefreshes(t *testing.T) {
 		}
 		fs, evs := e.Evaluate(&snap)
 		for _, ev := range evs {
-			switch ev.Labels["finding"] {
-			case "opened":
+			switch ev.Kind {
+			case ChangeOpened:
 				opened++
-			case "resolved":
+			case ChangeResolved:
 				resolved++
-			case "updated":
+			case ChangeUpdated:
 				updated++
 			}
 		}
@@ -994,11 +994,11 @@ func TestGroupedFindingClosesAsGrouped(t *testing.T) {
 			}
 		}
 		for _, c := range changes {
-			if c.ID == "finding/symptom/src/app-1/hrsp_5xx" {
-				switch c.Labels["finding"] {
-				case "grouped":
+			if c.Finding.ID == "symptom/src/app-1/hrsp_5xx" {
+				switch c.Kind {
+				case ChangeGrouped:
 					grouped++
-				case "resolved":
+				case ChangeResolved:
 					resolved++
 				}
 			}
@@ -1094,11 +1094,11 @@ func TestGroupStaysOpenWhileAMemberIs(t *testing.T) {
 	for k := 445; k <= n; k++ {
 		_, changes := e.Evaluate(cutSnap(full, k))
 		for _, c := range changes {
-			if c.ID == "finding/symptom/src/app-1/hrsp_5xx" && c.Labels["finding"] == "opened" {
+			if c.Finding.ID == "symptom/src/app-1/hrsp_5xx" && c.Kind == ChangeOpened {
 				t.Fatalf("bucket %d: the server's finding opened on its own", k)
 			}
-			if c.ID == "finding/symptom/src/app/hrsp_5xx" && c.Labels["finding"] == "resolved" {
-				groupResolved = c.End
+			if c.Finding.ID == "symptom/src/app/hrsp_5xx" && c.Kind == ChangeResolved {
+				groupResolved = c.Finding.Resolved
 			}
 		}
 	}

@@ -164,7 +164,11 @@ func (s *Store) Apply(b *sources.Batch) {
 		s.applyPath(b.Source, b.Paths[i])
 	}
 	if b.Nodes != nil {
-		s.nodes[b.Source] = append([]sources.NodeState(nil), b.Nodes...)
+		ns := append([]sources.NodeState(nil), b.Nodes...)
+		for i := range ns {
+			ns[i].Source = b.Source
+		}
+		s.nodes[b.Source] = ns
 	}
 	if b.Source != "" {
 		s.seen(b.Source)

@@ -239,6 +239,7 @@ type PathTrace struct {
 // frontend, a backend, a server, an AWS service in a region, an instance.
 // A batch's NodeStates replace all earlier ones from the same source.
 type NodeState struct {
+	Source   string // filled by the store
 	Kind     string // "frontend", "backend", "server", "service", …
 	ID       string // unique within the source, e.g. "lb-1/be_app/app1"
 	Name     string

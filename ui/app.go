@@ -35,8 +35,12 @@ type Options struct {
 	// Findings returns the engine's current findings; it must be safe to
 	// call from the UI goroutine. May be nil.
 	Findings func() []correlate.Finding
-	Theme    *themes.Theme // nil: dark
-	ASCII    bool          // no braille, no box drawing
+	// Changes returns the findings timeline (openings, updates, closings),
+	// oldest first; the Events view shows it beside the sources' events.
+	// May be nil.
+	Changes func() []correlate.Change
+	Theme   *themes.Theme // nil: dark
+	ASCII   bool          // no braille, no box drawing
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
 	Mode string
 	// Views are appended after Overview, Graphs and Events.
@@ -109,6 +113,7 @@ type App struct {
 
 	snap     *correlate.Snapshot
 	findings []correlate.Finding
+	changes  []correlate.Change
 
 	frame  string
 	dirty  bool
@@ -450,6 +455,9 @@ func (a *App) refresh() {
 	if a.opt.Findings != nil {
 		a.findings = a.opt.Findings()
 	}
+	if a.opt.Changes != nil {
+		a.changes = a.opt.Changes()
+	}
 	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
 		a.cursor = a.snap.Start
 	}
@@ -491,7 +499,7 @@ func (a *App) context(h int) Context {
 	}
 	c := Context{
 		Theme: a.opt.Theme, Symbols: sym, ASCII: a.opt.ASCII,
-		Snap: a.snap, Findings: a.findings, Cursor: -1,
+		Snap: a.snap, Findings: a.findings, Changes: a.changes, Cursor: -1,
 		Window: a.window, Filter: a.filter, Paused: a.paused,
 		Width: a.w, Height: h, Loc: a.opt.Location,
 	}

@@ -33,17 +33,24 @@ func (e *eventsView) Keys() []key.Binding {
 	return []key.Binding{e.keys.Up, e.keys.Down, e.keys.PageUp, e.keys.PageDn, enter}
 }
 
-// eventList returns the snapshot's events newest first, filtered.
+// eventList returns the snapshot's events and the findings timeline
+// within the window, newest first, filtered.
 func eventList(c *Context) []sources.Event {
 	if c.Snap == nil {
 		return nil
 	}
-	out := make([]sources.Event, 0, len(c.Snap.Events))
+	out := make([]sources.Event, 0, len(c.Snap.Events)+len(c.Changes))
 	for _, ev := range c.Snap.Events {
-		if ev.Labels["rule"] == "event" && ev.Source == correlate.EngineSource {
+		if matchFilter(c.Filter, ev.Title, ev.Source, ev.Node, string(ev.Layer)) {
+			out = append(out, ev)
+		}
+	}
+	for i := range c.Changes {
+		ch := &c.Changes[i]
+		if ch.Finding.Rule == "event" || ch.At.Before(c.Snap.Start) {
 			continue // the engine echoing a source's own event: shown once, as the source's
 		}
-		if matchFilter(c.Filter, ev.Title, ev.Source, ev.Node, string(ev.Layer)) {
+		if ev := changeEvent(ch); matchFilter(c.Filter, ev.Title, ev.Source, ev.Node, string(ev.Layer)) {
 			out = append(out, ev)
 		}
 	}
@@ -54,6 +61,22 @@ func eventList(c *Context) []sources.Event {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// changeEvent is a finding's change as a row of the timeline.
+func changeEvent(ch *correlate.Change) sources.Event {
+	f := &ch.Finding
+	ev := sources.Event{ID: "finding/" + string(ch.Kind) + "/" + f.ID, Source: "engine", Start: ch.At,
+		Severity: f.Severity, Layer: f.Layer, Node: f.Node, Title: string(ch.Kind) + ": " + f.Title, Text: f.Explanation}
+	switch ch.Kind {
+	case correlate.ChangeOpened:
+		ev.Title = f.Title
+	case correlate.ChangeResolved:
+		ev.Severity, ev.End = sources.SevOK, ch.At
+	case correlate.ChangeGrouped:
+		ev.Severity, ev.End, ev.Text = sources.SevInfo, ch.At, "now part of: "+ch.Into
+	}
+	return ev
 }
 
 func (e *eventsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {

@@ -12,13 +12,14 @@ import (
 // time on the timeline.
 func TestEngineEchoOfASourceEventIsShownOnce(t *testing.T) {
 	at := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
-	c := &Context{Snap: &correlate.Snapshot{Events: []sources.Event{
+	c := &Context{Snap: &correlate.Snapshot{Start: at.Add(-time.Minute), Events: []sources.Event{
 		{ID: "shop/1", Source: "checks", Start: at, Title: "check failing"},
-		{ID: "finding/event/checks/shop/1", Source: correlate.EngineSource, Start: at, Title: "check failing", Labels: map[string]string{"finding": "opened", "rule": "event"}},
-		{ID: "finding/suspects/x", Source: correlate.EngineSource, Start: at, Title: "5xx rose: likely db-1 iowait", Labels: map[string]string{"finding": "opened", "rule": "suspects"}},
-	}}}
+	}}, Changes: []correlate.Change{
+		{At: at, Kind: correlate.ChangeOpened, Finding: correlate.Finding{ID: "event/checks/shop/1", Rule: "event", Title: "check failing"}},
+		{At: at, Kind: correlate.ChangeOpened, Finding: correlate.Finding{ID: "suspects/x", Rule: "suspects", Title: "5xx rose: likely db-1 iowait"}},
+	}}
 	got := eventList(c)
-	if len(got) != 2 || got[0].ID == "finding/event/checks/shop/1" || got[1].ID == "finding/event/checks/shop/1" {
+	if len(got) != 2 || got[0].ID == "finding/opened/event/checks/shop/1" || got[1].ID == "finding/opened/event/checks/shop/1" {
 		t.Fatalf("%+v", got)
 	}
 }

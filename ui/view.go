@@ -24,6 +24,8 @@ type Context struct {
 	// Snap is the current window of the store (nil before the first data).
 	Snap     *correlate.Snapshot
 	Findings []correlate.Finding
+	// Changes is the findings timeline, oldest first.
+	Changes []correlate.Change
 
 	// Cursor is the bucket index in Snap under the time cursor; -1 means
 	// "follow the newest bucket" (live).

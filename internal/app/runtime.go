@@ -13,16 +13,13 @@ import (
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
-	"github.com/opsview/opsview/sources/replay"
 )
 
-// Runtime is one running opsview: its sources, store and engine.
+// Runtime is one running opsview: its sources and the session that judges
+// what they return.
 type Runtime struct {
-	Store  *correlate.Store
-	Sched  *sources.Scheduler
-	Engine *correlate.Engine
-	// EngineWindow is how far back the engine looks; default EngineWindow.
-	EngineWindow time.Duration
+	Session *correlate.Session
+	Sched   *sources.Scheduler
 	// MinFrame caps how often consumers are told of changes; default 100ms.
 	MinFrame time.Duration
 
@@ -31,29 +28,18 @@ type Runtime struct {
 	dirty   chan struct{}
 	entries []sources.Entry
 
-	mu       sync.RWMutex
-	findings []correlate.Finding
-	tapMu    sync.Mutex
-	tap      func(*sources.Batch) // sees every batch after it was stored (the recorder)
+	tapMu sync.Mutex
+	tap   func(*sources.Batch) // sees every batch after it was judged (the recorder)
 }
 
 // EngineWindow is how far back the engine looks: its 15-minute scoring
 // window plus the hour of baseline behind it.
-const EngineWindow = 75 * time.Minute
-
-// NewEngine is the engine with every rule, the path triangulation among
-// them.
-func NewEngine() *correlate.Engine { return correlate.NewEngine(EngineOptions()) }
+const EngineWindow = correlate.DefaultSessionWindow
 
 // EngineOptions are the engine's settings in every mode (live, check,
 // replay, export), so they all reach the same findings.
 func EngineOptions() correlate.EngineOptions {
-	return correlate.EngineOptions{Rules: []correlate.RuleFunc{correlate.PathFindings}}
-}
-
-// EvalOptions are EngineOptions for evaluating a recording.
-func EvalOptions() replay.EvalOptions {
-	return replay.EvalOptions{Engine: EngineOptions(), Window: EngineWindow}
+	return correlate.EngineOptions{Paths: true}
 }
 
 // Options build a runtime.
@@ -69,102 +55,102 @@ type Options struct {
 	Logf     func(string, ...any)
 }
 
+// SessionOptions are the session settings of a runtime's options.
+func (o Options) SessionOptions() correlate.SessionOptions {
+	return correlate.SessionOptions{Store: o.Store, Engine: EngineOptions(), Window: EngineWindow, Deps: o.Deps}
+}
+
 // New makes a runtime; nothing runs until Run.
 func New(o Options) *Runtime {
+	return newRuntime(o, correlate.NewSession(o.SessionOptions()))
+}
+
+func newRuntime(o Options, sess *correlate.Session) *Runtime {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
 	r := &Runtime{
-		Store:        correlate.NewStore(o.Store),
-		Engine:       NewEngine(),
-		EngineWindow: EngineWindow,
-		MinFrame:     100 * time.Millisecond,
-		Logf:         o.Logf,
-		dirty:        make(chan struct{}, 1),
-		entries:      o.Entries,
+		Session:  sess,
+		MinFrame: 100 * time.Millisecond,
+		Logf:     o.Logf,
+		dirty:    make(chan struct{}, 1),
+		entries:  o.Entries,
 	}
-	r.Store.SetDependencies(o.Deps)
 	// statuses first, in config order, so the header lists sources as
 	// configured and a source that never answers still shows
 	for _, e := range o.Entries {
-		r.Store.SetStatus(sources.Status{Source: e.Name, Type: e.Type, Health: sources.HealthUnknown})
+		sess.SetStatus(sources.Status{Source: e.Name, Type: e.Type, Health: sources.HealthUnknown})
 	}
 	r.Sched = sources.NewScheduler(o.Entries, sources.SchedulerOptions{
-		Out: r.accept, Rules: o.Rules, Step: r.Store.Step(), Backfill: o.Backfill,
+		Out: r.accept, Rules: o.Rules, Step: sess.Store().Step(), Backfill: o.Backfill,
 		From: o.From, Until: o.Until, Now: o.Now, Logf: o.Logf,
 	})
 	return r
 }
 
-// accept is the scheduler's Out: store the batch, let the engine know.
+// Store is the session's store.
+func (r *Runtime) Store() *correlate.Store { return r.Session.Store() }
+
+// accept is the scheduler's Out: the session judges the batch, the
+// recorder (if any) writes it, consumers are told.
 func (r *Runtime) accept(b *sources.Batch) {
-	r.Store.Apply(b)
+	r.Session.StepThen(b, r.tapped)
+	r.signal()
+}
+
+func (r *Runtime) tapped(b *sources.Batch) {
 	r.tapMu.Lock()
 	if r.tap != nil {
 		r.tap(b)
 	}
 	r.tapMu.Unlock()
+}
+
+func (r *Runtime) signal() {
 	select {
 	case r.dirty <- struct{}{}:
 	default:
 	}
 }
 
-// Ingest stores a batch that did not come from the scheduler (a replay)
-// and, when evaluate is set, runs the engine over it at once, as live
-// would have after that batch.
-func (r *Runtime) Ingest(b *sources.Batch, evaluate bool) {
-	r.accept(b)
-	if evaluate {
-		r.Evaluate()
+// Ingest judges a batch that did not come from the scheduler (a replay),
+// as live would have after that batch.
+func (r *Runtime) Ingest(b *sources.Batch) { r.accept(b) }
+
+// Note stores a batch without judging it (a note on the timeline).
+func (r *Runtime) Note(b *sources.Batch) {
+	r.Session.Apply(b)
+	r.signal()
+}
+
+// Record starts handing every judged batch to tap, after open has been
+// given the session's present state (for a recording's opening) with no
+// batch in between. Record(nil, nil) stops.
+func (r *Runtime) Record(open func(*correlate.Opening) error, tap func(*sources.Batch)) error {
+	if tap == nil {
+		r.tapMu.Lock()
+		r.tap = nil
+		r.tapMu.Unlock()
+		return nil
 	}
+	return r.Session.OpeningThen(func(o *correlate.Opening) error {
+		if open != nil {
+			if err := open(o); err != nil {
+				return err
+			}
+		}
+		r.tapMu.Lock()
+		r.tap = tap
+		r.tapMu.Unlock()
+		return nil
+	})
 }
 
-// Restart empties the store and the engine (a replay seeking backwards).
-func (r *Runtime) Restart() {
-	r.Store.Reset()
-	r.mu.Lock()
-	r.Engine = NewEngine()
-	r.findings = nil
-	r.mu.Unlock()
-}
+// Findings returns the session's active findings; safe from any goroutine.
+func (r *Runtime) Findings() []correlate.Finding { return r.Session.Findings() }
 
-// SetTap installs (or removes, with nil) the batch tap while running.
-func (r *Runtime) SetTap(f func(*sources.Batch)) {
-	r.tapMu.Lock()
-	r.tap = f
-	r.tapMu.Unlock()
-}
-
-// Findings returns the engine's latest findings; safe from any goroutine.
-func (r *Runtime) Findings() []correlate.Finding {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return append([]correlate.Finding(nil), r.findings...)
-}
-
-// Evaluate runs the engine once over the present store and stores the
-// findings; the engine's change events go onto the timeline.
-func (r *Runtime) Evaluate() []correlate.Finding {
-	now := r.Store.Now()
-	snap := r.Store.Snapshot(now.Add(-r.EngineWindow), now, nil)
-	r.mu.RLock()
-	eng := r.Engine
-	r.mu.RUnlock()
-	fs, changes := eng.Evaluate(snap)
-	if len(changes) > 0 {
-		// no status: the engine is not a source, and stays out of the header
-		r.Store.Apply(&sources.Batch{Source: correlate.EngineSource, At: now, Events: changes})
-	}
-	r.mu.Lock()
-	r.findings = fs
-	r.mu.Unlock()
-	return fs
-}
-
-// Run polls the sources and runs the engine until ctx ends. changed is
-// called (from Run's goroutine, at most every MinFrame) after the store
-// and findings moved.
+// Run polls the sources until ctx ends. changed is called (from Run's
+// goroutine, at most every MinFrame) after the session moved.
 func (r *Runtime) Run(ctx context.Context, changed func()) {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -179,7 +165,6 @@ func (r *Runtime) Run(ctx context.Context, changed func()) {
 			return
 		case <-r.dirty:
 		}
-		r.Evaluate()
 		if changed != nil {
 			changed()
 		}
@@ -193,8 +178,9 @@ func (r *Runtime) Run(ctx context.Context, changed func()) {
 	}
 }
 
-// Once polls every source once (twice, `sample` apart, so counters can
-// become rates), evaluates, and returns the findings: the check mode.
+// Once backfills the sources that keep history and polls every source
+// (twice, `sample` apart, so counters become rates), each batch judged as
+// it comes: the check mode. It returns the findings.
 func (r *Runtime) Once(ctx context.Context, sample time.Duration) []correlate.Finding {
 	r.Sched.RunOnce(ctx, 2)
 	if sample > 0 {
@@ -204,7 +190,7 @@ func (r *Runtime) Once(ctx context.Context, sample time.Duration) []correlate.Fi
 			r.Sched.RunOnce(ctx, 2)
 		}
 	}
-	return r.Evaluate()
+	return r.Session.Findings()
 }
 
 // EntriesFromConfig builds the scheduler entries of a config.

@@ -24,7 +24,7 @@ func TestDemoFlowsThroughRuntime(t *testing.T) {
 	go func() { rt.Run(ctx, func() { changed.Add(1) }); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		snap := rt.Store.Snapshot(rt.Store.Now().Add(-time.Hour), rt.Store.Now(), nil)
+		snap := rt.Store().Snapshot(rt.Store().Now().Add(-time.Hour), rt.Store().Now(), nil)
 		okCount := 0
 		for _, st := range snap.Status {
 			if st.Health == sources.HealthOK {
@@ -68,10 +68,11 @@ func TestDemoFirstEvaluationHasTheFinding(t *testing.T) {
 		b := w.Batch(name, true, time.Hour)
 		b.Source = name
 		b.Status = sources.Status{Source: name, Health: sources.HealthOK}
-		rt.Ingest(b, false)
+		rt.Session.Apply(b)
 	}
+	rt.Session.Evaluate()
 	var titles []string
-	for _, f := range rt.Evaluate() {
+	for _, f := range rt.Findings() {
 		titles = append(titles, f.Title)
 		if f.Rule == "suspects" && strings.Contains(f.Title, "hrsp_5xx") && strings.Contains(f.Title, "likely servers.db-1.cpu.iowait") {
 			return

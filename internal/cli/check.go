@@ -98,16 +98,17 @@ terminal, never under NO_COLOR.`,
 				return err
 			}
 			defer app.Close(p.entries)
-			ro := app.Options{Entries: p.entries, Logf: logf, Backfill: 15 * time.Minute}
-			if p.cfg != nil {
-				ro.Rules, ro.Deps = p.cfg.Rules, p.cfg.Deps
-			}
+			// the same session as live: the config's rules, store and
+			// dependencies, and the history the engine judges with
+			ro := runtimeOptions(p, logf)
+			ro.Backfill = app.EngineWindow
 			rt := app.New(ro)
 			findings := rt.Once(ctx, sample)
 			if shift > 0 {
 				findings = append(findings, compareWith(ctx, p, rt, shift, logf)...)
 			}
-			rep := buildReport(rt.Store.Snapshot(rt.Store.Now(), rt.Store.Now(), nil), findings)
+			st := rt.Store()
+			rep := buildReport(st.Snapshot(st.Now(), st.Now(), nil), findings)
 			if format == "json" {
 				writeJSON(stdout, rep)
 			} else {
@@ -139,9 +140,6 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 	rep := CheckReport{Time: snap.Now.UTC(), Sources: []CheckSource{}, Findings: []CheckFinding{}}
 	anyFailing := false
 	for _, st := range snap.Status {
-		if st.Source == correlate.EngineSource {
-			continue
-		}
 		cs := CheckSource{Name: st.Source, Type: st.Type, Status: st.Health.String(), Error: st.LastError,
 			LatencyMS: float64(st.Latency.Microseconds()) / 1000, Detail: st.Detail}
 		if st.Health == sources.HealthFailing || st.Health == sources.HealthUnknown {
@@ -328,12 +326,12 @@ func compareWith(ctx context.Context, p *plan, rt *app.Runtime, shift time.Durat
 	if len(hist) == 0 {
 		return nil
 	}
-	now := rt.Store.Now()
+	now := rt.Store().Now()
 	until := now.Add(-shift)
 	ro := runtimeOptions(p, logf)
 	ro.Entries, ro.From, ro.Until = hist, until.Add(-app.EngineWindow), until
 	then := app.New(ro)
 	then.Sched.RunOnce(ctx, 2)
-	return correlate.Compare(rt.Store.Snapshot(now.Add(-app.EngineWindow), now, nil),
-		then.Store.Snapshot(ro.From, ro.Until, nil), shift, correlate.CompareOptions{})
+	return correlate.Compare(rt.Store().Snapshot(now.Add(-app.EngineWindow), now, nil),
+		then.Store().Snapshot(ro.From, ro.Until, nil), shift, correlate.CompareOptions{})
 }

@@ -81,26 +81,22 @@ cut off by a crash replays up to its last whole frame.`,
 				return err
 			}
 			defer app.Close(p.entries)
-			if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-				return &ExitError{Code: 1, Msg: err.Error()}
-			}
-			w, err := replay.Create(out, recordingHeader(p, "record"))
-			if err != nil {
-				return &ExitError{Code: 1, Msg: err.Error()}
-			}
 			rt := app.New(runtimeOptions(p, logf))
 			var werr error
 			var mu sync.Mutex
-			rt.SetTap(func(b *sources.Batch) {
+			w, err := startRecording(rt, out, recordingHeader(p, "record"), func(err error) {
 				mu.Lock()
 				defer mu.Unlock()
 				if werr == nil {
-					werr = w.WriteBatch(b)
+					werr = err
 				}
 			})
+			if err != nil {
+				return &ExitError{Code: 1, Msg: err.Error()}
+			}
 			fmt.Fprintf(stdout, "recording %d sources (%s) to %s; Ctrl-C stops\n", len(p.entries), p.mode, out)
 			rt.Run(ctx, nil)
-			rt.SetTap(nil)
+			_ = rt.Record(nil, nil)
 			cerr := w.Close()
 			mu.Lock()
 			defer mu.Unlock()
@@ -138,14 +134,18 @@ func extraViews() []ui.View {
 	return []ui.View{ui.NewFindings(), ui.NewLoadBalancers(), ui.NewPaths()}
 }
 
-// replayer drives a Player into a runtime: every batch is stored and
-// evaluated as live would have, so the findings are the same.
+// replayer drives a Player into a runtime: every batch is judged by the
+// recording's session as live judged it, so the findings are the same.
 type replayer struct {
 	player *replay.Player
 	rt     *app.Runtime
 	notify func()
 	mu     sync.Mutex
 	step   int // index into speeds
+
+	moments    []time.Time // where findings change, learned on the first N
+	momentsErr error
+	momentsOK  bool
 }
 
 var speeds = []float64{1, 2, 5, 10, 30, 60}
@@ -155,7 +155,7 @@ func (r *replayer) drain() {
 	defer r.mu.Unlock()
 	bs, err := r.player.Drain()
 	for _, b := range bs {
-		r.rt.Ingest(b, true)
+		r.rt.Ingest(b)
 	}
 	if err != nil {
 		r.rt.Logf("replay: %v", err)
@@ -166,14 +166,40 @@ func (r *replayer) drain() {
 }
 
 // jumped follows a seek of the player: a seek backwards (reset) starts
-// the store and engine over; then the batches up to the new position go in.
+// the session over from the recording's opening; then the batches up to
+// the new position go in.
 func (r *replayer) jumped(reset bool) {
 	r.mu.Lock()
 	if reset {
-		r.rt.Restart()
+		r.rt.Session.Reset()
+		if err := app.RestoreOpening(r.rt.Session, r.player.Recording()); err != nil {
+			r.rt.Logf("replay: %v", err)
+		}
+		r.notes()
 	}
 	r.mu.Unlock()
 	r.drain()
+}
+
+// notes puts the recording's notes on the timeline.
+func (r *replayer) notes() {
+	for _, a := range r.player.Annotations() {
+		r.rt.Note(app.NoteBatch(a))
+	}
+}
+
+// findingMoments are the times a finding opened, changed or closed, from
+// judging the whole recording once.
+func (r *replayer) findingMoments() ([]time.Time, error) {
+	if !r.momentsOK {
+		r.momentsOK = true
+		sess, err := app.Judge(r.player.Recording())
+		r.momentsErr = err
+		for _, c := range sess.Changes() {
+			r.moments = append(r.moments, c.At)
+		}
+	}
+	return r.moments, r.momentsErr
 }
 
 var replayKeys = struct {
@@ -205,7 +231,7 @@ func (r *replayer) key(msg tea.KeyPressMsg, c *ui.Context) (bool, tea.Cmd) {
 					if err := p.Annotate(a); err != nil {
 						r.rt.Logf("note: %v", err)
 					}
-					r.rt.Ingest(noteBatch(a), false)
+					r.rt.Note(app.NoteBatch(a))
 					return ui.DataMsg{}
 				}
 			}}
@@ -230,7 +256,13 @@ func (r *replayer) key(msg tea.KeyPressMsg, c *ui.Context) (bool, tea.Cmd) {
 			r.jumped(reset)
 		}
 	case key.Matches(msg, k.NextFinding):
-		if _, reset, ok, err := p.NextFinding(); err == nil && ok {
+		r.mu.Lock()
+		moments, err := r.findingMoments()
+		r.mu.Unlock()
+		if err != nil {
+			r.rt.Logf("replay: %v", err)
+		}
+		if _, reset, ok := p.NextMoment(moments); ok {
 			r.jumped(reset)
 		}
 	case key.Matches(msg, k.Back, k.Forward):
@@ -276,9 +308,12 @@ plays up to its last whole frame, with a warning.`,
 				logf("replay %s: %v", args[0], rec.Warning)
 				mode += " (cut short: " + rec.Warning.Error() + ")"
 			}
-			rt := app.New(app.Options{Logf: logf})
-			// the engine sees the same window as live, so findings match
-			player := replay.NewPlayer(rec, replay.PlayerOptions{Eval: app.EvalOptions()})
+			// the session the recording was judged with, from its opening
+			rt, err := app.NewReplay(rec, logf)
+			if err != nil {
+				return &ExitError{Code: 1, Msg: err.Error()}
+			}
+			player := replay.NewPlayer(rec, replay.PlayerOptions{})
 			r := &replayer{player: player, rt: rt}
 			for i, s := range speeds {
 				if s <= speed {
@@ -286,11 +321,9 @@ plays up to its last whole frame, with a warning.`,
 				}
 			}
 			_ = player.SetSpeed(speed)
-			for _, a := range player.Annotations() {
-				rt.Ingest(noteBatch(a), false)
-			}
+			r.notes()
 			player.Play()
-			model := ui.New(ui.Options{Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
+			model := ui.New(ui.Options{Store: rt.Store(), Findings: rt.Findings, Changes: rt.Session.Changes, Theme: theme, ASCII: g.ascii,
 				Mode: mode, Logf: logf, Views: extraViews(), OnKey: r.key,
 				ModeKeys: []key.Binding{replayKeys.Note, replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}})
 			ctx, stop := interruptible(cmd.Context())
@@ -355,7 +388,7 @@ small ASCII charts of the key series.`,
 				defer f.Close()
 				w = f
 			}
-			if err := export.Markdown(w, rec, export.Options{Title: title, Eval: app.EvalOptions()}); err != nil {
+			if err := export.Markdown(w, rec, export.Options{Title: title}); err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
 			return nil
@@ -469,7 +502,7 @@ told otherwise.`,
 				ch := b.join()
 				go func() { <-sess.Context().Done(); b.leave(ch) }()
 				pair := &pairing{hub: hub, id: serve.SessionID(sess)}
-				return ui.New(ui.Options{Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
+				return ui.New(ui.Options{Store: rt.Store(), Findings: rt.Findings, Changes: rt.Session.Changes, Theme: theme, ASCII: g.ascii,
 					Mode: p.mode + " (shared)", Logf: logf, Views: extraViews(), Updates: ch,
 					OnPosition: pair.publish, OnKey: pair.key, ModeKeys: []key.Binding{followKey}, Badge: pair.badge})
 			}
@@ -516,19 +549,6 @@ func (b *broadcaster) signal() {
 		default: // a signal is already pending
 		}
 	}
-}
-
-// noteBatch puts an annotation on the timeline as an event of the "notes"
-// source, so every view that shows events shows it.
-func noteBatch(a replay.Annotation) *sources.Batch {
-	title := "note: " + a.Text
-	if a.Author != "" {
-		title = "note (" + a.Author + "): " + a.Text
-	}
-	return &sources.Batch{Source: "notes", At: a.At, Events: []sources.Event{{
-		ID: fmt.Sprintf("note/%d/%s", a.At.UnixNano(), a.Author), Source: "notes", Start: a.At, End: a.At,
-		Severity: sources.SevInfo, Title: firstLine(title), Text: a.Text, Labels: map[string]string{"kind": "note"},
-	}}}
 }
 
 // author names whoever writes a note: $USER, else "opsview".

@@ -9,24 +9,28 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/app"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/sources/replay"
 	"github.com/opsview/opsview/ui"
 )
 
-// liveRecorder is the TUI's `r`: it starts and stops writing every batch
-// the runtime sees to a recording file.
+// liveRecorder is the TUI's `r`: it starts and stops writing the
+// session's opening and then every batch the runtime judges to a
+// recording file.
 type liveRecorder struct {
 	rt   *app.Runtime
 	hdr  replay.Header
 	logf func(string, ...any)
 	path func() string
 
-	mu   sync.Mutex
+	mu   sync.Mutex // the toggle's state
 	w    *replay.Writer
 	file string
-	err  error
+
+	errMu sync.Mutex // taken by the tap, under the session's lock: never with mu held by the tap
+	err   error
 }
 
 var recordKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "record on / off (for replay and export)"))
@@ -39,11 +43,23 @@ func (r *liveRecorder) key(msg tea.KeyPressMsg, _ *ui.Context) (bool, tea.Cmd) {
 	return true, func() tea.Msg { return ui.DataMsg{} }
 }
 
+func (r *liveRecorder) setErr(err error) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	r.err = err
+}
+
+func (r *liveRecorder) lastErr() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.err
+}
+
 func (r *liveRecorder) toggle() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.w != nil {
-		r.rt.SetTap(nil)
+		_ = r.rt.Record(nil, nil)
 		if err := r.w.Close(); err != nil {
 			r.logf("recording %s: %v", r.file, err)
 		}
@@ -52,42 +68,60 @@ func (r *liveRecorder) toggle() {
 		return
 	}
 	r.file = r.path()
-	if err := os.MkdirAll(filepath.Dir(r.file), 0o700); err != nil {
-		r.err = err
-		return
-	}
-	w, err := replay.Create(r.file, r.hdr)
+	w, err := startRecording(r.rt, r.file, r.hdr, func(err error) {
+		if r.lastErr() == nil {
+			r.logf("recording %s: %v", r.file, err)
+		}
+		r.setErr(err)
+	})
+	r.setErr(err)
 	if err != nil {
-		r.err = err
 		r.logf("recording: %v", err)
 		return
 	}
-	r.w, r.err = w, nil
+	r.w = w
 	r.logf("recording to %s", r.file)
-	r.rt.SetTap(func(b *sources.Batch) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.w == nil {
-			return
-		}
-		if err := r.w.WriteBatch(b); err != nil && r.err == nil {
-			r.err = err
-			r.logf("recording %s: %v", r.file, err)
+}
+
+// startRecording creates the file, writes the session's opening (the
+// window the engine judges with and its open findings) and then every
+// batch the runtime judges; failed hears a write that failed.
+func startRecording(rt *app.Runtime, path string, hdr replay.Header, failed func(error)) (*replay.Writer, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	w, err := replay.Create(path, hdr)
+	if err != nil {
+		return nil, err
+	}
+	err = rt.Record(func(op *correlate.Opening) error {
+		return app.WriteOpening(w, rt.Session.Options(), op)
+	}, func(b *sources.Batch) {
+		if err := w.WriteBatch(b); err != nil {
+			failed(err)
 		}
 	})
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return w, nil
 }
 
 // badge is the header's REC mark.
 func (r *liveRecorder) badge() string {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	on := r.w != nil
+	file := r.file
+	r.mu.Unlock()
+	err := r.lastErr()
 	switch {
-	case r.w != nil && r.err != nil:
-		return "REC failing: " + r.err.Error()
-	case r.w != nil:
-		return fmt.Sprintf("● REC %s", filepath.Base(r.file))
-	case r.err != nil:
-		return "REC failed: " + r.err.Error()
+	case on && err != nil:
+		return "REC failing: " + err.Error()
+	case on:
+		return fmt.Sprintf("● REC %s", filepath.Base(file))
+	case err != nil:
+		return "REC failed: " + err.Error()
 	}
 	return ""
 }

@@ -56,8 +56,11 @@ func TestReplayKeysAndNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	rt := app.New(app.Options{})
-	p := replay.NewPlayer(rec, replay.PlayerOptions{Eval: app.EvalOptions()})
+	rt, err := app.NewReplay(rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := replay.NewPlayer(rec, replay.PlayerOptions{})
 	r := &replayer{player: p, rt: rt}
 	_ = p.SetSpeed(60)
 	p.Play()
@@ -69,7 +72,7 @@ func TestReplayKeysAndNotes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	snap := rt.Store.Snapshot(rt.Store.Now().Add(-15*time.Minute), rt.Store.Now(), nil)
+	snap := rt.Store().Snapshot(rt.Store().Now().Add(-15*time.Minute), rt.Store().Now(), nil)
 	if len(snap.Series) == 0 || len(snap.Status) != 1 || snap.Status[0].Source != "lb-1" {
 		t.Fatalf("replayed store: %d series, status %+v", len(snap.Series), snap.Status)
 	}
@@ -102,7 +105,7 @@ func TestReplayKeysAndNotes(t *testing.T) {
 	if len(again.Annotations) != 1 || again.Annotations[0].Text != "volume replaced" || !again.Annotations[0].At.Equal(snap.Time(5)) {
 		t.Fatalf("annotations in the file: %+v", again.Annotations)
 	}
-	snap = rt.Store.Snapshot(snap.Time(0), rt.Store.Now(), nil)
+	snap = rt.Store().Snapshot(snap.Time(0), rt.Store().Now(), nil)
 	found := false
 	for _, e := range snap.Events {
 		if e.Source == "notes" && e.Text == "volume replaced" {

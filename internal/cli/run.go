@@ -130,7 +130,7 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	defer recorder.stop()
 	uiOpts := ui.Options{
 		OnKey: recorder.key, ModeKeys: []key.Binding{recordKey}, Badge: recorder.badge,
-		Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
+		Store: rt.Store(), Findings: rt.Findings, Changes: rt.Session.Changes, Theme: theme, ASCII: g.ascii,
 		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides, Views: extraViews(),
 		Window: window(from, until),
 	}

@@ -2,8 +2,9 @@
 // the sources, one timeline of events, findings and notes, the findings
 // with their evidence, and small ASCII charts of the key series.
 //
-// It runs the same engine over the recording as the replay does (through
-// replay.Evaluate), so the document says what the screen said. It must not
+// It judges the recording with the same session as live and the replay
+// (app.Judge: the recording's settings, its opening, one Step per batch),
+// so the document says what the screen said. It must not
 // read the wall clock or anything outside the recording: the same file
 // gives the same document, byte for byte.
 package export
@@ -20,6 +21,7 @@ import (
 	"github.com/guptarohit/asciigraph"
 
 	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/internal/app"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/sources/replay"
 )
@@ -28,10 +30,6 @@ import (
 type Options struct {
 	// Title of the document; "Postmortem timeline: <file name>" when empty.
 	Title string
-	// Eval is how the engine runs (use the config's store step and the
-	// live snapshot window so findings match what was on screen). When
-	// Eval.Store.Retention is zero it is set to cover the whole recording.
-	Eval replay.EvalOptions
 	// MaxCharts bounds the charts (default 6); ChartWidth and ChartHeight
 	// size each one (default 60 × 8).
 	MaxCharts   int
@@ -61,20 +59,12 @@ func (o *Options) defaults(rec *replay.Recording) {
 		}
 		o.Title = "Postmortem timeline: " + name
 	}
-	if o.Eval.Store.Retention <= 0 {
-		from, until := rec.Window()
-		step := o.Eval.Store.Step
-		if step <= 0 {
-			step = 5 * time.Second
-		}
-		o.Eval.Store.Retention = until.Sub(from) + 2*step
-	}
 }
 
 // Markdown writes the postmortem timeline of rec to w.
 func Markdown(w io.Writer, rec *replay.Recording, opts Options) error {
 	opts.defaults(rec)
-	tl, err := replay.Evaluate(rec, opts.Eval)
+	tl, err := judge(rec)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -95,8 +85,29 @@ func Markdown(w io.Writer, rec *replay.Recording, opts Options) error {
 type doc struct {
 	opt Options
 	rec *replay.Recording
-	tl  *replay.Timeline
+	tl  *timeline
 	b   strings.Builder
+}
+
+// timeline is what the document tells: the recording's sources and
+// events, and the session's judgement of it.
+type timeline struct {
+	*replay.Summary
+	Changes  []correlate.Change  // the findings timeline
+	Findings []correlate.Finding // every finding, in the order they opened
+	Store    *correlate.Store    // after the last batch
+}
+
+func judge(rec *replay.Recording) (*timeline, error) {
+	sm, err := replay.Summarize(rec)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := app.Judge(rec)
+	if err != nil {
+		return nil, err
+	}
+	return &timeline{Summary: sm, Changes: sess.Changes(), Findings: sess.History(), Store: sess.Store()}, nil
 }
 
 func (d *doc) p(format string, args ...any) { fmt.Fprintf(&d.b, format, args...) }
@@ -172,7 +183,14 @@ func (d *doc) timeline() {
 		rows = append(rows, row{at: le.At, order: 0, severity: sev, source: e.Source, what: what})
 	}
 	for _, c := range d.tl.Changes {
-		rows = append(rows, row{at: c.At, order: 1, severity: c.Event.Severity.String(), source: "engine", what: "finding " + c.What + ": " + strings.TrimPrefix(c.Event.Title, c.What+": ")})
+		sev := c.Finding.Severity.String()
+		switch c.Kind {
+		case correlate.ChangeResolved:
+			sev = sources.SevOK.String()
+		case correlate.ChangeGrouped:
+			sev = sources.SevInfo.String()
+		}
+		rows = append(rows, row{at: c.At, order: 1, severity: sev, source: "engine", what: "finding " + string(c.Kind) + ": " + c.Finding.Title})
 	}
 	for _, a := range d.rec.Annotations {
 		rows = append(rows, row{at: a.At, order: 2, severity: "note", source: a.Author, what: a.Text})
@@ -271,7 +289,7 @@ func (d *doc) notes() {
 // series, resources, traffic; within each, the ones that moved most.
 func (d *doc) charts() {
 	from, until := d.tl.From, d.tl.Until
-	snap := d.tl.Store.Snapshot(from, until, d.opt.Eval.Filter)
+	snap := d.tl.Store.Snapshot(from, until, nil)
 	evidence := map[string]int{}
 	for _, f := range d.tl.Findings {
 		for _, e := range f.Evidence {

@@ -25,6 +25,10 @@ func meltingVolume(t *testing.T) *replay.Recording {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := replay.NewWriter(&buf, replay.Header{Created: t0.Add(time.Hour), Config: "sources:\n  - name: lb-1\n    type: haproxy\n", Producer: "opsview test"})
+	if err == nil {
+		// judged as live judged it: a 10 s step and a 10 minute window
+		err = w.WriteOpening(replay.Opening{Settings: replay.Settings{Step: 10 * time.Second, Window: 10 * time.Minute}}, nil)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +95,6 @@ func TestMarkdownPostmortemGolden(t *testing.T) {
 	var out bytes.Buffer
 	err := Markdown(&out, rec, Options{
 		Title: "Melting volume on db-1",
-		Eval:  replay.EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}, Window: 10 * time.Minute},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +116,6 @@ func TestMarkdownPostmortemGolden(t *testing.T) {
 	var again bytes.Buffer
 	Markdown(&again, rec, Options{
 		Title: "Melting volume on db-1",
-		Eval:  replay.EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}, Window: 10 * time.Minute},
 	})
 	if !bytes.Equal(again.Bytes(), out.Bytes()) {
 		t.Fatal("two exports of one recording differ")
@@ -198,8 +200,8 @@ func TestEvidenceTableAndChartOrder(t *testing.T) {
 			{Kind: correlate.EvSuspect, SeriesKey: "s/iowait", From: t0.Add(100 * time.Second), Until: t0.Add(200 * time.Second), Score: 7.5, Baseline: 3, Value: 90, Lead: 20 * time.Second, Text: "iowait rose first"},
 			{Kind: correlate.EvSymptom, SeriesKey: "s/errors", Baseline: math.NaN(), Value: 9},
 		}}
-	d := &doc{opt: Options{MaxCharts: 3}, rec: &replay.Recording{}, tl: &replay.Timeline{
-		Findings: []correlate.Finding{f}, Store: store, From: t0, Until: t0.Add(290 * time.Second),
+	d := &doc{opt: Options{MaxCharts: 3}, rec: &replay.Recording{}, tl: &timeline{
+		Summary: &replay.Summary{From: t0, Until: t0.Add(290 * time.Second)}, Findings: []correlate.Finding{f}, Store: store,
 	}}
 	d.opt.defaults(d.rec)
 	d.findings()
@@ -226,9 +228,9 @@ func TestEvidenceTableAndChartOrder(t *testing.T) {
 // of its evidence table.
 func TestMarkdownSaysWhatCouldNotBeChecked(t *testing.T) {
 	rec := meltingVolume(t)
-	opts := Options{Eval: replay.EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Window: 10 * time.Minute}}
+	opts := Options{}
 	opts.defaults(rec)
-	tl, err := replay.Evaluate(rec, opts.Eval)
+	tl, err := judge(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

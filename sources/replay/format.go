@@ -14,10 +14,18 @@
 //	frames  repeated until the end of the file:
 //	  length  uint32 LE   bytes of body (compressed), at most MaxFrame
 //	  crc     uint32 LE   CRC-32C (Castagnoli) of kind|flags|at|body
-//	  kind    uint8       1 header, 2 batch, 3 annotation
-//	  flags   uint8       batch: 1 has events, 2 has node states, 4 has paths
+//	  kind    uint8       1 header, 2 batch, 3 annotation, 4 opening
+//	  flags   uint8       batch: 1 has events, 2 has node states, 4 has paths,
+//	                      8 part of the opening (the state when recording began)
 //	  at      int64 LE    UnixNano of the batch's At / the annotation's At (0 = none)
 //	  body    DEFLATE-compressed gob of the frame's value
+//
+// A recording started while opsview was already running begins with its
+// opening: batch frames flagged 8 that rebuild the store's window as it
+// was (the history the engine judges with), then one opening frame with
+// the session's settings and the engine's memory, kept here as bytes this
+// package does not read. A replay starts from there, so a recording begun
+// in the middle of an incident explains it as the live screen did.
 //
 // The first frame is always the header (format version, creation time, the
 // config with secrets removed). Each frame is compressed on its own: a frame
@@ -70,6 +78,7 @@ const (
 	KindHeader     FrameKind = 1
 	KindBatch      FrameKind = 2
 	KindAnnotation FrameKind = 3
+	KindOpening    FrameKind = 4
 )
 
 func (k FrameKind) String() string {
@@ -80,6 +89,8 @@ func (k FrameKind) String() string {
 		return "batch"
 	case KindAnnotation:
 		return "annotation"
+	case KindOpening:
+		return "opening"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }
@@ -89,6 +100,9 @@ const (
 	FlagEvents uint8 = 1 << iota
 	FlagNodes
 	FlagPaths
+	// FlagOpening marks a batch of the opening: the state when recording
+	// began, applied before the first batch and never played in time.
+	FlagOpening
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -102,6 +116,22 @@ type Header struct {
 	Config string
 	// Producer names what wrote the file ("opsview 1.2.0 record").
 	Producer string
+}
+
+// Settings are the session settings a recording was judged with, so a
+// replay judges with the same.
+type Settings struct {
+	Step      time.Duration // the store's clock step
+	Retention time.Duration
+	Window    time.Duration // the engine's look-back
+	Deps      []sources.Dependency
+}
+
+// Opening is the recording's opening frame: the settings and the engine's
+// memory when recording began (opaque here: the engine reads it).
+type Opening struct {
+	Settings Settings
+	Engine   []byte
 }
 
 // Annotation is a note a person attached to a moment of a recording.
@@ -295,6 +325,18 @@ func DecodeAnnotation(f Frame) (Annotation, error) {
 		return a, fmt.Errorf("annotation frame at byte %d: %w", f.Offset, err)
 	}
 	return a, nil
+}
+
+// DecodeOpening decodes an opening frame.
+func DecodeOpening(f Frame) (Opening, error) {
+	var o Opening
+	if f.Kind != KindOpening {
+		return o, fmt.Errorf("frame at byte %d is a %s, not an opening", f.Offset, f.Kind)
+	}
+	if err := decodeGob(f.Body, &o); err != nil {
+		return o, fmt.Errorf("opening frame at byte %d: %w", f.Offset, err)
+	}
+	return o, nil
 }
 
 // DecodeHeader decodes the header frame.

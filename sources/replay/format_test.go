@@ -346,3 +346,47 @@ func FuzzDecodeFrameValue(f *testing.F) {
 		_ = decodeRaw(raw, &h)
 	})
 }
+
+// A recording begun in the middle of things starts with its opening: the
+// batches that rebuild the store's window and the session's settings and
+// engine memory. They come back apart from the played batches, and the
+// recording's window is that of the played batches alone.
+func TestOpeningIsKeptApartFromThePlayedBatches(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Created: t0, Producer: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opening := []*sources.Batch{
+		{Source: "lb-1", At: t0, Series: []sources.Series{{Name: "hrsp_5xx", Points: []sources.Point{{T: t0.Add(-time.Hour), V: 1}, {T: t0, V: 9}}}}},
+		{Source: "prom", At: t0},
+	}
+	settings := Settings{Step: 10 * time.Second, Retention: 2 * time.Hour, Window: 75 * time.Minute,
+		Deps: []sources.Dependency{{From: "app", To: "db-1"}}}
+	if err := w.WriteOpening(Opening{Settings: settings, Engine: []byte("engine memory")}, opening); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if err := w.WriteBatch(&sources.Batch{Source: "lb-1", At: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec := loadBytes(t, buf.Bytes())
+	if rec.Len() != 3 || len(rec.OpeningBatches) != 2 {
+		t.Fatalf("%d played batches, %d opening batches", rec.Len(), len(rec.OpeningBatches))
+	}
+	if from, _ := rec.Window(); !from.Equal(t0.Add(time.Second)) {
+		t.Fatalf("window starts at %v, want the first played batch", from)
+	}
+	if rec.Opening == nil || string(rec.Opening.Engine) != "engine memory" || rec.Opening.Settings.Step != settings.Step ||
+		len(rec.Opening.Settings.Deps) != 1 || rec.Opening.Settings.Deps[0].To != "db-1" {
+		t.Fatalf("opening %+v", rec.Opening)
+	}
+	got, err := rec.Opened()
+	if err != nil || len(got) != 2 || len(got[0].Series[0].Points) != 2 || got[1].Source != "prom" {
+		t.Fatalf("opened %+v %v", got, err)
+	}
+}

@@ -19,8 +19,6 @@ const (
 type PlayerOptions struct {
 	// Clock is the wall clock (time.Now when nil); tests pass their own.
 	Clock func() time.Time
-	// Eval is how NextFinding runs the engine over the recording.
-	Eval EvalOptions
 }
 
 // Player plays a recording back on a replay clock: the position moves at
@@ -33,12 +31,13 @@ type PlayerOptions struct {
 //
 //	p := replay.NewPlayer(rec, replay.PlayerOptions{})
 //	p.Play()
-//	on every tick: for _, b := range p.Drain() { store.Apply(b); engine.Evaluate(snapshot ending at store.Now()) }
-//	keys: space → Play/Pause, +/- → SetSpeed, [ ] → Seek, n → NextEvent, N → NextFinding
-//	if Seek (or NextEvent/NextFinding) reports reset: make a new Store and
-//	Engine, then Drain again (it replays from the start up to the new position at once).
+//	on every tick: for _, b := range p.Drain() { session.Step(b) }
+//	keys: space → Play/Pause, +/- → SetSpeed, [ ] → Seek, n → NextEvent, N → NextMoment(finding changes)
+//	if Seek (or NextEvent/NextMoment) reports reset: reset the session
+//	(and restore the recording's opening), then Drain again (it replays
+//	from the start up to the new position at once).
 //
-// Evaluating after each drained batch (not once per drain) gives the same
+// Judging after each drained batch (not once per drain) gives the same
 // findings, with the same times, as live.
 //
 // A Player is safe for concurrent use.
@@ -46,7 +45,6 @@ type Player struct {
 	mu      sync.Mutex
 	rec     *Recording
 	clock   func() time.Time
-	eval    EvalOptions
 	next    int       // next batch to hand out
 	handed  time.Time // the latest At handed out since the start or a reset
 	pos     time.Time // replay position at anchor
@@ -55,10 +53,6 @@ type Player struct {
 	playing bool
 	start   time.Time
 	end     time.Time
-
-	findings    []time.Time // finding changes, computed on first NextFinding
-	findingsErr error
-	findingsOK  bool
 }
 
 // NewPlayer makes a paused player at the start of the recording, at 1×.
@@ -66,7 +60,7 @@ func NewPlayer(rec *Recording, opt PlayerOptions) *Player {
 	if opt.Clock == nil {
 		opt.Clock = time.Now
 	}
-	p := &Player{rec: rec, clock: opt.Clock, eval: opt.Eval, speed: 1}
+	p := &Player{rec: rec, clock: opt.Clock, speed: 1}
 	p.start, p.end = rec.Window()
 	p.pos = p.start
 	p.anchor = p.clock()
@@ -250,33 +244,19 @@ func (p *Player) NextAnnotation() (a Annotation, reset, ok bool) {
 	return Annotation{}, false, false
 }
 
-// NextFinding moves to the next moment after the position where a finding
-// opened, changed or resolved. The first call runs the engine over the
-// whole recording (see Evaluate) to learn those moments.
-func (p *Player) NextFinding() (at time.Time, reset, ok bool, err error) {
+// NextMoment moves to the first of the moments (ascending) after the
+// position, e.g. where a finding opened, changed or closed; ok is false
+// when there is none (the position stays).
+func (p *Player) NextMoment(moments []time.Time) (at time.Time, reset, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.findingsOK {
-		p.findingsOK = true
-		tl, err := Evaluate(p.rec, p.eval)
-		if err != nil {
-			p.findingsErr = err
-		} else {
-			for _, c := range tl.Changes {
-				p.findings = append(p.findings, c.At)
-			}
-		}
-	}
-	if p.findingsErr != nil {
-		return time.Time{}, false, false, p.findingsErr
-	}
 	pos := p.position()
-	for _, t := range p.findings {
+	for _, t := range moments {
 		if t.After(pos) {
-			return t, p.seek(t), true, nil
+			return t, p.seek(t), true
 		}
 	}
-	return time.Time{}, false, false, nil
+	return time.Time{}, false, false
 }
 
 // Annotate saves a note in the recording file (see AppendAnnotation) and

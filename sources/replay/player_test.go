@@ -2,16 +2,13 @@ package replay
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
 )
@@ -50,99 +47,6 @@ func recordToFile(t *testing.T, batches []*sources.Batch, notes []Annotation) st
 		t.Fatal(err)
 	}
 	return path
-}
-
-func findingsLine(active []correlate.Finding, changes []sources.Event) string {
-	// findings resolving together come in map order from the engine
-	changes = append([]sources.Event(nil), changes...)
-	sort.Slice(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
-	var b strings.Builder
-	for _, f := range active {
-		fmt.Fprintf(&b, "A %s %s %s %s %v|", f.ID, f.Severity, f.Title, f.Opened.UTC().Format(time.RFC3339Nano), f.Evidence)
-	}
-	for _, c := range changes {
-		fmt.Fprintf(&b, "C %s %s %s %s %s %s|", c.ID, c.Labels["finding"], c.Severity, c.Title, c.Start.UTC().Format(time.RFC3339Nano), c.End.UTC().Format(time.RFC3339Nano))
-	}
-	return b.String()
-}
-
-// The postmortem must see what the on-call engineer saw: the same batches
-// through the same engine give the same findings at the same times.
-func TestReplayFindingsEqualLive(t *testing.T) {
-	batches := incidentBatches()
-	window := 10 * time.Minute
-
-	// live: the batches go straight into a store and the engine
-	liveStore := correlate.NewStore(correlate.StoreOptions{Step: 10 * time.Second})
-	liveEng := correlate.NewEngine(correlate.EngineOptions{ResolveAfter: 30 * time.Second})
-	var live []string
-	opened, resolved := 0, 0
-	for _, b := range batches {
-		liveStore.Apply(b)
-		now := liveStore.Now()
-		active, changes := liveEng.Evaluate(liveStore.Snapshot(now.Add(-window), now, nil))
-		live = append(live, findingsLine(active, changes))
-		for _, c := range changes {
-			switch c.Labels["finding"] {
-			case "opened":
-				opened++
-			case "resolved":
-				resolved++
-			}
-		}
-	}
-	if opened < 2 || resolved < 2 {
-		t.Fatalf("the scenario must open and resolve findings (opened %d, resolved %d)", opened, resolved)
-	}
-
-	// replay: record to a file, open it, play at 60× on a clock moved in
-	// uneven steps, and evaluate after each drained batch
-	path := recordToFile(t, batches, nil)
-	rec, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Close()
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	p := NewPlayer(rec, PlayerOptions{Clock: clk.Now})
-	if err := p.SetSpeed(60); err != nil {
-		t.Fatal(err)
-	}
-	p.Play()
-	store := correlate.NewStore(correlate.StoreOptions{Step: 10 * time.Second})
-	eng := correlate.NewEngine(correlate.EngineOptions{ResolveAfter: 30 * time.Second})
-	var replayed []string
-	for i := 0; !p.Done() && i < 1000; i++ {
-		due, err := p.Drain()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range due {
-			active, changes := Step(store, eng, b, window, nil)
-			replayed = append(replayed, findingsLine(active, changes))
-		}
-		clk.Add(time.Duration(137+i%5*211) * time.Millisecond)
-	}
-	if len(replayed) != len(live) {
-		t.Fatalf("replay evaluated %d batches, live %d", len(replayed), len(live))
-	}
-	for i := range live {
-		if live[i] != replayed[i] {
-			t.Fatalf("batch %d: live\n%s\nreplay\n%s", i, live[i], replayed[i])
-		}
-	}
-
-	// Evaluate (used by export and NextFinding) agrees too
-	tl, err := Evaluate(rec, EvalOptions{Store: correlate.StoreOptions{Step: 10 * time.Second}, Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}, Window: window})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tl.Changes) != opened+resolved+strings.Count(strings.Join(live, ""), " updated ") {
-		t.Fatalf("Evaluate found %d changes", len(tl.Changes))
-	}
-	if len(tl.Sources) != 2 || tl.Sources[0].Name != "lb-1" || tl.Sources[1].Failing != 1 {
-		t.Fatalf("sources %+v", tl.Sources)
-	}
 }
 
 func TestPlayerTimeControl(t *testing.T) {
@@ -205,9 +109,9 @@ func TestPlayerTimeControl(t *testing.T) {
 	if !ok || a.Text != "failover" {
 		t.Fatalf("NextAnnotation %+v %v", a, ok)
 	}
-	at, _, ok, err = p.NextFinding()
-	if err != nil || !ok || !at.After(t0.Add(4*time.Minute)) {
-		t.Fatalf("NextFinding %v %v %v", at, ok, err)
+	at, _, ok = p.NextMoment([]time.Time{t0, t0.Add(4 * time.Minute), t0.Add(5 * time.Minute)})
+	if !ok || !at.Equal(t0.Add(5*time.Minute)) {
+		t.Fatalf("NextMoment %v %v", at, ok)
 	}
 	// back in time: the caller must rebuild, and gets everything again
 	if reset := p.Seek(t0.Add(30 * time.Second)); !reset {
@@ -392,32 +296,6 @@ func TestRecordStopsAfterDurationOrCancel(t *testing.T) {
 	defer rec.Close()
 	if rec.Len() != 5 || rec.Warning != nil {
 		t.Fatalf("%d batches, %v", rec.Len(), rec.Warning)
-	}
-}
-
-// A server that flaps (the split-brain story) opens its finding again
-// after it resolved: the timeline keeps both openings.
-func TestFlappingFindingAppearsOncePerOpening(t *testing.T) {
-	var batches []*sources.Batch
-	for i := 0; i < 30; i++ {
-		at := t0.Add(time.Duration(i) * 10 * time.Second)
-		state, sev := "UP", sources.SevOK
-		if (i >= 3 && i < 6) || (i >= 15 && i < 18) {
-			state, sev = "DOWN", sources.SevCritical
-		}
-		batches = append(batches, &sources.Batch{Source: "lb-1", At: at, Nodes: []sources.NodeState{{Kind: "server", ID: "be/app-1", Name: "app-1", State: state, Severity: sev}}})
-	}
-	rec := loadBytes(t, writeRecording(t, batches, nil))
-	tl, err := Evaluate(rec, EvalOptions{Engine: correlate.EngineOptions{ResolveAfter: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tl.Findings) != 2 || tl.Findings[0].ID != tl.Findings[1].ID {
-		t.Fatalf("findings %+v", tl.Findings)
-	}
-	first, second := tl.Findings[0], tl.Findings[1]
-	if !first.Opened.Equal(t0.Add(30*time.Second)) || first.Resolved.IsZero() || !second.Opened.Equal(t0.Add(150*time.Second)) || second.Resolved.IsZero() {
-		t.Fatalf("openings %v–%v and %v–%v", first.Opened, first.Resolved, second.Opened, second.Resolved)
 	}
 }
 

@@ -24,9 +24,15 @@ type FrameInfo struct {
 // frames, and its annotations. Batches are decoded on demand, so a long
 // recording does not have to fit in memory decoded.
 type Recording struct {
-	Path        string
-	Header      Header
-	Batches     []FrameInfo  // batch frames in file order
+	Path    string
+	Header  Header
+	Batches []FrameInfo // batch frames in file order, the opening's left out
+	// OpeningBatches rebuild the store's window as it was when recording
+	// began (see Opening); empty for a recording made from the start.
+	OpeningBatches []FrameInfo
+	// Opening is the settings and engine memory when recording began; nil
+	// when the file has none (an older recording).
+	Opening     *Opening
 	Annotations []Annotation // sorted by At, then in file order
 	// Warning is nil for a whole file, or a *DamageError when the file was
 	// cut off (crash, kill -9) or is damaged: every whole frame before the
@@ -94,10 +100,19 @@ func Load(r io.ReaderAt, size int64) (*Recording, error) {
 		}
 		switch f.Kind {
 		case KindBatch:
-			rec.Batches = append(rec.Batches, FrameInfo{
-				At: f.At, Flags: f.Flags,
-				offset: f.Offset + int64(frameHeaderLen), size: len(f.Body),
-			})
+			fi := FrameInfo{At: f.At, Flags: f.Flags, offset: f.Offset + int64(frameHeaderLen), size: len(f.Body)}
+			if f.Flags&FlagOpening != 0 {
+				rec.OpeningBatches = append(rec.OpeningBatches, fi)
+			} else {
+				rec.Batches = append(rec.Batches, fi)
+			}
+		case KindOpening:
+			o, err := DecodeOpening(f)
+			if err != nil {
+				rec.Warning = &DamageError{Offset: f.Offset, Frame: fr.n - 1, Reason: err.Error()}
+				break
+			}
+			rec.Opening = &o
 		case KindAnnotation:
 			a, err := DecodeAnnotation(f)
 			if err != nil {
@@ -139,7 +154,23 @@ func (r *Recording) Batch(i int) (*sources.Batch, error) {
 	if i < 0 || i >= len(r.Batches) {
 		return nil, fmt.Errorf("batch %d out of range (recording has %d)", i, len(r.Batches))
 	}
-	fi := r.Batches[i]
+	return r.decode(r.Batches[i], i)
+}
+
+// Opened decodes the opening's batches, in file order.
+func (r *Recording) Opened() ([]*sources.Batch, error) {
+	out := make([]*sources.Batch, 0, len(r.OpeningBatches))
+	for i, fi := range r.OpeningBatches {
+		b, err := r.decode(fi, i)
+		if err != nil {
+			return nil, fmt.Errorf("opening: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func (r *Recording) decode(fi FrameInfo, i int) (*sources.Batch, error) {
 	body := make([]byte, fi.size)
 	if _, err := r.r.ReadAt(body, fi.offset); err != nil {
 		return nil, fmt.Errorf("read batch %d: %w", i, err)

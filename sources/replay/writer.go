@@ -102,11 +102,29 @@ func Create(path string, hdr Header) (*Writer, error) {
 }
 
 // WriteBatch appends one batch as the sources returned it.
-func (w *Writer) WriteBatch(b *sources.Batch) error {
+func (w *Writer) WriteBatch(b *sources.Batch) error { return w.writeBatch(b, 0) }
+
+// WriteOpening writes the state when recording began: the batches that
+// rebuild the store's window, then the settings and the engine's memory.
+// Call it once, before the first WriteBatch.
+func (w *Writer) WriteOpening(o Opening, batches []*sources.Batch) error {
+	for _, b := range batches {
+		if err := w.writeBatch(b, FlagOpening); err != nil {
+			return err
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.writeFrame(KindOpening, 0, time.Time{}, o); err != nil {
+		return fmt.Errorf("record opening: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) writeBatch(b *sources.Batch, flags uint8) error {
 	if b == nil {
 		return errors.New("record: nil batch")
 	}
-	var flags uint8
 	if len(b.Events) > 0 {
 		flags |= FlagEvents
 	}

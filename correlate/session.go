@@ -1,0 +1,393 @@
+package correlate
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// DefaultSessionWindow is how far back the engine looks: its 15-minute
+// scoring window plus the hour of baseline behind it.
+const DefaultSessionWindow = 75 * time.Minute
+
+// SessionOptions configure a session. A recording keeps them, so a replay
+// judges with the same settings as the live run that wrote it.
+type SessionOptions struct {
+	Store  StoreOptions
+	Engine EngineOptions
+	// Window is the span of every snapshot the engine judges, ending at
+	// the store's newest time; DefaultSessionWindow when zero.
+	Window time.Duration
+	// Deps are the node dependencies from the config.
+	Deps []sources.Dependency
+	// MaxChanges bounds the findings timeline; 10,000 when zero.
+	MaxChanges int
+}
+
+func (o *SessionOptions) defaults() {
+	if o.Window <= 0 {
+		o.Window = DefaultSessionWindow
+	}
+	if o.MaxChanges <= 0 {
+		o.MaxChanges = 10000
+	}
+}
+
+// Session is one incident's judgement: the store, the engine and the
+// findings timeline. Live, record, replay, export, check and serve all
+// drive it the same way, one Step per batch, which is what makes them
+// tell the same story. The engine's changes are its output, kept here,
+// never written back into the store. It does no I/O and starts no
+// goroutines; every method is safe from any goroutine.
+type Session struct {
+	opt   SessionOptions
+	store *Store
+
+	step sync.Mutex // one Step at a time, in the order the batches come
+
+	mu      sync.RWMutex
+	engine  *Engine
+	active  []Finding
+	paths   []PathVerdict
+	changes []Change
+	// history is every finding seen, in the order they opened, each as
+	// last seen (Resolved set once closed); one that opens again is a
+	// new entry, so a flapping finding shows every time it was open
+	history []Finding
+	open    map[string]int // finding ID → its entry in history while open
+}
+
+// NewSession makes an empty session.
+func NewSession(opt SessionOptions) *Session {
+	opt.defaults()
+	s := &Session{opt: opt, store: NewStore(opt.Store)}
+	s.store.SetDependencies(opt.Deps)
+	s.resetLocked()
+	return s
+}
+
+func (s *Session) resetLocked() {
+	s.engine = NewEngine(s.opt.Engine)
+	s.active, s.paths, s.changes, s.history = nil, nil, nil, nil
+	s.open = map[string]int{}
+}
+
+// Options are the session's settings (for a recording's header).
+func (s *Session) Options() SessionOptions { return s.opt }
+
+// Store is the session's store: the UI and the reports read snapshots of
+// it; only the session writes to it.
+func (s *Session) Store() *Store { return s.store }
+
+// Apply stores a batch without judging it: a recording's opening state,
+// a note. The next Step judges it with the rest.
+func (s *Session) Apply(b *sources.Batch) {
+	s.step.Lock()
+	defer s.step.Unlock()
+	s.store.Apply(b)
+}
+
+// SetStatus records a source's status before it ever answered.
+func (s *Session) SetStatus(st sources.Status) { s.store.SetStatus(st) }
+
+// Step stores one batch and judges the window ending at the store's
+// newest time: the one call every mode makes per batch. It returns what
+// changed.
+func (s *Session) Step(b *sources.Batch) []Change {
+	return s.StepThen(b, nil)
+}
+
+// StepThen is Step, with then called after the batch is stored and judged
+// and before the next batch is: a recorder writes the batch there, so
+// the file holds the batches in the order they were judged.
+func (s *Session) StepThen(b *sources.Batch, then func(*sources.Batch)) []Change {
+	s.step.Lock()
+	defer s.step.Unlock()
+	s.store.Apply(b)
+	ch := s.evaluate()
+	if then != nil {
+		then(b)
+	}
+	return ch
+}
+
+// Evaluate judges the present store again without a new batch.
+func (s *Session) Evaluate() []Change {
+	s.step.Lock()
+	defer s.step.Unlock()
+	return s.evaluate()
+}
+
+func (s *Session) evaluate() []Change {
+	now := s.store.Now()
+	snap := s.store.Snapshot(now.Add(-s.opt.Window), now, nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	active, changes := s.engine.Evaluate(snap)
+	s.active = active
+	s.paths = s.engine.Paths()
+	s.record(active, changes)
+	return changes
+}
+
+// record keeps the findings history and the bounded timeline.
+func (s *Session) record(active []Finding, changes []Change) {
+	for _, c := range changes {
+		if c.Kind != ChangeResolved && c.Kind != ChangeGrouped {
+			continue
+		}
+		if j, ok := s.open[c.Finding.ID]; ok {
+			s.history[j].Resolved = c.Finding.Resolved
+			delete(s.open, c.Finding.ID)
+		}
+	}
+	for _, f := range active {
+		if j, ok := s.open[f.ID]; ok {
+			s.history[j] = f
+			continue
+		}
+		s.open[f.ID] = len(s.history)
+		s.history = append(s.history, f)
+	}
+	s.changes = append(s.changes, changes...)
+	if over := len(s.changes) - s.opt.MaxChanges; over > 0 {
+		s.changes = append(s.changes[:0:0], s.changes[over:]...)
+	}
+	if over := len(s.history) - s.opt.MaxChanges; over > 0 {
+		s.history = append(s.history[:0:0], s.history[over:]...)
+		for id, j := range s.open {
+			s.open[id] = j - over
+		}
+	}
+}
+
+// Reset empties the store and the engine (a replay seeking backwards);
+// the options and dependencies stay.
+func (s *Session) Reset() {
+	s.step.Lock()
+	defer s.step.Unlock()
+	s.store.Reset()
+	s.mu.Lock()
+	s.resetLocked()
+	s.mu.Unlock()
+}
+
+// Findings are the active findings of the last evaluation, worst first.
+func (s *Session) Findings() []Finding {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Finding(nil), s.active...)
+}
+
+// FindingsAt are the findings that were active at the instant t (opened
+// at or before it, not resolved by then), worst first, each as last seen.
+// The zero time means now.
+func (s *Session) FindingsAt(t time.Time) []Finding {
+	if t.IsZero() {
+		return s.Findings()
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Finding
+	for _, f := range s.history {
+		if f.Opened.After(t) || (!f.Resolved.IsZero() && !f.Resolved.After(t)) {
+			continue
+		}
+		out = append(out, f)
+	}
+	SortFindings(out)
+	return out
+}
+
+// History is every finding seen, in the order they opened, each as last
+// seen; Resolved is set on those that closed.
+func (s *Session) History() []Finding {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Finding(nil), s.history...)
+}
+
+// Changes is the findings timeline: every opening, update and closing,
+// oldest first.
+func (s *Session) Changes() []Change {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Change(nil), s.changes...)
+}
+
+// Paths are the engine's path verdicts of the last evaluation.
+func (s *Session) Paths() []PathVerdict {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]PathVerdict(nil), s.paths...)
+}
+
+// Incidents are the active findings told as incidents, worst first.
+func (s *Session) Incidents() []Incident { return Incidents(s.Findings()) }
+
+// Opening is what a recording starts with so that a replay judges from
+// its first batch as the live run did: the store's window of every
+// source, as batches, and the engine's memory.
+type Opening struct {
+	Batches []*sources.Batch
+	Engine  []byte // the engine's state, for Restore
+}
+
+// maxOpeningSeries bounds the series of one opening batch, so no frame of
+// a recording grows past its limit.
+const maxOpeningSeries = 500
+
+// Opening captures the session's present state (see Opening). Call it
+// from the StepThen callback, or when no batch is being stepped.
+func (s *Session) Opening() (*Opening, error) {
+	s.step.Lock()
+	defer s.step.Unlock()
+	return s.opening()
+}
+
+// OpeningThen captures the opening and calls then with it before any
+// other batch is stepped: a recorder writes the opening there and starts
+// taking batches, so nothing falls between the two.
+func (s *Session) OpeningThen(then func(*Opening) error) error {
+	s.step.Lock()
+	defer s.step.Unlock()
+	o, err := s.opening()
+	if err != nil {
+		return err
+	}
+	return then(o)
+}
+
+func (s *Session) opening() (*Opening, error) {
+	now := s.store.Now()
+	snap := s.store.Snapshot(now.Add(-s.opt.Window), now, nil)
+	s.mu.RLock()
+	state, err := s.engine.state2bytes()
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	return &Opening{Batches: OpeningBatches(snap), Engine: state}, nil
+}
+
+// Restore stores an opening's batches and gives the engine the memory it
+// had (open findings, hysteresis), so the findings go on as they were.
+func (s *Session) Restore(o *Opening) error {
+	s.step.Lock()
+	defer s.step.Unlock()
+	for _, b := range o.Batches {
+		s.store.Apply(b)
+	}
+	if len(o.Engine) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.engine.restore(o.Engine); err != nil {
+		return err
+	}
+	s.active = s.engine.activeSorted()
+	s.record(s.active, nil)
+	return nil
+}
+
+// OpeningBatches turns a snapshot into batches, one or more per source,
+// that rebuild it in an empty store: every series' values at their bucket
+// times, the events, path traces, node states and statuses.
+func OpeningBatches(snap *Snapshot) []*sources.Batch {
+	var out []*sources.Batch
+	bySource := map[string]*sources.Batch{}
+	get := func(src string) *sources.Batch {
+		b := bySource[src]
+		if b == nil || len(b.Series) >= maxOpeningSeries {
+			b = &sources.Batch{Source: src, At: snap.Now}
+			bySource[src] = b
+			out = append(out, b)
+		}
+		return b
+	}
+	for _, st := range snap.Status {
+		b := get(st.Source)
+		b.Status, b.Type = st, st.Type
+	}
+	for _, n := range snap.Nodes {
+		b := get(n.Source)
+		b.Nodes = append(b.Nodes, n)
+	}
+	for i := range snap.Series {
+		ss := &snap.Series[i]
+		pts := make([]sources.Point, 0, len(ss.Values))
+		for j, v := range ss.Values {
+			if !math.IsNaN(v) {
+				pts = append(pts, sources.Point{T: snap.Time(j), V: v})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		b := get(ss.Source)
+		b.Series = append(b.Series, sources.Series{Name: ss.Name, Labels: ss.Labels, Unit: ss.Unit,
+			Role: ss.Role, Layer: ss.Layer, Node: ss.Node, Points: pts})
+	}
+	for _, ev := range snap.Events {
+		b := get(ev.Source)
+		b.Events = append(b.Events, ev)
+	}
+	for _, p := range snap.Paths {
+		b := get(p.Source)
+		b.Paths = append(b.Paths, p.Traces...)
+	}
+	return out
+}
+
+// engineState is what an engine remembers between evaluations.
+type engineState struct {
+	Active     []Finding
+	Absent     map[string]time.Time
+	RuleActive map[string]bool
+	RuleTop    map[string]string
+}
+
+func (e *Engine) state2bytes() ([]byte, error) {
+	st := engineState{Active: e.activeSorted(), Absent: e.absent, RuleActive: e.state.active, RuleTop: e.state.top}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
+		return nil, fmt.Errorf("engine state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (e *Engine) restore(b []byte) error {
+	var st engineState
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
+		return fmt.Errorf("engine state: %w", err)
+	}
+	for i := range st.Active {
+		f := st.Active[i]
+		e.active[f.ID] = &f
+	}
+	for k, v := range st.Absent {
+		e.absent[k] = v
+	}
+	for k, v := range st.RuleActive {
+		e.state.active[k] = v
+	}
+	for k, v := range st.RuleTop {
+		e.state.top[k] = v
+	}
+	return nil
+}
+
+func (e *Engine) activeSorted() []Finding {
+	out := make([]Finding, 0, len(e.active))
+	for _, f := range e.active {
+		out = append(out, *f)
+	}
+	SortFindings(out)
+	return out
+}
