@@ -97,7 +97,10 @@ func (s *Session) SetStatus(st sources.Status) { s.store.SetStatus(st) }
 
 // Step stores one batch and judges the window ending at the store's
 // newest time: the one call every mode makes per batch. It returns what
-// changed.
+// changed. While a known source has not answered its first poll, the
+// batch is only stored: judging the first source's backfill alone would
+// open findings the next source's data changes at once (the scheduler
+// reports a poll that fails or hangs as a batch too, so this ends).
 func (s *Session) Step(b *sources.Batch) []Change {
 	return s.StepThen(b, nil)
 }
@@ -109,7 +112,10 @@ func (s *Session) StepThen(b *sources.Batch, then func(*sources.Batch)) []Change
 	s.step.Lock()
 	defer s.step.Unlock()
 	s.store.Apply(b)
-	ch := s.evaluate()
+	var ch []Change
+	if s.store.Awaiting() == 0 {
+		ch = s.evaluate()
+	}
 	if then != nil {
 		then(b)
 	}

@@ -620,6 +620,20 @@ func (r *ring) copyWindow(b0 int64, dst []float64) {
 	}
 }
 
+// Awaiting is how many sources are known (from their status) but have not
+// answered yet: not one poll, failed or not, has come back from them.
+func (s *Store) Awaiting() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, st := range s.status {
+		if st.Health == sources.HealthUnknown {
+			n++
+		}
+	}
+	return n
+}
+
 // SeriesCount is how many series the store holds.
 func (s *Store) SeriesCount() int {
 	s.mu.RLock()
