@@ -77,10 +77,10 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 			continue
 		}
 		a := ScoreWindow(s.Values, w.From, w.To, &b, HarmfulDirection(&s.SeriesMeta), o.Score, nil)
-		on := a.Sustained >= o.SymptomZ && a.LastHit >= w.To-1-recent
-		if !on && st.active[s.Key] && a.Last >= o.KeepZ {
-			on = true
-		}
+		// it opens on a sustained move still going on, and stays open
+		// only while the symptom is away from its baseline: once back,
+		// the finding closes (after the engine's ResolveAfter)
+		on := (a.Sustained >= o.SymptomZ && a.LastHit >= w.To-1-recent || st.active[s.Key]) && a.Last >= o.KeepZ
 		if on {
 			now[s.Key] = true
 			act = append(act, activeSymptom{i, a, b})

@@ -26,3 +26,37 @@ func TestSessionJudgesOnceEverySourceAnswered(t *testing.T) {
 		t.Fatalf("after every source answered: %+v", fs)
 	}
 }
+
+// A finding closes when its symptom is back at its baseline, not minutes
+// later: the engine's ResolveAfter after the first calm point, and the
+// close is on the timeline.
+func TestFindingClosesWhenItsSymptomIsBack(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	step := 5 * time.Second
+	s := NewSession(SessionOptions{Store: StoreOptions{Step: step}})
+	recovered := t0.Add(90 * time.Minute)
+	var opened, resolved time.Time
+	for i := 0; i < 100*60/5; i++ {
+		at := t0.Add(time.Duration(i) * step)
+		v := 0.2 + 0.05*float64(i%7)
+		if !at.Before(t0.Add(80*time.Minute)) && at.Before(recovered) {
+			v = 15 + float64(i%3)
+		}
+		for _, c := range s.Step(&sources.Batch{Source: "lb-1", At: at, Status: sources.Status{Health: sources.HealthOK},
+			Series: []sources.Series{{Name: "hrsp_5xx", Unit: "req/s", Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: "app",
+				Points: []sources.Point{{T: at, V: v}}}}}) {
+			switch c.Kind {
+			case ChangeOpened:
+				opened = c.At
+			case ChangeResolved:
+				resolved = c.At
+			}
+		}
+	}
+	if opened.IsZero() || resolved.IsZero() {
+		t.Fatalf("opened %v, resolved %v", opened, resolved)
+	}
+	if late := resolved.Sub(recovered); late < 0 || late > 30*time.Second+2*step {
+		t.Fatalf("resolved %v after the symptom was back (want within ResolveAfter and two steps)", late)
+	}
+}
