@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/internal/app"
+	"github.com/opsview/opsview/internal/export"
+	"github.com/opsview/opsview/internal/realserver"
+	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/replay"
+)
+
+// incidentLab is the testbed's incident on real servers: HAProxy in front
+// of an app server that can be made to fail, and Prometheus scraping a
+// node_exporter whose textfile collector says how busy db-1's disk is.
+type incidentLab struct {
+	failing  atomic.Bool
+	textfile string
+	config   string
+}
+
+func needServers(t *testing.T, binaries ...string) {
+	t.Helper()
+	if why := realserver.Missing(binaries...); why != "" {
+		if realserver.InCI() {
+			t.Fatalf("under CI=true: %s", why)
+		}
+		t.Skip(why)
+	}
+}
+
+func startIncidentLab(t *testing.T) *incidentLab {
+	needServers(t, "haproxy", "prometheus", "prometheus-node-exporter")
+	l := &incidentLab{}
+	appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.failing.Load() {
+			http.Error(w, "db timeout", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(appSrv.Close)
+	ports, err := realserver.FreePorts(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe, dead, ne, prom := ports[0], ports[1], ports[2], ports[3]
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "admin.sock")
+	cfg := fmt.Sprintf(`global
+    stats socket %s mode 600 level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend web
+    bind 127.0.0.1:%d
+    default_backend app
+backend app
+    option httpchk GET /
+    server app-1 %s check inter 300 fall 2 rise 1
+    server app-2 127.0.0.1:%d check inter 300 fall 1 rise 1
+`, sock, fe, strings.TrimPrefix(appSrv.URL, "http://"), dead)
+	mustWrite(t, filepath.Join(dir, "haproxy.cfg"), cfg)
+	hp, err := realserver.Start(dir, nil, "haproxy", "-db", "-f", filepath.Join(dir, "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hp.Stop)
+	waitFor(t, 10*time.Second, "HAProxy's stats socket", func() bool { _, err := os.Stat(sock); return err == nil })
+	// the dead server goes DOWN, the live one UP, after their first checks
+	time.Sleep(1500 * time.Millisecond)
+
+	l.textfile = filepath.Join(dir, "textfile")
+	if err := os.MkdirAll(l.textfile, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.iowait(t, 2)
+	nex, err := realserver.Start(dir, nil, "prometheus-node-exporter", "--web.listen-address="+realserver.Addr(ne),
+		"--collector.textfile.directory="+l.textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nex.Stop)
+	mustWrite(t, filepath.Join(dir, "prom.yml"), fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs: [{job_name: node, static_configs: [{targets: ['%s']}]}]\n", realserver.Addr(ne)))
+	pr, err := realserver.Start(dir, nil, "prometheus", "--config.file="+filepath.Join(dir, "prom.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+realserver.Addr(prom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pr.Stop)
+	if err := realserver.WaitHTTP(pr, "http://"+realserver.Addr(prom)+"/-/ready", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// traffic through the load balancer, bounded, until the test ends
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		client := &http.Client{Timeout: time.Second}
+		for i := 0; i < 20000 && ctx.Err() == nil; i++ {
+			if resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", fe)); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	l.config = writeConfig(t, fmt.Sprintf(`store: {step: 1s}
+sources:
+  - name: lb-1
+    type: haproxy
+    interval: 1s
+    timeout: 2s
+    socket: %s
+  - name: prom
+    type: prometheus
+    interval: 1s
+    url: http://%s
+    queries:
+      - query: opsview_db_iowait_percent
+        name: cpu_iowait
+        unit: "%%"
+        role: resource
+        layer: db
+        node: $instance
+`, sock, realserver.Addr(prom)))
+	return l
+}
+
+func (l *incidentLab) iowait(t *testing.T, v float64) {
+	t.Helper()
+	tmp := filepath.Join(l.textfile, ".opsview.prom")
+	mustWrite(t, tmp, fmt.Sprintf("# TYPE opsview_db_iowait_percent gauge\nopsview_db_iowait_percent{instance=\"db-1\"} %g\n", v))
+	if err := os.Rename(tmp, filepath.Join(l.textfile, "opsview.prom")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustWrite(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// told is a session's story in words a test can compare.
+func told(fs []correlate.Finding, cs []correlate.Change) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "F %s %s %q opened %s\n", f.ID, f.Severity, f.Title, f.Opened.UTC().Format(time.TimeOnly))
+	}
+	for _, c := range cs {
+		fmt.Fprintf(&b, "C %s %s %s %q\n", c.At.UTC().Format(time.TimeOnly), c.Kind, c.Finding.ID, c.Finding.Title)
+	}
+	return b.String()
+}
+
+// An incident on real servers, recorded from the middle (r pressed while
+// a server is already DOWN): live, the replay of the file and its export
+// tell the same story, finding for finding, change for change.
+func TestLiveReplayAndExportOfARealIncidentAgree(t *testing.T) {
+	l := startIncidentLab(t)
+	g := &globals{config: l.config}
+	logf := func(string, ...any) {}
+	p, err := loadPlan(context.Background(), g, logf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(p.entries)
+	rt := app.New(runtimeOptions(p, logf))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rt.Run(ctx, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// settled: app-2 DOWN, app-1 UP, the sources answering
+	waitFor(t, 20*time.Second, "app-2 DOWN and nothing critical", func() bool {
+		down := false
+		for _, f := range rt.Findings() {
+			if f.Severity == sources.SevCritical || f.Rule == "source-failing" {
+				return false
+			}
+			down = down || strings.Contains(f.Title, "app-2")
+		}
+		return down
+	})
+	out := filepath.Join(t.TempDir(), "incident.opsrec")
+	var werr atomic.Value
+	w, err := startRecording(rt, out, replay.Header{Producer: "test"}, func(err error) { werr.Store(err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(rt.Session.Changes())
+	time.Sleep(2 * time.Second)
+	l.iowait(t, 90)
+	l.failing.Store(true)
+	waitFor(t, 20*time.Second, "a critical finding for the backend", func() bool {
+		for _, f := range rt.Findings() {
+			if f.Severity == sources.SevCritical && strings.Contains(f.Title, "app") {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(2 * time.Second)
+	// stop recording between two batches: what live concluded then is
+	// what the file must lead to
+	var live string
+	if err := rt.Record(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt.Session.OpeningThen(func(*correlate.Opening) error {
+		live = told(rt.Session.Findings(), rt.Session.Changes()[before:])
+		return nil
+	})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e := werr.Load(); e != nil {
+		t.Fatal(e)
+	}
+	if !strings.Contains(live, "C ") {
+		t.Fatalf("nothing changed while recording:\n%s", live)
+	}
+
+	rec, err := replay.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	judged, err := app.Judge(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := told(judged.Findings(), judged.Changes()); got != live {
+		t.Fatalf("the recording judged:\n%s\nlive:\n%s", got, live)
+	}
+	replayed, err := app.NewReplay(rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	player := replay.NewPlayer(rec, replay.PlayerOptions{})
+	player.Seek(player.End())
+	due, err := player.Drain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range due {
+		replayed.Ingest(b)
+	}
+	if got := told(replayed.Session.Findings(), replayed.Session.Changes()); got != live {
+		t.Fatalf("replayed:\n%s\nlive:\n%s", got, live)
+	}
+	var md strings.Builder
+	if err := export.Markdown(&md, rec, export.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range judged.History() {
+		if !strings.Contains(md.String(), f.Title) {
+			t.Errorf("the export lacks the finding %q", f.Title)
+		}
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %s", what, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
