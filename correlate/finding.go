@@ -35,6 +35,9 @@ type Evidence struct {
 	Value     float64       // the level in the window
 	Lead      time.Duration // >0: it moved this long before the symptom
 	Text      string        // one line in plain words
+	// Label names the series as an operator says it ("db-1 cpu.iowait");
+	// "" for evidence that is not a series. Headlines quote it.
+	Label string
 }
 
 // Finding is something the engine concluded: what is wrong and why it
@@ -56,6 +59,10 @@ type Finding struct {
 	Opened   time.Time
 	Updated  time.Time
 	Resolved time.Time // zero while active
+	// Segment is the network place a path finding blames (the smallest
+	// of its addresses, stable while vantages name it differently); ""
+	// for other findings.
+	Segment string
 }
 
 // Active reports whether the finding has not resolved.
