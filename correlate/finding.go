@@ -67,3 +67,25 @@ type Finding struct {
 
 // Active reports whether the finding has not resolved.
 func (f *Finding) Active() bool { return f.Resolved.IsZero() }
+
+// TopSuspect is the series the finding blames first, nil when it blames
+// none (a path finding's suspects are paths, not series).
+func (f *Finding) TopSuspect() *Evidence {
+	for i := range f.Evidence {
+		if e := &f.Evidence[i]; e.Kind == EvSuspect && e.SeriesKey != "" {
+			return e
+		}
+	}
+	return nil
+}
+
+// Symptom is the external series the finding is about, nil when it is
+// about a state, an event or a path.
+func (f *Finding) Symptom() *Evidence {
+	for i := range f.Evidence {
+		if e := &f.Evidence[i]; e.Kind == EvSymptom && e.SeriesKey != "" {
+			return e
+		}
+	}
+	return nil
+}
