@@ -1,6 +1,7 @@
 // Package export writes a recording as a postmortem document: the window,
-// the sources, one timeline of events, findings and notes, the findings
-// with their evidence, and small ASCII charts of the key series.
+// the incidents (findings that share a cause, one headline each), the
+// sources, one timeline of events, findings and notes, the findings with
+// their evidence, and small ASCII charts of the key series.
 //
 // It runs the same engine over the recording as the replay does (through
 // replay.Evaluate), so the document says what the screen said. It must not
@@ -80,6 +81,7 @@ func Markdown(w io.Writer, rec *replay.Recording, opts Options) error {
 	}
 	d := &doc{opt: opts, rec: rec, tl: tl}
 	d.header()
+	d.incidents()
 	d.sources()
 	d.timeline()
 	d.findings()
@@ -93,10 +95,20 @@ func Markdown(w io.Writer, rec *replay.Recording, opts Options) error {
 }
 
 type doc struct {
-	opt Options
-	rec *replay.Recording
-	tl  *replay.Timeline
-	b   strings.Builder
+	opt  Options
+	rec  *replay.Recording
+	tl   *replay.Timeline
+	b    strings.Builder
+	incs []correlate.Incident // the recording's incidents; see told
+}
+
+// told is the recording's incidents: its findings that share a cause
+// while open together, worst first.
+func (d *doc) told() []correlate.Incident {
+	if d.incs == nil {
+		d.incs = correlate.Incidents(d.tl.Findings)
+	}
+	return d.incs
 }
 
 func (d *doc) p(format string, args ...any) { fmt.Fprintf(&d.b, format, args...) }
@@ -126,12 +138,71 @@ func (d *doc) header() {
 	if h.Producer != "" {
 		d.p(" by %s", cell(h.Producer))
 	}
-	d.p("\n- **Contents:** %d batches from %d sources, %d events, %d findings, %d notes\n",
-		d.rec.Len(), len(d.tl.Sources), len(d.tl.Events), len(d.tl.Findings), len(d.rec.Annotations))
+	d.p("\n- **Contents:** %d batches from %d sources, %d events, %d findings in %d incidents, %d notes\n",
+		d.rec.Len(), len(d.tl.Sources), len(d.tl.Events), len(d.tl.Findings), len(d.told()), len(d.rec.Annotations))
 	if d.rec.Warning != nil {
 		d.p("- **Warning:** %s\n", cell(d.rec.Warning.Error()))
 	}
 	d.p("\n")
+}
+
+// incidents tells each incident first: its headline, when it began and
+// ended, what its findings share, and the findings under it.
+func (d *doc) incidents() {
+	d.p("## Incidents\n\n")
+	incs := d.told()
+	if len(incs) == 0 {
+		d.p("None: the engine raised no findings.\n\n")
+		return
+	}
+	byID := map[string][]*correlate.Finding{} // a finding that reopened is there once per opening
+	for i := range d.tl.Findings {
+		f := &d.tl.Findings[i]
+		byID[f.ID] = append(byID[f.ID], f)
+	}
+	for _, inc := range incs {
+		d.p("### %s: %s\n\n", strings.ToUpper(inc.Severity.String()), cell(inc.Headline))
+		d.p("- **Since:** %s", d.clock(inc.Since))
+		if inc.Until.IsZero() {
+			d.p(" · still open at the end of the recording\n")
+		} else {
+			d.p(" · **Until:** %s (after %s)\n", d.clock(inc.Until), inc.Until.Sub(inc.Since))
+		}
+		if shared := sharedCause(&inc); shared != "" {
+			d.p("- **Shared cause:** %s\n", cell(shared))
+		}
+		d.p("- **Findings:**\n")
+		for _, id := range inc.Findings {
+			for _, f := range byID[id] {
+				if f.Opened.Before(inc.Since) || (!inc.Until.IsZero() && f.Opened.After(inc.Until)) {
+					continue // an opening of another incident
+				}
+				d.p("  - %s %s (%s)\n", strings.ToUpper(f.Severity.String()), cell(f.Title), d.span(f.Opened, f.Resolved))
+			}
+		}
+		d.p("\n")
+	}
+}
+
+// sharedCause says what an incident's findings have in common.
+func sharedCause(inc *correlate.Incident) string {
+	switch inc.Cause {
+	case correlate.CauseSuspect:
+		return "they blame the series " + inc.CauseKey
+	case correlate.CauseGroup:
+		return "one place, " + inc.CauseKey
+	case correlate.CausePath:
+		return "one network segment, " + inc.CauseKey
+	}
+	return ""
+}
+
+// span is "opened 13:44:20, resolved 13:47:00", or "… still open".
+func (d *doc) span(opened, resolved time.Time) string {
+	if resolved.IsZero() {
+		return "opened " + d.clock(opened) + ", still open"
+	}
+	return "opened " + d.clock(opened) + ", resolved " + d.clock(resolved)
 }
 
 func (d *doc) sources() {
