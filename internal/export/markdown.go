@@ -1,7 +1,8 @@
 // Package export writes a recording as a postmortem document: the window,
 // the incidents (findings that share a cause, one headline each), the
-// sources, one timeline of events, findings and notes, the findings with
-// their evidence, and small ASCII charts of the key series.
+// sources, one timeline of events, findings and notes that keeps only
+// what was new, the findings with their evidence, and small ASCII charts
+// of the key series.
 //
 // It runs the same engine over the recording as the replay does (through
 // replay.Evaluate), so the document says what the screen said. It must not
@@ -218,35 +219,119 @@ func (d *doc) sources() {
 	d.p("\n")
 }
 
+// row is one line of the timeline. Rows about one thing (a source's
+// event, an engine finding) share a key; fold keeps the ones that say
+// something new about it.
 type row struct {
 	at       time.Time
-	order    int
+	order    int    // among rows at one time: events, then findings, then notes
+	key      string // what it is about; "" for a note, never folded
+	ended    bool   // it says the thing ended
 	severity string
+	cause    string // what it says explains the thing: an event's title; a finding's cause (see findingRows)
+	again    string // the word for its folded repeats: "repeated", "updated"
 	source   string
-	what     string
+	// what it says: verb ("finding opened: ", "update: ") and title
+	verb  string
+	title string
+	// folded counts the rows after it that said nothing new, the last
+	// of them at last.
+	folded int
+	last   time.Time
 }
 
-func (d *doc) timeline() {
+// fold keeps, of rows in time order, the first about each thing, each
+// that changes its severity or its cause, and its end; a row that says
+// again what the last kept row about its thing said is counted on that
+// row instead. Of the rows about one thing at one instant only the last
+// words count: they are told in the first row. An end sent again says
+// nothing and is dropped uncounted.
+func fold(rows []row) []row {
+	out := make([]row, 0, len(rows))
+	lastKept := map[string]int{} // key → index in out
+	for _, r := range rows {
+		i, seen := lastKept[r.key]
+		if seen && r.key != "" && !r.ended && !out[i].ended && out[i].at.Equal(r.at) {
+			out[i].severity, out[i].cause, out[i].title = r.severity, r.cause, r.title
+			continue
+		}
+		if r.key == "" || !seen || !sameNews(&out[i], &r) {
+			if r.key != "" {
+				lastKept[r.key] = len(out)
+			}
+			out = append(out, r)
+			continue
+		}
+		if !r.ended {
+			out[i].folded++
+			out[i].last = r.at
+		}
+	}
+	return out
+}
+
+// sameNews reports whether r says nothing that kept did not.
+func sameNews(kept, r *row) bool {
+	return kept.ended == r.ended && kept.severity == r.severity && kept.cause == r.cause
+}
+
+// eventRows are the sources' events as they were sent: each sending a row.
+func (d *doc) eventRows() []row {
 	var rows []row
 	for _, le := range d.tl.EventLog {
 		e := le.Event
-		what := e.Title
-		sev := e.Severity.String()
+		r := row{at: le.At, key: "event " + e.Source + "/" + e.ID, ended: !e.Open(), severity: e.Severity.String(),
+			cause: e.Title, again: "repeated", source: e.Source, title: e.Title}
 		switch {
 		case le.First && !e.Open():
-			what = e.Title + " (ended " + d.clock(e.End) + ")"
+			r.title = e.Title + " (ended " + d.clock(e.End) + ")"
 		case !le.First && !e.Open():
-			sev, what = "ended", e.Title
+			r.severity = "ended"
 		case !le.First:
-			what = "update: " + e.Title
+			r.verb = "update: "
 		}
-		rows = append(rows, row{at: le.At, order: 0, severity: sev, source: e.Source, what: what})
+		rows = append(rows, r)
 	}
+	return rows
+}
+
+// findingRows are the engine's changes to its findings: each a row. The
+// replay's change events carry the finding's title, not its evidence:
+// the title with its numbers masked (the count of folded servers, values
+// that move every refresh) stands for its cause, which it names.
+func (d *doc) findingRows() []row {
+	var rows []row
 	for _, c := range d.tl.Changes {
-		rows = append(rows, row{at: c.At, order: 1, severity: c.Event.Severity.String(), source: "engine", what: "finding " + c.What + ": " + strings.TrimPrefix(c.Event.Title, c.What+": ")})
+		id := strings.TrimPrefix(c.Event.ID, "finding/")
+		rows = append(rows, row{at: c.At, order: 1, key: "finding " + id, ended: c.What == "resolved" || c.What == "grouped",
+			severity: c.Event.Severity.String(), cause: withoutNumbers(c.Event.Title), again: "updated", source: "engine",
+			verb: "finding " + c.What + ": ", title: strings.TrimPrefix(c.Event.Title, c.What+": ")})
 	}
+	return rows
+}
+
+// withoutNumbers is s with each run of digits as one "#".
+func withoutNumbers(s string) string {
+	var b strings.Builder
+	digits := false
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			if !digits {
+				b.WriteByte('#')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (d *doc) timeline() {
+	rows := append(d.eventRows(), d.findingRows()...)
 	for _, a := range d.rec.Annotations {
-		rows = append(rows, row{at: a.At, order: 2, severity: "note", source: a.Author, what: a.Text})
+		rows = append(rows, row{at: a.At, order: 2, severity: "note", source: a.Author, title: a.Text})
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if !rows[i].at.Equal(rows[j].at) {
@@ -254,6 +339,7 @@ func (d *doc) timeline() {
 		}
 		return rows[i].order < rows[j].order
 	})
+	rows = fold(rows)
 	d.p("## Timeline\n\n")
 	if len(rows) == 0 {
 		d.p("Nothing happened: no events, findings or notes.\n\n")
@@ -261,7 +347,11 @@ func (d *doc) timeline() {
 	}
 	d.p("| Time (%s) | Severity | Source | What |\n|---|---|---|---|\n", d.zone())
 	for _, r := range rows {
-		d.p("| %s | %s | %s | %s |\n", d.clock(r.at), r.severity, cell(r.source), cell(r.what))
+		what := r.verb + r.title
+		if r.folded > 0 {
+			what += fmt.Sprintf(" (%s %d×, until %s)", r.again, r.folded, d.clock(r.last))
+		}
+		d.p("| %s | %s | %s | %s |\n", d.clock(r.at), r.severity, cell(r.source), cell(what))
 	}
 	d.p("\n")
 }
