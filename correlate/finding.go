@@ -35,6 +35,9 @@ type Evidence struct {
 	Value     float64       // the level in the window
 	Lead      time.Duration // >0: it moved this long before the symptom
 	Text      string        // one line in plain words
+	// Label names the series as an operator says it ("db-1 cpu.iowait");
+	// "" for evidence that is not a series. Headlines quote it.
+	Label string
 }
 
 // Finding is something the engine concluded: what is wrong and why it
@@ -56,7 +59,33 @@ type Finding struct {
 	Opened   time.Time
 	Updated  time.Time
 	Resolved time.Time // zero while active
+	// Segment is the network place a path finding blames (the smallest
+	// of its addresses, stable while vantages name it differently); ""
+	// for other findings.
+	Segment string
 }
 
 // Active reports whether the finding has not resolved.
 func (f *Finding) Active() bool { return f.Resolved.IsZero() }
+
+// TopSuspect is the series the finding blames first, nil when it blames
+// none (a path finding's suspects are paths, not series).
+func (f *Finding) TopSuspect() *Evidence {
+	for i := range f.Evidence {
+		if e := &f.Evidence[i]; e.Kind == EvSuspect && e.SeriesKey != "" {
+			return e
+		}
+	}
+	return nil
+}
+
+// Symptom is the external series the finding is about, nil when it is
+// about a state, an event or a path.
+func (f *Finding) Symptom() *Evidence {
+	for i := range f.Evidence {
+		if e := &f.Evidence[i]; e.Kind == EvSymptom && e.SeriesKey != "" {
+			return e
+		}
+	}
+	return nil
+}

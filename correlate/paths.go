@@ -1018,6 +1018,7 @@ func FindingsFromVerdicts(vs []PathVerdict) []Finding {
 			Explanation: explain(&v),
 			Layer:       sources.LayerNetwork,
 			Node:        node,
+			Segment:     key,
 		}
 		if v.Kind == VerdictShared && v.Provider == "green" {
 			f.Title = "provider green, path red: " + f.Title

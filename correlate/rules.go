@@ -360,7 +360,7 @@ func Headline(snap *Snapshot, c, sym *Candidate) string {
 
 func evidenceOf(snap *Snapshot, c *Candidate, kind EvidenceKind, w Window, sym *Candidate) Evidence {
 	ev := Evidence{
-		Kind: kind, SeriesKey: c.Key, Layer: c.Meta.Layer, Node: c.Meta.Node,
+		Kind: kind, SeriesKey: c.Key, Label: Label(c.Meta), Layer: c.Meta.Layer, Node: c.Meta.Node,
 		From: snap.Time(w.From), Until: snap.Time(w.To),
 		Score: c.Score, Baseline: c.Base.Level, Spread: c.Base.Spread, Value: c.PeakValue,
 	}
@@ -415,7 +415,7 @@ func excludedEvidence(snap *Snapshot, rk *Ranking) []Evidence {
 			break
 		}
 		c := &rk.Excluded[i]
-		out = append(out, Evidence{Kind: EvExcluded, SeriesKey: c.Key, Layer: c.Meta.Layer, Node: c.Meta.Node,
+		out = append(out, Evidence{Kind: EvExcluded, SeriesKey: c.Key, Label: Label(c.Meta), Layer: c.Meta.Layer, Node: c.Meta.Node,
 			From: snap.Time(rk.Window.From), Until: snap.Time(rk.Window.To), Baseline: math.NaN(),
 			Text: Label(c.Meta) + ": " + c.Excluded})
 	}
@@ -704,7 +704,7 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 		if p.s == nil {
 			continue
 		}
-		f.Evidence = append(f.Evidence, Evidence{Kind: EvContext, SeriesKey: p.s.Key, Layer: p.s.Layer, Node: p.s.Node,
+		f.Evidence = append(f.Evidence, Evidence{Kind: EvContext, SeriesKey: p.s.Key, Label: Label(&p.s.SeriesMeta), Layer: p.s.Layer, Node: p.s.Node,
 			From: snap.Time(from), Until: snap.Time(rk.Window.To), Score: p.z, Baseline: p.b.Level, Spread: p.b.Spread,
 			Value: windowMedian(p.s.Values, from, rk.Window.To, nil, &r.bufA), Text: desc(Label(&p.s.SeriesMeta), p)})
 	}
@@ -885,7 +885,7 @@ func failoverFindings(snap *Snapshot, r *Ranker) []Finding {
 		f.Explanation = fmt.Sprintf("%s at %s; %s %s that, %s rose from %s to %s.",
 			hit.title, hit.at.UTC().Format("15:04:05"), FormatDuration(d), rel, Label(&s.SeriesMeta),
 			FormatValue(b.Level, s.Unit), FormatValue(a.PeakValue, s.Unit))
-		f.Evidence = append(f.Evidence, Evidence{Kind: EvSuspect, SeriesKey: s.Key, Layer: s.Layer, Node: s.Node,
+		f.Evidence = append(f.Evidence, Evidence{Kind: EvSuspect, SeriesKey: s.Key, Label: Label(&s.SeriesMeta), Layer: s.Layer, Node: s.Node,
 			From: snap.Time(w.From), Until: snap.Time(w.To), Score: a.Sustained, Baseline: b.Level, Spread: b.Spread,
 			Value: a.PeakValue, Lead: -d, Text: f.Explanation})
 		out = append(out, f)

@@ -28,6 +28,23 @@ type CheckReport struct {
 	Sources  []CheckSource  `json:"sources"`
 	Checks   []string       `json:"checks,omitempty"` // per-backend lines, Nagios style
 	Findings []CheckFinding `json:"findings"`
+	// Incidents tell the findings that share a cause as one headline,
+	// worst first; each lists its findings by ID.
+	Incidents []CheckIncident `json:"incidents"`
+}
+
+// CheckIncident is findings that share one cause.
+type CheckIncident struct {
+	ID        string    `json:"id"`
+	Severity  string    `json:"severity"`
+	Headline  string    `json:"headline"`
+	Cause     string    `json:"cause"` // suspect, group, path or own
+	CauseKey  string    `json:"cause_key,omitempty"`
+	Explained bool      `json:"explained"` // an internal cause (a suspect series) explains it
+	Since     time.Time `json:"since,omitzero"`
+	Findings  []string  `json:"findings"` // IDs, worst first
+	Layer     string    `json:"layer,omitempty"`
+	Node      string    `json:"node,omitempty"`
 }
 
 // CheckSource is one source's line.
@@ -42,6 +59,7 @@ type CheckSource struct {
 
 // CheckFinding is one finding.
 type CheckFinding struct {
+	ID       string `json:"id,omitempty"`
 	Severity string `json:"severity"`
 	Title    string `json:"title"`
 	Detail   string `json:"detail,omitempty"`
@@ -60,9 +78,11 @@ func checkCmd(g *globals, stdout io.Writer) *cobra.Command {
 		Short: "Poll every source once, print a compact report, exit like a Nagios plugin",
 		Long: `check polls every configured source (twice, --sample apart, so that
 counters become rates), runs the engine once, prints one line per source and
-then the findings, worst first, and exits 0 OK, 1 WARNING, 2 CRITICAL or
-3 UNKNOWN. --format json prints the same for machines. Colour only on a
-terminal, never under NO_COLOR.`,
+then the incidents, worst first: findings that share a cause under one
+headline, the worst named on the status line. It exits 0 OK, 1 WARNING,
+2 CRITICAL or 3 UNKNOWN. --format json prints the same for machines (the
+findings, and the incidents listing them by ID). Colour only on a terminal,
+never under NO_COLOR.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
@@ -157,6 +177,7 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 	}
 	sort.Strings(rep.Checks)
 	worst := sources.SevOK
+	var reported []correlate.Finding
 	for _, f := range findings {
 		if f.Rule == "source-failing" {
 			continue // said on the source's line, and counted as UNKNOWN
@@ -164,9 +185,11 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 		if f.Severity > worst {
 			worst = f.Severity
 		}
-		rep.Findings = append(rep.Findings, CheckFinding{Severity: f.Severity.String(), Title: sources.Clean(f.Title),
+		reported = append(reported, f)
+		rep.Findings = append(rep.Findings, CheckFinding{ID: sources.Clean(f.ID), Severity: f.Severity.String(), Title: sources.Clean(f.Title),
 			Detail: sources.Clean(f.Explanation), Rule: f.Rule, Layer: string(f.Layer), Node: sources.Clean(f.Node)})
 	}
+	rep.Incidents = checkIncidents(reported)
 	switch {
 	case worst >= sources.SevCritical:
 		rep.Code = ExitCritical
@@ -181,7 +204,25 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 	return rep
 }
 
+// checkIncidents are the incidents of the reported findings.
+func checkIncidents(fs []correlate.Finding) []CheckIncident {
+	out := []CheckIncident{}
+	for _, inc := range correlate.Incidents(fs) {
+		ids := make([]string, len(inc.Findings))
+		for i, id := range inc.Findings {
+			ids[i] = sources.Clean(id)
+		}
+		out = append(out, CheckIncident{ID: sources.Clean(inc.ID), Severity: inc.Severity.String(), Headline: sources.Clean(inc.Headline),
+			Cause: string(inc.Cause), CauseKey: sources.Clean(inc.CauseKey), Explained: inc.Explained, Since: inc.Since.UTC(),
+			Findings: ids, Layer: string(inc.Layer), Node: sources.Clean(inc.Node)})
+	}
+	return out
+}
+
 func writeJSON(w io.Writer, rep CheckReport) {
+	if rep.Incidents == nil {
+		rep.Incidents = []CheckIncident{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(rep)
@@ -208,7 +249,7 @@ func writeText(w io.Writer, rep CheckReport, color bool) {
 		c := map[int]string{ExitOK: "32", ExitWarning: "33", ExitCritical: "31;1", ExitUnknown: "35"}[code]
 		return "\x1b[" + c + "m" + s + "\x1b[0m"
 	}
-	fmt.Fprintf(w, "%s - %d sources, %d findings\n", paint(rep.Code, strings.ToUpper(rep.Status)), len(rep.Sources), len(rep.Findings))
+	fmt.Fprintln(w, statusLine(rep, paint))
 	for _, s := range rep.Sources {
 		code := ExitOK
 		switch s.Status {
@@ -229,13 +270,56 @@ func writeText(w io.Writer, rep CheckReport, color bool) {
 	for _, c := range rep.Checks {
 		fmt.Fprintln(w, "  "+c)
 	}
+	writeIncidents(w, rep, paint)
+}
+
+// statusLine is the Nagios status line: the state, the worst incident's
+// headline, then the counts.
+func statusLine(rep CheckReport, paint func(int, string) string) string {
+	state := paint(rep.Code, strings.ToUpper(rep.Status))
+	if len(rep.Incidents) == 0 {
+		return fmt.Sprintf("%s - %d sources, %d findings", state, len(rep.Sources), len(rep.Findings))
+	}
+	plural := "s"
+	if len(rep.Incidents) == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("%s - %s; %d sources, %d findings in %d incident%s", state, rep.Incidents[0].Headline,
+		len(rep.Sources), len(rep.Findings), len(rep.Incidents), plural)
+}
+
+// writeIncidents writes each incident's headline, worst first, and under
+// it its findings; an incident of one finding is one line, its headline
+// with the finding's detail.
+func writeIncidents(w io.Writer, rep CheckReport, paint func(int, string) string) {
+	byID := map[string]CheckFinding{}
 	for _, f := range rep.Findings {
-		code := map[string]int{"critical": ExitCritical, "warning": ExitWarning}[f.Severity]
-		line := fmt.Sprintf("  %-8s %s", strings.ToUpper(f.Severity), f.Title)
-		if f.Detail != "" {
-			line += " — " + firstLine(f.Detail)
+		byID[f.ID] = f
+	}
+	line := func(indent, sev, text, detail string) {
+		code := map[string]int{"critical": ExitCritical, "warning": ExitWarning}[sev]
+		l := fmt.Sprintf("%s%-8s %s", indent, strings.ToUpper(sev), text)
+		if detail != "" {
+			l += " — " + firstLine(detail)
 		}
-		fmt.Fprintln(w, paint(code, line))
+		fmt.Fprintln(w, paint(code, l))
+	}
+	if len(rep.Incidents) == 0 {
+		for _, f := range rep.Findings {
+			line("  ", f.Severity, f.Title, f.Detail)
+		}
+		return
+	}
+	for _, inc := range rep.Incidents {
+		if len(inc.Findings) == 1 {
+			line("  ", inc.Severity, inc.Headline, byID[inc.Findings[0]].Detail)
+			continue
+		}
+		line("  ", inc.Severity, inc.Headline, "")
+		for _, id := range inc.Findings {
+			f := byID[id]
+			line("    ", f.Severity, f.Title, f.Detail)
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package export writes a recording as a postmortem document: the window,
-// the sources, one timeline of events, findings and notes, the findings
-// with their evidence, and small ASCII charts of the key series.
+// the incidents (findings that share a cause, one headline each), the
+// sources, one timeline of events, findings and notes that keeps only
+// what was new, the findings with their evidence, and small ASCII charts
+// of the key series.
 //
 // It judges the recording with the same session as live and the replay
 // (app.Judge: the recording's settings, its opening, one Step per batch),
@@ -70,6 +72,7 @@ func Markdown(w io.Writer, rec *replay.Recording, opts Options) error {
 	}
 	d := &doc{opt: opts, rec: rec, tl: tl}
 	d.header()
+	d.incidents()
 	d.sources()
 	d.timeline()
 	d.findings()
@@ -83,10 +86,20 @@ func Markdown(w io.Writer, rec *replay.Recording, opts Options) error {
 }
 
 type doc struct {
-	opt Options
-	rec *replay.Recording
-	tl  *timeline
-	b   strings.Builder
+	opt  Options
+	rec  *replay.Recording
+	tl   *timeline
+	b    strings.Builder
+	incs []correlate.Incident // the recording's incidents; see told
+}
+
+// told is the recording's incidents: its findings that share a cause
+// while open together, worst first.
+func (d *doc) told() []correlate.Incident {
+	if d.incs == nil {
+		d.incs = correlate.Incidents(d.tl.Findings)
+	}
+	return d.incs
 }
 
 // timeline is what the document tells: the recording's sources and
@@ -137,12 +150,71 @@ func (d *doc) header() {
 	if h.Producer != "" {
 		d.p(" by %s", cell(h.Producer))
 	}
-	d.p("\n- **Contents:** %d batches from %d sources, %d events, %d findings, %d notes\n",
-		d.rec.Len(), len(d.tl.Sources), len(d.tl.Events), len(d.tl.Findings), len(d.rec.Annotations))
+	d.p("\n- **Contents:** %d batches from %d sources, %d events, %d findings in %d incidents, %d notes\n",
+		d.rec.Len(), len(d.tl.Sources), len(d.tl.Events), len(d.tl.Findings), len(d.told()), len(d.rec.Annotations))
 	if d.rec.Warning != nil {
 		d.p("- **Warning:** %s\n", cell(d.rec.Warning.Error()))
 	}
 	d.p("\n")
+}
+
+// incidents tells each incident first: its headline, when it began and
+// ended, what its findings share, and the findings under it.
+func (d *doc) incidents() {
+	d.p("## Incidents\n\n")
+	incs := d.told()
+	if len(incs) == 0 {
+		d.p("None: the engine raised no findings.\n\n")
+		return
+	}
+	byID := map[string][]*correlate.Finding{} // a finding that reopened is there once per opening
+	for i := range d.tl.Findings {
+		f := &d.tl.Findings[i]
+		byID[f.ID] = append(byID[f.ID], f)
+	}
+	for _, inc := range incs {
+		d.p("### %s: %s\n\n", strings.ToUpper(inc.Severity.String()), cell(inc.Headline))
+		d.p("- **Since:** %s", d.clock(inc.Since))
+		if inc.Until.IsZero() {
+			d.p(" · still open at the end of the recording\n")
+		} else {
+			d.p(" · **Until:** %s (after %s)\n", d.clock(inc.Until), inc.Until.Sub(inc.Since))
+		}
+		if shared := sharedCause(&inc); shared != "" {
+			d.p("- **Shared cause:** %s\n", cell(shared))
+		}
+		d.p("- **Findings:**\n")
+		for _, id := range inc.Findings {
+			for _, f := range byID[id] {
+				if f.Opened.Before(inc.Since) || (!inc.Until.IsZero() && f.Opened.After(inc.Until)) {
+					continue // an opening of another incident
+				}
+				d.p("  - %s %s (%s)\n", strings.ToUpper(f.Severity.String()), cell(f.Title), d.span(f.Opened, f.Resolved))
+			}
+		}
+		d.p("\n")
+	}
+}
+
+// sharedCause says what an incident's findings have in common.
+func sharedCause(inc *correlate.Incident) string {
+	switch inc.Cause {
+	case correlate.CauseSuspect:
+		return "they blame the series " + inc.CauseKey
+	case correlate.CauseGroup:
+		return "one place, " + inc.CauseKey
+	case correlate.CausePath:
+		return "one network segment, " + inc.CauseKey
+	}
+	return ""
+}
+
+// span is "opened 13:44:20, resolved 13:47:00", or "… still open".
+func (d *doc) span(opened, resolved time.Time) string {
+	if resolved.IsZero() {
+		return "opened " + d.clock(opened) + ", still open"
+	}
+	return "opened " + d.clock(opened) + ", resolved " + d.clock(resolved)
 }
 
 func (d *doc) sources() {
@@ -158,42 +230,131 @@ func (d *doc) sources() {
 	d.p("\n")
 }
 
+// row is one line of the timeline. Rows about one thing (a source's
+// event, an engine finding) share a key; fold keeps the ones that say
+// something new about it.
 type row struct {
 	at       time.Time
-	order    int
+	order    int    // among rows at one time: events, then findings, then notes
+	key      string // what it is about; "" for a note, never folded
+	ended    bool   // it says the thing ended
 	severity string
+	cause    string // what it says explains the thing: an event's title; a finding's cause (see findingRows)
+	again    string // the word for its folded repeats: "repeated", "updated"
 	source   string
-	what     string
+	// what it says: verb ("finding opened: ", "update: ") and title
+	verb  string
+	title string
+	// folded counts the rows after it that said nothing new, the last
+	// of them at last.
+	folded int
+	last   time.Time
 }
 
-func (d *doc) timeline() {
+// fold keeps, of rows in time order, the first about each thing, each
+// that changes its severity or its cause, and its end; a row that says
+// again what the last kept row about its thing said is counted on that
+// row instead. Of the rows about one thing at one instant only the last
+// words count: they are told in the first row. An end sent again says
+// nothing and is dropped uncounted.
+func fold(rows []row) []row {
+	out := make([]row, 0, len(rows))
+	lastKept := map[string]int{} // key → index in out
+	for _, r := range rows {
+		i, seen := lastKept[r.key]
+		if seen && r.key != "" && !r.ended && !out[i].ended && out[i].at.Equal(r.at) {
+			out[i].severity, out[i].cause, out[i].title = r.severity, r.cause, r.title
+			continue
+		}
+		if r.key == "" || !seen || !sameNews(&out[i], &r) {
+			if r.key != "" {
+				lastKept[r.key] = len(out)
+			}
+			out = append(out, r)
+			continue
+		}
+		if !r.ended {
+			out[i].folded++
+			out[i].last = r.at
+		}
+	}
+	return out
+}
+
+// sameNews reports whether r says nothing that kept did not.
+func sameNews(kept, r *row) bool {
+	return kept.ended == r.ended && kept.severity == r.severity && kept.cause == r.cause
+}
+
+// eventRows are the sources' events as they were sent: each sending a row.
+func (d *doc) eventRows() []row {
 	var rows []row
 	for _, le := range d.tl.EventLog {
 		e := le.Event
-		what := e.Title
-		sev := e.Severity.String()
+		r := row{at: le.At, key: "event " + e.Source + "/" + e.ID, ended: !e.Open(), severity: e.Severity.String(),
+			cause: e.Title, again: "repeated", source: e.Source, title: e.Title}
 		switch {
 		case le.First && !e.Open():
-			what = e.Title + " (ended " + d.clock(e.End) + ")"
+			r.title = e.Title + " (ended " + d.clock(e.End) + ")"
 		case !le.First && !e.Open():
-			sev, what = "ended", e.Title
+			r.severity = "ended"
 		case !le.First:
-			what = "update: " + e.Title
+			r.verb = "update: "
 		}
-		rows = append(rows, row{at: le.At, order: 0, severity: sev, source: e.Source, what: what})
+		rows = append(rows, r)
 	}
+	return rows
+}
+
+// findingRows are the engine's changes to its findings: each a row. The
+// replay's change events carry the finding's title, not its evidence:
+// the title with its numbers masked (the count of folded servers, values
+// that move every refresh) stands for its cause, which it names.
+func (d *doc) findingRows() []row {
+	var rows []row
 	for _, c := range d.tl.Changes {
-		sev := c.Finding.Severity.String()
+		f := &c.Finding
+		sev := f.Severity.String()
 		switch c.Kind {
 		case correlate.ChangeResolved:
 			sev = sources.SevOK.String()
 		case correlate.ChangeGrouped:
 			sev = sources.SevInfo.String()
 		}
-		rows = append(rows, row{at: c.At, order: 1, severity: sev, source: "engine", what: "finding " + string(c.Kind) + ": " + c.Finding.Title})
+		// a change of cause is news; a count in the title moving is not
+		cause := withoutNumbers(f.Title)
+		if e := f.TopSuspect(); e != nil {
+			cause = e.SeriesKey
+		}
+		rows = append(rows, row{at: c.At, order: 1, key: "finding " + f.ID, ended: c.Kind == correlate.ChangeResolved || c.Kind == correlate.ChangeGrouped,
+			severity: sev, cause: cause, again: "updated", source: "engine",
+			verb: "finding " + string(c.Kind) + ": ", title: f.Title})
 	}
+	return rows
+}
+
+// withoutNumbers is s with each run of digits as one "#".
+func withoutNumbers(s string) string {
+	var b strings.Builder
+	digits := false
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			if !digits {
+				b.WriteByte('#')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (d *doc) timeline() {
+	rows := append(d.eventRows(), d.findingRows()...)
 	for _, a := range d.rec.Annotations {
-		rows = append(rows, row{at: a.At, order: 2, severity: "note", source: a.Author, what: a.Text})
+		rows = append(rows, row{at: a.At, order: 2, severity: "note", source: a.Author, title: a.Text})
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if !rows[i].at.Equal(rows[j].at) {
@@ -201,6 +362,7 @@ func (d *doc) timeline() {
 		}
 		return rows[i].order < rows[j].order
 	})
+	rows = fold(rows)
 	d.p("## Timeline\n\n")
 	if len(rows) == 0 {
 		d.p("Nothing happened: no events, findings or notes.\n\n")
@@ -208,7 +370,11 @@ func (d *doc) timeline() {
 	}
 	d.p("| Time (%s) | Severity | Source | What |\n|---|---|---|---|\n", d.zone())
 	for _, r := range rows {
-		d.p("| %s | %s | %s | %s |\n", d.clock(r.at), r.severity, cell(r.source), cell(r.what))
+		what := r.verb + r.title
+		if r.folded > 0 {
+			what += fmt.Sprintf(" (%s %d×, until %s)", r.again, r.folded, d.clock(r.last))
+		}
+		d.p("| %s | %s | %s | %s |\n", d.clock(r.at), r.severity, cell(r.source), cell(what))
 	}
 	d.p("\n")
 }

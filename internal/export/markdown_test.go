@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -250,5 +251,91 @@ func TestMarkdownSaysWhatCouldNotBeChecked(t *testing.T) {
 	}
 	if strings.Contains(out, "| excluded |") {
 		t.Errorf("excluded series listed as evidence rows:\n%s", out)
+	}
+}
+
+// The timeline keeps what is new about each thing and counts the rest.
+func TestFoldKeepsWhatIsNew(t *testing.T) {
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	check := func(s int, sev, title string) row {
+		return row{at: at(s), key: "event checks/shop", severity: sev, cause: title, again: "repeated", source: "checks", title: title}
+	}
+	ended := func(r row) row { r.ended, r.severity = true, "ended"; return r }
+	finding := func(s int, verb, sev, cause string) row {
+		return row{at: at(s), order: 1, key: "finding x", severity: sev, cause: cause, again: "updated", source: "engine", verb: verb, title: cause}
+	}
+	note := row{at: at(7), order: 2, severity: "note", source: "ana", title: "volume replaced"}
+	type kept struct {
+		at     int
+		sev    string
+		title  string
+		folded int
+		last   int
+	}
+	cases := []struct {
+		name string
+		in   []row
+		want []kept
+	}{{
+		name: "identical sendings fold into the first, counted until the last",
+		in:   []row{check(0, "critical", "failing"), check(5, "critical", "failing"), check(10, "critical", "failing")},
+		want: []kept{{0, "critical", "failing", 2, 10}},
+	}, {
+		name: "a change of severity or title is a row, and its repeats fold into it",
+		in: []row{check(0, "warning", "failing"), check(5, "critical", "failing"), check(10, "critical", "failing"),
+			check(15, "critical", "failing from 4 of 4"), check(20, "critical", "failing from 4 of 4")},
+		want: []kept{{0, "warning", "failing", 0, 0}, {5, "critical", "failing", 1, 10}, {15, "critical", "failing from 4 of 4", 1, 20}},
+	}, {
+		name: "the end is a row; an end sent again is not, and is not counted",
+		in:   []row{check(0, "critical", "failing"), ended(check(5, "ok", "failing")), ended(check(10, "ok", "failing")), check(15, "critical", "failing")},
+		want: []kept{{0, "critical", "failing", 0, 0}, {5, "ended", "failing", 0, 0}, {15, "critical", "failing", 0, 0}},
+	}, {
+		name: "at one instant the last words about a thing are told in its first row",
+		in:   []row{finding(0, "finding opened: ", "warning", "likely iowait"), finding(0, "finding updated: ", "critical", "likely queue"), finding(5, "finding updated: ", "critical", "likely queue")},
+		want: []kept{{0, "critical", "likely queue", 1, 5}},
+	}, {
+		name: "things fold apart, and notes never fold",
+		in: []row{check(0, "critical", "failing"), finding(0, "finding opened: ", "critical", "failing"), check(5, "critical", "failing"),
+			note, note, finding(10, "finding updated: ", "critical", "failing")},
+		want: []kept{{0, "critical", "failing", 1, 5}, {0, "critical", "failing", 1, 10}, {7, "note", "volume replaced", 0, 0}, {7, "note", "volume replaced", 0, 0}},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := fold(tc.in)
+			var gk []kept
+			for _, r := range got {
+				k := kept{int(r.at.Sub(t0) / time.Second), r.severity, r.title, r.folded, 0}
+				if r.folded > 0 {
+					k.last = int(r.last.Sub(t0) / time.Second)
+				}
+				gk = append(gk, k)
+			}
+			if fmt.Sprint(gk) != fmt.Sprint(tc.want) {
+				t.Errorf("folded\n%v\nwant\n%v", gk, tc.want)
+			}
+		})
+	}
+	// the first row of an instant keeps its verb: an opening stays one
+	got := fold(cases[3].in)
+	if got[0].verb != "finding opened: " {
+		t.Errorf("verb %q", got[0].verb)
+	}
+}
+
+// An engine title that only counts more servers or moves a value says
+// nothing new; one that names another cause does.
+func TestFindingTitleNumbersAreNotNews(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"app hrsp_5xx rose (+2): likely db-1 cpu.iowait", "app hrsp_5xx rose (+3): likely db-1 cpu.iowait", true},
+		{"bottleneck: database (app hrsp_5xx +1)", "bottleneck: database (app hrsp_5xx +12)", true},
+		{"app hrsp_5xx rose: likely db-1 cpu.iowait", "app hrsp_5xx rose: likely app jobs_queue_length", false},
+		{"bottleneck: database (app hrsp_5xx)", "bottleneck: application layer (app hrsp_5xx)", false},
+	} {
+		if got := withoutNumbers(tc.a) == withoutNumbers(tc.b); got != tc.same {
+			t.Errorf("%q and %q the same cause: %v, want %v", tc.a, tc.b, got, tc.same)
+		}
 	}
 }

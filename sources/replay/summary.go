@@ -37,21 +37,32 @@ type Summary struct {
 	Until    time.Time
 }
 
-// Summarize reads a whole recording into a Summary. The batches of the
-// opening count as what was there when recording began.
+// Summarize reads a whole recording into a Summary. The opening's sources
+// and events count as what was there when recording began; its batches
+// are not polls and are not counted.
 func Summarize(rec *Recording) (*Summary, error) {
 	sm := &Summary{}
 	sm.From, sm.Until = rec.Window()
 	srcIndex := map[string]int{}
 	events := map[string]int{}
-	add := func(b *sources.Batch) {
+	add := func(b *sources.Batch, played bool) {
 		si, ok := srcIndex[b.Source]
 		if !ok {
 			si = len(sm.Sources)
 			srcIndex[b.Source] = si
-			sm.Sources = append(sm.Sources, SourceInfo{Name: b.Source, Type: b.Type, First: b.At})
+			sm.Sources = append(sm.Sources, SourceInfo{Name: b.Source, Type: b.Type})
 		}
 		s := &sm.Sources[si]
+		if !played {
+			// the opening says what was there; it is not a poll
+			for _, e := range b.Events {
+				sm.addEvent(events, b, e)
+			}
+			return
+		}
+		if s.First.IsZero() {
+			s.First = b.At
+		}
 		s.Batches++
 		s.Last = b.At
 		if b.Status.Health == sources.HealthFailing {
@@ -66,10 +77,10 @@ func Summarize(rec *Recording) (*Summary, error) {
 		return sm, err
 	}
 	for _, b := range opening {
-		add(b)
+		add(b, false)
 	}
 	err = rec.Each(func(_ int, b *sources.Batch) error {
-		add(b)
+		add(b, true)
 		return nil
 	})
 	sort.SliceStable(sm.Events, func(i, j int) bool { return sm.Events[i].Start.Before(sm.Events[j].Start) })

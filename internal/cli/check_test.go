@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/correlate"
+	"github.com/opsview/opsview/sources"
+)
+
+// meltingFindings are the findings of the melting volume as the engine
+// writes them: the 5xx of backend app (its servers folded in) and the
+// shop's probe both blame db-1's iowait, the shop's check event fails on
+// the same site, app-3 is DOWN; web-9 flaps elsewhere.
+func meltingFindings(opened time.Time) []correlate.Finding {
+	iowait := correlate.Evidence{Kind: correlate.EvSuspect, SeriesKey: "graphite/servers.db-1.cpu.iowait", Label: "servers.db-1.cpu.iowait",
+		Layer: sources.LayerDB, Node: "db-1", Baseline: 3, Value: 96, Lead: 40 * time.Second}
+	symptom := func(key, label string, layer sources.Layer, node string, base, v float64) correlate.Evidence {
+		return correlate.Evidence{Kind: correlate.EvSymptom, SeriesKey: key, Label: label, Layer: layer, Node: node, Baseline: base, Value: v}
+	}
+	return []correlate.Finding{
+		{ID: `symptom/checks/probe_success{check="https://shop.example.com/"}`, Rule: "suspects", Severity: sources.SevCritical,
+			Title: "www probe_success fell: likely servers.db-1.cpu.iowait", Layer: sources.LayerEdge, Node: "www", Opened: opened.Add(30 * time.Second),
+			Evidence: []correlate.Evidence{symptom(`checks/probe_success{check="https://shop.example.com/"}`, "www probe_success", sources.LayerEdge, "www", 100, 0), iowait}},
+		{ID: `symptom/lb-1/hrsp_5xx{backend="app"}`, Rule: "suspects", Severity: sources.SevCritical,
+			Title: "app hrsp_5xx rose (+1): likely servers.db-1.cpu.iowait", Layer: sources.LayerLB, Node: "app", Opened: opened,
+			Grouped: []string{`symptom/lb-1/hrsp_5xx{backend="app",server="app-3"}`},
+			Evidence: []correlate.Evidence{symptom(`lb-1/hrsp_5xx{backend="app"}`, "app hrsp_5xx", sources.LayerLB, "app", 0.2, 48), iowait,
+				{Kind: correlate.EvContext, SeriesKey: `lb-1/hrsp_5xx{backend="app",server="app-3"}`, Label: "app-3 hrsp_5xx", Layer: sources.LayerLB, Node: "app-3", Baseline: math.NaN()}}},
+		{ID: "event/checks/shop", Rule: "event", Severity: sources.SevCritical, Title: "check https://shop.example.com/ failing",
+			Explanation: "HTTP 502 Bad Gateway from 3 of 4 locations", Layer: sources.LayerEdge, Node: "www", Opened: opened.Add(50 * time.Second)},
+		{ID: "node/lb-1/app/app-3", Rule: "node-state", Severity: sources.SevWarning, Title: "server app-3 is DOWN",
+			Layer: sources.LayerLB, Node: "app-3", Opened: opened.Add(80 * time.Second)},
+		{ID: "flapping/web-9", Rule: "flapping", Severity: sources.SevWarning, Title: "web-9 is flapping", Explanation: "6 state changes in the last 10 min.",
+			Layer: sources.LayerLB, Node: "web-9", Opened: opened.Add(-time.Hour)},
+	}
+}
+
+func TestCheckReportLeadsWithIncidents(t *testing.T) {
+	now := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	fs := meltingFindings(now.Add(-3 * time.Minute))
+	rep := buildReport(&correlate.Snapshot{Now: now, Status: []sources.Status{{Source: "lb-1", Type: "haproxy", Health: sources.HealthOK}}}, fs)
+	if len(rep.Incidents) != 2 || rep.Code != ExitCritical {
+		t.Fatalf("code %d, %d incidents: %+v", rep.Code, len(rep.Incidents), rep.Incidents)
+	}
+	melt := rep.Incidents[0]
+	const headline = "app hrsp_5xx rose and www probe_success fell: likely servers.db-1.cpu.iowait (since 13:57:00, 4 findings)"
+	if melt.Headline != headline || melt.Cause != "suspect" || !melt.Explained || melt.CauseKey != "graphite/servers.db-1.cpu.iowait" {
+		t.Errorf("first incident %+v, want %q explained by db-1's iowait", melt, headline)
+	}
+	if len(melt.Findings) != 4 || slices.Contains(melt.Findings, "flapping/web-9") || rep.Incidents[1].Findings[0] != "flapping/web-9" {
+		t.Errorf("incidents hold %q and %q", melt.Findings, rep.Incidents[1].Findings)
+	}
+
+	var b bytes.Buffer
+	writeText(&b, rep, false)
+	lines := strings.Split(b.String(), "\n")
+	if want := "CRITICAL - " + headline + "; 1 sources, 5 findings in 2 incidents"; lines[0] != want {
+		t.Errorf("status line\n%s\nwant\n%s", lines[0], want)
+	}
+	// after the source's line: the headline, its findings beneath, then
+	// the incident of one finding as one line with the finding's detail
+	want := []string{
+		"  CRITICAL " + headline,
+		"    CRITICAL app hrsp_5xx rose (+1): likely servers.db-1.cpu.iowait",
+		"    CRITICAL www probe_success fell: likely servers.db-1.cpu.iowait",
+		"    CRITICAL check https://shop.example.com/ failing — HTTP 502 Bad Gateway from 3 of 4 locations",
+		"    WARNING  server app-3 is DOWN",
+		"  WARNING  web-9 is flapping (since 12:57:00, 1 finding) — 6 state changes in the last 10 min.",
+	}
+	if got := lines[2 : len(lines)-1]; !slices.Equal(got, want) {
+		t.Errorf("report:\n%s\nwant after the sources:\n%s", b.String(), strings.Join(want, "\n"))
+	}
+
+	b.Reset()
+	writeJSON(&b, rep)
+	var back struct {
+		Findings  []map[string]any `json:"findings"`
+		Incidents []CheckIncident  `json:"incidents"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Findings) != 5 || back.Findings[0]["title"] != fs[0].Title || back.Findings[0]["severity"] != "critical" || back.Findings[0]["id"] != fs[0].ID || back.Findings[0]["rule"] != "suspects" {
+		t.Errorf("findings changed: %v", back.Findings)
+	}
+	if len(back.Incidents) != 2 || back.Incidents[0].Headline != headline || !back.Incidents[0].Since.Equal(now.Add(-3*time.Minute)) {
+		t.Errorf("incidents in JSON: %+v", back.Incidents)
+	}
+}
+
+// Nothing wrong: the status line is as it always was, and the JSON has an
+// empty incidents list, not null.
+func TestCheckReportWithoutFindingsHasNoIncidents(t *testing.T) {
+	now := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	rep := buildReport(&correlate.Snapshot{Now: now, Status: []sources.Status{{Source: "lb-1", Type: "haproxy", Health: sources.HealthOK}}}, nil)
+	var b bytes.Buffer
+	writeText(&b, rep, false)
+	if !strings.HasPrefix(b.String(), "OK - 1 sources, 0 findings\n") {
+		t.Errorf("report:\n%s", b.String())
+	}
+	b.Reset()
+	writeJSON(&b, CheckReport{Status: "unknown", Code: ExitUnknown})
+	if !strings.Contains(b.String(), `"incidents": []`) {
+		t.Errorf("json:\n%s", b.String())
+	}
+}
