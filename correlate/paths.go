@@ -626,10 +626,41 @@ func crosses(good VantagePath, p *Place) bool {
 	return false
 }
 
-// judgeWindow triangulates one window of every vantage.
+// judgeWindow triangulates one window of every vantage: the bad paths'
+// onsets are grouped into places, good paths clear the places they
+// cross, and what is left is blamed.
 func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict {
 	v := PathVerdict{Target: target, Paths: vps}
-	var good, bad []VantagePath
+	good, bad := v.splitPaths(vps)
+	if v.Total == 0 {
+		v.Kind = VerdictInsufficient
+		return v
+	}
+	if len(bad) == 0 {
+		v.Kind = VerdictNone
+		return v
+	}
+	v.LossMin, v.LossMax = 1, 0
+	for _, p := range bad {
+		v.Vantages = append(v.Vantages, p.Vantage)
+		rise := p.Loss // persisting to the target: its end-to-end loss
+		v.LossMin, v.LossMax = math.Min(v.LossMin, rise), math.Max(v.LossMax, rise)
+	}
+	if atDestination(bad) {
+		v.Kind = VerdictDestination
+		v.Place = bad[0].Onset
+		return v
+	}
+	groups := groupOnsets(bad)
+	clearPlaces(groups, good, opt)
+	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].members) > len(groups[j].members) })
+	v.blame(groups, len(bad))
+	return v
+}
+
+// splitPaths splits the paths with enough data into good and bad,
+// counting them in Total and listing the hops that only rate-limit ICMP.
+func (v *PathVerdict) splitPaths(vps []VantagePath) (good, bad []VantagePath) {
 	rl := map[string]bool{}
 	for _, p := range vps {
 		if !p.Enough {
@@ -649,52 +680,44 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		}
 	}
 	sort.Strings(v.RateLimited)
-	if v.Total == 0 {
-		v.Kind = VerdictInsufficient
-		return v
-	}
-	if len(bad) == 0 {
-		v.Kind = VerdictNone
-		return v
-	}
-	v.LossMin, v.LossMax = 1, 0
-	for _, p := range bad {
-		v.Vantages = append(v.Vantages, p.Vantage)
-		rise := p.Loss // persisting to the target: its end-to-end loss
-		v.LossMin, v.LossMax = math.Min(v.LossMin, rise), math.Max(v.LossMax, rise)
-	}
-	// destination side: every bad path's onset is the target itself
-	allDest := true
+	return good, bad
+}
+
+// atDestination reports whether the destination side is to blame:
+// every bad path's onset is the target itself.
+func atDestination(bad []VantagePath) bool {
 	for _, p := range bad {
 		if p.Onset == nil || !containsKey(p.Onset.Keys, "dest") {
-			allDest = false
-			break
+			return false
 		}
 	}
-	if allDest {
-		v.Kind = VerdictDestination
-		v.Place = bad[0].Onset
-		return v
-	}
-	// group the onsets into places
-	type group struct {
-		place    *Place
-		keys     []string
-		seg      []string
-		loss     []float64
-		n        int
-		members  []string
-		asns     map[int]bool
-		unknown  int
-		cleared  bool
-		clearing []string
-	}
-	var groups []*group
+	return true
+}
+
+// onsetGroup is one place the bad paths' onsets point at, and the
+// vantages that point there.
+type onsetGroup struct {
+	place    *Place
+	keys     []string
+	seg      []string
+	loss     []float64
+	n        int
+	members  []string
+	asns     map[int]bool
+	unknown  int
+	cleared  bool
+	clearing []string
+}
+
+// groupOnsets groups the onsets of the bad paths into places: onsets
+// whose segments share a key are one place.
+func groupOnsets(bad []VantagePath) []*onsetGroup {
+	var groups []*onsetGroup
 	for _, p := range bad {
 		if p.Onset == nil {
 			continue
 		}
-		var g *group
+		var g *onsetGroup
 		for _, x := range groups {
 			if shares(x.seg, p.Onset.SegKeys) {
 				g = x
@@ -702,7 +725,7 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 			}
 		}
 		if g == nil {
-			g = &group{place: p.Onset, asns: map[int]bool{}}
+			g = &onsetGroup{place: p.Onset, asns: map[int]bool{}}
 			groups = append(groups, g)
 		} else if len(p.Onset.SegKeys) < len(g.place.SegKeys) {
 			// the narrower segment names the place
@@ -713,27 +736,39 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 			}
 			g.place = &cp
 		}
-		g.seg = append(g.seg, p.Onset.SegKeys...)
-		g.keys = append(g.keys, p.Onset.Keys...)
-		g.members = append(g.members, p.Vantage)
-		g.loss = append(g.loss, p.Loss)
-		g.n += p.Sent
-		if p.Onset.To != g.place.To && !containsKey(g.place.Aliases, p.Onset.To) && shares(g.place.Keys, p.Onset.SegKeys) && !containsKey(p.Onset.Keys, "dest") {
-			cp := *g.place
-			cp.Aliases = append(append([]string(nil), cp.Aliases...), p.Onset.To)
-			if cp.From == "" && p.Onset.From != "" {
-				// prefer the narrower segment as the representative
-				cp.Aliases[len(cp.Aliases)-1] = cp.To
-				cp.From, cp.To, cp.Name = p.Onset.From, p.Onset.To, p.Onset.Name
-			}
-			g.place = &cp
-		}
-		if p.SourceASN != 0 {
-			g.asns[p.SourceASN] = true
-		} else {
-			g.unknown++
-		}
+		g.add(&p)
 	}
+	return groups
+}
+
+// add counts bad path p in the group, and names the place by another
+// address when p's onset is the same place seen from elsewhere.
+func (g *onsetGroup) add(p *VantagePath) {
+	g.seg = append(g.seg, p.Onset.SegKeys...)
+	g.keys = append(g.keys, p.Onset.Keys...)
+	g.members = append(g.members, p.Vantage)
+	g.loss = append(g.loss, p.Loss)
+	g.n += p.Sent
+	if p.Onset.To != g.place.To && !containsKey(g.place.Aliases, p.Onset.To) && shares(g.place.Keys, p.Onset.SegKeys) && !containsKey(p.Onset.Keys, "dest") {
+		cp := *g.place
+		cp.Aliases = append(append([]string(nil), cp.Aliases...), p.Onset.To)
+		if cp.From == "" && p.Onset.From != "" {
+			// prefer the narrower segment as the representative
+			cp.Aliases[len(cp.Aliases)-1] = cp.To
+			cp.From, cp.To, cp.Name = p.Onset.From, p.Onset.To, p.Onset.Name
+		}
+		g.place = &cp
+	}
+	if p.SourceASN != 0 {
+		g.asns[p.SourceASN] = true
+	} else {
+		g.unknown++
+	}
+}
+
+// clearPlaces marks each place a good path crosses with confidently
+// less loss than the bad paths through it.
+func clearPlaces(groups []*onsetGroup, good []VantagePath, opt PathOptions) {
 	for _, g := range groups {
 		pl := &Place{Keys: g.place.Keys}
 		gl := 0.0
@@ -751,19 +786,25 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 			}
 		}
 	}
-	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].members) > len(groups[j].members) })
-	if len(groups) == 1 && len(groups[0].members) == len(bad) {
+}
+
+// blame names the place from the groups, most vantages first. One group
+// holding every bad path is shared when two or more independent vantages
+// see it and no good path clears it, local when one vantage does;
+// anything else is mixed, blamed on the places not cleared.
+func (v *PathVerdict) blame(groups []*onsetGroup, bad int) {
+	if len(groups) == 1 && len(groups[0].members) == bad {
 		g := groups[0]
 		v.Place = g.place
 		votes := len(g.asns) + g.unknown
 		if len(g.members) >= 2 && votes >= 2 && !g.cleared {
 			v.Kind = VerdictShared
-			return v
+			return
 		}
 		if len(g.members) == 1 {
 			v.Kind = VerdictLocal
 			v.Exonerated = g.cleared
-			return v
+			return
 		}
 	}
 	// mixed: greedy hitting set over the places not cleared, most
@@ -777,7 +818,6 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 	if len(v.Places) > 0 {
 		v.Place = &v.Places[0]
 	}
-	return v
 }
 
 func containsKey(ks []string, k string) bool {

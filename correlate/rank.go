@@ -353,59 +353,130 @@ func (g depGraph) reach(a string) map[string]bool {
 }
 
 // Rank scores every candidate series of the snapshot against the symptom
-// series at index sym over the window w.
+// series at index sym over the window w, in the passes of §4.4 of the
+// correlation notes: score the symptom and every candidate, search lags
+// for the best K, weigh by time, co-movement and topology, then tier and
+// group.
+//
+// Rank makes the query's slices and maps itself and the passes only
+// fill them: made here, on Rank's frame, the small ones need no heap.
 func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
-	o := r.Opt
-	o.defaults()
-	thr := o.Score.Threshold
-	s := &snap.Series[sym]
 	rk := &Ranking{Window: w}
+	q := rankState{r: r, o: r.Opt, snap: snap, sym: sym, w: w, rk: rk}
+	q.o.defaults()
+	q.thr = q.o.Score.Threshold
 	r.trafficMasks(snap, w)
-	symMask := r.maskFor(&s.SeriesMeta)
-	rk.Symptom = Candidate{Index: sym, Key: s.Key, Meta: &s.SeriesMeta, Dir: HarmfulDirection(&s.SeriesMeta)}
+	// score: the symptom, then every candidate
+	if !q.scoreSymptom() {
+		return rk
+	}
+	q.countSteps()
+	q.scoreCandidates()
+	// lag search, for the best K only
+	q.order = q.pickLagCandidates(make([]int, 0, len(q.cands)))
+	q.searchLags()
+	// topology: which nodes moved, then every weight on the score
+	q.deps = newDepGraph(snap.Deps)
+	if s := &snap.Series[sym]; !q.deps.empty() && s.Node != "" {
+		q.symReach = q.deps.reach(s.Node)
+	}
+	q.moved, q.observed = map[string][]int{}, map[string]bool{}
+	q.traceMoves()
+	q.upstream = make([]bool, len(q.cands))
+	q.weigh()
+	// tier, then group
+	q.tiers = make([]int8, len(q.cands))
+	q.tierAndSort()
+	q.group()
+	q.findGap()
+	q.publish()
+	return rk
+}
+
+// rankState is one query's working set: what the passes of Rank hand on
+// to each other. The candidates are the ranker's scratch, kept between
+// queries; the rest lives as long as the query. A pass may write through
+// these fields but must not copy one of them (a slice, map or pointer)
+// out of the state: escape analysis would then put them all on the heap.
+type rankState struct {
+	r    *Ranker
+	o    RankOptions // r.Opt with the defaults filled in
+	snap *Snapshot
+	sym  int // the symptom's index in snap.Series
+	w    Window
+	rk   *Ranking
+	thr  float64 // the z a move must reach (o.Score.Threshold)
+
+	symMask             []bool // buckets the symptom must not be read at
+	ts                  int    // the symptom's onset, else its peak, else the window's last bucket
+	leadSteps, gapSteps int    // LeadLimit and GapAfter in steps
+
+	cands    []Candidate // every candidate but the symptom, in snapshot order
+	order    []int       // the scored ones (indices into cands); the first LagCandidates get the lag search
+	upstream []bool      // by cands index: a move that a deeper one explains
+	tiers    []int8      // by cands index: 0 suspect, 1 other move, 2 quiet
+	layers   [8]*LayerCheck
+
+	deps     depGraph
+	symReach map[string]bool  // the symptom's node and every node it depends on; nil without a graph
+	moved    map[string][]int // node → its candidates that moved in time to matter
+	observed map[string]bool  // nodes with a scored series other than traffic
+}
+
+// scoreSymptom reads the symptom against its baseline: its harmful
+// direction, its anomaly, the bucket the candidates' leads count from,
+// and whether it is active now. False when its baseline has too few
+// points to say anything.
+func (q *rankState) scoreSymptom() bool {
+	s, o, w, rk := &q.snap.Series[q.sym], &q.o, q.w, q.rk
+	q.symMask = q.r.maskFor(&s.SeriesMeta)
+	rk.Symptom = Candidate{Index: q.sym, Key: s.Key, Meta: &s.SeriesMeta, Dir: HarmfulDirection(&s.SeriesMeta)}
 	if s.Role == sources.RoleTraffic {
+		// traffic as a symptom hurts by rising, unless it is the kind that hurts by falling
 		rk.Symptom.Dir = Up
 		if HarmfulDirection(&s.SeriesMeta) == Down {
 			rk.Symptom.Dir = Down
 		}
 	}
-	rk.Symptom.Base = r.Cache.Get(snap, s, w.BaseFrom, w.BaseTo, symMask)
+	rk.Symptom.Base = q.r.Cache.Get(q.snap, s, w.BaseFrom, w.BaseTo, q.symMask)
 	if !rk.Symptom.Base.Valid(o.MinPoints) {
 		rk.Symptom.Excluded = "too few points"
-		return rk
+		return false
 	}
-	rk.Symptom.Anomaly = ScoreWindow(s.Values, w.From, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, symMask)
-	ts := rk.Symptom.Onset
-	if ts < 0 {
-		ts = rk.Symptom.PeakAt
+	rk.Symptom.Anomaly = ScoreWindow(s.Values, w.From, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask)
+	q.ts = rk.Symptom.Onset
+	if q.ts < 0 {
+		q.ts = rk.Symptom.PeakAt
 	}
-	if ts < 0 {
-		ts = w.To - 1
+	if q.ts < 0 {
+		q.ts = w.To - 1
 	}
 	rk.Active = rk.Symptom.Sustained >= o.SymptomZ
-	step := snap.Step
+	return true
+}
+
+// countSteps turns LeadLimit and GapAfter into buckets of the snapshot.
+func (q *rankState) countSteps() {
+	step := q.snap.Step
 	if step <= 0 {
 		step = time.Second
 	}
-	leadSteps := int(o.LeadLimit / step)
-	gapSteps := int(o.GapAfter / step)
-	if gapSteps < 1 {
-		gapSteps = 1
+	q.leadSteps = int(q.o.LeadLimit / step)
+	q.gapSteps = int(q.o.GapAfter / step)
+	if q.gapSteps < 1 {
+		q.gapSteps = 1
 	}
+}
 
-	deps := newDepGraph(snap.Deps)
-	var symReach map[string]bool
-	if !deps.empty() && s.Node != "" {
-		symReach = deps.reach(s.Node)
-	}
-
-	// pass 1: baseline, quality gates and anomaly of every candidate; with
-	// more candidates than get the lag search, quiet ones are found by a
-	// cheap peak pass first
-	prefilter := len(snap.Series) > o.LagCandidates
+// scoreCandidates is the first pass: the baseline, the quality gates and
+// the anomaly of every candidate. With more candidates than get the lag
+// search, quiet ones are found by a cheap peak pass first.
+func (q *rankState) scoreCandidates() {
+	r, snap, w := q.r, q.snap, q.w
+	prefilter := len(snap.Series) > q.o.LagCandidates
 	cands := r.cands[:0]
 	for i := range snap.Series {
-		if i == sym {
+		if i == q.sym {
 			continue
 		}
 		c := &snap.Series[i]
@@ -416,287 +487,350 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 		cd := Candidate{Index: i, Key: c.Key, Meta: &c.SeriesMeta, Dir: e.dir, Lead: math.MinInt32}
 		mask := r.maskOf(&c.SeriesMeta, e.ratio)
 		cd.Base = r.Cache.baseline(e, snap, c, w.BaseFrom, w.BaseTo, mask)
-		if !cd.Base.Valid(o.MinPoints) {
-			cd.Excluded = "too few points"
-			cands = append(cands, cd)
-			continue
-		}
-		if prefilter {
-			// one cheap pass: a series that never reaches the threshold
-			// is quiet, and needs no onset, runs or CUSUM
-			peak, pts, over := peakZ(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score.Cap, thr, mask)
-			// fewer points over the threshold than a sustained move needs,
-			// and no peak high enough to count as an excursion: quiet
-			if peak < thr || (over < o.Score.Sustain && peak < 2*thr) {
-				cd.Anomaly = Anomaly{Peak: peak, Sustained: 0.5 * peak, Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1,
-					Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN()}
-			} else {
-				cd.Anomaly = ScoreWindow(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
-			}
+		if cd.Base.Valid(q.o.MinPoints) {
+			q.scoreMove(&cd, c.Values, mask, prefilter)
 		} else {
-			cd.Anomaly = ScoreWindow(c.Values, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
+			cd.Excluded = "too few points"
 		}
-		if cd.Points == 0 {
-			cd.Excluded = "no data in window"
-			if mask != nil {
-				cd.Excluded = "no traffic"
-			}
-			cands = append(cands, cd)
-			continue
-		}
-		// stale: nothing for 3 of its own steps at the end of the window
-		native := (w.BaseTo - w.BaseFrom) / cd.Base.N
-		if native < 1 {
-			native = 1
-		}
-		last := w.To - 1
-		for last >= w.From && (c.Values[last] != c.Values[last] || (mask != nil && mask[last])) {
-			last--
-		}
-		if w.To-1-last > 3*native+1 {
-			cd.Excluded = "stale"
-			if mask != nil && last < w.To-1 && mask[w.To-1] {
-				cd.Excluded = "no traffic"
-			}
-			cands = append(cands, cd)
-			continue
-		}
-		m := cd.Magnitude(thr)
-		cd.Moved = m >= thr && cd.Onset >= 0
-		if cd.Onset >= 0 {
-			cd.Lead = ts - cd.Onset
-		}
-		cd.Score = m
 		cands = append(cands, cd)
 	}
 	r.cands = cands
+	q.cands = cands
+}
 
-	// pass 2: lag search for the best K, then the full score
-	order := make([]int, 0, len(cands))
+// scoreMove scores one candidate with a usable baseline: its anomaly in
+// the window, the gates on its data there, what its move is worth
+// before the lag search (its magnitude) and how far it led the symptom.
+func (q *rankState) scoreMove(cd *Candidate, vals []float64, mask []bool, prefilter bool) {
+	thr := q.thr
+	q.scoreWindow(cd, vals, mask, prefilter)
+	if cd.Points == 0 {
+		cd.Excluded = "no data in window"
+		if mask != nil {
+			cd.Excluded = "no traffic"
+		}
+		return
+	}
+	if cd.Excluded = q.staleness(cd, vals, mask); cd.Excluded != "" {
+		return
+	}
+	m := cd.Magnitude(thr)
+	cd.Moved = m >= thr && cd.Onset >= 0
+	if cd.Onset >= 0 {
+		cd.Lead = q.ts - cd.Onset
+	}
+	cd.Score = m
+}
+
+// scoreWindow sets cd's anomaly over the window.
+func (q *rankState) scoreWindow(cd *Candidate, vals []float64, mask []bool, prefilter bool) {
+	w, o, thr := q.w, &q.o, q.thr
+	if !prefilter {
+		cd.Anomaly = ScoreWindow(vals, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
+		return
+	}
+	// one cheap pass: a series that never reaches the threshold is
+	// quiet, and needs no onset, runs or CUSUM
+	peak, pts, over := peakZ(vals, w.From, w.To, &cd.Base, cd.Dir, o.Score.Cap, thr, mask)
+	// fewer points over the threshold than a sustained move needs, and
+	// no peak high enough to count as an excursion: quiet
+	if peak < thr || (over < o.Score.Sustain && peak < 2*thr) {
+		cd.Anomaly = Anomaly{Peak: peak, Sustained: 0.5 * peak, Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1,
+			Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN()}
+	} else {
+		cd.Anomaly = ScoreWindow(vals, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
+	}
+}
+
+// staleness says why a candidate cannot be read at the end of the
+// window: "stale" when it has had nothing for 3 of its own steps, "no
+// traffic" when its node's traffic stopped too; "" when it is fresh.
+func (q *rankState) staleness(cd *Candidate, vals []float64, mask []bool) string {
+	w := q.w
+	native := (w.BaseTo - w.BaseFrom) / cd.Base.N
+	if native < 1 {
+		native = 1
+	}
+	last := w.To - 1
+	for last >= w.From && (vals[last] != vals[last] || (mask != nil && mask[last])) {
+		last--
+	}
+	if w.To-1-last > 3*native+1 {
+		if mask != nil && last < w.To-1 && mask[w.To-1] {
+			return "no traffic"
+		}
+		return "stale"
+	}
+	return ""
+}
+
+// pickLagCandidates appends the scored candidates to order and, when
+// there are more than LagCandidates, puts the best K by magnitude first:
+// only they get the lag search. Ties go by key, so the cut never
+// depends on the selection's whims.
+func (q *rankState) pickLagCandidates(order []int) []int {
+	cands, k := q.cands, q.o.LagCandidates
 	for i := range cands {
 		if cands[i].Excluded == "" {
 			order = append(order, i)
 		}
 	}
-	if len(order) > o.LagCandidates {
-		// the best K by magnitude get the lag search; ties by key, so the
-		// cut never depends on the selection's whims
-		selectTop(order, o.LagCandidates, func(a, b int) bool {
+	if len(order) > k {
+		selectTop(order, k, func(a, b int) bool {
 			ca, cb := &cands[a], &cands[b]
 			if ca.Score != cb.Score {
 				return ca.Score > cb.Score
 			}
 			return ca.Key < cb.Key
 		})
-		for _, i := range order[o.LagCandidates:] {
+		for _, i := range order[k:] {
 			cands[i].Score *= 0.2 // never searched: no evidence of co-movement
 		}
 	}
-	for n, i := range order {
-		c := &cands[i]
+	return order
+}
+
+// searchLags finds, for each of the best K, the lag at which it moves
+// most with the symptom and how much of the symptom's anomaly it
+// overlaps.
+func (q *rankState) searchLags() {
+	s, sym, w, o := &q.snap.Series[q.sym], &q.rk.Symptom, q.w, &q.o
+	for n, i := range q.order {
+		c := &q.cands[i]
 		if n >= o.LagCandidates {
 			break
 		}
-		c.Lag, c.R = r.bestLag(s.Values, snap.Series[c.Index].Values, ts, w, o.MaxLag, rk.Symptom.Dir, c.Dir)
-		cmask := r.maskFor(c.Meta)
-		c.Overlap = overlap(s.Values, snap.Series[c.Index].Values, ts, w.To, o.MaxLag, &rk.Symptom.Base, &c.Base,
-			rk.Symptom.Dir, c.Dir, thr, symMask, cmask)
+		c.Lag, c.R = q.r.bestLag(s.Values, q.snap.Series[c.Index].Values, q.ts, w, o.MaxLag, sym.Dir, c.Dir)
+		cmask := q.r.maskFor(c.Meta)
+		c.Overlap = overlap(s.Values, q.snap.Series[c.Index].Values, q.ts, w.To, o.MaxLag, &sym.Base, &c.Base,
+			sym.Dir, c.Dir, q.thr, q.symMask, cmask)
 	}
-	// which nodes moved in time to matter (for the deepest-anomalous
-	// rule); traffic does not count: load flows down the call graph
-	// (a caller's retries raise its callee's requests) while faults flow
-	// up, so a dependency whose traffic moved is an effect, not a cause
-	movedNodes := map[string][]int{} // node → its moved candidates
+}
+
+// traceMoves finds which nodes moved in time to matter (for the
+// deepest-anomalous rule) and which have series to say so. Traffic does
+// not count: load flows down the call graph (a caller's retries raise
+// its callee's requests) while faults flow up, so a dependency whose
+// traffic moved is an effect, not a cause.
+func (q *rankState) traceMoves() {
+	cands := q.cands
 	for i := range cands {
 		c := &cands[i]
-		if c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" && c.Meta.Role != sources.RoleTraffic {
-			movedNodes[c.Meta.Node] = append(movedNodes[c.Meta.Node], i)
+		if c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" && c.Meta.Role != sources.RoleTraffic {
+			q.moved[c.Meta.Node] = append(q.moved[c.Meta.Node], i)
 		}
 	}
-	// a fault reaches a caller through every node between them, so a
-	// dependency explains a candidate only along a chain of nodes that
-	// moved too (or that have no series to say otherwise): a quiet node
-	// in between breaks the chain (the PetShop paper's anomaly traversal)
-	observed := map[string]bool{}
 	for i := range cands {
 		if c := &cands[i]; c.Excluded == "" && c.Meta.Role != sources.RoleTraffic {
-			observed[c.Meta.Node] = true
+			q.observed[c.Meta.Node] = true
 		}
 	}
-	var seen map[string]bool
-	var stack []string
-	explainedBy := func(c *Candidate) bool {
-		node := c.Meta.Node
-		if seen == nil {
-			seen = map[string]bool{}
-		}
-		clear(seen)
-		seen[node] = true
-		stack = append(stack[:0], node)
-		for len(stack) > 0 {
-			n := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for _, m := range deps.out[n] {
-				if seen[m] {
-					continue
-				}
-				seen[m] = true
-				moved := false
-				for _, j := range movedNodes[m] {
-					if c.Onset < 0 || cands[j].Onset <= c.Onset+1 {
-						moved = true
-						break
-					}
-				}
-				if moved {
-					return true
-				}
-				if !observed[m] {
-					stack = append(stack, m)
-				}
-			}
-		}
-		return false
-	}
-	// load balancers and the edge reflect what is behind them: where the
-	// graph does not say which backend an outer series fronts, a move in
-	// an inner layer (app, database, host, …) on the symptom's path, no
-	// later than the outer one's, explains it
+}
+
+// weigh turns the magnitude of each of the best K into its score,
+// z⁺ · w_time · w_comove · w_topo, compressed beyond z 10: more z says
+// little more about cause.
+func (q *rankState) weigh() {
+	cands := q.cands
+	// the moves in an inner layer (app, database, host, …), for the
+	// load-balancer rule of behindDeeper
 	var inner []int
-	for _, is := range movedNodes {
+	for _, is := range q.moved {
 		for _, j := range is {
 			if d := cands[j].Meta.Layer.Depth(); d >= 2 && d < len(sources.Layers) {
 				inner = append(inner, j)
 			}
 		}
 	}
-	behindDeeper := func(c *Candidate) bool {
-		if d := c.Meta.Layer.Depth(); d > 1 || c.Meta.Layer == sources.LayerUnknown {
-			return false
-		}
-		for _, j := range inner {
-			d := &cands[j]
-			if (c.Onset < 0 || d.Onset <= c.Onset+1) && (deps.empty() || d.Meta.Node == s.Node || symReach[d.Meta.Node]) {
-				return true
-			}
-		}
-		return false
-	}
-	upstream := make([]bool, len(cands))
-	for n, i := range order {
+	var walk chainWalk
+	for n, i := range q.order {
 		c := &cands[i]
-		if n >= o.LagCandidates {
+		if n >= q.o.LagCandidates {
 			break
 		}
-		wt := 0.2
-		switch {
-		case c.Onset < 0:
-		case c.Lead > leadSteps:
-			wt = 0.3
-		case c.Lead < 0:
-			wt = 0.5 // after the symptom: more likely an effect
-		case c.Lead == 0:
-			wt = 0.7 // at the same time: as likely an effect as a cause
-		default:
-			wt = 1
-		}
+		wt := q.timeWeight(c)
 		wc := (0.6 + 0.4*math.Max(c.R, 0)) * (0.25 + 0.75*c.Overlap)
-		wtopo := 1.0
-		if node := c.Meta.Node; node != "" {
-			if node == s.Node || symReach[node] {
-				c.OnPath = true
-				wtopo *= 1.5
-			}
-			if !deps.empty() {
-				deep := !explainedBy(c) && !behindDeeper(c)
-				if deep && c.Moved {
-					c.Deepest = true
-					wtopo *= 1.5
-				}
-				upstream[i] = c.Moved && !deep
-			}
-		}
-		if deps.empty() && c.Moved && behindDeeper(c) {
-			upstream[i] = true
-		}
-		if c.Meta.Layer != sources.LayerUnknown {
-			wtopo *= 1 + 0.03*float64(c.Meta.Layer.Depth())
-		}
-		// beyond z 10, more z says little about cause: compress
+		wtopo := q.topoWeight(i, c, inner, &walk)
 		c.Score = 10 * math.Log1p(c.Score/10) * wt * wc * wtopo
 	}
-	// tiers: moved in time and deepest first (the suspects), then the
-	// other moves, then the quiet
-	tier := func(i int) int {
-		c := &cands[i]
-		switch {
-		case c.Moved && c.Lead >= -1 && c.Lead <= leadSteps && !upstream[i]:
-			return 0
-		case c.Moved:
-			return 1
+}
+
+// timeWeight is w_time: a move before the symptom, within LeadLimit,
+// counts in full; one with it or after it is as likely an effect.
+func (q *rankState) timeWeight(c *Candidate) float64 {
+	switch {
+	case c.Onset < 0:
+		return 0.2
+	case c.Lead > q.leadSteps:
+		return 0.3
+	case c.Lead < 0:
+		return 0.5 // after the symptom: more likely an effect
+	case c.Lead == 0:
+		return 0.7 // at the same time: as likely an effect as a cause
+	}
+	return 1
+}
+
+// topoWeight is w_topo: ×1.5 on the symptom's path, ×1.5 again for a
+// move that nothing deeper explains (the deepest anomalous), a little
+// more per layer inward. It marks OnPath and Deepest on c, and
+// upstream[i] for a move that a deeper one explains.
+func (q *rankState) topoWeight(i int, c *Candidate, inner []int, walk *chainWalk) float64 {
+	symNode := q.snap.Series[q.sym].Node
+	wtopo := 1.0
+	if node := c.Meta.Node; node != "" {
+		if node == symNode || q.symReach[node] {
+			c.OnPath = true
+			wtopo *= 1.5
 		}
-		return 2
-	}
-	tiers := make([]int8, len(cands))
-	for _, i := range order {
-		tiers[i] = int8(tier(i))
-	}
-	// only the best maxOrder are kept in order; the rest (quiet, mostly)
-	// are counted, so they need no sorting
-	rankLess := func(a, b int) bool {
-		if ta, tb := tiers[a], tiers[b]; ta != tb {
-			return ta < tb
+		if !q.deps.empty() {
+			deep := !q.explainedBy(c, walk) && !q.behindDeeper(c, inner)
+			if deep && c.Moved {
+				c.Deepest = true
+				wtopo *= 1.5
+			}
+			q.upstream[i] = c.Moved && !deep
 		}
-		return better(&cands[a], &cands[b])
 	}
-	top := order
+	if q.deps.empty() && c.Moved && q.behindDeeper(c, inner) {
+		q.upstream[i] = true
+	}
+	if c.Meta.Layer != sources.LayerUnknown {
+		wtopo *= 1 + 0.03*float64(c.Meta.Layer.Depth())
+	}
+	return wtopo
+}
+
+// chainWalk is explainedBy's scratch, kept over one query.
+type chainWalk struct {
+	seen  map[string]bool
+	stack []string
+}
+
+// explainedBy reports whether a dependency explains c. A fault reaches a
+// caller through every node between them, so a dependency explains c
+// only along a chain of nodes that moved too, no later than c (or that
+// have no series to say otherwise): a quiet node in between breaks the
+// chain (the PetShop paper's anomaly traversal).
+func (q *rankState) explainedBy(c *Candidate, walk *chainWalk) bool {
+	node := c.Meta.Node
+	if walk.seen == nil {
+		walk.seen = map[string]bool{}
+	}
+	seen := walk.seen
+	clear(seen)
+	seen[node] = true
+	walk.stack = append(walk.stack[:0], node)
+	for len(walk.stack) > 0 {
+		n := walk.stack[len(walk.stack)-1]
+		walk.stack = walk.stack[:len(walk.stack)-1]
+		for _, m := range q.deps.out[n] {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			moved := false
+			for _, j := range q.moved[m] {
+				if c.Onset < 0 || q.cands[j].Onset <= c.Onset+1 {
+					moved = true
+					break
+				}
+			}
+			if moved {
+				return true
+			}
+			if !q.observed[m] {
+				walk.stack = append(walk.stack, m)
+			}
+		}
+	}
+	return false
+}
+
+// behindDeeper reports whether c, in an outer layer, reflects a move
+// behind it. Load balancers and the edge reflect what is behind them:
+// where the graph does not say which backend an outer series fronts, a
+// move in an inner layer on the symptom's path, no later than the outer
+// one's, explains it.
+func (q *rankState) behindDeeper(c *Candidate, inner []int) bool {
+	if d := c.Meta.Layer.Depth(); d > 1 || c.Meta.Layer == sources.LayerUnknown {
+		return false
+	}
+	symNode := q.snap.Series[q.sym].Node
+	for _, j := range inner {
+		d := &q.cands[j]
+		if (c.Onset < 0 || d.Onset <= c.Onset+1) && (q.deps.empty() || d.Meta.Node == symNode || q.symReach[d.Meta.Node]) {
+			return true
+		}
+	}
+	return false
+}
+
+// tierOf is a candidate's tier: moved in time and deepest first (the
+// suspects), then the other moves, then the quiet.
+func (q *rankState) tierOf(i int) int {
+	c := &q.cands[i]
+	switch {
+	case c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && !q.upstream[i]:
+		return 0
+	case c.Moved:
+		return 1
+	}
+	return 2
+}
+
+// rankLess is the ranking order: by tier, then better.
+func (q *rankState) rankLess(a, b int) bool {
+	if ta, tb := q.tiers[a], q.tiers[b]; ta != tb {
+		return ta < tb
+	}
+	return better(&q.cands[a], &q.cands[b])
+}
+
+// tierAndSort puts the scored candidates in ranking order. Only the best
+// maxOrder are sorted: the rest (quiet, mostly) are only counted.
+func (q *rankState) tierAndSort() {
+	for _, i := range q.order {
+		q.tiers[i] = int8(q.tierOf(i))
+	}
+	top := q.order
 	if len(top) > maxOrder {
-		selectTop(order, maxOrder, rankLess)
-		top = order[:maxOrder]
+		selectTop(q.order, maxOrder, q.rankLess)
+		top = q.order[:maxOrder]
 	}
 	slices.SortFunc(top, func(a, b int) int {
-		if rankLess(a, b) {
+		if q.rankLess(a, b) {
 			return -1
 		}
-		if rankLess(b, a) {
+		if q.rankLess(b, a) {
 			return 1
 		}
 		return 0
 	})
+}
 
-	// group: suspects, effects, quiet layers
-	var layerArr [8]*LayerCheck // by Layer.Depth; unknown last
-	layerOf := func(l sources.Layer) *LayerCheck {
-		d := l.Depth()
-		if d >= len(layerArr) || (d == len(sources.Layers) && l != sources.LayerUnknown) {
-			d = len(sources.Layers)
-			l = sources.LayerUnknown
-		}
-		lc := layerArr[d]
-		if lc == nil {
-			lc = &LayerCheck{Layer: l}
-			layerArr[d] = lc
-		}
-		return lc
-	}
-	for _, i := range order {
+// group sorts the ranked candidates into suspects, effects, context and
+// quiet, as Datadog does, and counts each layer's series and moves.
+func (q *rankState) group() {
+	rk, cands := q.rk, q.cands
+	for _, i := range q.order {
 		c := &cands[i]
-		lc := layerOf(c.Meta.Layer)
+		lc := q.layerOf(c.Meta.Layer)
 		lc.Series++
 		if c.Peak > lc.MaxZ {
 			lc.MaxZ = c.Peak
 		}
-		switch t := tiers[i]; {
+		switch t := q.tiers[i]; {
 		case t == 2:
 			c.Group = EvQuiet
-		case t == 0 && len(rk.Suspects) < o.MaxSuspects:
+		case t == 0 && len(rk.Suspects) < q.o.MaxSuspects:
 			lc.Moved++
 			c.Group = EvSuspect
 			rk.Suspects = append(rk.Suspects, *c)
-		case c.Lead < -1 || upstream[i]:
+		case c.Lead < -1 || q.upstream[i]:
 			lc.Moved++
 			c.Group = EvEffect
-			if len(rk.Effects) < o.MaxEffects {
+			if len(rk.Effects) < q.o.MaxEffects {
 				rk.Effects = append(rk.Effects, *c)
 			}
 		default:
@@ -704,25 +838,54 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 			c.Group = EvContext
 		}
 	}
-	rk.Gap = rk.Active
-	for _, i := range order {
-		c := &cands[i]
-		if c.Moved && c.Lead >= -gapSteps && c.Lead <= leadSteps {
-			rk.Gap = false
-			break
+}
+
+// layerOf is the check of layer l, made on first use; unknown layers
+// (and any past the known ones) share the last place.
+func (q *rankState) layerOf(l sources.Layer) *LayerCheck {
+	d := l.Depth()
+	if d >= len(q.layers) || (d == len(sources.Layers) && l != sources.LayerUnknown) {
+		d = len(sources.Layers)
+		l = sources.LayerUnknown
+	}
+	if lc := q.layers[d]; lc != nil {
+		return lc
+	}
+	lc := &LayerCheck{Layer: l}
+	q.layers[d] = lc
+	return lc
+}
+
+// findGap sets Gap: the symptom is active and no internal series moved
+// between LeadLimit before and GapAfter after its onset.
+func (q *rankState) findGap() {
+	q.rk.Gap = q.rk.Active
+	for _, i := range q.order {
+		c := &q.cands[i]
+		if c.Moved && c.Lead >= -q.gapSteps && c.Lead <= q.leadSteps {
+			q.rk.Gap = false
+			return
 		}
 	}
+}
+
+// publish writes the excluded candidates (counted as stale in their
+// layer), the layers and the best maxOrder candidates into the ranking,
+// and lets go of the snapshot.
+func (q *rankState) publish() {
+	rk, cands := q.rk, q.cands
 	for i := range cands {
 		if cands[i].Excluded != "" {
-			layerOf(cands[i].Meta.Layer).Stale++
+			q.layerOf(cands[i].Meta.Layer).Stale++
 			rk.Excluded = append(rk.Excluded, cands[i])
 		}
 	}
-	for _, lc := range layerArr {
+	for _, lc := range q.layers {
 		if lc != nil {
 			rk.Layers = append(rk.Layers, *lc)
 		}
 	}
+	order := q.order
 	if len(order) > maxOrder {
 		order = order[:maxOrder]
 	}
@@ -735,7 +898,6 @@ func (r *Ranker) Rank(snap *Snapshot, sym int, w Window) *Ranking {
 	for i := range cands {
 		cands[i].Key, cands[i].Meta = "", nil
 	}
-	return rk
 }
 
 // selectTop reorders idx so that its first k elements are the k best by
