@@ -31,6 +31,10 @@ type CheckReport struct {
 	// Incidents tell the findings that share a cause as one headline,
 	// worst first; each lists its findings by ID.
 	Incidents []CheckIncident `json:"incidents"`
+	// NotJudged says what the sample was too short to judge (a path needs
+	// several windows of probes): with nothing else wrong, the check is
+	// UNKNOWN rather than OK.
+	NotJudged []string `json:"not_judged,omitempty"`
 }
 
 // CheckIncident is findings that share one cause.
@@ -129,6 +133,7 @@ never under NO_COLOR.`,
 			}
 			st := rt.Store()
 			rep := buildReport(st.Snapshot(st.Now(), st.Now(), nil), findings)
+			rep.notJudged(rt.Session.Paths(), sample)
 			if format == "json" {
 				writeJSON(stdout, rep)
 			} else {
@@ -204,6 +209,21 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 	return rep
 }
 
+// notJudged adds the path targets whose verdict needs more probing than
+// the sample held; an OK that could not look at them becomes UNKNOWN.
+func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.Duration) {
+	for _, v := range verdicts {
+		if v.Persistent && v.Kind != correlate.VerdictInsufficient {
+			continue
+		}
+		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged in a %s sample (a verdict must hold over several windows of probes; %d so far): run the check with a longer --sample, or watch the Paths view",
+			sources.Clean(v.Target), sample, v.Windows))
+	}
+	if len(rep.NotJudged) > 0 && rep.Code == ExitOK {
+		rep.Code, rep.Status = ExitUnknown, statusNames[ExitUnknown]
+	}
+}
+
 // checkIncidents are the incidents of the reported findings.
 func checkIncidents(fs []correlate.Finding) []CheckIncident {
 	out := []CheckIncident{}
@@ -271,6 +291,9 @@ func writeText(w io.Writer, rep CheckReport, color bool) {
 		fmt.Fprintln(w, "  "+c)
 	}
 	writeIncidents(w, rep, paint)
+	for _, n := range rep.NotJudged {
+		fmt.Fprintln(w, paint(ExitUnknown, "  NOT JUDGED "+n))
+	}
 }
 
 // statusLine is the Nagios status line: the state, the worst incident's
@@ -278,6 +301,9 @@ func writeText(w io.Writer, rep CheckReport, color bool) {
 func statusLine(rep CheckReport, paint func(int, string) string) string {
 	state := paint(rep.Code, strings.ToUpper(rep.Status))
 	if len(rep.Incidents) == 0 {
+		if len(rep.NotJudged) > 0 {
+			return fmt.Sprintf("%s - %d sources, %d findings, %d not judged yet", state, len(rep.Sources), len(rep.Findings), len(rep.NotJudged))
+		}
 		return fmt.Sprintf("%s - %d sources, %d findings", state, len(rep.Sources), len(rep.Findings))
 	}
 	plural := "s"

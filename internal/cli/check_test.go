@@ -110,3 +110,33 @@ func TestCheckReportWithoutFindingsHasNoIncidents(t *testing.T) {
 		t.Errorf("json:\n%s", b.String())
 	}
 }
+
+// A check whose sample is too short for a path verdict does not say OK:
+// it says which path it could not judge and how to give it the time.
+func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
+	snap := &correlate.Snapshot{Now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC),
+		Status: []sources.Status{{Source: "paths", Type: "probe", Health: sources.HealthOK}}}
+	rep := buildReport(snap, nil)
+	if rep.Code != ExitOK {
+		t.Fatalf("without paths: %s", rep.Status)
+	}
+	rep.notJudged([]correlate.PathVerdict{
+		{Target: "shop.example.com", Kind: correlate.VerdictInsufficient, Windows: 1},
+		{Target: "api.example.com", Kind: correlate.VerdictNone, Persistent: true, Windows: 3},
+	}, 2*time.Second)
+	if rep.Code != ExitUnknown || len(rep.NotJudged) != 1 || !strings.Contains(rep.NotJudged[0], "shop.example.com") {
+		t.Fatalf("%s %q", rep.Status, rep.NotJudged)
+	}
+	var out bytes.Buffer
+	writeText(&out, rep, false)
+	first, _, _ := strings.Cut(out.String(), "\n")
+	if !strings.HasPrefix(first, "UNKNOWN - ") || !strings.Contains(first, "1 not judged") || !strings.Contains(out.String(), "--sample") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	// something wrong elsewhere stays the status: the unjudged path is said, not counted over it
+	rep = buildReport(snap, []correlate.Finding{{ID: "node/x", Rule: "node-state", Severity: sources.SevCritical, Title: "backend app has no server UP"}})
+	rep.notJudged([]correlate.PathVerdict{{Target: "shop.example.com", Kind: correlate.VerdictInsufficient}}, time.Second)
+	if rep.Code != ExitCritical {
+		t.Fatalf("a critical finding with an unjudged path: %s", rep.Status)
+	}
+}
