@@ -39,8 +39,6 @@ type Options struct {
 	ASCII    bool          // no braille, no box drawing
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
 	Mode string
-	// Views are appended after Overview, Graphs and Events.
-	Views []View
 	// Window is the initial visible span (default 15m).
 	Window time.Duration
 	// KeyOverrides remaps actions (see Actions) to other keys.
@@ -60,9 +58,10 @@ type Options struct {
 	// OnPosition, when set, hears every change of view, cursor, window or
 	// filter (a pairing session publishes it for others to follow).
 	OnPosition func(Position)
-	// Browse and AddSeries, when set, give Graphs a series picker (`a`):
-	// Browse lists the children of a path ("" for the sources), AddSeries
-	// starts polling a leaf. Both are called from commands, never Update.
+	// Browse and AddSeries, when set, give the Graphs view a series picker
+	// (`a`): Browse lists the children of a path ("" for the sources),
+	// AddSeries starts polling a leaf. Both are called from commands, never
+	// Update.
 	Browse    func(ctx context.Context, path string) ([]sources.BrowseNode, error)
 	AddSeries func(id string) error
 	// Badge, when set, is shown in the header after LIVE/PAUSED (e.g.
@@ -103,7 +102,6 @@ type App struct {
 	filtering bool
 	prompt    *PromptMsg // asking for one line of text (an annotation)
 	published Position   // last position handed to OnPosition
-	picker    *picker    // the series picker, when open
 	input     textinput.Model
 	help      bool
 
@@ -136,8 +134,9 @@ func New(opt Options) *App {
 	if err := a.keys.Override(opt.KeyOverrides); err != nil {
 		opt.Logf("ui: %v", err)
 	}
-	a.views = []View{newOverview(&a.keys), newGraphs(&a.keys), newEvents(&a.keys)}
-	a.views = append(a.views, opt.Views...)
+	for _, mk := range registry {
+		a.views = append(a.views, mk(&a.keys, &a.opt))
+	}
 	a.input = textinput.New()
 	a.input.Prompt = "/"
 	a.input.Placeholder = "series name"
@@ -186,6 +185,30 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := a.take(msg)
+	if _, key := msg.(tea.KeyPressMsg); !key {
+		cmd = tea.Batch(cmd, a.broadcast(msg))
+	}
+	return a, cmd
+}
+
+// broadcast hands a message that is not a key to every view, after the
+// shell has taken it in, so a view sees the new data, size or answer.
+func (a *App) broadcast(msg tea.Msg) tea.Cmd {
+	ctx := a.context(a.bodyHeight())
+	var cmds []tea.Cmd
+	for _, v := range a.views {
+		c := ctx
+		if handled, cmd := v.Update(msg, &c); handled {
+			a.dirty = true
+			cmds = append(cmds, cmd)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// take is the shell's own part of a message.
+func (a *App) take(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		if msg.Width != a.w || msg.Height != a.h {
@@ -211,15 +234,13 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		if a.opt.Updates != nil {
-			return a, a.waitData()
+			return a.waitData()
 		}
 	case GotoMsg:
 		a.gotoView(msg)
-	case pickerItemsMsg, pickerAddedMsg:
-		a.pickerMsg(msg)
 	case PositionMsg:
 		a.follow(msg.Position)
-		return a, msg.Next
+		return msg.Next
 	case PromptMsg:
 		p := msg
 		a.prompt = &p
@@ -228,11 +249,11 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.input.Reset()
 		a.input.CharLimit = 500
 		a.dirty = true
-		return a, a.input.Focus()
+		return a.input.Focus()
 	case tea.KeyPressMsg:
-		return a, a.key(msg)
+		return a.key(msg)
 	}
-	return a, nil
+	return nil
 }
 
 func (a *App) gotoView(m GotoMsg) {
@@ -265,9 +286,6 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 			a.dirty = true
 		}
 		return nil
-	}
-	if a.picker != nil {
-		return a.pickerKey(msg)
 	}
 	if a.prompt != nil {
 		switch msg.String() {
@@ -322,10 +340,6 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 			a.dirty = true
 			return cmd
 		}
-	}
-	if a.opt.Browse != nil && key.Matches(msg, pickerKey) && a.views[a.tab].Name() == "Graphs" {
-		a.dirty = true
-		return a.openPicker()
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
@@ -447,11 +461,11 @@ func (a *App) refresh() {
 		f = func(m *correlate.SeriesMeta) bool { return matchFilter(flt, m.Key, m.Node) }
 	}
 	a.snap = a.opt.Store.Snapshot(from, a.until, f)
-	if a.opt.Findings != nil {
-		a.findings = a.opt.Findings()
-	}
 	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
 		a.cursor = a.snap.Start
+	}
+	if a.opt.Findings != nil {
+		a.findings = a.opt.Findings()
 	}
 }
 
@@ -536,8 +550,6 @@ func (a *App) render() string {
 	var body string
 	if a.help {
 		body = a.renderHelp(&ctx)
-	} else if a.picker != nil {
-		body = a.renderPicker(&ctx)
 	} else {
 		body = a.views[a.tab].Render(&ctx)
 	}
@@ -699,6 +711,7 @@ func (a *App) footer(c *Context) string {
 			return true
 		}
 		hp := k.Help()
+		hp.Key = keyName(c, hp.Key)
 		item := hp.Key + " " + hp.Desc
 		n := len([]rune(item)) + 2
 		if used+n > c.Width-1 {
@@ -734,15 +747,12 @@ func (a *App) renderHelp(c *Context) string {
 				continue
 			}
 			hp := k.Help()
-			out = append(out, "  "+t.Key.Render(fmt.Sprintf("%-10s", hp.Key))+" "+t.Base.Render(hp.Desc))
+			out = append(out, "  "+t.Key.Render(fmt.Sprintf("%-10s", keyName(c, hp.Key)))+" "+t.Base.Render(hp.Desc))
 		}
 		return out
 	}
 	v := a.views[a.tab]
 	global := append(a.keys.Global(), a.opt.ModeKeys...)
-	if a.opt.Browse != nil {
-		global = append(global, pickerKey)
-	}
 	// the view's own keys, without the global ones it repeats for the footer
 	var own []key.Binding
 	for _, k := range v.Keys() {
@@ -775,6 +785,18 @@ func (a *App) renderHelp(c *Context) string {
 		}
 	}
 	return box(lines, c.Width, c.Height)
+}
+
+// arrowWords names the arrow keys for --ascii terminals, whichever view's
+// keymap wrote them.
+var arrowWords = strings.NewReplacer("↑", "up", "↓", "down", "←", "left", "→", "right")
+
+// keyName is a key's name as the terminal can show it.
+func keyName(c *Context, k string) string {
+	if c.ASCII {
+		return arrowWords.Replace(k)
+	}
+	return k
 }
 
 // cutAtWord shortens s to at most n cells at a word boundary outside

@@ -56,7 +56,11 @@ func eventList(c *Context) []sources.Event {
 	return out
 }
 
-func (e *eventsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+func (e *eventsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok {
+		return false, nil
+	}
 	n := len(eventList(c))
 	page := max(c.Height-3, 1)
 	k := e.keys

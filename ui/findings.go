@@ -60,7 +60,11 @@ func (v *Findings) Keys() []key.Binding {
 }
 
 // Update moves the selection, opens and closes the evidence screen.
-func (v *Findings) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+func (v *Findings) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok {
+		return false, nil
+	}
 	n := len(c.Findings)
 	switch {
 	case v.detail && v.excluded && key.Matches(msg, v.keys.Back):

@@ -35,8 +35,9 @@ func (o *overviewView) Keys() []key.Binding {
 
 // Update moves the selection over the key series; Enter opens the Graphs
 // view filtered to the selected series' node (or name).
-func (o *overviewView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
-	if c.Snap == nil {
+func (o *overviewView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok || c.Snap == nil {
 		return false, nil
 	}
 	ks := keySeries(c)

@@ -40,7 +40,8 @@ func (v *pathsView) Name() string { return "Paths" }
 var pathKeys = struct {
 	Target, Vantage, Row, Drill, Back key.Binding
 }{
-	Target:  key.NewBinding(key.WithKeys("[", "]", "tab"), key.WithHelp("[ ]", "target")),
+	// not Tab: Tab switches views everywhere
+	Target:  key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "target")),
 	Vantage: key.NewBinding(key.WithKeys("left", "right", "h", "l"), key.WithHelp("←/→", "vantage")),
 	Row:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "hop")),
 	Drill:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "vantage table")),
@@ -51,9 +52,13 @@ func (v *pathsView) Keys() []key.Binding {
 	return []key.Binding{pathKeys.Target, pathKeys.Vantage, pathKeys.Row, pathKeys.Drill, pathKeys.Back}
 }
 
-func (v *pathsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+func (v *pathsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok {
+		return false, nil
+	}
 	switch msg.String() {
-	case "]", "tab":
+	case "]":
 		v.target++
 		v.row, v.scroll = 0, 0
 	case "[":

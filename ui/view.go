@@ -44,18 +44,33 @@ type Context struct {
 	Width, Height int
 }
 
-// View is one screen of the app: Overview, Graphs, Events, Load balancers,
-// Paths, Findings. Views keep their own selection and scroll state.
+// View is one screen of the app: Overview, Graphs, Events, Findings, Load
+// balancers, Paths. Views keep their own selection and scroll state.
 type View interface {
 	// Name is the tab label, short ("Overview", "Graphs").
 	Name() string
 	// Keys lists the view's own keys for `?` help and the footer.
 	Keys() []key.Binding
-	// Update handles a key while the view is active. handled=false lets
-	// the shell act on it (global keys).
-	Update(msg tea.KeyPressMsg, c *Context) (handled bool, cmd tea.Cmd)
-	// Render draws the view into c.Width × c.Height.
+	// Update hears every message: key presses while the view is active
+	// (before the shell's global keys), and every other message (data,
+	// resizes, the view's own answers) whether active or not, after the
+	// shell has taken it in. handled=false on a key lets the shell act on
+	// it; handled=true on any message asks for a new frame.
+	Update(msg tea.Msg, c *Context) (handled bool, cmd tea.Cmd)
+	// Render draws the view into c.Width × c.Height. It changes no state:
+	// the same view and Context draw the same screen.
 	Render(c *Context) string
+}
+
+// registry is the one list of the app's views, in tab order: the tabs,
+// the digit keys, Goto, help and the footer all read the views it makes.
+var registry = []func(k *KeyMap, o *Options) View{
+	func(k *KeyMap, _ *Options) View { return newOverview(k) },
+	func(k *KeyMap, o *Options) View { return newGraphs(k, o.Browse, o.AddSeries) },
+	func(k *KeyMap, _ *Options) View { return newEvents(k) },
+	func(*KeyMap, *Options) View { return NewFindings() },
+	func(*KeyMap, *Options) View { return NewLoadBalancers() },
+	func(*KeyMap, *Options) View { return NewPaths() },
 }
 
 // GotoMsg asks the shell to switch to the named view, optionally setting

@@ -133,11 +133,6 @@ func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
 	return ro
 }
 
-// extraViews are the views after Overview, Graphs and Events.
-func extraViews() []ui.View {
-	return []ui.View{ui.NewFindings(), ui.NewLoadBalancers(), ui.NewPaths()}
-}
-
 // replayer drives a Player into a runtime: every batch is stored and
 // evaluated as live would have, so the findings are the same.
 type replayer struct {
@@ -291,7 +286,7 @@ plays up to its last whole frame, with a warning.`,
 			}
 			player.Play()
 			model := ui.New(ui.Options{Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
-				Mode: mode, Logf: logf, Views: extraViews(), OnKey: r.key,
+				Mode: mode, Logf: logf, OnKey: r.key,
 				ModeKeys: []key.Binding{replayKeys.Note, replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}})
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
@@ -470,7 +465,7 @@ told otherwise.`,
 				go func() { <-sess.Context().Done(); b.leave(ch) }()
 				pair := &pairing{hub: hub, id: serve.SessionID(sess)}
 				return ui.New(ui.Options{Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
-					Mode: p.mode + " (shared)", Logf: logf, Views: extraViews(), Updates: ch,
+					Mode: p.mode + " (shared)", Logf: logf, Updates: ch,
 					OnPosition: pair.publish, OnKey: pair.key, ModeKeys: []key.Binding{followKey}, Badge: pair.badge})
 			}
 			if err := serve.Run(ctx, o); err != nil && ctx.Err() == nil {

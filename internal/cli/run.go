@@ -131,7 +131,7 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	uiOpts := ui.Options{
 		OnKey: recorder.key, ModeKeys: []key.Binding{recordKey}, Badge: recorder.badge,
 		Store: rt.Store, Findings: rt.Findings, Theme: theme, ASCII: g.ascii,
-		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides, Views: extraViews(),
+		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides,
 		Window: window(from, until),
 	}
 	if rt.CanBrowse() {
