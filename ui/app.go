@@ -35,8 +35,11 @@ type Options struct {
 	// Findings returns the engine's current findings; it must be safe to
 	// call from the UI goroutine. May be nil.
 	Findings func() []correlate.Finding
-	Theme    *themes.Theme // nil: dark
-	ASCII    bool          // no braille, no box drawing
+	// Paths returns the engine's latest path verdicts (what its path rule concluded);
+	// the Paths view draws these and never triangulates itself. May be nil: no verdicts.
+	Paths func() []correlate.PathVerdict
+	Theme *themes.Theme // nil: dark
+	ASCII bool          // no braille, no box drawing
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
 	Mode string
 	// Window is the initial visible span (default 15m).
@@ -107,6 +110,7 @@ type App struct {
 
 	snap     *correlate.Snapshot
 	findings []correlate.Finding
+	paths    []correlate.PathVerdict
 
 	frame  string
 	dirty  bool
@@ -225,11 +229,11 @@ func (a *App) take(msg tea.Msg) tea.Cmd {
 			}
 		}
 		if !a.paused {
-			oldSnap, oldF := a.snap, a.findings
+			oldSnap, oldF, oldP := a.snap, a.findings, a.paths
 			a.refresh()
 			// a DataMsg with nothing new (same store version and window,
-			// same findings) builds no frame
-			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) {
+			// same findings and verdicts) builds no frame
+			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) || !samePaths(oldP, a.paths) {
 				a.dirty = true
 			}
 		}
@@ -464,6 +468,9 @@ func (a *App) refresh() {
 	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
 		a.cursor = a.snap.Start
 	}
+	if a.opt.Paths != nil {
+		a.paths = a.opt.Paths()
+	}
 	if a.opt.Findings != nil {
 		a.findings = a.opt.Findings()
 	}
@@ -488,6 +495,18 @@ func sameFindings(a, b []correlate.Finding) bool {
 	return true
 }
 
+func samePaths(a, b []correlate.PathVerdict) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Target != b[i].Target || a[i].Kind != b[i].Kind || a[i].Text != b[i].Text || a[i].Windows != b[i].Windows {
+			return false
+		}
+	}
+	return true
+}
+
 func floorTime(t time.Time, step time.Duration) time.Time {
 	n := t.UnixNano()
 	b := n / int64(step)
@@ -505,7 +524,7 @@ func (a *App) context(h int) Context {
 	}
 	c := Context{
 		Theme: a.opt.Theme, Symbols: sym, ASCII: a.opt.ASCII,
-		Snap: a.snap, Findings: a.findings, Cursor: -1,
+		Snap: a.snap, Findings: a.findings, Paths: a.paths, Cursor: -1,
 		Window: a.window, Filter: a.filter, Paused: a.paused,
 		Width: a.w, Height: h, Loc: a.opt.Location,
 	}

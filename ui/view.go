@@ -24,6 +24,8 @@ type Context struct {
 	// Snap is the current window of the store (nil before the first data).
 	Snap     *correlate.Snapshot
 	Findings []correlate.Finding
+	// Paths are the engine's latest path verdicts, one per target.
+	Paths []correlate.PathVerdict
 
 	// Cursor is the bucket index in Snap under the time cursor; -1 means
 	// "follow the newest bucket" (live).
