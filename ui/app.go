@@ -35,6 +35,10 @@ type Options struct {
 	// Findings returns the engine's current findings; it must be safe to
 	// call from the UI goroutine. May be nil.
 	Findings func() []correlate.Finding
+	// FindingsAt returns the findings that were active at the instant at (opened at or
+	// before it, not resolved by then); the zero time means now. May be nil: then
+	// Findings is used for every instant.
+	FindingsAt func(at time.Time) []correlate.Finding
 	// Paths returns the engine's latest path verdicts (what its path rule concluded);
 	// the Paths view draws these and never triangulates itself. May be nil: no verdicts.
 	Paths func() []correlate.PathVerdict
@@ -108,9 +112,11 @@ type App struct {
 	input     textinput.Model
 	help      bool
 
-	snap     *correlate.Snapshot
-	findings []correlate.Finding
-	paths    []correlate.PathVerdict
+	snap      *correlate.Snapshot
+	findings  []correlate.Finding // active at the instant shown
+	incidents []correlate.Incident
+	shownAt   time.Time // the instant findings were taken at (zero: now)
+	paths     []correlate.PathVerdict
 
 	frame  string
 	dirty  bool
@@ -189,7 +195,11 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cursor := a.cursor
 	cmd := a.take(msg)
+	if !a.cursor.Equal(cursor) {
+		a.loadFindings()
+	}
 	if _, key := msg.(tea.KeyPressMsg); !key {
 		cmd = tea.Batch(cmd, a.broadcast(msg))
 	}
@@ -471,9 +481,56 @@ func (a *App) refresh() {
 	if a.opt.Paths != nil {
 		a.paths = a.opt.Paths()
 	}
-	if a.opt.Findings != nil {
-		a.findings = a.opt.Findings()
+	a.loadFindings()
+}
+
+// shownInstant is the instant the screen shows: zero when live (now), the
+// frozen newest time when paused, else the bucket under the cursor.
+func (a *App) shownInstant() time.Time {
+	if a.snap == nil || a.snap.N == 0 {
+		return time.Time{}
 	}
+	if a.cursor.IsZero() {
+		if a.paused {
+			return a.snap.Now
+		}
+		return time.Time{}
+	}
+	c := a.context(0)
+	return CursorTime(&c)
+}
+
+// loadFindings takes the findings active at the instant shown and folds
+// them into incidents.
+func (a *App) loadFindings() {
+	at := a.shownInstant()
+	var fs []correlate.Finding
+	switch {
+	case a.opt.FindingsAt != nil:
+		fs = a.opt.FindingsAt(at)
+	case a.opt.Findings != nil:
+		fs = a.opt.Findings()
+	}
+	kept := make([]correlate.Finding, 0, len(fs))
+	for i := range fs {
+		if activeAt(&fs[i], at) {
+			kept = append(kept, fs[i])
+		}
+	}
+	correlate.SortFindings(kept)
+	a.findings, a.shownAt = kept, at
+	a.incidents = correlate.Incidents(kept)
+}
+
+// activeAt: opened at or before at and not resolved by then; with the
+// zero time, not resolved. Findings only has the present's findings, so
+// without FindingsAt a past instant loses those opened since, and cannot
+// bring back those resolved since.
+func activeAt(f *correlate.Finding, at time.Time) bool {
+	if at.IsZero() {
+		return f.Active()
+	}
+	return !f.Opened.After(at) && (f.Resolved.IsZero() || f.Resolved.After(at))
 }
 
 func sameWindow(a, b *correlate.Snapshot) bool {
@@ -524,7 +581,7 @@ func (a *App) context(h int) Context {
 	}
 	c := Context{
 		Theme: a.opt.Theme, Symbols: sym, ASCII: a.opt.ASCII,
-		Snap: a.snap, Findings: a.findings, Paths: a.paths, Cursor: -1,
+		Snap: a.snap, Findings: a.findings, Incidents: a.incidents, Paths: a.paths, Cursor: -1,
 		Window: a.window, Filter: a.filter, Paused: a.paused,
 		Width: a.w, Height: h, Loc: a.opt.Location,
 	}

@@ -22,8 +22,12 @@ type Context struct {
 	ASCII   bool // no braille or box drawing
 
 	// Snap is the current window of the store (nil before the first data).
-	Snap     *correlate.Snapshot
-	Findings []correlate.Finding
+	Snap *correlate.Snapshot
+	// Findings are the engine's findings active at the cursor instant (now
+	// when live), worst first; Incidents fold them by shared cause, worst
+	// first. Views draw these as they are: the shell already chose them.
+	Findings  []correlate.Finding
+	Incidents []correlate.Incident
 	// Paths are the engine's latest path verdicts, one per target.
 	Paths []correlate.PathVerdict
 
@@ -95,6 +99,15 @@ func Goto(view, filter string) tea.Cmd {
 type PromptMsg struct {
 	Label  string
 	Submit func(text string) tea.Cmd
+}
+
+// instant is the time the screen shows when the cursor is off the newest
+// bucket, or the zero time when it follows it.
+func instant(c *Context) time.Time {
+	if c == nil || c.Cursor < 0 {
+		return time.Time{}
+	}
+	return CursorTime(c)
 }
 
 // CursorTime is the time under the cursor in c (the newest bucket when

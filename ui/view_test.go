@@ -7,6 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/themes"
 )
 
@@ -40,8 +41,8 @@ func TestViewsHearEveryMessageAndKeysOnlyWhenActive(t *testing.T) {
 		t.Fatal("the active view did not hear its key")
 	}
 	a.View()
-	if fv.ctx.Snap == nil || len(fv.ctx.Findings) != 3 {
-		t.Fatalf("the context lacks the snapshot or the findings: %d findings", len(fv.ctx.Findings))
+	if fv.ctx.Snap == nil || len(fv.ctx.Incidents) != 3 {
+		t.Fatalf("the context lacks the snapshot or the incidents: %d incidents", len(fv.ctx.Incidents))
 	}
 }
 
@@ -65,5 +66,31 @@ func TestTabsAndHelpReadTheRegistry(t *testing.T) {
 			t.Errorf("help of %s:\n%s", names[i], scr)
 		}
 		pressKeys(a, "esc")
+	}
+}
+
+// TestRenderChangesNoState: drawing a view, at any size, leaves it as it
+// was; only Update moves a selection or a scroll.
+func TestRenderChangesNoState(t *testing.T) {
+	snap := pathSnap()
+	for _, keys := range [][]string{nil, {"down", "down", "down"}, {"enter"}, {"enter", "down", "down", "down", "down"}, {"right", "right", "enter", "down", "x", "down"}} {
+		a := newTestAppOpts(Options{Theme: themes.Dark(), Paths: func() []correlate.PathVerdict { return pathVerdicts(snap) }}, 80, 24, 240)
+		for i, v := range a.views {
+			if _, ok := v.(*LoadBalancers); ok {
+				continue // its Render still places its cursor (ui/lb.go)
+			}
+			pressKeys(a, string(rune('1'+i)))
+			pressKeys(a, keys...)
+			before := reflect.ValueOf(v).Elem().Interface()
+			for _, sz := range [][2]int{{80, 21}, {10, 3}, {300, 4}, {40, 8}, {160, 45}} {
+				c := a.context(sz[1])
+				c.Width = sz[0]
+				v.Render(&c)
+				if after := reflect.ValueOf(v).Elem().Interface(); !reflect.DeepEqual(before, after) {
+					t.Fatalf("%s after %v: Render at %dx%d changed the view\nbefore %+v\nafter  %+v", v.Name(), keys, sz[0], sz[1], before, after)
+				}
+			}
+			pressKeys(a, "esc", "esc")
+		}
 	}
 }
