@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,9 @@ type Options struct {
 	// Paths returns the engine's latest path verdicts (what its path rule concluded);
 	// the Paths view draws these and never triangulates itself. May be nil: no verdicts.
 	Paths func() []correlate.PathVerdict
+	// Clock, when set, says the program replays a recording: the header shows
+	// "REPLAY 10×" (or "REPLAY ❚❚" paused) and the replay clock instead of LIVE.
+	Clock func() Clock
 	Theme *themes.Theme // nil: dark
 	ASCII bool          // no braille, no box drawing
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
@@ -117,6 +121,7 @@ type App struct {
 	incidents []correlate.Incident
 	shownAt   time.Time // the instant findings were taken at (zero: now)
 	paths     []correlate.PathVerdict
+	clock     Clock // the replay's clock as last read (zero without one)
 
 	frame  string
 	dirty  bool
@@ -138,6 +143,7 @@ func New(opt Options) *App {
 		opt.Logf = func(string, ...any) {}
 	}
 	a := &App{opt: opt, keys: DefaultKeyMap(), window: opt.Window, dirty: true}
+	a.readClock()
 	if opt.ASCII {
 		a.keys.asciiHelp()
 	}
@@ -200,6 +206,9 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if !a.cursor.Equal(cursor) {
 		a.loadFindings()
 	}
+	if a.readClock() {
+		a.dirty = true
+	}
 	if _, key := msg.(tea.KeyPressMsg); !key {
 		cmd = tea.Batch(cmd, a.broadcast(msg))
 	}
@@ -219,6 +228,19 @@ func (a *App) broadcast(msg tea.Msg) tea.Cmd {
 		}
 	}
 	return tea.Batch(cmds...)
+}
+
+// readClock reads the replay's clock; it reports a change.
+func (a *App) readClock() bool {
+	if a.opt.Clock == nil {
+		return false
+	}
+	c := a.opt.Clock()
+	if c == a.clock {
+		return false
+	}
+	a.clock = c
+	return true
 }
 
 // take is the shell's own part of a message.
@@ -654,18 +676,13 @@ func (a *App) header(c *Context) []string {
 	on := func(s lipgloss.Style) lipgloss.Style { return s.Inherit(hs) }
 	sep := hs.Render("  ")
 	clock := "--:--:--"
-	if a.snap != nil {
+	switch {
+	case a.clock.Replay && !a.clock.At.IsZero():
+		clock = a.clock.At.In(a.opt.Location).Format("15:04:05 MST")
+	case a.snap != nil:
 		clock = a.snap.Now.In(a.opt.Location).Format("15:04:05 MST")
 	}
-	fixed := hs.Render(" ") + hs.Render(clock) + sep
-	if a.paused {
-		fixed += on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
-		if a.snap != nil && a.liveNow.After(a.snap.Now) {
-			fixed += hs.Render(" live +" + shortDur(a.liveNow.Sub(a.snap.Now).Round(time.Second)))
-		}
-	} else {
-		fixed += on(t.OK).Render(c.Symbols.Live + " LIVE")
-	}
+	fixed := hs.Render(" ") + hs.Render(clock) + sep + a.timeState(c)
 	if a.opt.Badge != nil {
 		if b := clean(a.opt.Badge()); b != "" {
 			fixed += sep + on(t.Critical).Render(b)
@@ -759,6 +776,65 @@ func (a *App) header(c *Context) []string {
 		tl += strings.Repeat(" ", gap) + right
 	}
 	return []string{line, fit(tl, c.Width)}
+}
+
+// timeState says which time the screen shows, in words that need no
+// colour: LIVE only when it follows the newest data and nothing is
+// replayed; else REPLAY with its speed, PAUSED, and, with the cursor in
+// the past, the instant and how far it is behind the newest data.
+func (a *App) timeState(c *Context) string {
+	t := c.Theme
+	on := func(s lipgloss.Style) lipgloss.Style { return s.Inherit(t.Header) }
+	var parts []string
+	if a.clock.Replay {
+		parts = append(parts, on(t.Info).Render(replayLabel(a.clock, c.Symbols, c.ASCII)))
+	}
+	if a.paused {
+		p := on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
+		if a.snap != nil && a.liveNow.After(a.snap.Now) {
+			p += t.Header.Render(" live +" + shortDur(a.liveNow.Sub(a.snap.Now).Round(time.Second)))
+		}
+		parts = append(parts, p)
+	}
+	if c.Cursor >= 0 && c.Snap != nil && c.Snap.N > 0 {
+		at := c.Snap.Time(c.Cursor)
+		back := c.Snap.Time(c.Snap.N - 1).Sub(at)
+		arrow, minus := "◀", "−"
+		if c.ASCII {
+			arrow, minus = "<", "-"
+		}
+		parts = append(parts, on(t.Cursor).Render(arrow+" "+at.In(c.Loc).Format("15:04:05")+" "+minus+behind(back)))
+	}
+	if len(parts) == 0 {
+		return on(t.OK).Render(c.Symbols.Live + " LIVE")
+	}
+	return strings.Join(parts, t.Header.Render("  "))
+}
+
+// replayLabel is "REPLAY 10×" while a recording plays, "REPLAY ❚❚" while
+// it is paused.
+func replayLabel(k Clock, sym themes.Symbols, ascii bool) string {
+	if !k.Playing {
+		return "REPLAY " + sym.Paused
+	}
+	x := "×"
+	if ascii {
+		x = "x"
+	}
+	return "REPLAY " + strconv.FormatFloat(k.Speed, 'f', -1, 64) + x
+}
+
+// behind is a distance back in time the way a clock reads: 45s, 2m05s,
+// 1h02m.
+func behind(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d/time.Second)%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d/time.Minute)%60)
 }
 
 // fitStyled pads a line to w with the given style (a header background).

@@ -10,6 +10,66 @@ import (
 	"github.com/opsview/opsview/themes"
 )
 
+func headerLine(a *App) string { return strings.Split(plain(a), "\n")[0] }
+
+func TestHeaderSaysTheInstantAndHowFarBackInsteadOfLive(t *testing.T) {
+	for _, ascii := range []bool{false, true} {
+		a := newTestAppOpts(Options{Theme: themes.Mono(), ASCII: ascii}, 80, 24, 240)
+		if h := headerLine(a); !strings.Contains(h, "LIVE") {
+			t.Fatalf("following the newest data, the header does not say LIVE: %q", h)
+		}
+		pressKeys(a, "left", "left", "left")
+		c := a.context(1)
+		if c.Cursor < 0 {
+			t.Fatal("left did not move the cursor")
+		}
+		at := a.snap.Time(c.Cursor)
+		want := "◀ " + at.Format("15:04:05") + " −" + behind(a.snap.Time(a.snap.N-1).Sub(at))
+		if ascii {
+			want = "< " + at.Format("15:04:05") + " -" + behind(a.snap.Time(a.snap.N-1).Sub(at))
+		}
+		h := headerLine(a)
+		if strings.Contains(h, "LIVE") || !strings.Contains(h, want) {
+			t.Fatalf("ascii %v, cursor in the past: header %q, want %q and no LIVE", ascii, h, want)
+		}
+		checkFrame(t, a.View().Content, 80, 24)
+		pressKeys(a, "end")
+		if h := headerLine(a); !strings.Contains(h, "LIVE") || strings.Contains(h, want) {
+			t.Fatalf("back to live: header %q", h)
+		}
+	}
+	if got := behind(2*time.Minute + 5*time.Second); got != "2m05s" {
+		t.Errorf("behind(2m5s) = %q", got)
+	}
+}
+
+func TestHeaderInReplaySaysReplayAndTheReplayClockNotLive(t *testing.T) {
+	clock := Clock{Replay: true, Playing: true, Speed: 10, At: t0.Add(18*time.Minute + 20*time.Second)}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Clock: func() Clock { return clock }}, 80, 24, 240)
+	h := headerLine(a)
+	if strings.Contains(h, "LIVE") || !strings.Contains(h, "14:18:20 UTC  REPLAY 10×") {
+		t.Fatalf("replaying at 10×: header %q", h)
+	}
+	clock.Playing = false
+	frames := a.Frames()
+	a.Update(DataMsg{}) // nothing new in the store; the clock alone changed
+	if h := headerLine(a); !strings.Contains(h, "REPLAY ❚❚") || strings.Contains(h, "LIVE") || a.Frames() == frames {
+		t.Fatalf("replay paused: header %q", h)
+	}
+	pressKeys(a, "left", "left")
+	if h := headerLine(a); !strings.Contains(h, "REPLAY ❚❚") || !strings.Contains(h, "◀ ") {
+		t.Fatalf("replay with the cursor back: header %q", h)
+	}
+	checkFrame(t, a.View().Content, 80, 24)
+
+	asc := newTestAppOpts(Options{Theme: themes.Mono(), ASCII: true, Clock: func() Clock {
+		return Clock{Replay: true, Playing: true, Speed: 2.5, At: t0}
+	}}, 80, 24, 240)
+	if h := headerLine(asc); !strings.Contains(h, "REPLAY 2.5x") {
+		t.Fatalf("ascii replay header %q", h)
+	}
+}
+
 // history is the engine's findings over the fixture's 20 minutes: the
 // fixture's three (opened at 13, 14 and 17 minutes, still open) and one
 // opened at 5 and resolved at 15 minutes.

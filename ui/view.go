@@ -79,6 +79,14 @@ var registry = []func(k *KeyMap, o *Options) View{
 	func(*KeyMap, *Options) View { return NewPaths() },
 }
 
+// Clock is the replay's clock: where a recording is played and how fast.
+type Clock struct {
+	Replay  bool // the program replays a recording
+	Playing bool
+	Speed   float64 // 1 is real time
+	At      time.Time
+}
+
 // GotoMsg asks the shell to switch to the named view, optionally setting
 // the series filter (e.g. from a backend row to its graphs).
 type GotoMsg struct {
