@@ -260,20 +260,27 @@ func commonSuspect(ms []Finding) *Evidence {
 	return best
 }
 
-// headline says what broke and what explains it, then since when and how
-// many findings: "app hrsp_5xx rose and www probe_success fell: likely
-// db-1 cpu.iowait (since 13:44:20, 4 findings)". A finding alone keeps
+// headline says what broke and what explains it: "app hrsp_5xx rose and
+// www probe_success fell: likely db-1 cpu.iowait". A finding alone keeps
 // its own title, which already says both.
 func headline(ms []Finding, inc *Incident) string {
-	var b strings.Builder
 	if len(ms) == 1 {
-		b.WriteString(ms[0].Title)
-	} else {
-		b.WriteString(whatBroke(ms))
-		if why := whatExplains(ms, inc); why != "" {
-			b.WriteString(": " + why)
-		}
+		return ms[0].Title
 	}
+	var b strings.Builder
+	b.WriteString(whatBroke(ms))
+	if why := whatExplains(ms, inc); why != "" {
+		b.WriteString(": " + why)
+	}
+	return b.String()
+}
+
+// Summary is the headline with since when and how many findings: "…:
+// likely db-1 cpu.iowait (since 13:44:20, 4 findings)", for a report that
+// has no columns of its own for them.
+func (inc *Incident) Summary() string {
+	var b strings.Builder
+	b.WriteString(inc.Headline)
 	n := len(inc.Findings)
 	plural := "s"
 	if n == 1 {

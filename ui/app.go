@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,16 @@ type Options struct {
 	// Findings returns the engine's current findings; it must be safe to
 	// call from the UI goroutine. May be nil.
 	Findings func() []correlate.Finding
+	// FindingsAt returns the findings that were active at the instant at (opened at or
+	// before it, not resolved by then); the zero time means now. May be nil: then
+	// Findings is used for every instant.
+	FindingsAt func(at time.Time) []correlate.Finding
+	// Paths returns the engine's latest path verdicts (what its path rule concluded);
+	// the Paths view draws these and never triangulates itself. May be nil: no verdicts.
+	Paths func() []correlate.PathVerdict
+	// Clock, when set, says the program replays a recording: the header shows
+	// "REPLAY 10×" (or "REPLAY ❚❚" paused) and the replay clock instead of LIVE.
+	Clock func() Clock
 	// Changes returns the findings timeline (openings, updates, closings),
 	// oldest first; the Events view shows it beside the sources' events.
 	// May be nil.
@@ -43,8 +54,6 @@ type Options struct {
 	ASCII   bool          // no braille, no box drawing
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
 	Mode string
-	// Views are appended after Overview, Graphs and Events.
-	Views []View
 	// Window is the initial visible span (default 15m).
 	Window time.Duration
 	// KeyOverrides remaps actions (see Actions) to other keys.
@@ -64,9 +73,10 @@ type Options struct {
 	// OnPosition, when set, hears every change of view, cursor, window or
 	// filter (a pairing session publishes it for others to follow).
 	OnPosition func(Position)
-	// Browse and AddSeries, when set, give Graphs a series picker (`a`):
-	// Browse lists the children of a path ("" for the sources), AddSeries
-	// starts polling a leaf. Both are called from commands, never Update.
+	// Browse and AddSeries, when set, give the Graphs view a series picker
+	// (`a`): Browse lists the children of a path ("" for the sources),
+	// AddSeries starts polling a leaf. Both are called from commands, never
+	// Update.
 	Browse    func(ctx context.Context, path string) ([]sources.BrowseNode, error)
 	AddSeries func(id string) error
 	// Badge, when set, is shown in the header after LIVE/PAUSED (e.g.
@@ -107,13 +117,16 @@ type App struct {
 	filtering bool
 	prompt    *PromptMsg // asking for one line of text (an annotation)
 	published Position   // last position handed to OnPosition
-	picker    *picker    // the series picker, when open
 	input     textinput.Model
 	help      bool
 
-	snap     *correlate.Snapshot
-	findings []correlate.Finding
-	changes  []correlate.Change
+	snap      *correlate.Snapshot
+	findings  []correlate.Finding // active at the instant shown
+	incidents []correlate.Incident
+	shownAt   time.Time // the instant findings were taken at (zero: now)
+	paths     []correlate.PathVerdict
+	clock     Clock // the replay's clock as last read (zero without one)
+	changes   []correlate.Change
 
 	frame  string
 	dirty  bool
@@ -135,14 +148,16 @@ func New(opt Options) *App {
 		opt.Logf = func(string, ...any) {}
 	}
 	a := &App{opt: opt, keys: DefaultKeyMap(), window: opt.Window, dirty: true}
+	a.readClock()
 	if opt.ASCII {
 		a.keys.asciiHelp()
 	}
 	if err := a.keys.Override(opt.KeyOverrides); err != nil {
 		opt.Logf("ui: %v", err)
 	}
-	a.views = []View{newOverview(&a.keys), newGraphs(&a.keys), newEvents(&a.keys)}
-	a.views = append(a.views, opt.Views...)
+	for _, mk := range registry {
+		a.views = append(a.views, mk(&a.keys, &a.opt))
+	}
 	a.input = textinput.New()
 	a.input.Prompt = "/"
 	a.input.Placeholder = "series name"
@@ -191,6 +206,50 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cursor := a.cursor
+	cmd := a.take(msg)
+	if !a.cursor.Equal(cursor) {
+		a.loadFindings()
+	}
+	if a.readClock() {
+		a.dirty = true
+	}
+	if _, key := msg.(tea.KeyPressMsg); !key {
+		cmd = tea.Batch(cmd, a.broadcast(msg))
+	}
+	return a, cmd
+}
+
+// broadcast hands a message that is not a key to every view, after the
+// shell has taken it in, so a view sees the new data, size or answer.
+func (a *App) broadcast(msg tea.Msg) tea.Cmd {
+	ctx := a.context(a.bodyHeight())
+	var cmds []tea.Cmd
+	for _, v := range a.views {
+		c := ctx
+		if handled, cmd := v.Update(msg, &c); handled {
+			a.dirty = true
+			cmds = append(cmds, cmd)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// readClock reads the replay's clock; it reports a change.
+func (a *App) readClock() bool {
+	if a.opt.Clock == nil {
+		return false
+	}
+	c := a.opt.Clock()
+	if c == a.clock {
+		return false
+	}
+	a.clock = c
+	return true
+}
+
+// take is the shell's own part of a message.
+func (a *App) take(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		if msg.Width != a.w || msg.Height != a.h {
@@ -207,24 +266,22 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		if !a.paused {
-			oldSnap, oldF := a.snap, a.findings
+			oldSnap, oldF, oldP := a.snap, a.findings, a.paths
 			a.refresh()
 			// a DataMsg with nothing new (same store version and window,
-			// same findings) builds no frame
-			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) {
+			// same findings and verdicts) builds no frame
+			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) || !samePaths(oldP, a.paths) {
 				a.dirty = true
 			}
 		}
 		if a.opt.Updates != nil {
-			return a, a.waitData()
+			return a.waitData()
 		}
 	case GotoMsg:
 		a.gotoView(msg)
-	case pickerItemsMsg, pickerAddedMsg:
-		a.pickerMsg(msg)
 	case PositionMsg:
 		a.follow(msg.Position)
-		return a, msg.Next
+		return msg.Next
 	case PromptMsg:
 		p := msg
 		a.prompt = &p
@@ -233,11 +290,11 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.input.Reset()
 		a.input.CharLimit = 500
 		a.dirty = true
-		return a, a.input.Focus()
+		return a.input.Focus()
 	case tea.KeyPressMsg:
-		return a, a.key(msg)
+		return a.key(msg)
 	}
-	return a, nil
+	return nil
 }
 
 func (a *App) gotoView(m GotoMsg) {
@@ -270,9 +327,6 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 			a.dirty = true
 		}
 		return nil
-	}
-	if a.picker != nil {
-		return a.pickerKey(msg)
 	}
 	if a.prompt != nil {
 		switch msg.String() {
@@ -327,10 +381,6 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 			a.dirty = true
 			return cmd
 		}
-	}
-	if a.opt.Browse != nil && key.Matches(msg, pickerKey) && a.views[a.tab].Name() == "Graphs" {
-		a.dirty = true
-		return a.openPicker()
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
@@ -452,15 +502,65 @@ func (a *App) refresh() {
 		f = func(m *correlate.SeriesMeta) bool { return matchFilter(flt, m.Key, m.Node) }
 	}
 	a.snap = a.opt.Store.Snapshot(from, a.until, f)
-	if a.opt.Findings != nil {
-		a.findings = a.opt.Findings()
+	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
+		a.cursor = a.snap.Start
+	}
+	if a.opt.Paths != nil {
+		a.paths = a.opt.Paths()
 	}
 	if a.opt.Changes != nil {
 		a.changes = a.opt.Changes()
 	}
-	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
-		a.cursor = a.snap.Start
+	a.loadFindings()
+}
+
+// shownInstant is the instant the screen shows: zero when live (now), the
+// frozen newest time when paused, else the bucket under the cursor.
+func (a *App) shownInstant() time.Time {
+	if a.snap == nil || a.snap.N == 0 {
+		return time.Time{}
 	}
+	if a.cursor.IsZero() {
+		if a.paused {
+			return a.snap.Now
+		}
+		return time.Time{}
+	}
+	c := a.context(0)
+	return CursorTime(&c)
+}
+
+// loadFindings takes the findings active at the instant shown and folds
+// them into incidents.
+func (a *App) loadFindings() {
+	at := a.shownInstant()
+	var fs []correlate.Finding
+	switch {
+	case a.opt.FindingsAt != nil:
+		fs = a.opt.FindingsAt(at)
+	case a.opt.Findings != nil:
+		fs = a.opt.Findings()
+	}
+	kept := make([]correlate.Finding, 0, len(fs))
+	for i := range fs {
+		if activeAt(&fs[i], at) {
+			kept = append(kept, fs[i])
+		}
+	}
+	correlate.SortFindings(kept)
+	a.findings, a.shownAt = kept, at
+	a.incidents = correlate.Incidents(kept)
+}
+
+// activeAt: opened at or before at and not resolved by then; with the
+// zero time, not resolved. Findings only has the present's findings, so
+// without FindingsAt a past instant loses those opened since, and cannot
+// bring back those resolved since.
+func activeAt(f *correlate.Finding, at time.Time) bool {
+	if at.IsZero() {
+		return f.Active()
+	}
+	return !f.Opened.After(at) && (f.Resolved.IsZero() || f.Resolved.After(at))
 }
 
 func sameWindow(a, b *correlate.Snapshot) bool {
@@ -476,6 +576,18 @@ func sameFindings(a, b []correlate.Finding) bool {
 	}
 	for i := range a {
 		if a[i].ID != b[i].ID || a[i].Severity != b[i].Severity || a[i].Title != b[i].Title || a[i].Active() != b[i].Active() {
+			return false
+		}
+	}
+	return true
+}
+
+func samePaths(a, b []correlate.PathVerdict) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Target != b[i].Target || a[i].Kind != b[i].Kind || a[i].Text != b[i].Text || a[i].Windows != b[i].Windows {
 			return false
 		}
 	}
@@ -499,7 +611,7 @@ func (a *App) context(h int) Context {
 	}
 	c := Context{
 		Theme: a.opt.Theme, Symbols: sym, ASCII: a.opt.ASCII,
-		Snap: a.snap, Findings: a.findings, Changes: a.changes, Cursor: -1,
+		Snap: a.snap, Findings: a.findings, Incidents: a.incidents, Paths: a.paths, Changes: a.changes, Cursor: -1,
 		Window: a.window, Filter: a.filter, Paused: a.paused,
 		Width: a.w, Height: h, Loc: a.opt.Location,
 	}
@@ -544,8 +656,6 @@ func (a *App) render() string {
 	var body string
 	if a.help {
 		body = a.renderHelp(&ctx)
-	} else if a.picker != nil {
-		body = a.renderPicker(&ctx)
 	} else {
 		body = a.views[a.tab].Render(&ctx)
 	}
@@ -574,18 +684,13 @@ func (a *App) header(c *Context) []string {
 	on := func(s lipgloss.Style) lipgloss.Style { return s.Inherit(hs) }
 	sep := hs.Render("  ")
 	clock := "--:--:--"
-	if a.snap != nil {
+	switch {
+	case a.clock.Replay && !a.clock.At.IsZero():
+		clock = a.clock.At.In(a.opt.Location).Format("15:04:05 MST")
+	case a.snap != nil:
 		clock = a.snap.Now.In(a.opt.Location).Format("15:04:05 MST")
 	}
-	fixed := hs.Render(" ") + hs.Render(clock) + sep
-	if a.paused {
-		fixed += on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
-		if a.snap != nil && a.liveNow.After(a.snap.Now) {
-			fixed += hs.Render(" live +" + shortDur(a.liveNow.Sub(a.snap.Now).Round(time.Second)))
-		}
-	} else {
-		fixed += on(t.OK).Render(c.Symbols.Live + " LIVE")
-	}
+	fixed := hs.Render(" ") + hs.Render(clock) + sep + a.timeState(c)
 	if a.opt.Badge != nil {
 		if b := clean(a.opt.Badge()); b != "" {
 			fixed += sep + on(t.Critical).Render(b)
@@ -681,6 +786,65 @@ func (a *App) header(c *Context) []string {
 	return []string{line, fit(tl, c.Width)}
 }
 
+// timeState says which time the screen shows, in words that need no
+// colour: LIVE only when it follows the newest data and nothing is
+// replayed; else REPLAY with its speed, PAUSED, and, with the cursor in
+// the past, the instant and how far it is behind the newest data.
+func (a *App) timeState(c *Context) string {
+	t := c.Theme
+	on := func(s lipgloss.Style) lipgloss.Style { return s.Inherit(t.Header) }
+	var parts []string
+	if a.clock.Replay {
+		parts = append(parts, on(t.Info).Render(replayLabel(a.clock, c.Symbols, c.ASCII)))
+	}
+	if a.paused {
+		p := on(t.Warning).Render(c.Symbols.Paused + " PAUSED")
+		if a.snap != nil && a.liveNow.After(a.snap.Now) {
+			p += t.Header.Render(" live +" + shortDur(a.liveNow.Sub(a.snap.Now).Round(time.Second)))
+		}
+		parts = append(parts, p)
+	}
+	if c.Cursor >= 0 && c.Snap != nil && c.Snap.N > 0 {
+		at := c.Snap.Time(c.Cursor)
+		back := c.Snap.Time(c.Snap.N - 1).Sub(at)
+		arrow, minus := "◀", "−"
+		if c.ASCII {
+			arrow, minus = "<", "-"
+		}
+		parts = append(parts, on(t.Cursor).Render(arrow+" "+at.In(c.Loc).Format("15:04:05")+" "+minus+behind(back)))
+	}
+	if len(parts) == 0 {
+		return on(t.OK).Render(c.Symbols.Live + " LIVE")
+	}
+	return strings.Join(parts, t.Header.Render("  "))
+}
+
+// replayLabel is "REPLAY 10×" while a recording plays, "REPLAY ❚❚" while
+// it is paused.
+func replayLabel(k Clock, sym themes.Symbols, ascii bool) string {
+	if !k.Playing {
+		return "REPLAY " + sym.Paused
+	}
+	x := "×"
+	if ascii {
+		x = "x"
+	}
+	return "REPLAY " + strconv.FormatFloat(k.Speed, 'f', -1, 64) + x
+}
+
+// behind is a distance back in time the way a clock reads: 45s, 2m05s,
+// 1h02m.
+func behind(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d/time.Second)%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d/time.Minute)%60)
+}
+
 // fitStyled pads a line to w with the given style (a header background).
 func fitStyled(s string, w int, st lipgloss.Style) string {
 	sw := lipgloss.Width(s)
@@ -707,6 +871,7 @@ func (a *App) footer(c *Context) string {
 			return true
 		}
 		hp := k.Help()
+		hp.Key = keyName(c, hp.Key)
 		item := hp.Key + " " + hp.Desc
 		n := len([]rune(item)) + 2
 		if used+n > c.Width-1 {
@@ -742,15 +907,12 @@ func (a *App) renderHelp(c *Context) string {
 				continue
 			}
 			hp := k.Help()
-			out = append(out, "  "+t.Key.Render(fmt.Sprintf("%-10s", hp.Key))+" "+t.Base.Render(hp.Desc))
+			out = append(out, "  "+t.Key.Render(fmt.Sprintf("%-10s", keyName(c, hp.Key)))+" "+t.Base.Render(hp.Desc))
 		}
 		return out
 	}
 	v := a.views[a.tab]
 	global := append(a.keys.Global(), a.opt.ModeKeys...)
-	if a.opt.Browse != nil {
-		global = append(global, pickerKey)
-	}
 	// the view's own keys, without the global ones it repeats for the footer
 	var own []key.Binding
 	for _, k := range v.Keys() {
@@ -783,6 +945,18 @@ func (a *App) renderHelp(c *Context) string {
 		}
 	}
 	return box(lines, c.Width, c.Height)
+}
+
+// arrowWords names the arrow keys for --ascii terminals, whichever view's
+// keymap wrote them.
+var arrowWords = strings.NewReplacer("↑", "up", "↓", "down", "←", "left", "→", "right")
+
+// keyName is a key's name as the terminal can show it.
+func keyName(c *Context, k string) string {
+	if c.ASCII {
+		return arrowWords.Replace(k)
+	}
+	return k
 }
 
 // cutAtWord shortens s to at most n cells at a word boundary outside

@@ -176,7 +176,7 @@ func TestViewSwitchingByTabShiftTabAndDigits(t *testing.T) {
 	steps := []struct {
 		key  string
 		want int
-	}{{"tab", 1}, {"tab", 2}, {"tab", 0}, {"shift+tab", 2}, {"1", 0}, {"3", 2}, {"9", 2}, {"2", 1}}
+	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"1", 0}, {"shift+tab", 5}, {"tab", 0}, {"3", 2}, {"9", 2}, {"6", 5}, {"2", 1}}
 	for _, s := range steps {
 		pressKeys(a, s.key)
 		if a.tab != s.want {
@@ -528,19 +528,28 @@ func TestWideWindowsHideNoSpikeOrDip(t *testing.T) {
 	}
 }
 
-// fakeView stands for the views other packages add (Load balancers,
-// Paths, Findings).
+// fakeView stands for a view registered beside the others.
 type fakeView struct {
 	keys []string
 	ctx  Context
+	msgs []tea.Msg // every message it heard
 }
 
-func (f *fakeView) Name() string { return "Load\x1b[31m balancers" }
+// register adds v to the registry for the test.
+func register(t *testing.T, v View) {
+	t.Helper()
+	old := registry
+	registry = append(append([]func(*KeyMap, *Options) View(nil), registry...), func(*KeyMap, *Options) View { return v })
+	t.Cleanup(func() { registry = old })
+}
+
+func (f *fakeView) Name() string { return "Fake\x1b[31m view" }
 func (f *fakeView) Keys() []key.Binding {
 	return []key.Binding{key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "expand"))}
 }
-func (f *fakeView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
-	if msg.String() == "x" {
+func (f *fakeView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	f.msgs = append(f.msgs, m)
+	if msg, ok := m.(tea.KeyPressMsg); ok && msg.String() == "x" {
 		f.keys = append(f.keys, "x")
 		return true, Goto("graphs", "be_app")
 	}
@@ -551,13 +560,14 @@ func (f *fakeView) Render(c *Context) string {
 	return "a line far too long for any terminal " + strings.Repeat("=", 400) + "\n" + strings.Repeat("more\n", 100)
 }
 
-func TestExtraViewsGetATabKeysAndAFittedArea(t *testing.T) {
+func TestARegisteredViewGetsATabKeysAndAFittedArea(t *testing.T) {
 	fv := &fakeView{}
-	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: []View{fv}}, 80, 24, 240)
-	pressKeys(a, "4")
+	register(t, fv)
+	a := newTestAppOpts(Options{Theme: themes.Mono()}, 80, 24, 240)
+	pressKeys(a, "7")
 	f := a.View().Content
 	checkFrame(t, f, 80, 24)
-	if !strings.Contains(ansi.Strip(f), "4 Load balancers") {
+	if !strings.Contains(ansi.Strip(f), "7 Fake view") {
 		t.Fatalf("no tab for the extra view:\n%s", ansi.Strip(f))
 	}
 	if fv.ctx.Width != 80 || fv.ctx.Height != 21 || fv.ctx.Snap == nil || len(fv.ctx.Findings) != 3 || fv.ctx.Loc == nil {
@@ -590,15 +600,14 @@ func TestDroppedSeriesAreShown(t *testing.T) {
 }
 
 func TestTabsShrinkSoTheWindowStaysVisible(t *testing.T) {
-	views := []View{&fakeView{}, &fakeView{}, &fakeView{}}
-	a := newTestAppOpts(Options{Theme: themes.Mono(), Views: views}, 80, 24, 100)
+	a := newTestAppOpts(Options{Theme: themes.Mono()}, 80, 24, 100)
 	tabs := strings.Split(plain(a), "\n")[1]
 	if !strings.Contains(tabs, "window 15m") || !strings.Contains(tabs, "1 Overview") || !strings.Contains(tabs, "6") {
 		t.Fatalf("tab line at 80 columns: %q", tabs)
 	}
 	a.Update(tea.WindowSizeMsg{Width: 200, Height: 50})
 	tabs = strings.Split(plain(a), "\n")[1]
-	if !strings.Contains(tabs, " 6 Load balancers ") || !strings.Contains(tabs, "window 15m") {
+	if !strings.Contains(tabs, " 5 Load balancers ") || !strings.Contains(tabs, " 6 Paths ") || !strings.Contains(tabs, "window 15m") {
 		t.Fatalf("tab line at 200 columns: %q", tabs)
 	}
 }

@@ -79,7 +79,11 @@ func changeEvent(ch *correlate.Change) sources.Event {
 	return ev
 }
 
-func (e *eventsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+func (e *eventsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok {
+		return false, nil
+	}
 	n := len(eventList(c))
 	page := max(c.Height-3, 1)
 	k := e.keys

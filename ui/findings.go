@@ -15,17 +15,18 @@ import (
 	"github.com/opsview/opsview/sources"
 )
 
-// Findings lists what the engine concluded, worst first; Enter opens a
-// finding's evidence: the symptom's graph on top and the suspects' graphs
-// below on one time axis, each with its baseline, score and lead or lag.
+// Findings lists what the engine concluded at the instant shown: each
+// incident's headline, worst first, with its findings under it. Enter
+// opens a finding's evidence: the symptom's graph on top and the suspects'
+// graphs below on one time axis, each with its baseline, score and lead
+// or lag.
 type Findings struct {
-	sel    int
-	top    int
+	sel    int // the selected finding, in the order of the list
+	top    int // the first line of the list shown
 	detail bool
 	id     string // the finding the evidence screen shows
-	// off is how far the evidence charts below the symptom are scrolled;
-	// maxOff is the most they can be, as the last frame found
-	off, maxOff int
+	// off is how far the evidence charts below the symptom are scrolled
+	off int
 	// excluded shows the series the engine could not check instead of
 	// the charts; exOff scrolls that list
 	excluded bool
@@ -59,89 +60,161 @@ func (v *Findings) Keys() []key.Binding {
 	return []key.Binding{v.keys.Up, v.keys.Down, v.keys.Open}
 }
 
-// Update moves the selection, opens and closes the evidence screen.
-func (v *Findings) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
-	n := len(c.Findings)
-	switch {
-	case v.detail && v.excluded && key.Matches(msg, v.keys.Back):
-		v.excluded = false
-		return true, nil
-	case v.detail && key.Matches(msg, v.keys.Back):
+// Update moves the selection, opens and closes the evidence screen. The
+// evidence screen closes by itself when its finding is not among those
+// active at the instant shown.
+func (v *Findings) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	f := v.shown(c)
+	if v.detail && f == nil {
 		v.detail = false
-		return true, nil
-	case v.detail && key.Matches(msg, v.keys.Excluded):
-		v.excluded, v.exOff = !v.excluded, 0
-		return true, nil
-	case v.detail && v.excluded && key.Matches(msg, v.keys.Down):
-		v.exOff++ // clamped when drawn
-		return true, nil
-	case v.detail && v.excluded && key.Matches(msg, v.keys.Up):
-		if v.exOff > 0 {
-			v.exOff--
-		}
-		return true, nil
-	case v.detail && key.Matches(msg, v.keys.Down):
-		// the symptom stays on top; the charts below it scroll
-		if v.off < v.maxOff {
-			v.off++
-		}
-		return true, nil
-	case v.detail && key.Matches(msg, v.keys.Up):
-		if v.off > 0 {
-			v.off--
-		}
-		return true, nil
-	case v.detail:
+	}
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok {
 		return false, nil
+	}
+	if f != nil {
+		return v.evidenceKey(msg, c, f)
+	}
+	rows, fs := listRows(c)
+	n := len(fs)
+	switch {
 	case key.Matches(msg, v.keys.Up):
-		if v.sel > 0 {
-			v.sel--
-		}
-		return true, nil
+		v.sel = clampSel(v.sel-1, n)
 	case key.Matches(msg, v.keys.Down):
-		if v.sel < n-1 {
-			v.sel++
-		}
-		return true, nil
+		v.sel = clampSel(v.sel+1, n)
 	case key.Matches(msg, v.keys.Open):
 		if n > 0 {
-			v.clamp(n)
-			v.detail, v.id, v.off, v.excluded = true, c.Findings[v.sel].ID, 0, false
+			v.sel = clampSel(v.sel, n)
+			v.detail, v.id, v.off, v.excluded = true, fs[v.sel].ID, 0, false
 		}
 		return true, nil
+	default:
+		return false, nil
 	}
-	return false, nil
+	v.top = listTop(v.top, rows, v.sel, listHeight(c))
+	return true, nil
 }
 
-func (v *Findings) clamp(n int) {
-	if v.sel >= n {
-		v.sel = n - 1
+// evidenceKey handles a key on the evidence screen of f.
+func (v *Findings) evidenceKey(msg tea.KeyPressMsg, c *Context, f *correlate.Finding) (bool, tea.Cmd) {
+	switch {
+	case v.excluded && key.Matches(msg, v.keys.Back):
+		v.excluded = false
+	case key.Matches(msg, v.keys.Back):
+		v.detail = false
+	case key.Matches(msg, v.keys.Excluded):
+		v.excluded, v.exOff = !v.excluded, 0
+	case v.excluded && key.Matches(msg, v.keys.Down):
+		_, _, most := v.evidence(c, f)
+		v.exOff = min(v.exOff+1, most)
+	case v.excluded && key.Matches(msg, v.keys.Up):
+		v.exOff = max(v.exOff-1, 0)
+	case key.Matches(msg, v.keys.Down):
+		// the symptom stays on top; the charts below it scroll
+		_, most, _ := v.evidence(c, f)
+		v.off = min(v.off+1, most)
+	case key.Matches(msg, v.keys.Up):
+		v.off = max(v.off-1, 0)
+	default:
+		return false, nil
 	}
-	if v.sel < 0 {
-		v.sel = 0
-	}
+	return true, nil
 }
+
+// shown is the finding the evidence screen shows, nil when the list shows.
+func (v *Findings) shown(c *Context) *correlate.Finding {
+	if !v.detail {
+		return nil
+	}
+	for i := range c.Findings {
+		if c.Findings[i].ID == v.id {
+			return &c.Findings[i]
+		}
+	}
+	return nil
+}
+
+func clampSel(i, n int) int { return max(min(i, n-1), 0) }
 
 // Render draws the list or the evidence screen into c.Width × c.Height.
 func (v *Findings) Render(c *Context) string {
-	var lines []string
-	if v.detail {
-		var f *correlate.Finding
-		for i := range c.Findings {
-			if c.Findings[i].ID == v.id {
-				f = &c.Findings[i]
+	if f := v.shown(c); f != nil {
+		lines, _, _ := v.evidence(c, f)
+		return box(lines, c.Width, c.Height)
+	}
+	return box(v.renderList(c), c.Width, c.Height)
+}
+
+// listRow is one line of the list: an incident's headline, or one of the
+// findings under it.
+type listRow struct {
+	inc   *correlate.Incident
+	f     *correlate.Finding
+	n     int  // the finding's place among the findings (what ↑/↓ select)
+	head  int  // the line of its incident, -1 for none
+	under bool // drawn indented, under an incident
+	count int  // an incident's findings on the list
+}
+
+// listRows lays the list out: each incident's line, then its findings;
+// findings that no incident names follow, unindented. fs is the findings
+// in that order.
+func listRows(c *Context) (rows []listRow, fs []*correlate.Finding) {
+	byID := make(map[string]*correlate.Finding, len(c.Findings))
+	for i := range c.Findings {
+		byID[c.Findings[i].ID] = &c.Findings[i]
+	}
+	listed := map[string]bool{}
+	for i := range c.Incidents {
+		inc := &c.Incidents[i]
+		head := len(rows)
+		rows = append(rows, listRow{inc: inc, head: -1})
+		for _, id := range inc.Findings {
+			if f := byID[id]; f != nil && !listed[id] {
+				listed[id] = true
+				rows = append(rows, listRow{f: f, n: len(fs), head: head, under: true})
+				fs = append(fs, f)
 			}
 		}
-		if f == nil {
-			v.detail = false
-		} else {
-			lines = v.renderEvidence(c, f)
+		if rows[head].count = len(rows) - head - 1; rows[head].count == 0 {
+			rows = rows[:head] // none of its findings is shown
 		}
 	}
-	if !v.detail {
-		lines = v.renderList(c)
+	for i := range c.Findings {
+		if f := &c.Findings[i]; !listed[f.ID] {
+			rows = append(rows, listRow{f: f, n: len(fs), head: -1})
+			fs = append(fs, f)
+		}
 	}
-	return box(lines, c.Width, c.Height)
+	return rows, fs
+}
+
+// listHeight is how many lines of the list fit under its title.
+func listHeight(c *Context) int { return max(c.Height-2, 1) }
+
+// listTop is the first line shown so that the selected finding, and when
+// it fits its incident's line, are in view; top is the last one shown.
+func listTop(top int, rows []listRow, sel, h int) int {
+	line := -1
+	for i := range rows {
+		if rows[i].f != nil && rows[i].n == sel {
+			line = i
+		}
+	}
+	if line < 0 {
+		return 0
+	}
+	top = min(top, max(len(rows)-h, 0))
+	if hd := rows[line].head; hd >= 0 && line-hd < h && hd < top {
+		top = hd
+	}
+	if line < top {
+		top = line
+	}
+	if line >= top+h {
+		top = line - h + 1
+	}
+	return max(top, 0)
 }
 
 // seg is a run of text in one style.
@@ -184,10 +257,13 @@ func sevStyle(c *Context, s sources.Severity) (lipgloss.Style, string) {
 	return th.Unknown, sy.Unknown
 }
 
-// now is the clock the view measures ages against: the snapshot's newest
-// time, else the newest update among the findings (never the wall clock,
-// so a replay reads the same).
+// now is the clock the view measures ages against: the instant under the
+// cursor, else the snapshot's newest time, else the newest update among
+// the findings (never the wall clock, so a replay reads the same).
 func now(c *Context) time.Time {
+	if at := instant(c); !at.IsZero() {
+		return at
+	}
 	if c.Snap != nil && !c.Snap.Now.IsZero() {
 		return c.Snap.Now
 	}
@@ -214,54 +290,112 @@ func age(d time.Duration) string {
 	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 }
 
+// renderList draws the title, then the incidents' lines with their
+// findings under them, from the view's scroll line.
 func (v *Findings) renderList(c *Context) []string {
 	th := c.Theme
 	w := c.Width
-	fs := c.Findings
-	lines := []string{join(w, seg{"Findings", th.Title}, seg{fmt.Sprintf("  %d active, worst first", len(fs)), th.Muted})}
+	rows, fs := listRows(c)
+	at := instant(c)
+	sum := fmt.Sprintf("  %d active", len(fs))
+	if !at.IsZero() {
+		sum += " at " + at.In(loc(c)).Format("15:04:05")
+	}
+	if len(c.Incidents) > 0 {
+		sum += fmt.Sprintf(" in %d %s", len(c.Incidents), plural(len(c.Incidents), "incident"))
+	}
+	lines := []string{join(w, seg{"Findings", th.Title}, seg{sum + ", worst first", th.Muted})}
 	if len(fs) == 0 {
-		lines = append(lines, "", join(w, seg{" " + c.Symbols.OK + " ok ", th.OK}, seg{" nothing the engine can see is wrong", th.Base}))
+		msg := " nothing the engine can see is wrong"
+		if !at.IsZero() {
+			msg = " nothing the engine saw was wrong at " + at.In(loc(c)).Format("15:04:05")
+		}
+		lines = append(lines, "", join(w, seg{" " + c.Symbols.OK + " ok ", th.OK}, seg{msg, th.Base}))
 		return lines
 	}
-	v.clamp(len(fs))
-	rows := c.Height - 2
-	if rows < 1 {
-		rows = 1
-	}
-	if v.sel < v.top {
-		v.top = v.sel
-	}
-	if v.sel >= v.top+rows {
-		v.top = v.sel - rows + 1
-	}
+	sel := clampSel(v.sel, len(fs))
+	h := listHeight(c)
+	top := listTop(v.top, rows, sel, h)
 	t := now(c)
-	for i := v.top; i < len(fs) && i < v.top+rows; i++ {
-		f := &fs[i]
-		st, sym := sevStyle(c, f.Severity)
-		word := fmt.Sprintf("%-8s", f.Severity.String())
-		ag := age(t.Sub(f.Opened))
-		title := sources.Clean(f.Title)
-		tw := w - 1 - ansi.StringWidth(sym) - 1 - len(word) - 1 - len(ag) - 2
-		if tw < 1 {
-			tw = 1
+	for i := top; i < len(rows) && i < top+h; i++ {
+		r := &rows[i]
+		if r.inc != nil {
+			lines = append(lines, incidentRow(c, r.inc, r.count, t, w))
+			continue
 		}
-		if ansi.StringWidth(title) > tw {
-			title = ansi.Truncate(title, tw, "…")
-		}
-		title += strings.Repeat(" ", tw-ansi.StringWidth(title))
-		base, muted := th.Base, th.Muted
-		mark := " "
-		if i == v.sel {
-			base, muted = th.Selected, th.Selected
-			st = st.Inherit(th.Selected)
-			mark = ">"
-		}
-		lines = append(lines, join(w, seg{mark, base}, seg{sym + " " + word, st}, seg{" " + title + "  ", base}, seg{ag, muted}))
+		lines = append(lines, findingRow(c, r, r.n == sel, t, w))
 	}
-	if len(fs) > rows {
-		lines = append(lines, join(w, seg{fmt.Sprintf(" %d–%d of %d", v.top+1, min(v.top+rows, len(fs)), len(fs)), th.Muted}))
+	if len(rows) > h {
+		first, last := -1, -1
+		for i := top; i < len(rows) && i < top+h; i++ {
+			if rows[i].f != nil {
+				if first < 0 {
+					first = rows[i].n
+				}
+				last = rows[i].n
+			}
+		}
+		lines = append(lines, join(w, seg{fmt.Sprintf(" findings %d-%d of %d", first+1, last+1, len(fs)), th.Muted}))
 	}
 	return lines
+}
+
+// incidentRow is an incident's line: severity, headline, how long it has
+// been going on and how many findings it holds.
+func incidentRow(c *Context, inc *correlate.Incident, n int, t time.Time, w int) string {
+	th := c.Theme
+	st, sym := sevStyle(c, inc.Severity)
+	word := fmt.Sprintf("%-8s", inc.Severity.String())
+	tail := fmt.Sprintf("  for %s%s%d %s", age(t.Sub(inc.Since)), c.dot(), n, plural(n, "finding"))
+	hw := max(w-1-ansi.StringWidth(sym)-1-len(word)-1-ansi.StringWidth(tail), 1)
+	head := sources.Clean(inc.Headline)
+	if ansi.StringWidth(head) > hw {
+		head = ansi.Truncate(head, hw, "…")
+	}
+	head += strings.Repeat(" ", hw-ansi.StringWidth(head))
+	return join(w, seg{" ", th.Base}, seg{sym + " " + word, st}, seg{" " + head, th.Title}, seg{tail, th.Muted})
+}
+
+// findingRow is a finding's line, under its incident when it has one.
+func findingRow(c *Context, r *listRow, selected bool, t time.Time, w int) string {
+	th := c.Theme
+	f := r.f
+	st, sym := sevStyle(c, f.Severity)
+	indent := ""
+	if r.under {
+		indent = "  "
+	}
+	word := fmt.Sprintf("%-8s", f.Severity.String())
+	ag := age(t.Sub(f.Opened))
+	title := sources.Clean(f.Title)
+	tw := max(w-len(indent)-1-ansi.StringWidth(sym)-1-len(word)-1-len(ag)-2, 1)
+	if ansi.StringWidth(title) > tw {
+		title = ansi.Truncate(title, tw, "…")
+	}
+	title += strings.Repeat(" ", tw-ansi.StringWidth(title))
+	base, muted := th.Base, th.Muted
+	mark := " "
+	if selected {
+		base, muted = th.Selected, th.Selected
+		st = st.Inherit(th.Selected)
+		mark = ">"
+	}
+	return join(w, seg{indent, th.Base}, seg{mark, base}, seg{sym + " " + word, st}, seg{" " + title + "  ", base}, seg{ag, muted})
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// loc is the Context's time zone, UTC when a test left it unset.
+func loc(c *Context) *time.Location {
+	if c.Loc == nil {
+		return time.UTC
+	}
+	return c.Loc
 }
 
 // chartRows draws vals resampled to width columns as a bar chart of
@@ -362,7 +496,10 @@ func chartRows(c *Context, vals []float64, base, spread float64, width, height i
 	return out
 }
 
-func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
+// evidence draws the evidence screen of f, scrolled as far as the view
+// says within what there is; it returns the lines and how far the charts
+// and the list of what could not be checked can scroll.
+func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, maxOff, maxExOff int) {
 	th := c.Theme
 	w, h := c.Width, c.Height
 	st, sym := sevStyle(c, f.Severity)
@@ -407,11 +544,12 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 		if len(excl) == 0 {
 			lines = append(lines, join(w, seg{"  none: every series was read", th.Muted}))
 		}
-		v.exOff = max(0, min(v.exOff, len(excl)-room))
-		for i := v.exOff; i < len(excl) && i < v.exOff+room; i++ {
+		maxExOff = max(0, len(excl)-room)
+		exOff := min(v.exOff, maxExOff)
+		for i := exOff; i < len(excl) && i < exOff+room; i++ {
 			lines = append(lines, join(w, seg{"  " + excl[i], th.Base}))
 		}
-		return append(padLines(lines, h-len(footer)), footer...)
+		return append(padLines(lines, h-len(footer)), footer...), 0, maxExOff
 	}
 	back := []seg{{"esc", th.Key}, {" back", th.Muted}}
 	if len(excl) > 0 {
@@ -420,7 +558,7 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 	footer = append(footer, join(w, back...))
 	if c.Snap == nil || c.Snap.N == 0 || len(evs) == 0 {
 		lines = append(lines, "", join(w, seg{"no series to draw for this finding", th.Muted}))
-		return append(padLines(lines, h-len(footer)), footer...)
+		return append(padLines(lines, h-len(footer)), footer...), 0, 0
 	}
 	room := h - len(lines) - len(footer) - 1 // one line for the time axis
 	gh := 3
@@ -436,17 +574,17 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 		ng = len(evs)
 	}
 	// the symptom stays on top, the rest scroll beneath it
-	v.maxOff = max(0, len(evs)-ng)
-	v.off = min(v.off, v.maxOff)
-	shown := append([]correlate.Evidence{evs[0]}, evs[1+v.off:]...)
-	if v.maxOff > 0 {
-		footer = append([]string{join(w, seg{fmt.Sprintf("charts %d-%d of %d below the symptom", v.off+1, v.off+ng-1, len(evs)-1), th.Muted},
+	maxOff = max(0, len(evs)-ng)
+	off := min(v.off, maxOff)
+	shown := append([]correlate.Evidence{evs[0]}, evs[1+off:]...)
+	if maxOff > 0 {
+		footer = append([]string{join(w, seg{fmt.Sprintf("charts %d-%d of %d below the symptom", off+1, off+ng-1, len(evs)-1), th.Muted},
 			seg{"  ↑/↓ more", th.Key})}, footer...)
 		if room := h - len(lines) - len(footer) - 1; room/per < ng {
 			ng = max(1, room/per)
-			v.maxOff = max(0, len(evs)-ng)
-			v.off = min(v.off, v.maxOff)
-			shown = append([]correlate.Evidence{evs[0]}, evs[1+v.off:]...)
+			maxOff = max(0, len(evs)-ng)
+			off = min(off, maxOff)
+			shown = append([]correlate.Evidence{evs[0]}, evs[1+off:]...)
 		}
 	}
 	chartW := w
@@ -465,7 +603,7 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 		var kindSt lipgloss.Style
 		idx := i // the chart's place among all of them (a suspect's rank)
 		if i > 0 {
-			idx += v.off
+			idx += off
 		}
 		tag := fmt.Sprintf("#%d", idx)
 		switch e.Kind {
@@ -522,7 +660,7 @@ func (v *Findings) renderEvidence(c *Context, f *correlate.Finding) []string {
 	gap := chartW - len(l) - len(r) - ansi.StringWidth(mid)
 	axis := l + strings.Repeat(" ", max(1, gap/2)) + mid + strings.Repeat(" ", max(1, gap-gap/2)) + r
 	lines = append(lines, join(w, seg{axis, th.Muted}))
-	return append(padLines(lines, h-len(footer)), footer...)
+	return append(padLines(lines, h-len(footer)), footer...), maxOff, 0
 }
 
 func padLines(lines []string, n int) []string {

@@ -77,7 +77,7 @@ func findingsIncident(t *testing.T) (*correlate.Snapshot, []correlate.Finding) {
 
 func findingsCtx(theme *themes.Theme, snap *correlate.Snapshot, fs []correlate.Finding, w, h int) *Context {
 	sym := themes.UnicodeSymbols
-	return &Context{Theme: theme, Symbols: sym, Snap: snap, Findings: fs, Cursor: -1, Window: time.Hour, Width: w, Height: h}
+	return &Context{Theme: theme, Symbols: sym, Snap: snap, Findings: fs, Incidents: correlate.Incidents(fs), Cursor: -1, Window: time.Hour, Width: w, Height: h}
 }
 
 func findingsKey(code rune, text string) tea.KeyPressMsg {
@@ -143,18 +143,25 @@ func TestFindingsListOrderAndKeys(t *testing.T) {
 	out := ansi.Strip(v.Render(c))
 	checkFrame(t, v.Render(c), 80, 6)
 	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[1], ">✖ critical") || !strings.HasSuffix(strings.TrimRight(lines[1], " "), "3m") {
-		t.Errorf("first row %q", lines[1])
+	// each finding under its incident's line (one each, for now)
+	if !strings.HasPrefix(lines[1], " ✖ critical backend app has no server UP") || !strings.HasSuffix(lines[1], "for 3m · 1 finding") {
+		t.Errorf("first incident %q", lines[1])
 	}
-	if strings.Contains(out, "\x1b[31m") || !strings.Contains(lines[2], "1m") {
-		t.Errorf("escape from a title reached the screen, or age wrong: %q", lines[2])
+	if !strings.HasPrefix(lines[2], "  >✖ critical") || !strings.HasSuffix(strings.TrimRight(lines[2], " "), "3m") {
+		t.Errorf("first row %q", lines[2])
+	}
+	if strings.Contains(out, "\x1b[31m") || !strings.Contains(lines[4], "1m") {
+		t.Errorf("escape from a title reached the screen, or age wrong: %q", lines[4])
 	}
 	v.Update(findingsKey(tea.KeyDown, ""), c)
 	v.Update(findingsKey('j', "j"), c)
 	v.Update(findingsKey('j', "j"), c) // stops at the last
 	lines = strings.Split(ansi.Strip(v.Render(c)), "\n")
-	if !strings.HasPrefix(lines[3], ">ℹ info") || !strings.Contains(lines[3], "2h00m") {
-		t.Errorf("third row after moving down: %q", lines[3])
+	if !strings.HasPrefix(lines[3], " ℹ info") || !strings.HasPrefix(lines[4], "  >ℹ info") || !strings.Contains(lines[4], "2h00m") {
+		t.Errorf("the last incident and its finding after moving down: %q, %q", lines[3], lines[4])
+	}
+	if !strings.Contains(lines[5], "findings 2-3 of 3") {
+		t.Errorf("no word of the findings out of view: %q", lines[5])
 	}
 	v.Update(findingsKey(tea.KeyEnter, ""), c)
 	ev := ansi.Strip(v.Render(c))
@@ -163,8 +170,12 @@ func TestFindingsListOrderAndKeys(t *testing.T) {
 	}
 	// the finding resolves while its evidence is open: back to the list
 	c.Findings = fs[:2]
+	c.Incidents = correlate.Incidents(c.Findings)
 	if out := ansi.Strip(v.Render(c)); !strings.HasPrefix(out, "Findings") {
 		t.Errorf("evidence of a vanished finding still shown:\n%s", out)
+	}
+	if v.Update(DataMsg{}, c); v.(*Findings).detail {
+		t.Error("the evidence screen stays open on the next message after its finding vanished")
 	}
 	// empty
 	c.Findings = nil
@@ -294,5 +305,48 @@ func TestEvidenceListsWhatCouldNotBeChecked(t *testing.T) {
 	v.Update(findingsKey(tea.KeyEscape, ""), c)
 	if back := ansi.Strip(v.Render(c)); back != charts {
 		t.Fatalf("esc from the list should go back to the charts:\n%s", back)
+	}
+}
+
+// Findings that share a cause are one incident: its headline comes first,
+// on the Findings view and on the Overview, with how long and how many;
+// the findings follow under it.
+func TestIncidentHeadlineComesBeforeItsFindings(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
+	incs := []correlate.Incident{
+		{ID: "i1", Severity: sources.SevCritical, Headline: "db-1 volume saturated: 5xx on be_app and be_api", Since: t0.Add(13 * time.Minute), Findings: []string{"f1", "f2"}},
+		{ID: "i2", Severity: sources.SevWarning, Headline: "graphite unreachable", Since: t0.Add(17 * time.Minute), Findings: []string{"f3"}},
+	}
+	c := a.context(21)
+	c.Incidents = incs
+
+	lines := strings.Split(ansi.Strip(NewFindings().Render(&c)), "\n")
+	want := []string{
+		" ✖ critical db-1 volume saturated: 5xx on be_app and be_api",
+		"  >✖ critical 5xx on be_app",
+		"   ▲ warning  5xx on be_api",
+		" ▲ warning  graphite unreachable",
+		"   ▲ warning  source graphite failing",
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i+1], w) {
+			t.Errorf("Findings line %d: %q, want it to start %q", i+2, lines[i+1], w)
+		}
+	}
+	if !strings.HasSuffix(lines[1], "for 6m · 2 findings") || !strings.Contains(lines[0], "3 active in 2 incidents") {
+		t.Errorf("the incident does not say how long and how many: %q / %q", lines[0], lines[1])
+	}
+
+	over := ansi.Strip((&overviewView{keys: &a.keys, sel: -1}).Render(&c))
+	i := strings.Index(over, "Incidents 2, 3 findings")
+	j := strings.Index(over, "db-1 volume saturated")
+	k := strings.Index(over, "graphite unreachable")
+	if i < 0 || j < i || k < j || !strings.Contains(over, "for 6m · 2 findings") || strings.Contains(over, "5xx on be_api with") {
+		t.Errorf("Overview at 80x24: one line per incident, worst first:\n%s", over)
+	}
+	c.Width, c.Height = 160, 45
+	wide := ansi.Strip((&overviewView{keys: &a.keys, sel: -1}).Render(&c))
+	if j, k := strings.Index(wide, "db-1 volume saturated"), strings.Index(wide, "· 5xx on be_api with"); j < 0 || k < j {
+		t.Errorf("Overview at 160 columns lists an incident's findings under it:\n%s", wide)
 	}
 }

@@ -79,6 +79,8 @@ func TestGoldenScreens(t *testing.T) {
 		keys []string
 	}{
 		{"overview", nil},
+		{"overview-past", []string{"left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}},
+		{"findings", []string{"4"}},
 		{"graphs", []string{"2"}},
 		{"graphs-cursor", []string{"2", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}},
 		{"events", []string{"3"}},

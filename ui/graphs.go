@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -16,17 +17,25 @@ import (
 // graphsView draws external symptoms on top and internal resources below,
 // on one shared time axis, several series per chart (one chart per role
 // and unit), with a legend that shows every value at the time cursor.
+// Where the sources can be browsed, `a` opens the series picker.
 type graphsView struct {
 	keys   *KeyMap
 	scroll int  // first chart shown
 	zoomed bool // the first chart shown takes the whole view
+	src    browser
+	picker *picker // the series picker, when open
 }
 
-func newGraphs(k *KeyMap) *graphsView { return &graphsView{keys: k} }
+func newGraphs(k *KeyMap, browse func(ctx context.Context, path string) ([]sources.BrowseNode, error), add func(id string) error) *graphsView {
+	return &graphsView{keys: k, src: browser{browse: browse, add: add}}
+}
 
 func (g *graphsView) Name() string { return "Graphs" }
 
 func (g *graphsView) Keys() []key.Binding {
+	if g.picker != nil {
+		return pickerKeys
+	}
 	up, down := g.keys.Up, g.keys.Down
 	up.SetHelp(up.Help().Key, "prev chart")
 	down.SetHelp(down.Help().Key, "next chart")
@@ -34,11 +43,30 @@ func (g *graphsView) Keys() []key.Binding {
 	if g.zoomed {
 		zoom.SetHelp(zoom.Help().Key, "all charts")
 	}
-	return []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down, zoom}
+	ks := []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down, zoom}
+	if g.src.browse != nil {
+		ks = append(ks, pickerKey)
+	}
+	return ks
 }
 
-func (g *graphsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+func (g *graphsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	switch msg := m.(type) {
+	case pickerItemsMsg, pickerAddedMsg:
+		return g.pickerMsg(msg), nil
+	case tea.KeyPressMsg:
+		return g.key(msg, c)
+	}
+	return false, nil
+}
+
+func (g *graphsView) key(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+	if g.picker != nil {
+		return true, g.pickerKey(msg)
+	}
 	switch {
+	case g.src.browse != nil && key.Matches(msg, pickerKey):
+		return true, g.openPicker()
 	case key.Matches(msg, g.keys.Up):
 		if g.scroll > 0 {
 			g.scroll--
@@ -138,6 +166,9 @@ func baselines(fs []correlate.Finding) map[string]float64 {
 
 func (g *graphsView) Render(c *Context) string {
 	t := c.Theme
+	if g.picker != nil {
+		return g.renderPicker(c)
+	}
 	if c.Snap == nil {
 		return box([]string{"", t.Muted.Render("  waiting for data…")}, c.Width, c.Height)
 	}

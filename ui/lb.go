@@ -206,7 +206,11 @@ func (v *LoadBalancers) sortBackends(bs []*sources.NodeState) {
 }
 
 // Update handles the view's keys.
-func (v *LoadBalancers) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+func (v *LoadBalancers) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok {
+		return false, nil
+	}
 	rows := v.rows(c)
 	v.locate(rows)
 	page := c.Height - 3

@@ -5,17 +5,19 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 )
 
-// overviewView is the first screen: the sources' health, the current
-// findings worst first, and sparklines of the key series (symptoms first,
-// then resources).
+// overviewView is the first screen: the sources' health, the incidents
+// at the instant shown worst first, and sparklines of the key series
+// (symptoms first, then resources).
 type overviewView struct {
 	keys *KeyMap
 	sel  int // selected key series, -1 none
@@ -35,8 +37,9 @@ func (o *overviewView) Keys() []key.Binding {
 
 // Update moves the selection over the key series; Enter opens the Graphs
 // view filtered to the selected series' node (or name).
-func (o *overviewView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
-	if c.Snap == nil {
+func (o *overviewView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok || c.Snap == nil {
 		return false, nil
 	}
 	ks := keySeries(c)
@@ -71,8 +74,8 @@ func (o *overviewView) Render(c *Context) string {
 		srcN := min(len(c.Snap.Status), max(c.Height/2-2, 1))
 		left := o.sources(c, lw, srcN)
 		left = append(left, "")
-		fN := min(max(len(activeFindings(c.Findings)), 1), max(c.Height/3, 4))
-		left = append(left, o.findings(c, lw, fN+1)...)
+		fN := min(max(incidentLines(c, true), 1), max(c.Height/3, 4))
+		left = append(left, o.findings(c, lw, fN+1, true)...)
 		if room := c.Height - len(left) - 1; room >= 3 {
 			left = append(left, "")
 			left = append(left, o.events(c, lw, room)...)
@@ -82,8 +85,8 @@ func (o *overviewView) Render(c *Context) string {
 	}
 	srcN := min(len(c.Snap.Status), 4)
 	lines := o.sources(c, c.Width, srcN)
-	fN := min(max(len(activeFindings(c.Findings)), 1), 4)
-	lines = append(lines, o.findings(c, c.Width, fN+1)...)
+	fN := min(max(incidentLines(c, false), 1), 4)
+	lines = append(lines, o.findings(c, c.Width, fN+1, false)...)
 	lines = append(lines, o.series(c, c.Width, c.Height-len(lines))...)
 	return box(lines, c.Width, c.Height)
 }
@@ -152,40 +155,100 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 	return out
 }
 
+// activeFindings is the findings the shell chose (those active at the
+// instant shown), worst first.
 func activeFindings(fs []correlate.Finding) []correlate.Finding {
-	out := make([]correlate.Finding, 0, len(fs))
-	for _, f := range fs {
-		if f.Active() {
-			out = append(out, f)
-		}
-	}
+	out := append([]correlate.Finding(nil), fs...)
 	correlate.SortFindings(out)
 	return out
 }
 
-// findings is a title and the active findings, worst first, in h lines.
-func (o *overviewView) findings(c *Context, w, h int) []string {
-	t := c.Theme
-	fs := activeFindings(c.Findings)
-	out := []string{t.Title.Render(" Findings") + t.Muted.Render(fmt.Sprintf(" %d", len(fs)))}
-	if len(fs) == 0 {
-		return append(out, "  "+t.OK.Render(c.Symbols.OK+" nothing wrong found"))
+// overviewRows are the lines of the incidents: one per incident and per
+// finding no incident holds; wide, an incident of several findings lists
+// them under it too.
+func overviewRows(c *Context, wide bool) (shown []listRow, incidents, findings int) {
+	rows, fs := listRows(c)
+	for _, r := range rows {
+		if r.inc != nil || !r.under {
+			incidents++
+		}
+		if r.inc != nil || !r.under || wide && rows[r.head].count > 1 {
+			shown = append(shown, r)
+		}
 	}
-	for i, f := range fs {
+	return shown, incidents, len(fs)
+}
+
+// incidentLines is how many lines the incidents would take.
+func incidentLines(c *Context, wide bool) int {
+	shown, _, _ := overviewRows(c, wide)
+	return len(shown)
+}
+
+// findings is a title and the incidents at the instant shown, worst
+// first, one line each, in h lines; wide, an incident of several findings
+// lists them under it.
+func (o *overviewView) findings(c *Context, w, h int, wide bool) []string {
+	t := c.Theme
+	shown, ni, nf := overviewRows(c, wide)
+	title := t.Title.Render(" Incidents") + t.Muted.Render(fmt.Sprintf(" %d, %d %s", ni, nf, plural(nf, "finding")))
+	at := instant(c)
+	if !at.IsZero() {
+		title += t.Muted.Render(" at " + at.In(loc(c)).Format("15:04:05"))
+	}
+	out := []string{title}
+	if nf == 0 {
+		msg := c.Symbols.OK + " nothing wrong found"
+		if !at.IsZero() {
+			msg = c.Symbols.OK + " nothing was wrong then"
+		}
+		return append(out, "  "+t.OK.Render(msg))
+	}
+	now := now(c)
+	for i := range shown {
+		r := &shown[i]
 		if len(out) >= h {
 			break
 		}
-		if len(out) == h-1 && i < len(fs)-1 {
-			out = append(out, t.Muted.Render(fmt.Sprintf("  +%d more (Findings view)", len(fs)-i)))
+		if len(out) == h-1 && i < len(shown)-1 {
+			left := 0
+			for _, r := range shown[i:] {
+				if r.inc != nil || !r.under {
+					left++
+				}
+			}
+			out = append(out, t.Muted.Render(fmt.Sprintf("  +%d more (Findings view)", max(left, 1))))
 			break
 		}
-		where := ""
-		if f.Node != "" {
-			where = t.Muted.Render(c.dot() + clean(f.Node))
+		switch {
+		case r.inc != nil:
+			out = append(out, overviewIncident(c, r.inc, r.count, now, w))
+		case r.under:
+			out = append(out, fit("      "+t.Muted.Render(c.dot()[1:])+t.Base.Render(clean(r.f.Title)), w))
+		default:
+			where := ""
+			if r.f.Node != "" {
+				where = t.Muted.Render(c.dot() + clean(r.f.Node))
+			}
+			out = append(out, fit("  "+padCells(sevMark(c, r.f.Severity), 11)+" "+t.Base.Render(clean(r.f.Title))+where, w))
 		}
-		out = append(out, "  "+padCells(sevMark(c, f.Severity), 11)+" "+t.Base.Render(clean(f.Title))+where)
 	}
 	return out
+}
+
+// overviewIncident is one incident in one line: severity, headline, how
+// long it has been going on, how many findings it holds.
+func overviewIncident(c *Context, inc *correlate.Incident, n int, now time.Time, w int) string {
+	t := c.Theme
+	tail := fmt.Sprintf("  for %s%s%d %s", age(now.Sub(inc.Since)), c.dot(), n, plural(n, "finding"))
+	head := clean(inc.Headline)
+	if inc.Node != "" && !strings.Contains(head, inc.Node) {
+		head += c.dot() + clean(inc.Node)
+	}
+	hw := max(w-2-11-1-ansi.StringWidth(tail), 1)
+	head = trunc(head, hw)
+	head += strings.Repeat(" ", max(hw-ansi.StringWidth(head), 0))
+	return "  " + padCells(sevMark(c, inc.Severity), 11) + " " + t.Base.Render(head) + t.Muted.Render(tail)
 }
 
 // keySeries orders the series for the overview: first, finding by
@@ -231,11 +294,16 @@ func keySeries(c *Context) []*correlate.SnapSeries {
 	return out
 }
 
-// series is a title and one sparkline per key series with its newest value.
+// series is a title and one sparkline per key series with its value at
+// the cursor (the newest when live).
 func (o *overviewView) series(c *Context, w, h int) []string {
 	t := c.Theme
 	ks := keySeries(c)
-	out := []string{t.Title.Render(" Key series") + t.Muted.Render(fmt.Sprintf(" %d, last %s", len(ks), shortDur(c.Window)))}
+	sum := fmt.Sprintf(" %d, last %s", len(ks), shortDur(c.Window))
+	if at := instant(c); !at.IsZero() {
+		sum += ", values at " + at.In(loc(c)).Format("15:04:05")
+	}
+	out := []string{t.Title.Render(" Key series") + t.Muted.Render(sum)}
 	if len(ks) == 0 {
 		msg := "  no series yet"
 		if c.Filter != "" {
@@ -273,6 +341,9 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 			rst = fg(t.Base, t.ResourceColor)
 		}
 		v, _ := s.Last()
+		if c.Cursor >= 0 && c.Cursor < len(s.Values) {
+			v = s.Values[c.Cursor]
+		}
 		sp := sparkRows(s.Values, sparkW, rows, c.ASCII, sparkSpan(s))
 		spst := fg(t.Base, t.Color(i))
 		for r, line := range sp {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,21 +16,16 @@ import (
 )
 
 // pathsView is the Paths screen: per target, hops as rows and vantage
-// points as columns (loss and median RTT per cell), the triangulated
-// verdict, and a drill-down into one vantage's mtr-like table with a
-// per-hop RTT sparkline.
+// points as columns (loss and median RTT per cell), the engine's verdict,
+// and a drill-down into one vantage's mtr-like table with a per-hop RTT
+// sparkline. It draws the verdicts the engine published (Context.Paths)
+// and never triangulates itself, so it cannot disagree with Findings.
 type pathsView struct {
-	target  int // index into the sorted targets
-	vantage int // column selected for the drill-down
+	target  string // the target shown; "" or a vanished one: the first
+	vantage int    // column selected for the drill-down
 	row     int
 	drill   bool
-	scroll  int
-
-	// the verdicts of the last snapshot drawn (triangulation costs ~10 ms
-	// for 20 vantages × 30 hops; a render must not redo it per frame)
-	cacheSnap   *correlate.Snapshot
-	cacheFilter string
-	cache       []targetData
+	scroll  int // first TTL row of the matrix shown
 }
 
 // NewPaths makes the Paths view.
@@ -40,7 +36,8 @@ func (v *pathsView) Name() string { return "Paths" }
 var pathKeys = struct {
 	Target, Vantage, Row, Drill, Back key.Binding
 }{
-	Target:  key.NewBinding(key.WithKeys("[", "]", "tab"), key.WithHelp("[ ]", "target")),
+	// not Tab: Tab switches views everywhere
+	Target:  key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "target")),
 	Vantage: key.NewBinding(key.WithKeys("left", "right", "h", "l"), key.WithHelp("←/→", "vantage")),
 	Row:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "hop")),
 	Drill:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "vantage table")),
@@ -51,28 +48,39 @@ func (v *pathsView) Keys() []key.Binding {
 	return []key.Binding{pathKeys.Target, pathKeys.Vantage, pathKeys.Row, pathKeys.Drill, pathKeys.Back}
 }
 
-func (v *pathsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
+// matrixRows is how many TTL rows the matrix has room for.
+func matrixRows(c *Context) int { return c.Height - 7 }
+
+func (v *pathsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
+	msg, ok := m.(tea.KeyPressMsg)
+	if !ok {
+		return false, nil
+	}
+	tds := targets(c)
+	ti := v.targetIndex(tds)
+	var vd correlate.PathVerdict
+	if ti >= 0 {
+		vd = tds[ti].verdict
+	}
 	switch msg.String() {
-	case "]", "tab":
-		v.target++
-		v.row, v.scroll = 0, 0
-	case "[":
-		if v.target > 0 {
-			v.target--
+	case "]", "[":
+		if ti >= 0 {
+			if msg.String() == "[" {
+				ti = max(ti-1, 0)
+			} else {
+				ti = min(ti+1, len(tds)-1)
+			}
+			v.target = tds[ti].name
 		}
 		v.row, v.scroll = 0, 0
 	case "left", "h":
-		if v.vantage > 0 {
-			v.vantage--
-		}
+		v.vantage = max(v.vantage-1, 0)
 	case "right", "l":
-		v.vantage++
+		v.vantage = max(min(v.vantage+1, len(vd.Paths)-1), 0)
 	case "up", "k":
-		if v.row > 0 {
-			v.row--
-		}
+		v.row = max(v.row-1, 0)
 	case "down", "j":
-		v.row++
+		v.row = min(v.row+1, max(v.rowCount(vd)-1, 0))
 	case "enter":
 		v.drill = true
 	case "esc", "backspace":
@@ -83,62 +91,92 @@ func (v *pathsView) Update(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	default:
 		return false, nil
 	}
+	v.row = min(v.row, max(v.rowCount(vd)-1, 0))
+	v.scroll = scrollTo(v.scroll, v.row, matrixRows(c))
 	return true, nil
 }
 
-// targetData is everything drawn for one target.
+// rowCount is how many rows ↑/↓ move over: the TTLs of the matrix, or
+// the hops of the vantage drilled into.
+func (v *pathsView) rowCount(vd correlate.PathVerdict) int {
+	if v.drill {
+		if i := v.vantageIndex(vd); i >= 0 {
+			return len(vd.Paths[i].Hops)
+		}
+		return 0
+	}
+	n := 0
+	for _, p := range vd.Paths {
+		for _, h := range p.Hops {
+			n = max(n, h.TTL)
+		}
+	}
+	return n
+}
+
+// scrollTo is the first row shown so that row is in a view of rows lines,
+// moving from top as little as it must.
+func scrollTo(top, row, rows int) int {
+	if row < top {
+		top = row
+	}
+	if rows > 0 && row >= top+rows {
+		top = row - rows + 1
+	}
+	return max(top, 0)
+}
+
+// targetData is everything drawn for one target: the engine's verdict
+// and the raw traces of each vantage (for the per-hop sparklines).
 type targetData struct {
 	name    string
 	verdict correlate.PathVerdict
 	hist    map[string]*correlate.PathHistory // by vantage
 }
 
-func (v *pathsView) data(c *Context) []targetData {
-	if c.Snap == nil || len(c.Snap.Paths) == 0 {
-		return nil
-	}
-	if c.Snap == v.cacheSnap && c.Filter == v.cacheFilter {
-		return v.cache
-	}
-	v.cache = v.compute(c)
-	v.cacheSnap, v.cacheFilter = c.Snap, c.Filter
-	return v.cache
-}
-
-func (v *pathsView) compute(c *Context) []targetData {
-	var prov []sources.Event
-	for _, e := range c.Snap.Events {
-		if e.Layer == sources.LayerProvider {
-			prov = append(prov, e)
+// targets are the engine's verdicts that pass the filter (on the target
+// or one of its vantages), with the snapshot's traces beside them.
+func targets(c *Context) []targetData {
+	out := make([]targetData, 0, len(c.Paths))
+	for _, vd := range c.Paths {
+		if c.Filter != "" && !strings.Contains(vd.Target, c.Filter) && !slices.ContainsFunc(vd.Paths, func(p correlate.VantagePath) bool {
+			return strings.Contains(p.Vantage, c.Filter)
+		}) {
+			continue
 		}
-	}
-	for _, n := range c.Snap.Nodes {
-		if n.Kind == "service" && n.Layer == sources.LayerProvider {
-			prov = append(prov, sources.Event{ID: n.ID, Layer: n.Layer, Severity: n.Severity, Title: n.Name + " " + n.State})
-		}
-	}
-	paths := c.Snap.Paths
-	if c.Filter != "" {
-		var f []correlate.PathHistory
-		for _, p := range paths {
-			if strings.Contains(p.Target, c.Filter) || strings.Contains(p.Vantage, c.Filter) {
-				f = append(f, p)
-			}
-		}
-		paths = f
-	}
-	vs := correlate.Triangulate(paths, prov)
-	out := make([]targetData, 0, len(vs))
-	for _, vd := range vs {
 		td := targetData{name: vd.Target, verdict: vd, hist: map[string]*correlate.PathHistory{}}
-		for i := range paths {
-			if paths[i].Target == vd.Target {
-				td.hist[paths[i].Vantage] = &paths[i]
+		if c.Snap != nil {
+			for i := range c.Snap.Paths {
+				if c.Snap.Paths[i].Target == vd.Target {
+					td.hist[c.Snap.Paths[i].Vantage] = &c.Snap.Paths[i]
+				}
 			}
 		}
 		out = append(out, td)
 	}
 	return out
+}
+
+// targetIndex is the place of the target shown in tds (the first when it
+// is gone), -1 when there is none.
+func (v *pathsView) targetIndex(tds []targetData) int {
+	if len(tds) == 0 {
+		return -1
+	}
+	for i := range tds {
+		if tds[i].name == v.target {
+			return i
+		}
+	}
+	return 0
+}
+
+// vantageIndex is the selected vantage within vd, -1 when vd has none.
+func (v *pathsView) vantageIndex(vd correlate.PathVerdict) int {
+	if len(vd.Paths) == 0 {
+		return -1
+	}
+	return min(v.vantage, len(vd.Paths)-1)
 }
 
 func (v *pathsView) Render(c *Context) string {
@@ -148,18 +186,23 @@ func (v *pathsView) Render(c *Context) string {
 			lines = append(lines, s)
 		}
 	}
-	tds := v.data(c)
+	tds := targets(c)
 	if len(tds) == 0 {
 		add(c.Theme.Title.Render("Paths"))
-		add(c.Theme.Muted.Render("no path probes yet: add a source of type probe (opsview config example)"))
+		switch {
+		case len(c.Paths) > 0:
+			add(c.Theme.Muted.Render(fmt.Sprintf("no target matches %q", clean(c.Filter))))
+		case c.Snap != nil && len(c.Snap.Paths) > 0:
+			add(c.Theme.Muted.Render("path probes answer; the engine has not judged the paths yet"))
+		default:
+			add(c.Theme.Muted.Render("no path probes yet: add a source of type probe (opsview config example)"))
+		}
 		return box(lines, c.Width, c.Height)
 	}
-	if v.target >= len(tds) {
-		v.target = len(tds) - 1
-	}
-	td := tds[v.target]
+	ti := v.targetIndex(tds)
+	td := tds[ti]
 	vd := td.verdict
-	head := fmt.Sprintf("Paths  target %d/%d: %s", v.target+1, len(tds), sources.Clean(td.name))
+	head := fmt.Sprintf("Paths  target %d/%d: %s", ti+1, len(tds), sources.Clean(td.name))
 	if p := td.anyAddr(); p != "" && p != td.name {
 		head += " (" + p + ")"
 	}
@@ -173,17 +216,12 @@ func (v *pathsView) Render(c *Context) string {
 			add(strings.Repeat(" ", ansi.StringWidth(mark)) + c.Theme.Base.Render(l))
 		}
 	}
-	vants := make([]string, 0, len(vd.Paths))
-	for _, p := range vd.Paths {
-		vants = append(vants, p.Vantage)
-	}
-	if v.vantage >= len(vants) {
-		v.vantage = max(len(vants)-1, 0)
-	}
-	if v.drill && len(vants) > 0 {
-		v.renderDrill(c, td, vd.Paths[v.vantage], add)
+	at := pathsPos{vantage: max(v.vantageIndex(vd), 0), row: min(v.row, max(v.rowCount(vd)-1, 0))}
+	at.scroll = scrollTo(min(v.scroll, at.row), at.row, matrixRows(c))
+	if v.drill && len(vd.Paths) > 0 {
+		v.renderDrill(c, td, vd.Paths[at.vantage], at, add)
 	} else {
-		v.renderMatrix(c, vd, add)
+		v.renderMatrix(c, vd, at, add)
 	}
 	for len(lines) < c.Height-1 {
 		add("")
@@ -195,6 +233,9 @@ func (v *pathsView) Render(c *Context) string {
 	add(c.Theme.Muted.Render(help))
 	return box(lines, c.Width, c.Height)
 }
+
+// pathsPos is where the view stands, within what there is to draw.
+type pathsPos struct{ vantage, row, scroll int }
 
 func (td *targetData) anyAddr() string {
 	for _, h := range td.hist {
@@ -260,7 +301,7 @@ func fmtRTT(d time.Duration) string {
 	return fmt.Sprintf("%.0fs", d.Seconds())
 }
 
-func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, add func(string)) {
+func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, at pathsPos, add func(string)) {
 	n := len(vd.Paths)
 	if n == 0 {
 		add(c.Theme.Muted.Render("no vantage point has data for this target yet"))
@@ -280,36 +321,27 @@ func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, add func(
 	cellW := 18
 	fit := max((c.Width-labelW-4)/cellW, 1)
 	first := 0
-	if v.vantage >= fit {
-		first = v.vantage - fit + 1
+	if at.vantage >= fit {
+		first = at.vantage - fit + 1
 	}
 	last := min(first+fit, n)
 	var hb strings.Builder
 	hb.WriteString(pad("TTL hop", labelW+4))
 	for i := first; i < last; i++ {
 		name := vd.Paths[i].Vantage
-		if i == v.vantage {
+		if i == at.vantage {
 			name = "[" + name + "]"
 		}
 		hb.WriteString(pad(sources.Clean(name), cellW))
 	}
 	add(c.Theme.Muted.Render(hb.String()))
-	rows := c.Height - 7
-	if v.row >= maxTTL {
-		v.row = max(maxTTL-1, 0)
-	}
-	if v.row < v.scroll {
-		v.scroll = v.row
-	}
-	if rows > 0 && v.row >= v.scroll+rows {
-		v.scroll = v.row - rows + 1
-	}
-	for ttl := v.scroll + 1; ttl <= maxTTL && ttl <= v.scroll+max(rows, 1); ttl++ {
+	rows := matrixRows(c)
+	for ttl := at.scroll + 1; ttl <= maxTTL && ttl <= at.scroll+max(rows, 1); ttl++ {
 		label := hopLabel(byV, ttl)
 		var b strings.Builder
 		b.WriteString(fmt.Sprintf("%3d ", ttl))
 		l := pad(label, labelW)
-		if ttl-1 == v.row {
+		if ttl-1 == at.row {
 			l = c.Theme.Selected.Render(l)
 		} else {
 			l = c.Theme.Base.Render(l)
@@ -371,19 +403,16 @@ func hopLabel(byV []map[int]*correlate.PathHop, ttl int) string {
 	return s
 }
 
-func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantagePath, add func(string)) {
+func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantagePath, at pathsPos, add func(string)) {
 	add(c.Theme.Title.Render(fmt.Sprintf("vantage %s: end-to-end loss %.0f %% over %d probes", sources.Clean(vp.Vantage), vp.Loss*100, vp.Sent)))
 	hdr := fmt.Sprintf("%3s %-28s %6s %5s %5s %7s %7s %7s  %s", "TTL", "Host", "Loss%", "Snt", "Rcv", "Best", "Med", "Floor%", "RTT (median per poll)")
 	add(c.Theme.Muted.Render(hdr))
 	hist := td.hist[vp.Vantage]
 	sparkW := max(c.Width-len(hdr)+len("RTT (median per poll)")-1, 4)
 	rows := c.Height - 8
-	if v.row >= len(vp.Hops) {
-		v.row = max(len(vp.Hops)-1, 0)
-	}
 	start := 0
-	if rows > 0 && v.row >= rows {
-		start = v.row - rows + 1
+	if rows > 0 && at.row >= rows {
+		start = at.row - rows + 1
 	}
 	for i := start; i < len(vp.Hops) && i < start+max(rows, 1); i++ {
 		h := vp.Hops[i]
@@ -404,7 +433,7 @@ func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantageP
 		}
 		line := fmt.Sprintf("%3d %-28s %5.1f%% %5d %5d %7s %7s %6.0f%%  ", h.TTL, ansi.Truncate(host, 28, "…"), h.Loss*100, h.Sent, h.Received,
 			fmtRTT(h.MinRTT), fmtRTT(h.MedianRTT), h.Floor*100)
-		if i == v.row {
+		if i == at.row {
 			line = c.Theme.Selected.Render(line)
 		} else {
 			line = st.Render(line)

@@ -52,7 +52,8 @@ func pathSnap() *correlate.Snapshot {
 }
 
 func pathsCtx(theme *themes.Theme, w, h int) *Context {
-	c := &Context{Theme: theme, Symbols: themes.UnicodeSymbols, Snap: pathSnap(), Cursor: -1, Window: 15 * time.Minute, Width: w, Height: h}
+	snap := pathSnap()
+	c := &Context{Theme: theme, Symbols: themes.UnicodeSymbols, Snap: snap, Paths: pathVerdicts(snap), Cursor: -1, Window: 15 * time.Minute, Width: w, Height: h}
 	if theme.Mono {
 		c.Symbols = themes.ASCIISymbols
 		c.ASCII = true
@@ -113,4 +114,41 @@ func TestPathsContent(t *testing.T) {
 	// no data at all
 	c.Snap = &correlate.Snapshot{}
 	checkFrame(t, v.Render(c), 160, 48)
+}
+
+// The Paths view draws the verdicts the engine published and nothing of
+// its own: told LOCAL, it says LOCAL, whatever the traces would give.
+func TestPathsDrawTheEnginesVerdicts(t *testing.T) {
+	c := pathsCtx(themes.Mono(), 160, 48)
+	c.Paths[0].Kind = correlate.VerdictLocal
+	c.Paths[0].Text = "loss starts near bastion2 only"
+	out := ansi.Strip(NewPaths().Render(c))
+	if !strings.Contains(out, "LOCAL loss starts near bastion2 only") || strings.Contains(out, "SHARED") {
+		t.Fatalf("the view did not draw the engine's verdict:\n%s", out)
+	}
+	c.Paths = nil
+	if out := ansi.Strip(NewPaths().Render(c)); !strings.Contains(out, "the engine has not judged the paths yet") {
+		t.Fatalf("traces without verdicts:\n%s", out)
+	}
+}
+
+// The shell reads Options.Paths when data comes, not per frame.
+func TestAppHandsTheEnginesPathVerdictsToPaths(t *testing.T) {
+	snap := pathSnap()
+	calls := 0
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Paths: func() []correlate.PathVerdict {
+		calls++
+		return pathVerdicts(snap)
+	}}, 160, 48, 240)
+	pressKeys(a, "6")
+	n := calls
+	scr := plain(a)
+	if !strings.Contains(scr, "target 1/1: api.example.com") || !strings.Contains(scr, "SHARED") {
+		t.Fatalf("Paths view:\n%s", scr)
+	}
+	pressKeys(a, "down")
+	plain(a)
+	if calls != n {
+		t.Errorf("Options.Paths was called %d times for a key", calls-n)
+	}
 }

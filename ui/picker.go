@@ -12,12 +12,26 @@ import (
 	"github.com/opsview/opsview/sources"
 )
 
-// The series picker: from Graphs, `a` browses the sources' trees of
-// series (Graphite's metric tree, Prometheus' metric names) and adds one
-// to what is polled. The tree is read through Options.Browse, in a
-// command, never in Update.
+// The series picker, a part of the Graphs view: `a` browses the sources'
+// trees of series (Graphite's metric tree, Prometheus' metric names) and
+// adds one to what is polled. The tree is read through Options.Browse, in
+// a command, never in Update.
 
-var pickerKey = key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add a series (browse the sources)"))
+var pickerKey = key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add a series"))
+
+// the picker's keys, for the footer and help while it is open
+var pickerKeys = []key.Binding{
+	key.NewBinding(key.WithKeys("enter", "right", "l"), key.WithHelp("enter", "open/add")),
+	key.NewBinding(key.WithKeys("left", "backspace", "h"), key.WithHelp("←", "up a level")),
+	key.NewBinding(key.WithKeys("up", "k", "down", "j", "pgup", "pgdown"), key.WithHelp("↑/↓", "select")),
+	key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "close")),
+}
+
+// browser is what the picker reads the tree with and adds a series by.
+type browser struct {
+	browse func(ctx context.Context, path string) ([]sources.BrowseNode, error)
+	add    func(id string) error
+}
 
 type picker struct {
 	path    string // "" = the list of sources
@@ -40,8 +54,8 @@ type pickerAddedMsg struct {
 }
 
 // browseCmd reads one level of the tree.
-func (a *App) browseCmd(path string) tea.Cmd {
-	browse := a.opt.Browse
+func (g *graphsView) browseCmd(path string) tea.Cmd {
+	browse := g.src.browse
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -50,21 +64,22 @@ func (a *App) browseCmd(path string) tea.Cmd {
 	}
 }
 
-func (a *App) openPicker() tea.Cmd {
-	a.picker = &picker{loading: true}
-	return a.browseCmd("")
+func (g *graphsView) openPicker() tea.Cmd {
+	g.picker = &picker{loading: true}
+	return g.browseCmd("")
 }
 
-// pickerMsg handles the picker's own messages.
-func (a *App) pickerMsg(msg tea.Msg) {
-	p := a.picker
+// pickerMsg handles the picker's own answers; it reports whether the
+// screen changes.
+func (g *graphsView) pickerMsg(msg tea.Msg) bool {
+	p := g.picker
 	if p == nil {
-		return
+		return false
 	}
 	switch m := msg.(type) {
 	case pickerItemsMsg:
 		if m.path != p.path {
-			return // an answer for a level the user already left
+			return false // an answer for a level the user already left
 		}
 		p.loading = false
 		p.items, p.sel, p.err = m.items, 0, ""
@@ -78,7 +93,7 @@ func (a *App) pickerMsg(msg tea.Msg) {
 			p.note = "added " + clean(m.id) + "; it appears after the next poll"
 		}
 	}
-	a.dirty = true
+	return true
 }
 
 func parentPath(path string) string {
@@ -88,12 +103,12 @@ func parentPath(path string) string {
 	return ""
 }
 
-func (a *App) pickerKey(msg tea.KeyPressMsg) tea.Cmd {
-	p := a.picker
-	a.dirty = true
+// pickerKey takes every key while the picker is open.
+func (g *graphsView) pickerKey(msg tea.KeyPressMsg) tea.Cmd {
+	p := g.picker
 	switch msg.String() {
 	case "esc", "q":
-		a.picker = nil
+		g.picker = nil
 	case "up", "k":
 		if p.sel > 0 {
 			p.sel--
@@ -109,7 +124,7 @@ func (a *App) pickerKey(msg tea.KeyPressMsg) tea.Cmd {
 	case "left", "backspace", "h":
 		if p.path != "" {
 			p.path, p.loading, p.items = parentPath(p.path), true, nil
-			return a.browseCmd(p.path)
+			return g.browseCmd(p.path)
 		}
 	case "enter", "right", "l":
 		if p.sel >= len(p.items) {
@@ -118,9 +133,9 @@ func (a *App) pickerKey(msg tea.KeyPressMsg) tea.Cmd {
 		it := p.items[p.sel]
 		if !it.Leaf {
 			p.path, p.loading, p.items = it.ID, true, nil
-			return a.browseCmd(p.path)
+			return g.browseCmd(p.path)
 		}
-		add := a.opt.AddSeries
+		add := g.src.add
 		return func() tea.Msg {
 			if add == nil {
 				return pickerAddedMsg{id: it.ID, err: fmt.Errorf("not supported here")}
@@ -131,9 +146,9 @@ func (a *App) pickerKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (a *App) renderPicker(c *Context) string {
+func (g *graphsView) renderPicker(c *Context) string {
 	t := c.Theme
-	p := a.picker
+	p := g.picker
 	where := p.path
 	if where == "" {
 		where = "sources"
@@ -147,7 +162,7 @@ func (a *App) renderPicker(c *Context) string {
 	case len(p.items) == 0:
 		lines = append(lines, t.Muted.Render("  nothing here"))
 	}
-	room := max(c.Height-5, 1)
+	room := max(c.Height-4, 1)
 	first := 0
 	if p.sel >= room {
 		first = p.sel - room + 1
@@ -167,15 +182,12 @@ func (a *App) renderPicker(c *Context) string {
 		}
 		lines = append(lines, line)
 	}
-	for len(lines) < c.Height-2 {
+	for len(lines) < c.Height-1 {
 		lines = append(lines, "")
 	}
-	lines = lines[:max(c.Height-2, 0)]
+	lines = lines[:max(c.Height-1, 0)]
 	if p.note != "" {
 		lines = append(lines, t.Info.Render(" "+p.note))
-	} else {
-		lines = append(lines, "")
 	}
-	lines = append(lines, t.Muted.Render(" enter open/add  ← up  esc close"))
 	return box(lines, c.Width, c.Height)
 }

@@ -23,6 +23,16 @@ func feed(a *App, cmd tea.Cmd) {
 	}
 }
 
+// pickerOf is the Graphs view's picker, nil when closed.
+func pickerOf(a *App) *picker {
+	for _, v := range a.views {
+		if g, ok := v.(*graphsView); ok {
+			return g.picker
+		}
+	}
+	return nil
+}
+
 func TestPickerBrowsesTheTreeAndAddsASeries(t *testing.T) {
 	tree := map[string][]sources.BrowseNode{
 		"":                 {{ID: "graphite", Text: "graphite"}},
@@ -46,14 +56,14 @@ func TestPickerBrowsesTheTreeAndAddsASeries(t *testing.T) {
 	}, 80, 24)
 
 	_, cmd := a.Update(keyMsg("a")) // on Overview: not the picker
-	if a.picker != nil {
+	if pickerOf(a) != nil {
 		t.Fatal("a opened the picker outside Graphs")
 	}
 	feed(a, cmd)
 	pressKeys(a, "2")
 	_, cmd = a.Update(keyMsg("a"))
 	feed(a, cmd)
-	if a.picker == nil || !strings.Contains(plain(a), "Add a series") || !strings.Contains(plain(a), "graphite") {
+	if pickerOf(a) == nil || !strings.Contains(plain(a), "Add a series") || !strings.Contains(plain(a), "graphite") {
 		t.Fatalf("picker not shown:\n%s", plain(a))
 	}
 	for i := 0; i < 3; i++ { // graphite → servers → db-1
@@ -77,11 +87,11 @@ func TestPickerBrowsesTheTreeAndAddsASeries(t *testing.T) {
 	}
 	_, cmd = a.Update(keyMsg("left"))
 	feed(a, cmd)
-	if a.picker.path != "graphite/servers" {
-		t.Errorf("left went to %q", a.picker.path)
+	if pickerOf(a).path != "graphite/servers" {
+		t.Errorf("left went to %q", pickerOf(a).path)
 	}
 	a.Update(keyMsg("esc"))
-	if a.picker != nil {
+	if pickerOf(a) != nil {
 		t.Error("esc did not close the picker")
 	}
 	if strings.Join(browsed, "|") != "|graphite|graphite/servers|graphite/servers.db-1|graphite/servers" {

@@ -22,8 +22,14 @@ type Context struct {
 	ASCII   bool // no braille or box drawing
 
 	// Snap is the current window of the store (nil before the first data).
-	Snap     *correlate.Snapshot
-	Findings []correlate.Finding
+	Snap *correlate.Snapshot
+	// Findings are the engine's findings active at the cursor instant (now
+	// when live), worst first; Incidents fold them by shared cause, worst
+	// first. Views draw these as they are: the shell already chose them.
+	Findings  []correlate.Finding
+	Incidents []correlate.Incident
+	// Paths are the engine's latest path verdicts, one per target.
+	Paths []correlate.PathVerdict
 	// Changes is the findings timeline, oldest first.
 	Changes []correlate.Change
 
@@ -46,18 +52,41 @@ type Context struct {
 	Width, Height int
 }
 
-// View is one screen of the app: Overview, Graphs, Events, Load balancers,
-// Paths, Findings. Views keep their own selection and scroll state.
+// View is one screen of the app: Overview, Graphs, Events, Findings, Load
+// balancers, Paths. Views keep their own selection and scroll state.
 type View interface {
 	// Name is the tab label, short ("Overview", "Graphs").
 	Name() string
 	// Keys lists the view's own keys for `?` help and the footer.
 	Keys() []key.Binding
-	// Update handles a key while the view is active. handled=false lets
-	// the shell act on it (global keys).
-	Update(msg tea.KeyPressMsg, c *Context) (handled bool, cmd tea.Cmd)
-	// Render draws the view into c.Width × c.Height.
+	// Update hears every message: key presses while the view is active
+	// (before the shell's global keys), and every other message (data,
+	// resizes, the view's own answers) whether active or not, after the
+	// shell has taken it in. handled=false on a key lets the shell act on
+	// it; handled=true on any message asks for a new frame.
+	Update(msg tea.Msg, c *Context) (handled bool, cmd tea.Cmd)
+	// Render draws the view into c.Width × c.Height. It changes no state:
+	// the same view and Context draw the same screen.
 	Render(c *Context) string
+}
+
+// registry is the one list of the app's views, in tab order: the tabs,
+// the digit keys, Goto, help and the footer all read the views it makes.
+var registry = []func(k *KeyMap, o *Options) View{
+	func(k *KeyMap, _ *Options) View { return newOverview(k) },
+	func(k *KeyMap, o *Options) View { return newGraphs(k, o.Browse, o.AddSeries) },
+	func(k *KeyMap, _ *Options) View { return newEvents(k) },
+	func(*KeyMap, *Options) View { return NewFindings() },
+	func(*KeyMap, *Options) View { return NewLoadBalancers() },
+	func(*KeyMap, *Options) View { return NewPaths() },
+}
+
+// Clock is the replay's clock: where a recording is played and how fast.
+type Clock struct {
+	Replay  bool // the program replays a recording
+	Playing bool
+	Speed   float64 // 1 is real time
+	At      time.Time
 }
 
 // GotoMsg asks the shell to switch to the named view, optionally setting
@@ -80,6 +109,15 @@ func Goto(view, filter string) tea.Cmd {
 type PromptMsg struct {
 	Label  string
 	Submit func(text string) tea.Cmd
+}
+
+// instant is the time the screen shows when the cursor is off the newest
+// bucket, or the zero time when it follows it.
+func instant(c *Context) time.Time {
+	if c == nil || c.Cursor < 0 {
+		return time.Time{}
+	}
+	return CursorTime(c)
 }
 
 // CursorTime is the time under the cursor in c (the newest bucket when

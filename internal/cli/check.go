@@ -232,7 +232,7 @@ func checkIncidents(fs []correlate.Finding) []CheckIncident {
 		for i, id := range inc.Findings {
 			ids[i] = sources.Clean(id)
 		}
-		out = append(out, CheckIncident{ID: sources.Clean(inc.ID), Severity: inc.Severity.String(), Headline: sources.Clean(inc.Headline),
+		out = append(out, CheckIncident{ID: sources.Clean(inc.ID), Severity: inc.Severity.String(), Headline: sources.Clean(inc.Summary()),
 			Cause: string(inc.Cause), CauseKey: sources.Clean(inc.CauseKey), Explained: inc.Explained, Since: inc.Since.UTC(),
 			Findings: ids, Layer: string(inc.Layer), Node: sources.Clean(inc.Node)})
 	}

@@ -129,9 +129,12 @@ func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
 	return ro
 }
 
-// extraViews are the views after Overview, Graphs and Events.
-func extraViews() []ui.View {
-	return []ui.View{ui.NewFindings(), ui.NewLoadBalancers(), ui.NewPaths()}
+// sessionView is what every screen reads from a runtime's session: the
+// store, the findings (now and at the cursor), the findings timeline and
+// the path verdicts.
+func sessionView(rt *app.Runtime) ui.Options {
+	return ui.Options{Store: rt.Store(), Findings: rt.Findings, FindingsAt: rt.Session.FindingsAt,
+		Changes: rt.Session.Changes, Paths: rt.Session.Paths}
 }
 
 // replayer drives a Player into a runtime: every batch is judged by the
@@ -186,6 +189,12 @@ func (r *replayer) notes() {
 	for _, a := range r.player.Annotations() {
 		r.rt.Note(app.NoteBatch(a))
 	}
+}
+
+// clock is the replay's clock for the header.
+func (r *replayer) clock() ui.Clock {
+	p := r.player
+	return ui.Clock{Replay: true, Playing: p.Playing(), Speed: p.Speed(), At: p.Position()}
 }
 
 // findingMoments are the times a finding opened, changed or closed, from
@@ -323,9 +332,10 @@ plays up to its last whole frame, with a warning.`,
 			_ = player.SetSpeed(speed)
 			r.notes()
 			player.Play()
-			model := ui.New(ui.Options{Store: rt.Store(), Findings: rt.Findings, Changes: rt.Session.Changes, Theme: theme, ASCII: g.ascii,
-				Mode: mode, Logf: logf, Views: extraViews(), OnKey: r.key,
-				ModeKeys: []key.Binding{replayKeys.Note, replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}})
+			uo := sessionView(rt)
+			uo.Theme, uo.ASCII, uo.Mode, uo.Logf, uo.OnKey, uo.Clock = theme, g.ascii, mode, logf, r.key, r.clock
+			uo.ModeKeys = []key.Binding{replayKeys.Note, replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}
+			model := ui.New(uo)
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
 			prog := tea.NewProgram(model, tea.WithContext(ctx), tea.WithInput(stdin), tea.WithOutput(stdout))
@@ -502,9 +512,10 @@ told otherwise.`,
 				ch := b.join()
 				go func() { <-sess.Context().Done(); b.leave(ch) }()
 				pair := &pairing{hub: hub, id: serve.SessionID(sess)}
-				return ui.New(ui.Options{Store: rt.Store(), Findings: rt.Findings, Changes: rt.Session.Changes, Theme: theme, ASCII: g.ascii,
-					Mode: p.mode + " (shared)", Logf: logf, Views: extraViews(), Updates: ch,
-					OnPosition: pair.publish, OnKey: pair.key, ModeKeys: []key.Binding{followKey}, Badge: pair.badge})
+				uo := sessionView(rt)
+				uo.Theme, uo.ASCII, uo.Mode, uo.Logf, uo.Updates = theme, g.ascii, p.mode+" (shared)", logf, ch
+				uo.OnPosition, uo.OnKey, uo.ModeKeys, uo.Badge = pair.publish, pair.key, []key.Binding{followKey}, pair.badge
+				return ui.New(uo)
 			}
 			if err := serve.Run(ctx, o); err != nil && ctx.Err() == nil {
 				return &ExitError{Code: 1, Msg: err.Error()}

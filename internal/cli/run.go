@@ -128,12 +128,10 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	}
 	recorder := &liveRecorder{rt: rt, hdr: recordingHeader(p, "tui"), logf: logf, path: defaultRecordingPath}
 	defer recorder.stop()
-	uiOpts := ui.Options{
-		OnKey: recorder.key, ModeKeys: []key.Binding{recordKey}, Badge: recorder.badge,
-		Store: rt.Store(), Findings: rt.Findings, Changes: rt.Session.Changes, Theme: theme, ASCII: g.ascii,
-		Mode: p.mode, Logf: logf, KeyOverrides: keyOverrides, Views: extraViews(),
-		Window: window(from, until),
-	}
+	uiOpts := sessionView(rt)
+	uiOpts.OnKey, uiOpts.ModeKeys, uiOpts.Badge = recorder.key, []key.Binding{recordKey}, recorder.badge
+	uiOpts.Theme, uiOpts.ASCII, uiOpts.Mode, uiOpts.Logf, uiOpts.KeyOverrides = theme, g.ascii, p.mode, logf, keyOverrides
+	uiOpts.Window = window(from, until)
 	if rt.CanBrowse() {
 		uiOpts.Browse = rt.Browse
 		uiOpts.AddSeries = func(id string) error { return rt.AddSeries(id, time.Hour) }

@@ -173,7 +173,7 @@ func (d *doc) incidents() {
 		byID[f.ID] = append(byID[f.ID], f)
 	}
 	for _, inc := range incs {
-		d.p("### %s: %s\n\n", strings.ToUpper(inc.Severity.String()), cell(inc.Headline))
+		d.p("### %s: %s\n\n", strings.ToUpper(inc.Severity.String()), cell(inc.Summary()))
 		d.p("- **Since:** %s", d.clock(inc.Since))
 		if inc.Until.IsZero() {
 			d.p(" · still open at the end of the recording\n")
