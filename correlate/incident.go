@@ -26,6 +26,11 @@ type Incident struct {
 	ID        string // stable while the cause stays the same
 	Severity  sources.Severity
 	Headline  string // one line: what broke, and what explains it
+	// Broke and Why are the two halves of a headline over several
+	// findings ("app hrsp_5xx rose and …", "likely db-1 cpu.iowait"), so
+	// a narrow screen can shorten what broke and keep the cause; a lone
+	// finding's headline is its title, in Broke.
+	Broke, Why string
 	Cause     CauseKind
 	CauseKey  string // the suspect's series key, the group's node, the segment
 	Since     time.Time
@@ -265,14 +270,14 @@ func commonSuspect(ms []Finding) *Evidence {
 // its own title, which already says both.
 func headline(ms []Finding, inc *Incident) string {
 	if len(ms) == 1 {
-		return ms[0].Title
+		inc.Broke = ms[0].Title
+		return inc.Broke
 	}
-	var b strings.Builder
-	b.WriteString(whatBroke(ms))
-	if why := whatExplains(ms, inc); why != "" {
-		b.WriteString(": " + why)
+	inc.Broke, inc.Why = whatBroke(ms), whatExplains(ms, inc)
+	if inc.Why == "" {
+		return inc.Broke
 	}
-	return b.String()
+	return inc.Broke + ": " + inc.Why
 }
 
 // Summary is the headline with since when and how many findings: "…:

@@ -348,10 +348,7 @@ func incidentRow(c *Context, inc *correlate.Incident, n int, t time.Time, w int)
 	word := fmt.Sprintf("%-8s", inc.Severity.String())
 	tail := fmt.Sprintf("  for %s%s%d %s", age(t.Sub(inc.Since)), c.dot(), n, plural(n, "finding"))
 	hw := max(w-1-ansi.StringWidth(sym)-1-len(word)-1-ansi.StringWidth(tail), 1)
-	head := sources.Clean(inc.Headline)
-	if ansi.StringWidth(head) > hw {
-		head = ansi.Truncate(head, hw, "…")
-	}
+	head := incidentHead(inc, hw)
 	head += strings.Repeat(" ", hw-ansi.StringWidth(head))
 	return join(w, seg{" ", th.Base}, seg{sym + " " + word, st}, seg{" " + head, th.Title}, seg{tail, th.Muted})
 }

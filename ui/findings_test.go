@@ -350,3 +350,17 @@ func TestIncidentHeadlineComesBeforeItsFindings(t *testing.T) {
 		t.Errorf("Overview at 160 columns lists an incident's findings under it:\n%s", wide)
 	}
 }
+
+// At 80 columns an incident's headline keeps its cause: what broke is
+// shortened instead.
+func TestNarrowIncidentHeadlineKeepsTheCause(t *testing.T) {
+	inc := correlate.Incident{Headline: "www probe_duration rose and app hrsp_5xx rose and 2 more: likely servers.db-1.cpu.iowait",
+		Broke: "www probe_duration rose and app hrsp_5xx rose and 2 more", Why: "likely servers.db-1.cpu.iowait"}
+	got := incidentHead(&inc, 50)
+	if ansi.StringWidth(got) > 50 || !strings.HasSuffix(got, ": likely servers.db-1.cpu.iowait") || !strings.HasPrefix(got, "www probe") {
+		t.Fatalf("%q (%d cells)", got, ansi.StringWidth(got))
+	}
+	if got := incidentHead(&inc, 200); got != inc.Headline {
+		t.Fatalf("wide: %q", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
@@ -300,4 +301,20 @@ func wrap(s string, w, max int) []string {
 		out[max-1] = ansi.Truncate(out[max-1]+" …", w, "…")
 	}
 	return out
+}
+
+// incidentHead is an incident's headline in w cells: when it does not
+// fit, what broke is shortened and the cause kept whole, since the cause
+// is what the person reading it needs.
+func incidentHead(inc *correlate.Incident, w int) string {
+	head := sources.Clean(inc.Headline)
+	if ansi.StringWidth(head) <= w {
+		return head
+	}
+	why := sources.Clean(inc.Why)
+	if why == "" || ansi.StringWidth(why)+2+8 > w {
+		return ansi.Truncate(head, w, "…")
+	}
+	broke := ansi.Truncate(sources.Clean(inc.Broke), w-2-ansi.StringWidth(why), "…")
+	return broke + ": " + why
 }

@@ -241,12 +241,8 @@ func (o *overviewView) findings(c *Context, w, h int, wide bool) []string {
 func overviewIncident(c *Context, inc *correlate.Incident, n int, now time.Time, w int) string {
 	t := c.Theme
 	tail := fmt.Sprintf("  for %s%s%d %s", age(now.Sub(inc.Since)), c.dot(), n, plural(n, "finding"))
-	head := clean(inc.Headline)
-	if inc.Node != "" && !strings.Contains(head, inc.Node) {
-		head += c.dot() + clean(inc.Node)
-	}
 	hw := max(w-2-11-1-ansi.StringWidth(tail), 1)
-	head = trunc(head, hw)
+	head := incidentHead(inc, hw)
 	head += strings.Repeat(" ", max(hw-ansi.StringWidth(head), 0))
 	return "  " + padCells(sevMark(c, inc.Severity), 11) + " " + t.Base.Render(head) + t.Muted.Render(tail)
 }
