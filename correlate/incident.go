@@ -23,22 +23,22 @@ const (
 // Incident is findings that share one cause, told as one headline: what
 // broke, what explains it, since when, how many findings under it.
 type Incident struct {
-	ID        string // stable while the cause stays the same
-	Severity  sources.Severity
-	Headline  string // one line: what broke, and what explains it
+	ID       string // stable while the cause stays the same
+	Severity sources.Severity
+	Headline string // one line: what broke, and what explains it
 	// Broke and Why are the two halves of a headline over several
 	// findings ("app hrsp_5xx rose and …", "likely db-1 cpu.iowait"), so
 	// a narrow screen can shorten what broke and keep the cause; a lone
 	// finding's headline is its title, in Broke.
 	Broke, Why string
-	Cause     CauseKind
-	CauseKey  string // the suspect's series key, the group's node, the segment
-	Since     time.Time
-	Updated   time.Time
-	Findings  []string // IDs of the findings under it, worst first
-	Layer     sources.Layer
-	Node      string
-	Explained bool // an internal cause explains it (not only symptoms)
+	Cause      CauseKind
+	CauseKey   string // the suspect's series key, the group's node, the segment
+	Since      time.Time
+	Updated    time.Time
+	Findings   []string // IDs of the findings under it, worst first
+	Layer      sources.Layer
+	Node       string
+	Explained  bool // an internal cause explains it (not only symptoms)
 	// Until is when the last finding under it resolved; zero while any
 	// of them is active.
 	Until time.Time
