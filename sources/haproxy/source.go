@@ -201,7 +201,8 @@ type instance struct {
 	backends map[string]*backendTrack
 	names    map[string]string
 	lastBad  [2]int
-	lastStat *Stats // its rows are reused by the next parse
+	lastStat *Stats               // its rows are reused by the next parse
+	rateBuf  [][numFields]float64 // the rows' rates, reused by the next poll
 }
 
 // intern cleans a proxy or server name and keeps one copy of it across
@@ -488,8 +489,53 @@ type backendSum struct {
 	flapping        int
 }
 
+// statTable is one instance's answer on its way through the passes of
+// process: each row's key and names, and its rates, worked out once.
+type statTable struct {
+	st     *Stats
+	keys   []string // "proxy/server", the row's identity between polls
+	px, sv []string // interned proxy and server names
+	// rates[i] holds row i's counters per second since the last poll; NaN
+	// when there is none (first poll, a new row, a reload)
+	rates     [][numFields]float64
+	haveRates bool
+	sums      map[string]*backendSum // by backend, filled by the server pass
+}
+
+// process turns one instance's answer into series, node states and events,
+// in passes: reload check → rates, once per row → series → servers →
+// frontends and backends → the process itself.
 func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, now time.Time, fl *fleet) {
-	// 1. reload or restart?
+	a := in.newTable(st)
+	reset := s.reloaded(b, in, a, info, now)
+	in.rowRates(a, reset, now)
+	in.rowSeries(b, a, now, fl)
+	s.servers(b, in, a, now)
+	s.proxies(b, in, a, now, fl)
+	in.processSeries(b, info, now)
+	next := make(map[string][numFields]float64, len(st.Rows))
+	for i := range st.Rows {
+		next[a.keys[i]] = st.Rows[i].V
+	}
+	in.prev, in.prevAt = next, now
+	in.lastStat = st
+}
+
+func (in *instance) newTable(st *Stats) *statTable {
+	n := len(st.Rows)
+	a := &statTable{st: st, keys: make([]string, n), px: make([]string, n), sv: make([]string, n), sums: map[string]*backendSum{}}
+	for i := range st.Rows {
+		r := &st.Rows[i]
+		a.px[i], a.sv[i] = in.intern(r.Proxy), in.intern(r.Server)
+		a.keys[i] = a.px[i] + "/" + a.sv[i]
+	}
+	return a
+}
+
+// reloaded tells whether HAProxy reloaded or restarted (or its counters
+// were cleared) since the last poll, and if so adds the reload event: a new
+// pid or start time, an uptime going back, or a counter going down.
+func (s *Source) reloaded(b *sources.Batch, in *instance, a *statTable, info *Info, now time.Time) bool {
 	reset, why, byCounters := false, "", false
 	if info != nil {
 		switch {
@@ -502,70 +548,79 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		}
 		in.pid, in.start, in.uptime = info.Pid, info.StartTimeSec, info.UptimeSec
 	}
-	keys := make([]string, len(st.Rows))
-	for i := range st.Rows {
-		r := &st.Rows[i]
-		keys[i] = in.intern(r.Proxy) + "/" + in.intern(r.Server)
-	}
 	if !reset && in.prev != nil {
-		for i := range st.Rows {
-			p, ok := in.prev[keys[i]]
-			if !ok {
-				continue
-			}
-			for _, f := range allCounters {
-				if st.Rows[i].V[f] < p[f] { // NaN compares false
-					reset, byCounters = true, true
-					why = fmt.Sprintf("%s %s went down (%v → %v)", keys[i], f, p[f], st.Rows[i].V[f])
-					break
-				}
-			}
-			if reset {
-				break
-			}
-		}
+		why, reset = counterWentDown(in, a)
+		byCounters = reset
 	}
-	dt := now.Sub(in.prevAt).Seconds()
-	haveRates := in.prev != nil && !reset && dt > 0
-	if reset {
-		e := sources.Event{ID: in.name + "/reload/" + strconv.FormatInt(now.UnixMilli(), 10), Start: now, End: now, Updated: now,
-			Severity: sources.SevInfo, Layer: sources.LayerLB, Node: in.name,
-			Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
-			Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
-			Labels: map[string]string{"instance": in.name}}
-		if byCounters { // no pid to go by: a reload, a restart or `clear counters all`
-			e.Title = fmt.Sprintf("haproxy reloaded or counters cleared on %s", in.name)
-		}
-		if info != nil && info.Version != "" {
-			e.Text += "; version " + sources.Clean(info.Version)
-		}
-		b.Events = append(b.Events, e)
+	if !reset {
+		return false
 	}
+	e := sources.Event{ID: in.name + "/reload/" + strconv.FormatInt(now.UnixMilli(), 10), Start: now, End: now, Updated: now,
+		Severity: sources.SevInfo, Layer: sources.LayerLB, Node: in.name,
+		Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
+		Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
+		Labels: map[string]string{"instance": in.name}}
+	if byCounters { // no pid to go by: a reload, a restart or `clear counters all`
+		e.Title = fmt.Sprintf("haproxy reloaded or counters cleared on %s", in.name)
+	}
+	if info != nil && info.Version != "" {
+		e.Text += "; version " + sources.Clean(info.Version)
+	}
+	b.Events = append(b.Events, e)
+	return true
+}
 
-	// 2. per-row series and node states
-	sums := map[string]*backendSum{}
-	serverIdx := []int{}
-	next := make(map[string][numFields]float64, len(st.Rows))
-	var rates [numFields]float64
-	for i := range st.Rows {
-		r := &st.Rows[i]
-		key := keys[i]
-		next[key] = r.V
-		for f := range rates {
-			rates[f] = math.NaN()
+// counterWentDown finds the first counter lower than at the last poll.
+func counterWentDown(in *instance, a *statTable) (string, bool) {
+	for i := range a.st.Rows {
+		p, ok := in.prev[a.keys[i]]
+		if !ok {
+			continue
 		}
-		if haveRates {
-			if p, ok := in.prev[key]; ok {
-				for _, m := range counters {
-					rates[m.f] = (r.V[m.f] - p[m.f]) / dt
-				}
+		for _, f := range allCounters {
+			if v := a.st.Rows[i].V[f]; v < p[f] { // NaN compares false
+				return fmt.Sprintf("%s %s went down (%v → %v)", a.keys[i], f, p[f], v), true
 			}
 		}
+	}
+	return "", false
+}
+
+// rowRates works out every row's counter rates, once for all the passes.
+func (in *instance) rowRates(a *statTable, reset bool, now time.Time) {
+	dt := now.Sub(in.prevAt).Seconds()
+	a.haveRates = in.prev != nil && !reset && dt > 0
+	if cap(in.rateBuf) < len(a.st.Rows) {
+		in.rateBuf = make([][numFields]float64, len(a.st.Rows))
+	}
+	a.rates = in.rateBuf[:len(a.st.Rows)]
+	for i := range a.st.Rows {
+		rs := &a.rates[i]
+		for f := range rs {
+			rs[f] = math.NaN()
+		}
+		if !a.haveRates {
+			continue
+		}
+		if p, ok := in.prev[a.keys[i]]; ok {
+			r := &a.st.Rows[i]
+			for _, m := range counters {
+				rs[m.f] = (r.V[m.f] - p[m.f]) / dt
+			}
+		}
+	}
+}
+
+// rowSeries adds each frontend's, backend's and server's series: the
+// counters as rates (from the second poll on) and the gauges.
+func (in *instance) rowSeries(b *sources.Batch, a *statTable, now time.Time, fl *fleet) {
+	for i := range a.st.Rows {
+		r := &a.st.Rows[i]
 		bit := onBit(r.Type)
 		if bit == 0 {
 			continue // listeners
 		}
-		px, sv := in.intern(r.Proxy), in.intern(r.Server)
+		px, sv := a.px[i], a.sv[i]
 		labels := map[string]string{"instance": in.name}
 		node := px
 		switch r.Type {
@@ -579,10 +634,10 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			node = sv
 		}
 		for _, m := range counters {
-			if m.on&bit == 0 || !haveRates {
+			if m.on&bit == 0 || !a.haveRates {
 				continue
 			}
-			v := rates[m.f]
+			v := a.rates[i][m.f]
 			if math.IsNaN(v) && math.IsNaN(r.V[m.f]) {
 				continue // the column does not exist for this row
 			}
@@ -594,28 +649,32 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			}
 			b.Series = append(b.Series, series(m, labels, node, now, r.V[m.f]).Series)
 		}
-		if r.Type == TypeServer {
-			serverIdx = append(serverIdx, i)
-		}
 		if r.Type == TypeBackend {
-			if sums[px] == nil {
-				sums[px] = &backendSum{}
+			if a.sums[px] == nil {
+				a.sums[px] = &backendSum{}
 			}
-			fl.addBackend(px, r, &rates, haveRates)
+			fl.addBackend(px, r, &a.rates[i], a.haveRates)
 		}
 	}
-	// 3. servers: states, transitions, flapping
+}
+
+// servers follows each server's state (events, flapping), adds its node
+// state and counts it in its backend's sums; servers gone from the
+// configuration end their open events.
+func (s *Source) servers(b *sources.Batch, in *instance, a *statTable, now time.Time) {
 	seen := map[string]bool{}
-	for _, i := range serverIdx {
-		r := &st.Rows[i]
-		px, sv := in.intern(r.Proxy), in.intern(r.Server)
-		key := keys[i]
+	for i := range a.st.Rows {
+		r := &a.st.Rows[i]
+		if r.Type != TypeServer {
+			continue
+		}
+		px, sv, key := a.px[i], a.sv[i], a.keys[i]
 		seen[key] = true
 		class := classOf(r.Status)
-		bs := sums[px]
+		bs := a.sums[px]
 		if bs == nil {
 			bs = &backendSum{}
-			sums[px] = bs
+			a.sums[px] = bs
 		}
 		bs.total++
 		if alive(class) {
@@ -627,18 +686,11 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		if class == "DOWN" {
 			bs.down++
 		}
-		flapping := s.track(b, in, key, px, sv, r, class, now, haveRates)
+		flapping := s.track(b, in, key, px, sv, r, class, now, a.haveRates)
 		if flapping > 0 {
 			bs.flapping++
 		}
-		b.Nodes = append(b.Nodes, serverNode(in.name, px, sv, r, class, now, &rates, flapping, s.flapWin))
-		// the per-row rates of this server for node values
-		if p, ok := in.prev[key]; ok && haveRates {
-			n := &b.Nodes[len(b.Nodes)-1]
-			for _, f := range []Field{Stot, ReqTot, Hrsp5xx, Econ, Eresp, Chkdown} {
-				n.Values[f.String()+"/s"] = (r.V[f] - p[f]) / dt
-			}
-		}
+		b.Nodes = append(b.Nodes, serverNode(in.name, px, sv, r, class, now, &a.rates[i], flapping, s.flapWin))
 	}
 	for k, t := range in.servers {
 		if seen[k] {
@@ -655,52 +707,48 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		}
 		delete(in.servers, k)
 	}
-	// 4. frontends and backends
-	for i := range st.Rows {
-		r := &st.Rows[i]
-		if r.Type != TypeFrontend && r.Type != TypeBackend {
-			continue
+}
+
+// proxies adds the frontends' and backends' node states, each backend's
+// servers up and down, and its "no server UP" event; backends gone from
+// the configuration end theirs.
+func (s *Source) proxies(b *sources.Batch, in *instance, a *statTable, now time.Time, fl *fleet) {
+	for i := range a.st.Rows {
+		r := &a.st.Rows[i]
+		px := a.px[i]
+		switch r.Type {
+		case TypeFrontend:
+			b.Nodes = append(b.Nodes, frontendNode(in.name, px, r, now, &a.rates[i]))
+		case TypeBackend:
+			bs := a.sums[px]
+			b.Nodes = append(b.Nodes, backendNode(in.name, px, r, now, &a.rates[i], bs))
+			s.trackBackend(b, in, px, r, bs, now)
+			labels := map[string]string{"instance": in.name, "backend": px}
+			b.Series = append(b.Series,
+				series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(bs.down)).named("servers_down"),
+				series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(bs.up)).named("servers_up"))
+			fl.addCounts(px, bs)
 		}
-		px := in.intern(r.Proxy)
-		var rs [numFields]float64
-		for f := range rs {
-			rs[f] = math.NaN()
-		}
-		if p, ok := in.prev[keys[i]]; ok && haveRates {
-			for _, m := range counters {
-				rs[m.f] = (r.V[m.f] - p[m.f]) / dt
-			}
-		}
-		if r.Type == TypeFrontend {
-			b.Nodes = append(b.Nodes, frontendNode(in.name, px, r, now, &rs))
-			continue
-		}
-		bs := sums[px]
-		b.Nodes = append(b.Nodes, backendNode(in.name, px, r, now, &rs, bs))
-		s.trackBackend(b, in, px, r, bs, now)
-		labels := map[string]string{"instance": in.name, "backend": px}
-		b.Series = append(b.Series,
-			series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(bs.down)).named("servers_down"),
-			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(bs.up)).named("servers_up"))
-		fl.addCounts(px, bs)
 	}
 	for px, t := range in.backends {
-		if _, ok := sums[px]; !ok && t.noServer != nil {
+		if _, ok := a.sums[px]; !ok && t.noServer != nil {
 			t.noServer.End, t.noServer.Updated = now, now
 			t.noServer.Text += "\nthe backend is no longer in HAProxy's configuration"
 			b.Events = append(b.Events, *t.noServer)
 			delete(in.backends, px)
 		}
 	}
-	// 5. the process itself
-	if info != nil {
-		labels := map[string]string{"instance": in.name}
-		b.Series = append(b.Series,
-			series(metric{unit: "%", role: sources.RoleResource}, labels, in.name, now, info.Idle).named("haproxy_idle_pct"),
-			series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
+}
+
+// processSeries adds the HAProxy process's own series from `show info`.
+func (in *instance) processSeries(b *sources.Batch, info *Info, now time.Time) {
+	if info == nil {
+		return
 	}
-	in.prev, in.prevAt = next, now
-	in.lastStat = st
+	labels := map[string]string{"instance": in.name}
+	b.Series = append(b.Series,
+		series(metric{unit: "%", role: sources.RoleResource}, labels, in.name, now, info.Idle).named("haproxy_idle_pct"),
+		series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
 }
 
 type namedSeries struct{ sources.Series }
@@ -919,7 +967,7 @@ func addRates(v map[string]float64, rates *[numFields]float64, fs ...Field) {
 	}
 }
 
-func serverNode(inst, px, sv string, r *Row, class string, now time.Time, _ *[numFields]float64, flapping int, win time.Duration) sources.NodeState {
+func serverNode(inst, px, sv string, r *Row, class string, now time.Time, rates *[numFields]float64, flapping int, win time.Duration) sources.NodeState {
 	n := sources.NodeState{Kind: "server", ID: inst + "/" + px + "/" + sv, Name: sv, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
 		Layer: sources.LayerLB, State: sources.Clean(r.Status), Since: since(now, r),
 		Attrs:  map[string]string{"backend": px},
@@ -932,6 +980,7 @@ func serverNode(inst, px, sv string, r *Row, class string, now time.Time, _ *[nu
 	if r.V[Bck] == 1 {
 		n.Attrs["backup"] = "true"
 	}
+	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Chkdown)
 	switch class {
 	case "DOWN":
 		n.Severity = sources.SevWarning
