@@ -289,21 +289,25 @@ func TestSpikeIsNotSustained(t *testing.T) {
 	}
 }
 
-func TestHarmfulDirection(t *testing.T) {
+// The engine goes by the direction the series carries, not by its name:
+// "availability" said to hurt going up is scored going up.
+func TestHarmfulDirectionIsTheSeriesOwn(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		role sources.Role
+		harm sources.Harm
 		want Direction
 	}{
-		{"cpu.iowait", sources.RoleResource, Up},
-		{"availability", sources.RoleSymptom, Down},
-		{"node_filesystem_free_bytes", sources.RoleResource, Down},
-		{"requests", sources.RoleTraffic, Both},
-		{"hrsp_5xx", sources.RoleSymptom, Up},
-		{"replication_lag", sources.RoleResource, Up},
+		{"cpu.iowait", sources.RoleResource, sources.HarmUnset, Up},
+		{"availability", sources.RoleSymptom, sources.HarmDown, Down},
+		{"availability", sources.RoleSymptom, sources.HarmUnset, Up},
+		{"availability", sources.RoleSymptom, sources.HarmUp, Up},
+		{"requests", sources.RoleTraffic, sources.HarmUnset, Both},
+		{"requests", sources.RoleTraffic, sources.HarmDown, Down},
+		{"hrsp_5xx", sources.RoleSymptom, sources.HarmBoth, Both},
 	} {
-		if got := HarmfulDirection(&SeriesMeta{Name: c.name, Role: c.role}); got != c.want {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		if got := HarmfulDirection(&SeriesMeta{Name: c.name, Role: c.role, Harm: c.harm}); got != c.want {
+			t.Errorf("%s (%v, harm %v): %v, want %v", c.name, c.role, c.harm, got, c.want)
 		}
 	}
 	// availability going up is not harm

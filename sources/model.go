@@ -108,6 +108,82 @@ type Point struct {
 // Missing reports whether the point carries no data.
 func (p Point) Missing() bool { return math.IsNaN(p.V) }
 
+// SeriesKind says how a series' values come about, so nobody has to tell
+// from its name or unit.
+type SeriesKind uint8
+
+const (
+	SeriesUnknown SeriesKind = iota // not said
+	SeriesGauge                     // a level at each instant: sessions, iowait, queue length, lag
+	SeriesRate                      // a counter turned into a rate per second: requests/s, errors/s
+	SeriesRatio                     // a share of a whole, in % or 0..1: error share, availability, hit ratio
+	SeriesCounter                   // a running total as read (not turned into a rate)
+)
+
+var seriesKindNames = [...]string{"unknown", "gauge", "rate", "ratio", "counter"}
+
+func (k SeriesKind) String() string {
+	if int(k) < len(seriesKindNames) {
+		return seriesKindNames[k]
+	}
+	return "unknown"
+}
+
+// ParseSeriesKind accepts the config spellings of a series kind.
+func ParseSeriesKind(s string) (SeriesKind, bool) {
+	switch strings.ToLower(s) {
+	case "", "unknown":
+		return SeriesUnknown, true
+	case "gauge", "level":
+		return SeriesGauge, true
+	case "rate":
+		return SeriesRate, true
+	case "ratio", "share", "percent":
+		return SeriesRatio, true
+	case "counter", "total":
+		return SeriesCounter, true
+	}
+	return SeriesUnknown, false
+}
+
+// Harm says which way a series hurts: the direction in which a move is
+// bad news. The engine scores anomalies in that direction only.
+type Harm uint8
+
+const (
+	// HarmUnset leaves it to the role: traffic hurts either way, symptoms
+	// and resources going up.
+	HarmUnset Harm = iota
+	HarmUp         // more is worse: latency, errors, iowait, queue length, lag
+	HarmDown       // less is worse: availability, success, free space, idle time
+	HarmBoth       // either way is news: traffic
+)
+
+var harmNames = [...]string{"unset", "up", "down", "both"}
+
+func (h Harm) String() string {
+	if int(h) < len(harmNames) {
+		return harmNames[h]
+	}
+	return "unset"
+}
+
+// ParseHarm accepts the config spellings of a harmful direction ("up":
+// going up is bad).
+func ParseHarm(s string) (Harm, bool) {
+	switch strings.ToLower(s) {
+	case "", "unset":
+		return HarmUnset, true
+	case "up", "higher", "rise":
+		return HarmUp, true
+	case "down", "lower", "fall":
+		return HarmDown, true
+	case "both", "either":
+		return HarmBoth, true
+	}
+	return HarmUnset, false
+}
+
 // Series is a numeric time series as a source returned it.
 type Series struct {
 	// Name is the metric's name as the source knows it (e.g.
@@ -120,6 +196,10 @@ type Series struct {
 	// Role and Layer say what the series is; config rules may override both.
 	Role  Role
 	Layer Layer
+	// Kind says how the values come about and Harm which way they hurt;
+	// the source sets them where it knows, config rules may override both.
+	Kind SeriesKind
+	Harm Harm
 	// Node names the thing the series describes: a host, a service, a
 	// backend, a server, a volume. Dependencies between nodes come from the
 	// config.

@@ -112,7 +112,24 @@ func Dependencies() []sources.Dependency {
 func metrics() []metric {
 	var ms []metric
 	add := func(src, name string, labels map[string]string, unit string, role sources.Role, layer sources.Layer, node string, f func(time.Time) float64) {
-		ms = append(ms, metric{source: src, series: sources.Series{Name: name, Labels: labels, Unit: unit, Role: role, Layer: layer, Node: node}, value: f})
+		// the demo knows its series: rates per second, shares in %, the
+		// rest levels; a check's success hurts going down, traffic either
+		// way, everything else going up
+		kind, harm := sources.SeriesGauge, sources.HarmUp
+		switch unit {
+		case "req/s":
+			kind = sources.SeriesRate
+		case "%":
+			kind = sources.SeriesRatio
+		}
+		switch {
+		case name == "probe_success":
+			harm = sources.HarmDown
+		case role == sources.RoleTraffic:
+			harm = sources.HarmBoth
+		}
+		ms = append(ms, metric{source: src, series: sources.Series{Name: name, Labels: labels, Unit: unit, Role: role, Layer: layer, Node: node,
+			Kind: kind, Harm: harm}, value: f})
 	}
 	// the load balancer: 5xx per server and backend, sessions, queue
 	for i, s := range appServers {

@@ -746,8 +746,9 @@ func (in *instance) processSeries(b *sources.Batch, info *Info, now time.Time) {
 		return
 	}
 	labels := map[string]string{"instance": in.name}
-	b.Series = append(b.Series,
-		series(metric{unit: "%", role: sources.RoleResource}, labels, in.name, now, info.Idle).named("haproxy_idle_pct"),
+	idle := series(metric{unit: "%", role: sources.RoleResource}, labels, in.name, now, info.Idle).named("haproxy_idle_pct")
+	idle.Kind, idle.Harm = sources.SeriesRatio, sources.HarmDown // less idle time is a busier process
+	b.Series = append(b.Series, idle,
 		series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
 }
 
@@ -756,11 +757,28 @@ type namedSeries struct{ sources.Series }
 func (n namedSeries) named(name string) sources.Series { n.Name = name; return n.Series }
 
 // series makes a one-point series. The series of one row share its labels
-// map: nobody may change Labels after the batch is built.
+// map: nobody may change Labels after the batch is built. HAProxy's
+// counters become rates, the rest are levels; what users feel and what
+// the servers spend hurts going up, traffic either way.
 func series(m metric, labels map[string]string, node string, at time.Time, v float64) namedSeries {
+	kind, harm := sources.SeriesGauge, sources.HarmUp
+	if isCounter[m.f] {
+		kind = sources.SeriesRate
+	}
+	if m.role == sources.RoleTraffic {
+		harm = sources.HarmBoth
+	}
 	return namedSeries{sources.Series{Name: m.f.String(), Labels: labels, Unit: m.unit, Role: m.role, Layer: sources.LayerLB,
-		Node: node, Points: onePoint(at, v)}}
+		Node: node, Kind: kind, Harm: harm, Points: onePoint(at, v)}}
 }
+
+// isCounter marks the fields that are read as counters and sent as rates.
+var isCounter = func() (c [numFields]bool) {
+	for _, m := range counters {
+		c[m.f] = true
+	}
+	return c
+}()
 
 // points hands out one-point slices from shared blocks: a big fleet makes
 // tens of thousands of them per poll.
