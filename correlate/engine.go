@@ -221,7 +221,7 @@ func eventFindings(snap *Snapshot, nodes []Finding) []Finding {
 	var out []Finding
 events:
 	for _, ev := range snap.Events {
-		if ev.Source == EngineSource || !ev.Open() || ev.Severity < sources.SevWarning || IsFlappingEvent(&ev) {
+		if ev.Source == EngineSource || !ev.Open() || ev.Severity < sources.SevWarning || ev.Kind == sources.EventFlapping {
 			continue
 		}
 		for i := range nodes {

@@ -711,28 +711,18 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 	return f, true
 }
 
-// Flapping convention. Sources mark flapping in one of these ways, and the
-// engine reads all of them:
-//   - an event with Labels["kind"] == "flapping", or whose Title contains
-//     "flapping" (any case);
+// Flapping. Sources say a node flaps in one of these ways, and the engine
+// reads all of them:
+//   - an event of kind EventFlapping;
 //   - a NodeState with Attrs["flapping"] set to "true", "yes" or "1", or
 //     Attrs["kind"] == "flapping";
-//   - state-change events (Labels["kind"] == "state") for one node: FlapCount
-//     or more of them within FlapWindow make a flapping finding even when
-//     no source says so.
+//   - state-change events (EventState) for one node: FlapCount or more of
+//     them within FlapWindow make a flapping finding even when no source
+//     says so.
 const (
 	FlapCount  = 4
 	FlapWindow = 10 * time.Minute
 )
-
-// IsFlappingEvent reports whether an event says its node flaps.
-func IsFlappingEvent(ev *sources.Event) bool {
-	return ev.Labels["kind"] == "flapping" || strings.Contains(strings.ToLower(ev.Title), "flapping")
-}
-
-func isStateEvent(ev *sources.Event) bool {
-	return ev.Labels["kind"] == "state"
-}
 
 func flappingFindings(snap *Snapshot) []Finding {
 	byNode := map[string]*Finding{}
@@ -756,7 +746,7 @@ func flappingFindings(snap *Snapshot) []Finding {
 	}
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		if ev.Source == EngineSource || !IsFlappingEvent(ev) {
+		if ev.Source == EngineSource || ev.Kind != sources.EventFlapping {
 			continue
 		}
 		if !ev.Open() && snap.Now.Sub(ev.End) > FlapWindow {
@@ -784,7 +774,7 @@ func flappingFindings(snap *Snapshot) []Finding {
 	layers := map[string]sources.Layer{}
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		if !isStateEvent(ev) || ev.Node == "" || snap.Now.Sub(ev.Start) > FlapWindow {
+		if ev.Kind != sources.EventState || ev.Node == "" || snap.Now.Sub(ev.Start) > FlapWindow {
 			continue
 		}
 		changes[ev.Node] = append(changes[ev.Node], ev.Start)
@@ -814,9 +804,9 @@ var lagWords = []string{"replication_lag", "replica_lag", "slave_lag", "seconds_
 // IsReplicationLag reports whether a series measures how far a replica is behind.
 func IsReplicationLag(m *SeriesMeta) bool { return hasWord(m.Name, lagWords) }
 
-// failoverFindings: a server changed state (failed over) while a
-// replication-lag series was rising around the same time: traffic went to
-// a replica that had not caught up (field story 3).
+// failoverFindings: a server changed state or a source saw a failover
+// while a replication-lag series was rising around the same time: traffic
+// went to a replica that had not caught up (field story 3).
 func failoverFindings(snap *Snapshot, r *Ranker) []Finding {
 	type change struct {
 		at          time.Time
@@ -828,8 +818,7 @@ func failoverFindings(snap *Snapshot, r *Ranker) []Finding {
 		if ev.Source == EngineSource {
 			continue
 		}
-		t := strings.ToLower(ev.Title)
-		if isStateEvent(ev) || ev.Labels["kind"] == "failover" || strings.Contains(t, "failover") || strings.Contains(t, " down") || strings.Contains(t, "backup") {
+		if ev.Kind == sources.EventState || ev.Kind == sources.EventFailover {
 			changes = append(changes, change{ev.Start, ev.Node, sources.CleanText(ev.Title)})
 		}
 	}

@@ -427,14 +427,16 @@ func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
 	snap := mkSnap(tstep, n)
 	now := snap.Now
 	snap.Events = []sources.Event{
-		{ID: "1", Source: "haproxy", Start: now.Add(-time.Minute), Node: "lb-a", Severity: sources.SevWarning, Title: "lb-a is FLAPPING (7 changes)"},
-		{ID: "2", Source: "haproxy", Start: now.Add(-time.Minute), Node: "be_app/app-2", Severity: sources.SevInfo, Title: "app-2 DOWN", Labels: map[string]string{"kind": "flapping"}},
-		{ID: "3", Source: "haproxy", Start: now.Add(-20 * time.Minute), End: now.Add(-19 * time.Minute), Node: "old", Title: "old flapping"},
+		{ID: "1", Source: "haproxy", Kind: sources.EventFlapping, Start: now.Add(-time.Minute), Node: "lb-a", Severity: sources.SevWarning, Title: "lb-a: 7 changes"},
+		{ID: "2", Source: "haproxy", Kind: sources.EventFlapping, Start: now.Add(-time.Minute), Node: "be_app/app-2", Severity: sources.SevInfo, Title: "app-2 DOWN"},
+		{ID: "3", Source: "haproxy", Kind: sources.EventFlapping, Start: now.Add(-20 * time.Minute), End: now.Add(-19 * time.Minute), Node: "old", Title: "old"},
+		// the word is not the kind: nothing reads titles
+		{ID: "4", Source: "haproxy", Start: now.Add(-time.Minute), Node: "wordy", Severity: sources.SevWarning, Title: "wordy is FLAPPING"},
 	}
 	for i := 0; i < 5; i++ {
-		snap.Events = append(snap.Events, sources.Event{ID: "s" + string(rune('a'+i)), Source: "haproxy",
+		snap.Events = append(snap.Events, sources.Event{ID: "s" + string(rune('a'+i)), Source: "haproxy", Kind: sources.EventState,
 			Start: now.Add(-time.Duration(i) * time.Minute), End: now.Add(-time.Duration(i)*time.Minute + 20*time.Second),
-			Node: "be_db/db-2", Title: "db-2 UP", Labels: map[string]string{"kind": "state"}})
+			Node: "be_db/db-2", Title: "db-2 UP"})
 	}
 	snap.Nodes = []sources.NodeState{{Kind: "server", ID: "x", Name: "app-9", State: "UP", Attrs: map[string]string{"flapping": "yes"}}}
 	fs := Detect(snap)
@@ -455,6 +457,9 @@ func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
 	if got["old"] {
 		t.Errorf("a flapping event that ended 19 min ago still raises a finding")
 	}
+	if got["wordy"] {
+		t.Errorf("an event was read as flapping from the word in its title")
+	}
 }
 
 func TestFailoverOntoALaggingReplica(t *testing.T) {
@@ -466,14 +471,24 @@ func TestFailoverOntoALaggingReplica(t *testing.T) {
 	}
 	snap := mkSnap(tstep, n,
 		series{name: "mysql_slave_lag_seconds", unit: "s", node: "mysql-b", role: sources.RoleResource, layer: sources.LayerDB, vals: lag})
-	snap.Events = []sources.Event{{ID: "e", Source: "haproxy", Start: snap.Time(440), Node: "be_mysql/mysql-a",
-		Severity: sources.SevCritical, Title: "server be_mysql/mysql-a is DOWN", Labels: map[string]string{"kind": "state"}}}
+	snap.Events = []sources.Event{{ID: "e", Source: "haproxy", Kind: sources.EventState, Start: snap.Time(440), Node: "be_mysql/mysql-a",
+		Severity: sources.SevCritical, Title: "server be_mysql/mysql-a is DOWN"}}
 	f := findFinding(Detect(snap), "failover")
 	if f == nil {
 		t.Fatal("no failover finding")
 	}
 	if f.Severity != sources.SevCritical || !strings.Contains(f.Title, "mysql-b") || !strings.Contains(f.Explanation, "mysql-a is DOWN") {
 		t.Errorf("finding %+v", f)
+	}
+	// a failover a source saw counts too, whatever its title says
+	snap.Events[0].Kind, snap.Events[0].Title = sources.EventFailover, "mysql-b promoted"
+	if f := findFinding(Detect(snap), "failover"); f == nil || !strings.Contains(f.Explanation, "mysql-b promoted") {
+		t.Errorf("failover event: finding %+v", f)
+	}
+	// a title that says DOWN does not make an event a state change
+	snap.Events[0].Kind, snap.Events[0].Title = sources.EventOther, "server be_mysql/mysql-a is DOWN, failover to backup"
+	if f := findFinding(Detect(snap), "failover"); f != nil {
+		t.Errorf("failover finding from the words of an event's title: %+v", f)
 	}
 	// the lag alone, with no state change, is not a failover
 	snap.Events = nil

@@ -257,19 +257,54 @@ func (s Severity) String() string {
 	return "unknown"
 }
 
+// EventKind says what an event is, so that no reader has to tell from its
+// title or labels.
+type EventKind uint8
+
+const (
+	EventOther    EventKind = iota // not said
+	EventState                     // a node changed state: a server went DOWN, came back, was drained
+	EventFlapping                  // a node keeps going DOWN and back within its source's window
+	EventFailover                  // traffic moved to a standby: backup servers took over, a replica was promoted
+	EventReload                    // a process reloaded or restarted: its counters started over
+	EventAlert                     // something is failing: a check, a backend with no server UP, an unreachable part of a source
+	EventProvider                  // a provider's status or health event (AWS)
+	EventNote                      // a note a person wrote
+)
+
+var eventKindNames = [...]string{"other", "state", "flapping", "failover", "reload", "alert", "provider", "note"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) {
+		return eventKindNames[k]
+	}
+	return "other"
+}
+
+// ParseEventKind reads a kind back from its String.
+func ParseEventKind(s string) (EventKind, bool) {
+	for i, n := range eventKindNames {
+		if strings.EqualFold(s, n) {
+			return EventKind(i), true
+		}
+	}
+	return EventOther, s == ""
+}
+
 // Event is something that happened over a span of time: a server going
 // DOWN, an AWS status event, a reload. An event with a zero End is open.
 // A source sends the same ID again to update or resolve it.
 type Event struct {
 	ID       string
 	Source   string // filled by the scheduler
+	Kind     EventKind
 	Start    time.Time
 	End      time.Time // zero while open
 	Updated  time.Time
 	Severity Severity
 	Layer    Layer
 	Node     string
-	Title    string // one line
+	Title    string // one line, for people: no reader decides from it
 	Text     string // details, may be several lines
 	Labels   map[string]string
 }

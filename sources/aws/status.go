@@ -468,6 +468,7 @@ func (s *StatusSource) dashboardEvent(e *DashboardEvent) sources.Event {
 	svc, region := SplitKey(e.Service)
 	ev := sources.Event{
 		ID:      "aws-status:" + id,
+		Kind:    sources.EventProvider,
 		Start:   e.Start(),
 		Updated: e.Updated(),
 		Layer:   sources.LayerProvider,
@@ -545,6 +546,7 @@ func (s *StatusSource) threadEvent(t *StatusThread, id string) sources.Event {
 	last := t.Items[len(t.Items)-1]
 	ev := sources.Event{
 		ID:       id,
+		Kind:     sources.EventProvider,
 		Start:    t.Start(),
 		Updated:  t.Updated(),
 		Severity: Severity(max(t.Worst(), StatusInformational)),

@@ -364,7 +364,7 @@ func (w *World) lbNodes(now time.Time) []sources.NodeState {
 
 func (w *World) lbEvents(now time.Time) []sources.Event {
 	return w.spanEvent(now, app3Down, sources.Event{
-		ID: "app/app-3/down", Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "app-3",
+		ID: "app/app-3/down", Kind: sources.EventState, Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "app-3",
 		Title: "app/app-3 is DOWN (L7STS)", Text: "Layer7 wrong status: HTTP status check returned code <500>",
 	})
 }
@@ -372,7 +372,7 @@ func (w *World) lbEvents(now time.Time) []sources.Event {
 func (w *World) checkEvents(now time.Time) []sources.Event {
 	failing := func(t time.Time) bool { return incident(t, ErrorsLag) > 0.55 }
 	return w.spanEvent(now, failing, sources.Event{
-		ID: "shop", Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
+		ID: "shop", Kind: sources.EventAlert, Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
 		Title: "check https://shop.example.com/ failing", Text: "HTTP 502 Bad Gateway from 3 of 4 locations",
 	})
 }

@@ -234,6 +234,7 @@ type serverTrack struct {
 
 type backendTrack struct {
 	noServer *sources.Event
+	failover *sources.Event // every active server down, the backups serving
 }
 
 // result is one instance's poll, parsed.
@@ -357,7 +358,7 @@ func (s *Source) instanceFailing(b *sources.Batch, in *instance, now time.Time, 
 	}
 	e := s.instFails[in.name]
 	if e == nil {
-		e = &sources.Event{ID: in.name + "/unreachable/" + strconv.FormatInt(now.Unix(), 10), Start: now,
+		e = &sources.Event{ID: in.name + "/unreachable/" + strconv.FormatInt(now.Unix(), 10), Kind: sources.EventAlert, Start: now,
 			Severity: sources.SevWarning, Layer: sources.LayerLB, Node: in.name,
 			Title:  fmt.Sprintf("load balancer %s: stats unreadable", in.name),
 			Labels: map[string]string{"instance": in.name}}
@@ -484,9 +485,9 @@ func alive(class string) bool {
 }
 
 type backendSum struct {
-	up, total, down int
-	backupUp        int
-	flapping        int
+	up, total, down   int
+	backups, backupUp int
+	flapping          int
 }
 
 // statTable is one instance's answer on its way through the passes of
@@ -555,7 +556,7 @@ func (s *Source) reloaded(b *sources.Batch, in *instance, a *statTable, info *In
 	if !reset {
 		return false
 	}
-	e := sources.Event{ID: in.name + "/reload/" + strconv.FormatInt(now.UnixMilli(), 10), Start: now, End: now, Updated: now,
+	e := sources.Event{ID: in.name + "/reload/" + strconv.FormatInt(now.UnixMilli(), 10), Kind: sources.EventReload, Start: now, End: now, Updated: now,
 		Severity: sources.SevInfo, Layer: sources.LayerLB, Node: in.name,
 		Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
 		Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
@@ -677,6 +678,9 @@ func (s *Source) servers(b *sources.Batch, in *instance, a *statTable, now time.
 			a.sums[px] = bs
 		}
 		bs.total++
+		if r.V[Bck] == 1 {
+			bs.backups++
+		}
 		if alive(class) {
 			if r.V[Bck] == 1 {
 				bs.backupUp++
@@ -731,12 +735,17 @@ func (s *Source) proxies(b *sources.Batch, in *instance, a *statTable, now time.
 		}
 	}
 	for px, t := range in.backends {
-		if _, ok := a.sums[px]; !ok && t.noServer != nil {
-			t.noServer.End, t.noServer.Updated = now, now
-			t.noServer.Text += "\nthe backend is no longer in HAProxy's configuration"
-			b.Events = append(b.Events, *t.noServer)
-			delete(in.backends, px)
+		if _, ok := a.sums[px]; ok {
+			continue
 		}
+		for _, e := range []*sources.Event{t.noServer, t.failover} {
+			if e != nil {
+				e.End, e.Updated = now, now
+				e.Text += "\nthe backend is no longer in HAProxy's configuration"
+				b.Events = append(b.Events, *e)
+			}
+		}
+		delete(in.backends, px)
 	}
 }
 
@@ -828,7 +837,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 		in.servers[key] = t
 		if class == "DOWN" { // already DOWN when first seen
 			texts()
-			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
+			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Kind: sources.EventState, Start: changedAt, Updated: now,
 				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
 				Title: what + " DOWN", Text: checkText}
 			b.Events = append(b.Events, *t.down)
@@ -840,7 +849,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 		prev := t.class
 		if class == "DOWN" {
 			t.downs = append(t.downs, changedAt)
-			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
+			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Kind: sources.EventState, Start: changedAt, Updated: now,
 				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
 				Title: what + " DOWN", Text: "was " + prev + "; " + checkText}
 			b.Events = append(b.Events, *t.down)
@@ -856,7 +865,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 				sev = sources.SevOK
 			}
 			b.Events = append(b.Events, sources.Event{ID: key + "@" + in.name + "/" + strings.ToLower(class) + "/" + strconv.FormatInt(changedAt.Unix(), 10),
-				Start: changedAt, End: changedAt, Updated: now, Severity: sev, Layer: sources.LayerLB, Node: sv, Labels: labels,
+				Kind: sources.EventState, Start: changedAt, End: changedAt, Updated: now, Severity: sev, Layer: sources.LayerLB, Node: sv, Labels: labels,
 				Title: fmt.Sprintf("%s %s → %s", what, prev, sources.Clean(r.Status)), Text: checkText})
 		}
 	}
@@ -879,7 +888,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	if n >= s.flapN {
 		texts()
 		if t.flap == nil {
-			t.flap = &sources.Event{ID: key + "@" + in.name + "/flap/" + strconv.FormatInt(t.downs[0].Unix(), 10), Start: t.downs[0],
+			t.flap = &sources.Event{ID: key + "@" + in.name + "/flap/" + strconv.FormatInt(t.downs[0].Unix(), 10), Kind: sources.EventFlapping, Start: t.downs[0],
 				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels}
 		}
 		title := fmt.Sprintf("%s flapping: %d DOWN transitions in %s", what, n, s.flapWin)
@@ -926,6 +935,9 @@ func checkTextOf(r *Row) string {
 	return strings.Join(parts, ": ")
 }
 
+// trackBackend follows a backend's servers between polls: the backend
+// with no server UP at all, and the backend failed over to its backup
+// servers, each an event open while it lasts.
 func (s *Source) trackBackend(b *sources.Batch, in *instance, px string, r *Row, bs *backendSum, now time.Time) {
 	t := in.backends[px]
 	if t == nil {
@@ -936,26 +948,39 @@ func (s *Source) trackBackend(b *sources.Batch, in *instance, px string, r *Row,
 	if len(s.insts) > 1 {
 		what += " on " + in.name
 	}
-	labels := map[string]string{"instance": in.name, "backend": px}
+	start := now
+	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
+		start = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
+	}
+	labels := func() map[string]string { return map[string]string{"instance": in.name, "backend": px} }
 	if bs.total > 0 && bs.up == 0 {
 		if t.noServer == nil {
-			start := now
-			if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
-				start = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
-			}
-			t.noServer = &sources.Event{ID: px + "@" + in.name + "/no-server-up/" + strconv.FormatInt(start.Unix(), 10), Start: start, Updated: now,
-				Severity: sources.SevCritical, Layer: sources.LayerLB, Node: px, Labels: labels,
+			t.noServer = &sources.Event{ID: px + "@" + in.name + "/no-server-up/" + strconv.FormatInt(start.Unix(), 10), Kind: sources.EventAlert,
+				Start: start, Updated: now, Severity: sources.SevCritical, Layer: sources.LayerLB, Node: px, Labels: labels(),
 				Title: fmt.Sprintf("%s has no server UP (Active: 0/%d)", what, bs.total),
 				Text:  "every request to it fails (HAProxy answers 503)"}
 			b.Events = append(b.Events, *t.noServer)
 		}
-		return
-	}
-	if t.noServer != nil {
+	} else if t.noServer != nil {
 		t.noServer.End, t.noServer.Updated = now, now
 		t.noServer.Text += fmt.Sprintf("\nservers back: Active %d/%d", bs.up, bs.total)
 		b.Events = append(b.Events, *t.noServer)
 		t.noServer = nil
+	}
+	active, activeUp := bs.total-bs.backups, bs.up-bs.backupUp
+	if active > 0 && activeUp == 0 && bs.backupUp > 0 {
+		if t.failover == nil {
+			t.failover = &sources.Event{ID: px + "@" + in.name + "/failover/" + strconv.FormatInt(start.Unix(), 10), Kind: sources.EventFailover,
+				Start: start, Updated: now, Severity: sources.SevWarning, Layer: sources.LayerLB, Node: px, Labels: labels(),
+				Title: fmt.Sprintf("%s failed over to its backup servers (Active: 0/%d, backup UP: %d)", what, active, bs.backupUp),
+				Text:  "no active server is UP: HAProxy sends the traffic to the backup servers"}
+			b.Events = append(b.Events, *t.failover)
+		}
+	} else if t.failover != nil {
+		t.failover.End, t.failover.Updated = now, now
+		t.failover.Text += fmt.Sprintf("\nactive servers back: %d/%d UP", activeUp, active)
+		b.Events = append(b.Events, *t.failover)
+		t.failover = nil
 	}
 }
 

@@ -1,7 +1,9 @@
 package haproxy
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsview/opsview/sources"
 )
@@ -42,5 +44,75 @@ func TestSeriesSayTheirKindAndHarm(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("no %s series", name)
 		}
+	}
+}
+
+// Every event HAProxy gives says what it is: a server's state changes,
+// the backend with no server UP, a reload.
+func TestEventsSayTheirKind(t *testing.T) {
+	as, ts := seriesCaptures(t)
+	seq := append(as[:len(as):len(as)], answer{stat: as[0].stat, info: info(200, 1)}) // then a new process
+	s := newReplaySource(t, []string{"lb-1"}, seq)
+	seen := map[sources.EventKind]int{}
+	for i := range seq {
+		at := ts[len(ts)-1].Add(time.Second)
+		if i < len(ts) {
+			at = ts[i]
+		}
+		for _, e := range poll(t, s, at).Events {
+			want := sources.EventOther
+			switch {
+			case strings.Contains(e.ID, "/no-server-up/"):
+				want = sources.EventAlert
+			case strings.Contains(e.ID, "/reload/"):
+				want = sources.EventReload
+			case strings.Contains(e.ID, "/flap/"):
+				want = sources.EventFlapping
+			case strings.Contains(e.ID, "/failover/"):
+				want = sources.EventFailover
+			case strings.Contains(e.ID, "@"): // server transitions: key@instance/state/time
+				want = sources.EventState
+			}
+			if e.Kind != want || want == sources.EventOther {
+				t.Errorf("event %s %q: kind %v, want %v", e.ID, e.Title, e.Kind, want)
+			}
+			seen[e.Kind]++
+		}
+	}
+	for _, k := range []sources.EventKind{sources.EventState, sources.EventAlert, sources.EventReload} {
+		if seen[k] == 0 {
+			t.Errorf("no %v event in the capture (seen %v)", k, seen)
+		}
+	}
+}
+
+// When every active server of a backend is down and a backup server is
+// UP, HAProxy has failed over: a failover event, open while it lasts.
+func TestBackupServersTakingOverIsAFailover(t *testing.T) {
+	base := readTestdata(t, "haproxy-2.6/show_stat.csv")
+	onBackup := base
+	for _, sv := range []string{"app1", "app2", "app4"} { // app3 is DOWN already, bk1 UP
+		onBackup = setField(t, onBackup, "be_app", sv, "status", "DOWN")
+	}
+	s := newReplaySource(t, []string{"lb-1"}, []answer{{stat: base, info: info(1, 1)}, {stat: onBackup, info: info(1, 2)}, {stat: base, info: info(1, 3)}})
+	t0 := time.Unix(1795417700, 0)
+	failover := func(b *sources.Batch) *sources.Event {
+		for i := range b.Events {
+			if b.Events[i].Kind == sources.EventFailover {
+				return &b.Events[i]
+			}
+		}
+		return nil
+	}
+	if e := failover(poll(t, s, t0)); e != nil {
+		t.Fatalf("failover with active servers UP: %+v", e)
+	}
+	e := failover(poll(t, s, t0.Add(10*time.Second)))
+	if e == nil || !e.Open() || e.Node != "be_app" || e.Severity != sources.SevWarning || !strings.Contains(e.Title, "Active: 0/4, backup UP: 1") {
+		t.Fatalf("failover event: %+v", e)
+	}
+	back := failover(poll(t, s, t0.Add(20*time.Second)))
+	if back == nil || back.ID != e.ID || back.Open() {
+		t.Errorf("failover not closed when the active servers came back: %+v", back)
 	}
 }
