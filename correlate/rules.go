@@ -714,8 +714,7 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 // Flapping. Sources say a node flaps in one of these ways, and the engine
 // reads all of them:
 //   - an event of kind EventFlapping;
-//   - a NodeState with Attrs["flapping"] set to "true", "yes" or "1", or
-//     Attrs["kind"] == "flapping";
+//   - a NodeState with Flapping set (and its Flaps counted in FlapWindow);
 //   - state-change events (EventState) for one node: FlapCount or more of
 //     them within FlapWindow make a flapping finding even when no source
 //     says so.
@@ -758,16 +757,20 @@ func flappingFindings(snap *Snapshot) []Finding {
 		}
 		add(node, ev.Layer, ev.Severity, fmt.Sprintf("%s is flapping", node), sources.CleanText(ev.Title)+".")
 	}
-	for _, n := range snap.Nodes {
-		f := strings.ToLower(n.Attrs["flapping"])
-		if f == "true" || f == "yes" || f == "1" || n.Attrs["kind"] == "flapping" {
-			name := n.Name
-			if name == "" {
-				name = n.ID
-			}
-			add(name, n.Layer, n.Severity, fmt.Sprintf("%s %s is flapping", n.Kind, name),
-				fmt.Sprintf("%s %s is %s and flapping.", n.Kind, name, n.State))
+	for i := range snap.Nodes {
+		n := &snap.Nodes[i]
+		if !n.Flapping {
+			continue
 		}
+		name := n.Name
+		if name == "" {
+			name = n.ID
+		}
+		text := fmt.Sprintf("%s %s is %s and flapping.", n.Kind, name, n.State)
+		if n.Flaps > 0 && n.FlapWindow > 0 {
+			text = fmt.Sprintf("%s %s is %s; it went DOWN %d times in %s.", n.Kind, name, n.State, n.Flaps, FormatDuration(n.FlapWindow))
+		}
+		add(name, n.Layer, n.Severity, fmt.Sprintf("%s %s is flapping", n.Kind, name), text)
 	}
 	// count state changes per node within FlapWindow
 	changes := map[string][]time.Time{}
@@ -823,7 +826,7 @@ func failoverFindings(snap *Snapshot, r *Ranker) []Finding {
 		}
 	}
 	for _, n := range snap.Nodes {
-		if n.Kind == "server" && !n.Since.IsZero() && n.Severity >= sources.SevWarning {
+		if n.Kind == sources.NodeServer && !n.Since.IsZero() && n.Severity >= sources.SevWarning {
 			changes = append(changes, change{n.Since, n.Name, fmt.Sprintf("%s %s is %s", n.Kind, n.Name, n.State)})
 		}
 	}

@@ -438,7 +438,11 @@ func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
 			Start: now.Add(-time.Duration(i) * time.Minute), End: now.Add(-time.Duration(i)*time.Minute + 20*time.Second),
 			Node: "be_db/db-2", Title: "db-2 UP"})
 	}
-	snap.Nodes = []sources.NodeState{{Kind: "server", ID: "x", Name: "app-9", State: "UP", Attrs: map[string]string{"flapping": "yes"}}}
+	snap.Nodes = []sources.NodeState{
+		{Kind: sources.NodeServer, ID: "x", Name: "app-9", State: "UP", Class: sources.ClassUp, Flapping: true, Flaps: 3, FlapWindow: 5 * time.Minute},
+		// the old words mean nothing any more
+		{Kind: sources.NodeServer, ID: "y", Name: "app-8", State: "UP", Attrs: map[string]string{"flapping": "yes", "kind": "flapping"}},
+	}
 	fs := Detect(snap)
 	got := map[string]bool{}
 	for _, f := range fs {
@@ -452,6 +456,17 @@ func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
 	for _, want := range []string{"lb-a", "be_app/app-2", "be_db/db-2", "app-9"} {
 		if !got[want] {
 			t.Errorf("no flapping finding for %s; got %v", want, got)
+		}
+	}
+	if got["app-8"] {
+		t.Errorf("a node was read as flapping from its Attrs")
+	}
+	if f := findFinding(fs, "flapping"); f == nil {
+		t.Fatal("no flapping finding")
+	}
+	for _, f := range fs {
+		if f.Node == "app-9" && !strings.Contains(f.Explanation, "went DOWN 3 times in 5 min") {
+			t.Errorf("flapping node's finding %q does not count its flaps", f.Explanation)
 		}
 	}
 	if got["old"] {
@@ -861,8 +876,8 @@ func TestServerSymptomsFoldIntoTheirBackend(t *testing.T) {
 // state: one finding, with the event's words in it.
 func TestNodeEventFoldsIntoTheNodeFinding(t *testing.T) {
 	snap := mkSnap(tstep, 10)
-	snap.Nodes = []sources.NodeState{{Kind: "server", ID: "lb-1/app/app-3", Name: "app-3", Layer: sources.LayerLB,
-		State: "DOWN", Severity: sources.SevWarning, Attrs: map[string]string{"detail": "L7STS/500"}}}
+	snap.Nodes = []sources.NodeState{{Kind: sources.NodeServer, ID: "lb-1/app/app-3", Name: "app-3", Layer: sources.LayerLB,
+		State: "DOWN", Class: sources.ClassDown, Severity: sources.SevWarning}}
 	snap.Events = []sources.Event{{ID: "down", Source: "lb-1", Start: snap.Start, Severity: sources.SevWarning,
 		Layer: sources.LayerLB, Node: "app-3", Title: "server app/app-3 DOWN", Text: "Layer7 wrong status"}}
 	fs := Detect(snap)
@@ -873,7 +888,7 @@ func TestNodeEventFoldsIntoTheNodeFinding(t *testing.T) {
 		}
 		t.Fatalf("%d findings %q, want one", len(fs), titles)
 	}
-	if fs[0].Rule != "node-state" || !strings.Contains(fs[0].Explanation, "L7STS/500") || !strings.Contains(fs[0].Explanation, "Layer7 wrong status") {
+	if fs[0].Rule != "node-state" || fs[0].Title != "server app-3 is DOWN" || !strings.Contains(fs[0].Explanation, "server app/app-3 DOWN: Layer7 wrong status") {
 		t.Errorf("finding %+v should be the node's, with the event's text", fs[0])
 	}
 	// an event about another node stays a finding of its own
@@ -1147,4 +1162,49 @@ func TestFindingListsWhatCouldNotBeChecked(t *testing.T) {
 		}
 	}
 	t.Fatalf("the stale series is not in the finding's evidence: %+v", f.Evidence)
+}
+
+// The engine words a node's finding from the node's figures: no source
+// writes a finding's title, and words in Attrs are not read.
+func TestNodeFindingsAreWordedByTheEngine(t *testing.T) {
+	snap := mkSnap(tstep, 10)
+	lb := func(up, total, down, flapping, instances int) *sources.LBNode {
+		l := sources.NewLBNode("app")
+		l.Up, l.Total, l.Down, l.Flapping, l.Instances = up, total, down, flapping, instances
+		return l
+	}
+	snap.Nodes = []sources.NodeState{
+		{Kind: sources.NodeBackend, ID: "lb-1/app/BACKEND", Name: "app", Layer: sources.LayerLB, State: "DOWN", Class: sources.ClassDown,
+			Severity: sources.SevCritical, LB: lb(0, 4, 4, 0, 0), Attrs: map[string]string{"finding": "a source's sentence"}},
+		{Kind: sources.NodeBackend, ID: "fleet/app/BACKEND", Name: "app", Layer: sources.LayerLB, State: "DOWN", Class: sources.ClassDown,
+			Severity: sources.SevCritical, LB: lb(0, 8, 8, 0, 2)},
+		{Kind: sources.NodeBackend, ID: "lb-1/api/BACKEND", Name: "api", Layer: sources.LayerLB, State: "UP", Class: sources.ClassUp,
+			Severity: sources.SevWarning, LB: lb(2, 3, 1, 0, 0)},
+		{Kind: sources.NodeBackend, ID: "lb-1/web/BACKEND", Name: "web", Layer: sources.LayerLB, State: "UP", Class: sources.ClassUp,
+			Severity: sources.SevWarning, LB: lb(3, 3, 0, 1, 0)},
+		{Kind: sources.NodeService, ID: "ec2-us-east-1", Name: "ec2-us-east-1", Layer: sources.LayerProvider, State: "degraded",
+			Class: sources.ClassDegraded, Severity: sources.SevWarning,
+			Provider: &sources.ProviderNode{Provider: "AWS", Service: "ec2", Region: "us-east-1", Event: "Increased API error rates"}},
+		{Kind: sources.NodeServer, ID: "lb-1/app/app-3", Name: "app-3", Layer: sources.LayerLB, State: "DOWN 1/2", Class: sources.ClassDown,
+			Severity: sources.SevWarning, LB: lb(0, 0, 0, 0, 0)},
+	}
+	want := map[string]string{
+		"node/lb-1/app/BACKEND":  "backend app has no server UP (Active: 0/4)",
+		"node/fleet/app/BACKEND": "backend app has no server UP on any LB (Active: 0/8)",
+		"node/lb-1/api/BACKEND":  "backend api: 1 of 3 servers DOWN",
+		"node/lb-1/web/BACKEND":  "backend web: 1 servers flapping",
+		"node/ec2-us-east-1":     "AWS says ec2 us-east-1 is degraded: Increased API error rates",
+		"node/lb-1/app/app-3":    "server app-3 is DOWN 1/2",
+	}
+	got := map[string]string{}
+	for _, f := range Detect(snap) {
+		if f.Rule == "node-state" {
+			got[f.ID] = f.Title
+		}
+	}
+	for id, title := range want {
+		if got[id] != title {
+			t.Errorf("%s: %q, want %q", id, got[id], title)
+		}
+	}
 }

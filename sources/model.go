@@ -350,21 +350,167 @@ type PathTrace struct {
 	EndToEnd Hop
 }
 
+// NodeKind says what a node is.
+type NodeKind string
+
+const (
+	NodeFrontend NodeKind = "frontend" // where a load balancer takes traffic in
+	NodeBackend  NodeKind = "backend"  // a load balancer's pool of servers
+	NodeServer   NodeKind = "server"   // one server of a backend
+	NodeService  NodeKind = "service"  // a provider's service in a region
+)
+
+// StateClass is what a node's state means, whatever word its source uses
+// for it ("DOWN 1/2", "no check", "disruption").
+type StateClass uint8
+
+const (
+	ClassUnknown  StateClass = iota
+	ClassUp                  // serving: UP, no check, OPEN, operational
+	ClassDown                // not serving: DOWN, STOP, a provider's disruption
+	ClassMaint               // taken out on purpose: MAINT, PAUSED
+	ClassDrain               // finishing its sessions, taking no new ones: DRAIN, NOLB
+	ClassDegraded            // serving, with trouble: a degraded provider service, a FULL frontend
+)
+
+var classNames = [...]string{"unknown", "up", "down", "maint", "drain", "degraded"}
+
+func (c StateClass) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+// ParseStateClass reads a class back from its String.
+func ParseStateClass(s string) (StateClass, bool) {
+	for i, n := range classNames {
+		if strings.EqualFold(s, n) {
+			return StateClass(i), true
+		}
+	}
+	return ClassUnknown, false
+}
+
 // NodeState is the current state of one thing a source watches: a
 // frontend, a backend, a server, an AWS service in a region, an instance.
 // A batch's NodeStates replace all earlier ones from the same source.
 type NodeState struct {
-	Kind     string // "frontend", "backend", "server", "service", …
+	Kind     NodeKind
 	ID       string // unique within the source, e.g. "lb-1/be_app/app1"
 	Name     string
 	Parent   string // ID of the parent node, "" at the top
 	Instance string // which instance of a fleet reported it
 	Layer    Layer
-	State    string   // the source's own word: "UP", "DOWN 1/2", "MAINT", "green"
-	Severity Severity // what the state means: ok, warning, critical
+	State    string     // the source's own word, for people: "UP", "DOWN 1/2", "MAINT", "green"
+	Class    StateClass // what that word means, for every reader
+	Severity Severity   // what the state means: ok, warning, critical
 	Since    time.Time
-	Attrs    map[string]string  // check_status, last_chk, addr, …
-	Values   map[string]float64 // scur, slim, rates, check duration, …
+	// Flaps counts the node's DOWN transitions within FlapWindow, as its
+	// source saw them; Flapping is the source's verdict that this is too
+	// many (its own threshold).
+	Flaps      int
+	FlapWindow time.Duration
+	Flapping   bool
+	// LB is what a load balancer says of a frontend, backend or server;
+	// Provider what a cloud provider's status says of a service. Nil for
+	// other nodes.
+	LB       *LBNode
+	Provider *ProviderNode
+	// Attrs are free-form extras for display (a check line): nothing
+	// decides from them.
+	Attrs map[string]string
+}
+
+// LBMode is a load balancer proxy's mode.
+type LBMode uint8
+
+const (
+	LBModeUnknown LBMode = iota
+	LBModeHTTP
+	LBModeTCP
+)
+
+func (m LBMode) String() string {
+	switch m {
+	case LBModeHTTP:
+		return "http"
+	case LBModeTCP:
+		return "tcp"
+	}
+	return ""
+}
+
+// LBNode is what a load balancer says of a frontend, a backend or a
+// server, as figures. A figure the load balancer does not give is NaN,
+// never 0: NewLBNode starts with all of them NaN.
+type LBNode struct {
+	Proxy  string // the frontend's or backend's name; a server's backend
+	Mode   LBMode
+	Algo   string // balance algorithm, for display
+	Addr   string // a server's address, for display ("" when the stats level hides it)
+	Backup bool   // a backup server: it takes traffic only when no active server can
+
+	// A backend's servers: able to take traffic, all, DOWN, flapping.
+	Up, Total, Down, Flapping int
+	// Instances is how many load balancers a fleet node sums; 0 for one
+	// load balancer's own node.
+	Instances int
+
+	Check LBCheck // a server's last health check
+
+	Sessions     float64 // current (scur)
+	SessionLimit float64 // slim; NaN or 0 when unlimited
+	Queue        float64 // requests waiting for a server (qcur)
+	Weight       float64
+	ResponseTime float64 // ms, averaged over the last 1024 requests
+	Downs        float64 // UP→DOWN transitions since the load balancer started (chkdown)
+	Downtime     float64 // seconds DOWN in all
+
+	Rates LBRates // per second, since the previous poll
+}
+
+// LBRates are a frontend's, backend's or server's counters per second.
+type LBRates struct {
+	Sessions     float64
+	Requests     float64
+	Resp4xx      float64
+	Resp5xx      float64
+	BadRequests  float64 // requests the frontend refused as malformed (ereq)
+	ConnErrors   float64 // failed connections to servers (econ)
+	RespErrors   float64 // bad or aborted responses from servers (eresp)
+	Retries      float64
+	Redispatches float64
+	BytesIn      float64
+	BytesOut     float64
+	Downs        float64 // UP→DOWN transitions
+}
+
+// LBCheck is a server's last health check.
+type LBCheck struct {
+	Status   string  // the load balancer's word for the result (L4OK, L7STS…), for display
+	Failed   bool    // the check failed: refused, timed out, a bad answer
+	Last     string  // what the check got ("Connection refused", "HTTP status check returned code <500>"), for display
+	Desc     string  // the load balancer's description of the status, for display
+	Duration float64 // ms; NaN when there was none
+}
+
+// NewLBNode returns an LBNode for proxy with every figure unknown (NaN).
+func NewLBNode(proxy string) *LBNode {
+	nan := math.NaN()
+	return &LBNode{Proxy: proxy, Check: LBCheck{Duration: nan},
+		Sessions: nan, SessionLimit: nan, Queue: nan, Weight: nan, ResponseTime: nan, Downs: nan, Downtime: nan,
+		Rates: LBRates{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan}}
+}
+
+// ProviderNode is what a cloud provider's status page says of one of its
+// services in one region.
+type ProviderNode struct {
+	Provider string // who says it, as people call it: "AWS"
+	Service  string // "ec2"
+	Region   string // "us-east-1"; "" for a global service
+	Event    string // the title of the provider's event behind the state; "" when there is none
+	EventID  string
 }
 
 // Health of a source as the scheduler sees it.

@@ -335,9 +335,9 @@ func (s *Source) fetchOne(ctx context.Context, in *instance) result {
 func (s *Source) detail(b *sources.Batch, ok int, errs []error) string {
 	var servers, down int
 	for _, n := range b.Nodes {
-		if n.Kind == "server" {
+		if n.Kind == sources.NodeServer {
 			servers++
-			if classOf(n.State) == "DOWN" {
+			if n.Class == sources.ClassDown {
 				down++
 			}
 		}
@@ -690,11 +690,16 @@ func (s *Source) servers(b *sources.Batch, in *instance, a *statTable, now time.
 		if class == "DOWN" {
 			bs.down++
 		}
-		flapping := s.track(b, in, key, px, sv, r, class, now, a.haveRates)
-		if flapping > 0 {
+		flaps, flapping := s.track(b, in, key, px, sv, r, class, now, a.haveRates)
+		if flapping {
 			bs.flapping++
 		}
-		b.Nodes = append(b.Nodes, serverNode(in.name, px, sv, r, class, now, &a.rates[i], flapping, s.flapWin))
+		n := serverNode(in.name, px, sv, r, class, now, &a.rates[i])
+		n.Flaps, n.FlapWindow, n.Flapping = flaps, s.flapWin, flapping
+		if flapping && n.Severity < sources.SevWarning {
+			n.Severity = sources.SevWarning
+		}
+		b.Nodes = append(b.Nodes, n)
 	}
 	for k, t := range in.servers {
 		if seen[k] {
@@ -809,9 +814,9 @@ func onePoint(at time.Time, v float64) []sources.Point {
 }
 
 // track follows one server's state between polls and emits its events.
-// It returns the number of DOWN transitions in the flap window when that
-// makes the server flapping, else 0.
-func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Row, class string, now time.Time, haveRates bool) int {
+// It returns the server's DOWN transitions in the flap window, and whether
+// that makes it flapping (or it still is, inside the window of its flapping).
+func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Row, class string, now time.Time, haveRates bool) (int, bool) {
 	t := in.servers[key]
 	changedAt := now
 	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
@@ -897,7 +902,7 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 			t.flap.Text = fmt.Sprintf("went DOWN %d times since %s (chkdown %v); %s", n, t.downs[0].UTC().Format("15:04:05"), r.V[Chkdown], checkText)
 			b.Events = append(b.Events, *t.flap)
 		}
-		return n
+		return n, true
 	}
 	if t.flap != nil && n == 0 {
 		t.flap.End, t.flap.Updated = now, now
@@ -905,10 +910,8 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 		b.Events = append(b.Events, *t.flap)
 		t.flap = nil
 	}
-	if t.flap != nil {
-		return n // still inside the window of the flapping: keep the mark
-	}
-	return 0
+	// still inside the window of the flapping: keep the mark
+	return n, t.flap != nil
 }
 
 func btoi(b bool) int {
@@ -992,38 +995,64 @@ func since(now time.Time, r *Row) time.Time {
 	return now.Add(-time.Duration(lc) * time.Second)
 }
 
-func values(r *Row, fs ...Field) map[string]float64 {
-	v := make(map[string]float64, len(fs)+8)
-	for _, f := range fs {
-		if x := r.V[f]; !math.IsNaN(x) {
-			v[f.String()] = x
-		}
+// stateClass says what HAProxy's state word means.
+func stateClass(class string) sources.StateClass {
+	switch class {
+	case "UP", "NOCHECK", "OPEN", "WAITING":
+		return sources.ClassUp
+	case "DOWN", "STOP":
+		return sources.ClassDown
+	case "MAINT", "PAUSED":
+		return sources.ClassMaint
+	case "DRAIN", "NOLB":
+		return sources.ClassDrain
+	case "FULL":
+		return sources.ClassDegraded
 	}
-	return v
+	return sources.ClassUnknown
 }
 
-func addRates(v map[string]float64, rates *[numFields]float64, fs ...Field) {
-	for _, f := range fs {
-		if x := rates[f]; !math.IsNaN(x) {
-			v[f.String()+"/s"] = x
-		}
+// checkFailed reports whether a check_status is a failed check ("* "
+// marks a check still running, with the previous result).
+func checkFailed(status string) bool {
+	switch strings.TrimPrefix(strings.TrimSpace(status), "* ") {
+	case "L4TOUT", "L4CON", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP", "L7STS", "SOCKERR", "PROCERR", "PROCTOUT":
+		return true
 	}
+	return false
 }
 
-func serverNode(inst, px, sv string, r *Row, class string, now time.Time, rates *[numFields]float64, flapping int, win time.Duration) sources.NodeState {
-	n := sources.NodeState{Kind: "server", ID: inst + "/" + px + "/" + sv, Name: sv, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
-		Layer: sources.LayerLB, State: sources.Clean(r.Status), Since: since(now, r),
-		Attrs:  map[string]string{"backend": px},
-		Values: values(r, Scur, Slim, Qcur, Weight, CheckDuration, Rtime, Chkdown, Chkfail, Downtime, Lastchg)}
-	for _, kv := range [...][2]string{{"check_status", r.CheckStatus}, {"last_chk", r.LastChk}, {"check_desc", r.CheckDesc}, {"addr", r.Addr}, {"mode", r.Mode}} {
-		if kv[1] != "" {
-			n.Attrs[kv[0]] = sources.Clean(kv[1])
-		}
+func modeOf(mode string) sources.LBMode {
+	switch strings.TrimSpace(mode) {
+	case "http":
+		return sources.LBModeHTTP
+	case "tcp":
+		return sources.LBModeTCP
 	}
-	if r.V[Bck] == 1 {
-		n.Attrs["backup"] = "true"
-	}
-	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Chkdown)
+	return sources.LBModeUnknown
+}
+
+// lbFigures are a row's figures as the model has them: gauges as read,
+// counters as rates (NaN where HAProxy gives none for the row).
+func lbFigures(px string, r *Row, rates *[numFields]float64) *sources.LBNode {
+	return &sources.LBNode{Proxy: px, Mode: modeOf(r.Mode), Check: sources.LBCheck{Duration: r.V[CheckDuration]},
+		Sessions: r.V[Scur], SessionLimit: r.V[Slim], Queue: r.V[Qcur], Weight: r.V[Weight], ResponseTime: r.V[Rtime],
+		Downs: r.V[Chkdown], Downtime: r.V[Downtime], Rates: lbRates(rates)}
+}
+
+func lbRates(r *[numFields]float64) sources.LBRates {
+	return sources.LBRates{Sessions: r[Stot], Requests: r[ReqTot], Resp4xx: r[Hrsp4xx], Resp5xx: r[Hrsp5xx],
+		BadRequests: r[Ereq], ConnErrors: r[Econ], RespErrors: r[Eresp], Retries: r[Wretr],
+		Redispatches: r[Wredis], BytesIn: r[Bin], BytesOut: r[Bout], Downs: r[Chkdown]}
+}
+
+func serverNode(inst, px, sv string, r *Row, class string, now time.Time, rates *[numFields]float64) sources.NodeState {
+	lb := lbFigures(px, r, rates)
+	lb.Addr, lb.Backup = sources.Clean(r.Addr), r.V[Bck] == 1
+	lb.Check.Status, lb.Check.Failed = sources.Clean(r.CheckStatus), checkFailed(r.CheckStatus)
+	lb.Check.Last, lb.Check.Desc = sources.Clean(r.LastChk), sources.Clean(r.CheckDesc)
+	n := sources.NodeState{Kind: sources.NodeServer, ID: inst + "/" + px + "/" + sv, Name: sv, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
+		Layer: sources.LayerLB, State: sources.Clean(r.Status), Class: stateClass(class), Since: since(now, r), LB: lb}
 	switch class {
 	case "DOWN":
 		n.Severity = sources.SevWarning
@@ -1037,24 +1066,14 @@ func serverNode(inst, px, sv string, r *Row, class string, now time.Time, rates 
 	default:
 		n.Severity = sources.SevInfo
 	}
-	if flapping > 0 {
-		n.Attrs["flapping"] = fmt.Sprintf("%d DOWN transitions in %s", flapping, win)
-		n.Values["flaps"] = float64(flapping)
-		if n.Severity < sources.SevWarning {
-			n.Severity = sources.SevWarning
-		}
-	}
 	return n
 }
 
 func frontendNode(inst, px string, r *Row, now time.Time, rates *[numFields]float64) sources.NodeState {
-	n := sources.NodeState{Kind: "frontend", ID: inst + "/" + px + "/FRONTEND", Name: px, Instance: inst, Layer: sources.LayerLB,
-		State: sources.Clean(r.Status), Attrs: map[string]string{}, Values: values(r, Scur, Slim, Rate, ReqRate)}
-	if r.Mode != "" {
-		n.Attrs["mode"] = sources.Clean(r.Mode)
-	}
-	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Hrsp4xx, Ereq, Bin, Bout)
-	switch classOf(r.Status) {
+	class := classOf(r.Status)
+	n := sources.NodeState{Kind: sources.NodeFrontend, ID: inst + "/" + px + "/FRONTEND", Name: px, Instance: inst, Layer: sources.LayerLB,
+		State: sources.Clean(r.Status), Class: stateClass(class), LB: lbFigures(px, r, rates)}
+	switch class {
 	case "OPEN", "":
 		n.Severity = sources.SevOK
 	case "FULL":
@@ -1082,30 +1101,18 @@ func backendNode(inst, px string, r *Row, now time.Time, rates *[numFields]float
 	if bs == nil {
 		bs = &backendSum{}
 	}
-	n := sources.NodeState{Kind: "backend", ID: inst + "/" + px + "/BACKEND", Name: px, Instance: inst, Layer: sources.LayerLB,
-		State: sources.Clean(r.Status), Since: since(now, r), Attrs: map[string]string{},
-		Values: values(r, Scur, Slim, Qcur, Weight, Rtime, Chkdown, Downtime)}
-	for _, kv := range [...][2]string{{"mode", r.Mode}, {"algo", r.Algo}} {
-		if kv[1] != "" {
-			n.Attrs[kv[0]] = sources.Clean(kv[1])
-		}
-	}
-	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Wretr, Wredis, Bin, Bout, Chkdown)
-	n.Values["up"], n.Values["total"], n.Values["down"] = float64(bs.up), float64(bs.total), float64(bs.down)
-	n.Attrs["check"] = CheckLine(px, bs.up, bs.total, r.V[Scur], r.V[Slim])
+	class := classOf(r.Status)
+	lb := lbFigures(px, r, rates)
+	lb.Algo = sources.Clean(r.Algo)
+	lb.Up, lb.Total, lb.Down, lb.Flapping = bs.up, bs.total, bs.down, bs.flapping
+	n := sources.NodeState{Kind: sources.NodeBackend, ID: inst + "/" + px + "/BACKEND", Name: px, Instance: inst, Layer: sources.LayerLB,
+		State: sources.Clean(r.Status), Class: stateClass(class), Since: since(now, r), LB: lb,
+		Attrs: map[string]string{"check": CheckLine(px, bs.up, bs.total, r.V[Scur], r.V[Slim])}}
 	switch {
-	case bs.total > 0 && bs.up == 0:
+	case bs.total > 0 && bs.up == 0, bs.total == 0 && class == "DOWN":
 		n.Severity = sources.SevCritical
-		n.Attrs["finding"] = fmt.Sprintf("backend %s has no server UP (Active: 0/%d)", px, bs.total)
-	case bs.total == 0 && classOf(r.Status) == "DOWN":
-		n.Severity = sources.SevCritical
-		n.Attrs["finding"] = fmt.Sprintf("backend %s is DOWN", px)
-	case bs.down > 0:
+	case bs.down > 0, bs.flapping > 0:
 		n.Severity = sources.SevWarning
-		n.Attrs["finding"] = fmt.Sprintf("backend %s: %d of %d servers DOWN", px, bs.down, bs.total)
-	case bs.flapping > 0:
-		n.Severity = sources.SevWarning
-		n.Attrs["finding"] = fmt.Sprintf("backend %s: %d servers flapping", px, bs.flapping)
 	}
 	return n
 }
@@ -1125,6 +1132,7 @@ type fleetBackend struct {
 	qcur      float64
 	up, total int
 	down      int
+	flapping  int
 }
 
 func newFleet() *fleet { return &fleet{by: map[string]*fleetBackend{}} }
@@ -1158,6 +1166,7 @@ func (f *fleet) addCounts(px string, bs *backendSum) {
 	b.up += bs.up
 	b.total += bs.total
 	b.down += bs.down
+	b.flapping += bs.flapping
 }
 
 func nz(v float64) float64 {
@@ -1186,22 +1195,27 @@ func (f *fleet) emit(b *sources.Batch, now time.Time) {
 			series(metric{f: Qcur, unit: "requests", role: sources.RoleSymptom}, labels, px, now, fb.qcur).Series,
 			series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(fb.down)).named("servers_down"),
 			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(fb.up)).named("servers_up"))
-		n := sources.NodeState{Kind: "backend", ID: "fleet/" + px + "/BACKEND", Name: px, Layer: sources.LayerLB,
-			Attrs:  map[string]string{"fleet": fmt.Sprintf("%d LBs", fb.n)},
-			Values: map[string]float64{"scur": fb.scur, "slim": fb.slim, "qcur": fb.qcur, "up": float64(fb.up), "total": float64(fb.total), "down": float64(fb.down), "instances": float64(fb.n)}}
-		if fb.ratesOK {
-			addRates(n.Values, &fb.rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Bin, Bout)
-		}
-		n.Attrs["check"] = CheckLine(px, fb.up, fb.total, fb.scur, fb.slim) + fmt.Sprintf(" on %d LBs", fb.n)
-		switch {
-		case fb.total > 0 && fb.up == 0:
-			n.State, n.Severity = "DOWN", sources.SevCritical
-			n.Attrs["finding"] = fmt.Sprintf("backend %s has no server UP on any LB (Active: 0/%d)", px, fb.total)
-		case fb.down > 0:
-			n.State, n.Severity = "UP", sources.SevWarning
-		default:
-			n.State = "UP"
-		}
-		b.Nodes = append(b.Nodes, n)
+		b.Nodes = append(b.Nodes, fb.node(px))
 	}
+}
+
+// node is the fleet's backend node: the figures summed over the load
+// balancers that have the backend.
+func (fb *fleetBackend) node(px string) sources.NodeState {
+	lb := sources.NewLBNode(px)
+	lb.Instances, lb.Up, lb.Total, lb.Down, lb.Flapping = fb.n, fb.up, fb.total, fb.down, fb.flapping
+	lb.Sessions, lb.SessionLimit, lb.Queue = fb.scur, fb.slim, fb.qcur
+	if fb.ratesOK {
+		lb.Rates = lbRates(&fb.rates)
+	}
+	n := sources.NodeState{Kind: sources.NodeBackend, ID: "fleet/" + px + "/BACKEND", Name: px, Layer: sources.LayerLB,
+		State: "UP", Class: sources.ClassUp, LB: lb,
+		Attrs: map[string]string{"check": CheckLine(px, fb.up, fb.total, fb.scur, fb.slim) + fmt.Sprintf(" on %d LBs", fb.n)}}
+	switch {
+	case fb.total > 0 && fb.up == 0:
+		n.State, n.Class, n.Severity = "DOWN", sources.ClassDown, sources.SevCritical
+	case fb.down > 0, fb.flapping > 0:
+		n.Severity = sources.SevWarning
+	}
+	return n
 }

@@ -1,10 +1,13 @@
 package haproxy
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 )
 
@@ -114,5 +117,93 @@ func TestBackupServersTakingOverIsAFailover(t *testing.T) {
 	back := failover(poll(t, s, t0.Add(20*time.Second)))
 	if back == nil || back.ID != e.ID || back.Open() {
 		t.Errorf("failover not closed when the active servers came back: %+v", back)
+	}
+}
+
+// Field story 4 through the typed contract: a flapping server's node
+// counts its flaps and its event says it is flapping, and the engine finds
+// it flapping from either, with no word "flapping" anywhere it could read.
+func TestFlappingReachesTheEngineWithoutWords(t *testing.T) {
+	base := readTestdata(t, "haproxy-2.6/show_stat.csv")
+	var seq []answer
+	for i, cd := range []int{0, 1, 1, 2, 3, 3} {
+		seq = append(seq, answer{stat: setField(t, base, "be_app", "app1", "chkdown", strconv.Itoa(cd)), info: info(100, 10+i)})
+	}
+	s := newReplaySource(t, []string{"lb-1"}, seq)
+	t0 := time.Unix(1795417700, 0)
+	var batches []*sources.Batch
+	for i := range seq {
+		b := poll(t, s, t0.Add(time.Duration(i)*10*time.Second))
+		b.Source, b.Type = "lb", "haproxy"
+		batches = append(batches, b)
+	}
+	last := batches[len(batches)-1]
+	node := findNode(last, "lb/be_app/app1")
+	if node == nil || !node.Flapping || node.Flaps != 3 || node.FlapWindow != DefaultFlapWindow {
+		t.Fatalf("flapping server node: %+v", node)
+	}
+	if be := findNode(last, "lb/be_app/BACKEND"); be.LB.Flapping != 1 {
+		t.Errorf("backend counts %d flapping servers, want 1", be.LB.Flapping)
+	}
+	flaps := 0
+	for _, b := range batches {
+		for i := range b.Events {
+			e := &b.Events[i]
+			if e.Kind == sources.EventFlapping {
+				flaps++
+			}
+			// nothing the engine reads may say it
+			e.Title, e.Text, e.Labels = fmt.Sprintf("event %d", i), "", nil
+		}
+		for i := range b.Nodes {
+			b.Nodes[i].Attrs = nil
+		}
+	}
+	if flaps == 0 {
+		t.Fatal("no event of kind flapping")
+	}
+	found := func(edit func(*sources.Batch)) bool {
+		store := correlate.NewStore(correlate.StoreOptions{Step: 10 * time.Second, Retention: time.Hour})
+		for _, b := range batches {
+			c := *b
+			c.Events = append([]sources.Event(nil), b.Events...)
+			c.Nodes = append([]sources.NodeState(nil), b.Nodes...)
+			edit(&c)
+			store.Apply(&c)
+		}
+		now := t0.Add(time.Minute)
+		for _, f := range correlate.Detect(store.Snapshot(now.Add(-30*time.Minute), now, nil)) {
+			if f.Rule == "flapping" && f.Node == "app1" {
+				return true
+			}
+		}
+		return false
+	}
+	if !found(func(*sources.Batch) {}) {
+		t.Error("no flapping finding for app1")
+	}
+	if !found(func(b *sources.Batch) {
+		for i := range b.Nodes {
+			b.Nodes[i].Flapping = false
+		}
+	}) {
+		t.Error("no flapping finding from the flapping event alone")
+	}
+	if !found(func(b *sources.Batch) {
+		for i := range b.Events {
+			b.Events[i].Kind = sources.EventOther
+		}
+	}) {
+		t.Error("no flapping finding from the node alone")
+	}
+	if found(func(b *sources.Batch) {
+		for i := range b.Nodes {
+			b.Nodes[i].Flapping = false
+		}
+		for i := range b.Events {
+			b.Events[i].Kind = sources.EventOther
+		}
+	}) {
+		t.Error("a flapping finding without anything saying so")
 	}
 }
