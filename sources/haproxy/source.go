@@ -672,28 +672,13 @@ func (s *Source) servers(b *sources.Batch, in *instance, a *statTable, now time.
 		px, sv, key := a.px[i], a.sv[i], a.keys[i]
 		seen[key] = true
 		class := classOf(r.Status)
+		flaps, flapping := s.track(b, in, key, px, sv, r, class, now, a.haveRates)
 		bs := a.sums[px]
 		if bs == nil {
 			bs = &backendSum{}
 			a.sums[px] = bs
 		}
-		bs.total++
-		if r.V[Bck] == 1 {
-			bs.backups++
-		}
-		if alive(class) {
-			if r.V[Bck] == 1 {
-				bs.backupUp++
-			}
-			bs.up++
-		}
-		if class == "DOWN" {
-			bs.down++
-		}
-		flaps, flapping := s.track(b, in, key, px, sv, r, class, now, a.haveRates)
-		if flapping {
-			bs.flapping++
-		}
+		bs.add(class, r.V[Bck] == 1, flapping)
 		n := serverNode(in.name, px, sv, r, class, now, &a.rates[i])
 		n.Flaps, n.FlapWindow, n.Flapping = flaps, s.flapWin, flapping
 		if flapping && n.Severity < sources.SevWarning {
@@ -701,12 +686,36 @@ func (s *Source) servers(b *sources.Batch, in *instance, a *statTable, now time.
 		}
 		b.Nodes = append(b.Nodes, n)
 	}
+	in.forgetServers(b, seen, now)
+}
+
+// add counts one server in its backend's sums.
+func (bs *backendSum) add(class string, backup, flapping bool) {
+	bs.total++
+	if backup {
+		bs.backups++
+	}
+	if alive(class) {
+		if backup {
+			bs.backupUp++
+		}
+		bs.up++
+	}
+	if class == "DOWN" {
+		bs.down++
+	}
+	if flapping {
+		bs.flapping++
+	}
+}
+
+// forgetServers ends the open events of servers no longer in the answer:
+// removed at runtime (`del server`) or by a reload with a new config.
+func (in *instance) forgetServers(b *sources.Batch, seen map[string]bool, now time.Time) {
 	for k, t := range in.servers {
 		if seen[k] {
 			continue
 		}
-		// removed at runtime (`del server`) or by a reload with a new
-		// config: its open events end here
 		for _, e := range []*sources.Event{t.down, t.flap} {
 			if e != nil {
 				e.End, e.Updated = now, now
@@ -813,66 +822,60 @@ func onePoint(at time.Time, v float64) []sources.Point {
 	return p
 }
 
+// serverPoll is one server's row in one poll on its way through track.
+// The words of its events are made only when there is an event: this runs
+// for every server of every LB at every poll.
+type serverPoll struct {
+	key, px, sv, inst string
+	r                 *Row
+	class             string
+	now, changedAt    time.Time
+
+	labels          map[string]string
+	what, checkText string
+}
+
+func (p *serverPoll) texts(fleet bool) {
+	if p.labels != nil {
+		return
+	}
+	p.labels = map[string]string{"instance": p.inst, "backend": p.px, "server": p.sv}
+	p.what = "server " + p.px + "/" + p.sv
+	if fleet {
+		p.what += " on " + p.inst
+	}
+	p.checkText = checkTextOf(p.r)
+}
+
+func (p *serverPoll) event(kind sources.EventKind, what string, at time.Time, sev sources.Severity) *sources.Event {
+	return &sources.Event{ID: p.key + "@" + p.inst + "/" + what + "/" + strconv.FormatInt(at.Unix(), 10), Kind: kind, Start: at, Updated: p.now,
+		Severity: sev, Layer: sources.LayerLB, Node: p.sv, Labels: p.labels}
+}
+
 // track follows one server's state between polls and emits its events.
 // It returns the server's DOWN transitions in the flap window, and whether
 // that makes it flapping (or it still is, inside the window of its flapping).
 func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Row, class string, now time.Time, haveRates bool) (int, bool) {
-	t := in.servers[key]
-	changedAt := now
+	p := &serverPoll{key: key, px: px, sv: sv, inst: in.name, r: r, class: class, now: now, changedAt: now}
 	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
-		changedAt = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
+		p.changedAt = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
 	}
-	// the texts of events are built only when there is an event: this
-	// runs for every server of every LB at every poll
-	var labels map[string]string
-	var what, checkText string
-	texts := func() {
-		if labels != nil {
-			return
-		}
-		labels = map[string]string{"instance": in.name, "backend": px, "server": sv}
-		what = "server " + px + "/" + sv
-		if len(s.insts) > 1 {
-			what += " on " + in.name
-		}
-		checkText = checkTextOf(r)
-	}
+	fleet := len(s.insts) > 1
+	t := in.servers[key]
 	if t == nil {
 		t = &serverTrack{class: class, chkdown: r.V[Chkdown]}
 		in.servers[key] = t
 		if class == "DOWN" { // already DOWN when first seen
-			texts()
-			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Kind: sources.EventState, Start: changedAt, Updated: now,
-				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
-				Title: what + " DOWN", Text: checkText}
+			p.texts(fleet)
+			t.down = p.event(sources.EventState, "down", p.changedAt, sources.SevWarning)
+			t.down.Title, t.down.Text = p.what+" DOWN", p.checkText
 			b.Events = append(b.Events, *t.down)
 		}
 	}
 	t.lastSeen = now
 	if class != t.class && t.class != "" {
-		texts()
-		prev := t.class
-		if class == "DOWN" {
-			t.downs = append(t.downs, changedAt)
-			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Kind: sources.EventState, Start: changedAt, Updated: now,
-				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
-				Title: what + " DOWN", Text: "was " + prev + "; " + checkText}
-			b.Events = append(b.Events, *t.down)
-		} else {
-			if t.down != nil {
-				t.down.End, t.down.Updated = changedAt, now
-				t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", sources.Clean(r.Status), changedAt.Sub(t.down.Start).Round(time.Second), checkText)
-				b.Events = append(b.Events, *t.down)
-				t.down = nil
-			}
-			sev := sources.SevInfo
-			if class == "UP" || class == "NOCHECK" {
-				sev = sources.SevOK
-			}
-			b.Events = append(b.Events, sources.Event{ID: key + "@" + in.name + "/" + strings.ToLower(class) + "/" + strconv.FormatInt(changedAt.Unix(), 10),
-				Kind: sources.EventState, Start: changedAt, End: changedAt, Updated: now, Severity: sev, Layer: sources.LayerLB, Node: sv, Labels: labels,
-				Title: fmt.Sprintf("%s %s → %s", what, prev, sources.Clean(r.Status)), Text: checkText})
-		}
+		p.texts(fleet)
+		t.changed(b, p)
 	}
 	// DOWN transitions HAProxy counted that the polls did not see (a flap
 	// shorter than the interval)
@@ -884,28 +887,58 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	}
 	t.chkdown = r.V[Chkdown]
 	t.class = class
-	// flapping: several DOWN transitions within the window
-	cut := now.Add(-s.flapWin)
+	return s.flapping(b, t, p, fleet)
+}
+
+// changed tells a server's change of state: a DOWN event opens, or the
+// open one ends and the new state is an event of its own.
+func (t *serverTrack) changed(b *sources.Batch, p *serverPoll) {
+	prev := t.class
+	if p.class == "DOWN" {
+		t.downs = append(t.downs, p.changedAt)
+		t.down = p.event(sources.EventState, "down", p.changedAt, sources.SevWarning)
+		t.down.Title, t.down.Text = p.what+" DOWN", "was "+prev+"; "+p.checkText
+		b.Events = append(b.Events, *t.down)
+		return
+	}
+	if t.down != nil {
+		t.down.End, t.down.Updated = p.changedAt, p.now
+		t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", sources.Clean(p.r.Status), p.changedAt.Sub(t.down.Start).Round(time.Second), p.checkText)
+		b.Events = append(b.Events, *t.down)
+		t.down = nil
+	}
+	sev := sources.SevInfo
+	if p.class == "UP" || p.class == "NOCHECK" {
+		sev = sources.SevOK
+	}
+	e := p.event(sources.EventState, strings.ToLower(p.class), p.changedAt, sev)
+	e.End, e.Title, e.Text = p.changedAt, fmt.Sprintf("%s %s → %s", p.what, prev, sources.Clean(p.r.Status)), p.checkText
+	b.Events = append(b.Events, *e)
+}
+
+// flapping counts a server's DOWN transitions within the flap window and
+// opens, updates or ends its flapping event.
+func (s *Source) flapping(b *sources.Batch, t *serverTrack, p *serverPoll, fleet bool) (int, bool) {
+	cut := p.now.Add(-s.flapWin)
 	for len(t.downs) > 0 && t.downs[0].Before(cut) {
 		t.downs = t.downs[1:]
 	}
 	n := len(t.downs)
 	if n >= s.flapN {
-		texts()
+		p.texts(fleet)
 		if t.flap == nil {
-			t.flap = &sources.Event{ID: key + "@" + in.name + "/flap/" + strconv.FormatInt(t.downs[0].Unix(), 10), Kind: sources.EventFlapping, Start: t.downs[0],
-				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels}
+			t.flap = p.event(sources.EventFlapping, "flap", t.downs[0], sources.SevWarning)
 		}
-		title := fmt.Sprintf("%s flapping: %d DOWN transitions in %s", what, n, s.flapWin)
+		title := fmt.Sprintf("%s flapping: %d DOWN transitions in %s", p.what, n, s.flapWin)
 		if title != t.flap.Title {
-			t.flap.Title, t.flap.Updated = title, now
-			t.flap.Text = fmt.Sprintf("went DOWN %d times since %s (chkdown %v); %s", n, t.downs[0].UTC().Format("15:04:05"), r.V[Chkdown], checkText)
+			t.flap.Title, t.flap.Updated = title, p.now
+			t.flap.Text = fmt.Sprintf("went DOWN %d times since %s (chkdown %v); %s", n, t.downs[0].UTC().Format("15:04:05"), p.r.V[Chkdown], p.checkText)
 			b.Events = append(b.Events, *t.flap)
 		}
 		return n, true
 	}
 	if t.flap != nil && n == 0 {
-		t.flap.End, t.flap.Updated = now, now
+		t.flap.End, t.flap.Updated = p.now, p.now
 		t.flap.Text += fmt.Sprintf("\nstable again: no DOWN in the last %s", s.flapWin)
 		b.Events = append(b.Events, *t.flap)
 		t.flap = nil
