@@ -717,7 +717,8 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 //   - a NodeState with Flapping set (and its Flaps counted in FlapWindow);
 //   - state-change events (EventState) for one node: FlapCount or more of
 //     them within FlapWindow make a flapping finding even when no source
-//     says so.
+//     says so, unless the node's source counts its flaps itself (its
+//     NodeState has a FlapWindow): then its verdict stands.
 const (
 	FlapCount  = 4
 	FlapWindow = 10 * time.Minute
@@ -773,11 +774,17 @@ func flappingFindings(snap *Snapshot) []Finding {
 		add(name, n.Layer, n.Severity, fmt.Sprintf("%s %s is flapping", n.Kind, name), text)
 	}
 	// count state changes per node within FlapWindow
+	judged := map[string]bool{}
+	for i := range snap.Nodes {
+		if snap.Nodes[i].FlapWindow > 0 {
+			judged[snap.Nodes[i].Name] = true
+		}
+	}
 	changes := map[string][]time.Time{}
 	layers := map[string]sources.Layer{}
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		if ev.Kind != sources.EventState || ev.Node == "" || snap.Now.Sub(ev.Start) > FlapWindow {
+		if ev.Kind != sources.EventState || ev.Node == "" || judged[ev.Node] || snap.Now.Sub(ev.Start) > FlapWindow {
 			continue
 		}
 		changes[ev.Node] = append(changes[ev.Node], ev.Start)

@@ -461,6 +461,15 @@ func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
 	if got["app-8"] {
 		t.Errorf("a node was read as flapping from its Attrs")
 	}
+	// a source that counts its nodes' flaps has the last word on them
+	snap.Nodes = append(snap.Nodes, sources.NodeState{Kind: sources.NodeServer, ID: "z", Name: "be_db/db-2", State: "UP", Class: sources.ClassUp,
+		Flaps: 2, FlapWindow: 5 * time.Minute})
+	for _, f := range Detect(snap) {
+		if f.Rule == "flapping" && f.Node == "be_db/db-2" {
+			t.Errorf("state changes counted against the verdict of the node's source: %+v", f)
+		}
+	}
+	snap.Nodes = snap.Nodes[:len(snap.Nodes)-1]
 	if f := findFinding(fs, "flapping"); f == nil {
 		t.Fatal("no flapping finding")
 	}
