@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"math"
-	"strings"
 
 	"github.com/opsview/opsview/sources"
 )
@@ -26,19 +25,17 @@ func (d Direction) String() string {
 	return "both"
 }
 
-// downWords mark series where less is worse.
-var downWords = []string{"avail", "success", "free", "hit_ratio", "hitratio", "uptime", "healthy", "throughput", "idle"}
-
-// HarmfulDirection is the direction in which a series hurts, from its role,
-// name and unit: traffic counts both ways; for symptoms and resources,
-// availability, success, free space and idle time hurt going down, and
-// everything else (latency, errors, iowait, queue length, lag) going up.
+// HarmfulDirection is the direction in which a series hurts, as its source
+// or a config rule said (Series.Harm); when neither did, traffic counts
+// both ways and symptoms and resources hurt going up.
 func HarmfulDirection(m *SeriesMeta) Direction {
-	name := strings.ToLower(m.Name)
-	for _, w := range downWords {
-		if strings.Contains(name, w) {
-			return Down
-		}
+	switch m.Harm {
+	case sources.HarmUp:
+		return Up
+	case sources.HarmDown:
+		return Down
+	case sources.HarmBoth:
+		return Both
 	}
 	if m.Role == sources.RoleTraffic {
 		return Both

@@ -198,23 +198,85 @@ func (e *Engine) forgetBaselines(snap *Snapshot) {
 }
 
 // nodeFindings: a watched thing in a bad state (a backend with no server
-// UP, a server DOWN) is a finding in itself.
+// UP, a server DOWN) is a finding in itself. Its words are the engine's,
+// from the node's figures; what its source said about it (the events of
+// the node) joins the explanation in eventFindings.
 func nodeFindings(snap *Snapshot) []Finding {
 	var out []Finding
-	for _, n := range snap.Nodes {
+	for i := range snap.Nodes {
+		n := &snap.Nodes[i]
 		if n.Severity < sources.SevWarning {
 			continue
 		}
-		title := fmt.Sprintf("%s %s is %s", n.Kind, n.Name, n.State)
-		if s := n.Attrs["finding"]; s != "" {
-			title = s
-		}
 		out = append(out, Finding{
-			ID: "node/" + n.ID, Rule: "node-state", Severity: n.Severity, Title: title,
-			Explanation: n.Attrs["detail"], Layer: n.Layer, Node: n.Name,
+			ID: NodeFindingID(n.ID), Rule: "node-state", Severity: n.Severity, Title: nodeTitle(n),
+			Layer: n.Layer, Node: n.Name,
 		})
 	}
 	return out
+}
+
+// NodeFindingID is the ID of the finding about the node with this ID, for
+// a view that shows it beside the node.
+func NodeFindingID(nodeID string) string { return "node/" + nodeID }
+
+// nodeTitle says what is wrong with a node: "backend app has no server UP
+// (Active: 0/4)", "AWS says ec2 us-east-1 is degraded: …", else "server
+// app-3 is DOWN" in its source's word.
+func nodeTitle(n *sources.NodeState) string {
+	if n.Provider != nil {
+		return providerTitle(n)
+	}
+	if n.Kind == sources.NodeBackend && n.LB != nil {
+		if t := backendTitle(n.Name, n.Class, n.LB); t != "" {
+			return t
+		}
+	}
+	return fmt.Sprintf("%s %s is %s", n.Kind, n.Name, n.State)
+}
+
+// backendTitle words a backend's servers: none UP (on any load balancer,
+// for a fleet's sum), some DOWN, some flapping; "" when none of these.
+func backendTitle(name string, class sources.StateClass, lb *sources.LBNode) string {
+	fleet := ""
+	if lb.Instances > 0 {
+		fleet = fmt.Sprintf(" on %d LBs", lb.Instances)
+	}
+	switch {
+	case lb.Total > 0 && lb.Up == 0 && lb.Instances > 0:
+		return fmt.Sprintf("backend %s has no server UP on any LB (Active: 0/%d)", name, lb.Total)
+	case lb.Total > 0 && lb.Up == 0:
+		return fmt.Sprintf("backend %s has no server UP (Active: 0/%d)", name, lb.Total)
+	case lb.Total == 0 && class == sources.ClassDown:
+		return fmt.Sprintf("backend %s is DOWN", name)
+	case lb.Down > 0:
+		return fmt.Sprintf("backend %s: %d of %d servers DOWN%s", name, lb.Down, lb.Total, fleet)
+	case lb.Flapping > 0:
+		return fmt.Sprintf("backend %s: %d servers flapping%s", name, lb.Flapping, fleet)
+	}
+	return ""
+}
+
+// providerTitle words what a provider says of its service: "AWS says ec2
+// us-east-1 has a disruption: Increased API Error Rates".
+func providerTitle(n *sources.NodeState) string {
+	p := n.Provider
+	what := "is operating normally"
+	switch {
+	case n.Class == sources.ClassDown:
+		what = "has a disruption"
+	case n.Class == sources.ClassDegraded:
+		what = "is degraded"
+	case n.Severity == sources.SevInfo:
+		what = "has an informational notice"
+	case n.Class != sources.ClassUp:
+		what = "is " + n.State
+	}
+	t := fmt.Sprintf("%s says %s %s", p.Provider, strings.TrimSpace(p.Service+" "+p.Region), what)
+	if p.Event != "" {
+		t += ": " + p.Event
+	}
+	return t
 }
 
 // eventFindings: open warning or critical events from the sources. An
@@ -225,7 +287,7 @@ func eventFindings(snap *Snapshot, nodes []Finding) []Finding {
 	var out []Finding
 events:
 	for _, ev := range snap.Events {
-		if !ev.Open() || ev.Severity < sources.SevWarning || IsFlappingEvent(&ev) {
+		if !ev.Open() || ev.Severity < sources.SevWarning || ev.Kind == sources.EventFlapping {
 			continue
 		}
 		for i := range nodes {

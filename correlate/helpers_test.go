@@ -30,8 +30,9 @@ func mkSnap(step time.Duration, n int, ss ...series) *Snapshot {
 			key = "src/" + s.node + "/" + s.name
 		}
 		snap.Series = append(snap.Series, SnapSeries{
-			SeriesMeta: SeriesMeta{Key: key, Source: "src", Name: s.name, Unit: s.unit, Role: s.role, Layer: s.layer, Node: s.node},
-			Values:     s.vals,
+			SeriesMeta: SeriesMeta{Key: key, Source: "src", Name: s.name, Unit: s.unit, Role: s.role, Layer: s.layer, Node: s.node,
+				Harm: sources.GuessHarm(s.name)}, // as the scheduler classifies a series that does not say
+			Values: s.vals,
 		})
 	}
 	return snap

@@ -30,7 +30,7 @@ func meltingIncident() *Snapshot {
 		ok[i] = 0
 	}
 	snap.Series = append(snap.Series, SnapSeries{
-		SeriesMeta: SeriesMeta{Key: "checks/probe_success", Source: "checks", Name: "probe_success", Unit: "%", Role: sources.RoleSymptom,
+		SeriesMeta: SeriesMeta{Key: "checks/probe_success", Source: "checks", Name: "probe_success", Unit: "%", Role: sources.RoleSymptom, Kind: sources.SeriesRatio, Harm: sources.HarmDown,
 			Layer: sources.LayerEdge, Node: "www", Labels: map[string]string{"check": "https://shop.example.com/"}},
 		Values: ok,
 	})

@@ -711,28 +711,18 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 	return f, true
 }
 
-// Flapping convention. Sources mark flapping in one of these ways, and the
-// engine reads all of them:
-//   - an event with Labels["kind"] == "flapping", or whose Title contains
-//     "flapping" (any case);
-//   - a NodeState with Attrs["flapping"] set to "true", "yes" or "1", or
-//     Attrs["kind"] == "flapping";
-//   - state-change events (Labels["kind"] == "state") for one node: FlapCount
-//     or more of them within FlapWindow make a flapping finding even when
-//     no source says so.
+// Flapping. Sources say a node flaps in one of these ways, and the engine
+// reads all of them:
+//   - an event of kind EventFlapping;
+//   - a NodeState with Flapping set (and its Flaps counted in FlapWindow);
+//   - state-change events (EventState) for one node: FlapCount or more of
+//     them within FlapWindow make a flapping finding even when no source
+//     says so, unless the node's source counts its flaps itself (its
+//     NodeState has a FlapWindow): then its verdict stands.
 const (
 	FlapCount  = 4
 	FlapWindow = 10 * time.Minute
 )
-
-// IsFlappingEvent reports whether an event says its node flaps.
-func IsFlappingEvent(ev *sources.Event) bool {
-	return ev.Labels["kind"] == "flapping" || strings.Contains(strings.ToLower(ev.Title), "flapping")
-}
-
-func isStateEvent(ev *sources.Event) bool {
-	return ev.Labels["kind"] == "state"
-}
 
 func flappingFindings(snap *Snapshot) []Finding {
 	byNode := map[string]*Finding{}
@@ -756,7 +746,7 @@ func flappingFindings(snap *Snapshot) []Finding {
 	}
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		if !IsFlappingEvent(ev) {
+		if ev.Kind != sources.EventFlapping {
 			continue
 		}
 		if !ev.Open() && snap.Now.Sub(ev.End) > FlapWindow {
@@ -768,23 +758,33 @@ func flappingFindings(snap *Snapshot) []Finding {
 		}
 		add(node, ev.Layer, ev.Severity, fmt.Sprintf("%s is flapping", node), sources.CleanText(ev.Title)+".")
 	}
-	for _, n := range snap.Nodes {
-		f := strings.ToLower(n.Attrs["flapping"])
-		if f == "true" || f == "yes" || f == "1" || n.Attrs["kind"] == "flapping" {
-			name := n.Name
-			if name == "" {
-				name = n.ID
-			}
-			add(name, n.Layer, n.Severity, fmt.Sprintf("%s %s is flapping", n.Kind, name),
-				fmt.Sprintf("%s %s is %s and flapping.", n.Kind, name, n.State))
+	for i := range snap.Nodes {
+		n := &snap.Nodes[i]
+		if !n.Flapping {
+			continue
 		}
+		name := n.Name
+		if name == "" {
+			name = n.ID
+		}
+		text := fmt.Sprintf("%s %s is %s and flapping.", n.Kind, name, n.State)
+		if n.Flaps > 0 && n.FlapWindow > 0 {
+			text = fmt.Sprintf("%s %s is %s; it went DOWN %d times in %s.", n.Kind, name, n.State, n.Flaps, FormatDuration(n.FlapWindow))
+		}
+		add(name, n.Layer, n.Severity, fmt.Sprintf("%s %s is flapping", n.Kind, name), text)
 	}
 	// count state changes per node within FlapWindow
+	judged := map[string]bool{}
+	for i := range snap.Nodes {
+		if snap.Nodes[i].FlapWindow > 0 {
+			judged[snap.Nodes[i].Name] = true
+		}
+	}
 	changes := map[string][]time.Time{}
 	layers := map[string]sources.Layer{}
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		if !isStateEvent(ev) || ev.Node == "" || snap.Now.Sub(ev.Start) > FlapWindow {
+		if ev.Kind != sources.EventState || ev.Node == "" || judged[ev.Node] || snap.Now.Sub(ev.Start) > FlapWindow {
 			continue
 		}
 		changes[ev.Node] = append(changes[ev.Node], ev.Start)
@@ -814,9 +814,9 @@ var lagWords = []string{"replication_lag", "replica_lag", "slave_lag", "seconds_
 // IsReplicationLag reports whether a series measures how far a replica is behind.
 func IsReplicationLag(m *SeriesMeta) bool { return hasWord(m.Name, lagWords) }
 
-// failoverFindings: a server changed state (failed over) while a
-// replication-lag series was rising around the same time: traffic went to
-// a replica that had not caught up (field story 3).
+// failoverFindings: a server changed state or a source saw a failover
+// while a replication-lag series was rising around the same time: traffic
+// went to a replica that had not caught up (field story 3).
 func failoverFindings(snap *Snapshot, r *Ranker) []Finding {
 	type change struct {
 		at          time.Time
@@ -825,13 +825,12 @@ func failoverFindings(snap *Snapshot, r *Ranker) []Finding {
 	var changes []change
 	for i := range snap.Events {
 		ev := &snap.Events[i]
-		t := strings.ToLower(ev.Title)
-		if isStateEvent(ev) || ev.Labels["kind"] == "failover" || strings.Contains(t, "failover") || strings.Contains(t, " down") || strings.Contains(t, "backup") {
+		if ev.Kind == sources.EventState || ev.Kind == sources.EventFailover {
 			changes = append(changes, change{ev.Start, ev.Node, sources.CleanText(ev.Title)})
 		}
 	}
 	for _, n := range snap.Nodes {
-		if n.Kind == "server" && !n.Since.IsZero() && n.Severity >= sources.SevWarning {
+		if n.Kind == sources.NodeServer && !n.Since.IsZero() && n.Severity >= sources.SevWarning {
 			changes = append(changes, change{n.Since, n.Name, fmt.Sprintf("%s %s is %s", n.Kind, n.Name, n.State)})
 		}
 	}

@@ -289,21 +289,25 @@ func TestSpikeIsNotSustained(t *testing.T) {
 	}
 }
 
-func TestHarmfulDirection(t *testing.T) {
+// The engine goes by the direction the series carries, not by its name:
+// "availability" said to hurt going up is scored going up.
+func TestHarmfulDirectionIsTheSeriesOwn(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		role sources.Role
+		harm sources.Harm
 		want Direction
 	}{
-		{"cpu.iowait", sources.RoleResource, Up},
-		{"availability", sources.RoleSymptom, Down},
-		{"node_filesystem_free_bytes", sources.RoleResource, Down},
-		{"requests", sources.RoleTraffic, Both},
-		{"hrsp_5xx", sources.RoleSymptom, Up},
-		{"replication_lag", sources.RoleResource, Up},
+		{"cpu.iowait", sources.RoleResource, sources.HarmUnset, Up},
+		{"availability", sources.RoleSymptom, sources.HarmDown, Down},
+		{"availability", sources.RoleSymptom, sources.HarmUnset, Up},
+		{"availability", sources.RoleSymptom, sources.HarmUp, Up},
+		{"requests", sources.RoleTraffic, sources.HarmUnset, Both},
+		{"requests", sources.RoleTraffic, sources.HarmDown, Down},
+		{"hrsp_5xx", sources.RoleSymptom, sources.HarmBoth, Both},
 	} {
-		if got := HarmfulDirection(&SeriesMeta{Name: c.name, Role: c.role}); got != c.want {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		if got := HarmfulDirection(&SeriesMeta{Name: c.name, Role: c.role, Harm: c.harm}); got != c.want {
+			t.Errorf("%s (%v, harm %v): %v, want %v", c.name, c.role, c.harm, got, c.want)
 		}
 	}
 	// availability going up is not harm
@@ -423,16 +427,22 @@ func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
 	snap := mkSnap(tstep, n)
 	now := snap.Now
 	snap.Events = []sources.Event{
-		{ID: "1", Source: "haproxy", Start: now.Add(-time.Minute), Node: "lb-a", Severity: sources.SevWarning, Title: "lb-a is FLAPPING (7 changes)"},
-		{ID: "2", Source: "haproxy", Start: now.Add(-time.Minute), Node: "be_app/app-2", Severity: sources.SevInfo, Title: "app-2 DOWN", Labels: map[string]string{"kind": "flapping"}},
-		{ID: "3", Source: "haproxy", Start: now.Add(-20 * time.Minute), End: now.Add(-19 * time.Minute), Node: "old", Title: "old flapping"},
+		{ID: "1", Source: "haproxy", Kind: sources.EventFlapping, Start: now.Add(-time.Minute), Node: "lb-a", Severity: sources.SevWarning, Title: "lb-a: 7 changes"},
+		{ID: "2", Source: "haproxy", Kind: sources.EventFlapping, Start: now.Add(-time.Minute), Node: "be_app/app-2", Severity: sources.SevInfo, Title: "app-2 DOWN"},
+		{ID: "3", Source: "haproxy", Kind: sources.EventFlapping, Start: now.Add(-20 * time.Minute), End: now.Add(-19 * time.Minute), Node: "old", Title: "old"},
+		// the word is not the kind: nothing reads titles
+		{ID: "4", Source: "haproxy", Start: now.Add(-time.Minute), Node: "wordy", Severity: sources.SevWarning, Title: "wordy is FLAPPING"},
 	}
 	for i := 0; i < 5; i++ {
-		snap.Events = append(snap.Events, sources.Event{ID: "s" + string(rune('a'+i)), Source: "haproxy",
+		snap.Events = append(snap.Events, sources.Event{ID: "s" + string(rune('a'+i)), Source: "haproxy", Kind: sources.EventState,
 			Start: now.Add(-time.Duration(i) * time.Minute), End: now.Add(-time.Duration(i)*time.Minute + 20*time.Second),
-			Node: "be_db/db-2", Title: "db-2 UP", Labels: map[string]string{"kind": "state"}})
+			Node: "be_db/db-2", Title: "db-2 UP"})
 	}
-	snap.Nodes = []sources.NodeState{{Kind: "server", ID: "x", Name: "app-9", State: "UP", Attrs: map[string]string{"flapping": "yes"}}}
+	snap.Nodes = []sources.NodeState{
+		{Kind: sources.NodeServer, ID: "x", Name: "app-9", State: "UP", Class: sources.ClassUp, Flapping: true, Flaps: 3, FlapWindow: 5 * time.Minute},
+		// the old words mean nothing any more
+		{Kind: sources.NodeServer, ID: "y", Name: "app-8", State: "UP", Attrs: map[string]string{"flapping": "yes", "kind": "flapping"}},
+	}
 	fs := Detect(snap)
 	got := map[string]bool{}
 	for _, f := range fs {
@@ -448,8 +458,31 @@ func TestFlappingFromEventsNodesAndCounts(t *testing.T) {
 			t.Errorf("no flapping finding for %s; got %v", want, got)
 		}
 	}
+	if got["app-8"] {
+		t.Errorf("a node was read as flapping from its Attrs")
+	}
+	// a source that counts its nodes' flaps has the last word on them
+	snap.Nodes = append(snap.Nodes, sources.NodeState{Kind: sources.NodeServer, ID: "z", Name: "be_db/db-2", State: "UP", Class: sources.ClassUp,
+		Flaps: 2, FlapWindow: 5 * time.Minute})
+	for _, f := range Detect(snap) {
+		if f.Rule == "flapping" && f.Node == "be_db/db-2" {
+			t.Errorf("state changes counted against the verdict of the node's source: %+v", f)
+		}
+	}
+	snap.Nodes = snap.Nodes[:len(snap.Nodes)-1]
+	if f := findFinding(fs, "flapping"); f == nil {
+		t.Fatal("no flapping finding")
+	}
+	for _, f := range fs {
+		if f.Node == "app-9" && !strings.Contains(f.Explanation, "went DOWN 3 times in 5 min") {
+			t.Errorf("flapping node's finding %q does not count its flaps", f.Explanation)
+		}
+	}
 	if got["old"] {
 		t.Errorf("a flapping event that ended 19 min ago still raises a finding")
+	}
+	if got["wordy"] {
+		t.Errorf("an event was read as flapping from the word in its title")
 	}
 }
 
@@ -462,14 +495,24 @@ func TestFailoverOntoALaggingReplica(t *testing.T) {
 	}
 	snap := mkSnap(tstep, n,
 		series{name: "mysql_slave_lag_seconds", unit: "s", node: "mysql-b", role: sources.RoleResource, layer: sources.LayerDB, vals: lag})
-	snap.Events = []sources.Event{{ID: "e", Source: "haproxy", Start: snap.Time(440), Node: "be_mysql/mysql-a",
-		Severity: sources.SevCritical, Title: "server be_mysql/mysql-a is DOWN", Labels: map[string]string{"kind": "state"}}}
+	snap.Events = []sources.Event{{ID: "e", Source: "haproxy", Kind: sources.EventState, Start: snap.Time(440), Node: "be_mysql/mysql-a",
+		Severity: sources.SevCritical, Title: "server be_mysql/mysql-a is DOWN"}}
 	f := findFinding(Detect(snap), "failover")
 	if f == nil {
 		t.Fatal("no failover finding")
 	}
 	if f.Severity != sources.SevCritical || !strings.Contains(f.Title, "mysql-b") || !strings.Contains(f.Explanation, "mysql-a is DOWN") {
 		t.Errorf("finding %+v", f)
+	}
+	// a failover a source saw counts too, whatever its title says
+	snap.Events[0].Kind, snap.Events[0].Title = sources.EventFailover, "mysql-b promoted"
+	if f := findFinding(Detect(snap), "failover"); f == nil || !strings.Contains(f.Explanation, "mysql-b promoted") {
+		t.Errorf("failover event: finding %+v", f)
+	}
+	// a title that says DOWN does not make an event a state change
+	snap.Events[0].Kind, snap.Events[0].Title = sources.EventOther, "server be_mysql/mysql-a is DOWN, failover to backup"
+	if f := findFinding(Detect(snap), "failover"); f != nil {
+		t.Errorf("failover finding from the words of an event's title: %+v", f)
 	}
 	// the lag alone, with no state change, is not a failover
 	snap.Events = nil
@@ -842,8 +885,8 @@ func TestServerSymptomsFoldIntoTheirBackend(t *testing.T) {
 // state: one finding, with the event's words in it.
 func TestNodeEventFoldsIntoTheNodeFinding(t *testing.T) {
 	snap := mkSnap(tstep, 10)
-	snap.Nodes = []sources.NodeState{{Kind: "server", ID: "lb-1/app/app-3", Name: "app-3", Layer: sources.LayerLB,
-		State: "DOWN", Severity: sources.SevWarning, Attrs: map[string]string{"detail": "L7STS/500"}}}
+	snap.Nodes = []sources.NodeState{{Kind: sources.NodeServer, ID: "lb-1/app/app-3", Name: "app-3", Layer: sources.LayerLB,
+		State: "DOWN", Class: sources.ClassDown, Severity: sources.SevWarning}}
 	snap.Events = []sources.Event{{ID: "down", Source: "lb-1", Start: snap.Start, Severity: sources.SevWarning,
 		Layer: sources.LayerLB, Node: "app-3", Title: "server app/app-3 DOWN", Text: "Layer7 wrong status"}}
 	fs := Detect(snap)
@@ -854,7 +897,7 @@ func TestNodeEventFoldsIntoTheNodeFinding(t *testing.T) {
 		}
 		t.Fatalf("%d findings %q, want one", len(fs), titles)
 	}
-	if fs[0].Rule != "node-state" || !strings.Contains(fs[0].Explanation, "L7STS/500") || !strings.Contains(fs[0].Explanation, "Layer7 wrong status") {
+	if fs[0].Rule != "node-state" || fs[0].Title != "server app-3 is DOWN" || !strings.Contains(fs[0].Explanation, "server app/app-3 DOWN: Layer7 wrong status") {
 		t.Errorf("finding %+v should be the node's, with the event's text", fs[0])
 	}
 	// an event about another node stays a finding of its own
@@ -1128,4 +1171,49 @@ func TestFindingListsWhatCouldNotBeChecked(t *testing.T) {
 		}
 	}
 	t.Fatalf("the stale series is not in the finding's evidence: %+v", f.Evidence)
+}
+
+// The engine words a node's finding from the node's figures: no source
+// writes a finding's title, and words in Attrs are not read.
+func TestNodeFindingsAreWordedByTheEngine(t *testing.T) {
+	snap := mkSnap(tstep, 10)
+	lb := func(up, total, down, flapping, instances int) *sources.LBNode {
+		l := sources.NewLBNode("app")
+		l.Up, l.Total, l.Down, l.Flapping, l.Instances = up, total, down, flapping, instances
+		return l
+	}
+	snap.Nodes = []sources.NodeState{
+		{Kind: sources.NodeBackend, ID: "lb-1/app/BACKEND", Name: "app", Layer: sources.LayerLB, State: "DOWN", Class: sources.ClassDown,
+			Severity: sources.SevCritical, LB: lb(0, 4, 4, 0, 0), Attrs: map[string]string{"finding": "a source's sentence"}},
+		{Kind: sources.NodeBackend, ID: "fleet/app/BACKEND", Name: "app", Layer: sources.LayerLB, State: "DOWN", Class: sources.ClassDown,
+			Severity: sources.SevCritical, LB: lb(0, 8, 8, 0, 2)},
+		{Kind: sources.NodeBackend, ID: "lb-1/api/BACKEND", Name: "api", Layer: sources.LayerLB, State: "UP", Class: sources.ClassUp,
+			Severity: sources.SevWarning, LB: lb(2, 3, 1, 0, 0)},
+		{Kind: sources.NodeBackend, ID: "lb-1/web/BACKEND", Name: "web", Layer: sources.LayerLB, State: "UP", Class: sources.ClassUp,
+			Severity: sources.SevWarning, LB: lb(3, 3, 0, 1, 0)},
+		{Kind: sources.NodeService, ID: "ec2-us-east-1", Name: "ec2-us-east-1", Layer: sources.LayerProvider, State: "degraded",
+			Class: sources.ClassDegraded, Severity: sources.SevWarning,
+			Provider: &sources.ProviderNode{Provider: "AWS", Service: "ec2", Region: "us-east-1", Event: "Increased API error rates"}},
+		{Kind: sources.NodeServer, ID: "lb-1/app/app-3", Name: "app-3", Layer: sources.LayerLB, State: "DOWN 1/2", Class: sources.ClassDown,
+			Severity: sources.SevWarning, LB: lb(0, 0, 0, 0, 0)},
+	}
+	want := map[string]string{
+		"node/lb-1/app/BACKEND":  "backend app has no server UP (Active: 0/4)",
+		"node/fleet/app/BACKEND": "backend app has no server UP on any LB (Active: 0/8)",
+		"node/lb-1/api/BACKEND":  "backend api: 1 of 3 servers DOWN",
+		"node/lb-1/web/BACKEND":  "backend web: 1 servers flapping",
+		"node/ec2-us-east-1":     "AWS says ec2 us-east-1 is degraded: Increased API error rates",
+		"node/lb-1/app/app-3":    "server app-3 is DOWN 1/2",
+	}
+	got := map[string]string{}
+	for _, f := range Detect(snap) {
+		if f.Rule == "node-state" {
+			got[f.ID] = f.Title
+		}
+	}
+	for id, title := range want {
+		if got[id] != title {
+			t.Errorf("%s: %q, want %q", id, got[id], title)
+		}
+	}
 }

@@ -54,6 +54,8 @@ type SeriesMeta struct {
 	Role   sources.Role
 	Layer  sources.Layer
 	Node   string
+	Kind   sources.SeriesKind
+	Harm   sources.Harm // which way it hurts, as its source or a rule said
 }
 
 // Store holds everything the sources returned, bounded: series as ring
@@ -244,7 +246,7 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 		}
 		r = &ring{meta: SeriesMeta{
 			Key: key, Source: source, Name: in.Name, Labels: in.Labels,
-			Unit: in.Unit, Role: in.Role, Layer: in.Layer, Node: in.Node,
+			Unit: in.Unit, Role: in.Role, Layer: in.Layer, Node: in.Node, Kind: in.Kind, Harm: in.Harm,
 		}}
 		s.series[key] = r
 		if s.byHash[hash] == nil {
@@ -264,6 +266,12 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 		}
 		if in.Node != "" {
 			r.meta.Node = in.Node
+		}
+		if in.Kind != sources.SeriesUnknown {
+			r.meta.Kind = in.Kind
+		}
+		if in.Harm != sources.HarmUnset {
+			r.meta.Harm = in.Harm
 		}
 	}
 	for _, p := range in.Points {

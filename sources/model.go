@@ -108,6 +108,82 @@ type Point struct {
 // Missing reports whether the point carries no data.
 func (p Point) Missing() bool { return math.IsNaN(p.V) }
 
+// SeriesKind says how a series' values come about, so nobody has to tell
+// from its name or unit.
+type SeriesKind uint8
+
+const (
+	SeriesUnknown SeriesKind = iota // not said
+	SeriesGauge                     // a level at each instant: sessions, iowait, queue length, lag
+	SeriesRate                      // a counter turned into a rate per second: requests/s, errors/s
+	SeriesRatio                     // a share of a whole, in % or 0..1: error share, availability, hit ratio
+	SeriesCounter                   // a running total as read (not turned into a rate)
+)
+
+var seriesKindNames = [...]string{"unknown", "gauge", "rate", "ratio", "counter"}
+
+func (k SeriesKind) String() string {
+	if int(k) < len(seriesKindNames) {
+		return seriesKindNames[k]
+	}
+	return "unknown"
+}
+
+// ParseSeriesKind accepts the config spellings of a series kind.
+func ParseSeriesKind(s string) (SeriesKind, bool) {
+	switch strings.ToLower(s) {
+	case "", "unknown":
+		return SeriesUnknown, true
+	case "gauge", "level":
+		return SeriesGauge, true
+	case "rate":
+		return SeriesRate, true
+	case "ratio", "share", "percent":
+		return SeriesRatio, true
+	case "counter", "total":
+		return SeriesCounter, true
+	}
+	return SeriesUnknown, false
+}
+
+// Harm says which way a series hurts: the direction in which a move is
+// bad news. The engine scores anomalies in that direction only.
+type Harm uint8
+
+const (
+	// HarmUnset leaves it to the role: traffic hurts either way, symptoms
+	// and resources going up.
+	HarmUnset Harm = iota
+	HarmUp         // more is worse: latency, errors, iowait, queue length, lag
+	HarmDown       // less is worse: availability, success, free space, idle time
+	HarmBoth       // either way is news: traffic
+)
+
+var harmNames = [...]string{"unset", "up", "down", "both"}
+
+func (h Harm) String() string {
+	if int(h) < len(harmNames) {
+		return harmNames[h]
+	}
+	return "unset"
+}
+
+// ParseHarm accepts the config spellings of a harmful direction ("up":
+// going up is bad).
+func ParseHarm(s string) (Harm, bool) {
+	switch strings.ToLower(s) {
+	case "", "unset":
+		return HarmUnset, true
+	case "up", "higher", "rise":
+		return HarmUp, true
+	case "down", "lower", "fall":
+		return HarmDown, true
+	case "both", "either":
+		return HarmBoth, true
+	}
+	return HarmUnset, false
+}
+
 // Series is a numeric time series as a source returned it.
 type Series struct {
 	// Name is the metric's name as the source knows it (e.g.
@@ -120,6 +196,10 @@ type Series struct {
 	// Role and Layer say what the series is; config rules may override both.
 	Role  Role
 	Layer Layer
+	// Kind says how the values come about and Harm which way they hurt;
+	// the source sets them where it knows, config rules may override both.
+	Kind SeriesKind
+	Harm Harm
 	// Node names the thing the series describes: a host, a service, a
 	// backend, a server, a volume. Dependencies between nodes come from the
 	// config.
@@ -177,19 +257,54 @@ func (s Severity) String() string {
 	return "unknown"
 }
 
+// EventKind says what an event is, so that no reader has to tell from its
+// title or labels.
+type EventKind uint8
+
+const (
+	EventOther    EventKind = iota // not said
+	EventState                     // a node changed state: a server went DOWN, came back, was drained
+	EventFlapping                  // a node keeps going DOWN and back within its source's window
+	EventFailover                  // traffic moved to a standby: backup servers took over, a replica was promoted
+	EventReload                    // a process reloaded or restarted: its counters started over
+	EventAlert                     // something is failing: a check, a backend with no server UP, an unreachable part of a source
+	EventProvider                  // a provider's status or health event (AWS)
+	EventNote                      // a note a person wrote
+)
+
+var eventKindNames = [...]string{"other", "state", "flapping", "failover", "reload", "alert", "provider", "note"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) {
+		return eventKindNames[k]
+	}
+	return "other"
+}
+
+// ParseEventKind reads a kind back from its String.
+func ParseEventKind(s string) (EventKind, bool) {
+	for i, n := range eventKindNames {
+		if strings.EqualFold(s, n) {
+			return EventKind(i), true
+		}
+	}
+	return EventOther, s == ""
+}
+
 // Event is something that happened over a span of time: a server going
 // DOWN, an AWS status event, a reload. An event with a zero End is open.
 // A source sends the same ID again to update or resolve it.
 type Event struct {
 	ID       string
 	Source   string // filled by the scheduler
+	Kind     EventKind
 	Start    time.Time
 	End      time.Time // zero while open
 	Updated  time.Time
 	Severity Severity
 	Layer    Layer
 	Node     string
-	Title    string // one line
+	Title    string // one line, for people: no reader decides from it
 	Text     string // details, may be several lines
 	Labels   map[string]string
 }
@@ -235,22 +350,168 @@ type PathTrace struct {
 	EndToEnd Hop
 }
 
+// NodeKind says what a node is.
+type NodeKind string
+
+const (
+	NodeFrontend NodeKind = "frontend" // where a load balancer takes traffic in
+	NodeBackend  NodeKind = "backend"  // a load balancer's pool of servers
+	NodeServer   NodeKind = "server"   // one server of a backend
+	NodeService  NodeKind = "service"  // a provider's service in a region
+)
+
+// StateClass is what a node's state means, whatever word its source uses
+// for it ("DOWN 1/2", "no check", "disruption").
+type StateClass uint8
+
+const (
+	ClassUnknown  StateClass = iota
+	ClassUp                  // serving: UP, no check, OPEN, operational
+	ClassDown                // not serving: DOWN, STOP, a provider's disruption
+	ClassMaint               // taken out on purpose: MAINT, PAUSED
+	ClassDrain               // finishing its sessions, taking no new ones: DRAIN, NOLB
+	ClassDegraded            // serving, with trouble: a degraded provider service, a FULL frontend
+)
+
+var classNames = [...]string{"unknown", "up", "down", "maint", "drain", "degraded"}
+
+func (c StateClass) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+// ParseStateClass reads a class back from its String.
+func ParseStateClass(s string) (StateClass, bool) {
+	for i, n := range classNames {
+		if strings.EqualFold(s, n) {
+			return StateClass(i), true
+		}
+	}
+	return ClassUnknown, false
+}
+
 // NodeState is the current state of one thing a source watches: a
 // frontend, a backend, a server, an AWS service in a region, an instance.
 // A batch's NodeStates replace all earlier ones from the same source.
 type NodeState struct {
 	Source   string // filled by the store
-	Kind     string // "frontend", "backend", "server", "service", …
+	Kind     NodeKind
 	ID       string // unique within the source, e.g. "lb-1/be_app/app1"
 	Name     string
 	Parent   string // ID of the parent node, "" at the top
 	Instance string // which instance of a fleet reported it
 	Layer    Layer
-	State    string   // the source's own word: "UP", "DOWN 1/2", "MAINT", "green"
-	Severity Severity // what the state means: ok, warning, critical
+	State    string     // the source's own word, for people: "UP", "DOWN 1/2", "MAINT", "green"
+	Class    StateClass // what that word means, for every reader
+	Severity Severity   // what the state means: ok, warning, critical
 	Since    time.Time
-	Attrs    map[string]string  // check_status, last_chk, addr, …
-	Values   map[string]float64 // scur, slim, rates, check duration, …
+	// Flaps counts the node's DOWN transitions within FlapWindow, as its
+	// source saw them; Flapping is the source's verdict that this is too
+	// many (its own threshold).
+	Flaps      int
+	FlapWindow time.Duration
+	Flapping   bool
+	// LB is what a load balancer says of a frontend, backend or server;
+	// Provider what a cloud provider's status says of a service. Nil for
+	// other nodes.
+	LB       *LBNode
+	Provider *ProviderNode
+	// Attrs are free-form extras for display (a check line): nothing
+	// decides from them.
+	Attrs map[string]string
+}
+
+// LBMode is a load balancer proxy's mode.
+type LBMode uint8
+
+const (
+	LBModeUnknown LBMode = iota
+	LBModeHTTP
+	LBModeTCP
+)
+
+func (m LBMode) String() string {
+	switch m {
+	case LBModeHTTP:
+		return "http"
+	case LBModeTCP:
+		return "tcp"
+	}
+	return ""
+}
+
+// LBNode is what a load balancer says of a frontend, a backend or a
+// server, as figures. A figure the load balancer does not give is NaN,
+// never 0: NewLBNode starts with all of them NaN.
+type LBNode struct {
+	Proxy  string // the frontend's or backend's name; a server's backend
+	Mode   LBMode
+	Algo   string // balance algorithm, for display
+	Addr   string // a server's address, for display ("" when the stats level hides it)
+	Backup bool   // a backup server: it takes traffic only when no active server can
+
+	// A backend's servers: able to take traffic, all, DOWN, flapping.
+	Up, Total, Down, Flapping int
+	// Instances is how many load balancers a fleet node sums; 0 for one
+	// load balancer's own node.
+	Instances int
+
+	Check LBCheck // a server's last health check
+
+	Sessions     float64 // current (scur)
+	SessionLimit float64 // slim; NaN or 0 when unlimited
+	Queue        float64 // requests waiting for a server (qcur)
+	Weight       float64
+	ResponseTime float64 // ms, averaged over the last 1024 requests
+	Downs        float64 // UP→DOWN transitions since the load balancer started (chkdown)
+	Downtime     float64 // seconds DOWN in all
+
+	Rates LBRates // per second, since the previous poll
+}
+
+// LBRates are a frontend's, backend's or server's counters per second.
+type LBRates struct {
+	Sessions     float64
+	Requests     float64
+	Resp4xx      float64
+	Resp5xx      float64
+	BadRequests  float64 // requests the frontend refused as malformed (ereq)
+	ConnErrors   float64 // failed connections to servers (econ)
+	RespErrors   float64 // bad or aborted responses from servers (eresp)
+	Retries      float64
+	Redispatches float64
+	BytesIn      float64
+	BytesOut     float64
+	Downs        float64 // UP→DOWN transitions
+}
+
+// LBCheck is a server's last health check.
+type LBCheck struct {
+	Status   string  // the load balancer's word for the result (L4OK, L7STS…), for display
+	Failed   bool    // the check failed: refused, timed out, a bad answer
+	Last     string  // what the check got ("Connection refused", "HTTP status check returned code <500>"), for display
+	Desc     string  // the load balancer's description of the status, for display
+	Duration float64 // ms; NaN when there was none
+}
+
+// NewLBNode returns an LBNode for proxy with every figure unknown (NaN).
+func NewLBNode(proxy string) *LBNode {
+	nan := math.NaN()
+	return &LBNode{Proxy: proxy, Check: LBCheck{Duration: nan},
+		Sessions: nan, SessionLimit: nan, Queue: nan, Weight: nan, ResponseTime: nan, Downs: nan, Downtime: nan,
+		Rates: LBRates{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan}}
+}
+
+// ProviderNode is what a cloud provider's status page says of one of its
+// services in one region.
+type ProviderNode struct {
+	Provider string // who says it, as people call it: "AWS"
+	Service  string // "ec2"
+	Region   string // "us-east-1"; "" for a global service
+	Event    string // the title of the provider's event behind the state; "" when there is none
+	EventID  string
 }
 
 // Health of a source as the scheduler sees it.

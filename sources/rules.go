@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// Rule assigns a role, layer, node or unit to the series it matches. Rules
-// come from the config and override what a source guessed; the first
-// matching rule wins for each field it sets.
+// Rule assigns a role, layer, node, unit, kind or harmful direction to the
+// series it matches. Rules come from the config and override what a source
+// guessed; the first matching rule wins for each field it sets.
 type Rule struct {
 	// Match is a glob (`*`, `?`, `[…]`) over the series name, then over its
 	// ID with labels, e.g. "servers.db*.cpu.iowait" or "node_load1{*".
@@ -20,6 +20,8 @@ type Rule struct {
 	Layer  Layer
 	Node   string // may use $label to take a label's value, e.g. "$instance"
 	Unit   string
+	Kind   SeriesKind
+	Harm   Harm
 }
 
 // Matches reports whether the rule applies to s from the named source.
@@ -51,19 +53,22 @@ func (r *Rule) Matches(source string, s *Series) bool {
 // Rules is an ordered list of rules.
 type Rules []Rule
 
-// Apply classifies every series of the batch.
+// Apply classifies every series of the batch: the rules first, then, for a
+// series whose harmful direction neither its source nor a rule said, the
+// direction its name suggests (GuessHarm).
 func (rs Rules) Apply(b *Batch) {
-	if len(rs) == 0 {
-		return
-	}
 	for i := range b.Series {
-		rs.Classify(b.Source, &b.Series[i])
+		s := &b.Series[i]
+		rs.Classify(b.Source, s)
+		if s.Harm == HarmUnset {
+			s.Harm = GuessHarm(s.Name)
+		}
 	}
 }
 
 // Classify applies the first matching rule for each field to s.
 func (rs Rules) Classify(source string, s *Series) {
-	var roleSet, layerSet, nodeSet, unitSet bool
+	var roleSet, layerSet, nodeSet, unitSet, kindSet, harmSet bool
 	for i := range rs {
 		r := &rs[i]
 		if !r.Matches(source, s) {
@@ -81,7 +86,51 @@ func (rs Rules) Classify(source string, s *Series) {
 		if !unitSet && r.Unit != "" {
 			s.Unit, unitSet = r.Unit, true
 		}
+		if !kindSet && r.Kind != SeriesUnknown {
+			s.Kind, kindSet = r.Kind, true
+		}
+		if !harmSet && r.Harm != HarmUnset {
+			s.Harm, harmSet = r.Harm, true
+		}
 	}
+}
+
+// downWords mark series where less is worse.
+var downWords = []string{"avail", "success", "free", "hit_ratio", "hitratio", "uptime", "healthy", "throughput", "idle"}
+
+// GuessHarm is the harmful direction a series' name suggests, for series
+// that come without one (Graphite paths, PromQL results, CloudWatch
+// metrics): availability, success, free space, hit ratios, uptime, health,
+// throughput and idle time hurt going down. Anything else is left unset,
+// to the role. Sources that know their series say it instead.
+func GuessHarm(name string) Harm {
+	for _, w := range downWords {
+		if containsFold(name, w) {
+			return HarmDown
+		}
+	}
+	return HarmUnset
+}
+
+// containsFold reports whether s contains the lower-case word w, in any
+// case, without allocating: every series of every batch passes here.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // expand replaces $label in tmpl with the label's value.

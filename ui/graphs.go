@@ -337,12 +337,12 @@ func (g *graphsView) status(c *Context, scroll, shown, total int) string {
 	return " " + strings.Join(parts, t.Muted.Render(c.dot()))
 }
 
-// noteBuckets are the buckets of the annotations (events labelled
-// kind=note) in the window: every chart marks them.
+// noteBuckets are the buckets of the annotations (events of kind note) in
+// the window: every chart marks them.
 func noteBuckets(snap *correlate.Snapshot) []int {
 	var out []int
 	for _, e := range snap.Events {
-		if e.Labels["kind"] != "note" {
+		if e.Kind != sources.EventNote {
 			continue
 		}
 		if i := snap.Index(e.Start); i >= 0 && i < snap.N {

@@ -19,7 +19,7 @@ func TestNotesAreMarkedOnEveryChart(t *testing.T) {
 	before := plain(a)
 	at := a.snap.Time(a.snap.N / 2)
 	in.store.Apply(&sources.Batch{Source: "notes", Events: []sources.Event{{ID: "n1", Source: "notes", Start: at, End: at,
-		Title: "note: volume replaced", Labels: map[string]string{"kind": "note"}}}})
+		Kind: sources.EventNote, Title: "note: volume replaced"}}})
 	a.Update(DataMsg{})
 	after := plain(a)
 	if strings.Count(after, ":") <= strings.Count(before, ":") {

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
@@ -18,7 +19,8 @@ import (
 // LoadBalancers is the load-balancer view: every backend of every HAProxy
 // (and the fleet sums), its servers on Enter, state by colour, symbol and
 // word, sessions against their limit, rates, checks and the last change.
-// It draws from the snapshot's node states only.
+// It draws from the snapshot's node states (their typed load-balancer
+// figures) and the engine's findings about them.
 type LoadBalancers struct {
 	sort     lbSort
 	cursor   int
@@ -87,15 +89,15 @@ func (v *LoadBalancers) rows(c *Context) []lbRow {
 	for i := range c.Snap.Nodes {
 		n := &c.Snap.Nodes[i]
 		switch n.Kind {
-		case "frontend":
+		case sources.NodeFrontend:
 			if n.Layer == sources.LayerLB || n.Layer == "" {
 				frontends = append(frontends, n)
 			}
-		case "backend":
+		case sources.NodeBackend:
 			if n.Layer == sources.LayerLB || n.Layer == "" {
 				backends = append(backends, n)
 			}
-		case "server":
+		case sources.NodeServer:
 			kids[n.Parent] = append(kids[n.Parent], n)
 		}
 	}
@@ -134,22 +136,29 @@ func (v *LoadBalancers) rows(c *Context) []lbRow {
 	return out
 }
 
-func lbVal(n *sources.NodeState, k string) float64 {
-	if x, ok := n.Values[k]; ok {
-		return x
+// noLB stands in for a node without load-balancer figures: all unknown.
+var noLB = sources.NewLBNode("")
+
+// lbOf is the node's load-balancer figures, all NaN when it has none.
+func lbOf(n *sources.NodeState) *sources.LBNode {
+	if n.LB != nil {
+		return n.LB
 	}
-	return math.NaN()
+	return noLB
 }
 
+// lbReqRate is requests per second, or sessions per second for a TCP
+// proxy (which counts no requests).
 func lbReqRate(n *sources.NodeState) float64 {
-	if x := lbVal(n, "req_tot/s"); !math.IsNaN(x) && (x > 0 || n.Attrs["mode"] != "tcp") {
+	lb := lbOf(n)
+	if x := lb.Rates.Requests; !math.IsNaN(x) && (x > 0 || lb.Mode != sources.LBModeTCP) {
 		return x
 	}
-	return lbVal(n, "stot/s")
+	return lb.Rates.Sessions
 }
 
 func lbUsage(n *sources.NodeState) float64 {
-	s, l := lbVal(n, "scur"), lbVal(n, "slim")
+	s, l := lbOf(n).Sessions, lbOf(n).SessionLimit
 	if math.IsNaN(s) {
 		return -1
 	}
@@ -192,7 +201,7 @@ func (v *LoadBalancers) sortBackends(bs []*sources.NodeState) {
 		case lbSortState:
 			c = desc(float64(a.Severity), float64(b.Severity))
 		case lbSort5xx:
-			c = desc(lbVal(a, "hrsp_5xx/s"), lbVal(b, "hrsp_5xx/s"))
+			c = desc(lbOf(a).Rates.Resp5xx, lbOf(b).Rates.Resp5xx)
 		case lbSortSessions:
 			c = desc(lbUsage(a), lbUsage(b))
 		case lbSortReqs:
@@ -232,7 +241,7 @@ func (v *LoadBalancers) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
 			if r.server { // Enter on a server folds its backend
 				v.expanded[r.n.Parent] = false
 				v.selID = r.n.Parent
-			} else if r.n.Kind == "backend" {
+			} else if r.n.Kind == sources.NodeBackend {
 				v.expanded[r.n.ID] = !v.expanded[r.n.ID]
 			}
 		}
@@ -359,9 +368,9 @@ func (v *LoadBalancers) Render(c *Context) string {
 		for i := range c.Snap.Nodes {
 			n := &c.Snap.Nodes[i]
 			switch n.Kind {
-			case "frontend":
+			case sources.NodeFrontend:
 				nf++
-			case "backend":
+			case sources.NodeBackend:
 				nb++
 				if n.Severity == sources.SevCritical {
 					crit++
@@ -369,9 +378,9 @@ func (v *LoadBalancers) Render(c *Context) string {
 				if n.Instance == "" && n.Layer == sources.LayerLB {
 					fleet = true
 				}
-			case "server":
+			case sources.NodeServer:
 				ns++
-				if lbClass(n.State) == "DOWN" {
+				if n.Class == sources.ClassDown {
 					down++
 				}
 			}
@@ -427,14 +436,15 @@ func (v *LoadBalancers) Render(c *Context) string {
 	if c.Snap != nil {
 		now = c.Snap.Now
 	}
+	found := findingTitles(c.Findings)
 	for i := v.offset; i < len(rows) && i < v.offset+body; i++ {
-		lines = append(lines, v.renderRow(c, rows[i], cols, nameW, now, i == v.cursor))
+		lines = append(lines, v.renderRow(c, rows[i], cols, nameW, now, i == v.cursor, found))
 	}
 	for len(lines) < c.Height-1 {
 		lines = append(lines, "")
 	}
 	if v.cursor < len(rows) {
-		lines = append(lines, t.Muted.Render(lbDetail(rows[v.cursor].n)))
+		lines = append(lines, t.Muted.Render(lbDetail(rows[v.cursor].n, found)))
 	}
 	out := box(lines, c.Width, c.Height)
 	if c.ASCII { // same widths: one cell each
@@ -460,15 +470,15 @@ func lbCell(s string, w int, right bool) string {
 	return s + pad
 }
 
-func lbClass(state string) string {
-	s := strings.TrimSpace(state)
-	if strings.EqualFold(s, "no check") {
-		return "NOCHECK"
+// findingTitles maps the engine's findings by ID to their titles, to show
+// beside a node the finding about it ("backend be_api has no server UP
+// (Active: 0/3)"), found by correlate.NodeFindingID.
+func findingTitles(fs []correlate.Finding) map[string]string {
+	out := make(map[string]string, len(fs))
+	for i := range fs {
+		out[fs[i].ID] = fs[i].Title
 	}
-	if i := strings.IndexAny(s, " ("); i > 0 {
-		s = s[:i]
-	}
-	return strings.ToUpper(s)
+	return out
 }
 
 func (v *LoadBalancers) symbol(c *Context, r lbRow) string {
@@ -480,17 +490,17 @@ func (v *LoadBalancers) symbol(c *Context, r lbRow) string {
 		}
 	}
 	if r.server {
-		switch lbClass(r.n.State) {
-		case "UP", "NOCHECK":
+		switch r.n.Class {
+		case sources.ClassUp:
 			if r.n.Severity >= sources.SevWarning { // flapping
 				return sy.Warning
 			}
 			return sy.Up
-		case "DOWN":
+		case sources.ClassDown:
 			return sy.Down
-		case "MAINT":
+		case sources.ClassMaint:
 			return sy.Maint
-		case "DRAIN", "NOLB":
+		case sources.ClassDrain:
 			return sy.Drain
 		}
 		return sy.Unknown
@@ -508,9 +518,10 @@ func (v *LoadBalancers) symbol(c *Context, r lbRow) string {
 	return sy.Unknown
 }
 
-func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, now time.Time, selected bool) string {
+func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, now time.Time, selected bool, found map[string]string) string {
 	t := c.Theme
 	n := r.n
+	lb := lbOf(n)
 	sev := t.SevStyle(int(n.Severity))
 	var b strings.Builder
 	for _, col := range cols {
@@ -527,7 +538,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			style = sev
 		case "name":
 			text = lbRowName(c, r)
-			if n.Attrs["flapping"] != "" {
+			if n.Flapping {
 				style = t.Warning
 			}
 		case "lb":
@@ -537,15 +548,18 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			style = t.Muted
 		case "active":
-			if r.n.Kind == "frontend" {
+			if r.n.Kind == sources.NodeFrontend {
 				text = "-"
 				style = t.Muted
 			} else if !r.server {
-				text = fmt.Sprintf("%s/%s", lbNum(lbVal(n, "up")), lbNum(lbVal(n, "total")))
-				if lbVal(n, "up") == 0 && lbVal(n, "total") > 0 {
+				text = "-/-"
+				if n.LB != nil {
+					text = fmt.Sprintf("%d/%d", lb.Up, lb.Total)
+				}
+				if lb.Up == 0 && lb.Total > 0 {
 					style = t.Critical
 				}
-			} else if w := lbVal(n, "weight"); !math.IsNaN(w) {
+			} else if w := lb.Weight; !math.IsNaN(w) {
 				text = "w" + lbNum(w)
 				style = t.Muted
 			}
@@ -557,25 +571,25 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			}
 			text = lbSessionText(c, n, w)
 		case "queue":
-			text = lbNum(lbVal(n, "qcur"))
-			if lbVal(n, "qcur") > 0 {
+			text = lbNum(lb.Queue)
+			if lb.Queue > 0 {
 				style = t.Warning
 			}
 		case "req":
 			text = lbRate(lbReqRate(n))
 		case "5xx":
-			x := lbVal(n, "hrsp_5xx/s")
+			x := lb.Rates.Resp5xx
 			text = lbRate(x)
 			if x > 0 {
 				style = t.Critical
 			}
 		case "check":
 			if r.server {
-				text = sources.Clean(n.Attrs["check_status"])
-				if d := lbVal(n, "check_duration"); !math.IsNaN(d) {
+				text = sources.Clean(lb.Check.Status)
+				if d := lb.Check.Duration; !math.IsNaN(d) {
 					text += " " + lbNum(d) + "ms"
 				}
-				if strings.HasPrefix(text, "L4CON") || strings.HasPrefix(text, "L7STS") || strings.Contains(text, "TOUT") || strings.HasPrefix(text, "L7RSP") || strings.HasPrefix(text, "SOCKERR") {
+				if lb.Check.Failed {
 					style = t.Warning
 				}
 			}
@@ -584,9 +598,9 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 			style = t.Muted
 		case "why":
 			if r.server {
-				text = sources.Clean(n.Attrs["last_chk"])
+				text = sources.Clean(lb.Check.Last)
 			} else {
-				text = sources.Clean(n.Attrs["finding"])
+				text = sources.Clean(found[correlate.NodeFindingID(n.ID)])
 			}
 			style = t.Muted
 		}
@@ -606,7 +620,7 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 
 func lbRowName(c *Context, r lbRow) string {
 	name := sources.Clean(r.n.Name)
-	if r.n.Kind == "frontend" {
+	if r.n.Kind == sources.NodeFrontend {
 		if c.ASCII {
 			return "> " + name
 		}
@@ -635,17 +649,17 @@ func lbRowName(c *Context, r lbRow) string {
 			branch = "`-"
 		}
 	}
-	if r.n.Attrs["backup"] == "true" {
+	if lbOf(r.n).Backup {
 		name += " (backup)"
 	}
-	if r.n.Attrs["flapping"] != "" {
+	if r.n.Flapping {
 		name += " flapping"
 	}
 	return "  " + branch + name
 }
 
 func lbSessionText(c *Context, n *sources.NodeState, w int) string {
-	s, l := lbVal(n, "scur"), lbVal(n, "slim")
+	s, l := lbOf(n).Sessions, lbOf(n).SessionLimit
 	if math.IsNaN(s) {
 		return ""
 	}
@@ -659,7 +673,7 @@ func lbSessionText(c *Context, n *sources.NodeState, w int) string {
 func lbSessionBar(c *Context, n *sources.NodeState, w int) string {
 	t := c.Theme
 	txt := lbSessionText(c, n, w)
-	s, l := lbVal(n, "scur"), lbVal(n, "slim")
+	s, l := lbOf(n).Sessions, lbOf(n).SessionLimit
 	barW := w - ansi.StringWidth(txt) - 1
 	if math.IsNaN(l) || l <= 0 || barW < 3 {
 		return t.Base.Render(lbCell(txt, w, false))
@@ -743,63 +757,71 @@ func lbAgo(now, t time.Time) string {
 }
 
 // lbDetail is the status line of the selected row.
-func lbDetail(n *sources.NodeState) string {
+func lbDetail(n *sources.NodeState, found map[string]string) string {
+	lb := lbOf(n)
 	var parts []string
-	if n.Kind == "server" {
-		parts = append(parts, sources.Clean(n.Attrs["backend"])+"/"+sources.Clean(n.Name))
+	switch n.Kind {
+	case sources.NodeServer:
+		parts = append(parts, sources.Clean(lb.Proxy)+"/"+sources.Clean(n.Name))
 		if n.Instance != "" {
 			parts[0] += " on " + sources.Clean(n.Instance)
 		}
-		chk := sources.Clean(n.Attrs["check_status"])
-		if d := lbVal(n, "check_duration"); !math.IsNaN(d) && chk != "" {
+		chk := sources.Clean(lb.Check.Status)
+		if d := lb.Check.Duration; !math.IsNaN(d) && chk != "" {
 			chk += " in " + lbNum(d) + "ms"
 		}
-		if s := strings.TrimSpace(chk + " " + sources.Clean(n.Attrs["last_chk"])); s != "" {
+		if s := strings.TrimSpace(chk + " " + sources.Clean(lb.Check.Last)); s != "" {
 			parts = append(parts, "check "+s)
 		}
-		if d := sources.Clean(n.Attrs["check_desc"]); d != "" && d != n.Attrs["last_chk"] {
+		if d := sources.Clean(lb.Check.Desc); d != "" && lb.Check.Desc != lb.Check.Last {
 			parts = append(parts, d)
 		}
-		if a := sources.Clean(n.Attrs["addr"]); a != "" {
+		if a := sources.Clean(lb.Addr); a != "" {
 			parts = append(parts, "addr "+a)
 		}
-		if f := n.Attrs["flapping"]; f != "" {
-			parts = append(parts, "flapping: "+sources.Clean(f))
+		if n.Flapping {
+			parts = append(parts, fmt.Sprintf("flapping: %d DOWN transitions in %s", n.Flaps, n.FlapWindow))
 		}
-		if cd := lbVal(n, "chkdown"); !math.IsNaN(cd) {
+		if cd := lb.Downs; !math.IsNaN(cd) {
 			parts = append(parts, "went DOWN "+lbNum(cd)+"×")
 		}
-		if dt := lbVal(n, "downtime"); dt > 0 {
+		if dt := lb.Downtime; dt > 0 {
 			parts = append(parts, "down "+(time.Duration(dt)*time.Second).String()+" in total")
 		}
-	} else if n.Kind == "frontend" {
+	case sources.NodeFrontend:
 		p := "frontend " + sources.Clean(n.Name)
 		if n.Instance != "" {
 			p += " on " + sources.Clean(n.Instance)
 		}
 		parts = append(parts, p)
-		if m := sources.Clean(n.Attrs["mode"]); m != "" {
+		if m := lb.Mode.String(); m != "" {
 			parts = append(parts, "mode "+m)
 		}
-		if sc := lbVal(n, "scur"); !math.IsNaN(sc) {
-			parts = append(parts, "sessions "+lbNum(sc)+"/"+lbNum(lbVal(n, "slim")))
+		if sc := lb.Sessions; !math.IsNaN(sc) {
+			parts = append(parts, "sessions "+lbNum(sc)+"/"+lbNum(lb.SessionLimit))
 		}
-		for _, k := range []string{"hrsp_4xx/s", "ereq/s"} {
-			if x := lbVal(n, k); x > 0 {
-				parts = append(parts, strings.TrimSuffix(k, "/s")+" "+lbRate(x)+"/s")
+		for _, x := range []struct {
+			name string
+			v    float64
+		}{{"4xx", lb.Rates.Resp4xx}, {"bad requests", lb.Rates.BadRequests}} {
+			if x.v > 0 {
+				parts = append(parts, x.name+" "+lbRate(x.v)+"/s")
 			}
 		}
-	} else {
+	default:
 		parts = append(parts, sources.Clean(n.Attrs["check"]))
-		if f := sources.Clean(n.Attrs["finding"]); f != "" {
+		if f := sources.Clean(found[correlate.NodeFindingID(n.ID)]); f != "" {
 			parts = append(parts, f)
 		}
-		if f := n.Attrs["fleet"]; f != "" {
-			parts = append(parts, "summed over "+sources.Clean(f))
+		if lb.Instances > 0 {
+			parts = append(parts, fmt.Sprintf("summed over %d LBs", lb.Instances))
 		}
-		for _, k := range []string{"econ/s", "eresp/s", "wretr/s"} {
-			if x := lbVal(n, k); x > 0 {
-				parts = append(parts, strings.TrimSuffix(k, "/s")+" "+lbRate(x)+"/s")
+		for _, x := range []struct {
+			name string
+			v    float64
+		}{{"connect errors", lb.Rates.ConnErrors}, {"response errors", lb.Rates.RespErrors}, {"retries", lb.Rates.Retries}} {
+			if x.v > 0 {
+				parts = append(parts, x.name+" "+lbRate(x.v)+"/s")
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -20,51 +21,66 @@ var lbNow = time.Date(2026, 11, 23, 7, 30, 0, 0, time.UTC)
 // server, be_api with no server UP, and a server whose name holds escape
 // sequences.
 func lbNodes() []sources.NodeState {
-	be := func(inst, name, state string, sev sources.Severity, up, total, scur, slim, req, e5 float64, since time.Duration, attrs map[string]string) sources.NodeState {
-		a := map[string]string{"check": name, "mode": "http"}
-		for k, v := range attrs {
-			a[k] = v
+	classes := map[string]sources.StateClass{"UP": sources.ClassUp, "DOWN": sources.ClassDown, "DRAIN": sources.ClassDrain, "MAINT": sources.ClassMaint, "OPEN": sources.ClassUp}
+	be := func(inst, name, state string, sev sources.Severity, up, total, down int, scur, slim, req, e5 float64, since time.Duration, check string) sources.NodeState {
+		lb := sources.NewLBNode(name)
+		lb.Mode, lb.Up, lb.Total, lb.Down = sources.LBModeHTTP, up, total, down
+		lb.Sessions, lb.SessionLimit, lb.Queue, lb.Rates.Requests, lb.Rates.Resp5xx = scur, slim, 0, req, e5
+		if inst == "" {
+			lb.Instances = 2
 		}
 		var at time.Time
 		if since > 0 {
 			at = lbNow.Add(-since)
 		}
-		return sources.NodeState{Kind: "backend", ID: inst + "/" + name + "/BACKEND", Name: name, Instance: inst, Layer: sources.LayerLB,
-			State: state, Severity: sev, Since: at, Attrs: a,
-			Values: map[string]float64{"up": up, "total": total, "scur": scur, "slim": slim, "req_tot/s": req, "hrsp_5xx/s": e5, "qcur": 0}}
+		return sources.NodeState{Kind: sources.NodeBackend, ID: inst + "/" + name + "/BACKEND", Name: name, Instance: inst, Layer: sources.LayerLB,
+			State: state, Class: classes[state], Severity: sev, Since: at, LB: lb, Attrs: map[string]string{"check": check}}
 	}
-	srv := func(inst, px, name, state string, sev sources.Severity, scur, slim, w float64, chk string, dur float64, lastChk string, since time.Duration, extra map[string]string) sources.NodeState {
-		a := map[string]string{"backend": px, "check_status": chk, "last_chk": lastChk, "addr": "127.0.0.1:18001"}
-		for k, v := range extra {
-			a[k] = v
-		}
-		vals := map[string]float64{"scur": scur, "slim": slim, "weight": w, "req_tot/s": scur * 3, "hrsp_5xx/s": 0, "chkdown": 1}
+	srv := func(inst, px, name, state string, sev sources.Severity, scur, slim, w float64, chk string, dur float64, lastChk string, since time.Duration, edit func(*sources.NodeState)) sources.NodeState {
+		lb := sources.NewLBNode(px)
+		lb.Mode, lb.Addr, lb.Sessions, lb.SessionLimit, lb.Weight, lb.Downs = sources.LBModeHTTP, "127.0.0.1:18001", scur, slim, w, 1
+		lb.Rates.Requests, lb.Rates.Resp5xx = scur*3, 0
+		lb.Check = sources.LBCheck{Status: chk, Failed: chk == "L4CON" || chk == "L7STS", Last: lastChk, Duration: math.NaN()}
 		if dur >= 0 {
-			vals["check_duration"] = dur
+			lb.Check.Duration = dur
 		}
-		return sources.NodeState{Kind: "server", ID: inst + "/" + px + "/" + name, Name: name, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
-			Layer: sources.LayerLB, State: state, Severity: sev, Since: lbNow.Add(-since), Attrs: a, Values: vals}
+		n := sources.NodeState{Kind: sources.NodeServer, ID: inst + "/" + px + "/" + name, Name: name, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
+			Layer: sources.LayerLB, State: state, Class: classes[state], Severity: sev, Since: lbNow.Add(-since), LB: lb}
+		if edit != nil {
+			edit(&n)
+		}
+		return n
 	}
+	fe := sources.NewLBNode("fe_web")
+	fe.Mode, fe.Sessions, fe.SessionLimit, fe.Rates.Requests, fe.Rates.Resp5xx = sources.LBModeHTTP, 12, 256, 84.5, 2.25
 	return []sources.NodeState{
-		{Kind: "frontend", ID: "lb-1/fe_web/FRONTEND", Name: "fe_web", Instance: "lb-1", State: "OPEN", Layer: sources.LayerLB,
-			Attrs: map[string]string{"mode": "http"}, Values: map[string]float64{"scur": 12, "slim": 256, "req_tot/s": 84.5, "hrsp_5xx/s": 2.25}},
-		be("", "be_app", "UP", sources.SevWarning, 8, 10, 6, 4, 84.5, 2.25, 0, map[string]string{"fleet": "2 LBs", "check": "be_app (Active: 8/10) sessions 6/4 on 2 LBs"}),
-		be("lb-1", "be_app", "UP", sources.SevWarning, 4, 5, 3, 2, 42.25, 1.5, 3*time.Minute+12*time.Second, map[string]string{"check": "be_app (Active: 4/5) sessions 3/2", "finding": "backend be_app: 1 of 5 servers DOWN"}),
+		{Kind: sources.NodeFrontend, ID: "lb-1/fe_web/FRONTEND", Name: "fe_web", Instance: "lb-1", State: "OPEN", Class: sources.ClassUp, Layer: sources.LayerLB, LB: fe},
+		be("", "be_app", "UP", sources.SevWarning, 8, 10, 2, 6, 4, 84.5, 2.25, 0, "be_app (Active: 8/10) sessions 6/4 on 2 LBs"),
+		be("lb-1", "be_app", "UP", sources.SevWarning, 4, 5, 1, 3, 2, 42.25, 1.5, 3*time.Minute+12*time.Second, "be_app (Active: 4/5) sessions 3/2"),
 		srv("lb-1", "be_app", "app1", "UP", sources.SevOK, 2, 2, 1, "L7OK", 1, "OK", 17*time.Second, nil),
-		srv("lb-1", "be_app", "app2", "UP", sources.SevWarning, 1, 2, 2, "L7OK", 2, "OK", 40*time.Second, map[string]string{"flapping": "3 DOWN transitions in 5m0s"}),
-		srv("lb-1", "be_app", "app3", "DOWN", sources.SevWarning, 0, -1, 1, "L4CON", 0, "Connection refused", 2*time.Hour+5*time.Minute, map[string]string{"check_desc": "Layer4 connection problem"}),
+		srv("lb-1", "be_app", "app2", "UP", sources.SevWarning, 1, 2, 2, "L7OK", 2, "OK", 40*time.Second, func(n *sources.NodeState) {
+			n.Flapping, n.Flaps, n.FlapWindow = true, 3, 5*time.Minute
+		}),
+		srv("lb-1", "be_app", "app3", "DOWN", sources.SevWarning, 0, -1, 1, "L4CON", 0, "Connection refused", 2*time.Hour+5*time.Minute, func(n *sources.NodeState) {
+			n.LB.Check.Desc = "Layer4 connection problem"
+		}),
 		srv("lb-1", "be_app", "app4", "DRAIN", sources.SevInfo, 0, 2, 0, "", -1, "", 26*time.Hour, nil),
-		srv("lb-1", "be_app", "bk1\x1b[31m\x1b]0;owned\x07", "UP", sources.SevOK, 0, -1, 1, "L7OK", 1, "OK", 17*time.Second, map[string]string{"backup": "true"}),
-		be("lb-1", "be_api", "DOWN", sources.SevCritical, 0, 3, 0, -1, 3.5, 3.5, 17*time.Second, map[string]string{"check": "be_api (Active: 0/3) sessions 0", "finding": "backend be_api has no server UP (Active: 0/3)"}),
+		srv("lb-1", "be_app", "bk1\x1b[31m\x1b]0;owned\x07", "UP", sources.SevOK, 0, -1, 1, "L7OK", 1, "OK", 17*time.Second, func(n *sources.NodeState) {
+			n.LB.Backup = true
+		}),
+		be("lb-1", "be_api", "DOWN", sources.SevCritical, 0, 3, 2, 0, -1, 3.5, 3.5, 17*time.Second, "be_api (Active: 0/3) sessions 0"),
 		srv("lb-1", "be_api", "api1", "DOWN", sources.SevWarning, 0, -1, 1, "L7STS", 1, "Not Found", 16*time.Second, nil),
 		srv("lb-1", "be_api", "api3", "MAINT", sources.SevInfo, 0, -1, 1, "", -1, "", 17*time.Second, nil),
-		be("lb-2", "be_app", "UP", sources.SevOK, 4, 5, 3, 2, 42.25, 0.75, 26*time.Hour, map[string]string{"check": "be_app (Active: 4/5) sessions 3/2"}),
+		be("lb-2", "be_app", "UP", sources.SevOK, 4, 5, 0, 3, 2, 42.25, 0.75, 26*time.Hour, "be_app (Active: 4/5) sessions 3/2"),
 	}
 }
 
+// lbContext is the view's context over lbNodes, with the engine's
+// findings about them.
 func lbContext(theme *themes.Theme, w, h int) *Context {
+	snap := &correlate.Snapshot{Now: lbNow, Nodes: lbNodes()}
 	return &Context{Theme: theme, Symbols: themes.UnicodeSymbols, Cursor: -1, Window: 15 * time.Minute, Width: w, Height: h,
-		Snap: &correlate.Snapshot{Now: lbNow, Nodes: lbNodes()}}
+		Snap: snap, Findings: correlate.Detect(snap)}
 }
 
 func lbCheckFrame(t *testing.T, out string, w, h int) {
@@ -192,5 +208,28 @@ func TestLoadBalancersASCII(t *testing.T) {
 		if r > 0x7e {
 			t.Fatalf("non-ASCII %q in ASCII mode:\n%s", r, out)
 		}
+	}
+}
+
+// The view shows what the engine concluded about a backend, and nothing a
+// source wrote in a node's free-form attributes.
+func TestLoadBalancersShowTheEnginesWords(t *testing.T) {
+	c := lbContext(themes.Mono(), 160, 30)
+	for i := range c.Snap.Nodes {
+		if c.Snap.Nodes[i].Attrs != nil {
+			c.Snap.Nodes[i].Attrs["finding"] = "a source's sentence"
+			c.Snap.Nodes[i].Attrs["flapping"] = "yes"
+		}
+	}
+	plain := ansi.Strip(NewLoadBalancers().Render(c))
+	if !strings.Contains(plain, "backend be_api has no server UP") || strings.Contains(plain, "a source's sentence") {
+		t.Errorf("the backend's finding is not the engine's:\n%s", plain)
+	}
+	if strings.Count(plain, "flapping") != 0 { // app2 flaps, but its backend is folded
+		t.Errorf("flapping read from attributes:\n%s", plain)
+	}
+	c.Findings = nil
+	if plain := ansi.Strip(NewLoadBalancers().Render(c)); strings.Contains(plain, "has no server UP") {
+		t.Errorf("a finding shown without the engine's:\n%s", plain)
 	}
 }

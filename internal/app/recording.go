@@ -77,8 +77,8 @@ func NoteBatch(a replay.Annotation) *sources.Batch {
 		title = "note (" + a.Author + "): " + a.Text
 	}
 	return &sources.Batch{Source: "notes", Events: []sources.Event{{
-		ID: fmt.Sprintf("note/%d/%s", a.At.UnixNano(), a.Author), Source: "notes", Start: a.At, End: a.At,
-		Severity: sources.SevInfo, Title: firstLine(title), Text: a.Text, Labels: map[string]string{"kind": "note"},
+		ID: fmt.Sprintf("note/%d/%s", a.At.UnixNano(), a.Author), Source: "notes", Kind: sources.EventNote, Start: a.At, End: a.At,
+		Severity: sources.SevInfo, Title: firstLine(title), Text: a.Text,
 	}}}
 }
 

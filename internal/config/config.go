@@ -281,6 +281,9 @@ func (c *Config) parseRules(file string, n ast.Node) error {
 			Layer  string            `yaml:"layer"`
 			Node   string            `yaml:"node"`
 			Unit   string            `yaml:"unit"`
+			Kind   string            `yaml:"kind"`
+			Harm   string            `yaml:"harm"`
+			Bad    string            `yaml:"bad"` // the same as harm: which way is bad
 		}
 		if err := decode(file, item, &r); err != nil {
 			return err
@@ -302,10 +305,27 @@ func (c *Config) parseRules(file string, n ast.Node) error {
 		if !ok {
 			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown layer %q (edge, lb, app, db, host, network, provider)", r.Layer)}
 		}
-		if role == sources.RoleUnknown && layer == sources.LayerUnknown && r.Node == "" && r.Unit == "" {
-			return &Error{File: file, Line: l, Msg: "a rule must set role, layer, node or unit"}
+		kind, ok := sources.ParseSeriesKind(r.Kind)
+		if !ok {
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown kind %q (gauge, rate, ratio, counter)", r.Kind)}
 		}
-		c.Rules = append(c.Rules, sources.Rule{Match: r.Match, Labels: r.Labels, Source: r.Source, Role: role, Layer: layer, Node: r.Node, Unit: r.Unit})
+		if r.Harm != "" && r.Bad != "" && !strings.EqualFold(r.Harm, r.Bad) {
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("harm %q and bad %q disagree: give one of them", r.Harm, r.Bad)}
+		}
+		key, word := "harm", r.Harm
+		if word == "" {
+			key, word = "bad", r.Bad
+		}
+		harm, ok := sources.ParseHarm(word)
+		if !ok {
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown %s %q (up: going up is bad, down: going down is bad, both)", key, word)}
+		}
+		if role == sources.RoleUnknown && layer == sources.LayerUnknown && r.Node == "" && r.Unit == "" &&
+			kind == sources.SeriesUnknown && harm == sources.HarmUnset {
+			return &Error{File: file, Line: l, Msg: "a rule must set role, layer, node, unit, kind or harm"}
+		}
+		c.Rules = append(c.Rules, sources.Rule{Match: r.Match, Labels: r.Labels, Source: r.Source, Role: role, Layer: layer,
+			Node: r.Node, Unit: r.Unit, Kind: kind, Harm: harm})
 	}
 	return nil
 }

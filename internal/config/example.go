@@ -40,7 +40,9 @@ sources:
 	b.WriteString(`
 # Rules say what a series is: its role (symptom, resource, traffic), its
 # layer (edge, lb, app, db, host, network, provider), the node it describes
-# ($label takes a label's value) and its unit. The first match wins.
+# ($label takes a label's value), its unit, its kind (gauge, rate, ratio,
+# counter) and which way it hurts (harm: up, down or both; "bad:" is the
+# same key). The first match wins.
 rules:
   - match: "servers.db*.cpu.iowait"
     role: resource
@@ -49,6 +51,9 @@ rules:
     labels: {instance: "db-*"}
     layer: db
     node: $instance
+  - match: "stats.gauges.cache.hit_ratio"
+    kind: ratio
+    bad: down
 
 # Dependencies between nodes, outside in: the engine blames the deepest
 # anomalous dependency first.

@@ -54,7 +54,7 @@ func meltingVolume(t *testing.T) *replay.Recording {
 				{Name: "scur", Labels: map[string]string{"backend": "be_app"}, Unit: "count", Role: sources.RoleTraffic, Layer: sources.LayerLB, Node: "be_app", Points: []sources.Point{{T: at, V: sess}}},
 				{Name: "slim", Labels: map[string]string{"backend": "be_app"}, Unit: "count", Role: sources.RoleTraffic, Layer: sources.LayerLB, Node: "be_app", Points: []sources.Point{{T: at, V: 1000}}},
 			},
-			Nodes:  []sources.NodeState{{Kind: "server", ID: "lb-1/be_app/app-2", Name: "app-2", Layer: sources.LayerApp, State: state, Severity: sev, Attrs: map[string]string{"detail": "L7STS/500 in 2003ms | check failed"}}},
+			Nodes:  []sources.NodeState{{Kind: "server", ID: "lb-1/be_app/app-2", Name: "app-2", Layer: sources.LayerApp, State: state, Severity: sev}},
 			Status: sources.Status{Health: sources.HealthOK},
 		}
 		if i == 20 {

@@ -223,7 +223,11 @@ func seriesTemplate(name string, mq MetricQuery, unit string, role sources.Role,
 	if node == "" && len(mq.Dimensions) > 0 {
 		node = mq.Dimensions[0][1]
 	}
-	return sources.Series{Name: name, Labels: labels, Unit: unit, Role: role, Layer: layer, Node: node}
+	s := sources.Series{Name: name, Labels: labels, Unit: unit, Role: role, Layer: layer, Node: node}
+	if mq.PerSecond {
+		s.Kind = sources.SeriesRate
+	}
+	return s
 }
 
 // presetQueries turns the id lists into the metrics an on-call engineer

@@ -532,6 +532,7 @@ func (s *HealthSource) healthEvent(e htypes.Event, d eventDetail) sources.Event 
 	code := sources.Clean(sdkaws.ToString(e.EventTypeCode))
 	ev := sources.Event{
 		ID:      "aws-health:" + arn,
+		Kind:    sources.EventProvider,
 		Start:   sdkaws.ToTime(e.StartTime),
 		Updated: sdkaws.ToTime(e.LastUpdatedTime),
 		Layer:   sources.LayerProvider,

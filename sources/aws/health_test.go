@@ -171,7 +171,8 @@ func TestHealthEventOpensUpdatesResolves(t *testing.T) {
 		t.Errorf("Health must be signed for us-east-1 whatever AWS_REGION says: %q", calls[0].Auth)
 	}
 	ev := eventByID(b, id)
-	if ev == nil || !ev.Open() || ev.Severity != sources.SevCritical || !ev.Start.Equal(t0) || ev.Layer != sources.LayerProvider || ev.Node != "ec2-eu-west-1" {
+	if ev == nil || !ev.Open() || ev.Severity != sources.SevCritical || !ev.Start.Equal(t0) || ev.Layer != sources.LayerProvider || ev.Node != "ec2-eu-west-1" ||
+		ev.Kind != sources.EventProvider {
 		t.Fatalf("step 1: %+v", ev)
 	}
 	if !strings.Contains(ev.Text, "i-0a1b2c3d4e5f60001 (IMPAIRED)") || !strings.Contains(ev.Text, "investigating increased network packet loss") || !strings.Contains(ev.Title, "eu-west-1a") {

@@ -264,11 +264,16 @@ func StateWord(status int) string {
 	return "disruption"
 }
 
-var statePhrase = map[int]string{
-	StatusOperational:   "is operating normally",
-	StatusInformational: "has an informational notice",
-	StatusDegraded:      "is degraded",
-	StatusDisruption:    "has a disruption",
+// stateClass says what a status means: an informational notice leaves
+// the service up, a degraded one serves with trouble, a disruption is down.
+func stateClass(status int) sources.StateClass {
+	switch status {
+	case StatusOperational, StatusInformational:
+		return sources.ClassUp
+	case StatusDegraded:
+		return sources.ClassDegraded
+	}
+	return sources.ClassDown
 }
 
 type feedResult struct {
@@ -428,25 +433,18 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 		svc, region := SplitKey(key)
 		st := worst[key]
 		n := sources.NodeState{
-			Kind:     "service",
+			Kind:     sources.NodeService,
 			ID:       key,
 			Name:     key, // the same name the events carry as their Node
 			Layer:    sources.LayerProvider,
 			State:    StateWord(st),
+			Class:    stateClass(st),
 			Severity: Severity(st),
-			Attrs:    map[string]string{"service": svc, "provider": "aws"},
-			Values:   map[string]float64{"status": float64(st)},
-		}
-		if region != "" {
-			n.Attrs["region"] = region
+			Provider: &sources.ProviderNode{Provider: "AWS", Service: svc, Region: region},
 		}
 		if ev := worstEvent[key]; ev != nil && st > StatusOperational {
 			n.Since = ev.Start
-			n.Attrs["event"] = ev.Title
-			n.Attrs["event_id"] = ev.ID
-			// read by the correlation engine's node findings
-			n.Attrs["finding"] = sources.Clean(fmt.Sprintf("AWS says %s %s: %s", strings.TrimSpace(svc+" "+region), statePhrase[st], ev.Title))
-			n.Attrs["detail"] = ev.Text
+			n.Provider.Event, n.Provider.EventID = ev.Title, ev.ID
 		}
 		b.Nodes = append(b.Nodes, n)
 	}
@@ -468,6 +466,7 @@ func (s *StatusSource) dashboardEvent(e *DashboardEvent) sources.Event {
 	svc, region := SplitKey(e.Service)
 	ev := sources.Event{
 		ID:      "aws-status:" + id,
+		Kind:    sources.EventProvider,
 		Start:   e.Start(),
 		Updated: e.Updated(),
 		Layer:   sources.LayerProvider,
@@ -545,6 +544,7 @@ func (s *StatusSource) threadEvent(t *StatusThread, id string) sources.Event {
 	last := t.Items[len(t.Items)-1]
 	ev := sources.Event{
 		ID:       id,
+		Kind:     sources.EventProvider,
 		Start:    t.Start(),
 		Updated:  t.Updated(),
 		Severity: Severity(max(t.Worst(), StatusInformational)),

@@ -175,9 +175,10 @@ func TestStatusEventOpensUpdatesResolves(t *testing.T) {
 			if !ev.Updated.Equal(time.Unix(1795419000, 0)) || !strings.Contains(ev.Text, "use1-az4") {
 				t.Errorf("update: updated %v text %q", ev.Updated, ev.Text)
 			}
-			if ns := nodeByID(b, "ec2-us-east-1"); ns.Attrs["event_id"] != id || !ns.Since.Equal(ev.Start) ||
-				ns.Attrs["finding"] != "AWS says ec2 us-east-1 has a disruption: AWS Amazon Elastic Compute Cloud (N. Virginia): Increased API Error Rates" {
-				t.Errorf("node does not point at its event: %+v", ns)
+			if ns := nodeByID(b, "ec2-us-east-1"); ns.Provider == nil || ns.Provider.EventID != id || !ns.Since.Equal(ev.Start) || ns.Class != sources.ClassDown ||
+				*ns.Provider != (sources.ProviderNode{Provider: "AWS", Service: "ec2", Region: "us-east-1", EventID: id,
+					Event: "AWS Amazon Elastic Compute Cloud (N. Virginia): Increased API Error Rates"}) {
+				t.Errorf("node does not point at its event: %+v %+v", ns, ns.Provider)
 			}
 		case 2:
 			if !ev.End.Equal(time.Unix(1795424400, 0)) || strings.Contains(ev.Title, "[RESOLVED]") {

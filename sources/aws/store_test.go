@@ -36,6 +36,9 @@ func TestStatusBatchThroughTheStoreAndEngine(t *testing.T) {
 		if ev.Open() && ev.Layer == sources.LayerProvider {
 			open++
 			evTitle = ev.Title
+			if ev.Kind != sources.EventProvider {
+				t.Errorf("provider event of kind %v: %+v", ev.Kind, ev)
+			}
 		}
 	}
 	if open != 1 {

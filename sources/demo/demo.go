@@ -112,7 +112,24 @@ func Dependencies() []sources.Dependency {
 func metrics() []metric {
 	var ms []metric
 	add := func(src, name string, labels map[string]string, unit string, role sources.Role, layer sources.Layer, node string, f func(time.Time) float64) {
-		ms = append(ms, metric{source: src, series: sources.Series{Name: name, Labels: labels, Unit: unit, Role: role, Layer: layer, Node: node}, value: f})
+		// the demo knows its series: rates per second, shares in %, the
+		// rest levels; a check's success hurts going down, traffic either
+		// way, everything else going up
+		kind, harm := sources.SeriesGauge, sources.HarmUp
+		switch unit {
+		case "req/s":
+			kind = sources.SeriesRate
+		case "%":
+			kind = sources.SeriesRatio
+		}
+		switch {
+		case name == "probe_success":
+			harm = sources.HarmDown
+		case role == sources.RoleTraffic:
+			harm = sources.HarmBoth
+		}
+		ms = append(ms, metric{source: src, series: sources.Series{Name: name, Labels: labels, Unit: unit, Role: role, Layer: layer, Node: node,
+			Kind: kind, Harm: harm}, value: f})
 	}
 	// the load balancer: 5xx per server and backend, sessions, queue
 	for i, s := range appServers {
@@ -301,53 +318,50 @@ func (w *World) value(name string, labels map[string]string, t time.Time) float6
 }
 
 // lbNodes are what the HAProxy source reports for the demo's backend: the
-// same kinds, IDs, attributes and values, so the Load balancers view and
-// the check report read them alike.
+// same kinds, IDs, classes and figures, so the Load balancers view and the
+// check report read them alike.
 func (w *World) lbNodes(now time.Time) []sources.NodeState {
 	var nodes []sources.NodeState
 	up := 0
 	var scurSum float64
+	reqs := w.value("req_rate", map[string]string{"frontend": "www"}, now)
 	for _, s := range appServers {
-		st, sev := "UP", sources.SevOK
+		lb := sources.NewLBNode("app")
+		lb.Mode, lb.SessionLimit, lb.Weight = sources.LBModeHTTP, 100, 1
+		lb.Sessions = w.value("scur", map[string]string{"backend": "app", "server": s}, now)
+		lb.Rates.Resp5xx = w.value("hrsp_5xx", map[string]string{"backend": "app", "server": s}, now)
+		lb.Rates.Requests = reqs / float64(len(appServers))
+		lb.Check = sources.LBCheck{Status: "L7OK", Last: "HTTP status check returned code <200>", Duration: 2 + 3*incident(now, ErrorsLag)}
+		n := sources.NodeState{Kind: sources.NodeServer, ID: "lb-1/app/" + s, Name: s, Parent: "lb-1/app", Instance: "lb-1", Layer: sources.LayerLB,
+			State: "UP", Class: sources.ClassUp, Severity: sources.SevOK, Since: cycleStart(now), LB: lb}
+		scurSum += lb.Sessions
 		if s == "app-3" && app3Down(now) {
-			st, sev = "DOWN", sources.SevWarning
-		} else {
-			up++
-		}
-		n := sources.NodeState{Kind: "server", ID: "lb-1/app/" + s, Name: s, Parent: "lb-1/app", Instance: "lb-1", Layer: sources.LayerLB,
-			State: st, Severity: sev, Since: cycleStart(now),
-			Attrs: map[string]string{"check_status": "L7OK", "last_chk": "HTTP status check returned code <200>"},
-			Values: map[string]float64{
-				"scur": w.value("scur", map[string]string{"backend": "app", "server": s}, now), "slim": 100, "weight": 1,
-				"hrsp_5xx/s":     w.value("hrsp_5xx", map[string]string{"backend": "app", "server": s}, now),
-				"req_tot/s":      w.value("req_rate", map[string]string{"frontend": "www"}, now) / float64(len(appServers)),
-				"check_duration": 2 + 3*incident(now, ErrorsLag),
-			}}
-		scurSum += n.Values["scur"]
-		if st == "DOWN" {
-			n.Attrs["check_status"] = "L7STS"
-			n.Attrs["last_chk"] = "HTTP status check returned code <500>"
+			n.State, n.Class, n.Severity = "DOWN", sources.ClassDown, sources.SevWarning
+			lb.Check.Status, lb.Check.Failed, lb.Check.Last = "L7STS", true, "HTTP status check returned code <500>"
 			if at, ok := firstTime(now, w.Step, app3Down); ok {
 				n.Since = at
 			}
+		} else {
+			up++
 		}
 		nodes = append(nodes, n)
 	}
-	nodes = append([]sources.NodeState{{
-		Kind: "backend", ID: "lb-1/app", Name: "app", Instance: "lb-1", Layer: sources.LayerLB,
-		State: "UP", Severity: sources.SevOK, Since: cycleStart(now),
-		Attrs: map[string]string{"check": fmt.Sprintf("app (Active: %d/%d) sessions %.0f/%d", up, len(appServers), scurSum, 100*len(appServers)), "mode": "http"},
-		Values: map[string]float64{"up": float64(up), "total": float64(len(appServers)), "down": float64(len(appServers) - up),
-			"scur": scurSum, "slim": float64(100 * len(appServers)), "qcur": w.value("qcur", map[string]string{"backend": "app"}, now),
-			"hrsp_5xx/s": w.value("hrsp_5xx", map[string]string{"backend": "app"}, now),
-			"req_tot/s":  w.value("req_rate", map[string]string{"frontend": "www"}, now)},
+	lb := sources.NewLBNode("app")
+	lb.Mode, lb.Up, lb.Total, lb.Down = sources.LBModeHTTP, up, len(appServers), len(appServers)-up
+	lb.Sessions, lb.SessionLimit = scurSum, float64(100*len(appServers))
+	lb.Queue = w.value("qcur", map[string]string{"backend": "app"}, now)
+	lb.Rates.Resp5xx = w.value("hrsp_5xx", map[string]string{"backend": "app"}, now)
+	lb.Rates.Requests = reqs
+	return append([]sources.NodeState{{
+		Kind: sources.NodeBackend, ID: "lb-1/app", Name: "app", Instance: "lb-1", Layer: sources.LayerLB,
+		State: "UP", Class: sources.ClassUp, Severity: sources.SevOK, Since: cycleStart(now), LB: lb,
+		Attrs: map[string]string{"check": fmt.Sprintf("app (Active: %d/%d) sessions %.0f/%d", up, len(appServers), scurSum, 100*len(appServers))},
 	}}, nodes...)
-	return nodes
 }
 
 func (w *World) lbEvents(now time.Time) []sources.Event {
 	return w.spanEvent(now, app3Down, sources.Event{
-		ID: "app/app-3/down", Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "app-3",
+		ID: "app/app-3/down", Kind: sources.EventState, Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "app-3",
 		Title: "app/app-3 is DOWN (L7STS)", Text: "Layer7 wrong status: HTTP status check returned code <500>",
 	})
 }
@@ -355,7 +369,7 @@ func (w *World) lbEvents(now time.Time) []sources.Event {
 func (w *World) checkEvents(now time.Time) []sources.Event {
 	failing := func(t time.Time) bool { return incident(t, ErrorsLag) > 0.55 }
 	return w.spanEvent(now, failing, sources.Event{
-		ID: "shop", Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
+		ID: "shop", Kind: sources.EventAlert, Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
 		Title: "check https://shop.example.com/ failing", Text: "HTTP 502 Bad Gateway from 3 of 4 locations",
 	})
 }

@@ -405,7 +405,26 @@ func toSeries(rs *RenderSeries, pts []sources.Point) sources.Series {
 		}
 		labels[sources.Clean(k)] = sources.Clean(v)
 	}
-	return sources.Series{Name: name, Labels: labels, Node: guessNode(name, labels), Points: pts}
+	return sources.Series{Name: name, Labels: labels, Node: guessNode(name, labels), Kind: targetKind(name), Points: pts}
+}
+
+// targetKind is what the outermost function of a render target makes of
+// the series: perSecond a rate, asPercent and divideSeries a share,
+// integral a running total; a plain path says nothing (rules may).
+func targetKind(target string) sources.SeriesKind {
+	fn, _, ok := strings.Cut(target, "(")
+	if !ok {
+		return sources.SeriesUnknown
+	}
+	switch fn {
+	case "perSecond", "scaleToSeconds":
+		return sources.SeriesRate
+	case "asPercent", "divideSeries", "divideSeriesLists":
+		return sources.SeriesRatio
+	case "integral":
+		return sources.SeriesCounter
+	}
+	return sources.SeriesUnknown
 }
 
 // hostTrees are first path components under which the second names a host

@@ -36,7 +36,7 @@ func DefaultRules() sources.Rules {
 		{Match: "*.iostat.*.await", Role: res, Layer: host, Unit: "ms"},
 		{Match: "*.iostat.*", Role: res, Layer: host},
 		{Match: "*.disk-*.disk_io_time.*", Role: res, Layer: host, Unit: "ms"},
-		{Match: "*.diskspace.*.byte_percentfree", Role: res, Layer: host, Unit: "%"},
+		{Match: "*.diskspace.*.byte_percentfree", Role: res, Layer: host, Unit: "%", Kind: sources.SeriesRatio, Harm: sources.HarmDown},
 		{Match: "*.diskspace.*", Role: res, Layer: host},
 		{Match: "*.df-*.*", Role: res, Layer: host},
 		// network

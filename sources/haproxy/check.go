@@ -32,35 +32,42 @@ func Check(nodes []sources.NodeState) CheckResult {
 	}
 	var lines []line
 	for _, n := range nodes {
-		switch {
-		case n.Kind == "backend" && n.Attrs["check"] != "":
-			text := n.Attrs["check"]
+		lb := n.LB
+		if lb == nil {
+			continue
+		}
+		switch n.Kind {
+		case sources.NodeBackend:
+			text := CheckLine(n.Name, lb.Up, lb.Total, lb.Sessions, lb.SessionLimit)
+			if lb.Instances > 0 {
+				text += fmt.Sprintf(" on %d LBs", lb.Instances)
+			}
 			if n.Instance != "" {
 				text = n.Instance + ": " + text
 			}
 			lines = append(lines, line{n.Severity, text})
-			if n.Severity == sources.SevCritical {
-				r.Problems = append(r.Problems, n.Attrs["finding"])
+			if p := backendProblem(&n); p != "" {
+				r.Problems = append(r.Problems, p)
 				r.Severity = sources.SevCritical
 			}
-		case n.Kind == "server" && n.Attrs["backend"] != "":
-			where := n.Attrs["backend"] + "/" + n.Name
+		case sources.NodeServer:
+			where := lb.Proxy + "/" + n.Name
 			if n.Instance != "" {
 				where += " on " + n.Instance
 			}
 			switch {
-			case classOf(n.State) == "DOWN":
+			case n.Class == sources.ClassDown:
 				p := fmt.Sprintf("server %s is %s", where, n.State)
-				if cs := n.Attrs["check_status"]; cs != "" {
+				if cs := lb.Check.Status; cs != "" {
 					p += " (" + cs
-					if lc := n.Attrs["last_chk"]; lc != "" {
+					if lc := lb.Check.Last; lc != "" {
 						p += ": " + lc
 					}
 					p += ")"
 				}
 				r.Problems = append(r.Problems, p)
-			case n.Attrs["flapping"] != "":
-				r.Problems = append(r.Problems, fmt.Sprintf("server %s is flapping: %s", where, n.Attrs["flapping"]))
+			case n.Flapping:
+				r.Problems = append(r.Problems, fmt.Sprintf("server %s is flapping: %d DOWN transitions in %s", where, n.Flaps, n.FlapWindow))
 			default:
 				continue
 			}
@@ -74,6 +81,21 @@ func Check(nodes []sources.NodeState) CheckResult {
 		r.Lines = append(r.Lines, l.text)
 	}
 	return r
+}
+
+// backendProblem says why a backend is critical: no server UP (on any LB,
+// for a fleet's sum), or DOWN with no server at all; "" otherwise.
+func backendProblem(n *sources.NodeState) string {
+	lb := n.LB
+	switch {
+	case lb.Total > 0 && lb.Up == 0 && lb.Instances > 0:
+		return fmt.Sprintf("backend %s has no server UP on any LB (Active: 0/%d)", n.Name, lb.Total)
+	case lb.Total > 0 && lb.Up == 0:
+		return fmt.Sprintf("backend %s has no server UP (Active: 0/%d)", n.Name, lb.Total)
+	case lb.Total == 0 && n.Class == sources.ClassDown:
+		return fmt.Sprintf("backend %s is DOWN", n.Name)
+	}
+	return ""
 }
 
 // ExitCode is the Nagios exit code of the result.

@@ -294,7 +294,7 @@ func TestRealHAProxyServerGoesDownAndComesBack(t *testing.T) {
 		b, _, _ = waitState(t, s, "lb/app/app-2", "DOWN", 5*time.Second)
 	}
 	n := findNode(b, "lb/app/app-2")
-	if n.Severity != sources.SevWarning || n.Attrs["check_status"] != "L4CON" && n.Attrs["check_status"] != "L7RSP" && n.Attrs["check_status"] != "L4TOUT" {
+	if cs := n.LB.Check.Status; n.Severity != sources.SevWarning || n.Class != sources.ClassDown || !n.LB.Check.Failed || cs != "L4CON" && cs != "L7RSP" && cs != "L4TOUT" {
 		t.Errorf("DOWN node: %+v", n)
 	}
 	var down *sources.Event
@@ -327,7 +327,7 @@ func TestRealHAProxyServerGoesDownAndComesBack(t *testing.T) {
 	l.backends[1].Stop()
 	b, _, _ = waitState(t, s, "lb/app/app-1", "DOWN", 5*time.Second)
 	b, _, _ = waitState(t, s, "lb/app/app-2", "DOWN", 5*time.Second)
-	if be := findNode(b, "lb/app/BACKEND"); be.Severity != sources.SevCritical || !strings.Contains(be.Attrs["finding"], "no server UP (Active: 0/2)") {
+	if be := findNode(b, "lb/app/BACKEND"); be.Severity != sources.SevCritical || be.LB.Up != 0 || be.LB.Total != 2 || be.LB.Down != 2 {
 		t.Errorf("backend with no server UP: %+v", be)
 	}
 }
@@ -424,7 +424,7 @@ func TestRealHAProxyTCPSocketAndStatsPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := findNode(b, "lb/app/app-1"); n == nil || n.Attrs["addr"] != "" {
+	if n := findNode(b, "lb/app/app-1"); n == nil || n.LB.Addr != "" {
 		t.Errorf("stats page: %+v (addr is empty over HTTP)", n)
 	}
 	bad, _ := New(sources.Env{Name: "lb"}, Options{URL: url, Username: "admin", Password: "nope"})
@@ -562,10 +562,10 @@ func TestRealHAProxyFlappingServerStandsOut(t *testing.T) {
 	if flap.Severity != sources.SevWarning || !strings.Contains(flap.Title, "3 DOWN transitions") {
 		t.Errorf("flap event: %+v", flap)
 	}
-	if node.Attrs["flapping"] == "" || node.Severity != sources.SevWarning {
+	if !node.Flapping || node.Flaps < 3 || node.Severity != sources.SevWarning {
 		t.Errorf("flapping server node: %+v", node)
 	}
-	if be := findNode(mustPoll(t, s), "lb/app/BACKEND"); be.Severity != sources.SevWarning || !strings.Contains(be.Attrs["finding"], "flapping") {
+	if be := findNode(mustPoll(t, s), "lb/app/BACKEND"); be.Severity != sources.SevWarning || be.LB.Flapping != 1 {
 		t.Errorf("backend of a flapping server: %+v", be)
 	}
 }

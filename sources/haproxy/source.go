@@ -201,7 +201,8 @@ type instance struct {
 	backends map[string]*backendTrack
 	names    map[string]string
 	lastBad  [2]int
-	lastStat *Stats // its rows are reused by the next parse
+	lastStat *Stats               // its rows are reused by the next parse
+	rateBuf  [][numFields]float64 // the rows' rates, reused by the next poll
 }
 
 // intern cleans a proxy or server name and keeps one copy of it across
@@ -233,6 +234,7 @@ type serverTrack struct {
 
 type backendTrack struct {
 	noServer *sources.Event
+	failover *sources.Event // every active server down, the backups serving
 }
 
 // result is one instance's poll, parsed.
@@ -333,9 +335,9 @@ func (s *Source) fetchOne(ctx context.Context, in *instance) result {
 func (s *Source) detail(b *sources.Batch, ok int, errs []error) string {
 	var servers, down int
 	for _, n := range b.Nodes {
-		if n.Kind == "server" {
+		if n.Kind == sources.NodeServer {
 			servers++
-			if classOf(n.State) == "DOWN" {
+			if n.Class == sources.ClassDown {
 				down++
 			}
 		}
@@ -356,7 +358,7 @@ func (s *Source) instanceFailing(b *sources.Batch, in *instance, now time.Time, 
 	}
 	e := s.instFails[in.name]
 	if e == nil {
-		e = &sources.Event{ID: in.name + "/unreachable/" + strconv.FormatInt(now.Unix(), 10), Start: now,
+		e = &sources.Event{ID: in.name + "/unreachable/" + strconv.FormatInt(now.Unix(), 10), Kind: sources.EventAlert, Start: now,
 			Severity: sources.SevWarning, Layer: sources.LayerLB, Node: in.name,
 			Title:  fmt.Sprintf("load balancer %s: stats unreadable", in.name),
 			Labels: map[string]string{"instance": in.name}}
@@ -483,13 +485,58 @@ func alive(class string) bool {
 }
 
 type backendSum struct {
-	up, total, down int
-	backupUp        int
-	flapping        int
+	up, total, down   int
+	backups, backupUp int
+	flapping          int
 }
 
+// statTable is one instance's answer on its way through the passes of
+// process: each row's key and names, and its rates, worked out once.
+type statTable struct {
+	st     *Stats
+	keys   []string // "proxy/server", the row's identity between polls
+	px, sv []string // interned proxy and server names
+	// rates[i] holds row i's counters per second since the last poll; NaN
+	// when there is none (first poll, a new row, a reload)
+	rates     [][numFields]float64
+	haveRates bool
+	sums      map[string]*backendSum // by backend, filled by the server pass
+}
+
+// process turns one instance's answer into series, node states and events,
+// in passes: reload check → rates, once per row → series → servers →
+// frontends and backends → the process itself.
 func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, now time.Time, fl *fleet) {
-	// 1. reload or restart?
+	a := in.newTable(st)
+	reset := s.reloaded(b, in, a, info, now)
+	in.rowRates(a, reset, now)
+	in.rowSeries(b, a, now, fl)
+	s.servers(b, in, a, now)
+	s.proxies(b, in, a, now, fl)
+	in.processSeries(b, info, now)
+	next := make(map[string][numFields]float64, len(st.Rows))
+	for i := range st.Rows {
+		next[a.keys[i]] = st.Rows[i].V
+	}
+	in.prev, in.prevAt = next, now
+	in.lastStat = st
+}
+
+func (in *instance) newTable(st *Stats) *statTable {
+	n := len(st.Rows)
+	a := &statTable{st: st, keys: make([]string, n), px: make([]string, n), sv: make([]string, n), sums: map[string]*backendSum{}}
+	for i := range st.Rows {
+		r := &st.Rows[i]
+		a.px[i], a.sv[i] = in.intern(r.Proxy), in.intern(r.Server)
+		a.keys[i] = a.px[i] + "/" + a.sv[i]
+	}
+	return a
+}
+
+// reloaded tells whether HAProxy reloaded or restarted (or its counters
+// were cleared) since the last poll, and if so adds the reload event: a new
+// pid or start time, an uptime going back, or a counter going down.
+func (s *Source) reloaded(b *sources.Batch, in *instance, a *statTable, info *Info, now time.Time) bool {
 	reset, why, byCounters := false, "", false
 	if info != nil {
 		switch {
@@ -502,70 +549,79 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		}
 		in.pid, in.start, in.uptime = info.Pid, info.StartTimeSec, info.UptimeSec
 	}
-	keys := make([]string, len(st.Rows))
-	for i := range st.Rows {
-		r := &st.Rows[i]
-		keys[i] = in.intern(r.Proxy) + "/" + in.intern(r.Server)
-	}
 	if !reset && in.prev != nil {
-		for i := range st.Rows {
-			p, ok := in.prev[keys[i]]
-			if !ok {
-				continue
-			}
-			for _, f := range allCounters {
-				if st.Rows[i].V[f] < p[f] { // NaN compares false
-					reset, byCounters = true, true
-					why = fmt.Sprintf("%s %s went down (%v → %v)", keys[i], f, p[f], st.Rows[i].V[f])
-					break
-				}
-			}
-			if reset {
-				break
-			}
-		}
+		why, reset = counterWentDown(in, a)
+		byCounters = reset
 	}
-	dt := now.Sub(in.prevAt).Seconds()
-	haveRates := in.prev != nil && !reset && dt > 0
-	if reset {
-		e := sources.Event{ID: in.name + "/reload/" + strconv.FormatInt(now.UnixMilli(), 10), Start: now, End: now, Updated: now,
-			Severity: sources.SevInfo, Layer: sources.LayerLB, Node: in.name,
-			Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
-			Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
-			Labels: map[string]string{"instance": in.name}}
-		if byCounters { // no pid to go by: a reload, a restart or `clear counters all`
-			e.Title = fmt.Sprintf("haproxy reloaded or counters cleared on %s", in.name)
-		}
-		if info != nil && info.Version != "" {
-			e.Text += "; version " + sources.Clean(info.Version)
-		}
-		b.Events = append(b.Events, e)
+	if !reset {
+		return false
 	}
+	e := sources.Event{ID: in.name + "/reload/" + strconv.FormatInt(now.UnixMilli(), 10), Kind: sources.EventReload, Start: now, End: now, Updated: now,
+		Severity: sources.SevInfo, Layer: sources.LayerLB, Node: in.name,
+		Title:  fmt.Sprintf("haproxy reloaded on %s", in.name),
+		Text:   sources.CleanText(why) + "; counters restarted, one rate interval skipped",
+		Labels: map[string]string{"instance": in.name}}
+	if byCounters { // no pid to go by: a reload, a restart or `clear counters all`
+		e.Title = fmt.Sprintf("haproxy reloaded or counters cleared on %s", in.name)
+	}
+	if info != nil && info.Version != "" {
+		e.Text += "; version " + sources.Clean(info.Version)
+	}
+	b.Events = append(b.Events, e)
+	return true
+}
 
-	// 2. per-row series and node states
-	sums := map[string]*backendSum{}
-	serverIdx := []int{}
-	next := make(map[string][numFields]float64, len(st.Rows))
-	var rates [numFields]float64
-	for i := range st.Rows {
-		r := &st.Rows[i]
-		key := keys[i]
-		next[key] = r.V
-		for f := range rates {
-			rates[f] = math.NaN()
+// counterWentDown finds the first counter lower than at the last poll.
+func counterWentDown(in *instance, a *statTable) (string, bool) {
+	for i := range a.st.Rows {
+		p, ok := in.prev[a.keys[i]]
+		if !ok {
+			continue
 		}
-		if haveRates {
-			if p, ok := in.prev[key]; ok {
-				for _, m := range counters {
-					rates[m.f] = (r.V[m.f] - p[m.f]) / dt
-				}
+		for _, f := range allCounters {
+			if v := a.st.Rows[i].V[f]; v < p[f] { // NaN compares false
+				return fmt.Sprintf("%s %s went down (%v → %v)", a.keys[i], f, p[f], v), true
 			}
 		}
+	}
+	return "", false
+}
+
+// rowRates works out every row's counter rates, once for all the passes.
+func (in *instance) rowRates(a *statTable, reset bool, now time.Time) {
+	dt := now.Sub(in.prevAt).Seconds()
+	a.haveRates = in.prev != nil && !reset && dt > 0
+	if cap(in.rateBuf) < len(a.st.Rows) {
+		in.rateBuf = make([][numFields]float64, len(a.st.Rows))
+	}
+	a.rates = in.rateBuf[:len(a.st.Rows)]
+	for i := range a.st.Rows {
+		rs := &a.rates[i]
+		for f := range rs {
+			rs[f] = math.NaN()
+		}
+		if !a.haveRates {
+			continue
+		}
+		if p, ok := in.prev[a.keys[i]]; ok {
+			r := &a.st.Rows[i]
+			for _, m := range counters {
+				rs[m.f] = (r.V[m.f] - p[m.f]) / dt
+			}
+		}
+	}
+}
+
+// rowSeries adds each frontend's, backend's and server's series: the
+// counters as rates (from the second poll on) and the gauges.
+func (in *instance) rowSeries(b *sources.Batch, a *statTable, now time.Time, fl *fleet) {
+	for i := range a.st.Rows {
+		r := &a.st.Rows[i]
 		bit := onBit(r.Type)
 		if bit == 0 {
 			continue // listeners
 		}
-		px, sv := in.intern(r.Proxy), in.intern(r.Server)
+		px, sv := a.px[i], a.sv[i]
 		labels := map[string]string{"instance": in.name}
 		node := px
 		switch r.Type {
@@ -579,10 +635,10 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			node = sv
 		}
 		for _, m := range counters {
-			if m.on&bit == 0 || !haveRates {
+			if m.on&bit == 0 || !a.haveRates {
 				continue
 			}
-			v := rates[m.f]
+			v := a.rates[i][m.f]
 			if math.IsNaN(v) && math.IsNaN(r.V[m.f]) {
 				continue // the column does not exist for this row
 			}
@@ -594,58 +650,72 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 			}
 			b.Series = append(b.Series, series(m, labels, node, now, r.V[m.f]).Series)
 		}
-		if r.Type == TypeServer {
-			serverIdx = append(serverIdx, i)
-		}
 		if r.Type == TypeBackend {
-			if sums[px] == nil {
-				sums[px] = &backendSum{}
+			if a.sums[px] == nil {
+				a.sums[px] = &backendSum{}
 			}
-			fl.addBackend(px, r, &rates, haveRates)
+			fl.addBackend(px, r, &a.rates[i], a.haveRates)
 		}
 	}
-	// 3. servers: states, transitions, flapping
+}
+
+// servers follows each server's state (events, flapping), adds its node
+// state and counts it in its backend's sums; servers gone from the
+// configuration end their open events.
+func (s *Source) servers(b *sources.Batch, in *instance, a *statTable, now time.Time) {
 	seen := map[string]bool{}
-	for _, i := range serverIdx {
-		r := &st.Rows[i]
-		px, sv := in.intern(r.Proxy), in.intern(r.Server)
-		key := keys[i]
+	for i := range a.st.Rows {
+		r := &a.st.Rows[i]
+		if r.Type != TypeServer {
+			continue
+		}
+		px, sv, key := a.px[i], a.sv[i], a.keys[i]
 		seen[key] = true
 		class := classOf(r.Status)
-		bs := sums[px]
+		flaps, flapping := s.track(b, in, key, px, sv, r, class, now, a.haveRates)
+		bs := a.sums[px]
 		if bs == nil {
 			bs = &backendSum{}
-			sums[px] = bs
+			a.sums[px] = bs
 		}
-		bs.total++
-		if alive(class) {
-			if r.V[Bck] == 1 {
-				bs.backupUp++
-			}
-			bs.up++
+		bs.add(class, r.V[Bck] == 1, flapping)
+		n := serverNode(in.name, px, sv, r, class, now, &a.rates[i])
+		n.Flaps, n.FlapWindow, n.Flapping = flaps, s.flapWin, flapping
+		if flapping && n.Severity < sources.SevWarning {
+			n.Severity = sources.SevWarning
 		}
-		if class == "DOWN" {
-			bs.down++
-		}
-		flapping := s.track(b, in, key, px, sv, r, class, now, haveRates)
-		if flapping > 0 {
-			bs.flapping++
-		}
-		b.Nodes = append(b.Nodes, serverNode(in.name, px, sv, r, class, now, &rates, flapping, s.flapWin))
-		// the per-row rates of this server for node values
-		if p, ok := in.prev[key]; ok && haveRates {
-			n := &b.Nodes[len(b.Nodes)-1]
-			for _, f := range []Field{Stot, ReqTot, Hrsp5xx, Econ, Eresp, Chkdown} {
-				n.Values[f.String()+"/s"] = (r.V[f] - p[f]) / dt
-			}
-		}
+		b.Nodes = append(b.Nodes, n)
 	}
+	in.forgetServers(b, seen, now)
+}
+
+// add counts one server in its backend's sums.
+func (bs *backendSum) add(class string, backup, flapping bool) {
+	bs.total++
+	if backup {
+		bs.backups++
+	}
+	if alive(class) {
+		if backup {
+			bs.backupUp++
+		}
+		bs.up++
+	}
+	if class == "DOWN" {
+		bs.down++
+	}
+	if flapping {
+		bs.flapping++
+	}
+}
+
+// forgetServers ends the open events of servers no longer in the answer:
+// removed at runtime (`del server`) or by a reload with a new config.
+func (in *instance) forgetServers(b *sources.Batch, seen map[string]bool, now time.Time) {
 	for k, t := range in.servers {
 		if seen[k] {
 			continue
 		}
-		// removed at runtime (`del server`) or by a reload with a new
-		// config: its open events end here
 		for _, e := range []*sources.Event{t.down, t.flap} {
 			if e != nil {
 				e.End, e.Updated = now, now
@@ -655,52 +725,54 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 		}
 		delete(in.servers, k)
 	}
-	// 4. frontends and backends
-	for i := range st.Rows {
-		r := &st.Rows[i]
-		if r.Type != TypeFrontend && r.Type != TypeBackend {
-			continue
+}
+
+// proxies adds the frontends' and backends' node states, each backend's
+// servers up and down, and its "no server UP" event; backends gone from
+// the configuration end theirs.
+func (s *Source) proxies(b *sources.Batch, in *instance, a *statTable, now time.Time, fl *fleet) {
+	for i := range a.st.Rows {
+		r := &a.st.Rows[i]
+		px := a.px[i]
+		switch r.Type {
+		case TypeFrontend:
+			b.Nodes = append(b.Nodes, frontendNode(in.name, px, r, now, &a.rates[i]))
+		case TypeBackend:
+			bs := a.sums[px]
+			b.Nodes = append(b.Nodes, backendNode(in.name, px, r, now, &a.rates[i], bs))
+			s.trackBackend(b, in, px, r, bs, now)
+			labels := map[string]string{"instance": in.name, "backend": px}
+			b.Series = append(b.Series,
+				series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(bs.down)).named("servers_down"),
+				series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(bs.up)).named("servers_up"))
+			fl.addCounts(px, bs)
 		}
-		px := in.intern(r.Proxy)
-		var rs [numFields]float64
-		for f := range rs {
-			rs[f] = math.NaN()
-		}
-		if p, ok := in.prev[keys[i]]; ok && haveRates {
-			for _, m := range counters {
-				rs[m.f] = (r.V[m.f] - p[m.f]) / dt
-			}
-		}
-		if r.Type == TypeFrontend {
-			b.Nodes = append(b.Nodes, frontendNode(in.name, px, r, now, &rs))
-			continue
-		}
-		bs := sums[px]
-		b.Nodes = append(b.Nodes, backendNode(in.name, px, r, now, &rs, bs))
-		s.trackBackend(b, in, px, r, bs, now)
-		labels := map[string]string{"instance": in.name, "backend": px}
-		b.Series = append(b.Series,
-			series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(bs.down)).named("servers_down"),
-			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(bs.up)).named("servers_up"))
-		fl.addCounts(px, bs)
 	}
 	for px, t := range in.backends {
-		if _, ok := sums[px]; !ok && t.noServer != nil {
-			t.noServer.End, t.noServer.Updated = now, now
-			t.noServer.Text += "\nthe backend is no longer in HAProxy's configuration"
-			b.Events = append(b.Events, *t.noServer)
-			delete(in.backends, px)
+		if _, ok := a.sums[px]; ok {
+			continue
 		}
+		for _, e := range []*sources.Event{t.noServer, t.failover} {
+			if e != nil {
+				e.End, e.Updated = now, now
+				e.Text += "\nthe backend is no longer in HAProxy's configuration"
+				b.Events = append(b.Events, *e)
+			}
+		}
+		delete(in.backends, px)
 	}
-	// 5. the process itself
-	if info != nil {
-		labels := map[string]string{"instance": in.name}
-		b.Series = append(b.Series,
-			series(metric{unit: "%", role: sources.RoleResource}, labels, in.name, now, info.Idle).named("haproxy_idle_pct"),
-			series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
+}
+
+// processSeries adds the HAProxy process's own series from `show info`.
+func (in *instance) processSeries(b *sources.Batch, info *Info, now time.Time) {
+	if info == nil {
+		return
 	}
-	in.prev, in.prevAt = next, now
-	in.lastStat = st
+	labels := map[string]string{"instance": in.name}
+	idle := series(metric{unit: "%", role: sources.RoleResource}, labels, in.name, now, info.Idle).named("haproxy_idle_pct")
+	idle.Kind, idle.Harm = sources.SeriesRatio, sources.HarmDown // less idle time is a busier process
+	b.Series = append(b.Series, idle,
+		series(metric{unit: "conns", role: sources.RoleTraffic}, labels, in.name, now, info.CurrConns).named("haproxy_current_conns"))
 }
 
 type namedSeries struct{ sources.Series }
@@ -708,11 +780,28 @@ type namedSeries struct{ sources.Series }
 func (n namedSeries) named(name string) sources.Series { n.Name = name; return n.Series }
 
 // series makes a one-point series. The series of one row share its labels
-// map: nobody may change Labels after the batch is built.
+// map: nobody may change Labels after the batch is built. HAProxy's
+// counters become rates, the rest are levels; what users feel and what
+// the servers spend hurts going up, traffic either way.
 func series(m metric, labels map[string]string, node string, at time.Time, v float64) namedSeries {
+	kind, harm := sources.SeriesGauge, sources.HarmUp
+	if isCounter[m.f] {
+		kind = sources.SeriesRate
+	}
+	if m.role == sources.RoleTraffic {
+		harm = sources.HarmBoth
+	}
 	return namedSeries{sources.Series{Name: m.f.String(), Labels: labels, Unit: m.unit, Role: m.role, Layer: sources.LayerLB,
-		Node: node, Points: onePoint(at, v)}}
+		Node: node, Kind: kind, Harm: harm, Points: onePoint(at, v)}}
 }
+
+// isCounter marks the fields that are read as counters and sent as rates.
+var isCounter = func() (c [numFields]bool) {
+	for _, m := range counters {
+		c[m.f] = true
+	}
+	return c
+}()
 
 // points hands out one-point slices from shared blocks: a big fleet makes
 // tens of thousands of them per poll.
@@ -733,66 +822,60 @@ func onePoint(at time.Time, v float64) []sources.Point {
 	return p
 }
 
+// serverPoll is one server's row in one poll on its way through track.
+// The words of its events are made only when there is an event: this runs
+// for every server of every LB at every poll.
+type serverPoll struct {
+	key, px, sv, inst string
+	r                 *Row
+	class             string
+	now, changedAt    time.Time
+
+	labels          map[string]string
+	what, checkText string
+}
+
+func (p *serverPoll) texts(fleet bool) {
+	if p.labels != nil {
+		return
+	}
+	p.labels = map[string]string{"instance": p.inst, "backend": p.px, "server": p.sv}
+	p.what = "server " + p.px + "/" + p.sv
+	if fleet {
+		p.what += " on " + p.inst
+	}
+	p.checkText = checkTextOf(p.r)
+}
+
+func (p *serverPoll) event(kind sources.EventKind, what string, at time.Time, sev sources.Severity) *sources.Event {
+	return &sources.Event{ID: p.key + "@" + p.inst + "/" + what + "/" + strconv.FormatInt(at.Unix(), 10), Kind: kind, Start: at, Updated: p.now,
+		Severity: sev, Layer: sources.LayerLB, Node: p.sv, Labels: p.labels}
+}
+
 // track follows one server's state between polls and emits its events.
-// It returns the number of DOWN transitions in the flap window when that
-// makes the server flapping, else 0.
-func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Row, class string, now time.Time, haveRates bool) int {
-	t := in.servers[key]
-	changedAt := now
+// It returns the server's DOWN transitions in the flap window, and whether
+// that makes it flapping (or it still is, inside the window of its flapping).
+func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Row, class string, now time.Time, haveRates bool) (int, bool) {
+	p := &serverPoll{key: key, px: px, sv: sv, inst: in.name, r: r, class: class, now: now, changedAt: now}
 	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
-		changedAt = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
+		p.changedAt = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
 	}
-	// the texts of events are built only when there is an event: this
-	// runs for every server of every LB at every poll
-	var labels map[string]string
-	var what, checkText string
-	texts := func() {
-		if labels != nil {
-			return
-		}
-		labels = map[string]string{"instance": in.name, "backend": px, "server": sv}
-		what = "server " + px + "/" + sv
-		if len(s.insts) > 1 {
-			what += " on " + in.name
-		}
-		checkText = checkTextOf(r)
-	}
+	fleet := len(s.insts) > 1
+	t := in.servers[key]
 	if t == nil {
 		t = &serverTrack{class: class, chkdown: r.V[Chkdown]}
 		in.servers[key] = t
 		if class == "DOWN" { // already DOWN when first seen
-			texts()
-			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
-				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
-				Title: what + " DOWN", Text: checkText}
+			p.texts(fleet)
+			t.down = p.event(sources.EventState, "down", p.changedAt, sources.SevWarning)
+			t.down.Title, t.down.Text = p.what+" DOWN", p.checkText
 			b.Events = append(b.Events, *t.down)
 		}
 	}
 	t.lastSeen = now
 	if class != t.class && t.class != "" {
-		texts()
-		prev := t.class
-		if class == "DOWN" {
-			t.downs = append(t.downs, changedAt)
-			t.down = &sources.Event{ID: key + "@" + in.name + "/down/" + strconv.FormatInt(changedAt.Unix(), 10), Start: changedAt, Updated: now,
-				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels,
-				Title: what + " DOWN", Text: "was " + prev + "; " + checkText}
-			b.Events = append(b.Events, *t.down)
-		} else {
-			if t.down != nil {
-				t.down.End, t.down.Updated = changedAt, now
-				t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", sources.Clean(r.Status), changedAt.Sub(t.down.Start).Round(time.Second), checkText)
-				b.Events = append(b.Events, *t.down)
-				t.down = nil
-			}
-			sev := sources.SevInfo
-			if class == "UP" || class == "NOCHECK" {
-				sev = sources.SevOK
-			}
-			b.Events = append(b.Events, sources.Event{ID: key + "@" + in.name + "/" + strings.ToLower(class) + "/" + strconv.FormatInt(changedAt.Unix(), 10),
-				Start: changedAt, End: changedAt, Updated: now, Severity: sev, Layer: sources.LayerLB, Node: sv, Labels: labels,
-				Title: fmt.Sprintf("%s %s → %s", what, prev, sources.Clean(r.Status)), Text: checkText})
-		}
+		p.texts(fleet)
+		t.changed(b, p)
 	}
 	// DOWN transitions HAProxy counted that the polls did not see (a flap
 	// shorter than the interval)
@@ -804,36 +887,64 @@ func (s *Source) track(b *sources.Batch, in *instance, key, px, sv string, r *Ro
 	}
 	t.chkdown = r.V[Chkdown]
 	t.class = class
-	// flapping: several DOWN transitions within the window
-	cut := now.Add(-s.flapWin)
+	return s.flapping(b, t, p, fleet)
+}
+
+// changed tells a server's change of state: a DOWN event opens, or the
+// open one ends and the new state is an event of its own.
+func (t *serverTrack) changed(b *sources.Batch, p *serverPoll) {
+	prev := t.class
+	if p.class == "DOWN" {
+		t.downs = append(t.downs, p.changedAt)
+		t.down = p.event(sources.EventState, "down", p.changedAt, sources.SevWarning)
+		t.down.Title, t.down.Text = p.what+" DOWN", "was "+prev+"; "+p.checkText
+		b.Events = append(b.Events, *t.down)
+		return
+	}
+	if t.down != nil {
+		t.down.End, t.down.Updated = p.changedAt, p.now
+		t.down.Text += fmt.Sprintf("\nnow %s after %s DOWN; %s", sources.Clean(p.r.Status), p.changedAt.Sub(t.down.Start).Round(time.Second), p.checkText)
+		b.Events = append(b.Events, *t.down)
+		t.down = nil
+	}
+	sev := sources.SevInfo
+	if p.class == "UP" || p.class == "NOCHECK" {
+		sev = sources.SevOK
+	}
+	e := p.event(sources.EventState, strings.ToLower(p.class), p.changedAt, sev)
+	e.End, e.Title, e.Text = p.changedAt, fmt.Sprintf("%s %s → %s", p.what, prev, sources.Clean(p.r.Status)), p.checkText
+	b.Events = append(b.Events, *e)
+}
+
+// flapping counts a server's DOWN transitions within the flap window and
+// opens, updates or ends its flapping event.
+func (s *Source) flapping(b *sources.Batch, t *serverTrack, p *serverPoll, fleet bool) (int, bool) {
+	cut := p.now.Add(-s.flapWin)
 	for len(t.downs) > 0 && t.downs[0].Before(cut) {
 		t.downs = t.downs[1:]
 	}
 	n := len(t.downs)
 	if n >= s.flapN {
-		texts()
+		p.texts(fleet)
 		if t.flap == nil {
-			t.flap = &sources.Event{ID: key + "@" + in.name + "/flap/" + strconv.FormatInt(t.downs[0].Unix(), 10), Start: t.downs[0],
-				Severity: sources.SevWarning, Layer: sources.LayerLB, Node: sv, Labels: labels}
+			t.flap = p.event(sources.EventFlapping, "flap", t.downs[0], sources.SevWarning)
 		}
-		title := fmt.Sprintf("%s flapping: %d DOWN transitions in %s", what, n, s.flapWin)
+		title := fmt.Sprintf("%s flapping: %d DOWN transitions in %s", p.what, n, s.flapWin)
 		if title != t.flap.Title {
-			t.flap.Title, t.flap.Updated = title, now
-			t.flap.Text = fmt.Sprintf("went DOWN %d times since %s (chkdown %v); %s", n, t.downs[0].UTC().Format("15:04:05"), r.V[Chkdown], checkText)
+			t.flap.Title, t.flap.Updated = title, p.now
+			t.flap.Text = fmt.Sprintf("went DOWN %d times since %s (chkdown %v); %s", n, t.downs[0].UTC().Format("15:04:05"), p.r.V[Chkdown], p.checkText)
 			b.Events = append(b.Events, *t.flap)
 		}
-		return n
+		return n, true
 	}
 	if t.flap != nil && n == 0 {
-		t.flap.End, t.flap.Updated = now, now
+		t.flap.End, t.flap.Updated = p.now, p.now
 		t.flap.Text += fmt.Sprintf("\nstable again: no DOWN in the last %s", s.flapWin)
 		b.Events = append(b.Events, *t.flap)
 		t.flap = nil
 	}
-	if t.flap != nil {
-		return n // still inside the window of the flapping: keep the mark
-	}
-	return 0
+	// still inside the window of the flapping: keep the mark
+	return n, t.flap != nil
 }
 
 func btoi(b bool) int {
@@ -860,6 +971,9 @@ func checkTextOf(r *Row) string {
 	return strings.Join(parts, ": ")
 }
 
+// trackBackend follows a backend's servers between polls: the backend
+// with no server UP at all, and the backend failed over to its backup
+// servers, each an event open while it lasts.
 func (s *Source) trackBackend(b *sources.Batch, in *instance, px string, r *Row, bs *backendSum, now time.Time) {
 	t := in.backends[px]
 	if t == nil {
@@ -870,26 +984,39 @@ func (s *Source) trackBackend(b *sources.Batch, in *instance, px string, r *Row,
 	if len(s.insts) > 1 {
 		what += " on " + in.name
 	}
-	labels := map[string]string{"instance": in.name, "backend": px}
+	start := now
+	if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
+		start = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
+	}
+	labels := func() map[string]string { return map[string]string{"instance": in.name, "backend": px} }
 	if bs.total > 0 && bs.up == 0 {
 		if t.noServer == nil {
-			start := now
-			if lc := r.V[Lastchg]; !math.IsNaN(lc) && lc >= 0 {
-				start = now.Add(-time.Duration(lc) * time.Second).Truncate(time.Second)
-			}
-			t.noServer = &sources.Event{ID: px + "@" + in.name + "/no-server-up/" + strconv.FormatInt(start.Unix(), 10), Start: start, Updated: now,
-				Severity: sources.SevCritical, Layer: sources.LayerLB, Node: px, Labels: labels,
+			t.noServer = &sources.Event{ID: px + "@" + in.name + "/no-server-up/" + strconv.FormatInt(start.Unix(), 10), Kind: sources.EventAlert,
+				Start: start, Updated: now, Severity: sources.SevCritical, Layer: sources.LayerLB, Node: px, Labels: labels(),
 				Title: fmt.Sprintf("%s has no server UP (Active: 0/%d)", what, bs.total),
 				Text:  "every request to it fails (HAProxy answers 503)"}
 			b.Events = append(b.Events, *t.noServer)
 		}
-		return
-	}
-	if t.noServer != nil {
+	} else if t.noServer != nil {
 		t.noServer.End, t.noServer.Updated = now, now
 		t.noServer.Text += fmt.Sprintf("\nservers back: Active %d/%d", bs.up, bs.total)
 		b.Events = append(b.Events, *t.noServer)
 		t.noServer = nil
+	}
+	active, activeUp := bs.total-bs.backups, bs.up-bs.backupUp
+	if active > 0 && activeUp == 0 && bs.backupUp > 0 {
+		if t.failover == nil {
+			t.failover = &sources.Event{ID: px + "@" + in.name + "/failover/" + strconv.FormatInt(start.Unix(), 10), Kind: sources.EventFailover,
+				Start: start, Updated: now, Severity: sources.SevWarning, Layer: sources.LayerLB, Node: px, Labels: labels(),
+				Title: fmt.Sprintf("%s failed over to its backup servers (Active: 0/%d, backup UP: %d)", what, active, bs.backupUp),
+				Text:  "no active server is UP: HAProxy sends the traffic to the backup servers"}
+			b.Events = append(b.Events, *t.failover)
+		}
+	} else if t.failover != nil {
+		t.failover.End, t.failover.Updated = now, now
+		t.failover.Text += fmt.Sprintf("\nactive servers back: %d/%d UP", activeUp, active)
+		b.Events = append(b.Events, *t.failover)
+		t.failover = nil
 	}
 }
 
@@ -901,37 +1028,64 @@ func since(now time.Time, r *Row) time.Time {
 	return now.Add(-time.Duration(lc) * time.Second)
 }
 
-func values(r *Row, fs ...Field) map[string]float64 {
-	v := make(map[string]float64, len(fs)+8)
-	for _, f := range fs {
-		if x := r.V[f]; !math.IsNaN(x) {
-			v[f.String()] = x
-		}
+// stateClass says what HAProxy's state word means.
+func stateClass(class string) sources.StateClass {
+	switch class {
+	case "UP", "NOCHECK", "OPEN", "WAITING":
+		return sources.ClassUp
+	case "DOWN", "STOP":
+		return sources.ClassDown
+	case "MAINT", "PAUSED":
+		return sources.ClassMaint
+	case "DRAIN", "NOLB":
+		return sources.ClassDrain
+	case "FULL":
+		return sources.ClassDegraded
 	}
-	return v
+	return sources.ClassUnknown
 }
 
-func addRates(v map[string]float64, rates *[numFields]float64, fs ...Field) {
-	for _, f := range fs {
-		if x := rates[f]; !math.IsNaN(x) {
-			v[f.String()+"/s"] = x
-		}
+// checkFailed reports whether a check_status is a failed check ("* "
+// marks a check still running, with the previous result).
+func checkFailed(status string) bool {
+	switch strings.TrimPrefix(strings.TrimSpace(status), "* ") {
+	case "L4TOUT", "L4CON", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP", "L7STS", "SOCKERR", "PROCERR", "PROCTOUT":
+		return true
 	}
+	return false
 }
 
-func serverNode(inst, px, sv string, r *Row, class string, now time.Time, _ *[numFields]float64, flapping int, win time.Duration) sources.NodeState {
-	n := sources.NodeState{Kind: "server", ID: inst + "/" + px + "/" + sv, Name: sv, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
-		Layer: sources.LayerLB, State: sources.Clean(r.Status), Since: since(now, r),
-		Attrs:  map[string]string{"backend": px},
-		Values: values(r, Scur, Slim, Qcur, Weight, CheckDuration, Rtime, Chkdown, Chkfail, Downtime, Lastchg)}
-	for _, kv := range [...][2]string{{"check_status", r.CheckStatus}, {"last_chk", r.LastChk}, {"check_desc", r.CheckDesc}, {"addr", r.Addr}, {"mode", r.Mode}} {
-		if kv[1] != "" {
-			n.Attrs[kv[0]] = sources.Clean(kv[1])
-		}
+func modeOf(mode string) sources.LBMode {
+	switch strings.TrimSpace(mode) {
+	case "http":
+		return sources.LBModeHTTP
+	case "tcp":
+		return sources.LBModeTCP
 	}
-	if r.V[Bck] == 1 {
-		n.Attrs["backup"] = "true"
-	}
+	return sources.LBModeUnknown
+}
+
+// lbFigures are a row's figures as the model has them: gauges as read,
+// counters as rates (NaN where HAProxy gives none for the row).
+func lbFigures(px string, r *Row, rates *[numFields]float64) *sources.LBNode {
+	return &sources.LBNode{Proxy: px, Mode: modeOf(r.Mode), Check: sources.LBCheck{Duration: r.V[CheckDuration]},
+		Sessions: r.V[Scur], SessionLimit: r.V[Slim], Queue: r.V[Qcur], Weight: r.V[Weight], ResponseTime: r.V[Rtime],
+		Downs: r.V[Chkdown], Downtime: r.V[Downtime], Rates: lbRates(rates)}
+}
+
+func lbRates(r *[numFields]float64) sources.LBRates {
+	return sources.LBRates{Sessions: r[Stot], Requests: r[ReqTot], Resp4xx: r[Hrsp4xx], Resp5xx: r[Hrsp5xx],
+		BadRequests: r[Ereq], ConnErrors: r[Econ], RespErrors: r[Eresp], Retries: r[Wretr],
+		Redispatches: r[Wredis], BytesIn: r[Bin], BytesOut: r[Bout], Downs: r[Chkdown]}
+}
+
+func serverNode(inst, px, sv string, r *Row, class string, now time.Time, rates *[numFields]float64) sources.NodeState {
+	lb := lbFigures(px, r, rates)
+	lb.Addr, lb.Backup = sources.Clean(r.Addr), r.V[Bck] == 1
+	lb.Check.Status, lb.Check.Failed = sources.Clean(r.CheckStatus), checkFailed(r.CheckStatus)
+	lb.Check.Last, lb.Check.Desc = sources.Clean(r.LastChk), sources.Clean(r.CheckDesc)
+	n := sources.NodeState{Kind: sources.NodeServer, ID: inst + "/" + px + "/" + sv, Name: sv, Parent: inst + "/" + px + "/BACKEND", Instance: inst,
+		Layer: sources.LayerLB, State: sources.Clean(r.Status), Class: stateClass(class), Since: since(now, r), LB: lb}
 	switch class {
 	case "DOWN":
 		n.Severity = sources.SevWarning
@@ -945,24 +1099,14 @@ func serverNode(inst, px, sv string, r *Row, class string, now time.Time, _ *[nu
 	default:
 		n.Severity = sources.SevInfo
 	}
-	if flapping > 0 {
-		n.Attrs["flapping"] = fmt.Sprintf("%d DOWN transitions in %s", flapping, win)
-		n.Values["flaps"] = float64(flapping)
-		if n.Severity < sources.SevWarning {
-			n.Severity = sources.SevWarning
-		}
-	}
 	return n
 }
 
 func frontendNode(inst, px string, r *Row, now time.Time, rates *[numFields]float64) sources.NodeState {
-	n := sources.NodeState{Kind: "frontend", ID: inst + "/" + px + "/FRONTEND", Name: px, Instance: inst, Layer: sources.LayerLB,
-		State: sources.Clean(r.Status), Attrs: map[string]string{}, Values: values(r, Scur, Slim, Rate, ReqRate)}
-	if r.Mode != "" {
-		n.Attrs["mode"] = sources.Clean(r.Mode)
-	}
-	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Hrsp4xx, Ereq, Bin, Bout)
-	switch classOf(r.Status) {
+	class := classOf(r.Status)
+	n := sources.NodeState{Kind: sources.NodeFrontend, ID: inst + "/" + px + "/FRONTEND", Name: px, Instance: inst, Layer: sources.LayerLB,
+		State: sources.Clean(r.Status), Class: stateClass(class), LB: lbFigures(px, r, rates)}
+	switch class {
 	case "OPEN", "":
 		n.Severity = sources.SevOK
 	case "FULL":
@@ -990,30 +1134,18 @@ func backendNode(inst, px string, r *Row, now time.Time, rates *[numFields]float
 	if bs == nil {
 		bs = &backendSum{}
 	}
-	n := sources.NodeState{Kind: "backend", ID: inst + "/" + px + "/BACKEND", Name: px, Instance: inst, Layer: sources.LayerLB,
-		State: sources.Clean(r.Status), Since: since(now, r), Attrs: map[string]string{},
-		Values: values(r, Scur, Slim, Qcur, Weight, Rtime, Chkdown, Downtime)}
-	for _, kv := range [...][2]string{{"mode", r.Mode}, {"algo", r.Algo}} {
-		if kv[1] != "" {
-			n.Attrs[kv[0]] = sources.Clean(kv[1])
-		}
-	}
-	addRates(n.Values, rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Wretr, Wredis, Bin, Bout, Chkdown)
-	n.Values["up"], n.Values["total"], n.Values["down"] = float64(bs.up), float64(bs.total), float64(bs.down)
-	n.Attrs["check"] = CheckLine(px, bs.up, bs.total, r.V[Scur], r.V[Slim])
+	class := classOf(r.Status)
+	lb := lbFigures(px, r, rates)
+	lb.Algo = sources.Clean(r.Algo)
+	lb.Up, lb.Total, lb.Down, lb.Flapping = bs.up, bs.total, bs.down, bs.flapping
+	n := sources.NodeState{Kind: sources.NodeBackend, ID: inst + "/" + px + "/BACKEND", Name: px, Instance: inst, Layer: sources.LayerLB,
+		State: sources.Clean(r.Status), Class: stateClass(class), Since: since(now, r), LB: lb,
+		Attrs: map[string]string{"check": CheckLine(px, bs.up, bs.total, r.V[Scur], r.V[Slim])}}
 	switch {
-	case bs.total > 0 && bs.up == 0:
+	case bs.total > 0 && bs.up == 0, bs.total == 0 && class == "DOWN":
 		n.Severity = sources.SevCritical
-		n.Attrs["finding"] = fmt.Sprintf("backend %s has no server UP (Active: 0/%d)", px, bs.total)
-	case bs.total == 0 && classOf(r.Status) == "DOWN":
-		n.Severity = sources.SevCritical
-		n.Attrs["finding"] = fmt.Sprintf("backend %s is DOWN", px)
-	case bs.down > 0:
+	case bs.down > 0, bs.flapping > 0:
 		n.Severity = sources.SevWarning
-		n.Attrs["finding"] = fmt.Sprintf("backend %s: %d of %d servers DOWN", px, bs.down, bs.total)
-	case bs.flapping > 0:
-		n.Severity = sources.SevWarning
-		n.Attrs["finding"] = fmt.Sprintf("backend %s: %d servers flapping", px, bs.flapping)
 	}
 	return n
 }
@@ -1033,6 +1165,7 @@ type fleetBackend struct {
 	qcur      float64
 	up, total int
 	down      int
+	flapping  int
 }
 
 func newFleet() *fleet { return &fleet{by: map[string]*fleetBackend{}} }
@@ -1066,6 +1199,7 @@ func (f *fleet) addCounts(px string, bs *backendSum) {
 	b.up += bs.up
 	b.total += bs.total
 	b.down += bs.down
+	b.flapping += bs.flapping
 }
 
 func nz(v float64) float64 {
@@ -1094,22 +1228,27 @@ func (f *fleet) emit(b *sources.Batch, now time.Time) {
 			series(metric{f: Qcur, unit: "requests", role: sources.RoleSymptom}, labels, px, now, fb.qcur).Series,
 			series(metric{unit: "servers", role: sources.RoleSymptom}, labels, px, now, float64(fb.down)).named("servers_down"),
 			series(metric{unit: "servers", role: sources.RoleTraffic}, labels, px, now, float64(fb.up)).named("servers_up"))
-		n := sources.NodeState{Kind: "backend", ID: "fleet/" + px + "/BACKEND", Name: px, Layer: sources.LayerLB,
-			Attrs:  map[string]string{"fleet": fmt.Sprintf("%d LBs", fb.n)},
-			Values: map[string]float64{"scur": fb.scur, "slim": fb.slim, "qcur": fb.qcur, "up": float64(fb.up), "total": float64(fb.total), "down": float64(fb.down), "instances": float64(fb.n)}}
-		if fb.ratesOK {
-			addRates(n.Values, &fb.rates, Stot, ReqTot, Hrsp5xx, Econ, Eresp, Bin, Bout)
-		}
-		n.Attrs["check"] = CheckLine(px, fb.up, fb.total, fb.scur, fb.slim) + fmt.Sprintf(" on %d LBs", fb.n)
-		switch {
-		case fb.total > 0 && fb.up == 0:
-			n.State, n.Severity = "DOWN", sources.SevCritical
-			n.Attrs["finding"] = fmt.Sprintf("backend %s has no server UP on any LB (Active: 0/%d)", px, fb.total)
-		case fb.down > 0:
-			n.State, n.Severity = "UP", sources.SevWarning
-		default:
-			n.State = "UP"
-		}
-		b.Nodes = append(b.Nodes, n)
+		b.Nodes = append(b.Nodes, fb.node(px))
 	}
+}
+
+// node is the fleet's backend node: the figures summed over the load
+// balancers that have the backend.
+func (fb *fleetBackend) node(px string) sources.NodeState {
+	lb := sources.NewLBNode(px)
+	lb.Instances, lb.Up, lb.Total, lb.Down, lb.Flapping = fb.n, fb.up, fb.total, fb.down, fb.flapping
+	lb.Sessions, lb.SessionLimit, lb.Queue = fb.scur, fb.slim, fb.qcur
+	if fb.ratesOK {
+		lb.Rates = lbRates(&fb.rates)
+	}
+	n := sources.NodeState{Kind: sources.NodeBackend, ID: "fleet/" + px + "/BACKEND", Name: px, Layer: sources.LayerLB,
+		State: "UP", Class: sources.ClassUp, LB: lb,
+		Attrs: map[string]string{"check": CheckLine(px, fb.up, fb.total, fb.scur, fb.slim) + fmt.Sprintf(" on %d LBs", fb.n)}}
+	switch {
+	case fb.total > 0 && fb.up == 0:
+		n.State, n.Class, n.Severity = "DOWN", sources.ClassDown, sources.SevCritical
+	case fb.down > 0, fb.flapping > 0:
+		n.Severity = sources.SevWarning
+	}
+	return n
 }

@@ -268,7 +268,7 @@ func TestBackendWithNoServerUpIsCritical(t *testing.T) {
 	s := newReplaySource(t, []string{"lb-1"}, []answer{a})
 	b := poll(t, s, time.Unix(1795417700, 0))
 	api := findNode(b, "lb/be_api/BACKEND")
-	if api == nil || api.Severity != sources.SevCritical || api.Attrs["finding"] != "backend be_api has no server UP (Active: 0/3)" {
+	if api == nil || api.Severity != sources.SevCritical || api.LB.Up != 0 || api.LB.Total != 3 || api.Class != sources.ClassDown {
 		t.Fatalf("be_api: %+v", api)
 	}
 	app := findNode(b, "lb/be_app/BACKEND")
@@ -293,11 +293,11 @@ func TestBackendWithNoServerUpIsCritical(t *testing.T) {
 		}
 	}
 	app3 := findNode(b, "lb/be_app/app3")
-	if app3.Attrs["check_status"] != "L4CON" || app3.Attrs["last_chk"] != "Connection refused" || app3.Attrs["addr"] != "127.0.0.1:18003" {
-		t.Errorf("app3 attrs %v", app3.Attrs)
+	if c := app3.LB.Check; c.Status != "L4CON" || !c.Failed || c.Last != "Connection refused" || app3.LB.Addr != "127.0.0.1:18003" || app3.Class != sources.ClassDown {
+		t.Errorf("app3 check %+v addr %q class %v", c, app3.LB.Addr, app3.Class)
 	}
-	if app3.Since.IsZero() || app3.Values["slim"] != 0 && app3.Values["scur"] != 0 {
-		t.Errorf("app3 since %v values %v", app3.Since, app3.Values)
+	if app3.Since.IsZero() || app3.LB.SessionLimit != 0 && app3.LB.Sessions != 0 {
+		t.Errorf("app3 since %v figures %+v", app3.Since, app3.LB)
 	}
 	if sd := findSeries(b, "servers_down", map[string]string{"instance": "lb", "backend": "be_api"}); sd == nil || sd.Points[0].V != 2 || sd.Role != sources.RoleSymptom {
 		t.Errorf("servers_down: %+v", sd)
@@ -353,7 +353,7 @@ func TestFlappingStandsOut(t *testing.T) {
 	if flap == nil || flap.Severity != sources.SevWarning || !strings.Contains(flap.Title, "3 DOWN transitions") {
 		t.Fatalf("flap event: %+v", flap)
 	}
-	if node.Severity != sources.SevWarning || node.Attrs["flapping"] == "" {
+	if node.Severity != sources.SevWarning || !node.Flapping || node.Flaps != 3 || node.FlapWindow != DefaultFlapWindow {
 		t.Errorf("flapping server node: %+v", node)
 	}
 	// a window later with no more DOWNs, the flapping event ends
@@ -388,7 +388,7 @@ func TestFleetSumsBackendsAndKeepsInstances(t *testing.T) {
 	}
 	f := findNode(b, "fleet/be_app/BACKEND")
 	n1 := findNode(b, "lb-1/be_app/BACKEND")
-	if f == nil || n1 == nil || f.Values["total"] != 2*n1.Values["total"] || f.Values["up"] != 2*n1.Values["up"] {
+	if f == nil || n1 == nil || f.LB.Total != 2*n1.LB.Total || f.LB.Up != 2*n1.LB.Up || f.LB.Instances != 2 || n1.LB.Instances != 0 {
 		t.Fatalf("fleet node %+v vs %+v", f, n1)
 	}
 	if !strings.Contains(f.Attrs["check"], "on 2 LBs") {
@@ -437,8 +437,8 @@ func TestServerNameEscapesAreStripped(t *testing.T) {
 			t.Errorf("escape in series %s", x.ID())
 		}
 	}
-	if strings.ContainsRune(n.Attrs["last_chk"], 0x1b) {
-		t.Errorf("escape in attrs %q", n.Attrs["last_chk"])
+	if strings.ContainsRune(n.LB.Check.Last+n.LB.Check.Status+n.LB.Check.Desc+n.LB.Addr, 0x1b) {
+		t.Errorf("escape in the check %+v", n.LB.Check)
 	}
 }
 

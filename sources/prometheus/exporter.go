@@ -284,12 +284,12 @@ func (e *Exporter) toBatch(fams []*dto.MetricFamily, now time.Time) *sources.Bat
 			case dto.MetricType_COUNTER:
 				if r, ok := rate(cname, labels, m.GetCounter().GetValue(), t); ok {
 					scale, unit := counterUnit(cname)
-					add(e.series(cname, labels, unit, t, r*scale))
+					add(e.series(cname, labels, unit, sources.SeriesRate, t, r*scale))
 				}
 			case dto.MetricType_GAUGE:
-				add(e.series(cname, labels, gaugeUnit(cname), t, m.GetGauge().GetValue()))
+				add(e.series(cname, labels, gaugeUnit(cname), sources.SeriesGauge, t, m.GetGauge().GetValue()))
 			case dto.MetricType_UNTYPED:
-				add(e.series(cname, labels, gaugeUnit(cname), t, m.GetUntyped().GetValue()))
+				add(e.series(cname, labels, gaugeUnit(cname), sources.SeriesUnknown, t, m.GetUntyped().GetValue()))
 			case dto.MetricType_SUMMARY:
 				e.sumCount(add, rate, cname, labels, t, m.GetSummary().GetSampleSum(), float64(m.GetSummary().GetSampleCount()))
 			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
@@ -324,18 +324,20 @@ func (e *Exporter) sumCount(add func(sources.Series), rate func(string, map[stri
 		if strings.HasSuffix(name, "_seconds") {
 			unit = "s/s"
 		}
-		add(e.series(name+"_sum", labels, unit, t, r))
+		add(e.series(name+"_sum", labels, unit, sources.SeriesRate, t, r))
 	}
 	if r, ok := rate(name+"_count", labels, count, t); ok {
-		add(e.series(name+"_count", labels, "/s", t, r))
+		add(e.series(name+"_count", labels, "/s", sources.SeriesRate, t, r))
 	}
 }
 
-func (e *Exporter) series(name string, labels map[string]string, unit string, t time.Time, v float64) sources.Series {
+// series makes a one-point series; the exposition's TYPE says its kind
+// (a counter is sent as its rate).
+func (e *Exporter) series(name string, labels map[string]string, unit string, kind sources.SeriesKind, t time.Time, v float64) sources.Series {
 	if math.IsInf(v, 0) {
 		v = math.NaN()
 	}
-	return sources.Series{Name: name, Labels: labels, Unit: unit, Node: e.node, Points: []sources.Point{{T: t, V: v}}}
+	return sources.Series{Name: name, Labels: labels, Unit: unit, Kind: kind, Node: e.node, Points: []sources.Point{{T: t, V: v}}}
 }
 
 func labelMap(lp []*dto.LabelPair) map[string]string {

@@ -70,7 +70,7 @@ func TestExporterCountersBecomeRatesAndGaugesStay(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := find(b1, "node_load1")
-	if load == nil || load.Node != "db-1" || load.Points[0].T != t0 {
+	if load == nil || load.Node != "db-1" || load.Points[0].T != t0 || load.Kind != sources.SeriesGauge {
 		t.Fatalf("node_load1 gauge: %+v", load)
 	}
 	iowaitID := `node_cpu_seconds_total{cpu="0",mode="iowait"}`
@@ -90,7 +90,7 @@ func TestExporterCountersBecomeRatesAndGaugesStay(t *testing.T) {
 		t.Fatal(err)
 	}
 	io := find(b2, iowaitID)
-	if io == nil || math.Abs(io.Points[0].V-15) > 1e-9 || io.Unit != "%" {
+	if io == nil || math.Abs(io.Points[0].V-15) > 1e-9 || io.Unit != "%" || io.Kind != sources.SeriesRate {
 		t.Fatalf("iowait rate %+v, want 15 %%", io)
 	}
 	idle := find(b2, `node_cpu_seconds_total{cpu="0",mode="idle"}`)

@@ -8,6 +8,7 @@ import "github.com/opsview/opsview/sources"
 // wins. The first rule that sets a field wins it.
 func DefaultRules() sources.Rules {
 	res, host, net := sources.RoleResource, sources.LayerHost, sources.LayerNetwork
+	down := sources.HarmDown // free space and memory hurt going down
 	return sources.Rules{
 		// through Prometheus the instance label says which machine
 		{Match: "node_*", Labels: map[string]string{"instance": "*"}, Node: "$instance"},
@@ -28,13 +29,13 @@ func DefaultRules() sources.Rules {
 		{Match: "node_disk_*_time_seconds_total", Role: res, Layer: host},
 		{Match: "node_disk_*_bytes_total", Role: sources.RoleTraffic, Layer: host, Unit: "B/s"},
 		{Match: "node_disk_*", Layer: host},
-		{Match: "node_filesystem_avail_bytes", Role: res, Layer: host, Unit: "B"},
-		{Match: "node_filesystem_free_bytes", Role: res, Layer: host, Unit: "B"},
-		{Match: "node_filesystem_files_free", Role: res, Layer: host},
+		{Match: "node_filesystem_avail_bytes", Role: res, Layer: host, Unit: "B", Harm: down},
+		{Match: "node_filesystem_free_bytes", Role: res, Layer: host, Unit: "B", Harm: down},
+		{Match: "node_filesystem_files_free", Role: res, Layer: host, Harm: down},
 		{Match: "node_filesystem_readonly", Role: res, Layer: host},
 		{Match: "node_filesystem_*", Layer: host},
-		{Match: "node_memory_MemAvailable_bytes", Role: res, Layer: host, Unit: "B"},
-		{Match: "node_memory_SwapFree_bytes", Role: res, Layer: host, Unit: "B"},
+		{Match: "node_memory_MemAvailable_bytes", Role: res, Layer: host, Unit: "B", Harm: down},
+		{Match: "node_memory_SwapFree_bytes", Role: res, Layer: host, Unit: "B", Harm: down},
 		{Match: "node_memory_*", Layer: host},
 		{Match: "node_vmstat_pgmajfault", Role: res, Layer: host, Unit: "/s"},
 		{Match: "node_vmstat_oom_kill", Role: res, Layer: host, Unit: "/s"},

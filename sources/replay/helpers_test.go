@@ -57,7 +57,7 @@ func incidentBatches() []*sources.Batch {
 			}},
 			Nodes: []sources.NodeState{{Kind: "server", ID: "lb-1/be_app/app-2", Name: "app-2", Parent: "lb-1/be_app",
 				Layer: sources.LayerApp, State: state, Severity: sev, Since: t0,
-				Attrs: map[string]string{"check_status": "L4CON"}, Values: map[string]float64{"scur": 3}}},
+				Attrs: map[string]string{"check_status": "L4CON"}}},
 			Status: sources.Status{Source: "lb-1", Health: sources.HealthOK},
 		}
 		if i == 12 {
