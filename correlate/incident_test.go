@@ -40,7 +40,7 @@ func meltingIncident() *Snapshot {
 		{ID: "shop", Source: "checks", Start: snap.Time(442), Severity: sources.SevCritical, Layer: sources.LayerEdge, Node: "www",
 			Title: "check https://shop.example.com/ failing"},
 		{ID: "flap", Source: "lb-2", Start: snap.Time(470), Severity: sources.SevWarning, Layer: sources.LayerLB, Node: "web-9",
-			Title: "web-9 is flapping (6 changes)", Labels: map[string]string{"kind": "flapping"}},
+			Title: "web-9 is flapping (6 changes)", Kind: sources.EventFlapping},
 	}
 	return snap
 }
