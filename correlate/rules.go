@@ -39,6 +39,7 @@ func detect(snap *Snapshot, r *Ranker, st *ruleState, extra []RuleFunc) []Findin
 	out = append(out, sourceFindings(snap)...)
 	if snap.N > 0 && snap.Step > 0 {
 		out = append(out, symptomFindings(snap, r, st)...)
+		out = append(out, coldFindings(snap, r)...)
 		out = append(out, failoverFindings(snap, r)...)
 	}
 	out = append(out, flappingFindings(snap)...)

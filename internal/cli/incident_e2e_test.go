@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -26,8 +27,19 @@ import (
 // node_exporter whose textfile collector says how busy db-1's disk is.
 type incidentLab struct {
 	failing  atomic.Bool
+	served   atomic.Int64
 	textfile string
 	config   string
+}
+
+// labOptions shape the lab: what HAProxy's health check asks (a failing
+// app fails "/" but still answers "/health"), and how much history
+// Prometheus holds of db-1's iowait before the test starts (calm, then
+// the last minutes at 90 %).
+type labOptions struct {
+	checkPath string        // "/" by default
+	history   time.Duration // none by default
+	busySince time.Duration // how long before the start iowait rose
 }
 
 func needServers(t *testing.T, binaries ...string) {
@@ -40,11 +52,15 @@ func needServers(t *testing.T, binaries ...string) {
 	}
 }
 
-func startIncidentLab(t *testing.T) *incidentLab {
-	needServers(t, "haproxy", "prometheus", "prometheus-node-exporter")
+func startIncidentLab(t *testing.T, o labOptions) *incidentLab {
+	needServers(t, "haproxy", "prometheus", "prometheus-node-exporter", "promtool")
+	if o.checkPath == "" {
+		o.checkPath = "/"
+	}
 	l := &incidentLab{}
 	appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if l.failing.Load() {
+		// three answers in five fail while the database is slow
+		if l.failing.Load() && (r.URL.Path != "/health" || o.checkPath != "/health") && l.served.Add(1)%5 < 3 {
 			http.Error(w, "db timeout", http.StatusInternalServerError)
 			return
 		}
@@ -69,10 +85,10 @@ frontend web
     bind 127.0.0.1:%d
     default_backend app
 backend app
-    option httpchk GET /
+    option httpchk GET %s
     server app-1 %s check inter 300 fall 2 rise 1
     server app-2 127.0.0.1:%d check inter 300 fall 1 rise 1
-`, sock, fe, strings.TrimPrefix(appSrv.URL, "http://"), dead)
+`, sock, fe, o.checkPath, strings.TrimPrefix(appSrv.URL, "http://"), dead)
 	mustWrite(t, filepath.Join(dir, "haproxy.cfg"), cfg)
 	hp, err := realserver.Start(dir, nil, "haproxy", "-db", "-f", filepath.Join(dir, "haproxy.cfg"))
 	if err != nil {
@@ -94,7 +110,11 @@ backend app
 		t.Fatal(err)
 	}
 	t.Cleanup(nex.Stop)
-	mustWrite(t, filepath.Join(dir, "prom.yml"), fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs: [{job_name: node, static_configs: [{targets: ['%s']}]}]\n", realserver.Addr(ne)))
+	mustWrite(t, filepath.Join(dir, "prom.yml"), fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs: [{job_name: node, honor_labels: true, static_configs: [{targets: ['%s']}]}]\n", realserver.Addr(ne)))
+	if o.history > 0 {
+		backfillIowait(t, dir, o.history, o.busySince)
+		l.iowait(t, 90)
+	}
 	pr, err := realserver.Start(dir, nil, "prometheus", "--config.file="+filepath.Join(dir, "prom.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+realserver.Addr(prom))
 	if err != nil {
@@ -141,6 +161,29 @@ sources:
 	return l
 }
 
+// backfillIowait writes db-1's iowait history into Prometheus's data
+// directory with promtool (Debian's prometheus package): calm around 2 %
+// for span, the last busy of it at 90 %.
+func backfillIowait(t *testing.T, dir string, span, busy time.Duration) {
+	t.Helper()
+	now := time.Now().Add(-5 * time.Second)
+	var b strings.Builder
+	b.WriteString("# TYPE opsview_db_iowait_percent gauge\n")
+	for at := now.Add(-span); at.Before(now); at = at.Add(5 * time.Second) {
+		v := 2 + float64(at.Unix()%7)*0.2
+		if at.After(now.Add(-busy)) {
+			v = 90 + float64(at.Unix()%3)
+		}
+		fmt.Fprintf(&b, "opsview_db_iowait_percent{instance=\"db-1\",job=\"node\"} %g %d\n", v, at.Unix())
+	}
+	b.WriteString("# EOF\n")
+	in := filepath.Join(dir, "history.om")
+	mustWrite(t, in, b.String())
+	if out, err := realserver.Run(dir, nil, time.Minute, "promtool", "tsdb", "create-blocks-from", "openmetrics", in, filepath.Join(dir, "data")); err != nil {
+		t.Fatalf("promtool: %v\n%s", err, out)
+	}
+}
+
 func (l *incidentLab) iowait(t *testing.T, v float64) {
 	t.Helper()
 	tmp := filepath.Join(l.textfile, ".opsview.prom")
@@ -173,7 +216,7 @@ func told(fs []correlate.Finding, cs []correlate.Change) string {
 // a server is already DOWN): live, the replay of the file and its export
 // tell the same story, finding for finding, change for change.
 func TestLiveReplayAndExportOfARealIncidentAgree(t *testing.T) {
-	l := startIncidentLab(t)
+	l := startIncidentLab(t, labOptions{})
 	g := &globals{config: l.config}
 	logf := func(string, ...any) {}
 	p, err := loadPlan(context.Background(), g, logf, false)
@@ -284,5 +327,33 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 			t.Fatalf("no %s after %s", what, d)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The morning check run in the middle of an incident: HAProxy has no
+// history, its app answers three requests in five with 500 while passing
+// its health checks; Prometheus holds an hour of db-1's iowait, the last
+// minutes at 90 %. check is CRITICAL and names db-1's iowait, as the
+// screen does.
+func TestCheckInTheMiddleOfARealIncidentIsCritical(t *testing.T) {
+	l := startIncidentLab(t, labOptions{checkPath: "/health", history: 80 * time.Minute, busySince: 4 * time.Minute})
+	l.failing.Store(true)
+	time.Sleep(2 * time.Second) // some traffic through the failing app first
+	code, out, errb := run(t, "check", "--config", l.config, "--format", "json")
+	var rep CheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errb)
+	}
+	var titles []string
+	named := false
+	for _, f := range rep.Findings {
+		titles = append(titles, f.Title)
+		named = named || (f.Severity == "critical" && strings.Contains(f.Title, "backend app answers") && strings.Contains(f.Title, "likely db-1"))
+	}
+	if code != ExitCritical || !named {
+		t.Fatalf("exit %d, findings %q; want CRITICAL naming db-1's iowait\n%s", code, titles, errb)
+	}
+	if len(rep.Incidents) == 0 || !strings.Contains(rep.Incidents[0].Headline, "likely db-1") {
+		t.Fatalf("the worst incident does not lead with the cause: %+v", rep.Incidents)
 	}
 }

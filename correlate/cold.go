@@ -1,0 +1,172 @@
+package correlate
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// Cold start: the ranking compares a symptom with its own past, which a
+// load balancer's counters do not have in a check's two polls or the
+// first minutes of a live run. A share of 5xx answers needs no past to be
+// news: a frontend or backend answering more than ColdErrorShare of its
+// requests with 5xx, over at least ColdMinRequests a second, is a
+// finding now, and what stands away from its own baseline at this moment
+// (from the sources that keep history) is what likely explains it.
+
+// ColdErrorShare is the share of 5xx answers that is news without a
+// baseline; ColdCriticalShare makes it critical.
+const (
+	ColdErrorShare    = 0.05
+	ColdCriticalShare = 0.20
+	ColdMinRequests   = 1.0 // requests a second, so two requests are not a rate
+)
+
+// maxColdSuspects bounds the suspects of a cold finding.
+const maxColdSuspects = 3
+
+// coldFindings are the load balancer proxies answering a large share of
+// 5xx whose symptom series have no baseline yet.
+func coldFindings(snap *Snapshot, r *Ranker) []Finding {
+	w := LiveWindow(snap, r.Opt)
+	if w.To-w.From < 1 {
+		return nil
+	}
+	var out []Finding
+	var suspects []coldSuspect
+	ranked := false
+	for i := range snap.Nodes {
+		n := &snap.Nodes[i]
+		share, ok := errorShare(n)
+		if !ok || share < ColdErrorShare || warmSymptom(snap, r, n, w) {
+			continue
+		}
+		if !ranked {
+			suspects, ranked = awayNow(snap, r, w), true
+		}
+		out = append(out, coldFinding(snap, n, share, orderFor(snap, n, suspects)))
+	}
+	return out
+}
+
+// errorShare is the share of a frontend's or backend's requests answered
+// with 5xx since the source's previous poll.
+func errorShare(n *sources.NodeState) (float64, bool) {
+	if n.LB == nil || (n.Kind != sources.NodeFrontend && n.Kind != sources.NodeBackend) || n.LB.Mode == sources.LBModeTCP {
+		return 0, false
+	}
+	req, bad := n.LB.Rates.Requests, n.LB.Rates.Resp5xx
+	if math.IsNaN(req) || math.IsNaN(bad) || req < ColdMinRequests {
+		return 0, false
+	}
+	return math.Min(bad/req, 1), true
+}
+
+// warmSymptom reports whether a symptom series of the node has a baseline:
+// then the ranking judges it, with leads, and the cold rule stays out.
+func warmSymptom(snap *Snapshot, r *Ranker, n *sources.NodeState, w Window) bool {
+	for i := range snap.Series {
+		s := &snap.Series[i]
+		if s.Role != sources.RoleSymptom || s.Source != n.Source || s.Node != n.Name {
+			continue
+		}
+		if b := r.Cache.Get(snap, s, w.BaseFrom, w.BaseTo, nil); b.Valid(r.Opt.MinPoints) {
+			return true
+		}
+	}
+	return false
+}
+
+// coldSuspect is an internal series away from its baseline now.
+type coldSuspect struct {
+	s *SnapSeries
+	a Anomaly
+	b Baseline
+}
+
+// awayNow are the resources with a baseline that moved, in their harmful
+// direction, and are still away from it at the end of the window.
+func awayNow(snap *Snapshot, r *Ranker, w Window) []coldSuspect {
+	o := r.Opt
+	var out []coldSuspect
+	for i := range snap.Series {
+		s := &snap.Series[i]
+		if s.Role != sources.RoleResource {
+			continue
+		}
+		b := r.Cache.Get(snap, s, w.BaseFrom, w.BaseTo, nil)
+		if !b.Valid(o.MinPoints) {
+			continue
+		}
+		a := ScoreWindow(s.Values, w.From, w.To, &b, HarmfulDirection(&s.SeriesMeta), o.Score, nil)
+		if a.Sustained >= o.SymptomZ && a.Last >= o.SymptomZ {
+			out = append(out, coldSuspect{s, a, b})
+		}
+	}
+	return out
+}
+
+// orderFor orders the suspects for one node: those the node depends on
+// (when the config says), then deeper layers, then the larger move.
+func orderFor(snap *Snapshot, n *sources.NodeState, sus []coldSuspect) []coldSuspect {
+	out := append([]coldSuspect(nil), sus...)
+	var reach map[string]bool // nil when the config says nothing of the node
+	if g := newDepGraph(snap.Deps); len(g.out[n.Name]) > 0 {
+		reach = g.reach(n.Name)
+	}
+	on := func(c *coldSuspect) bool { return reach[c.s.Node] }
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if on(a) != on(b) {
+			return on(a)
+		}
+		if da, db := a.s.Layer.Depth(), b.s.Layer.Depth(); da != db && reach == nil {
+			return da > db
+		}
+		if a.a.Last != b.a.Last {
+			return a.a.Last > b.a.Last
+		}
+		return a.s.Key < b.s.Key
+	})
+	if reach != nil {
+		// with a graph, only what the node depends on explains it
+		k := 0
+		for k < len(out) && on(&out[k]) {
+			k++
+		}
+		out = out[:k]
+	}
+	return out[:min(len(out), maxColdSuspects)]
+}
+
+func coldFinding(snap *Snapshot, n *sources.NodeState, share float64, sus []coldSuspect) Finding {
+	sev := sources.SevWarning
+	if share >= ColdCriticalShare {
+		sev = sources.SevCritical
+	}
+	what := fmt.Sprintf("%s %s answers %.0f %% 5xx", n.Kind, n.Name, 100*share)
+	f := Finding{ID: "cold/" + n.Source + "/" + n.ID, Rule: "cold-errors", Severity: sev, Layer: n.Layer, Node: n.Name}
+	text := []string{fmt.Sprintf("%.1f of %.1f requests a second were answered 5xx since the previous poll; there is no history of its own yet to say what moved first.",
+		n.LB.Rates.Resp5xx, n.LB.Rates.Requests)}
+	if len(sus) == 0 {
+		f.Title = what + ": no internal series is away from its baseline"
+		text = append(text, "Nothing internal with a history stands away from its baseline now.")
+	} else {
+		top := sus[0]
+		f.Title = what + ": likely " + Label(&top.s.SeriesMeta)
+		var names []string
+		for _, c := range sus {
+			last, _ := c.s.Last()
+			names = append(names, fmt.Sprintf("%s at %s (baseline %s)", Label(&c.s.SeriesMeta), FormatValue(last, c.s.Unit), FormatValue(c.b.Level, c.s.Unit)))
+			f.Evidence = append(f.Evidence, Evidence{Kind: EvSuspect, SeriesKey: c.s.Key, Label: Label(&c.s.SeriesMeta), Layer: c.s.Layer, Node: c.s.Node,
+				From: snap.Time(0), Until: snap.Now, Score: c.a.Last, Baseline: c.b.Level, Spread: c.b.Spread, Value: last,
+				Text: fmt.Sprintf("%s is away from its baseline now (z %.1f)", Label(&c.s.SeriesMeta), c.a.Last)})
+		}
+		text = append(text, "Away from their baselines now: "+strings.Join(names, "; ")+".")
+	}
+	f.Explanation = strings.Join(text, " ")
+	return f
+}

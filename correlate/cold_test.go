@@ -1,0 +1,73 @@
+package correlate
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// coldSnap is a check run in the middle of the melting volume: an hour
+// and a quarter of db-1's iowait from a source that keeps history (calm,
+// then 90 % for the last few minutes), app-1's CPU calm, and a load
+// balancer polled twice: its backend answers share of its requests with
+// 5xx, and its 5xx series has only its last two points.
+func coldSnap(share float64, fiveHistory bool) *Snapshot {
+	const n = 900
+	r := rand.New(rand.NewPCG(7, 7))
+	iow := stepUp(clamp(noise(r, n, 2.5, 0.4), 0, 100), n-40, 88)
+	cpu := clamp(noise(r, n, 30, 3), 0, 100)
+	five := make([]float64, n)
+	for i := range five {
+		five[i] = math.NaN()
+		if fiveHistory {
+			five[i] = 0.2 + 0.1*r.Float64()
+		}
+	}
+	five[n-1], five[n-2] = 20*share, 20*share
+	snap := mkSnap(5*time.Second, n,
+		series{key: "lb-1/hrsp_5xx", name: "hrsp_5xx", unit: "req/s", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: five},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerDB, vals: iow},
+		series{name: "cpu.user", unit: "%", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: cpu},
+	)
+	snap.Series[0].Source = "lb-1"
+	lb := sources.NewLBNode("app")
+	lb.Mode, lb.Rates.Requests, lb.Rates.Resp5xx = sources.LBModeHTTP, 20, 20*share
+	snap.Nodes = []sources.NodeState{{Source: "lb-1", Kind: sources.NodeBackend, ID: "lb-1/app", Name: "app", Layer: sources.LayerLB,
+		State: "UP", Class: sources.ClassUp, LB: lb}}
+	return snap
+}
+
+// A load balancer without history answering 60 % 5xx is news at once,
+// and what is away from its baseline now explains it: the check run in
+// the middle of an incident is CRITICAL and names db-1's iowait.
+func TestErrorShareWithoutHistoryIsAFindingNow(t *testing.T) {
+	f := findFinding(Detect(coldSnap(0.6, false)), "cold-errors")
+	if f == nil || f.Severity != sources.SevCritical || !strings.Contains(f.Title, "backend app answers 60 % 5xx: likely db-1 cpu.iowait") {
+		t.Fatalf("%+v", f)
+	}
+	if e := f.TopSuspect(); e == nil || e.Node != "db-1" {
+		t.Fatalf("top suspect %+v", e)
+	}
+}
+
+func TestErrorShareRules(t *testing.T) {
+	if f := findFinding(Detect(coldSnap(0.6, true)), "cold-errors"); f != nil {
+		t.Errorf("with a 5xx history the ranking judges, with leads; the cold rule stays out: %s", f.Title)
+	}
+	if f := findFinding(Detect(coldSnap(0.03, false)), "cold-errors"); f != nil {
+		t.Errorf("3 %% of answers is not news on its own: %s", f.Title)
+	}
+	if f := findFinding(Detect(coldSnap(0.1, false)), "cold-errors"); f == nil || f.Severity != sources.SevWarning {
+		t.Errorf("10 %% of answers: %+v", f)
+	}
+	// the config says app depends on db-2 only: db-1's iowait does not explain it
+	snap := coldSnap(0.6, false)
+	snap.Deps = []sources.Dependency{{From: "app", To: "db-2"}}
+	if f := findFinding(Detect(snap), "cold-errors"); f == nil || f.TopSuspect() != nil || !strings.Contains(f.Title, "no internal series") {
+		t.Errorf("off the dependency path: %+v", f)
+	}
+}
