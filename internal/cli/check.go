@@ -80,13 +80,16 @@ func checkCmd(g *globals, stdout io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Poll every source once, print a compact report, exit like a Nagios plugin",
-		Long: `check polls every configured source (twice, --sample apart, so that
-counters become rates), runs the engine once, prints one line per source and
-then the incidents, worst first: findings that share a cause under one
-headline, the worst named on the status line. It exits 0 OK, 1 WARNING,
-2 CRITICAL or 3 UNKNOWN. --format json prints the same for machines (the
-findings, and the incidents listing them by ID). Colour only on a terminal,
-never under NO_COLOR.`,
+		Long: `check runs the same session as the screen: it backfills the engine's
+window from the sources that keep history (Prometheus, Graphite, CloudWatch),
+polls every source twice, --sample apart, so that counters become rates (a
+load balancer's share of 5xx answers is judged without history), then prints
+the status line (the worst incident), one line per source, and the incidents
+with their findings, worst first. What the sample was too short to judge (a
+path verdict needs several windows of probes) is said, and an otherwise OK
+check is then UNKNOWN. It exits 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN.
+--format json prints the same for machines. Colour only on a terminal, never
+under NO_COLOR.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
