@@ -137,21 +137,10 @@ func newAppOver(in *meltingVolume, opt Options, w, h int) *App {
 }
 
 // pathVerdicts is what the engine's path rule concludes over a snapshot's
-// traces (the provider's status pages and services count as its events):
-// the Paths view is given these, as Options.Paths gives the engine's.
+// traces: the Paths view is given these, as Options.Paths gives the
+// engine's.
 func pathVerdicts(snap *correlate.Snapshot) []correlate.PathVerdict {
-	var prov []sources.Event
-	for _, e := range snap.Events {
-		if e.Layer == sources.LayerProvider {
-			prov = append(prov, e)
-		}
-	}
-	for _, n := range snap.Nodes {
-		if n.Kind == "service" && n.Layer == sources.LayerProvider {
-			prov = append(prov, sources.Event{ID: n.ID, Layer: n.Layer, Severity: n.Severity, Title: n.Name + " " + n.State})
-		}
-	}
-	return correlate.Triangulate(snap.Paths, prov)
+	return correlate.PathVerdicts(snap)
 }
 
 func pressKeys(a *App, keys ...string) {

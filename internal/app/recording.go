@@ -2,6 +2,8 @@ package app
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
@@ -99,4 +101,18 @@ func NewReplay(rec *replay.Recording, logf func(string, ...any)) (*Runtime, erro
 		return nil, err
 	}
 	return newRuntime(Options{Logf: logf}, sess), nil
+}
+
+// Story is a session's conclusions in words, one line per active finding
+// (with when it opened) and per change of the timeline: two runs that
+// tell the same story give the same text.
+func Story(fs []correlate.Finding, cs []correlate.Change) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "F %s %s %q opened %s\n", f.ID, f.Severity, f.Title, f.Opened.UTC().Format(time.TimeOnly))
+	}
+	for _, c := range cs {
+		fmt.Fprintf(&b, "C %s %s %s %q\n", c.At.UTC().Format(time.TimeOnly), c.Kind, c.Finding.ID, c.Finding.Title)
+	}
+	return b.String()
 }

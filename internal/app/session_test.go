@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -35,19 +34,6 @@ func demoRounds(rounds int) []*sources.Batch {
 
 func demoSessionOptions() correlate.SessionOptions {
 	return Options{Deps: demo.Dependencies(), Store: correlate.StoreOptions{Step: 5 * time.Second}}.SessionOptions()
-}
-
-// story is what a session concluded, in words a test can compare: the
-// active findings with their openings, and the timeline.
-func story(fs []correlate.Finding, cs []correlate.Change) string {
-	var b strings.Builder
-	for _, f := range fs {
-		fmt.Fprintf(&b, "F %s %s %q opened %s\n", f.ID, f.Severity, f.Title, f.Opened.UTC().Format(time.TimeOnly))
-	}
-	for _, c := range cs {
-		fmt.Fprintf(&b, "C %s %s %s %q\n", c.At.UTC().Format(time.TimeOnly), c.Kind, c.Finding.ID, c.Finding.Title)
-	}
-	return b.String()
 }
 
 // The on-call engineer presses r in the middle of the incident; the
@@ -86,7 +72,7 @@ func TestRecordingStartedMidIncidentTellsTheLiveStory(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := story(live.Findings(), live.Changes()[before:])
+	want := Story(live.Findings(), live.Changes()[before:])
 	if !strings.Contains(want, "likely servers.db-1.cpu.iowait") {
 		t.Fatalf("live never blamed db-1 iowait:\n%s", want)
 	}
@@ -104,7 +90,7 @@ func TestRecordingStartedMidIncidentTellsTheLiveStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := story(judged.Findings(), judged.Changes()); got != want {
+	if got := Story(judged.Findings(), judged.Changes()); got != want {
 		t.Fatalf("judged recording:\n%s\nlive:\n%s", got, want)
 	}
 
@@ -127,7 +113,7 @@ func TestRecordingStartedMidIncidentTellsTheLiveStory(t *testing.T) {
 		}
 		clk = clk.Add(time.Duration(137+i%5*211) * time.Millisecond)
 	}
-	if got := story(rt.Session.Findings(), rt.Session.Changes()); got != want {
+	if got := Story(rt.Session.Findings(), rt.Session.Changes()); got != want {
 		t.Fatalf("replayed:\n%s\nlive:\n%s", got, want)
 	}
 }
@@ -156,7 +142,7 @@ func TestRecordingWithoutOpeningIsJudgedFromTheStart(t *testing.T) {
 	for _, b := range batches {
 		live.Step(b)
 	}
-	if got, want := story(sess.Findings(), sess.Changes()), story(live.Findings(), live.Changes()); got != want || want == "" {
+	if got, want := Story(sess.Findings(), sess.Changes()), Story(live.Findings(), live.Changes()); got != want || want == "" {
 		t.Fatalf("judged:\n%s\nlive:\n%s", got, want)
 	}
 }

@@ -200,18 +200,6 @@ func mustWrite(t *testing.T, path, text string) {
 	}
 }
 
-// told is a session's story in words a test can compare.
-func told(fs []correlate.Finding, cs []correlate.Change) string {
-	var b strings.Builder
-	for _, f := range fs {
-		fmt.Fprintf(&b, "F %s %s %q opened %s\n", f.ID, f.Severity, f.Title, f.Opened.UTC().Format(time.TimeOnly))
-	}
-	for _, c := range cs {
-		fmt.Fprintf(&b, "C %s %s %s %q\n", c.At.UTC().Format(time.TimeOnly), c.Kind, c.Finding.ID, c.Finding.Title)
-	}
-	return b.String()
-}
-
 // An incident on real servers, recorded from the middle (r pressed while
 // a server is already DOWN): live, the replay of the file and its export
 // tell the same story, finding for finding, change for change.
@@ -267,7 +255,7 @@ func TestLiveReplayAndExportOfARealIncidentAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt.Session.OpeningThen(func(*correlate.Opening) error {
-		live = told(rt.Session.Findings(), rt.Session.Changes()[before:])
+		live = app.Story(rt.Session.Findings(), rt.Session.Changes()[before:])
 		return nil
 	})
 	if err := w.Close(); err != nil {
@@ -289,7 +277,7 @@ func TestLiveReplayAndExportOfARealIncidentAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := told(judged.Findings(), judged.Changes()); got != live {
+	if got := app.Story(judged.Findings(), judged.Changes()); got != live {
 		t.Fatalf("the recording judged:\n%s\nlive:\n%s", got, live)
 	}
 	replayed, err := app.NewReplay(rec, nil)
@@ -305,7 +293,7 @@ func TestLiveReplayAndExportOfARealIncidentAgree(t *testing.T) {
 	for _, b := range due {
 		replayed.Ingest(b)
 	}
-	if got := told(replayed.Session.Findings(), replayed.Session.Changes()); got != live {
+	if got := app.Story(replayed.Session.Findings(), replayed.Session.Changes()); got != live {
 		t.Fatalf("replayed:\n%s\nlive:\n%s", got, live)
 	}
 	var md strings.Builder

@@ -50,14 +50,7 @@ func demoRecording(t *testing.T) *replay.Recording {
 			})
 		}
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replay.Load(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rec
+	return closeAndLoad(t, w, &buf)
 }
 
 // timelineRows are the rows of the document's timeline table.

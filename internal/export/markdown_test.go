@@ -81,6 +81,12 @@ func meltingVolume(t *testing.T) *replay.Recording {
 			t.Fatal(err)
 		}
 	}
+	return closeAndLoad(t, w, &buf)
+}
+
+// closeAndLoad finishes a recording written into buf and reads it back.
+func closeAndLoad(t *testing.T, w *replay.Writer, buf *bytes.Buffer) *replay.Recording {
+	t.Helper()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
