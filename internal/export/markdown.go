@@ -150,8 +150,8 @@ func (d *doc) header() {
 	if h.Producer != "" {
 		d.p(" by %s", cell(h.Producer))
 	}
-	d.p("\n- **Contents:** %d batches from %d sources, %d events, %d findings in %d incidents, %d notes\n",
-		d.rec.Len(), len(d.tl.Sources), len(d.tl.Events), len(d.tl.Findings), len(d.told()), len(d.rec.Annotations))
+	d.p("\n- **Contents:** %s from %s, %s, %s in %s, %s\n", count(d.rec.Len(), "batch"), count(len(d.tl.Sources), "source"),
+		count(len(d.tl.Events), "event"), count(len(d.tl.Findings), "finding"), count(len(d.told()), "incident"), count(len(d.rec.Annotations), "note"))
 	if d.rec.Warning != nil {
 		d.p("- **Warning:** %s\n", cell(d.rec.Warning.Error()))
 	}
@@ -647,6 +647,17 @@ func leadText(d time.Duration) string {
 		return "—"
 	}
 	return d.String()
+}
+
+// count is "1 finding", "2 findings", "3 batches".
+func count(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "ch") {
+		return fmt.Sprintf("%d %ses", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func orDash(s string) string {
