@@ -95,7 +95,7 @@ func genIncident(seed uint64, decoys int) incident {
 		return v
 	}
 	harmSign := func(m metricKind) float64 {
-		meta := SeriesMeta{Name: m.name, Role: m.role, Harm: sources.GuessHarm(m.name)}
+		meta := SeriesMeta{Name: m.name, Role: m.role, Harm: sources.GuessHarm(m.name), Measure: sources.GuessMeasure(m.name)}
 		switch HarmfulDirection(&meta) {
 		case Down:
 			return -1

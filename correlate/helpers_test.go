@@ -31,7 +31,7 @@ func mkSnap(step time.Duration, n int, ss ...series) *Snapshot {
 		}
 		snap.Series = append(snap.Series, SnapSeries{
 			SeriesMeta: SeriesMeta{Key: key, Source: "src", Name: s.name, Unit: s.unit, Role: s.role, Layer: s.layer, Node: s.node,
-				Harm: sources.GuessHarm(s.name)}, // as the scheduler classifies a series that does not say
+				Harm: sources.GuessHarm(s.name), Measure: sources.GuessMeasure(s.name)}, // as the scheduler classifies a series that does not say
 			Values: s.vals,
 		})
 	}

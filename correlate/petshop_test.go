@@ -131,7 +131,7 @@ func petSnapshot(base, win *petFrame, baseFrom, baseTo, winFrom, winTo int, tg p
 				vals[nb+i] = wc.vals[winFrom+i]
 			}
 		}
-		m := SeriesMeta{Key: key, Name: bc.metric, Node: bc.node, Role: sources.RoleResource, Unit: "s", Harm: sources.GuessHarm(bc.metric)}
+		m := SeriesMeta{Key: key, Name: bc.metric, Node: bc.node, Role: sources.RoleResource, Unit: "s", Harm: sources.GuessHarm(bc.metric), Measure: sources.GuessMeasure(bc.metric)}
 		if layers {
 			m.Layer = petLayer(bc.node)
 		}

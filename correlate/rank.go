@@ -282,16 +282,12 @@ func (r *Ranker) trafficMasks(snap *Snapshot, w Window) map[string][]bool {
 	return r.masks
 }
 
-// ratioWords mark series that are a share of requests (availability,
-// error share): with too few requests in a bucket they are noise.
-var ratioWords = []string{"avail", "success", "error", "5xx", "4xx", "fail"}
-
 // IsRequestRatio reports whether a series is a share of its node's
 // requests (availability, error share, success rate).
 func IsRequestRatio(m *SeriesMeta) bool {
 	switch strings.ToLower(m.Unit) {
 	case "%", "ratio", "", "percent":
-		return hasWord(m.Name, ratioWords)
+		return m.Measure&(sources.MeasureErrors|sources.MeasureClientErrors|sources.MeasureSuccess) != 0
 	}
 	return false
 }

@@ -560,19 +560,6 @@ func maxInt(a, b int) int {
 	return b
 }
 
-var errorWords = []string{"5xx", "error", "fail", "err"}
-var latencyWords = []string{"latency", "duration", "time", "rtt", "p99", "p95"}
-
-func hasWord(name string, words []string) bool {
-	name = strings.ToLower(name)
-	for _, w := range words {
-		if strings.Contains(name, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // signedShift is the signed robust z of the window's median after the
 // onset against the baseline: how far the level moved, either way.
 func signedShift(snap *Snapshot, r *Ranker, s *SnapSeries, w Window, from int) (float64, Baseline) {
@@ -592,7 +579,7 @@ func signedShift(snap *Snapshot, r *Ranker, s *SnapSeries, w Window, from int) (
 // traffic up first → load.
 func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 	sym := &rk.Symptom
-	if !hasWord(sym.Meta.Name, errorWords) || sym.Dir != Up {
+	if sym.Meta.Measure&sources.MeasureErrors == 0 || sym.Dir != Up {
 		return Finding{}, false
 	}
 	from := sym.Onset
@@ -636,7 +623,7 @@ func bottleneckFinding(snap *Snapshot, r *Ranker, rk *Ranking) (Finding, bool) {
 	// query latency: named so, or in seconds and not a replica's lag
 	dbLatency := func(s *SnapSeries) bool {
 		return s.Role == sources.RoleResource && s.Layer == sources.LayerDB &&
-			(hasWord(s.Name, latencyWords) || ((s.Unit == "ms" || s.Unit == "s") && !IsReplicationLag(&s.SeriesMeta)))
+			(s.Measure&sources.MeasureLatency != 0 || ((s.Unit == "ms" || s.Unit == "s") && !IsReplicationLag(&s.SeriesMeta)))
 	}
 	D := best(dbLatency)
 	// any other database resource that hurts going up (iowait, CPU, locks)
@@ -810,10 +797,8 @@ func flappingFindings(snap *Snapshot) []Finding {
 	return out
 }
 
-var lagWords = []string{"replication_lag", "replica_lag", "slave_lag", "seconds_behind", "repl_lag", "replication.lag", "replication lag", "replica.lag"}
-
 // IsReplicationLag reports whether a series measures how far a replica is behind.
-func IsReplicationLag(m *SeriesMeta) bool { return hasWord(m.Name, lagWords) }
+func IsReplicationLag(m *SeriesMeta) bool { return m.Measure&sources.MeasureReplicationLag != 0 }
 
 // failoverFindings: a server changed state or a source saw a failover
 // while a replication-lag series was rising around the same time: traffic

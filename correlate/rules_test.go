@@ -666,7 +666,8 @@ func TestShareOfFewRequestsIsNotRead(t *testing.T) {
 			t.Errorf("%v requests per bucket: availability moved %v, want %v", c.reqs, moved, c.moved)
 		}
 	}
-	if !IsRequestRatio(&SeriesMeta{Name: "hrsp_5xx_share", Unit: "%"}) || IsRequestRatio(&SeriesMeta{Name: "cpu.iowait", Unit: "%"}) {
+	if !IsRequestRatio(&SeriesMeta{Name: "hrsp_5xx_share", Unit: "%", Measure: sources.GuessMeasure("hrsp_5xx_share")}) ||
+		IsRequestRatio(&SeriesMeta{Name: "cpu.iowait", Unit: "%", Measure: sources.GuessMeasure("cpu.iowait")}) {
 		t.Error("IsRequestRatio misclassifies")
 	}
 }
@@ -838,7 +839,7 @@ func TestServerSymptomsFoldIntoTheirBackend(t *testing.T) {
 			be = "other"
 		}
 		snap.Series = append(snap.Series, SnapSeries{
-			SeriesMeta: SeriesMeta{Key: "src/" + sv + "/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Unit: "%", Role: sources.RoleSymptom,
+			SeriesMeta: SeriesMeta{Key: "src/" + sv + "/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Measure: sources.MeasureErrors, Unit: "%", Role: sources.RoleSymptom,
 				Layer: sources.LayerLB, Node: sv, Labels: map[string]string{"backend": be, "server": sv}},
 			Values: v,
 		})
@@ -954,7 +955,7 @@ func TestServerBottlenecksFoldIntoTheirBackend(t *testing.T) {
 	for _, sv := range []string{"app-1", "app-2"} {
 		v := clamp(noise(r, snap.N, 0.2, 0.05), 0, 100)
 		stepUp(v, 440, 8)
-		snap.Series = append(snap.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/" + sv + "/hrsp_5xx", Source: "src", Name: "hrsp_5xx",
+		snap.Series = append(snap.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/" + sv + "/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Measure: sources.MeasureErrors,
 			Unit: "%", Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: sv, Labels: map[string]string{"backend": "app", "server": sv}}, Values: v})
 	}
 	var bs []string
@@ -971,7 +972,7 @@ func TestServerBottlenecksFoldIntoTheirBackend(t *testing.T) {
 // A replica's lag is in seconds but is not the database's query latency.
 func TestBottleneckDoesNotReadReplicationLagAsLatency(t *testing.T) {
 	snap := bottleneckSnap(-1)
-	snap.Series[3].Name, snap.Series[3].Unit = "mysql.db-2.replication_lag", "s"
+	snap.Series[3].Name, snap.Series[3].Unit, snap.Series[3].Measure = "mysql.db-2.replication_lag", "s", sources.MeasureReplicationLag
 	f := findFinding(Detect(snap), "bottleneck")
 	if f == nil || !strings.Contains(f.Explanation, "DB latency not monitored") {
 		t.Fatalf("finding %+v: replication lag read as DB latency", f)
@@ -1024,7 +1025,7 @@ func TestGroupedFindingClosesAsGrouped(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	sv := clamp(noise(r, full.N, 0.2, 0.05), 0, 100)
 	stepUp(sv, 440, 6)
-	full.Series = append(full.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/app-1/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Unit: "%",
+	full.Series = append(full.Series, SnapSeries{SeriesMeta: SeriesMeta{Key: "src/app-1/hrsp_5xx", Source: "src", Name: "hrsp_5xx", Measure: sources.MeasureErrors, Unit: "%",
 		Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: "app-1", Labels: map[string]string{"backend": "app", "server": "app-1"}}, Values: sv})
 	e := NewEngine(EngineOptions{})
 	var serverOpened time.Time

@@ -338,7 +338,7 @@ func OpeningBatches(snap *Snapshot) []*sources.Batch {
 		}
 		b := get(ss.Source)
 		b.Series = append(b.Series, sources.Series{Name: ss.Name, Labels: ss.Labels, Unit: ss.Unit,
-			Role: ss.Role, Layer: ss.Layer, Kind: ss.Kind, Harm: ss.Harm, Node: ss.Node, Points: pts})
+			Role: ss.Role, Layer: ss.Layer, Kind: ss.Kind, Harm: ss.Harm, Measure: ss.Measure, Node: ss.Node, Points: pts})
 	}
 	for _, ev := range snap.Events {
 		b := get(ev.Source)

@@ -56,6 +56,9 @@ type SeriesMeta struct {
 	Node   string
 	Kind   sources.SeriesKind
 	Harm   sources.Harm // which way it hurts, as its source or a rule said
+	// Measure is what it measures (errors, latency, …), as its source, a
+	// rule or its name said when it arrived.
+	Measure sources.Measure
 }
 
 // Store holds everything the sources returned, bounded: series as ring
@@ -246,7 +249,7 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 		}
 		r = &ring{meta: SeriesMeta{
 			Key: key, Source: source, Name: in.Name, Labels: in.Labels,
-			Unit: in.Unit, Role: in.Role, Layer: in.Layer, Node: in.Node, Kind: in.Kind, Harm: in.Harm,
+			Unit: in.Unit, Role: in.Role, Layer: in.Layer, Node: in.Node, Kind: in.Kind, Harm: in.Harm, Measure: in.Measure,
 		}}
 		s.series[key] = r
 		if s.byHash[hash] == nil {
@@ -269,6 +272,9 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 		}
 		if in.Kind != sources.SeriesUnknown {
 			r.meta.Kind = in.Kind
+		}
+		if in.Measure != 0 {
+			r.meta.Measure = in.Measure
 		}
 		if in.Harm != sources.HarmUnset {
 			r.meta.Harm = in.Harm

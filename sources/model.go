@@ -184,6 +184,60 @@ func ParseHarm(s string) (Harm, bool) {
 	return HarmUnset, false
 }
 
+// Measure says what a series measures, where a rule of the engine needs
+// to know (the bottleneck rule wants errors and query latency; a share of
+// requests is read only where there are requests; a replica's lag is not
+// a query's latency). It is a set: a success ratio of requests is
+// MeasureSuccess, a 5xx rate MeasureErrors.
+type Measure uint8
+
+const (
+	MeasureErrors         Measure = 1 << iota // failed requests or operations: 5xx, errors, failures
+	MeasureClientErrors                       // requests refused as the client's fault: 4xx
+	MeasureSuccess                            // availability, successful requests
+	MeasureLatency                            // how long something takes: latency, durations, response times
+	MeasureReplicationLag                     // how far a replica is behind
+)
+
+var measureNames = []struct {
+	m    Measure
+	name string
+}{{MeasureErrors, "errors"}, {MeasureClientErrors, "client-errors"}, {MeasureSuccess, "success"},
+	{MeasureLatency, "latency"}, {MeasureReplicationLag, "replication-lag"}}
+
+func (m Measure) String() string {
+	var out []string
+	for _, n := range measureNames {
+		if m&n.m != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// ParseMeasure accepts the config spellings of a measure: one or more of
+// errors, client-errors, success, latency, replication-lag, separated by
+// commas.
+func ParseMeasure(s string) (Measure, bool) {
+	var m Measure
+	for _, w := range strings.Split(s, ",") {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if w == "" {
+			continue
+		}
+		found := false
+		for _, n := range measureNames {
+			if w == n.name || (w == "lag" && n.m == MeasureReplicationLag) || (w == "availability" && n.m == MeasureSuccess) {
+				m, found = m|n.m, true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+	}
+	return m, true
+}
+
 // Series is a numeric time series as a source returned it.
 type Series struct {
 	// Name is the metric's name as the source knows it (e.g.
@@ -200,6 +254,10 @@ type Series struct {
 	// the source sets them where it knows, config rules may override both.
 	Kind SeriesKind
 	Harm Harm
+	// Measure says what it measures (errors, latency, …) where the engine's
+	// rules need to know; a source or a rule sets it, else its name is read
+	// once when it arrives (GuessMeasure).
+	Measure Measure
 	// Node names the thing the series describes: a host, a service, a
 	// backend, a server, a volume. Dependencies between nodes come from the
 	// config.

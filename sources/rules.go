@@ -22,6 +22,8 @@ type Rule struct {
 	Unit   string
 	Kind   SeriesKind
 	Harm   Harm
+	// Measure, when set, replaces what the series is said to measure.
+	Measure Measure
 }
 
 // Matches reports whether the rule applies to s from the named source.
@@ -63,12 +65,15 @@ func (rs Rules) Apply(b *Batch) {
 		if s.Harm == HarmUnset {
 			s.Harm = GuessHarm(s.Name)
 		}
+		if s.Measure == 0 {
+			s.Measure = GuessMeasure(s.Name)
+		}
 	}
 }
 
 // Classify applies the first matching rule for each field to s.
 func (rs Rules) Classify(source string, s *Series) {
-	var roleSet, layerSet, nodeSet, unitSet, kindSet, harmSet bool
+	var roleSet, layerSet, nodeSet, unitSet, kindSet, harmSet, measureSet bool
 	for i := range rs {
 		r := &rs[i]
 		if !r.Matches(source, s) {
@@ -92,7 +97,40 @@ func (rs Rules) Classify(source string, s *Series) {
 		if !harmSet && r.Harm != HarmUnset {
 			s.Harm, harmSet = r.Harm, true
 		}
+		if !measureSet && r.Measure != 0 {
+			s.Measure, measureSet = r.Measure, true
+		}
 	}
+}
+
+// The words a series' name is read for, once, when it arrives without a
+// measure of its own.
+var (
+	errorWords       = []string{"5xx", "error", "fail", "err"}
+	clientErrorWords = []string{"4xx"}
+	successWords     = []string{"avail", "success"}
+	latencyWords     = []string{"latency", "duration", "time", "rtt", "p99", "p95"}
+	lagWords         = []string{"replication_lag", "replica_lag", "slave_lag", "seconds_behind", "repl_lag", "replication.lag", "replication lag", "replica.lag"}
+)
+
+// GuessMeasure is what a series' name suggests it measures, for series
+// that come without a measure (Graphite paths, PromQL results, CloudWatch
+// metrics). Sources that know their series say it instead.
+func GuessMeasure(name string) Measure {
+	var m Measure
+	for _, g := range []struct {
+		words []string
+		m     Measure
+	}{{errorWords, MeasureErrors}, {clientErrorWords, MeasureClientErrors}, {successWords, MeasureSuccess},
+		{latencyWords, MeasureLatency}, {lagWords, MeasureReplicationLag}} {
+		for _, w := range g.words {
+			if containsFold(name, w) {
+				m |= g.m
+				break
+			}
+		}
+	}
+	return m
 }
 
 // downWords mark series where less is worse.

@@ -284,6 +284,8 @@ func (c *Config) parseRules(file string, n ast.Node) error {
 			Kind   string            `yaml:"kind"`
 			Harm   string            `yaml:"harm"`
 			Bad    string            `yaml:"bad"` // the same as harm: which way is bad
+			// Measure says what the series measures, for the engine's rules
+			Measure string `yaml:"measure"`
 		}
 		if err := decode(file, item, &r); err != nil {
 			return err
@@ -320,12 +322,16 @@ func (c *Config) parseRules(file string, n ast.Node) error {
 		if !ok {
 			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown %s %q (up: going up is bad, down: going down is bad, both)", key, word)}
 		}
+		measure, ok := sources.ParseMeasure(r.Measure)
+		if !ok {
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown measure %q (errors, client-errors, success, latency, replication-lag; several with commas)", r.Measure)}
+		}
 		if role == sources.RoleUnknown && layer == sources.LayerUnknown && r.Node == "" && r.Unit == "" &&
-			kind == sources.SeriesUnknown && harm == sources.HarmUnset {
-			return &Error{File: file, Line: l, Msg: "a rule must set role, layer, node, unit, kind or harm"}
+			kind == sources.SeriesUnknown && harm == sources.HarmUnset && measure == 0 {
+			return &Error{File: file, Line: l, Msg: "a rule must set role, layer, node, unit, kind, harm or measure"}
 		}
 		c.Rules = append(c.Rules, sources.Rule{Match: r.Match, Labels: r.Labels, Source: r.Source, Role: role, Layer: layer,
-			Node: r.Node, Unit: r.Unit, Kind: kind, Harm: harm})
+			Node: r.Node, Unit: r.Unit, Kind: kind, Harm: harm, Measure: measure})
 	}
 	return nil
 }
