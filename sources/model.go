@@ -365,6 +365,58 @@ type Event struct {
 	Title    string // one line, for people: no reader decides from it
 	Text     string // details, may be several lines
 	Labels   map[string]string
+	// Alert is what a monitoring system says of an event of kind
+	// EventAlert (Nagios, Icinga, Alertmanager, an external HTTP check);
+	// nil for other events.
+	Alert *Alert
+}
+
+// AlertOrigin says where an alert looks from: outside, as a user meets
+// the service (an HTTP check, a CDN's or Pingdom-style alert), or inside
+// (Nagios, Icinga or Alertmanager about a host or a service). An external
+// alert with no internal one firing is a gap in the internal alerting.
+type AlertOrigin uint8
+
+const (
+	OriginUnknown AlertOrigin = iota
+	OriginExternal
+	OriginInternal
+)
+
+var originNames = [...]string{"unknown", "external", "internal"}
+
+func (o AlertOrigin) String() string {
+	if int(o) < len(originNames) {
+		return originNames[o]
+	}
+	return "unknown"
+}
+
+// ParseAlertOrigin accepts the config spellings of an origin.
+func ParseAlertOrigin(s string) (AlertOrigin, bool) {
+	switch strings.ToLower(s) {
+	case "", "unknown":
+		return OriginUnknown, true
+	case "external", "outside":
+		return OriginExternal, true
+	case "internal", "inside":
+		return OriginInternal, true
+	}
+	return OriginUnknown, false
+}
+
+// Alert is one alert as its monitoring system tells it.
+type Alert struct {
+	Origin AlertOrigin
+	System string // what raised it: "nagios", "icinga2", "alertmanager", "http"
+	Check  string // the service, alert or check name, for people
+	State  string // the system's own word, for people: "CRITICAL", "firing", "503"
+	// Hard is Nagios' and Icinga's HARD state (confirmed by retries); a
+	// SOFT state may still clear. Systems without the idea set it true.
+	Hard         bool
+	Acknowledged bool // someone said they are on it
+	Downtime     bool // in scheduled downtime, or silenced or inhibited
+	Flapping     bool // the system itself says it flaps
 }
 
 // Open reports whether the event has not ended.
