@@ -1218,3 +1218,28 @@ func TestNodeFindingsAreWordedByTheEngine(t *testing.T) {
 		}
 	}
 }
+
+// 5xx rise at the load balancer and nothing inside moves: the load
+// balancer's own 2xx falling and its own health-check times are the
+// symptom seen again, not an internal cause. It is a monitoring gap.
+func TestLoadBalancersOwnSeriesDoNotExplainItsErrors(t *testing.T) {
+	const n = 900
+	r := rand.New(rand.NewPCG(3, 3))
+	five := stepUp(clamp(noise(r, n, 0.2, 0.1), 0, 1e9), n-60, 10)
+	two := stepUp(noise(r, n, 100, 3), n-60, -10)
+	chk := stepUp(clamp(noise(r, n, 2, 0.2), 0, 1e9), n-58, 6)
+	db := clamp(noise(r, n, 3, 0.4), 0, 100)
+	snap := mkSnap(5*time.Second, n,
+		series{name: "hrsp_5xx", unit: "req/s", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: five},
+		series{name: "hrsp_2xx", unit: "req/s", node: "app", role: sources.RoleTraffic, layer: sources.LayerLB, vals: two},
+		series{name: "check_duration", unit: "ms", node: "app", role: sources.RoleResource, layer: sources.LayerLB, vals: chk},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerDB, vals: db},
+	)
+	fs := Detect(snap)
+	if f := findFinding(fs, "suspects"); f != nil {
+		t.Fatalf("the load balancer's own series taken for a cause: %s", f.Title)
+	}
+	if f := findFinding(fs, "gap"); f == nil {
+		t.Fatalf("no monitoring gap: %+v", fs)
+	}
+}
