@@ -5,7 +5,7 @@ GO ?= go
 TEST_PACKAGES = haproxy socat graphite-carbon graphite-web prometheus \
 	prometheus-node-exporter mtr-tiny iproute2 iptables tmux dnsmasq-base
 
-.PHONY: test deps vet fmt build bench fuzz
+.PHONY: test deps vet fmt build bench fuzz eval
 
 test: deps vet fmt
 	$(GO) test -race -count=1 ./...
@@ -24,3 +24,9 @@ build:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The engine's figures the README quotes: PetShop, the scenario corpus and
+# NAB, from OPSVIEW_SHARED_DATA or ../shared/data beside the checkout.
+eval:
+	@$(GO) test ./correlate -count=1 -v -run 'TestPetShopRootCauseRanking|TestScenarioCorpusAccuracy|TestNABStreamingDetectorTwoFold' \
+		| grep -E 'pooled|scenario corpus:|NAB standard:|--- (PASS|FAIL|SKIP)|^(ok|FAIL)'
