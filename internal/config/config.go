@@ -126,10 +126,13 @@ func (c *Config) parse(file string, data []byte) error {
 	if len(f.Docs) > 1 {
 		return &Error{File: file, Line: line(f.Docs[1].Body), Msg: "only one YAML document is allowed"}
 	}
+	// redacted before the values of ${VAR} come in
+	if c.redacted, err = redactText(data); err != nil {
+		return wrapYAML(file, err)
+	}
 	if err := expandEnv(file, f.Docs[0].Body, &c.env); err != nil {
 		return err
 	}
-	c.redacted = redact(data)
 	top, ok := f.Docs[0].Body.(*ast.MappingNode)
 	if !ok {
 		return &Error{File: file, Line: line(f.Docs[0].Body), Msg: "the file must be a mapping (theme:, sources:, rules:, …)"}
@@ -374,7 +377,9 @@ func (c *Config) parseDeps(file string, n ast.Node) error {
 }
 
 // Redacted returns the configuration text with secrets replaced, safe to
-// print, log or store in a recording.
+// print, log or store in a recording: the value of every password, token,
+// secret, header and URL user info, in any YAML style; a value written
+// ${VAR} stays as written. Comments are left out.
 func (c *Config) Redacted() string { return c.redacted }
 
 // Conceal replaces the values that came from ${VAR} in s with the
@@ -520,27 +525,4 @@ type visitor func(ast.Node)
 func (v visitor) Visit(n ast.Node) ast.Visitor {
 	v(n)
 	return v
-}
-
-var secretKey = regexp.MustCompile(`(?i)^(\s*-?\s*)([A-Za-z0-9_-]*(password|passwd|secret|token|bearer|api_key|apikey|access_key|secret_key|session_token|authorization)[A-Za-z0-9_-]*)(\s*:\s*)(.+)$`)
-
-// redact hides the values of secret-looking keys; ${VAR} references are
-// kept as written (they show where a secret comes from, not the secret).
-func redact(data []byte) string {
-	lines := strings.Split(string(data), "\n")
-	for i, l := range lines {
-		m := secretKey.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
-		val := strings.TrimSpace(m[5])
-		if envRef.MatchString(val) && envRef.FindString(val) == strings.Trim(val, `"'`) {
-			continue
-		}
-		if strings.HasSuffix(m[2], "_file") || strings.HasSuffix(m[2], "-file") {
-			continue // a path to a secret is not a secret
-		}
-		lines[i] = m[1] + m[2] + m[4] + `"<redacted>"`
-	}
-	return strings.Join(lines, "\n")
 }
