@@ -2,7 +2,8 @@
 // dependencies, store size, theme and keys. Every error names the file and
 // line. Values written as ${VAR} come from the environment and are never
 // printed: an error names the variable instead of its value, and Redacted
-// gives a copy safe to show or record.
+// gives a copy safe to show or record. Input nested deeper than
+// MaxNesting is refused before it is parsed.
 package config
 
 import (
@@ -116,6 +117,9 @@ func Parse(file string, data []byte) (*Config, error) {
 }
 
 func (c *Config) parse(file string, data []byte) error {
+	if err := checkNesting(file, data); err != nil {
+		return err
+	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return wrapYAML(file, err)
@@ -411,6 +415,9 @@ func (o *options) Errorf(format string, args ...any) error {
 // OptionsFromYAML makes source options from a YAML mapping, for tests and
 // for sources built without a file (discovery, the command line).
 func OptionsFromYAML(name string, text string) (sources.Options, error) {
+	if err := checkNesting(name, []byte(text)); err != nil {
+		return nil, err
+	}
 	f, err := parser.ParseBytes([]byte(text), 0)
 	if err != nil {
 		return nil, wrapYAML(name, err)
