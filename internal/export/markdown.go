@@ -155,8 +155,19 @@ func (d *doc) header() {
 	if d.rec.Warning != nil {
 		d.p("- **Warning:** %s\n", cell(d.rec.Warning.Error()))
 	}
+	for i, err := range d.tl.Skipped {
+		if i == maxSkippedTold {
+			d.p("- **Warning:** %d more damaged batches were skipped\n", len(d.tl.Skipped)-i)
+			break
+		}
+		d.p("- **Warning:** %s\n", cell(err.Error()))
+	}
 	d.p("\n")
 }
+
+// maxSkippedTold bounds the lines about damaged batches: the first few
+// say where the damage is, a count says the rest.
+const maxSkippedTold = 5
 
 // incidents tells each incident first: its headline, when it began and
 // ended, what its findings share, and the findings under it.

@@ -24,6 +24,17 @@ var t0 = time.Date(2026, 3, 14, 2, 0, 0, 0, time.UTC)
 // 5xx rise on the load balancer, app-2 fails its checks and goes DOWN.
 func meltingVolume(t *testing.T) *replay.Recording {
 	t.Helper()
+	data := meltingVolumeFile(t)
+	rec, err := replay.Load(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// meltingVolumeFile is the recording's bytes.
+func meltingVolumeFile(t *testing.T) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	w, err := replay.NewWriter(&buf, replay.Header{Created: t0.Add(time.Hour), Config: "sources:\n  - name: lb-1\n    type: haproxy\n", Producer: "opsview test"})
 	if err == nil {
@@ -84,11 +95,7 @@ func meltingVolume(t *testing.T) *replay.Recording {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := replay.Load(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rec
+	return buf.Bytes()
 }
 
 func TestMarkdownPostmortemGolden(t *testing.T) {
