@@ -1243,3 +1243,37 @@ func TestLoadBalancersOwnSeriesDoNotExplainItsErrors(t *testing.T) {
 		t.Fatalf("no monitoring gap: %+v", fs)
 	}
 }
+
+// One flapping server is one finding, whose title does not change as the
+// server goes UP and DOWN and its flapping event opens and closes; its
+// state and its DOWN events are told inside it, not beside it.
+func TestAFlappingServerIsOneSteadyFinding(t *testing.T) {
+	at := t0.Add(time.Hour)
+	node := func(state string, sev sources.Severity) sources.NodeState {
+		return sources.NodeState{Kind: sources.NodeServer, ID: "lb-1/app/app-2", Name: "app-2", Layer: sources.LayerLB,
+			State: state, Severity: sev, Flapping: true, Flaps: 5, FlapWindow: 10 * time.Minute}
+	}
+	down := sources.Event{ID: "srv/app-2", Kind: sources.EventState, Start: at.Add(-time.Minute), Severity: sources.SevCritical,
+		Layer: sources.LayerLB, Node: "app-2", Title: "server app/app-2 DOWN"}
+	flap := sources.Event{ID: "flap/app-2", Kind: sources.EventFlapping, Start: at.Add(-5 * time.Minute), Severity: sources.SevWarning,
+		Layer: sources.LayerLB, Node: "app-2", Title: "app-2 flapping: 5 DOWN in 10m"}
+	var titles []string
+	for k, snap := range []*Snapshot{
+		{Now: at, Nodes: []sources.NodeState{node("DOWN", sources.SevCritical)}, Events: []sources.Event{down, flap}},
+		{Now: at.Add(5 * time.Second), Nodes: []sources.NodeState{node("UP", sources.SevWarning)}},
+		{Now: at.Add(10 * time.Second), Nodes: []sources.NodeState{node("UP", sources.SevWarning)}, Events: []sources.Event{flap}},
+	} {
+		fs := Detect(snap)
+		if len(fs) != 1 || fs[0].Rule != "flapping" {
+			var ts []string
+			for _, f := range fs {
+				ts = append(ts, f.Rule+": "+f.Title)
+			}
+			t.Fatalf("evaluation %d: %q, want the one flapping finding", k, ts)
+		}
+		titles = append(titles, fs[0].Title)
+	}
+	if titles[0] != titles[1] || titles[1] != titles[2] {
+		t.Fatalf("the title churns: %q", titles)
+	}
+}
