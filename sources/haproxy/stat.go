@@ -343,8 +343,8 @@ func parseStat(s string, rows []Row) (*Stats, error) {
 		if strings.IndexByte(line, '"') >= 0 {
 			fields = splitQuoted(line, fields[:0])
 			for i, f := range fields {
-				if i > last {
-					break
+				if i > last || i >= len(cols) {
+					break // more fields than the header named
 				}
 				st.set(row, cols[i], f)
 			}
