@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -85,31 +84,9 @@ type Source struct {
 	beforeRetry func()
 
 	mu         sync.Mutex
-	problems   map[checkKey]*problem
+	problems   alerting.Problems
 	open       sources.OpenEvents
 	backfilled bool
-}
-
-type checkKey struct{ host, service string }
-
-// problem is one open problem the source follows.
-type problem struct {
-	id        string
-	start     time.Time
-	problemID int64 // Nagios' current_problem_id; 0 when not known (from the log)
-	last      sources.Event
-}
-
-// closed is the problem's last event, ended at end: it keeps the state it
-// was in, so the timeline says what it was while it lasted.
-func (p *problem) closed(end time.Time) sources.Event {
-	ev := p.last
-	if ev.Alert != nil {
-		a := *ev.Alert
-		ev.Alert = &a
-	}
-	ev.End, ev.Updated = end, end
-	return ev
 }
 
 // New builds a source from decoded options; it reads nothing yet.
@@ -126,7 +103,7 @@ func New(env sources.Env, o Options) (*Source, error) {
 	}
 	s := &Source{name: env.Name, logf: env.Logf, status: o.StatusFile, log: o.LogFile, stale: o.StaleAfter,
 		maxFile: int64(o.MaxFileMB) << 20, maxLog: int64(o.MaxLogMB) << 20, set: set,
-		tornPause: 100 * time.Millisecond, problems: map[checkKey]*problem{}}
+		tornPause: 100 * time.Millisecond}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
@@ -154,7 +131,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	// the log first: a problem still open at its end is followed from
 	// its first line, and status.dat must keep that check whatever its state
 	var hist []sources.Event
-	var seeds map[checkKey]*problem
+	var seeds map[alerting.Key]sources.Event
 	detail := ""
 	if s.log != "" && (req.Backfill || !s.backfilled) {
 		from, until, _ := req.Window(5 * time.Second)
@@ -176,14 +153,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	if s.log != "" {
 		s.backfilled = true
 	}
-	for k, p := range seeds {
-		if s.problems[k] == nil {
-			s.problems[k] = p
-		}
+	for k, ev := range seeds {
+		s.problems.Seed(k, ev)
 	}
 	evs := hist
 	for i := range checks {
-		evs = s.follow(&checks[i], now, evs)
+		evs = s.problems.Follow(s.reading(&checks[i]), now, evs)
 	}
 	// a problem open at the end of the log that status.dat does not list
 	// is said once as the log left it; OpenEvents closes it next time
@@ -192,12 +167,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		listed[evs[i].ID] = true
 	}
 	for _, k := range sortedKeys(seeds) {
-		if p := s.problems[k]; p == seeds[k] && !listed[p.id] {
-			evs = append(evs, p.last)
+		if ev, ok := s.problems.Open(k); ok && ev.ID == seeds[k].ID && !listed[ev.ID] {
+			evs = append(evs, ev)
 		}
 	}
 	evs = s.open.Close(evs, now, "no longer in status.dat: removed from Nagios' configuration")
-	s.forgetClosed(evs)
+	s.problems.Forget(evs)
 	b := &sources.Batch{Events: evs}
 	problems := 0
 	for i := range evs {
@@ -210,16 +185,16 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	return b, nil
 }
 
-func sortedKeys(m map[checkKey]*problem) []checkKey {
-	out := make([]checkKey, 0, len(m))
+func sortedKeys(m map[alerting.Key]sources.Event) []alerting.Key {
+	out := make([]alerting.Key, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].host != out[j].host {
-			return out[i].host < out[j].host
+		if out[i].Host != out[j].Host {
+			return out[i].Host < out[j].Host
 		}
-		return out[i].service < out[j].service
+		return out[i].Service < out[j].Service
 	})
 	return out
 }
@@ -229,7 +204,7 @@ func sortedKeys(m map[checkKey]*problem) []checkKey {
 // temp file and renames it over status.dat, so an open file is always
 // whole; a file that ends inside a block was cut by something else (a
 // copy, a writer in place) and is read once more after a short pause.
-func (s *Source) readStatus(ctx context.Context, seeds map[checkKey]*problem) (*Status, []Check, error) {
+func (s *Source) readStatus(ctx context.Context, seeds map[alerting.Key]sources.Event) (*Status, []Check, error) {
 	st, kept, err := s.readStatusOnce(seeds)
 	if errors.Is(err, ErrTorn) {
 		select {
@@ -248,7 +223,7 @@ func (s *Source) readStatus(ctx context.Context, seeds map[checkKey]*problem) (*
 	return st, kept, err
 }
 
-func (s *Source) readStatusOnce(seeds map[checkKey]*problem) (*Status, []Check, error) {
+func (s *Source) readStatusOnce(seeds map[alerting.Key]sources.Event) (*Status, []Check, error) {
 	f, err := os.Open(s.status)
 	if err != nil {
 		return nil, nil, explainOpen(err, "status_file")
@@ -261,8 +236,8 @@ func (s *Source) readStatusOnce(seeds map[checkKey]*problem) (*Status, []Check, 
 	lr := &io.LimitedReader{R: f, N: s.maxFile + 1}
 	var kept []Check
 	st, err := ParseStatus(lr, func(c *Check) {
-		k := checkKey{c.Host, c.Service}
-		if c.State != 0 || c.Flapping || s.problems[k] != nil || seeds[k] != nil {
+		k := alerting.Key{Host: c.Host, Service: c.Service}
+		if _, seeded := seeds[k]; c.State != 0 || c.Flapping || s.problems.Followed(k) || seeded {
 			kept = append(kept, *c)
 		}
 	})
@@ -292,71 +267,31 @@ func explainOpen(err error, key string) error {
 	return err
 }
 
-// follow is one check's step, its events appended to out: a problem
-// opens (or goes on), a recovery closes the problem it ends. A flapping
-// check is a problem even while OK: Nagios says it keeps changing.
-func (s *Source) follow(c *Check, now time.Time, out []sources.Event) []sources.Event {
-	if !c.Checked {
-		return out // pending: no state yet
-	}
-	k := checkKey{c.Host, c.Service}
-	p := s.problems[k]
-	if c.State == 0 && !c.Flapping {
-		if p == nil {
-			return out
-		}
-		delete(s.problems, k)
-		return append(out, p.closed(endOf(c, p, now)))
-	}
-	if p != nil && p.problemID != 0 && c.ProblemID != 0 && p.problemID != c.ProblemID {
-		// it recovered and failed again between two reads: the old
-		// problem ended when the new one began
-		out = append(out, p.closed(endOf(c, p, now)))
-		p = nil
-	}
-	if p == nil {
-		start := c.LastStateChange
-		if start.IsZero() {
-			start = c.LastCheck
-		}
-		if start.IsZero() {
-			start = now
-		}
-		p = &problem{id: eventID(k, start), start: start}
-		s.problems[k] = p
-	}
-	if c.ProblemID != 0 {
-		p.problemID = c.ProblemID
-	}
-	p.last = s.check(c, p.start, time.Time{}).Event(p.id)
-	return append(out, p.last)
-}
-
-// endOf is when a problem ended: the check's last state change, or now
-// when Nagios' clock says otherwise.
-func endOf(c *Check, p *problem, now time.Time) time.Time {
-	if end := c.LastStateChange; !end.IsZero() && !end.Before(p.start) {
-		return end
-	}
-	return now
-}
-
-// check is a status.dat check in the shared alert form.
-func (s *Source) check(c *Check, start, end time.Time) *alerting.Check {
+// reading is a status.dat check in the shared alert form. A pending
+// check (never checked) has no state yet: it is no trouble. A flapping
+// check is trouble even while OK: Nagios says it keeps changing.
+func (s *Source) reading(c *Check) *alerting.Reading {
 	word, sev := stateOf(c.State, c.Service != "")
 	if c.State == 0 && c.Flapping {
 		sev = sources.SevWarning
 	}
-	labels := map[string]string{"host": c.Host}
-	if c.Service != "" {
-		labels["service"] = c.Service
+	return &alerting.Reading{
+		Check: alerting.Check{
+			System: "nagios", Host: c.Host, Service: c.Service, State: word, Severity: sev,
+			Layer: s.set.LayerOf(c.Host), Origin: s.set.Origin, Hard: c.Hard, Attempt: c.Attempt, MaxAttempts: c.MaxAttempts,
+			Acknowledged: c.Acknowledged, Downtime: c.Downtime, Flapping: c.Flapping,
+			Output: c.Output, Long: c.Long, Updated: c.LastCheck, Labels: labels(c.Host, c.Service),
+		},
+		Changed: c.LastStateChange, Trouble: c.Checked && (c.State != 0 || c.Flapping), ProblemID: c.ProblemID,
 	}
-	return &alerting.Check{
-		System: "nagios", Host: c.Host, Service: c.Service, State: word, Severity: sev,
-		Layer: s.set.LayerOf(c.Host), Origin: s.set.Origin, Hard: c.Hard, Attempt: c.Attempt, MaxAttempts: c.MaxAttempts,
-		Acknowledged: c.Acknowledged, Downtime: c.Downtime, Flapping: c.Flapping,
-		Output: c.Output, Long: c.Long, Start: start, End: end, Updated: c.LastCheck, Labels: labels,
+}
+
+func labels(host, service string) map[string]string {
+	l := map[string]string{"host": host}
+	if service != "" {
+		l["service"] = service
 	}
+	return l
 }
 
 func stateOf(state int, service bool) (string, sources.Severity) {
@@ -371,62 +306,33 @@ func sevOf(state int, service bool) sources.Severity {
 	return sev
 }
 
-// eventID names one problem of one check: the check and when the problem
-// began, so that the log's history and status.dat name it alike.
-func eventID(k checkKey, start time.Time) string {
-	if k.service == "" {
-		return "host/" + k.host + "@" + strconv.FormatInt(start.Unix(), 10)
-	}
-	return "service/" + k.host + "/" + k.service + "@" + strconv.FormatInt(start.Unix(), 10)
-}
-
-// forgetClosed drops the problems whose events are closed now (a check
-// removed from Nagios, closed by OpenEvents).
-func (s *Source) forgetClosed(evs []sources.Event) {
-	open := make(map[string]bool, len(evs))
-	for i := range evs {
-		if evs[i].Open() {
-			open[evs[i].ID] = true
-		}
-	}
-	for k, p := range s.problems {
-		if !open[p.id] {
-			delete(s.problems, k)
-		}
-	}
-}
-
 // history reads the last max_log_mb of nagios.log: the problems that
 // overlap [from, until] and ended are events of their own; one still
 // open at the end of the log is followed from its first line on, so
 // status.dat goes on with the same event.
-func (s *Source) history(from, until time.Time) ([]sources.Event, map[checkKey]*problem, error) {
+func (s *Source) history(from, until time.Time) ([]sources.Event, map[alerting.Key]sources.Event, error) {
 	entries, err := s.readLog()
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []sources.Event
-	seeds := map[checkKey]*problem{}
+	seeds := map[alerting.Key]sources.Event{}
 	for _, ep := range Episodes(entries) {
 		if !ep.End.IsZero() && ep.End.Before(from) || ep.Start.After(until) {
 			continue
 		}
-		k := checkKey{ep.Host, ep.Service}
+		k := alerting.Key{Host: ep.Host, Service: ep.Service}
 		state := ep.State
 		if !ep.End.IsZero() {
 			state = ep.Worst // over, it is told by the worst it was
 		}
 		word, sev := stateOf(state, ep.Service != "")
-		labels := map[string]string{"host": ep.Host}
-		if ep.Service != "" {
-			labels["service"] = ep.Service
-		}
 		c := &alerting.Check{System: "nagios", Host: ep.Host, Service: ep.Service, State: word, Severity: sev,
 			Layer: s.set.LayerOf(ep.Host), Origin: s.set.Origin, Hard: ep.Hard, Flapping: ep.Flapping, Downtime: ep.Downtime,
-			Output: ep.Output, Start: ep.Start, End: ep.End, Updated: ep.Start, Labels: labels}
-		ev := c.Event(eventID(k, ep.Start))
+			Output: ep.Output, Start: ep.Start, End: ep.End, Updated: ep.Start, Labels: labels(ep.Host, ep.Service)}
+		ev := c.Event(k.ID(ep.Start))
 		if ep.End.IsZero() {
-			seeds[k] = &problem{id: ev.ID, start: ep.Start, last: ev}
+			seeds[k] = ev
 			continue
 		}
 		out = append(out, ev)
