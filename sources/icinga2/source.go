@@ -30,8 +30,8 @@ const example = `- name: icinga
   interval: 15s
   url: https://icinga.internal:5665          # the REST API (ApiListener)
   username: opsview                          # an ApiUser with permissions ["objects/query/Host", "objects/query/Service"]
-  password: ${ICINGA_API_PASSWORD}
-  ca_file: /etc/opsview/icinga-ca.crt        # Icinga's CA (/var/lib/icinga2/certs/ca.crt on the master)
+  # password: ${ICINGA_API_PASSWORD}         # the ApiUser's password (from the environment: never in the file)
+  # ca_file: /etc/opsview/icinga-ca.crt      # Icinga's own CA (/var/lib/icinga2/certs/ca.crt on the master): needed unless its certificate is signed by a public CA
   # insecure_skip_verify: false
   # host_filter: '"linux-servers" in host.groups'      # Icinga DSL filters, passed to the API
   # service_filter: 'service.vars.team == "db"'
