@@ -114,7 +114,8 @@ func TestEveryAlertIsAnEventOnTheNodeItsLabelsName(t *testing.T) {
 	if p := evs["ProbeFailed"]; p.Alert.Origin != sources.OriginExternal || p.Node != "www.example.net" {
 		t.Fatalf("ProbeFailed: %+v %+v", p, p.Alert)
 	}
-	if w := b.Status.Watched; w == nil || w.System != "Alertmanager" || w.Alerts != 5 || w.Origin != sources.OriginInternal {
+	// the blackbox probe is not internal alerting: four alerts watched from inside
+	if w := b.Status.Watched; w == nil || w.System != "Alertmanager" || w.Alerts != 4 || w.Origin != sources.OriginInternal {
 		t.Fatalf("watched %+v", w)
 	}
 	if b.Status.Detail != "5 alerts: 3 firing, 2 silenced or inhibited" {
@@ -252,5 +253,21 @@ func TestMatchers(t *testing.T) {
 		if got := m.Matches(labels); got != c.want {
 			t.Errorf("%s: %v", c.m, got)
 		}
+	}
+}
+
+// Alertmanager starts an alert posted with endsAt and no startsAt at its
+// endsAt, in the future: it is shown from when it was first seen, under
+// one ID, so that it is on the timeline while it fires.
+func TestAnAlertStartingInTheFutureIsShownFromWhenItWasSeen(t *testing.T) {
+	body := []byte(`[{"fingerprint":"516e1998aef4dcfe","labels":{"alertname":"HighErrorRate","instance":"app-3:9100","severity":"critical"},
+		"startsAt":"2026-12-07T16:58:58Z","endsAt":"2026-12-07T16:58:58Z","status":{"state":"active"}}]`)
+	srv, _ := fake(t, 200, "application/json", func() []byte { return body })
+	s := newSource(t, Options{URL: srv.URL})
+	t1 := time.Date(2026, 12, 7, 15, 58, 58, 0, time.UTC)
+	ev1 := pollAt(t, s, t1).Events[0]
+	ev2 := pollAt(t, s, t1.Add(10*time.Second)).Events[0]
+	if !ev1.Start.Equal(t1) || !ev1.Open() || ev2.ID != ev1.ID || !ev2.Start.Equal(t1) {
+		t.Fatalf("first %+v, then %+v", ev1, ev2)
 	}
 }

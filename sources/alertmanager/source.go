@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,9 @@ type Source struct {
 
 	mu   sync.Mutex
 	open sources.OpenEvents
+	// seen is when an alert that claims to start in the future was first
+	// seen, by event ID
+	seen map[string]time.Time
 }
 
 // New builds a source from decoded options; it does no network I/O.
@@ -166,9 +170,13 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	evs := make([]sources.Event, 0, len(alerts))
-	firing, quiet := 0, 0
+	seen := map[string]time.Time{}
+	firing, quiet, internal := 0, 0, 0
 	for i := range alerts {
-		ev := s.event(&alerts[i], now)
+		ev := s.event(&alerts[i], now, seen)
+		if ev.Alert.Origin != sources.OriginExternal {
+			internal++
+		}
 		if ev.Alert.Downtime {
 			quiet++
 		} else if ev.Open() {
@@ -176,10 +184,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		}
 		evs = append(evs, ev)
 	}
+	s.seen = seen
 	evs = s.open.Close(evs, now, "no longer listed by Alertmanager: resolved or expired")
 	b := &sources.Batch{Events: evs}
-	b.Status.Detail = fmt.Sprintf("%d alerts: %d firing, %d silenced or inhibited", len(alerts), firing, quiet)
-	b.Status.Watched = &sources.Watched{System: "Alertmanager", Origin: s.set.Origin, Alerts: len(alerts)}
+	b.Status.Detail = fmt.Sprintf("%s: %d firing, %d silenced or inhibited", alerting.Count(len(alerts), "alert"), firing, quiet)
+	// what it watched from inside: the alerts the config does not call external
+	b.Status.Watched = &sources.Watched{System: "Alertmanager", Origin: s.set.Origin, Alerts: internal}
 	return b, nil
 }
 
@@ -202,8 +212,9 @@ func checkAnswer(r *httpfetch.Response) error {
 }
 
 // event is one alert as an event: on the node its labels name, internal
-// unless the config's external matchers say otherwise.
-func (s *Source) event(a *Alert, now time.Time) sources.Event {
+// unless the config's external matchers say otherwise. seen collects the
+// first sight of alerts that claim to start later than now.
+func (s *Source) event(a *Alert, now time.Time, seen map[string]time.Time) sources.Event {
 	node := s.node(a.Labels)
 	layer := s.set.LayerOf(node)
 	if l, ok := sources.ParseLayer(a.Labels[s.layerLabel]); ok && l != sources.LayerUnknown {
@@ -228,8 +239,19 @@ func (s *Source) event(a *Alert, now time.Time) sources.Event {
 	if c.Service == "" {
 		c.Service = "alert"
 	}
-	if c.Start.IsZero() {
+	id := a.Fingerprint
+	if !a.StartsAt.IsZero() {
+		id += "@" + strconv.FormatInt(a.StartsAt.Unix(), 10)
+	}
+	// Alertmanager starts an alert posted without startsAt at its endsAt
+	// (or now, without either); one that starts later than now is shown
+	// from when it was first seen, so it is on the timeline while it fires
+	if c.Start.IsZero() || c.Start.After(now) {
 		c.Start = now
+		if t, ok := s.seen[id]; ok {
+			c.Start = t
+		}
+		seen[id] = c.Start
 	}
 	if !a.EndsAt.IsZero() && !a.EndsAt.After(now) {
 		c.End = a.EndsAt // resolved, still listed until Alertmanager forgets it
@@ -241,7 +263,7 @@ func (s *Source) event(a *Alert, now time.Time) sources.Event {
 	if c.Output == "" {
 		c.Output = a.Annotations["message"]
 	}
-	return c.Event(a.Fingerprint + "@" + fmt.Sprint(c.Start.Unix()))
+	return c.Event(id)
 }
 
 // node is the value of the first node label present, as a host: a port
