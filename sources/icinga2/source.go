@@ -160,7 +160,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		}
 	}
 	b := &sources.Batch{Events: evs}
-	b.Status.Detail = fmt.Sprintf("%d hosts, %d services, %d problems", len(hosts), len(svcs), problems)
+	b.Status.Detail = alerting.Count(len(hosts), "host") + ", " + alerting.Count(len(svcs), "service") + ", " + alerting.Count(problems, "problem")
 	b.Status.Watched = &sources.Watched{System: "Icinga 2", Origin: s.set.Origin, Hosts: len(hosts), Services: len(svcs)}
 	return b, nil
 }

@@ -117,7 +117,7 @@ func TestEveryProblemOfStatusDatIsAnOpenAlert(t *testing.T) {
 	if wt == nil || wt.System != "Nagios" || wt.Hosts != 1 || wt.Services != 3 || wt.Origin != sources.OriginInternal {
 		t.Fatalf("watched: %+v", wt)
 	}
-	if b.Status.Detail != "1 hosts, 3 services, 2 problems" {
+	if b.Status.Detail != "1 host, 3 services, 2 problems" {
 		t.Fatalf("detail: %q", b.Status.Detail)
 	}
 }

@@ -180,7 +180,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 			problems++
 		}
 	}
-	b.Status.Detail = fmt.Sprintf("%d hosts, %d services, %d problems%s", st.Hosts, st.Services, problems, detail)
+	b.Status.Detail = alerting.Count(st.Hosts, "host") + ", " + alerting.Count(st.Services, "service") + ", " + alerting.Count(problems, "problem") + detail
 	b.Status.Watched = &sources.Watched{System: "Nagios", Origin: s.set.Origin, Hosts: st.Hosts, Services: st.Services}
 	return b, nil
 }

@@ -194,3 +194,11 @@ func Since(sec int64) time.Time {
 	}
 	return time.Unix(sec, 0).UTC()
 }
+
+// Count says n things: "1 problem", "3 problems".
+func Count(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
