@@ -298,6 +298,9 @@ events:
 		if !ev.Open() || ev.Severity < sources.SevWarning || ev.Kind == sources.EventFlapping || (ev.Node != "" && flapping[ev.Node]) {
 			continue
 		}
+		if ev.Kind == sources.EventAlert && ev.Alert != nil {
+			continue // a monitoring system's alert: the alert rules judge it (alerts.go)
+		}
 		for i := range nodes {
 			if n := &nodes[i]; ev.Node != "" && n.Node == ev.Node && n.Layer == ev.Layer {
 				add := ev.Title

@@ -19,6 +19,9 @@ const (
 	// the window, no traffic, too few points): what the engine could not
 	// check, so nobody takes its silence for health.
 	EvExcluded EvidenceKind = "excluded"
+	// EvAlert is the alert a finding is about (Event names it); an alert
+	// that explains another finding is its EvSuspect with Event set.
+	EvAlert EvidenceKind = "alert"
 )
 
 // Evidence is one series (or event, or path) behind a finding.
@@ -35,9 +38,13 @@ type Evidence struct {
 	Value     float64       // the level in the window
 	Lead      time.Duration // >0: it moved this long before the symptom
 	Text      string        // one line in plain words
-	// Label names the series as an operator says it ("db-1 cpu.iowait");
-	// "" for evidence that is not a series. Headlines quote it.
+	// Label names the series as an operator says it ("db-1 cpu.iowait"),
+	// or an alert ("Nagios: disk /var CRITICAL on db-1"); "" for other
+	// evidence. Headlines quote it.
 	Label string
+	// Event names the alert event behind alert evidence ("source/id",
+	// AlertKey); "" for other evidence.
+	Event string
 }
 
 // Finding is something the engine concluded: what is wrong and why it
@@ -73,6 +80,27 @@ func (f *Finding) Active() bool { return f.Resolved.IsZero() }
 func (f *Finding) TopSuspect() *Evidence {
 	for i := range f.Evidence {
 		if e := &f.Evidence[i]; e.Kind == EvSuspect && e.SeriesKey != "" {
+			return e
+		}
+	}
+	return nil
+}
+
+// AlertCause is the internal alert that fired with the finding's
+// external alert or symptom, nil when none did.
+func (f *Finding) AlertCause() *Evidence {
+	for i := range f.Evidence {
+		if e := &f.Evidence[i]; e.Kind == EvSuspect && e.Event != "" {
+			return e
+		}
+	}
+	return nil
+}
+
+// Alert is the alert the finding is about, nil for other findings.
+func (f *Finding) Alert() *Evidence {
+	for i := range f.Evidence {
+		if e := &f.Evidence[i]; e.Kind == EvAlert && e.Event != "" {
 			return e
 		}
 	}

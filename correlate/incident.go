@@ -17,6 +17,7 @@ const (
 	CauseSuspect CauseKind = "suspect" // the same top suspect series
 	CauseGroup   CauseKind = "group"   // the same backend group or node
 	CausePath    CauseKind = "path"    // the same path segment
+	CauseAlert   CauseKind = "alert"   // an internal alert that fired with them (Nagios, Icinga, Alertmanager)
 	CauseOwn     CauseKind = "own"     // a finding standing alone
 )
 
@@ -79,9 +80,17 @@ func Incidents(fs []Finding) []Incident {
 //   - the places it is about: its own node, the members folded into it
 //     (a backend's servers), and the node of its top suspect (a server
 //     DOWN is one with the errors that blame it);
-//   - the path segment it blames.
+//   - the path segment it blames;
+//   - the alert it is about, and the internal alert that fired with it
+//     (an external alert and the Nagios problem behind it).
 func causeKeys(f *Finding) []string {
 	var ks []string
+	if a := f.Alert(); a != nil {
+		ks = append(ks, "alert "+a.Event)
+	}
+	if a := f.AlertCause(); a != nil {
+		ks = append(ks, "alert "+a.Event)
+	}
 	if s := f.TopSuspect(); s != nil {
 		ks = append(ks, "suspect "+s.SeriesKey, placeKey(s.Layer, s.Node))
 	}
@@ -215,7 +224,7 @@ func incidentOf(fs []Finding, members []int) Incident {
 		inc.Until = time.Time{}
 	}
 	inc.Cause, inc.CauseKey = causeOf(ms)
-	inc.Explained = inc.Cause == CauseSuspect
+	inc.Explained = inc.Cause == CauseSuspect || inc.Cause == CauseAlert
 	inc.ID = "incident/" + string(inc.Cause) + "/" + inc.CauseKey
 	if inc.Cause == CauseOwn {
 		inc.ID = "incident/" + lead.ID
@@ -228,6 +237,11 @@ func incidentOf(fs []Finding, members []int) Incident {
 // suspect most of them blame (the worst finding's on a tie), else the
 // segment of the worst path finding, else the worst finding's place.
 func causeOf(ms []Finding) (CauseKind, string) {
+	if a := commonAlert(ms); a != nil {
+		// what the monitoring the people run says is the cause comes
+		// first: the series a suspect ranking blames stays in the findings
+		return CauseAlert, a.Event
+	}
 	if s := commonSuspect(ms); s != nil {
 		return CauseSuspect, s.SeriesKey
 	}
@@ -265,19 +279,58 @@ func commonSuspect(ms []Finding) *Evidence {
 	return best
 }
 
+// commonAlert is the internal alert most findings of ms say fired with
+// them, the first one found on a tie; nil when none says one did.
+func commonAlert(ms []Finding) *Evidence {
+	count := map[string]int{}
+	var best *Evidence
+	for i := range ms {
+		a := ms[i].AlertCause()
+		if a == nil {
+			continue
+		}
+		count[a.Event]++
+		if best == nil || count[a.Event] > count[best.Event] {
+			best = a
+		}
+	}
+	return best
+}
+
 // headline says what broke and what explains it: "app hrsp_5xx rose and
-// www probe_success fell: likely db-1 cpu.iowait". A finding alone keeps
-// its own title, which already says both.
+// www probe_success fell: likely db-1 cpu.iowait", "HTTP check: www 503
+// (from outside) ← Nagios: disk /var CRITICAL on db-1 since 13:40". A
+// finding alone keeps its own title, which already says both.
 func headline(ms []Finding, inc *Incident) string {
 	if len(ms) == 1 {
 		inc.Broke = ms[0].Title
 		return inc.Broke
 	}
-	inc.Broke, inc.Why = whatBroke(ms), whatExplains(ms, inc)
-	if inc.Why == "" {
-		return inc.Broke
+	broke := ms
+	if inc.Cause == CauseAlert {
+		// the internal alert is the cause: it is said after the arrow, not
+		// among what broke
+		broke = nil
+		for i := range ms {
+			if a := ms[i].Alert(); a == nil || a.Event != inc.CauseKey {
+				broke = append(broke, ms[i])
+			}
+		}
 	}
-	return inc.Broke + ": " + inc.Why
+	inc.Broke, inc.Why = whatBroke(broke), whatExplains(ms, inc)
+	return inc.HeadlineWith(inc.Broke)
+}
+
+// HeadlineWith is the headline with what broke said as broke (shortened
+// for a narrow screen): broke, then the cause as the incident says it.
+func (inc *Incident) HeadlineWith(broke string) string {
+	switch {
+	case inc.Why == "":
+		return broke
+	case inc.Cause == CauseAlert:
+		return broke + " ← " + inc.Why
+	}
+	return broke + ": " + inc.Why
 }
 
 // Summary is the headline with since when and how many findings: "…:
@@ -387,6 +440,12 @@ func whatExplains(ms []Finding, inc *Incident) string {
 		}
 	case CausePath:
 		return "likely the network at " + inc.CauseKey
+	case CauseAlert:
+		for i := range ms {
+			if a := ms[i].AlertCause(); a != nil && a.Event == inc.CauseKey {
+				return a.Text // "Nagios: disk /var CRITICAL on db-1 since 13:40", the engine's words
+			}
+		}
 	}
 	for i := range ms {
 		if ms[i].Symptom() != nil {

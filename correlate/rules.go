@@ -43,6 +43,7 @@ func detect(snap *Snapshot, r *Ranker, st *ruleState, extra []RuleFunc) []Findin
 		out = append(out, failoverFindings(snap, r)...)
 	}
 	out = append(out, flappingFindings(snap)...)
+	out = append(out, alertFindings(snap, out)...)
 	for _, f := range extra {
 		out = append(out, f(snap)...)
 	}

@@ -657,6 +657,20 @@ type Status struct {
 	// Detail is a short line the source wants shown with its status (e.g.
 	// "metrics/hour 1,240", "3 instances"), set by the source in its batch.
 	Detail string
+	// Watched is what an alerting source looked at in its last poll, set
+	// by the source in its batch; nil for other sources.
+	Watched *Watched
+}
+
+// Watched is what an alerting source (Nagios, Icinga, Alertmanager)
+// looked at in its last poll, so that a rule that says "no internal
+// alert fired" can say what it checked.
+type Watched struct {
+	System string      // as people call it: "Nagios", "Icinga 2", "Alertmanager"
+	Origin AlertOrigin // what its alerts are unless one says otherwise
+	// Hosts and Services are the host and service checks it knows (Nagios,
+	// Icinga); Alerts the alerts it lists (Alertmanager), firing or not.
+	Hosts, Services, Alerts int
 }
 
 // Batch is everything one poll of one source returned.

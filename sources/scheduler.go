@@ -303,6 +303,9 @@ func (s *Scheduler) pollAndReport(ctx context.Context, e Entry, p *poller, first
 	if b.Status.Detail != "" {
 		st.Detail = b.Status.Detail
 	}
+	if b.Status.Watched != nil {
+		st.Watched = b.Status.Watched
+	}
 	s.status[e.Name] = st
 	s.mu.Unlock()
 	b.Status = st

@@ -232,3 +232,16 @@ func TestRequestWindowFillsGaps(t *testing.T) {
 		t.Errorf("%v %v %v", from, until, step)
 	}
 }
+
+func TestWhatAnAlertingSourceWatchedReachesItsStatus(t *testing.T) {
+	c := newCollector()
+	src := PollFunc(func(ctx context.Context, req Request) (*Batch, error) {
+		return &Batch{Status: Status{Detail: "42 services", Watched: &Watched{System: "Nagios", Origin: OriginInternal, Hosts: 3, Services: 42}}}, nil
+	})
+	s := NewScheduler([]Entry{{Name: "nagios", Type: "nagios", Source: src, Timeout: time.Second}}, SchedulerOptions{Out: c.out})
+	s.RunOnce(context.Background(), 1)
+	b := c.last("nagios")
+	if b == nil || b.Status.Watched == nil || b.Status.Watched.Services != 42 || b.Status.Watched.System != "Nagios" {
+		t.Fatalf("status: %+v", b)
+	}
+}

@@ -152,6 +152,11 @@ func (e *eventsView) Render(c *Context) string {
 			row = fmt.Sprintf(" %s %-8s %-12s ", padCells(sevMark(c, ev.Severity), 11), trunc(at, 8), trunc(clean(ev.Source), 12))
 		}
 		title := clean(ev.Title)
+		if mark, note, held := alertMarks(c, ev.Alert); held {
+			title = t.Muted.Render(mark + title + note) // someone owns it, or it is meant to be down: dimmed, and said
+		} else {
+			title = mark + title + note
+		}
 		if !ev.Open() {
 			title += t.Muted.Render(" (ended " + ev.End.In(c.Loc).Format("15:04:05") + ")")
 		}
@@ -208,4 +213,30 @@ func padCells(s string, w int) string {
 		return s + strings.Repeat(" ", w-n)
 	}
 	return s
+}
+
+// alertMarks are what a row adds to an alert's title, from its typed
+// fields: a mark before it when the check flaps, the words after it that
+// say it is acknowledged or in downtime (readable without colour), and
+// whether it is held so (the row is then dimmed).
+func alertMarks(c *Context, a *sources.Alert) (mark, note string, held bool) {
+	if a == nil {
+		return "", "", false
+	}
+	if a.Flapping {
+		mark = "⇅ "
+		if c.ASCII {
+			mark = "~ "
+		}
+		note = " flapping"
+	}
+	switch {
+	case a.Acknowledged:
+		note += " (acknowledged)"
+		held = true
+	case a.Downtime:
+		note += " (in downtime)"
+		held = true
+	}
+	return mark, note, held
 }

@@ -154,6 +154,9 @@ type listRow struct {
 	head  int  // the line of its incident, -1 for none
 	under bool // drawn indented, under an incident
 	count int  // an incident's findings on the list
+	// alert is what the monitoring system says of the alert a finding is
+	// about, nil for other findings
+	alert *sources.Alert
 }
 
 // listRows lays the list out: each incident's line, then its findings;
@@ -184,6 +187,12 @@ func listRows(c *Context) (rows []listRow, fs []*correlate.Finding) {
 		if f := &c.Findings[i]; !listed[f.ID] {
 			rows = append(rows, listRow{f: f, n: len(fs), head: -1})
 			fs = append(fs, f)
+		}
+	}
+	alerts := alertsByKey(c)
+	for i := range rows {
+		if f := rows[i].f; f != nil && f.Alert() != nil {
+			rows[i].alert = alerts[f.Alert().Event]
 		}
 	}
 	return rows, fs
@@ -371,6 +380,11 @@ func findingRow(c *Context, r *listRow, selected bool, t time.Time, w int) strin
 	}
 	title += strings.Repeat(" ", tw-ansi.StringWidth(title))
 	base, muted := th.Base, th.Muted
+	if flap, _, held := alertMarks(c, r.alert); held {
+		base = th.Muted // acknowledged or in downtime: shown, dimmed (its title says which)
+	} else if flap != "" {
+		title = flap + ansi.Truncate(title, max(tw-ansi.StringWidth(flap), 1), "")
+	}
 	mark := " "
 	if selected {
 		base, muted = th.Selected, th.Selected
@@ -668,4 +682,24 @@ func padLines(lines []string, n int) []string {
 		lines = lines[:n]
 	}
 	return lines
+}
+
+// alertsByKey are the alerts of the window's events by their key, for the
+// rows of findings about them.
+func alertsByKey(c *Context) map[string]*sources.Alert {
+	if c.Snap == nil {
+		return nil
+	}
+	var m map[string]*sources.Alert
+	for i := range c.Snap.Events {
+		ev := &c.Snap.Events[i]
+		if ev.Alert == nil {
+			continue
+		}
+		if m == nil {
+			m = map[string]*sources.Alert{}
+		}
+		m[correlate.AlertKey(ev)] = ev.Alert
+	}
+	return m
 }

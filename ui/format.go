@@ -315,6 +315,7 @@ func incidentHead(inc *correlate.Incident, w int) string {
 	if why == "" || ansi.StringWidth(why)+2+8 > w {
 		return ansi.Truncate(head, w, "…")
 	}
-	broke := ansi.Truncate(sources.Clean(inc.Broke), w-2-ansi.StringWidth(why), "…")
-	return broke + ": " + why
+	sep := ansi.StringWidth(sources.Clean(inc.HeadlineWith(""))) - ansi.StringWidth(why) // ": " or " ← "
+	broke := ansi.Truncate(sources.Clean(inc.Broke), w-sep-ansi.StringWidth(why), "…")
+	return sources.Clean(inc.HeadlineWith(broke))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -189,6 +190,7 @@ func (g *graphsView) Render(c *Context) string {
 	}
 	base := baselines(c.Findings)
 	notes := noteBuckets(c.Snap)
+	alertsAt := alertBuckets(c.Snap)
 
 	// legends first: they decide how many charts fit
 	type laid struct {
@@ -226,6 +228,7 @@ func (g *graphsView) Render(c *Context) string {
 			braille: useBraille(c, len(l.g.series)), ascii: c.ASCII,
 			axis: t.Muted, faint: t.Faint, cur: t.Cursor, notes: notes,
 		}
+		ch.notes = append(append([]int(nil), notes...), l.g.alertMarks(alertsAt)...)
 		for si, s := range l.g.series {
 			bl := math.NaN()
 			if v, ok := base[s.Key]; ok {
@@ -347,6 +350,47 @@ func noteBuckets(snap *correlate.Snapshot) []int {
 		}
 		if i := snap.Index(e.Start); i >= 0 && i < snap.N {
 			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// alertBuckets are the buckets where an alert began or ended in the
+// window, by the node it is about: the charts of that node mark them as
+// they mark notes.
+func alertBuckets(snap *correlate.Snapshot) map[string][]int {
+	var out map[string][]int
+	for i := range snap.Events {
+		e := &snap.Events[i]
+		if e.Kind != sources.EventAlert || e.Alert == nil || e.Node == "" {
+			continue
+		}
+		for _, t := range []time.Time{e.Start, e.End} {
+			if t.IsZero() {
+				continue
+			}
+			if b := snap.Index(t); b >= 0 && b < snap.N {
+				if out == nil {
+					out = map[string][]int{}
+				}
+				out[e.Node] = append(out[e.Node], b)
+			}
+		}
+	}
+	return out
+}
+
+// alertMarks are the alert buckets of the nodes the chart draws.
+func (g chartGroup) alertMarks(byNode map[string][]int) []int {
+	if len(byNode) == 0 {
+		return nil
+	}
+	var out []int
+	seen := map[string]bool{}
+	for _, s := range g.series {
+		if !seen[s.Node] {
+			seen[s.Node] = true
+			out = append(out, byNode[s.Node]...)
 		}
 	}
 	return out

@@ -48,3 +48,37 @@ func TestNotesAreMarkedOnEveryChart(t *testing.T) {
 		t.Errorf("the note mark crosses only %d plot rows", rows)
 	}
 }
+
+// An alert's start and end are marked on the charts of its node only.
+func TestAlertsAreMarkedOnTheChartsOfTheirNode(t *testing.T) {
+	markedRows := func(ev sources.Event) int {
+		in := newIncident()
+		in.advance(60)
+		a := newAppOver(in, Options{Theme: themes.Mono(), ASCII: true}, 100, 40)
+		pressKeys(a, "2")
+		at := a.snap.Time(a.snap.N / 2)
+		ev.Start = at
+		in.store.Apply(&sources.Batch{Source: "nagios", Events: []sources.Event{ev}})
+		a.Update(DataMsg{})
+		n := 0
+		for _, l := range strings.Split(plain(a), "\n") {
+			r := []rune(l)
+			if len(r) > yLabelW && r[yLabelW-1] == '|' && strings.ContainsRune(string(r[yLabelW:]), ':') {
+				n++
+			}
+		}
+		return n
+	}
+	alert := sources.Event{ID: "disk", Source: "nagios", Kind: sources.EventAlert, Node: "db-1", Severity: sources.SevCritical,
+		Title: "disk /var CRITICAL on db-1", Alert: &sources.Alert{System: "nagios", Check: "disk /var", State: "CRITICAL", Hard: true}}
+	note := sources.Event{ID: "n1", Source: "notes", Kind: sources.EventNote, Title: "note"}
+	onNode, everywhere := markedRows(alert), markedRows(note)
+	if onNode == 0 || onNode >= everywhere {
+		t.Fatalf("the alert marks %d plot rows, a note %d: the alert belongs on db-1's chart only", onNode, everywhere)
+	}
+	other := alert
+	other.Node = "mail-9" // no chart of its own
+	if n := markedRows(other); n != 0 {
+		t.Fatalf("an alert on a node without a chart marks %d rows", n)
+	}
+}

@@ -88,7 +88,11 @@ load balancer's share of 5xx answers is judged without history), then prints
 the status line (the worst incident), one line per source, and the incidents
 with their findings, worst first. What the sample was too short to judge (a
 path verdict needs several windows of probes) is said, and an otherwise OK
-check is then UNKNOWN. It exits 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN.
+check is then UNKNOWN. Alerts of Nagios, Icinga and Alertmanager count as
+Nagios counts them: an unacknowledged HARD problem or a flapping check at
+its severity; acknowledged ones, those in downtime (silenced) and SOFT
+states are listed at info and leave the exit code alone. It exits 0 OK,
+1 WARNING, 2 CRITICAL or 3 UNKNOWN.
 --format json prints the same for machines. Colour only on a terminal, never
 under NO_COLOR.`,
 		Args: cobra.NoArgs,

@@ -216,6 +216,8 @@ func sharedCause(inc *correlate.Incident) string {
 		return "one place, " + inc.CauseKey
 	case correlate.CausePath:
 		return "one network segment, " + inc.CauseKey
+	case correlate.CauseAlert:
+		return "an internal alert fired with them, " + inc.CauseKey
 	}
 	return ""
 }

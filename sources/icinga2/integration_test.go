@@ -1,0 +1,105 @@
+package icinga2
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/internal/realserver"
+	"github.com/opsview/opsview/sources"
+)
+
+const testObjects = `
+object Host "db-1" {
+  check_command = "dummy"
+  vars.dummy_state = 0
+  vars.dummy_text = "PING OK"
+  check_interval = 1s
+}
+object Service "disk /var" {
+  host_name = "db-1"
+  check_command = "dummy"
+  vars.dummy_state = 2
+  vars.dummy_text = "DISK CRITICAL - free space: /var 2%"
+  check_interval = 1s
+  retry_interval = 1s
+  max_check_attempts = 1
+}
+object Service "load" {
+  host_name = "db-1"
+  check_command = "dummy"
+  vars.dummy_state = 0
+  vars.dummy_text = "LOAD OK"
+  check_interval = 1s
+}
+`
+
+func startIcinga(t *testing.T) *realserver.Icinga2 {
+	t.Helper()
+	if r := realserver.MissingAlerting("icinga2", realserver.PluginDir+"/check_dummy"); r != "" {
+		if realserver.InCI() {
+			t.Fatal(r)
+		}
+		t.Skip(r)
+	}
+	ic, err := realserver.StartIcinga2(t.TempDir(), testObjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ic.Proc.Stop)
+	return ic
+}
+
+func TestRealIcinga2CriticalServiceOverTLSWithItsCA(t *testing.T) {
+	ic := startIcinga(t)
+	o := Options{URL: ic.URL}
+	o.Username, o.Password, o.CAFile = ic.User, ic.Pass, ic.CAFile
+	s, err := New(sources.Env{Name: "icinga"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the first checks run a second or so after the start
+	var b *sources.Batch
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err = s.Poll(t.Context(), sources.Request{Now: time.Now()})
+		if err == nil && len(b.Events) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, ic.Proc.Output())
+	}
+	if w := b.Status.Watched; w == nil || w.System != "Icinga 2" || w.Hosts != 1 || w.Services != 2 {
+		t.Fatalf("watched %+v", w)
+	}
+	if len(b.Events) != 1 {
+		t.Fatalf("events %+v", b.Events)
+	}
+	ev := b.Events[0]
+	if a := ev.Alert; !ev.Open() || a.System != "icinga2" || a.Check != "disk /var" || a.State != "CRITICAL" || !a.Hard ||
+		ev.Node != "db-1" || ev.Severity != sources.SevCritical || ev.Text != "DISK CRITICAL - free space: /var 2%" {
+		t.Fatalf("%+v %+v", ev, ev.Alert)
+	}
+}
+
+func TestRealIcinga2RefusesAWrongPasswordAndAnUnknownCA(t *testing.T) {
+	ic := startIcinga(t)
+	o := Options{URL: ic.URL}
+	o.Username, o.Password, o.CAFile = ic.User, "wrong", ic.CAFile
+	s, err := New(sources.Env{}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Poll(t.Context(), sources.Request{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "check username and password") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	o.Password, o.CAFile = ic.Pass, ""
+	s, _ = New(sources.Env{}, o)
+	_, err = s.Poll(t.Context(), sources.Request{})
+	if err == nil || !strings.Contains(err.Error(), "set ca_file") {
+		t.Fatalf("unknown CA: %v", err)
+	}
+}
