@@ -313,7 +313,7 @@ func (v *Findings) renderList(c *Context) []string {
 	if len(c.Incidents) > 0 {
 		sum += fmt.Sprintf(" in %d %s", len(c.Incidents), plural(len(c.Incidents), "incident"))
 	}
-	lines := []string{join(w, seg{"Findings", th.Title}, seg{sum + ", worst first", th.Muted})}
+	lines := []string{join(w, seg{" Findings", th.Title}, seg{sum + ", worst first", th.Muted})}
 	if len(fs) == 0 {
 		msg := " nothing the engine can see is wrong"
 		if !at.IsZero() {
