@@ -171,7 +171,7 @@ func TestFindingsListOrderAndKeys(t *testing.T) {
 	// the finding resolves while its evidence is open: back to the list
 	c.Findings = fs[:2]
 	c.Incidents = correlate.Incidents(c.Findings)
-	if out := ansi.Strip(v.Render(c)); !strings.HasPrefix(out, "Findings") {
+	if out := ansi.Strip(v.Render(c)); !strings.HasPrefix(out, " Findings") {
 		t.Errorf("evidence of a vanished finding still shown:\n%s", out)
 	}
 	if v.Update(DataMsg{}, c); v.(*Findings).detail {
