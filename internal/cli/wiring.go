@@ -10,6 +10,7 @@ import (
 	_ "github.com/opsview/opsview/sources/aws" // aws-status, cloudwatch, aws-health
 	"github.com/opsview/opsview/sources/graphite"
 	"github.com/opsview/opsview/sources/haproxy"
+	_ "github.com/opsview/opsview/sources/httpcheck" // http
 	_ "github.com/opsview/opsview/sources/probe" // probe
 	"github.com/opsview/opsview/sources/prometheus"
 	_ "github.com/opsview/opsview/sources/replay" // replay

@@ -302,7 +302,8 @@ func (d boundedDoer) Do(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// explain adds what to do to the usual transport failures.
+// explain adds what to do to the usual transport failures; the cause
+// stays wrapped (errors.Is(err, syscall.ECONNREFUSED) holds).
 func explain(err error, ctx context.Context) error {
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -315,11 +316,11 @@ func explain(err error, ctx context.Context) error {
 		msg := ue.Err.Error()
 		switch {
 		case strings.Contains(msg, "connection refused"):
-			return fmt.Errorf("%s %s: connection refused (is the server running and listening there?)", ue.Op, redactRaw(ue.URL))
+			return fmt.Errorf("%s %s: %w (is the server running and listening there?)", ue.Op, redactRaw(ue.URL), ue.Err)
 		case strings.Contains(msg, "certificate"):
-			return fmt.Errorf("%s %s: %v (set ca_file to the server's CA, or insecure_skip_verify: true for a test server)", ue.Op, redactRaw(ue.URL), ue.Err)
+			return fmt.Errorf("%s %s: %w (set ca_file to the server's CA, or insecure_skip_verify: true for a test server)", ue.Op, redactRaw(ue.URL), ue.Err)
 		case strings.Contains(msg, "no such host"):
-			return fmt.Errorf("%s %s: %v (check the host name in url)", ue.Op, redactRaw(ue.URL), ue.Err)
+			return fmt.Errorf("%s %s: %w (check the host name in url)", ue.Op, redactRaw(ue.URL), ue.Err)
 		}
 		return fmt.Errorf("%s %s: %w", ue.Op, redactRaw(ue.URL), ue.Err)
 	}
