@@ -11,7 +11,8 @@ import (
 	"github.com/opsview/opsview/sources/graphite"
 	"github.com/opsview/opsview/sources/haproxy"
 	_ "github.com/opsview/opsview/sources/httpcheck" // http
-	_ "github.com/opsview/opsview/sources/probe" // probe
+	_ "github.com/opsview/opsview/sources/munin"     // munin
+	_ "github.com/opsview/opsview/sources/probe"     // probe
 	"github.com/opsview/opsview/sources/prometheus"
 	_ "github.com/opsview/opsview/sources/replay" // replay
 )
