@@ -4,7 +4,7 @@ GO ?= go
 # Real servers and tools the tests start (Debian package names).
 TEST_PACKAGES = haproxy socat graphite-carbon graphite-web prometheus \
 	prometheus-node-exporter mtr-tiny iproute2 iptables tmux dnsmasq-base \
-	nginx-light munin-node
+	nginx-light munin-node ganglia-monitor
 
 .PHONY: test deps vet fmt build bench fuzz
 

@@ -7,7 +7,8 @@ import (
 
 	"github.com/opsview/opsview/internal/app"
 	"github.com/opsview/opsview/sources"
-	_ "github.com/opsview/opsview/sources/aws" // aws-status, cloudwatch, aws-health
+	_ "github.com/opsview/opsview/sources/aws"     // aws-status, cloudwatch, aws-health
+	_ "github.com/opsview/opsview/sources/ganglia" // ganglia
 	"github.com/opsview/opsview/sources/graphite"
 	"github.com/opsview/opsview/sources/haproxy"
 	_ "github.com/opsview/opsview/sources/httpcheck" // http
