@@ -2,13 +2,12 @@ package ganglia
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -227,82 +226,18 @@ func TestConfigMistakes(t *testing.T) {
 	}
 }
 
-// gmondConfig is the package's configuration (/etc/ganglia/gmond.conf),
-// else gmond's built-in one (gmond -t) with its modules' paths made
-// absolute (gmond does not find them from their bare names).
-func gmondConfig(bin string) (string, error) {
-	if b, err := os.ReadFile("/etc/ganglia/gmond.conf"); err == nil {
-		return string(b), nil
-	}
-	def, err := exec.Command(bin, "-t").Output()
-	if err != nil {
-		return "", fmt.Errorf("gmond -t: %w", err)
-	}
-	mods, _ := filepath.Glob("/usr/lib*/*/ganglia/modcpu.so")
-	if more, _ := filepath.Glob("/usr/lib*/ganglia/modcpu.so"); len(more) > 0 {
-		mods = append(mods, more...)
-	}
-	if len(mods) == 0 {
-		return "", fmt.Errorf("no modcpu.so under /usr/lib: is ganglia-monitor installed whole?")
-	}
-	dir := filepath.Dir(mods[0])
-	return regexp.MustCompile(`path = "(mod[a-z_]+\.so)"`).ReplaceAllString(string(def), `path = "`+dir+`/$1"`), nil
-}
-
-// startGmond runs a real gmond (Debian's `ganglia-monitor`) in the
-// foreground: the package's configuration with the channels
-// moved to loopback on free ports (unicast to itself), no setuid, metadata
-// resent, and the cluster named opsview-it. It returns the tcp_accept_channel's address.
+// startGmond runs a real gmond on loopback (realserver.Gmond), its
+// cluster named opsview-it.
 func startGmond(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("gmond")
-	if err != nil {
-		if realserver.InCI() {
-			t.Fatal("gmond missing under CI=true: apt-get install -y ganglia-monitor")
-		}
-		t.Skip("gmond not installed (apt-get install -y ganglia-monitor)")
+	p, addr, err := realserver.Gmond(t.TempDir(), "opsview-it")
+	if errors.Is(err, realserver.ErrNotInstalled) && !realserver.InCI() {
+		t.Skip(err)
 	}
-	def, err := gmondConfig(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := realserver.FreePorts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := def
-	for _, r := range []struct{ re, with string }{
-		{`daemonize = yes`, `daemonize = no`},
-		{`setuid = yes`, `setuid = no`},
-		// metadata again every 5 s: the first may go out before the
-		// receiving channel is bound, and without it values are dropped
-		{`send_metadata_interval = 0`, `send_metadata_interval = 5`},
-		{`(?ms)^udp_send_channel \{.*?^\}`, fmt.Sprintf("udp_send_channel {\n  host = 127.0.0.1\n  port = %d\n}", ports[0])},
-		{`(?ms)^udp_recv_channel \{.*?^\}`, fmt.Sprintf("udp_recv_channel {\n  port = %d\n  bind = 127.0.0.1\n}", ports[0])},
-		{`(?ms)^tcp_accept_channel \{.*?^\}`, fmt.Sprintf("tcp_accept_channel {\n  port = %d\n  bind = 127.0.0.1\n}", ports[1])},
-		{`(?ms)^cluster \{.*?^\}`, "cluster {\n  name = \"opsview-it\"\n}"},
-		{`(?m)^include \([^)]*\)`, ""},
-	} {
-		re := regexp.MustCompile(r.re)
-		if !re.MatchString(conf) {
-			t.Fatalf("gmond -t has no %q", r.re)
-		}
-		conf = re.ReplaceAllString(conf, r.with)
-	}
-	dir := t.TempDir()
-	cf := filepath.Join(dir, "gmond.conf")
-	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := realserver.Start(dir, nil, bin, "-c", cf, "-f", "-p", filepath.Join(dir, "gmond.pid"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Stop)
-	addr := realserver.Addr(ports[1])
-	if err := realserver.WaitTCP(p, addr, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
 	return addr
 }
 

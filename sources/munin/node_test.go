@@ -2,12 +2,10 @@ package munin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,58 +15,18 @@ import (
 	"github.com/opsview/opsview/sources"
 )
 
-// StartNode runs a real munin-node (Debian's `munin-node`) in the
-// foreground on a free loopback port, with its config, pid and log in a
-// temp dir. The plugins are the package's own (/etc/munin/plugins, set up
-// by its installation); munin-node has no option to look elsewhere.
-// allow is the regexp of munin-node.conf's allow line.
+// startNode runs a real munin-node on loopback (realserver.MuninNode);
+// allow is the regexp of its allow line.
 func startNode(t testing.TB, allow string) string {
 	t.Helper()
-	bin, err := exec.LookPath("munin-node")
-	if err != nil {
-		if realserver.InCI() {
-			t.Fatal("munin-node missing under CI=true: apt-get install -y munin-node")
-		}
-		t.Skip("munin-node not installed (apt-get install -y munin-node)")
+	p, addr, err := realserver.MuninNode(t.TempDir(), allow)
+	if errors.Is(err, realserver.ErrNotInstalled) && !realserver.InCI() {
+		t.Skip(err)
 	}
-	dir := t.TempDir()
-	port, err := realserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := user.LookupGroupId(u.Gid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`log_level 4
-log_file %[1]s/munin-node.log
-pid_file %[1]s/munin-node.pid
-background 0
-setsid 0
-user %[2]s
-group %[3]s
-allow %[4]s
-host 127.0.0.1
-port %[5]d
-`, dir, u.Username, g.Name, allow, port)
-	cf := filepath.Join(dir, "munin-node.conf")
-	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := realserver.Start(dir, nil, bin, "--config", cf, "--foreground")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Stop)
-	addr := realserver.Addr(port)
-	if err := realserver.WaitTCP(p, addr, 15*time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "munin-node.log"))
-		t.Fatalf("%v\n%s", err, log)
-	}
 	return addr
 }
 
