@@ -69,7 +69,7 @@ func TestRealMuninNodeGraphsBecomeResourceSeries(t *testing.T) {
 	load := find(b, "load.load")
 	host, _ := os.Hostname()
 	if load == nil || load.Unit != "load" || load.Role != sources.RoleResource || load.Layer != sources.LayerHost ||
-		load.Kind != sources.SeriesGauge || load.Node == "" || load.Labels["node"] != load.Node || load.Labels["label"] != "load" ||
+		load.Kind != sources.SeriesGauge || load.Node == "" || load.Labels["node"] != load.Node || len(load.Labels) != 1 ||
 		math.IsNaN(load.Points[0].V) {
 		t.Fatalf("load %+v (host %s)", load, host)
 	}

@@ -354,8 +354,8 @@ func (n *node) series(vals []Value, now time.Time) []sources.Series {
 			at = now
 		}
 		labels := map[string]string{"node": n.host}
-		if f.Label != "" {
-			labels["label"] = sources.Clean(f.Label)
+		if l := sources.Clean(f.Label); l != "" && l != v.Field {
+			labels["label"] = l // munin's name for people, where it says more than the field's
 		}
 		sr := sources.Series{
 			Name:   sources.Clean(v.Graph + "." + v.Field),
