@@ -6,45 +6,49 @@ import (
 	"time"
 )
 
-// OpenEvents is a source's memory of the events it last reported open,
-// for sources that report what is going on now (a status feed, an alert
-// list, a failing check) rather than when things end: an event that was
-// open and is reported no more has ended, and is closed rather than left
-// open for ever. The zero value is ready; it is not safe for concurrent
-// use (a source polls one at a time).
+// OpenEvents remembers the events a source left open, so that one it no
+// longer lists is closed rather than left open for ever: an AWS event
+// taken off the dashboard, an alert Alertmanager stopped listing, a
+// service removed from Nagios. The zero value is ready to use; it is not
+// safe for concurrent use (a source polls one at a time).
 type OpenEvents struct {
 	open map[string]Event
 }
 
-// Close is called once per poll with the events the poll reports. It
-// returns, for every event open at the previous call and missing from
-// reported, a copy ended at now, with why appended to its text (e.g. "no
-// longer listed by the AWS Health API"), and remembers which of reported
-// are open.
-func (o *OpenEvents) Close(now time.Time, reported []Event, why string) []Event {
-	seen := make(map[string]bool, len(reported))
-	for i := range reported {
-		seen[reported[i].ID] = true
-	}
-	var closed []Event
-	for id, ev := range o.open {
-		if seen[id] {
-			continue
+// Close appends to evs an ended copy of every event that was open after
+// the last call and is not in evs now (by ID), ending at at, with note
+// added to its text ("no longer listed by …"); then it remembers the
+// open events of the result for the next call. evs is what the source
+// lists now, open or ended.
+func (o *OpenEvents) Close(evs []Event, at time.Time, note string) []Event {
+	if len(o.open) > 0 {
+		seen := make(map[string]bool, len(evs))
+		for i := range evs {
+			seen[evs[i].ID] = true
 		}
-		ev.End, ev.Updated = now, now
-		if why != "" {
-			ev.Text = strings.TrimSpace(ev.Text + "\n(" + why + ")")
+		var gone []string
+		for id := range o.open {
+			if !seen[id] {
+				gone = append(gone, id)
+			}
 		}
-		closed = append(closed, ev)
+		sort.Strings(gone) // the same batch on every run
+		for _, id := range gone {
+			ev := o.open[id]
+			ev.End, ev.Updated = at, at
+			if note != "" {
+				ev.Text = strings.TrimSpace(ev.Text + "\n(" + note + ")")
+			}
+			evs = append(evs, ev)
+		}
 	}
-	o.open = make(map[string]Event, len(reported))
-	for _, ev := range reported {
+	o.open = make(map[string]Event, len(evs))
+	for _, ev := range evs {
 		if ev.Open() {
 			o.open[ev.ID] = ev
 		}
 	}
-	sort.Slice(closed, func(i, j int) bool { return closed[i].ID < closed[j].ID })
-	return closed
+	return evs
 }
 
 // Len is how many events are open.

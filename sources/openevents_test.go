@@ -1,45 +1,45 @@
 package sources
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
 
-func TestAnEventNoLongerReportedIsClosed(t *testing.T) {
+func TestAnEventNoLongerListedIsClosedOnce(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 13, 40, 0, 0, time.UTC)
 	var o OpenEvents
-	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-	a := Event{ID: "a", Start: t0, Title: "a", Text: "first"}
-	b := Event{ID: "b", Start: t0}
-	if closed := o.Close(t0, []Event{a, b}, "gone"); len(closed) != 0 {
-		t.Fatalf("first poll closed %v", closed)
+	a := Event{ID: "a", Start: t0, Title: "disk /var CRITICAL"}
+	b := Event{ID: "b", Start: t0, Title: "load WARNING"}
+	if got := o.Close([]Event{a, b}, t0, "gone"); len(got) != 2 || o.Len() != 2 {
+		t.Fatalf("first poll: %d events, %d open", len(got), o.Len())
 	}
-	// b is still reported, a is not: a ends now
 	t1 := t0.Add(time.Minute)
-	closed := o.Close(t1, []Event{b}, "no longer listed")
-	if len(closed) != 1 || closed[0].ID != "a" || !closed[0].End.Equal(t1) || !closed[0].Updated.Equal(t1) {
-		t.Fatalf("closed %+v", closed)
+	got := o.Close([]Event{a}, t1, "no longer listed")
+	if len(got) != 2 || got[1].ID != "b" || !got[1].End.Equal(t1) || got[1].Text != "(no longer listed)" {
+		t.Fatalf("b should close at %v with the note: %+v", t1, got)
 	}
-	if !strings.Contains(closed[0].Text, "first") || !strings.HasSuffix(closed[0].Text, "(no longer listed)") {
-		t.Errorf("text %q", closed[0].Text)
+	if o.Len() != 1 {
+		t.Fatalf("open after the close: %d, want 1", o.Len())
 	}
-	// a closed event is not closed twice; b reported ended is not closed either
-	bEnded := b
-	bEnded.End = t1
-	if closed := o.Close(t1.Add(time.Minute), []Event{bEnded}, "x"); len(closed) != 0 {
-		t.Errorf("closed again: %v", closed)
+	// closed once: the next poll does not close it again
+	if got := o.Close([]Event{a}, t1.Add(time.Minute), "x"); len(got) != 1 {
+		t.Fatalf("b closed twice: %+v", got)
 	}
-	if o.Len() != 0 {
-		t.Errorf("%d open", o.Len())
+	// an event the source ends itself is not closed again either
+	ended := a
+	ended.End = t1
+	if got := o.Close([]Event{ended}, t1.Add(2*time.Minute), "x"); len(got) != 1 || o.Len() != 0 {
+		t.Fatalf("ended by the source: %+v, %d open", got, o.Len())
 	}
 }
 
-func TestClosedEventsComeInIDOrder(t *testing.T) {
-	var o OpenEvents
-	now := time.Now()
-	o.Close(now, []Event{{ID: "c"}, {ID: "a"}, {ID: "b"}}, "")
-	closed := o.Close(now, nil, "")
-	if len(closed) != 3 || closed[0].ID != "a" || closed[1].ID != "b" || closed[2].ID != "c" {
-		t.Fatalf("%v", closed)
+func TestClosedEventsComeInTheSameOrderEveryTime(t *testing.T) {
+	for run := 0; run < 20; run++ {
+		var o OpenEvents
+		o.Close([]Event{{ID: "c"}, {ID: "a"}, {ID: "b"}}, time.Time{}, "")
+		got := o.Close(nil, time.Unix(1, 0), "")
+		if len(got) != 3 || got[0].ID != "a" || got[1].ID != "b" || got[2].ID != "c" {
+			t.Fatalf("run %d: %v", run, got)
+		}
 	}
 }

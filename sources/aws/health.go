@@ -502,7 +502,7 @@ func (s *HealthSource) build(now time.Time, evs []htypes.Event) *sources.Batch {
 		}
 		b.Events = append(b.Events, ev)
 	}
-	b.Events = append(b.Events, s.open.Close(now, b.Events, "no longer listed by the AWS Health API")...)
+	b.Events = s.open.Close(b.Events, now, "no longer listed by the AWS Health API")
 	sort.SliceStable(b.Events, func(i, j int) bool { return b.Events[i].Start.Before(b.Events[j].Start) })
 	via := ""
 	if s.active == 1 {

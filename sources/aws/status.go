@@ -404,7 +404,7 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 		seen[ev.ID] = true
 	}
 	// events that were open and are no longer listed have ended
-	b.Events = append(b.Events, s.open.Close(now, b.Events, "no longer listed by the AWS Health Dashboard")...)
+	b.Events = s.open.Close(b.Events, now, "no longer listed by the AWS Health Dashboard")
 
 	b.Nodes = make([]sources.NodeState, 0, len(s.keys))
 	for _, key := range s.keys {

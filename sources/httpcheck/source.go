@@ -316,7 +316,7 @@ func (s *Source) build(now time.Time, all []vantageResults, errs []error) *sourc
 			b.Events = append(b.Events, s.event(now, id, vr.v.Name, t, s.nodes[i], v))
 		}
 	}
-	b.Events = append(b.Events, s.open.Close(now, b.Events, "the check passes again")...)
+	b.Events = s.open.Close(b.Events, now, "the check passes again")
 	s.last = map[string]sources.Event{}
 	for _, ev := range b.Events {
 		if ev.Open() {
