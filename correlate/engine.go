@@ -205,7 +205,9 @@ func nodeFindings(snap *Snapshot) []Finding {
 	var out []Finding
 	for i := range snap.Nodes {
 		n := &snap.Nodes[i]
-		if n.Severity < sources.SevWarning {
+		// a flapping node's state is told by its flapping finding: UP one
+		// poll and DOWN the next, a finding of its own would churn
+		if n.Severity < sources.SevWarning || n.Flapping {
 			continue
 		}
 		out = append(out, Finding{
@@ -285,9 +287,15 @@ func providerTitle(n *sources.NodeState) string {
 // words to that finding instead of standing beside it.
 func eventFindings(snap *Snapshot, nodes []Finding) []Finding {
 	var out []Finding
+	flapping := map[string]bool{} // nodes whose flapping finding tells their state changes
+	for i := range snap.Nodes {
+		if n := &snap.Nodes[i]; n.Flapping {
+			flapping[n.Name] = true
+		}
+	}
 events:
 	for _, ev := range snap.Events {
-		if !ev.Open() || ev.Severity < sources.SevWarning || ev.Kind == sources.EventFlapping {
+		if !ev.Open() || ev.Severity < sources.SevWarning || ev.Kind == sources.EventFlapping || (ev.Node != "" && flapping[ev.Node]) {
 			continue
 		}
 		for i := range nodes {

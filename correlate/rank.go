@@ -767,12 +767,36 @@ func (q *rankState) behindDeeper(c *Candidate, inner []int) bool {
 func (q *rankState) tierOf(i int) int {
 	c := &q.cands[i]
 	switch {
-	case c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && !q.upstream[i]:
+	case c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && !q.upstream[i] && !q.ownTraffic(c):
 		return 0
 	case c.Moved:
 		return 1
 	}
 	return 2
+}
+
+// ownTraffic reports whether c is the symptom's own traffic, as its
+// source tells it: a load balancer's 2xx falling as its 5xx rise is the
+// symptom seen again, never its cause.
+func (q *rankState) ownTraffic(c *Candidate) bool {
+	s := &q.snap.Series[q.sym]
+	return c.Meta.Role == sources.RoleTraffic && c.Meta.Node == s.Node && c.Meta.Source == s.Source
+}
+
+// inner reports whether c is a series that can tell the symptom has an
+// internal cause: of a layer deeper than the symptom's (either unknown:
+// no telling), and not its own traffic. A load balancer's own health-check
+// times moving with its 5xx are no internal signal: with nothing deeper
+// moving, the internal alerting has a gap.
+func (q *rankState) inner(c *Candidate) bool {
+	s := &q.snap.Series[q.sym]
+	if q.ownTraffic(c) {
+		return false
+	}
+	if s.Layer == sources.LayerUnknown || c.Meta.Layer == sources.LayerUnknown {
+		return true
+	}
+	return c.Meta.Layer.Depth() > s.Layer.Depth()
 }
 
 // rankLess is the ranking order: by tier, then better.
@@ -858,7 +882,7 @@ func (q *rankState) findGap() {
 	q.rk.Gap = q.rk.Active
 	for _, i := range q.order {
 		c := &q.cands[i]
-		if c.Moved && c.Lead >= -q.gapSteps && c.Lead <= q.leadSteps {
+		if c.Moved && c.Lead >= -q.gapSteps && c.Lead <= q.leadSteps && q.inner(c) {
 			q.rk.Gap = false
 			return
 		}

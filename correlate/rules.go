@@ -732,20 +732,8 @@ func flappingFindings(snap *Snapshot) []Finding {
 			Explanation: text, Layer: layer, Node: node}
 		order = append(order, node)
 	}
-	for i := range snap.Events {
-		ev := &snap.Events[i]
-		if ev.Kind != sources.EventFlapping {
-			continue
-		}
-		if !ev.Open() && snap.Now.Sub(ev.End) > FlapWindow {
-			continue
-		}
-		node := ev.Node
-		if node == "" {
-			node = ev.ID
-		}
-		add(node, ev.Layer, ev.Severity, fmt.Sprintf("%s is flapping", node), sources.CleanText(ev.Title)+".")
-	}
+	// the node's own state first: its title stays the same whether or not
+	// a flapping event is open at the moment
 	for i := range snap.Nodes {
 		n := &snap.Nodes[i]
 		if !n.Flapping {
@@ -760,6 +748,20 @@ func flappingFindings(snap *Snapshot) []Finding {
 			text = fmt.Sprintf("%s %s is %s; it went DOWN %d times in %s.", n.Kind, name, n.State, n.Flaps, FormatDuration(n.FlapWindow))
 		}
 		add(name, n.Layer, n.Severity, fmt.Sprintf("%s %s is flapping", n.Kind, name), text)
+	}
+	for i := range snap.Events {
+		ev := &snap.Events[i]
+		if ev.Kind != sources.EventFlapping {
+			continue
+		}
+		if !ev.Open() && snap.Now.Sub(ev.End) > FlapWindow {
+			continue
+		}
+		node := ev.Node
+		if node == "" {
+			node = ev.ID
+		}
+		add(node, ev.Layer, ev.Severity, fmt.Sprintf("%s is flapping", node), sources.CleanText(ev.Title)+".")
 	}
 	// count state changes per node within FlapWindow
 	judged := map[string]bool{}

@@ -1218,3 +1218,62 @@ func TestNodeFindingsAreWordedByTheEngine(t *testing.T) {
 		}
 	}
 }
+
+// 5xx rise at the load balancer and nothing inside moves: the load
+// balancer's own 2xx falling and its own health-check times are the
+// symptom seen again, not an internal cause. It is a monitoring gap.
+func TestLoadBalancersOwnSeriesDoNotExplainItsErrors(t *testing.T) {
+	const n = 900
+	r := rand.New(rand.NewPCG(3, 3))
+	five := stepUp(clamp(noise(r, n, 0.2, 0.1), 0, 1e9), n-60, 10)
+	two := stepUp(noise(r, n, 100, 3), n-60, -10)
+	chk := stepUp(clamp(noise(r, n, 2, 0.2), 0, 1e9), n-58, 6)
+	db := clamp(noise(r, n, 3, 0.4), 0, 100)
+	snap := mkSnap(5*time.Second, n,
+		series{name: "hrsp_5xx", unit: "req/s", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: five},
+		series{name: "hrsp_2xx", unit: "req/s", node: "app", role: sources.RoleTraffic, layer: sources.LayerLB, vals: two},
+		series{name: "check_duration", unit: "ms", node: "app", role: sources.RoleResource, layer: sources.LayerLB, vals: chk},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerDB, vals: db},
+	)
+	fs := Detect(snap)
+	if f := findFinding(fs, "suspects"); f != nil {
+		t.Fatalf("the load balancer's own series taken for a cause: %s", f.Title)
+	}
+	if f := findFinding(fs, "gap"); f == nil {
+		t.Fatalf("no monitoring gap: %+v", fs)
+	}
+}
+
+// One flapping server is one finding, whose title does not change as the
+// server goes UP and DOWN and its flapping event opens and closes; its
+// state and its DOWN events are told inside it, not beside it.
+func TestAFlappingServerIsOneSteadyFinding(t *testing.T) {
+	at := t0.Add(time.Hour)
+	node := func(state string, sev sources.Severity) sources.NodeState {
+		return sources.NodeState{Kind: sources.NodeServer, ID: "lb-1/app/app-2", Name: "app-2", Layer: sources.LayerLB,
+			State: state, Severity: sev, Flapping: true, Flaps: 5, FlapWindow: 10 * time.Minute}
+	}
+	down := sources.Event{ID: "srv/app-2", Kind: sources.EventState, Start: at.Add(-time.Minute), Severity: sources.SevCritical,
+		Layer: sources.LayerLB, Node: "app-2", Title: "server app/app-2 DOWN"}
+	flap := sources.Event{ID: "flap/app-2", Kind: sources.EventFlapping, Start: at.Add(-5 * time.Minute), Severity: sources.SevWarning,
+		Layer: sources.LayerLB, Node: "app-2", Title: "app-2 flapping: 5 DOWN in 10m"}
+	var titles []string
+	for k, snap := range []*Snapshot{
+		{Now: at, Nodes: []sources.NodeState{node("DOWN", sources.SevCritical)}, Events: []sources.Event{down, flap}},
+		{Now: at.Add(5 * time.Second), Nodes: []sources.NodeState{node("UP", sources.SevWarning)}},
+		{Now: at.Add(10 * time.Second), Nodes: []sources.NodeState{node("UP", sources.SevWarning)}, Events: []sources.Event{flap}},
+	} {
+		fs := Detect(snap)
+		if len(fs) != 1 || fs[0].Rule != "flapping" {
+			var ts []string
+			for _, f := range fs {
+				ts = append(ts, f.Rule+": "+f.Title)
+			}
+			t.Fatalf("evaluation %d: %q, want the one flapping finding", k, ts)
+		}
+		titles = append(titles, fs[0].Title)
+	}
+	if titles[0] != titles[1] || titles[1] != titles[2] {
+		t.Fatalf("the title churns: %q", titles)
+	}
+}

@@ -60,6 +60,9 @@ type Session struct {
 	// new entry, so a flapping finding shows every time it was open
 	history []Finding
 	open    map[string]int // finding ID → its entry in history while open
+	// judged is the store's newest bucket at the last judgement, +1 (0:
+	// never judged)
+	judged int64
 }
 
 // NewSession makes an empty session.
@@ -75,6 +78,7 @@ func (s *Session) resetLocked() {
 	s.engine = NewEngine(s.opt.Engine)
 	s.active, s.paths, s.changes, s.history = nil, nil, nil, nil
 	s.open = map[string]int{}
+	s.judged = 0
 }
 
 // Options are the session's settings (for a recording's header).
@@ -101,6 +105,10 @@ func (s *Session) SetStatus(st sources.Status) { s.store.SetStatus(st) }
 // batch is only stored: judging the first source's backfill alone would
 // open findings the next source's data changes at once (the scheduler
 // reports a poll that fails or hangs as a batch too, so this ends).
+// Batches within one bucket of the store's clock are judged once, when the
+// clock reaches the bucket: the engine reads buckets, so judging ten probe
+// rounds a second would only repeat itself. A batch with events or a
+// source in trouble is judged at once.
 func (s *Session) Step(b *sources.Batch) []Change {
 	return s.StepThen(b, nil)
 }
@@ -113,7 +121,7 @@ func (s *Session) StepThen(b *sources.Batch, then func(*sources.Batch)) []Change
 	defer s.step.Unlock()
 	s.store.Apply(b)
 	var ch []Change
-	if s.store.Awaiting() == 0 {
+	if s.store.Awaiting() == 0 && s.due(b) {
 		ch = s.evaluate()
 	}
 	if then != nil {
@@ -129,8 +137,17 @@ func (s *Session) Evaluate() []Change {
 	return s.evaluate()
 }
 
+// due reports whether batch b, just stored, asks for a judgement.
+func (s *Session) due(b *sources.Batch) bool {
+	if s.judged != s.store.Bucket(s.store.Now())+1 {
+		return true
+	}
+	return len(b.Events) > 0 || (b.Status.Health != sources.HealthOK && b.Status.Health != sources.HealthUnknown)
+}
+
 func (s *Session) evaluate() []Change {
 	now := s.store.Now()
+	s.judged = s.store.Bucket(now) + 1
 	snap := s.store.Snapshot(now.Add(-s.opt.Window), now, nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,7 +290,7 @@ func (s *Session) opening() (*Opening, error) {
 	now := s.store.Now()
 	snap := s.store.Snapshot(now.Add(-s.opt.Window), now, nil)
 	s.mu.RLock()
-	state, err := s.engine.state2bytes()
+	state, err := s.engine.state2bytes(s.judged)
 	s.mu.RUnlock()
 	if err != nil {
 		return nil, err
@@ -294,9 +311,11 @@ func (s *Session) Restore(o *Opening) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.engine.restore(o.Engine); err != nil {
+	judged, err := s.engine.restore(o.Engine)
+	if err != nil {
 		return err
 	}
+	s.judged = judged
 	s.active = s.engine.activeSorted()
 	s.record(s.active, nil)
 	return nil
@@ -353,14 +372,15 @@ func OpeningBatches(snap *Snapshot) []*sources.Batch {
 
 // engineState is what an engine remembers between evaluations.
 type engineState struct {
+	Judged     int64 // the session's last judged bucket, +1
 	Active     []Finding
 	Absent     map[string]time.Time
 	RuleActive map[string]bool
 	RuleTop    map[string]string
 }
 
-func (e *Engine) state2bytes() ([]byte, error) {
-	st := engineState{Active: e.activeSorted(), Absent: e.absent, RuleActive: e.state.active, RuleTop: e.state.top}
+func (e *Engine) state2bytes(judged int64) ([]byte, error) {
+	st := engineState{Judged: judged, Active: e.activeSorted(), Absent: e.absent, RuleActive: e.state.active, RuleTop: e.state.top}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
 		return nil, fmt.Errorf("engine state: %w", err)
@@ -368,10 +388,10 @@ func (e *Engine) state2bytes() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (e *Engine) restore(b []byte) error {
+func (e *Engine) restore(b []byte) (judged int64, err error) {
 	var st engineState
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
-		return fmt.Errorf("engine state: %w", err)
+		return 0, fmt.Errorf("engine state: %w", err)
 	}
 	for i := range st.Active {
 		f := st.Active[i]
@@ -386,7 +406,7 @@ func (e *Engine) restore(b []byte) error {
 	for k, v := range st.RuleTop {
 		e.state.top[k] = v
 	}
-	return nil
+	return st.Judged, nil
 }
 
 func (e *Engine) activeSorted() []Finding {

@@ -60,3 +60,28 @@ func TestFindingClosesWhenItsSymptomIsBack(t *testing.T) {
 		t.Fatalf("resolved %v after the symptom was back (want within ResolveAfter and two steps)", late)
 	}
 }
+
+// The engine reads buckets of the store's clock: batches within one
+// bucket are judged once, when the clock reaches it; a batch with events
+// is judged at once.
+func TestBatchesWithinABucketAreJudgedOnce(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := NewSession(SessionOptions{Store: StoreOptions{Step: 5 * time.Second}})
+	ok := sources.Status{Health: sources.HealthOK}
+	up := []sources.NodeState{{Kind: "server", ID: "be/app-1", Name: "app-1", State: "UP", Severity: sources.SevOK}}
+	down := []sources.NodeState{{Kind: "server", ID: "be/app-1", Name: "app-1", State: "DOWN", Severity: sources.SevCritical}}
+	s.Step(&sources.Batch{Source: "lb-1", At: at, Nodes: up, Status: ok})
+	s.Step(&sources.Batch{Source: "lb-1", At: at.Add(time.Second), Nodes: down, Status: ok})
+	if fs := s.Findings(); len(fs) != 0 {
+		t.Fatalf("judged twice within one bucket: %+v", fs)
+	}
+	s.Step(&sources.Batch{Source: "lb-1", At: at.Add(5 * time.Second), Nodes: down, Status: ok})
+	if fs := s.Findings(); len(fs) != 1 {
+		t.Fatalf("the next bucket was not judged: %+v", fs)
+	}
+	ev := sources.Event{ID: "x", Kind: sources.EventAlert, Start: at.Add(6 * time.Second), Severity: sources.SevCritical, Title: "check failing"}
+	s.Step(&sources.Batch{Source: "checks", At: at.Add(6 * time.Second), Events: []sources.Event{ev}, Status: ok})
+	if fs := s.Findings(); len(fs) != 2 {
+		t.Fatalf("an event was not judged at once: %+v", fs)
+	}
+}

@@ -55,18 +55,17 @@ func RestoreOpening(sess *correlate.Session, rec *replay.Recording) error {
 }
 
 // Judge runs a whole recording through its session, one Step per batch
-// as live did: what export and the replay's "next finding" read. A batch that cannot be decoded stops it
-// with an error; what was judged up to there is kept.
+// as live did: what export and the replay's "next finding" read. A batch
+// that cannot be decoded is skipped, as the replay player skips it
+// (replay.Summarize and the player's Drain say which); only an opening
+// that cannot be restored is an error.
 func Judge(rec *replay.Recording) (*correlate.Session, error) {
 	sess, err := RecordingSession(rec)
 	if err != nil {
 		return sess, err
 	}
-	err = rec.Each(func(_ int, b *sources.Batch) error {
-		sess.Step(b)
-		return nil
-	})
-	return sess, err
+	rec.EachWhole(func(_ int, b *sources.Batch) { sess.Step(b) })
+	return sess, nil
 }
 
 // NoteBatch puts an annotation on the timeline as an event of the "notes"

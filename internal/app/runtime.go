@@ -205,9 +205,11 @@ func EntriesFromConfig(c *config.Config, logf func(string, ...any)) ([]sources.E
 			return nil, fmt.Errorf("%s:%d: unknown source type %q", c.Path, s.Line, s.Type)
 		}
 		name := s.Name
-		src, err := kind.New(sources.Env{Name: s.Name, Logf: func(f string, a ...any) { logf(name+": "+f, a...) }}, s.Options)
+		// what a source logs or fails with never holds a ${VAR}'s value
+		srcLogf := func(f string, a ...any) { logf("%s: %s", name, c.Conceal(fmt.Sprintf(f, a...))) }
+		src, err := kind.New(sources.Env{Name: s.Name, Logf: srcLogf}, s.Options)
 		if err != nil {
-			return nil, err
+			return nil, c.ConcealError(err)
 		}
 		out = append(out, sources.Entry{Name: s.Name, Type: s.Type, Source: src, Interval: s.Interval, Timeout: s.Timeout})
 	}

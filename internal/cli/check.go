@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -180,7 +181,7 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 	}
 	for _, n := range snap.Nodes {
 		if line := n.Attrs["check"]; line != "" {
-			rep.Checks = append(rep.Checks, sources.Clean(line))
+			rep.Checks = append(rep.Checks, oneLine(line))
 		}
 	}
 	sort.Strings(rep.Checks)
@@ -194,8 +195,8 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 			worst = f.Severity
 		}
 		reported = append(reported, f)
-		rep.Findings = append(rep.Findings, CheckFinding{ID: sources.Clean(f.ID), Severity: f.Severity.String(), Title: sources.Clean(f.Title),
-			Detail: sources.Clean(f.Explanation), Rule: f.Rule, Layer: string(f.Layer), Node: sources.Clean(f.Node)})
+		rep.Findings = append(rep.Findings, CheckFinding{ID: oneLine(f.ID), Severity: f.Severity.String(), Title: oneLine(f.Title),
+			Detail: oneLine(f.Explanation), Rule: f.Rule, Layer: string(f.Layer), Node: oneLine(f.Node)})
 	}
 	rep.Incidents = checkIncidents(reported)
 	switch {
@@ -220,7 +221,7 @@ func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.
 			continue
 		}
 		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged in a %s sample (a verdict must hold over several windows of probes; %d so far): run the check with a longer --sample, or watch the Paths view",
-			sources.Clean(v.Target), sample, v.Windows))
+			oneLine(v.Target), sample, v.Windows))
 	}
 	if len(rep.NotJudged) > 0 && rep.Code == ExitOK {
 		rep.Code, rep.Status = ExitUnknown, statusNames[ExitUnknown]
@@ -233,11 +234,11 @@ func checkIncidents(fs []correlate.Finding) []CheckIncident {
 	for _, inc := range correlate.Incidents(fs) {
 		ids := make([]string, len(inc.Findings))
 		for i, id := range inc.Findings {
-			ids[i] = sources.Clean(id)
+			ids[i] = oneLine(id)
 		}
-		out = append(out, CheckIncident{ID: sources.Clean(inc.ID), Severity: inc.Severity.String(), Headline: sources.Clean(inc.Summary()),
-			Cause: string(inc.Cause), CauseKey: sources.Clean(inc.CauseKey), Explained: inc.Explained, Since: inc.Since.UTC(),
-			Findings: ids, Layer: string(inc.Layer), Node: sources.Clean(inc.Node)})
+		out = append(out, CheckIncident{ID: oneLine(inc.ID), Severity: inc.Severity.String(), Headline: oneLine(inc.Summary()),
+			Cause: string(inc.Cause), CauseKey: oneLine(inc.CauseKey), Explained: inc.Explained, Since: inc.Since.UTC(),
+			Findings: ids, Layer: string(inc.Layer), Node: oneLine(inc.Node)})
 	}
 	return out
 }
@@ -264,6 +265,34 @@ func useColor(g *globals, w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
+// oneLine is outside text for one line: line breaks become spaces
+// (sources.Clean drops them, which ran the words of two lines together)
+// and terminal escapes go.
+func oneLine(s string) string { return sources.Clean(lineBreaks.Replace(s)) }
+
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\v", " ", "\f", " ", "\u2028", " ", "\u2029", " ")
+
+// Bounds of the text report, in characters: a longer name or message is
+// cut in the middle with "…", so one absurd name (10 kB from a load balancer) cannot
+// flood a terminal, a mail or a Nagios status line.
+const (
+	maxNameText    = 80
+	maxMessageText = 300
+)
+
+// bounded is s on one line and at most n characters; a longer s loses
+// its middle, so both the name's start and what is said of it ("is DOWN",
+// "Active: 1/3") stay.
+func bounded(s string, n int) string {
+	s = oneLine(s)
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	head := n / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(n-head-1):])
+}
+
 func writeText(w io.Writer, rep CheckReport, color bool) {
 	paint := func(code int, s string) string {
 		if !color {
@@ -281,21 +310,21 @@ func writeText(w io.Writer, rep CheckReport, color bool) {
 		case "slow":
 			code = ExitWarning
 		}
-		line := fmt.Sprintf("  %-8s %s (%s) %.0fms", strings.ToUpper(s.Status), s.Name, s.Type, s.LatencyMS)
+		line := fmt.Sprintf("  %-8s %s (%s) %.0fms", strings.ToUpper(s.Status), bounded(s.Name, maxNameText), bounded(s.Type, maxNameText), s.LatencyMS)
 		if s.Detail != "" {
-			line += "  " + s.Detail
+			line += "  " + bounded(s.Detail, maxMessageText)
 		}
 		if s.Error != "" {
-			line += "  " + s.Error
+			line += "  " + bounded(s.Error, maxMessageText)
 		}
 		fmt.Fprintln(w, paint(code, line))
 	}
 	for _, c := range rep.Checks {
-		fmt.Fprintln(w, "  "+c)
+		fmt.Fprintln(w, "  "+bounded(c, maxMessageText))
 	}
 	writeIncidents(w, rep, paint)
 	for _, n := range rep.NotJudged {
-		fmt.Fprintln(w, paint(ExitUnknown, "  NOT JUDGED "+n))
+		fmt.Fprintln(w, paint(ExitUnknown, "  NOT JUDGED "+bounded(n, maxMessageText)))
 	}
 }
 
@@ -313,7 +342,7 @@ func statusLine(rep CheckReport, paint func(int, string) string) string {
 	if len(rep.Incidents) == 1 {
 		plural = ""
 	}
-	return fmt.Sprintf("%s - %s; %d sources, %d findings in %d incident%s", state, rep.Incidents[0].Headline,
+	return fmt.Sprintf("%s - %s; %d sources, %d findings in %d incident%s", state, bounded(rep.Incidents[0].Headline, maxMessageText),
 		len(rep.Sources), len(rep.Findings), len(rep.Incidents), plural)
 }
 
@@ -327,9 +356,9 @@ func writeIncidents(w io.Writer, rep CheckReport, paint func(int, string) string
 	}
 	line := func(indent, sev, text, detail string) {
 		code := map[string]int{"critical": ExitCritical, "warning": ExitWarning}[sev]
-		l := fmt.Sprintf("%s%-8s %s", indent, strings.ToUpper(sev), text)
+		l := fmt.Sprintf("%s%-8s %s", indent, strings.ToUpper(sev), bounded(text, maxMessageText))
 		if detail != "" {
-			l += " — " + firstLine(detail)
+			l += " — " + bounded(firstLine(detail), maxMessageText)
 		}
 		fmt.Fprintln(w, paint(code, l))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
@@ -138,5 +139,43 @@ func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
 	rep.notJudged([]correlate.PathVerdict{{Target: "shop.example.com", Kind: correlate.VerdictInsufficient}}, time.Second)
 	if rep.Code != ExitCritical {
 		t.Fatalf("a critical finding with an unjudged path: %s", rep.Status)
+	}
+}
+
+// Names come from load balancers and monitoring: a 10 kB server name or a
+// message over several lines must leave every line of the text report
+// short, and the words of two lines apart.
+func TestCheckTextBoundsLongNamesAndKeepsLinesApart(t *testing.T) {
+	now := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	long := strings.Repeat("app-", 2500) // 10 kB
+	rep := buildReport(&correlate.Snapshot{Now: now,
+		Status: []sources.Status{{Source: long, Type: "haproxy", Health: sources.HealthFailing, LastError: "dial tcp: refused\nretrying in 2s\x1b[31m", Detail: long}},
+		Nodes:  []sources.NodeState{{ID: "n", Attrs: map[string]string{"check": "backend " + long + "\nActive: 1/3"}}},
+	}, []correlate.Finding{
+		{ID: "node/" + long, Rule: "node-state", Severity: sources.SevCritical, Title: "server " + long + " is DOWN", Node: long, Opened: now,
+			Explanation: "Layer7 wrong status\nHTTP 500 from the health check"},
+		{ID: "event/x", Rule: "event", Severity: sources.SevWarning, Title: "two\nlines", Node: "web-1", Opened: now},
+	})
+	var b bytes.Buffer
+	writeText(&b, rep, false)
+	out := b.String()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 2*maxMessageText {
+			t.Errorf("a line of %d characters: %.120s…", n, l)
+		}
+	}
+	if len(lines) != 5 { // status, source, check, the two findings
+		t.Errorf("%d lines, want 5:\n%s", len(lines), out)
+	}
+	for _, want := range []string{"refused retrying in 2s", "wrong status HTTP 500", "two lines", "Active: 1/3", "is DOWN", "…"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	for _, joined := range []string{"refusedretrying", "statusHTTP", "twolines", "\x1b"} {
+		if strings.Contains(out, joined) {
+			t.Errorf("report holds %q:\n%s", joined, out)
+		}
 	}
 }

@@ -526,7 +526,7 @@ told otherwise.`,
 	c.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:2222", "address to listen on")
 	c.Flags().StringVar(&o.AuthorizedKeysFile, "authorized-keys", "", "authorized_keys file (public-key authentication only)")
 	c.Flags().StringVar(&o.HostKeyPath, "host-key", "", "host key file (default "+serve.DefaultHostKeyPath()+", made on first use)")
-	c.Flags().DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "close a connection idle this long")
+	c.Flags().DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "close a session whose user sent no input this long (redraws do not count)")
 	c.Flags().IntVar(&o.MaxConnections, "max-connections", 8, "most concurrent sessions")
 	return c
 }

@@ -1,7 +1,9 @@
 // Package config reads opsview's YAML configuration: sources, rules,
 // dependencies, store size, theme and keys. Every error names the file and
 // line. Values written as ${VAR} come from the environment and are never
-// printed: Redacted gives a copy safe to show or record.
+// printed: an error names the variable instead of its value, and Redacted
+// gives a copy safe to show or record. Input nested deeper than
+// MaxNesting is refused before it is parsed.
 package config
 
 import (
@@ -35,6 +37,7 @@ type Config struct {
 
 	raw      []byte
 	redacted string
+	env      concealer
 }
 
 // Store sizes the correlate store.
@@ -104,35 +107,49 @@ var topKeys = map[string]bool{
 }
 
 // Parse checks a configuration held in memory; file names it in errors.
+// An error never holds the value of a ${VAR}: it says ${VAR} instead.
 func Parse(file string, data []byte) (*Config, error) {
 	c := &Config{Path: file, raw: data, Keys: map[string][]string{}}
+	if err := c.parse(file, data); err != nil {
+		return nil, c.env.err(err)
+	}
+	return c, nil
+}
+
+func (c *Config) parse(file string, data []byte) error {
+	if err := checkNesting(file, data); err != nil {
+		return err
+	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return nil, wrapYAML(file, err)
+		return wrapYAML(file, err)
 	}
 	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
-		return c, nil
+		return nil
 	}
 	if len(f.Docs) > 1 {
-		return nil, &Error{File: file, Line: line(f.Docs[1].Body), Msg: "only one YAML document is allowed"}
+		return &Error{File: file, Line: line(f.Docs[1].Body), Msg: "only one YAML document is allowed"}
 	}
-	if err := expandEnv(file, f.Docs[0].Body); err != nil {
-		return nil, err
+	// redacted before the values of ${VAR} come in
+	if c.redacted, err = redactText(data); err != nil {
+		return wrapYAML(file, err)
 	}
-	c.redacted = redact(data)
+	if err := expandEnv(file, f.Docs[0].Body, &c.env); err != nil {
+		return err
+	}
 	top, ok := f.Docs[0].Body.(*ast.MappingNode)
 	if !ok {
-		return nil, &Error{File: file, Line: line(f.Docs[0].Body), Msg: "the file must be a mapping (theme:, sources:, rules:, …)"}
+		return &Error{File: file, Line: line(f.Docs[0].Body), Msg: "the file must be a mapping (theme:, sources:, rules:, …)"}
 	}
 	seen := map[string]bool{}
 	for _, kv := range top.Values {
 		k := keyName(kv)
 		if seen[k] {
-			return nil, &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("%q appears twice", k)}
+			return &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("%q appears twice", k)}
 		}
 		seen[k] = true
 		if !topKeys[k] {
-			return nil, &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("unknown key %q (known: %s)", k, known(topKeys))}
+			return &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("unknown key %q (known: %s)", k, known(topKeys))}
 		}
 		var err error
 		switch k {
@@ -163,10 +180,10 @@ func Parse(file string, data []byte) (*Config, error) {
 			err = decode(file, kv.Value, &c.Keys)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
 
 func known(m map[string]bool) string {
@@ -251,7 +268,7 @@ func (c *Config) parseSources(file string, n ast.Node) error {
 		if !timeoutSet && s.Timeout > s.Interval {
 			s.Timeout = s.Interval
 		}
-		s.Options = &options{file: file, line: s.Line, node: rest}
+		s.Options = &options{file: file, line: s.Line, node: rest, env: &c.env}
 		// Build once now so that option errors surface at load time.
 		if _, err := kind.New(sources.Env{Name: s.Name, Logf: func(string, ...any) {}}, s.Options); err != nil {
 			if ce := (*Error)(nil); errors.As(err, &ce) {
@@ -390,37 +407,51 @@ func (c *Config) parseDeps(file string, n ast.Node) error {
 }
 
 // Redacted returns the configuration text with secrets replaced, safe to
-// print, log or store in a recording.
+// print, log or store in a recording: the value of every password, token,
+// secret, header and URL user info, in any YAML style; a value written
+// ${VAR} stays as written. Comments are left out.
 func (c *Config) Redacted() string { return c.redacted }
+
+// Conceal replaces the values that came from ${VAR} in s with the
+// references: for errors and log lines about the configured sources.
+func (c *Config) Conceal(s string) string { return c.env.text(s) }
+
+// ConcealError is err with the values that came from ${VAR} replaced.
+func (c *Config) ConcealError(err error) error { return c.env.err(err) }
 
 // options is a source's part of the config.
 type options struct {
 	file string
 	line int
 	node *ast.MappingNode
+	env  *concealer
 }
 
 func (o *options) Decode(v any) error {
 	if len(o.node.Values) == 0 {
 		return nil
 	}
-	return decode(o.file, o.node, v)
+	return o.env.err(decode(o.file, o.node, v))
 }
 
 func (o *options) Errorf(format string, args ...any) error {
-	return &Error{File: o.file, Line: o.line, Msg: fmt.Sprintf(format, args...)}
+	return o.env.err(&Error{File: o.file, Line: o.line, Msg: fmt.Sprintf(format, args...)})
 }
 
 // OptionsFromYAML makes source options from a YAML mapping, for tests and
 // for sources built without a file (discovery, the command line).
 func OptionsFromYAML(name string, text string) (sources.Options, error) {
+	if err := checkNesting(name, []byte(text)); err != nil {
+		return nil, err
+	}
 	f, err := parser.ParseBytes([]byte(text), 0)
 	if err != nil {
 		return nil, wrapYAML(name, err)
 	}
+	env := &concealer{}
 	m := &ast.MappingNode{BaseNode: &ast.BaseNode{}}
 	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
-		if err := expandEnv(name, f.Docs[0].Body); err != nil {
+		if err := expandEnv(name, f.Docs[0].Body, env); err != nil {
 			return nil, err
 		}
 		mm, ok := f.Docs[0].Body.(*ast.MappingNode)
@@ -429,7 +460,7 @@ func OptionsFromYAML(name string, text string) (sources.Options, error) {
 		}
 		m = mm
 	}
-	return &options{file: name, line: 1, node: m}, nil
+	return &options{file: name, line: 1, node: m, env: env}, nil
 }
 
 func decode(file string, n ast.Node, v any) error {
@@ -494,9 +525,10 @@ func isNull(n ast.Node) bool {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
 
-// expandEnv replaces ${VAR} (and ${VAR:-default}) in string scalars. A
-// variable that is unset without a default is an error.
-func expandEnv(file string, root ast.Node) error {
+// expandEnv replaces ${VAR} (and ${VAR:-default}) in string scalars and
+// tells env each value taken from the environment. A variable that is
+// unset without a default is an error.
+func expandEnv(file string, root ast.Node, env *concealer) error {
 	var firstErr error
 	ast.Walk(visitor(func(n ast.Node) {
 		s, ok := n.(*ast.StringNode)
@@ -506,6 +538,7 @@ func expandEnv(file string, root ast.Node) error {
 		s.Value = envRef.ReplaceAllStringFunc(s.Value, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
 			if v, ok := os.LookupEnv(m[1]); ok {
+				env.add(m[1], v)
 				return v
 			}
 			if m[2] != "" {
@@ -525,27 +558,4 @@ type visitor func(ast.Node)
 func (v visitor) Visit(n ast.Node) ast.Visitor {
 	v(n)
 	return v
-}
-
-var secretKey = regexp.MustCompile(`(?i)^(\s*-?\s*)([A-Za-z0-9_-]*(password|passwd|secret|token|bearer|api_key|apikey|access_key|secret_key|session_token|authorization)[A-Za-z0-9_-]*)(\s*:\s*)(.+)$`)
-
-// redact hides the values of secret-looking keys; ${VAR} references are
-// kept as written (they show where a secret comes from, not the secret).
-func redact(data []byte) string {
-	lines := strings.Split(string(data), "\n")
-	for i, l := range lines {
-		m := secretKey.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
-		val := strings.TrimSpace(m[5])
-		if envRef.MatchString(val) && envRef.FindString(val) == strings.Trim(val, `"'`) {
-			continue
-		}
-		if strings.HasSuffix(m[2], "_file") || strings.HasSuffix(m[2], "-file") {
-			continue // a path to a secret is not a secret
-		}
-		lines[i] = m[1] + m[2] + m[4] + `"<redacted>"`
-	}
-	return strings.Join(lines, "\n")
 }

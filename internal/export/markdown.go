@@ -155,8 +155,19 @@ func (d *doc) header() {
 	if d.rec.Warning != nil {
 		d.p("- **Warning:** %s\n", cell(d.rec.Warning.Error()))
 	}
+	for i, err := range d.tl.Skipped {
+		if i == maxSkippedTold {
+			d.p("- **Warning:** %d more damaged batches were skipped\n", len(d.tl.Skipped)-i)
+			break
+		}
+		d.p("- **Warning:** %s\n", cell(err.Error()))
+	}
 	d.p("\n")
 }
+
+// maxSkippedTold bounds the lines about damaged batches: the first few
+// say where the damage is, a count says the rest.
+const maxSkippedTold = 5
 
 // incidents tells each incident first: its headline, when it began and
 // ended, what its findings share, and the findings under it.
@@ -391,7 +402,7 @@ func (d *doc) findings() {
 		d.p("### %s: %s\n\n", strings.ToUpper(f.Severity.String()), cell(f.Title))
 		d.p("- **Rule:** %s", cell(f.Rule))
 		if f.Layer != "" {
-			d.p(" · **Layer:** %s", f.Layer)
+			d.p(" · **Layer:** %s", cell(string(f.Layer)))
 		}
 		if f.Node != "" {
 			d.p(" · **Node:** %s", cell(f.Node))
@@ -534,7 +545,7 @@ func (d *doc) charts() {
 		}
 		d.p("### %s\n\n", cell(s.Key))
 		lo, hi, _ := minMax(s.Values)
-		d.p("%s, %s, layer %s; min %s, max %s.\n\n", unit, s.Role, orDash(string(s.Layer)), num(lo), num(hi))
+		d.p("%s, %s, layer %s; min %s, max %s.\n\n", cell(unit), s.Role, cell(orDash(string(s.Layer))), num(lo), num(hi))
 		chart := plot(vals, d.opt.ChartHeight)
 		d.p("```text\n%s\n", chart)
 		if marks := d.noteMarks(chart, snap, per, len(vals)); marks != "" {
@@ -667,12 +678,20 @@ func orDash(s string) string {
 	return s
 }
 
-// cell makes outside text safe inside a Markdown table cell or heading:
-// no escapes, one line, pipes escaped.
+// cell makes outside text safe inside a Markdown table cell, heading or
+// list item: no terminal escapes, one line, and nothing a wiki would
+// render: HTML (<img onerror=…>) as entities, link and image brackets and
+// code backticks escaped, and pipes and backslashes so a cell cannot end
+// early.
 func cell(s string) string {
 	s = sources.Clean(s)
 	s = strings.ReplaceAll(s, "\r", " ")
 	s = strings.ReplaceAll(s, "\n", " ")
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.TrimSpace(s)
+	return strings.TrimSpace(markdownText.Replace(s))
 }
+
+var markdownText = strings.NewReplacer(
+	`\`, `\\`, "|", `\|`,
+	"&", "&amp;", "<", "&lt;", ">", "&gt;",
+	"[", `\[`, "]", `\]`, "`", "\\`",
+)

@@ -24,8 +24,21 @@ var t0 = time.Date(2026, 3, 14, 2, 0, 0, 0, time.UTC)
 // 5xx rise on the load balancer, app-2 fails its checks and goes DOWN.
 func meltingVolume(t *testing.T) *replay.Recording {
 	t.Helper()
+	return load(t, meltingVolumeFile(t))
+}
+
+// meltingVolumeFile is the recording's bytes.
+func meltingVolumeFile(t *testing.T) []byte {
+	return meltingVolumeFileWith(t, "opsview test", nil, nil)
+}
+
+// meltingVolumeFileWith records the story with a producer of its own,
+// each batch passed through edit and each note through note before it is
+// written.
+func meltingVolumeFileWith(t *testing.T, producer string, edit func(*sources.Batch), note func(*replay.Annotation)) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	w, err := replay.NewWriter(&buf, replay.Header{Created: t0.Add(time.Hour), Config: "sources:\n  - name: lb-1\n    type: haproxy\n", Producer: "opsview test"})
+	w, err := replay.NewWriter(&buf, replay.Header{Created: t0.Add(time.Hour), Config: "sources:\n  - name: lb-1\n    type: haproxy\n", Producer: producer})
 	if err == nil {
 		// judged as live judged it: a 10 s step and a 10 minute window
 		err = w.WriteOpening(replay.Opening{Settings: replay.Settings{Step: 10 * time.Second, Window: 10 * time.Minute}}, nil)
@@ -68,6 +81,9 @@ func meltingVolume(t *testing.T) *replay.Recording {
 			Status: sources.Status{Health: sources.HealthOK},
 		}
 		for _, b := range []*sources.Batch{lb, prom} {
+			if edit != nil {
+				edit(b)
+			}
 			if err := w.WriteBatch(b); err != nil {
 				t.Fatal(err)
 			}
@@ -77,11 +93,17 @@ func meltingVolume(t *testing.T) *replay.Recording {
 		{At: t0.Add(150 * time.Second), Author: "ana", Text: "db-1 iowait at 95%: EBS volume suspected", Written: t0.Add(2 * time.Hour)},
 		{At: t0.Add(400 * time.Second), Author: "bo", Text: "volume detached | replaced, errors stop", Written: t0.Add(2 * time.Hour)},
 	} {
+		if note != nil {
+			note(&a)
+		}
 		if err := w.WriteAnnotation(a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return closeAndLoad(t, w, &buf)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // closeAndLoad finishes a recording written into buf and reads it back.
@@ -90,7 +112,12 @@ func closeAndLoad(t *testing.T, w *replay.Writer, buf *bytes.Buffer) *replay.Rec
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := replay.Load(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	return load(t, buf.Bytes())
+}
+
+func load(t *testing.T, data []byte) *replay.Recording {
+	t.Helper()
+	rec, err := replay.Load(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,11 @@
 //
 // It authenticates by public key only (keys from an authorized_keys file;
 // never passwords or keyboard-interactive), listens on loopback unless told
-// otherwise, keeps its host key under the state dir, drops idle
-// connections and caps concurrent sessions. It must not build the UI
-// itself: the caller passes NewModel.
+// otherwise, keeps its host key under the state dir, closes sessions whose
+// user typed nothing for the idle timeout and caps concurrent sessions.
+// Before login a connection has a short deadline and a few slots per
+// source address, so connections that never log in cannot lock anyone
+// out. It must not build the UI itself: the caller passes NewModel.
 package serve
 
 import (
@@ -23,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,14 @@ const (
 	DefaultListen         = "127.0.0.1:2222"
 	DefaultIdleTimeout    = 30 * time.Minute
 	DefaultMaxConnections = 8
+	// DefaultHandshakeTimeout is how long a connection may take to log in.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultPendingPerAddress is how many connections one source address
+	// may have waiting to log in; logging in takes milliseconds, so a few
+	// are plenty even for a team behind one address.
+	DefaultPendingPerAddress = 8
+	// maxPending bounds connections waiting to log in from all addresses.
+	maxPending = 256
 )
 
 // Options configure Run.
@@ -54,11 +63,19 @@ type Options struct {
 	// HostKeyPath is the server's private key; generated (ed25519, mode
 	// 0600) on first use. Default $XDG_STATE_HOME/opsview/ssh_host_ed25519.
 	HostKeyPath string
-	// IdleTimeout closes a connection with no traffic for this long.
+	// IdleTimeout closes a session whose user sent no input (no key, no
+	// mouse, no paste) for this long; the screen redrawing does not count.
 	IdleTimeout time.Duration
-	// MaxConnections caps concurrent sessions; one more gets a one-line
-	// message and is closed.
+	// MaxConnections caps concurrent logged-in sessions; one more gets a
+	// one-line message and is closed. Connections not logged in yet do not
+	// count (see HandshakeTimeout and PendingPerAddress).
 	MaxConnections int
+	// HandshakeTimeout closes a connection that has not logged in (and
+	// opened its session) this long after it was accepted.
+	HandshakeTimeout time.Duration
+	// PendingPerAddress caps the connections one source address may have
+	// waiting to log in; more are refused and logged with the address.
+	PendingPerAddress int
 	// NewModel builds the TUI for one session at its terminal size.
 	NewModel func(sess ssh.Session, width, height int) tea.Model
 	// Follow, when set, has every session join it on start and leave on end
@@ -101,6 +118,12 @@ func Run(ctx context.Context, opt Options) error {
 	if opt.MaxConnections <= 0 {
 		opt.MaxConnections = DefaultMaxConnections
 	}
+	if opt.HandshakeTimeout <= 0 {
+		opt.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if opt.PendingPerAddress <= 0 {
+		opt.PendingPerAddress = DefaultPendingPerAddress
+	}
 	logf := opt.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -127,6 +150,11 @@ func Run(ctx context.Context, opt Options) error {
 	var seq atomic.Int64
 	limit := func(next ssh.Handler) ssh.Handler {
 		return func(sess ssh.Session) {
+			// a session is opened only after login: the connection leaves
+			// the pending slots and its login deadline
+			if gc, ok := sess.Context().Value(guardKey).(*guardConn); ok {
+				gc.loggedIn()
+			}
 			n := sessions.Add(1)
 			defer sessions.Add(-1)
 			if n > int64(opt.MaxConnections) {
@@ -141,7 +169,14 @@ func Run(ctx context.Context, opt Options) error {
 				defer leave()
 			}
 			logf("serve: session %s started", id)
-			next(sess)
+			watch := newIdleWatch(opt.IdleTimeout)
+			ended := make(chan struct{})
+			defer close(ended)
+			go watch.run(ended, func() {
+				logf("serve: session %s closed: no input for %s", id, opt.IdleTimeout)
+				closeIdle(sess, opt.IdleTimeout)
+			})
+			next(&inputSession{Session: sess, watch: watch})
 			logf("serve: session %s ended", id)
 		}
 	}
@@ -153,11 +188,12 @@ func Run(ctx context.Context, opt Options) error {
 	srv, err := wish.NewServer(
 		wish.WithAddress(opt.Listen),
 		wish.WithHostKeyPEM(hostPEM),
-		wish.WithIdleTimeout(opt.IdleTimeout),
-		wish.WithPublicKeyAuth(func(_ ssh.Context, key ssh.PublicKey) bool {
+		// no wish.WithIdleTimeout: the SSH library resets it on every
+		// write, so a live screen was never idle; idleWatch counts input
+		wish.WithPublicKeyAuth(func(ctx ssh.Context, key ssh.PublicKey) bool {
 			ok := authorized(opt.AuthorizedKeysFile, key, logf)
 			if !ok {
-				logf("serve: refused key %s", gossh.FingerprintSHA256(key))
+				logf("serve: refused key %s from %s", gossh.FingerprintSHA256(key), hostOf(ctx.RemoteAddr()))
 			}
 			return ok
 		}),
@@ -170,16 +206,19 @@ func Run(ctx context.Context, opt Options) error {
 	// never offer other methods, whatever a library default might do
 	srv.PasswordHandler = nil
 	srv.KeyboardInteractiveHandler = nil
-	// cap raw connections too, so handshakes that never finish cannot pile up
-	var conns atomic.Int64
-	maxRaw := int64(4*opt.MaxConnections + 8)
-	srv.ConnCallback = func(_ ssh.Context, c net.Conn) net.Conn {
-		if conns.Add(1) > maxRaw {
-			conns.Add(-1)
-			fmt.Fprintf(c, "opsview: too many connections, try again later\r\n")
+	g := newGate(opt.PendingPerAddress, maxPending, opt.HandshakeTimeout, logf)
+	srv.ConnCallback = func(ctx ssh.Context, c net.Conn) net.Conn {
+		gc := g.admit(c)
+		if gc == nil {
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			fmt.Fprintf(c, "opsview: too many connections waiting to log in, try again later\r\n")
 			return nil
 		}
-		return &countedConn{Conn: c, n: &conns}
+		ctx.SetValue(guardKey, gc)
+		return gc
+	}
+	srv.ConnectionFailedCallback = func(c net.Conn, err error) {
+		logf("serve: login from %s failed: %v", hostOf(c.RemoteAddr()), err)
 	}
 
 	ln, err := net.Listen("tcp", opt.Listen)
@@ -212,15 +251,40 @@ func Run(ctx context.Context, opt Options) error {
 	return nil
 }
 
-type countedConn struct {
-	net.Conn
-	n    *atomic.Int64
-	once sync.Once
+var guardKey = &ctxKey{"opsview-guard"}
+
+// inputSession is a session whose reads are its user's input: each one
+// tells the idle watch the user is there.
+type inputSession struct {
+	ssh.Session
+	watch *idleWatch
 }
 
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.n.Add(-1) })
-	return c.Conn.Close()
+func (s *inputSession) Read(p []byte) (int, error) {
+	n, err := s.Session.Read(p)
+	if n > 0 {
+		s.watch.touch()
+	}
+	return n, err
+}
+
+// closeIdle tells the user why, without waiting on a client that does not
+// read, and closes the connection (which ends the program on it).
+func closeIdle(sess ssh.Session, timeout time.Duration) {
+	said := make(chan struct{})
+	go func() {
+		fmt.Fprintf(sess.Stderr(), "\r\nopsview: closed after %s without input\r\n", timeout)
+		close(said)
+	}()
+	select {
+	case <-said:
+	case <-time.After(time.Second):
+	}
+	if c, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn); ok {
+		c.Close()
+		return
+	}
+	sess.Close()
 }
 
 // readAuthorizedKeys parses an authorized_keys file, naming the line of a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/opsview/opsview/sources"
@@ -361,13 +363,13 @@ func TestCloudWatchSplitsBatchesOf500(t *testing.T) {
 	// ten minutes later: the hour holds both polls; an hour later only the last
 	r2 := cwReq
 	r2.Now = r2.Now.Add(10 * time.Minute)
-	if b, _ = src.Poll(context.Background(), r2); b == nil || b.Status.Detail != "metrics/hour 2,200" {
-		t.Errorf("second poll: %+v", b)
+	if b, err = src.Poll(context.Background(), r2); b == nil || b.Status.Detail != "metrics/hour 2,200" {
+		t.Errorf("second poll: %+v %v", b, err)
 	}
 	r3 := cwReq
 	r3.Now = r3.Now.Add(70 * time.Minute)
-	if b, _ = src.Poll(context.Background(), r3); b == nil || b.Status.Detail != "metrics/hour 1,100" {
-		t.Errorf("an hour later: %+v", b)
+	if b, err = src.Poll(context.Background(), r3); b == nil || b.Status.Detail != "metrics/hour 1,100" {
+		t.Errorf("an hour later: %+v %v", b, err)
 	}
 }
 
@@ -662,5 +664,32 @@ func TestCloudWatchIncrementalPollRereadsLateDataAndSkipsOpenPeriods(t *testing.
 	backend := seriesByID(b, "HTTPCode_Backend_5XX", nil)
 	if backend == nil || backend.Role != sources.RoleSymptom || backend.Layer != sources.LayerLB {
 		t.Errorf("backend 5xx %+v", backend)
+	}
+}
+
+// A pooled connection closed under a call (the transport retires idle
+// connections while an answer is read) is asked again once, at once;
+// nothing else is retried by the SDK: throttling and errors wait for the
+// scheduler's next poll.
+func TestOnlyAConnectionClosedUnderACallIsRetried(t *testing.T) {
+	r := sdkRetryer()
+	if r.MaxAttempts() != 2 {
+		t.Fatalf("%d attempts", r.MaxAttempts())
+	}
+	closed := fmt.Errorf("deserialization failed: %w", &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed})
+	if !r.IsErrorRetryable(closed) {
+		t.Error("a connection closed under the call is not retried")
+	}
+	for _, err := range []error{
+		&smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"},
+		errors.New("connection refused"),
+		context.DeadlineExceeded,
+	} {
+		if r.IsErrorRetryable(err) {
+			t.Errorf("%v is retried by the SDK", err)
+		}
+	}
+	if d, err := r.RetryDelay(1, closed); err != nil || d != 0 {
+		t.Errorf("retry delay %v %v", d, err)
 	}
 }

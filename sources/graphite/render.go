@@ -375,7 +375,8 @@ func shortDecimal(b []byte) (float64, bool) {
 }
 
 // timestamp reads Unix seconds (an integer, or a float Graphite never
-// sends but other renderers do). ok is false for a null timestamp.
+// sends but other renderers do), from 1970 to 2100. ok is false for a
+// null timestamp.
 func (d *scanner) timestamp() (int64, bool, error) {
 	if d.peek() == 'n' {
 		return 0, false, d.lit("null")
@@ -403,15 +404,29 @@ func (d *scanner) timestamp() (int64, bool, error) {
 		if neg {
 			n = -n
 		}
+		if n < 0 || n > maxTimestamp {
+			d.i -= len(num)
+			return 0, false, d.errf("timestamp %d is outside 1970 to 2100", n)
+		}
 		return n, true, nil
 	}
 	f, err := strconv.ParseFloat(string(num), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > 1e15 || f < -1e15 {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		d.i -= len(num)
 		return 0, false, d.errf("bad timestamp")
 	}
+	if f < 0 || f > maxTimestamp {
+		d.i -= len(num)
+		return 0, false, d.errf("timestamp %s is outside 1970 to 2100", num)
+	}
 	return int64(f), true, nil
 }
+
+// maxTimestamp (2100-01-01) bounds the Unix seconds a render answer may
+// hold. Align works in nanoseconds, which overflow after 2262: with every
+// timestamp in [0, maxTimestamp], a time, a step between two times and
+// their sum all fit in an int64.
+const maxTimestamp = 4102444800
 
 // number returns the bytes of a JSON number at the cursor and moves past it.
 func (d *scanner) number() []byte {

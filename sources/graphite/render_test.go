@@ -422,13 +422,51 @@ func FuzzDecodeRender(f *testing.F) {
 				}
 			}
 		}
-		// whatever encoding/json accepts (without Python's NaN), we accept
-		if std, err := decodeStd(b); err == nil && std != nil {
+		// whatever encoding/json accepts (without Python's NaN), we accept,
+		// but timestamps outside 1970 to 2100
+		if std, err := decodeStd(b); err == nil && std != nil && timesInRange(std) {
 			if _, err := DecodeRender(b); err != nil {
 				t.Fatalf("encoding/json accepted what DecodeRender refused: %v", err)
 			}
 		}
 	})
+}
+
+func timesInRange(std []stdRender) bool {
+	for _, r := range std {
+		for _, p := range r.Datapoints {
+			if p[1] != nil && (*p[1] < 0 || *p[1] > maxTimestamp) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Align works in nanoseconds: Unix seconds after 2262 overflowed, and a
+// step of 1e10 s put the points out of order (found by FuzzDecodeRender;
+// its input is kept in testdata/fuzz).
+func TestTimestampsOutside1970To2100AreRefused(t *testing.T) {
+	for _, ts := range []string{"9300000000", "10000000000", "4102444801", "-1", "1e15", "5e9"} {
+		in := `[{"target":"a","datapoints":[[1,0],[2,` + ts + `]]}]`
+		if _, err := DecodeRender([]byte(in)); err == nil || !strings.Contains(err.Error(), "outside 1970 to 2100") {
+			t.Errorf("timestamp %s: %v", ts, err)
+		}
+	}
+	// the widest answer accepted still aligns in order
+	out, err := DecodeRender([]byte(`[{"target":"a","datapoints":[[1,0],[2,4102444800]]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, _ := Align(&out[0], 10*time.Second)
+	for j := 1; j < len(pts); j++ {
+		if !pts[j].T.After(pts[j-1].T) {
+			t.Fatalf("points out of order at %d: %v then %v", j, pts[j-1].T, pts[j].T)
+		}
+	}
+	if len(pts) == 0 || pts[len(pts)-1].T.Unix() > 4102444800 {
+		t.Fatalf("aligned %d points, last %v", len(pts), pts[len(pts)-1].T)
+	}
 }
 
 func sortedTimes(ts []int64) bool {

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -145,16 +146,27 @@ func agentToken(listen, file string) (string, error) {
 	return tok, nil
 }
 
+// bearerMatches says whether an Authorization header is "Bearer <token>"
+// (the scheme in any case, RFC 7235). The token alone is refused. Both
+// sides are hashed before the constant-time comparison, so neither the
+// token nor its length can be learnt from the time an answer takes.
+func bearerMatches(header, token string) bool {
+	const scheme = "Bearer "
+	if len(header) < len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return false
+	}
+	got := sha256.Sum256([]byte(header[len(scheme):]))
+	want := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
 func agentHandler(store *agentRounds, token string) http.Handler {
 	mux := http.NewServeMux()
 	auth := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			if token != "" {
-				got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-				if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-					http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
-					return
-				}
+			if token != "" && !bearerMatches(r.Header.Get("Authorization"), token) {
+				http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+				return
 			}
 			h(w, r)
 		}

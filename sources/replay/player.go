@@ -191,7 +191,7 @@ func (p *Player) Drain() (out []*sources.Batch, err error) {
 		b, derr := p.rec.Batch(p.next)
 		p.next++
 		if derr != nil {
-			errs = append(errs, derr)
+			errs = append(errs, p.rec.skipped(p.next-1, derr))
 			continue
 		}
 		out = append(out, b)

@@ -194,8 +194,32 @@ func (r *Recording) Window() (from, until time.Time) {
 	return from, until
 }
 
+// EachWhole decodes the batches in file order and calls fn with every one
+// that decodes. A batch that does not (its checksum held, its body does
+// not decode) is skipped, as the Player skips it, and returned among the
+// skipped: each error names the batch and its time.
+func (r *Recording) EachWhole(fn func(i int, b *sources.Batch)) (skipped []error) {
+	for i := range r.Batches {
+		b, err := r.Batch(i)
+		if err != nil {
+			skipped = append(skipped, r.skipped(i, err))
+			continue
+		}
+		fn(i, b)
+	}
+	return skipped
+}
+
+// skipped says which batch could not be decoded and that it is left out:
+// the words of the replay and of the export.
+func (r *Recording) skipped(i int, err error) error {
+	return fmt.Errorf("batch %d of %d (%s) is damaged and was skipped: %w",
+		i+1, len(r.Batches), r.Batches[i].At.UTC().Format("2006-01-02 15:04:05 MST"), err)
+}
+
 // Each decodes the batches in file order and calls fn with each; it stops
-// at the first error (a decode error names the batch).
+// at the first error (a decode error names the batch). EachWhole skips
+// damaged batches instead.
 func (r *Recording) Each(fn func(i int, b *sources.Batch) error) error {
 	for i := range r.Batches {
 		b, err := r.Batch(i)

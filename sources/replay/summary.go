@@ -35,11 +35,15 @@ type Summary struct {
 	EventLog []EventEntry
 	From     time.Time
 	Until    time.Time
+	// Skipped are the batches that could not be decoded and were left out,
+	// as the replay leaves them out (see Recording.EachWhole).
+	Skipped []error
 }
 
 // Summarize reads a whole recording into a Summary. The opening's sources
 // and events count as what was there when recording began; its batches
-// are not polls and are not counted.
+// are not polls and are not counted. A damaged batch is skipped and listed
+// in Skipped; only an opening that cannot be read is an error.
 func Summarize(rec *Recording) (*Summary, error) {
 	sm := &Summary{}
 	sm.From, sm.Until = rec.Window()
@@ -79,12 +83,9 @@ func Summarize(rec *Recording) (*Summary, error) {
 	for _, b := range opening {
 		add(b, false)
 	}
-	err = rec.Each(func(_ int, b *sources.Batch) error {
-		add(b, true)
-		return nil
-	})
+	sm.Skipped = rec.EachWhole(func(_ int, b *sources.Batch) { add(b, true) })
 	sort.SliceStable(sm.Events, func(i, j int) bool { return sm.Events[i].Start.Before(sm.Events[j].Start) })
-	return sm, err
+	return sm, nil
 }
 
 func (sm *Summary) addEvent(index map[string]int, b *sources.Batch, e sources.Event) {
