@@ -6,7 +6,8 @@ FUZZTIME ?= 30s
 # Real servers and tools the tests start (Debian package names).
 TEST_PACKAGES = haproxy socat graphite-carbon graphite-web prometheus \
 	prometheus-node-exporter mtr-tiny iproute2 iptables tmux dnsmasq-base \
-	nagios4-core monitoring-plugins-basic icinga2 prometheus-alertmanager
+	nagios4-core monitoring-plugins-basic icinga2 prometheus-alertmanager \
+	nginx-light munin-node ganglia-monitor
 
 .PHONY: test deps vet fmt build bench fuzz eval
 

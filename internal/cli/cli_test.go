@@ -58,7 +58,7 @@ func writeConfig(t *testing.T, text string) string {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, c := range []string{"demo", "check", "record", "replay", "export", "probe", "agent", "serve", "config", "info", "completion", "version"} {
+	for _, c := range []string{"demo", "check", "record", "replay", "export", "probe", "agent", "http-check", "serve", "config", "info", "completion", "version"} {
 		code, out, _ := run(t, c, "--help")
 		if code != 0 || !strings.Contains(out, "Usage:") {
 			t.Errorf("%s --help: code %d\n%s", c, code, out)

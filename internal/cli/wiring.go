@@ -9,11 +9,14 @@ import (
 	"github.com/opsview/opsview/sources"
 	_ "github.com/opsview/opsview/sources/alertmanager" // alertmanager
 	_ "github.com/opsview/opsview/sources/aws"          // aws-status, cloudwatch, aws-health
+	_ "github.com/opsview/opsview/sources/ganglia"      // ganglia
 	"github.com/opsview/opsview/sources/graphite"
 	"github.com/opsview/opsview/sources/haproxy"
-	_ "github.com/opsview/opsview/sources/icinga2" // icinga2
-	_ "github.com/opsview/opsview/sources/nagios"  // nagios
-	_ "github.com/opsview/opsview/sources/probe"   // probe
+	_ "github.com/opsview/opsview/sources/httpcheck" // http
+	_ "github.com/opsview/opsview/sources/icinga2"   // icinga2
+	_ "github.com/opsview/opsview/sources/munin"     // munin
+	_ "github.com/opsview/opsview/sources/nagios"    // nagios
+	_ "github.com/opsview/opsview/sources/probe"     // probe
 	"github.com/opsview/opsview/sources/prometheus"
 	_ "github.com/opsview/opsview/sources/replay" // replay
 )

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -196,59 +194,3 @@ const (
 	maxCloudWatchResponse = 32 << 20
 	maxHealthResponse     = 8 << 20
 )
-
-// sdkHTTPClient is the Do method every SDK client takes.
-type sdkHTTPClient interface {
-	Do(*http.Request) (*http.Response, error)
-}
-
-// boundedClient makes the SDK read AWS answers through a bounded reader, so
-// a runaway body fails the call instead of filling memory.
-type boundedClient struct {
-	base  sdkHTTPClient
-	limit int64
-}
-
-func (c boundedClient) Do(r *http.Request) (*http.Response, error) {
-	resp, err := c.base.Do(r)
-	if err != nil || resp == nil || resp.Body == nil {
-		return resp, err
-	}
-	if resp.ContentLength > c.limit {
-		resp.Body.Close()
-		return nil, fmt.Errorf("%s: %w (%s announced, limit %s)", r.URL.Host, ErrTooLarge, sizeText(resp.ContentLength), sizeText(c.limit))
-	}
-	resp.Body = &boundedBody{rc: resp.Body, left: c.limit, limit: c.limit}
-	return resp, nil
-}
-
-type boundedBody struct {
-	rc    io.ReadCloser
-	left  int64
-	limit int64
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, fmt.Errorf("AWS answer: %w (%s)", ErrTooLarge, sizeText(b.limit))
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *boundedBody) Close() error { return b.rc.Close() }
-
-func bounded(base sdkHTTPClient, limit int64) sdkHTTPClient {
-	if base == nil {
-		base = http.DefaultClient
-	}
-	return boundedClient{base: base, limit: limit}
-}

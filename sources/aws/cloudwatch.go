@@ -16,6 +16,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/httpfetch"
 )
 
 // GetMetricData limits (AWS CloudWatch API reference).
@@ -389,7 +390,7 @@ func (s *CloudWatchSource) getClient(ctx context.Context) (*cloudwatch.Client, e
 			o.BaseEndpoint = sdkaws.String(s.access.Endpoint)
 		}
 		o.Retryer = sdkRetryer()
-		o.HTTPClient = bounded(cfg.HTTPClient, maxCloudWatchResponse)
+		o.HTTPClient = httpfetch.Bounded(cfg.HTTPClient, maxCloudWatchResponse)
 	})
 	return s.client, nil
 }

@@ -610,7 +610,7 @@ func TestCloudWatchRunawayAnswerIsCut(t *testing.T) {
 	})
 	src := newSource(t, "cloudwatch", "cw", cwYAML(srv, "ec2_instances: [i-1]\n"))
 	_, err := src.Poll(context.Background(), cwReq)
-	if !errors.Is(err, ErrTooLarge) && (err == nil || !strings.Contains(err.Error(), "larger than the read limit")) {
+	if !errors.Is(err, ErrTooLarge) && (err == nil || !strings.Contains(err.Error(), "larger than 32 MiB")) {
 		t.Fatalf("want a read-limit error, got %v", err)
 	}
 	t.Logf("error: %v", err)

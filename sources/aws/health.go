@@ -16,6 +16,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/httpfetch"
 )
 
 // The AWS Health API has two regional endpoints, active and passive:
@@ -87,7 +88,7 @@ type HealthSource struct {
 	noPlanSaid  bool
 	gate        backoffGate
 	details     map[string]eventDetail // by ARN
-	prevOpen    map[string]sources.Event
+	open        sources.OpenEvents
 }
 
 type eventDetail struct {
@@ -112,7 +113,6 @@ func newHealthSource(env sources.Env, opts sources.Options) (sources.Source, err
 		entities: c.AffectedEntities == nil || *c.AffectedEntities,
 		org:      c.Organization,
 		details:  map[string]eventDetail{},
-		prevOpen: map[string]sources.Event{},
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
@@ -195,7 +195,7 @@ func (s *HealthSource) client(ctx context.Context, i int) (*health.Client, error
 			o.BaseEndpoint = sdkaws.String(a.Endpoint)
 		}
 		o.Retryer = sdkRetryer()
-		o.HTTPClient = bounded(cfg.HTTPClient, maxHealthResponse)
+		o.HTTPClient = httpfetch.Bounded(cfg.HTTPClient, maxHealthResponse)
 	})
 	return s.clients[i], nil
 }
@@ -502,20 +502,7 @@ func (s *HealthSource) build(now time.Time, evs []htypes.Event) *sources.Batch {
 		}
 		b.Events = append(b.Events, ev)
 	}
-	for id, ev := range s.prevOpen {
-		if seen[id] {
-			continue
-		}
-		ev.End, ev.Updated = now, now
-		ev.Text = strings.TrimSpace(ev.Text + "\n(no longer listed by the AWS Health API)")
-		b.Events = append(b.Events, ev)
-	}
-	s.prevOpen = map[string]sources.Event{}
-	for _, ev := range b.Events {
-		if ev.Open() {
-			s.prevOpen[ev.ID] = ev
-		}
-	}
+	b.Events = s.open.Close(b.Events, now, "no longer listed by the AWS Health API")
 	sort.SliceStable(b.Events, func(i, j int) bool { return b.Events[i].Start.Before(b.Events[j].Start) })
 	via := ""
 	if s.active == 1 {

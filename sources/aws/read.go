@@ -2,12 +2,12 @@ package aws
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/opsview/opsview/sources/internal/bounded"
 )
 
 // DefaultMaxBytes bounds every feed read: the real current-events feed is a
@@ -15,34 +15,8 @@ import (
 // and still stops a runaway body.
 const DefaultMaxBytes = 8 << 20
 
-// ErrTooLarge is returned when a body is larger than the read limit.
-var ErrTooLarge = errors.New("body larger than the read limit")
-
-// readBounded reads at most limit bytes of r. A longer body is an error
-// wrapping ErrTooLarge, never a silently cut one.
-func readBounded(r io.Reader, limit int64) ([]byte, error) {
-	if limit <= 0 {
-		limit = DefaultMaxBytes
-	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return data, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w (%s; raise max_bytes if the feed really is that big)", ErrTooLarge, sizeText(limit))
-	}
-	return data, nil
-}
-
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+// ErrTooLarge is what a too-large answer's error wraps.
+var ErrTooLarge = bounded.ErrTooLarge
 
 // toUTF8 decodes a feed body by its byte-order mark: the live
 // current-events endpoint answers in UTF-16 big-endian with a BOM

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/httpfetch"
 )
 
 // Public endpoints of the AWS Health Dashboard.
@@ -63,7 +64,7 @@ type rssOpen struct {
 type StatusSource struct {
 	name          string
 	logf          func(string, ...any)
-	client        *http.Client
+	client        *httpfetch.Client
 	eventsURL     string // "" when current events are off
 	rssBase       string // "" when RSS is off
 	keys          []string
@@ -72,9 +73,9 @@ type StatusSource struct {
 	globalService map[string]bool
 	maxBytes      int64
 
-	mu       sync.Mutex
-	prevOpen map[string]sources.Event // open events last emitted, by ID
-	rssIDs   map[string]rssOpen       // key → the open RSS thread
+	mu     sync.Mutex
+	open   sources.OpenEvents
+	rssIDs map[string]rssOpen // key → the open RSS thread
 }
 
 func newStatusSource(env sources.Env, opts sources.Options) (sources.Source, error) {
@@ -85,12 +86,10 @@ func newStatusSource(env sources.Env, opts sources.Options) (sources.Source, err
 	s := &StatusSource{
 		name:          env.Name,
 		logf:          env.Logf,
-		client:        &http.Client{},
 		services:      map[string]bool{},
 		regions:       map[string]bool{},
 		globalService: map[string]bool{},
 		maxBytes:      c.MaxBytes,
-		prevOpen:      map[string]sources.Event{},
 		rssIDs:        map[string]rssOpen{},
 	}
 	if s.logf == nil {
@@ -99,6 +98,11 @@ func newStatusSource(env sources.Env, opts sources.Options) (sources.Source, err
 	if s.maxBytes <= 0 {
 		s.maxBytes = DefaultMaxBytes
 	}
+	client, err := httpfetch.NewClient(httpfetch.Auth{}, httpfetch.Options{Limit: s.maxBytes, LimitHint: "raise max_bytes if the feed really is that big"})
+	if err != nil {
+		return nil, opts.Errorf("aws-status %q: %v", env.Name, err)
+	}
+	s.client = client
 	for _, list := range []struct {
 		name string
 		in   []string
@@ -171,33 +175,21 @@ func sortedKeys(m map[string]bool) []string {
 
 // fetch GETs a feed with a bounded read.
 func (s *StatusSource) fetch(ctx context.Context, u, accept string) ([]byte, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, "", err
+	resp, err := s.client.Get(ctx, u, accept)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, "", err // it names the feed and the limit
 	}
-	req.Header.Set("Accept", accept)
-	req.Header.Set("User-Agent", "opsview")
-	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("GET %s: %w (is there a proxy to set in HTTPS_PROXY?)", u, err)
 	}
-	defer resp.Body.Close()
-	ct := resp.Header.Get("Content-Type")
-	if resp.StatusCode != http.StatusOK {
+	if resp.Status != http.StatusOK {
 		hint := ""
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden {
+		if resp.Status == http.StatusNotFound || resp.Status == http.StatusForbidden {
 			hint = " (no such feed: check the url, services and regions)"
 		}
-		return nil, ct, fmt.Errorf("GET %s: HTTP %d%s", u, resp.StatusCode, hint)
+		return nil, resp.ContentType, fmt.Errorf("GET %s: HTTP %d%s", u, resp.Status, hint)
 	}
-	if resp.ContentLength > s.maxBytes {
-		return nil, ct, fmt.Errorf("GET %s: %w (%s announced; raise max_bytes if the feed really is that big)", u, ErrTooLarge, sizeText(resp.ContentLength))
-	}
-	data, err := readBounded(resp.Body, s.maxBytes)
-	if err != nil {
-		return nil, ct, fmt.Errorf("GET %s: %w", u, err)
-	}
-	return data, ct, nil
+	return resp.Body, resp.ContentType, nil
 }
 
 // watched reports whether a feed key is one of the watched services×regions.
@@ -412,21 +404,7 @@ func (s *StatusSource) build(now time.Time, dash []DashboardEvent, threads []Sta
 		seen[ev.ID] = true
 	}
 	// events that were open and are no longer listed have ended
-	for id, ev := range s.prevOpen {
-		if seen[id] {
-			continue
-		}
-		ev.End = now
-		ev.Updated = now
-		ev.Text = strings.TrimSpace(ev.Text + "\n(no longer listed by the AWS Health Dashboard)")
-		b.Events = append(b.Events, ev)
-	}
-	s.prevOpen = map[string]sources.Event{}
-	for _, ev := range b.Events {
-		if ev.Open() {
-			s.prevOpen[ev.ID] = ev
-		}
-	}
+	b.Events = s.open.Close(b.Events, now, "no longer listed by the AWS Health Dashboard")
 
 	b.Nodes = make([]sources.NodeState, 0, len(s.keys))
 	for _, key := range s.keys {

@@ -301,7 +301,7 @@ func TestStatusFeedsThatLie(t *testing.T) {
 		}, "truncated"},
 		{"50 MB announced", func(s *feedServer) {
 			s.set("/public/currentevents", "application/json", append([]byte("["), bytes.Repeat([]byte(" "), 50<<20)...))
-		}, "larger than the read limit"},
+		}, "larger than 8 MiB"},
 		{"500", func(s *feedServer) {
 			s.mu.Lock()
 			s.bodies["/public/currentevents"] = feedBody{status: 500, body: []byte("oops")}

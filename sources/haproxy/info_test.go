@@ -2,6 +2,7 @@ package haproxy
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ func TestShowInfoRejectsOtherAnswers(t *testing.T) {
 
 func TestShowInfoIsBounded(t *testing.T) {
 	big := "Name: HAProxy\nPid: 1\n" + strings.Repeat("X: y\n", 300000)
-	if _, err := ParseInfo(strings.NewReader(big)); err == nil || !strings.Contains(err.Error(), "too large") {
+	if _, err := ParseInfo(strings.NewReader(big)); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "larger than 1 MiB") {
 		t.Fatalf("want a too-large error, got %v", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/opsview/opsview/sources/internal/bounded"
 )
 
 // DefaultMaxAnswer bounds one answer from HAProxy (a `show stat` of about
@@ -15,7 +17,7 @@ import (
 const DefaultMaxAnswer = 32 << 20
 
 // ErrTooLarge is returned (wrapped) when an answer exceeds the limit.
-var ErrTooLarge = errors.New("answer too large")
+var ErrTooLarge = bounded.ErrTooLarge
 
 // ObjType is the kind of row in `show stat` (the `type` column).
 type ObjType int
@@ -179,46 +181,14 @@ func readAll(r io.Reader, max int64, what string) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxAnswer
 	}
-	b, err := readBounded(r, max, 0)
+	b, err := bounded.ReadAll(r, max, 0)
 	if errors.Is(err, ErrTooLarge) {
-		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb, or filter with `show stat -1 <types> -1`)", what, ErrTooLarge, max>>20)
+		return nil, fmt.Errorf("%s: %w (raise max_answer_mb, or filter with `show stat -1 <types> -1`)", what, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	return b, nil
-}
-
-// readBounded reads r to EOF into one buffer that never grows beyond
-// max+1 bytes; more than max is ErrTooLarge. hint is the expected size
-// (e.g. the last answer's); 0 for none.
-func readBounded(r io.Reader, max int64, hint int) ([]byte, error) {
-	start := int64(16 << 10)
-	if hint > 0 {
-		start = int64(hint) + 4<<10
-	}
-	buf := make([]byte, 0, min(start, max+1))
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > max {
-				return nil, ErrTooLarge
-			}
-			nb := make([]byte, len(buf), min(int64(2*cap(buf)), max+1))
-			copy(nb, buf)
-			buf = nb
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > max {
-			return nil, ErrTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // ParseStat parses a `show stat` CSV answer (stats socket or HTTP `;csv`)

@@ -3,8 +3,6 @@ package haproxy
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/opsview/opsview/sources/internal/bounded"
+	"github.com/opsview/opsview/sources/internal/httpfetch"
 )
 
 // The only bytes opsview ever writes to a stats socket. Both are `show`
@@ -107,12 +108,12 @@ func (f *socketFetcher) exchange(ctx context.Context, cmd string) ([]byte, error
 	if _, err := io.WriteString(conn, cmd); err != nil {
 		return nil, f.ioErr(ctx, "write", err)
 	}
-	b, err := readBounded(conn, f.max, f.lastSize)
+	b, err := bounded.ReadAll(conn, f.max, int64(f.lastSize))
 	if err == nil && cmd == pollCommand {
 		f.lastSize = len(b)
 	}
 	if errors.Is(err, ErrTooLarge) {
-		return nil, fmt.Errorf("%s: %w: more than %d MiB (raise max_answer_mb if this fleet is that large)", f, ErrTooLarge, f.max>>20)
+		return nil, fmt.Errorf("%s: %w (raise max_answer_mb if this fleet is that large)", f, err)
 	}
 	if err != nil {
 		return nil, f.ioErr(ctx, "read", err)
@@ -185,10 +186,8 @@ func firstLine(b []byte) string {
 
 // httpFetcher reads the stats page in CSV (`…/stats;csv`).
 type httpFetcher struct {
-	url        string
-	user, pass string
-	client     *http.Client
-	max        int64
+	url    string
+	client *httpfetch.Client
 }
 
 func (f *httpFetcher) String() string { return redactURL(f.url) }
@@ -218,24 +217,6 @@ func csvURL(s string) string {
 }
 
 func newHTTPFetcher(rawURL, user, pass, caFile string, insecure bool, max int64, timeout time.Duration) (*httpFetcher, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 2
-	tr.ResponseHeaderTimeout = timeout
-	if caFile != "" || insecure {
-		cfg := &tls.Config{InsecureSkipVerify: insecure} //nolint:gosec // only when the config asks, with a warning
-		if caFile != "" {
-			pem, err := os.ReadFile(caFile)
-			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", caFile)
-			}
-			cfg.RootCAs = pool
-		}
-		tr.TLSClientConfig = cfg
-	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -245,50 +226,30 @@ func newHTTPFetcher(rawURL, user, pass, caFile string, insecure bool, max int64,
 		pass, _ = u.User.Password()
 		u.User = nil
 	}
-	return &httpFetcher{
-		url:  csvURL(u.String()),
-		user: user, pass: pass,
-		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		max:    max,
-	}, nil
+	c, err := httpfetch.NewClient(httpfetch.Auth{Username: user, Password: pass, CAFile: caFile, InsecureSkipTLS: insecure},
+		httpfetch.Options{Limit: max, LimitHint: "raise max_answer_mb if this fleet is that large", HeaderTimeout: timeout, NoRedirects: true})
+	if err != nil {
+		return nil, err
+	}
+	return &httpFetcher{url: csvURL(u.String()), client: c}, nil
 }
 
 func (f *httpFetcher) fetch(ctx context.Context) (answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
-	if err != nil {
-		return answer{}, fmt.Errorf("%s: %w", f, err)
-	}
-	if f.user != "" || f.pass != "" {
-		req.SetBasicAuth(f.user, f.pass)
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return answer{}, fmt.Errorf("%s: no answer before the timeout: %w", f, context.DeadlineExceeded)
-		}
-		return answer{}, fmt.Errorf("%s: %w", f, err)
-	}
-	defer resp.Body.Close()
+	resp, err := f.client.Get(ctx, f.url, "")
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		if f.user == "" {
+	case err != nil && errors.Is(err, ErrTooLarge):
+		return answer{}, fmt.Errorf("%s: %w", f, err)
+	case err != nil && ctx.Err() != nil:
+		return answer{}, fmt.Errorf("%s: no complete answer before the timeout: %w", f, context.DeadlineExceeded)
+	case err != nil:
+		return answer{}, fmt.Errorf("%s: %w", f, err)
+	case resp.Status == http.StatusUnauthorized:
+		if f.client.Auth.Username == "" {
 			return answer{}, fmt.Errorf("%s: 401 Unauthorized: the stats page wants a login (set username and password, as in `stats auth` of haproxy.cfg)", f)
 		}
-		return answer{}, fmt.Errorf("%s: 401 Unauthorized: wrong username or password for user %q (compare with `stats auth` in haproxy.cfg)", f, f.user)
-	case resp.StatusCode != http.StatusOK:
-		return answer{}, fmt.Errorf("%s: HTTP %s (is this the `stats uri` of a `stats enable` section?)", f, resp.Status)
-	case resp.ContentLength > f.max:
-		return answer{}, fmt.Errorf("%s: %w: %d bytes announced, limit %d MiB", f, ErrTooLarge, resp.ContentLength, f.max>>20)
+		return answer{}, fmt.Errorf("%s: 401 Unauthorized: wrong username or password for user %q (compare with `stats auth` in haproxy.cfg)", f, f.client.Auth.Username)
+	case resp.Status != http.StatusOK:
+		return answer{}, fmt.Errorf("%s: HTTP %d %s (is this the `stats uri` of a `stats enable` section?)", f, resp.Status, http.StatusText(resp.Status))
 	}
-	b, err := readBounded(resp.Body, f.max, int(min(resp.ContentLength, f.max)))
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		return answer{}, fmt.Errorf("%s: %w: more than %d MiB", f, ErrTooLarge, f.max>>20)
-	case err != nil && ctx.Err() != nil:
-		return answer{}, fmt.Errorf("%s: answer not complete before the timeout: %w", f, context.DeadlineExceeded)
-	case err != nil:
-		return answer{}, fmt.Errorf("%s: read: %w (answer cut short)", f, err)
-	}
-	return answer{stat: b}, nil
+	return answer{stat: resp.Body}, nil
 }

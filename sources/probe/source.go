@@ -526,6 +526,11 @@ func (s *Source) stream(ctx context.Context, v *vantage, args []string, fn func(
 	return fmt.Errorf("%q exited (%v) without output; check the command prefix", strings.Join(args, " "), werr)
 }
 
+// SplitCommand splits a vantage's command prefix ("ssh -o BatchMode=yes
+// bastion2") into arguments the way the probe's exec vantages do, so that
+// other sources run from the same vantages alike.
+func SplitCommand(s string) []string { return splitCommand(s) }
+
 // splitCommand splits a command prefix on spaces, honouring simple quotes.
 func splitCommand(s string) []string {
 	var out []string

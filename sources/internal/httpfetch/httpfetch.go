@@ -1,8 +1,10 @@
-// Package httpfetch is the HTTP plumbing shared by opsview's HTTP-based
-// metric sources (Graphite, Prometheus, exporter scrapes): one client per
-// source with its TLS settings, credentials and headers, and a bounded read
-// of every answer. It must not know any protocol and must not retry: the
-// scheduler does that.
+// Package httpfetch is the one HTTP/TLS client builder of opsview's
+// sources (Graphite, Prometheus, exporter scrapes, the HAProxy stats page,
+// the AWS feeds and SDK clients, the external HTTP checks): one client per
+// source with its TLS settings (CA file, skip-verify), credentials (basic
+// auth, bearer token), headers, timeouts and redirect policy, and every
+// answer read through the one bounded reader. It must not know any
+// protocol and must not retry: the scheduler does that.
 package httpfetch
 
 import (
@@ -12,16 +14,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/bounded"
 )
 
-// Auth is how a source identifies itself to a server. The yaml tags let a
-// source embed it in its options.
+// Auth is how a source identifies itself to a server and checks the
+// server's certificate. The yaml tags let a source embed it in its options.
 type Auth struct {
 	Username        string            `yaml:"username"`
 	Password        string            `yaml:"password"`
@@ -32,12 +37,36 @@ type Auth struct {
 	InsecureSkipTLS bool              `yaml:"insecure_skip_verify"`
 }
 
+// Options are what a source asks of its client beyond its Auth.
+type Options struct {
+	// Limit is the largest body read; a larger answer is an error.
+	// DefaultLimit when 0.
+	Limit int64
+	// LimitHint says what to do about a too large answer ("raise
+	// max_response_mb").
+	LimitHint string
+	// HeaderTimeout bounds the wait for the response headers; 0 leaves it
+	// to the request's context.
+	HeaderTimeout time.Duration
+	// DialTimeout bounds connecting; 0 leaves it to the request's context.
+	DialTimeout time.Duration
+	// NoRedirects returns a 3xx answer as it is instead of following it.
+	NoRedirects bool
+	// NoReuse opens a new connection for every request (a check that
+	// measures connect and TLS every time).
+	NoReuse bool
+	// UserAgent sent with every request; "opsview" when empty.
+	UserAgent string
+}
+
 // Client fetches URLs of one server with one Auth.
 type Client struct {
 	HTTP *http.Client
 	Auth Auth
 	// Limit is the largest body read; a larger answer is an error.
 	Limit int64
+	// LimitHint is added to a too-large error.
+	LimitHint string
 	// UserAgent sent with every request.
 	UserAgent string
 }
@@ -45,37 +74,81 @@ type Client struct {
 // DefaultLimit bounds an answer when a source sets no limit of its own.
 const DefaultLimit = 32 << 20
 
-// New builds a client. It reads the CA file (a local file, cheap) but does
-// no network I/O.
-func New(a Auth, limit int64) (*Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 4
-	tr.ResponseHeaderTimeout = 0 // the caller's ctx bounds every request
-	if a.CAFile != "" || a.InsecureSkipTLS {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: a.InsecureSkipTLS} //nolint:gosec // the user asked for it
-		if a.CAFile != "" {
-			pem, err := os.ReadFile(a.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s: no PEM certificate found (give a PEM bundle)", a.CAFile)
-			}
-			cfg.RootCAs = pool
-		}
-		tr.TLSClientConfig = cfg
-	}
+// New builds a client with a body limit and nothing else asked.
+func New(a Auth, limit int64) (*Client, error) { return NewClient(a, Options{Limit: limit}) }
+
+// NewClient builds a client. It reads the CA file (a local file, cheap)
+// but does no network I/O.
+func NewClient(a Auth, o Options) (*Client, error) {
 	if a.BearerToken != "" && a.BearerTokenFile != "" {
 		return nil, errors.New("bearer_token and bearer_token_file are exclusive: give one")
 	}
 	if (a.BearerToken != "" || a.BearerTokenFile != "") && a.Username != "" {
 		return nil, errors.New("basic auth (username) and a bearer token are exclusive: give one")
 	}
-	if limit <= 0 {
-		limit = DefaultLimit
+	tr, err := Transport(a, o)
+	if err != nil {
+		return nil, err
 	}
-	return &Client{HTTP: &http.Client{Transport: tr}, Auth: a, Limit: limit, UserAgent: "opsview"}, nil
+	if o.Limit <= 0 {
+		o.Limit = DefaultLimit
+	}
+	if o.LimitHint == "" {
+		o.LimitHint = "narrow the query (fewer targets, a shorter window) or raise max_response_mb"
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "opsview"
+	}
+	hc := &http.Client{Transport: tr}
+	if o.NoRedirects {
+		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return &Client{HTTP: hc, Auth: a, Limit: o.Limit, LimitHint: o.LimitHint, UserAgent: o.UserAgent}, nil
+}
+
+// Transport builds the transport of a client alone (an SDK client takes
+// one): TLS from a, timeouts and connection reuse from o.
+func Transport(a Auth, o Options) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 4
+	tr.ResponseHeaderTimeout = o.HeaderTimeout
+	if o.DialTimeout > 0 {
+		d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+		tr.DialContext = d.DialContext
+		tr.TLSHandshakeTimeout = o.DialTimeout
+	}
+	if o.NoReuse {
+		tr.DisableKeepAlives = true
+	}
+	cfg, err := a.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		tr.TLSClientConfig = cfg
+	}
+	return tr, nil
+}
+
+// TLSConfig is the TLS configuration a's ca_file and insecure_skip_verify
+// ask for; nil when they ask for nothing (the system's roots).
+func (a Auth) TLSConfig() (*tls.Config, error) {
+	if a.CAFile == "" && !a.InsecureSkipTLS {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: a.InsecureSkipTLS} //nolint:gosec // the user asked for it
+	if a.CAFile != "" {
+		pem, err := os.ReadFile(a.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate found (give a PEM bundle)", a.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 // CheckURL validates a base URL from the config.
@@ -102,16 +175,11 @@ type Response struct {
 	ContentType string
 	Header      http.Header
 	Body        []byte
-}
-
-// TooLargeError says an answer passed the read limit.
-type TooLargeError struct {
-	URL   string
-	Limit int64
-}
-
-func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("answer from %s is larger than %d MiB: narrow the query (fewer targets, a shorter window) or raise max_response_mb", e.URL, e.Limit>>20)
+	// TLS is the connection's TLS state (the server's certificates); nil
+	// over plain HTTP.
+	TLS *tls.ConnectionState
+	// URL is where the answer came from, after any redirects followed.
+	URL *url.URL
 }
 
 // Get fetches u with the client's credentials and reads at most Limit bytes.
@@ -135,7 +203,9 @@ func (c *Client) PostForm(ctx context.Context, u string, form url.Values, accept
 	return c.Do(req, accept)
 }
 
-// Do sends req with the client's credentials and reads a bounded body.
+// Do sends req with the client's credentials and reads a bounded body. A
+// body larger than Limit is an error wrapping a *bounded.TooLargeError
+// (errors.Is(err, bounded.ErrTooLarge)) that names the URL and the limit.
 func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
 	if accept != "" {
 		req.Header.Set("Accept", accept)
@@ -168,31 +238,72 @@ func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
 		return nil, explain(err, req.Context())
 	}
 	defer resp.Body.Close()
-	body, err := ReadLimited(resp.Body, c.Limit)
+	from := redactURL(req.URL)
+	if resp.ContentLength > c.Limit {
+		return nil, c.tooLarge(&bounded.TooLargeError{From: from, Limit: c.Limit, Announced: resp.ContentLength})
+	}
+	body, err := bounded.ReadAll(resp.Body, c.Limit, resp.ContentLength)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return nil, &TooLargeError{URL: redactURL(req.URL), Limit: c.Limit}
+		var tl *bounded.TooLargeError
+		if errors.As(err, &tl) {
+			tl.From = from
+			return nil, c.tooLarge(tl)
 		}
-		return nil, fmt.Errorf("reading the answer from %s: %w", redactURL(req.URL), explain(err, req.Context()))
+		return nil, fmt.Errorf("reading the answer from %s: %w", from, explain(err, req.Context()))
 	}
-	return &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Header: resp.Header, Body: body}, nil
+	r := &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Header: resp.Header, Body: body, TLS: resp.TLS, URL: req.URL}
+	if resp.Request != nil {
+		r.URL = resp.Request.URL
+	}
+	return r, nil
 }
 
-var errTooLarge = errors.New("answer too large")
-
-// ReadLimited reads r to the end, failing once more than limit bytes came.
-func ReadLimited(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
+func (c *Client) tooLarge(e *bounded.TooLargeError) error {
+	if c.LimitHint == "" {
+		return e
 	}
-	if int64(len(b)) > limit {
-		return nil, errTooLarge
-	}
-	return b, nil
+	return fmt.Errorf("%w: %s", e, c.LimitHint)
 }
 
-// explain adds what to do to the usual transport failures.
+// ReadLimited reads r to the end, failing once more than limit bytes came
+// (the one bounded reader, for bodies read outside Do).
+func ReadLimited(r io.Reader, limit int64) ([]byte, error) { return bounded.ReadAll(r, limit, 0) }
+
+// Doer is the Do method SDK clients take (the AWS SDK's HTTPClient).
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Bounded makes a Doer whose answers' bodies are read through the bounded
+// reader: an SDK client given it fails a call with a too-large error
+// instead of filling memory. A nil base is http.DefaultClient.
+func Bounded(base Doer, limit int64) Doer {
+	if base == nil {
+		base = http.DefaultClient
+	}
+	return boundedDoer{base: base, limit: limit}
+}
+
+type boundedDoer struct {
+	base  Doer
+	limit int64
+}
+
+func (d boundedDoer) Do(r *http.Request) (*http.Response, error) {
+	resp, err := d.base.Do(r)
+	if err != nil || resp == nil || resp.Body == nil {
+		return resp, err
+	}
+	if resp.ContentLength > d.limit {
+		resp.Body.Close()
+		return nil, &bounded.TooLargeError{From: r.URL.Host, Limit: d.limit, Announced: resp.ContentLength}
+	}
+	resp.Body = bounded.NewBody(resp.Body, d.limit, r.URL.Host)
+	return resp, nil
+}
+
+// explain adds what to do to the usual transport failures; the cause
+// stays wrapped (errors.Is(err, syscall.ECONNREFUSED) holds).
 func explain(err error, ctx context.Context) error {
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -205,11 +316,11 @@ func explain(err error, ctx context.Context) error {
 		msg := ue.Err.Error()
 		switch {
 		case strings.Contains(msg, "connection refused"):
-			return fmt.Errorf("%s %s: connection refused (is the server running and listening there?)", ue.Op, redactRaw(ue.URL))
+			return fmt.Errorf("%s %s: %w (is the server running and listening there?)", ue.Op, redactRaw(ue.URL), ue.Err)
 		case strings.Contains(msg, "certificate"):
-			return fmt.Errorf("%s %s: %v (set ca_file to the server's CA, or insecure_skip_verify: true for a test server)", ue.Op, redactRaw(ue.URL), ue.Err)
+			return fmt.Errorf("%s %s: %w (set ca_file to the server's CA, or insecure_skip_verify: true for a test server)", ue.Op, redactRaw(ue.URL), ue.Err)
 		case strings.Contains(msg, "no such host"):
-			return fmt.Errorf("%s %s: %v (check the host name in url)", ue.Op, redactRaw(ue.URL), ue.Err)
+			return fmt.Errorf("%s %s: %w (check the host name in url)", ue.Op, redactRaw(ue.URL), ue.Err)
 		}
 		return fmt.Errorf("%s %s: %w", ue.Op, redactRaw(ue.URL), ue.Err)
 	}
