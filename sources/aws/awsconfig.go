@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
 )
@@ -25,33 +22,11 @@ type Access struct {
 	Endpoint string `yaml:"endpoint"`
 }
 
-// The SDK retries nothing but a connection that was closed under a call
-// (once, at once): the opsview scheduler already retries a failing source
-// on its next poll, and SDK retries with back-off sleeps would outlast the
-// poll timeout and multiply calls (and CloudWatch cost) during throttling.
-// A pooled connection can be closed while an answer is read from it (the
-// transport retires idle connections concurrently); the SDK's own
-// standard retryer retries that too, and a lost answer to a read-only call
-// is safe to ask again.
-func sdkRetryer() sdkaws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = 2
-		o.Retryables = []retry.IsErrorRetryable{closedConnection{}}
-		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-		o.RateLimiter = ratelimit.None
-	})
-}
-
-// closedConnection is retryable when the connection was closed under the
-// call, and says nothing of any other error.
-type closedConnection struct{}
-
-func (closedConnection) IsErrorRetryable(err error) sdkaws.Ternary {
-	if errors.Is(err, net.ErrClosed) {
-		return sdkaws.TrueTernary
-	}
-	return sdkaws.UnknownTernary
-}
+// sdkAttempts is the SDK retryer's attempt count: 1, no retries. The opsview
+// scheduler already retries a failing source on its next poll, and SDK
+// retries with back-off sleeps would outlast the poll timeout and multiply
+// calls (and CloudWatch cost) during throttling.
+const sdkAttempts = 1
 
 func (a Access) check(kind, name string, errorf func(string, ...any) error) error {
 	if a.Endpoint != "" {
@@ -69,7 +44,7 @@ func (a Access) check(kind, name string, errorf func(string, ...any) error) erro
 // does no network I/O. defaultRegion applies when neither the config nor
 // the environment names one.
 func (a Access) load(ctx context.Context, region string) (sdkaws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRetryer(sdkRetryer)}
+	opts := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(sdkAttempts)}
 	if a.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(a.Profile))
 	}

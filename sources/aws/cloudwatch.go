@@ -389,7 +389,7 @@ func (s *CloudWatchSource) getClient(ctx context.Context) (*cloudwatch.Client, e
 		if s.access.Endpoint != "" {
 			o.BaseEndpoint = sdkaws.String(s.access.Endpoint)
 		}
-		o.Retryer = sdkRetryer()
+		o.RetryMaxAttempts = sdkAttempts
 		o.HTTPClient = httpfetch.Bounded(cfg.HTTPClient, maxCloudWatchResponse)
 	})
 	return s.client, nil

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/opsview/opsview/sources"
@@ -664,32 +662,5 @@ func TestCloudWatchIncrementalPollRereadsLateDataAndSkipsOpenPeriods(t *testing.
 	backend := seriesByID(b, "HTTPCode_Backend_5XX", nil)
 	if backend == nil || backend.Role != sources.RoleSymptom || backend.Layer != sources.LayerLB {
 		t.Errorf("backend 5xx %+v", backend)
-	}
-}
-
-// A pooled connection closed under a call (the transport retires idle
-// connections while an answer is read) is asked again once, at once;
-// nothing else is retried by the SDK: throttling and errors wait for the
-// scheduler's next poll.
-func TestOnlyAConnectionClosedUnderACallIsRetried(t *testing.T) {
-	r := sdkRetryer()
-	if r.MaxAttempts() != 2 {
-		t.Fatalf("%d attempts", r.MaxAttempts())
-	}
-	closed := fmt.Errorf("deserialization failed: %w", &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed})
-	if !r.IsErrorRetryable(closed) {
-		t.Error("a connection closed under the call is not retried")
-	}
-	for _, err := range []error{
-		&smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"},
-		errors.New("connection refused"),
-		context.DeadlineExceeded,
-	} {
-		if r.IsErrorRetryable(err) {
-			t.Errorf("%v is retried by the SDK", err)
-		}
-	}
-	if d, err := r.RetryDelay(1, closed); err != nil || d != 0 {
-		t.Errorf("retry delay %v %v", d, err)
 	}
 }

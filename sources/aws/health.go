@@ -194,7 +194,7 @@ func (s *HealthSource) client(ctx context.Context, i int) (*health.Client, error
 		if a.Endpoint != "" {
 			o.BaseEndpoint = sdkaws.String(a.Endpoint)
 		}
-		o.Retryer = sdkRetryer()
+		o.RetryMaxAttempts = sdkAttempts
 		o.HTTPClient = httpfetch.Bounded(cfg.HTTPClient, maxHealthResponse)
 	})
 	return s.clients[i], nil

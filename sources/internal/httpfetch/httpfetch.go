@@ -8,6 +8,7 @@
 package httpfetch
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -290,6 +291,10 @@ type boundedDoer struct {
 }
 
 func (d boundedDoer) Do(r *http.Request) (*http.Response, error) {
+	r, err := ownBody(r)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := d.base.Do(r)
 	if err != nil || resp == nil || resp.Body == nil {
 		return resp, err
@@ -300,6 +305,35 @@ func (d boundedDoer) Do(r *http.Request) (*http.Response, error) {
 	}
 	resp.Body = bounded.NewBody(resp.Body, d.limit, r.URL.Host)
 	return resp, nil
+}
+
+// maxRequestBody bounds a request body the SDK hands over (a CloudWatch
+// GetMetricData of 500 queries is some 60 KB).
+const maxRequestBody = 8 << 20
+
+// ownBody gives the transport a request body of its own. The AWS SDK
+// closes its request body as soon as Do returns, while the transport's
+// writer may still be finishing with it (an answer can come back before
+// the writer is done); the writer then fails and closes the connection
+// under the answer being read: "use of closed network connection" on a
+// 200, now and then under load. A copy of the (small, buffered) body
+// that only the transport holds cannot be closed under it.
+func ownBody(r *http.Request) (*http.Request, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return r, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the request body: %w", err)
+	}
+	if len(data) > maxRequestBody {
+		return nil, fmt.Errorf("request body larger than %d bytes", maxRequestBody)
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	r.ContentLength = int64(len(data))
+	return r, nil
 }
 
 // explain adds what to do to the usual transport failures; the cause
