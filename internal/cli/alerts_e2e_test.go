@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +194,78 @@ func TestCheckHeadlinesTheExternalAlertWithTheNagiosProblemBehindIt(t *testing.T
 		if f.Rule == "alert-gap" {
 			t.Fatalf("no gap: Nagios fired\n%s", out)
 		}
+	}
+}
+
+// shop503 is the shop as the outside sees it: a real HTTP server on
+// loopback answering 503.
+func shop503(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "upstream unavailable", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+// withHTTPCheck is the lab's config with our own external check of url.
+func (l *alertLab) withHTTPCheck(url string) string {
+	return l.config() + fmt.Sprintf(`  - name: shop
+    type: http
+    interval: 2s
+    timeout: 2s
+    targets:
+      - {url: %q, expect_status: 200, node: shop}
+`, url)
+}
+
+// The issue's "done when", whole: Nagios, Alertmanager and our own HTTP
+// check against real servers; one CRITICAL service, one firing alert and a
+// URL answering 503 give a check with each source ok and findings naming
+// the service, the alert and the failing URL.
+func TestCheckNamesTheServiceTheAlertAndTheFailingURL(t *testing.T) {
+	lab := startAlertLab(t, diskCritical, highErrorRate)
+	url := shop503(t)
+	code, out, errOut := run(t, "check", "--config", writeConfig(t, lab.withHTTPCheck(url)), "--format", "json", "--sample", "1s")
+	var rep CheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON (%v):\n%s\n%s", err, out, errOut)
+	}
+	if code != ExitCritical || len(rep.Sources) != 3 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, s := range rep.Sources {
+		if s.Status != "ok" {
+			t.Errorf("source %s: %s %s", s.Name, s.Status, s.Error)
+		}
+	}
+	var named []string
+	for _, f := range rep.Findings {
+		named = append(named, f.Title+" — "+f.Detail)
+	}
+	all := strings.Join(named, "\n")
+	t.Logf("findings:\n%s", all)
+	for _, want := range []string{"Nagios: disk /var CRITICAL on db-1", "Alertmanager: HighErrorRate firing on app-3", url} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no finding names %q:\n%s", want, all)
+		}
+	}
+}
+
+// Only our own HTTP check fails and nothing internal fires: the finding is
+// the monitoring gap.
+func TestOnlyTheHTTPCheckFailingIsAMonitoringGap(t *testing.T) {
+	lab := startAlertLab(t, allOK)
+	url := shop503(t)
+	code, out, errOut := run(t, "check", "--config", writeConfig(t, lab.withHTTPCheck(url)), "--format", "json", "--sample", "1s")
+	var rep CheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON (%v):\n%s\n%s", err, out, errOut)
+	}
+	gap := false
+	for _, f := range rep.Findings {
+		gap = gap || (f.Rule == "alert-gap" && strings.Contains(f.Title, "monitoring gap") && strings.Contains(f.Title, "no internal alert fired"))
+	}
+	if code == ExitOK || !gap {
+		t.Fatalf("exit %d, want the monitoring gap:\n%s", code, out)
 	}
 }
