@@ -52,6 +52,21 @@ func (r *Rule) Matches(source string, s *Series) bool {
 	return true
 }
 
+// Wanted reports whether name is one a source was told to read: any
+// name when globs is empty, else one that a glob (`*`, `?`, `[…]`)
+// matches.
+func Wanted(globs []string, name string) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Rules is an ordered list of rules.
 type Rules []Rule
 

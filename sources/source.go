@@ -70,6 +70,23 @@ type Kind struct {
 	New     Factory
 }
 
+// Decoding is the Factory of a source configured by an options struct O:
+// it decodes the source's options and hands them to mk, and says mk's
+// error with the source's type and name, at its line of the config.
+func Decoding[O any, S Source](typ string, mk func(Env, O) (S, error)) Factory {
+	return func(env Env, opts Options) (Source, error) {
+		var o O
+		if err := opts.Decode(&o); err != nil {
+			return nil, err
+		}
+		s, err := mk(env, o)
+		if err != nil {
+			return nil, opts.Errorf("%s %q: %v", typ, env.Name, err)
+		}
+		return s, nil
+	}
+}
+
 var (
 	kindsMu sync.RWMutex
 	kinds   = map[string]Kind{}

@@ -52,6 +52,9 @@ func init() {
 	})
 }
 
+// factory decodes the source's options for New.
+var factory = sources.Decoding("alertmanager", New)
+
 // Options is an alertmanager source's part of the config.
 type Options struct {
 	URL           string   `yaml:"url"`
@@ -67,18 +70,6 @@ type Options struct {
 
 // DefaultNodeLabels name an alert's node, the first present.
 var DefaultNodeLabels = []string{"node", "host", "hostname", "instance"}
-
-func factory(env sources.Env, opts sources.Options) (sources.Source, error) {
-	var o Options
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
-	s, err := New(env, o)
-	if err != nil {
-		return nil, opts.Errorf("alertmanager %q: %v", env.Name, err)
-	}
-	return s, nil
-}
 
 // Source reads one Alertmanager.
 type Source struct {

@@ -35,24 +35,15 @@ func init() {
 	})
 }
 
+// factory decodes the source's options for New.
+var factory = sources.Decoding("ganglia", New)
+
 // Options are a ganglia source's part of the config.
 type Options struct {
 	Address     string   `yaml:"address"`
 	Metrics     []string `yaml:"metrics"`
 	Hosts       *bool    `yaml:"hosts"`
 	MaxAnswerMB int      `yaml:"max_answer_mb"`
-}
-
-func factory(env sources.Env, opts sources.Options) (sources.Source, error) {
-	var o Options
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
-	s, err := New(env, o)
-	if err != nil {
-		return nil, opts.Errorf("ganglia %q: %v", env.Name, err)
-	}
-	return s, nil
 }
 
 // Source is the "ganglia" source.
@@ -166,17 +157,7 @@ func (s *Source) read(ctx context.Context) (*Dump, error) {
 	return d, nil
 }
 
-func (s *Source) wants(metric string) bool {
-	if len(s.metrics) == 0 {
-		return true
-	}
-	for _, g := range s.metrics {
-		if ok, _ := path.Match(g, metric); ok {
-			return true
-		}
-	}
-	return false
-}
+func (s *Source) wants(metric string) bool { return sources.Wanted(s.metrics, metric) }
 
 // graphed says whether a metric makes a series: numeric, not constant
 // (slope zero: CPU count, memory total, boot time, as gmetad keeps no

@@ -52,6 +52,9 @@ func init() {
 	})
 }
 
+// factory decodes the source's options for New.
+var factory = sources.Decoding("http", New)
+
 // Options are an http source's part of the config. Its interval and
 // timeout are the source's own (the scheduler's).
 type Options struct {
@@ -65,18 +68,6 @@ type Options struct {
 	Vantages         []probe.VantageOptions `yaml:"vantages"`
 
 	httpfetch.Auth `yaml:",inline"`
-}
-
-func factory(env sources.Env, opts sources.Options) (sources.Source, error) {
-	var o Options
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
-	s, err := New(env, o)
-	if err != nil {
-		return nil, opts.Errorf("http %q: %v", env.Name, err)
-	}
-	return s, nil
 }
 
 // Source is the "http" source: its targets checked from its vantages at

@@ -36,22 +36,13 @@ func init() {
 	})
 }
 
+// factory decodes the source's options for New.
+var factory = sources.Decoding("munin", New)
+
 // Options are a munin source's part of the config.
 type Options struct {
 	Nodes   []string `yaml:"nodes"`
 	Plugins []string `yaml:"plugins"`
-}
-
-func factory(env sources.Env, opts sources.Options) (sources.Source, error) {
-	var o Options
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
-	s, err := New(env, o)
-	if err != nil {
-		return nil, opts.Errorf("munin %q: %v", env.Name, err)
-	}
-	return s, nil
 }
 
 // DefaultPort is munin-node's.
@@ -322,17 +313,7 @@ func (s *Source) configure(ctx context.Context, c *session, n *node, now time.Ti
 	return skipped, nil
 }
 
-func (s *Source) wants(plugin string) bool {
-	if len(s.plugins) == 0 {
-		return true
-	}
-	for _, g := range s.plugins {
-		if ok, _ := path.Match(g, plugin); ok {
-			return true
-		}
-	}
-	return false
-}
+func (s *Source) wants(plugin string) bool { return sources.Wanted(s.plugins, plugin) }
 
 // series turns fetched values into series: gauges as they are, DERIVE,
 // COUNTER and ABSOLUTE as per-second rates against the previous fetch,

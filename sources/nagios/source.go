@@ -37,6 +37,9 @@ func init() {
 	})
 }
 
+// factory decodes the source's options for New.
+var factory = sources.Decoding("nagios", New)
+
 // Options is a nagios source's part of the config.
 type Options struct {
 	StatusFile string        `yaml:"status_file"`
@@ -54,18 +57,6 @@ const (
 	DefaultMaxFileMB  = 128
 	DefaultMaxLogMB   = 16
 )
-
-func factory(env sources.Env, opts sources.Options) (sources.Source, error) {
-	var o Options
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
-	s, err := New(env, o)
-	if err != nil {
-		return nil, opts.Errorf("nagios %q: %v", env.Name, err)
-	}
-	return s, nil
-}
 
 // Source reads one Nagios' status.dat (and its log for history). It
 // remembers the problems it saw open, so that each keeps one event from
