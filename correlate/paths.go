@@ -312,14 +312,11 @@ func (w *window) add(tr *sources.PathTrace) {
 		}
 		w.maxTTL = max(w.maxTTL, h.TTL)
 	}
-	if tr.Reached && len(tr.Hops) > 0 {
-		last := tr.Hops[len(tr.Hops)-1].TTL
-		if tr.EndToEnd.TTL > 0 {
-			last = tr.EndToEnd.TTL
-		}
-		if w.dist == 0 || last < w.dist {
-			w.dist = last
-		}
+	// the newest trace that knows where the target is says it (windows
+	// are filled newest first): a trace whose deepest answers were lost
+	// is not a shorter path
+	if d := targetDistance(tr); d > 0 && w.dist == 0 {
+		w.dist = d
 	}
 	e := tr.EndToEnd
 	w.e2eSent += e.Sent
@@ -330,6 +327,21 @@ func (w *window) add(tr *sources.PathTrace) {
 			w.e2eMin = e.Min
 		}
 	}
+}
+
+// targetDistance is the TTL at which the trace's target answers: its
+// end-to-end hop's, else the hop answering from the target's address; 0
+// when the trace does not say.
+func targetDistance(tr *sources.PathTrace) int {
+	if tr.EndToEnd.TTL > 0 {
+		return tr.EndToEnd.TTL
+	}
+	for _, h := range tr.Hops {
+		if h.Addr != "" && h.Addr == tr.Addr && h.Received > 0 {
+			return h.TTL
+		}
+	}
+	return 0
 }
 
 func medianDur(v []time.Duration) time.Duration {

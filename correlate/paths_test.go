@@ -251,6 +251,30 @@ func TestTriangulateLatencyUsesMedian(t *testing.T) {
 	}
 }
 
+// One trace whose last hops were all lost (and whose target answered
+// only its echo) must not shorten the window's path: the router at its
+// end is not the target, and its loss is not read from the echoes.
+func TestOneCutTraceDoesNotMakeARouterTheTarget(t *testing.T) {
+	paths := topo(func(v int, h []synthHop) { h[1].icmp = 0.7 })
+	for i := range paths {
+		tr := &paths[i].Traces[len(paths[i].Traces)-2]
+		// the trace as an older prober sent it: cut after c, reached by
+		// its echoes, no distance
+		tr.Hops = tr.Hops[:2]
+		tr.EndToEnd.TTL = 0
+	}
+	v := one(t, paths, nil)
+	for _, p := range v.Paths {
+		last := p.Hops[len(p.Hops)-1]
+		if !last.Dest || last.TTL != 4 || last.Addr != tgt {
+			t.Fatalf("%s: the path ends at %+v, want the target at TTL 4", p.Vantage, last)
+		}
+	}
+	if v.Kind != VerdictNone {
+		t.Fatalf("want none (c only rate-limits), got %s", v.Text)
+	}
+}
+
 func TestRouterToken(t *testing.T) {
 	for in, want := range map[string]string{
 		"ae-2.r21.asbnva02.us.bb.gin.ntt.net": "r21.asbnva02.us.bb.gin.ntt.net",
