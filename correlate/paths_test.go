@@ -74,7 +74,10 @@ var seedBase uint64
 
 // topo builds the testbed's three paths: v_i → a_i (10.1.i.1) → c (answers
 // as 10.2.i.1) → e (10.3.0.2) → t. mod may change any hop per vantage.
-func topo(mod func(v int, hops []synthHop)) []PathHistory {
+func topo(mod func(v int, hops []synthHop)) []PathHistory { return topoSized(mod, 6, 20) }
+
+// topoSized is topo with polls of rounds each.
+func topoSized(mod func(v int, hops []synthHop), polls, rounds int) []PathHistory {
 	var out []PathHistory
 	for v := 1; v <= 3; v++ {
 		hops := []synthHop{
@@ -86,7 +89,7 @@ func topo(mod func(v int, hops []synthHop)) []PathHistory {
 		if mod != nil {
 			mod(v, hops)
 		}
-		out = append(out, synth("v"+itoa(v), tgt, hops, 6, 20, seedBase+uint64(v)*1000+uint64(len(hops))))
+		out = append(out, synth("v"+itoa(v), tgt, hops, polls, rounds, seedBase+uint64(v)*1000+uint64(len(hops))))
 	}
 	return out
 }
@@ -99,7 +102,7 @@ func one(t *testing.T, paths []PathHistory, ev []sources.Event) PathVerdict {
 	if len(vs) != 1 {
 		t.Fatalf("want 1 verdict, got %d", len(vs))
 	}
-	t.Logf("verdict: %s (persistent %v, windows %d)", vs[0].Text, vs[0].Persistent, vs[0].Windows)
+	t.Logf("verdict: %s (persistent %v, probes %d)", vs[0].Text, vs[0].Persistent, vs[0].Probes)
 	return vs[0]
 }
 
@@ -191,24 +194,20 @@ func TestTriangulateDestination(t *testing.T) {
 }
 
 func TestTriangulateInsufficientAndPersistence(t *testing.T) {
-	var paths []PathHistory
-	for _, p := range topo(func(v int, h []synthHop) { h[1].fwd = 0.3 }) {
-		p.Traces = p.Traces[len(p.Traces)-1:] // 20 rounds only
-		paths = append(paths, p)
-	}
-	v := one(t, paths, nil)
+	// 10 rounds: too few for any verdict
+	v := one(t, topoSized(func(v int, h []synthHop) { h[1].fwd = 0.3 }, 1, 10), nil)
 	if v.Kind != VerdictInsufficient || v.Persistent {
-		t.Fatalf("20 probes must not give a verdict: %s persistent=%v", v.Kind, v.Persistent)
+		t.Fatalf("10 probes must not give a verdict: %s persistent=%v", v.Kind, v.Persistent)
 	}
-	// 3 polls = one full window + half: not persistent yet
-	paths = nil
-	for _, p := range topo(func(v int, h []synthHop) { h[1].fwd = 0.4 }) {
-		p.Traces = p.Traces[len(p.Traces)-3:]
-		paths = append(paths, p)
+	// 30 rounds of 40 %: enough for all three, at once
+	v = one(t, topoSized(func(v int, h []synthHop) { h[1].fwd = 0.4 }, 1, 30), nil)
+	if v.Kind != VerdictShared || !v.Persistent || !v.Confident {
+		t.Fatalf("30 probes of 40 %% loss: want a persistent shared verdict, got %s persistent=%v", v.Text, v.Persistent)
 	}
-	v = one(t, paths, nil)
-	if v.Persistent {
-		t.Fatalf("one window must not make a finding: %s", v.Text)
+	// 20 rounds of 5 %: not clean, not clearly bad: undecided, no verdict yet
+	v = one(t, topoSized(func(v int, h []synthHop) { h[1].fwd = 0.08 }, 1, 20), nil)
+	if v.Persistent && v.Kind != VerdictNone {
+		t.Fatalf("8 %% over 20 probes: %s persistent=%v", v.Kind, v.Persistent)
 	}
 }
 

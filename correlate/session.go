@@ -357,10 +357,11 @@ type engineState struct {
 	Absent     map[string]time.Time
 	RuleActive map[string]bool
 	RuleTop    map[string]string
+	Paths      []PathMemo // the path verdicts held open
 }
 
 func (e *Engine) state2bytes() ([]byte, error) {
-	st := engineState{Active: e.activeSorted(), Absent: e.absent, RuleActive: e.state.active, RuleTop: e.state.top}
+	st := engineState{Active: e.activeSorted(), Absent: e.absent, RuleActive: e.state.active, RuleTop: e.state.top, Paths: e.judge.memos()}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
 		return nil, fmt.Errorf("engine state: %w", err)
@@ -386,6 +387,7 @@ func (e *Engine) restore(b []byte) error {
 	for k, v := range st.RuleTop {
 		e.state.top[k] = v
 	}
+	e.judge.restore(st.Paths)
 	return nil
 }
 

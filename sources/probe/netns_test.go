@@ -93,6 +93,12 @@ var allNS = []string{"v1", "v2", "v3", "a1", "a2", "a3", "c", "e", "t", "b"}
 func newTestbed(t *testing.T) *testbed {
 	need(t, "ip", "iptables")
 	tb := &testbed{t: t, prefix: fmt.Sprintf("ovp%d-", os.Getpid())}
+	return tb.build()
+}
+
+// build makes the testbed's namespaces, links and routes.
+func (tb *testbed) build() *testbed {
+	tb.t.Helper()
 	tb.namespaces(allNS)
 	for _, n := range allNS {
 		tb.x(n, "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -242,7 +248,7 @@ func verdict(t *testing.T, paths []correlate.PathHistory) correlate.PathVerdict 
 		t.Fatalf("want one verdict, got %d", len(vs))
 	}
 	v := vs[0]
-	t.Logf("verdict %s: %s (windows %d, persistent %v)", v.Kind, v.Text, v.Windows, v.Persistent)
+	t.Logf("verdict %s: %s (probes %d, persistent %v)", v.Kind, v.Text, v.Probes, v.Persistent)
 	for _, p := range v.Paths {
 		var hs []string
 		for _, h := range p.Hops {
