@@ -69,8 +69,12 @@ type PathOptions struct {
 	// MinStep is the smallest loss step that counts (default 0.05).
 	MinStep float64
 	// LatencyStep is the smallest persisting RTT rise that counts
-	// (default 10ms).
+	// (default 10ms; more when the RTT was noisier before).
 	LatencyStep time.Duration
+	// LatencyRounds is the rounds a rise must last to count (default
+	// 10), LatencyBase the rounds it is measured against (default 120).
+	LatencyRounds int
+	LatencyBase   int
 	// RateLimitZ is the z-score a hop's own loss needs above the loss
 	// that persists past it to be read as ICMP rate limiting (default 3.5:
 	// real rate limiting is a gross excess; a lossy hop reads a little
@@ -81,7 +85,7 @@ type PathOptions struct {
 	// 3).
 	OnsetZ float64
 	// DoubtZ is the z above which a hop's own answers are too lossy to
-	// end a blamed segment, though not yet rate limiting (default 2.5).
+	// end a blamed segment, though not yet rate limiting (default 2).
 	DoubtZ float64
 	// SplitZ is the likelihood-ratio z at which a vantage's end-to-end
 	// loss is taken to have changed (default 4), MinSplit the probes
@@ -95,6 +99,12 @@ type PathOptions struct {
 	// (default 0.15), RiseH the evidence it needs (default 8).
 	RiseStep float64
 	RiseH    float64
+	// SwitchRounds is how many probe rounds a confident verdict that
+	// differs from the open one must hold before it replaces it (default
+	// 10), CloseRounds the same for every path clean (default 20):
+	// hysteresis against lucky streaks of probes.
+	SwitchRounds int
+	CloseRounds  int
 	// MaxProbes bounds the end-to-end probes of one vantage judged at
 	// once (default 300).
 	MaxProbes int
@@ -117,7 +127,7 @@ func (o *PathOptions) defaults() {
 	def(&o.Tolerance, 0.01)
 	def(&o.MinStep, 0.05)
 	def(&o.RateLimitZ, 3.5)
-	def(&o.DoubtZ, 2.5)
+	def(&o.DoubtZ, 2)
 	def(&o.OnsetZ, 3)
 	def(&o.SplitZ, 4)
 	defi(&o.MinSplit, 8)
@@ -125,9 +135,13 @@ func (o *PathOptions) defaults() {
 	def(&o.RecentZ, 3)
 	def(&o.RiseH, 8)
 	defi(&o.MaxProbes, 300)
+	defi(&o.SwitchRounds, 10)
+	defi(&o.CloseRounds, 20)
 	if o.LatencyStep <= 0 {
 		o.LatencyStep = 10 * time.Millisecond
 	}
+	defi(&o.LatencyRounds, 10)
+	defi(&o.LatencyBase, 120)
 }
 
 // Place is a segment of a path: the part between From (the last clean hop,
@@ -148,6 +162,8 @@ type Place struct {
 	// SegKeys are the keys of every hop of the segment: paths whose
 	// segments overlap are one place seen with different precision.
 	SegKeys []string
+	// FromKeys are the keys of the hop the segment starts after.
+	FromKeys []string
 }
 
 // Label describes the place in a few words.
@@ -240,12 +256,19 @@ type PathVerdict struct {
 	Exonerated bool     // local: a good path crosses the place → return path suspect
 	LossMin    float64
 	LossMax    float64
-	// Latency: a persisting RTT rise against the stretch before.
-	LatencyKind  VerdictKind
-	LatencyPlace *Place
-	LatencyRise  time.Duration
-	LatencyVants []string
-	RateLimited  []string // hops that only rate-limit ICMP (never blamed)
+	// Latency: a persisting rise of the median RTT against the stretch
+	// before, told apart from loss (a queue delays without dropping).
+	// LatencyKind is none, local or shared; the rest as for loss.
+	LatencyKind       VerdictKind
+	LatencyPlace      *Place
+	LatencyRise       time.Duration
+	LatencyVants      []string
+	LatencyConfident  bool
+	LatencyPersistent bool
+	LatencyHeld       bool
+	LatencyKey        string
+	LatencySince      time.Time
+	RateLimited       []string // hops that only rate-limit ICMP (never blamed)
 	// Doubtful are hops whose own loss is above what persists past
 	// them, not yet clearly: not blamed either (the segment passes them).
 	Doubtful []string
@@ -539,6 +562,63 @@ func fitFloors(hops []PathHop, destLost, destSent int, reached bool, opt PathOpt
 	}
 }
 
+// destSure reports whether a path blaming the target itself has the hop
+// before it clean beyond doubt (z ≥ Z+1).
+func (vp *VantagePath) destSure(opt PathOptions) bool {
+	j := -1
+	for i, h := range vp.Hops {
+		if h.Onset {
+			j = i
+		}
+	}
+	if j < 0 {
+		return false
+	}
+	rise, riseN := vp.Hops[j].Floor, vp.Hops[j].floorN
+	for i := j - 1; i >= 0; i-- {
+		if h := vp.Hops[i]; h.reliable() {
+			return rise-h.Floor >= opt.MinStep && zTwo(rise, riseN, h.Floor, h.floorN) >= opt.Z+1
+		}
+	}
+	return true
+}
+
+// stepAt is the hop where the loss persisting to the target steps up:
+// the most likely split of the reliable hops' answers (the destination's
+// end-to-end probes last) into a clean-ish part and a lossy part, against
+// the whole path lossy from the first hop on; each rate estimated costs
+// half the log of the probes (BIC), so a step must earn its place. Every
+// probe of every hop counts, so two hops that differ only by chance do
+// not move the onset between them as a threshold on each would.
+func stepAt(hops []PathHop) int {
+	var idx []int
+	for i := range hops {
+		if hops[i].reliable() {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return -1
+	}
+	cs, cl := make([]int, len(idx)+1), make([]int, len(idx)+1)
+	for n, i := range idx {
+		cs[n+1], cl[n+1] = cs[n]+max(hops[i].Sent, 1), cl[n]+max(hops[i].Sent-hops[i].Received, 0)
+	}
+	m := len(idx)
+	pen := 0.5 * math.Log(float64(max(cs[m], 2)))
+	best, bestLL := 0, binomLL(cl[m], cs[m])-pen
+	for s := 1; s < m; s++ {
+		l1, n1, l2, n2 := cl[s], cs[s], cl[m]-cl[s], cs[m]-cs[s]
+		if l2*n1 <= l1*n2 {
+			continue // not a step up
+		}
+		if ll := binomLL(l1, n1) + binomLL(l2, n2) - 2*pen; ll > bestLL {
+			best, bestLL = s, ll
+		}
+	}
+	return idx[best]
+}
+
 // reliable: the hop's own answers can end a blamed segment.
 func (h *PathHop) reliable() bool {
 	return (h.Received > 0 || h.Dest) && !h.RateLimited && !h.Doubtful
@@ -552,11 +632,22 @@ func (h *PathHop) reliable() bool {
 func (vp *VantagePath) onset(w *window, opt PathOptions) {
 	hops := vp.Hops
 	k := -1
-	need := math.Max(opt.MinStep, 0.5*vp.Loss)
-	for i, h := range hops {
-		if (h.Received > 0 || h.Dest) && h.Floor >= need {
-			k = i
-			break
+	if w.dist > 0 {
+		if km := stepAt(hops); km >= 0 {
+			// the segment takes in the hops left out of the fit before
+			// the step (rate limiting, doubtful, silent)
+			k = km
+			for k > 0 && !hops[k-1].reliable() {
+				k--
+			}
+		}
+	} else {
+		need := math.Max(opt.MinStep, 0.5*vp.Loss)
+		for i, h := range hops {
+			if (h.Received > 0 || h.Dest) && h.Floor >= need {
+				k = i
+				break
+			}
 		}
 	}
 	if k < 0 {
@@ -620,6 +711,9 @@ func (vp *VantagePath) onset(w *window, opt PathOptions) {
 	hops[j].Onset = true
 	vp.Rise = hops[k].Floor
 	vp.Onset = placeOf(hops, j, from, w)
+	if start >= 0 {
+		vp.Onset.FromKeys = hopKeys(hops, start)
+	}
 	for i := start + 1; i <= j; i++ {
 		vp.Onset.SegKeys = append(vp.Onset.SegKeys, hopKeys(hops, i)...)
 	}
@@ -765,11 +859,28 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 				waiting++
 			}
 		}
+		if len(good) > 0 {
+			// others reach the target cleanly: not the target itself, but
+			// these vantages' way back from it (or to it); the hop before
+			// must be clean beyond doubt to say so
+			v.Kind, v.Exonerated = VerdictLocal, true
+			if len(bad) > 1 {
+				v.Kind = VerdictShared
+			}
+			for _, p := range bad {
+				if !p.destSure(opt) {
+					waiting++
+				}
+			}
+		}
 		v.Confident = waiting == 0
 		return v
 	}
 	groups := groupOnsets(bad)
 	waiting += undecidedApart(bad, groups)
+	if adjacent(groups) {
+		waiting++ // two places side by side on one path: one place seen twice, perhaps
+	}
 	if clearPlaces(groups, good, opt) {
 		waiting++ // a good path crosses a place, not yet clearly better
 	}
@@ -777,6 +888,20 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 	v.blame(groups, len(bad))
 	v.Confident = waiting == 0
 	return v
+}
+
+// adjacent reports whether a group's segment starts where another's
+// ends: the hop between them is then the only thing telling them apart,
+// and its estimate may be off by chance.
+func adjacent(groups []*onsetGroup) bool {
+	for _, a := range groups {
+		for _, b := range groups {
+			if a != b && shares(a.from, b.keys) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // undecidedApart counts the undecided paths whose verdict could still
@@ -864,7 +989,9 @@ type onsetGroup struct {
 	asns     map[int]bool
 	unknown  int
 	cleared  bool
-	decided  int // members whose paths are decided bad
+	decided  int      // members whose paths are decided bad
+	from     []string // the keys of the hops the members' segments start after
+	onsets   []*Place // of the decided members
 	clearing []string
 }
 
@@ -872,7 +999,20 @@ type onsetGroup struct {
 // whose segments share a key are one place.
 func groupOnsets(bad []VantagePath) []*onsetGroup {
 	var groups []*onsetGroup
+	// decided paths first: an undecided path joins a place, it does not
+	// name it (its onset may come from probes older than the fault)
+	order := make([]VantagePath, 0, len(bad))
 	for _, p := range bad {
+		if !p.Undecided {
+			order = append(order, p)
+		}
+	}
+	for _, p := range bad {
+		if p.Undecided {
+			order = append(order, p)
+		}
+	}
+	for _, p := range order {
 		if p.Onset == nil {
 			continue
 		}
@@ -886,18 +1026,43 @@ func groupOnsets(bad []VantagePath) []*onsetGroup {
 		if g == nil {
 			g = &onsetGroup{place: p.Onset, asns: map[int]bool{}}
 			groups = append(groups, g)
-		} else if len(p.Onset.SegKeys) < len(g.place.SegKeys) {
-			// the narrower segment names the place
-			old := g.place
-			cp := *p.Onset
-			if old.To != cp.To && !containsKey(cp.Aliases, old.To) {
-				cp.Aliases = append(append([]string(nil), old.Aliases...), old.To)
-			}
-			g.place = &cp
 		}
 		g.add(&p)
 	}
+	for _, g := range groups {
+		g.name()
+	}
 	return groups
+}
+
+// name picks the place of a group: of the decided members' onsets, the
+// one whose last hop most members' segments hold (where the segments
+// meet), the narrowest first; the other members' onsets at that same
+// hop (another address toward another vantage) are its aliases.
+func (g *onsetGroup) name() {
+	if len(g.onsets) == 0 {
+		return
+	}
+	best, bestN := 0, -1
+	for i, o := range g.onsets {
+		n := 0
+		for _, x := range g.onsets {
+			if shares(o.Keys, x.SegKeys) {
+				n++
+			}
+		}
+		if n > bestN || (n == bestN && len(o.SegKeys) < len(g.onsets[best].SegKeys)) {
+			best, bestN = i, n
+		}
+	}
+	p := *g.onsets[best]
+	p.Aliases = nil
+	for _, o := range g.onsets {
+		if o.To != p.To && !containsKey(p.Aliases, o.To) && !containsKey(o.Keys, "dest") && shares(p.Keys, o.Keys) {
+			p.Aliases = append(p.Aliases, o.To)
+		}
+	}
+	g.place = &p
 }
 
 // add counts bad path p in the group, and names the place by another
@@ -905,21 +1070,15 @@ func groupOnsets(bad []VantagePath) []*onsetGroup {
 func (g *onsetGroup) add(p *VantagePath) {
 	g.seg = append(g.seg, p.Onset.SegKeys...)
 	g.keys = append(g.keys, p.Onset.Keys...)
+	g.from = append(g.from, p.Onset.FromKeys...)
 	g.members = append(g.members, p.Vantage)
 	if p.Bad() {
 		g.decided++
 	}
 	g.loss = append(g.loss, p.Loss)
 	g.n += p.Sent
-	if p.Onset.To != g.place.To && !containsKey(g.place.Aliases, p.Onset.To) && shares(g.place.Keys, p.Onset.SegKeys) && !containsKey(p.Onset.Keys, "dest") {
-		cp := *g.place
-		cp.Aliases = append(append([]string(nil), cp.Aliases...), p.Onset.To)
-		if cp.From == "" && p.Onset.From != "" {
-			// prefer the narrower segment as the representative
-			cp.Aliases[len(cp.Aliases)-1] = cp.To
-			cp.From, cp.To, cp.Name = p.Onset.From, p.Onset.To, p.Onset.Name
-		}
-		g.place = &cp
+	if !p.Undecided {
+		g.onsets = append(g.onsets, p.Onset)
 	}
 	if p.SourceASN != 0 {
 		g.asns[p.SourceASN] = true
@@ -1008,54 +1167,6 @@ func containsKey(ks []string, k string) bool {
 	return false
 }
 
-// latency: a persisting rise of the median RTT against the oldest window,
-// hop by hop (matched by TTL and address), floor-style.
-func latencyOnset(now, base VantagePath, opt PathOptions) (*Place, time.Duration) {
-	baseBy := map[int]PathHop{}
-	for _, h := range base.Hops {
-		baseBy[h.TTL] = h
-	}
-	type d struct {
-		i    int
-		rise time.Duration
-	}
-	var rises []d
-	for i, h := range now.Hops {
-		b, ok := baseBy[h.TTL]
-		if !ok || h.Received == 0 || b.Received == 0 || b.Addr != h.Addr {
-			continue
-		}
-		rises = append(rises, d{i, h.MedianRTT - b.MedianRTT})
-	}
-	if len(rises) == 0 {
-		return nil, 0
-	}
-	// floor of the rise towards the destination
-	floor := time.Duration(math.MaxInt64)
-	floors := make([]time.Duration, len(rises))
-	for i := len(rises) - 1; i >= 0; i-- {
-		floor = min(floor, rises[i].rise)
-		floors[i] = floor
-	}
-	_ = base
-	last := rises[len(rises)-1]
-	if !now.Hops[last.i].Dest || floors[len(floors)-1] < opt.LatencyStep {
-		return nil, 0
-	}
-	for i := range rises {
-		if floors[i] >= opt.LatencyStep {
-			from := ""
-			if i > 0 {
-				from = now.Hops[rises[i-1].i].Addr
-			}
-			w := &window{ttls: map[int]*wTTL{}}
-			p := placeOf(now.Hops, rises[i].i, from, w)
-			return p, floors[i]
-		}
-	}
-	return nil, 0
-}
-
 // judgeTarget judges one target from each vantage's newest steady
 // stretch of probes, without memory of earlier evaluations.
 func judgeTarget(target string, hs []PathHistory, provider string, opt PathOptions) PathVerdict {
@@ -1078,6 +1189,7 @@ func judgeTarget(target string, hs []PathHistory, provider string, opt PathOptio
 	v.Provider = provider
 	v.Persistent = v.Confident
 	judgeLatency(&v, hs, opt)
+	v.LatencyPersistent = v.LatencyConfident
 	v.Text = verdictText(&v)
 	return v
 }
@@ -1120,52 +1232,6 @@ func alignStarts(hs []PathHistory, opt PathOptions) []int {
 		}
 	}
 	return starts
-}
-
-// judgeLatency compares each vantage's newest probes with its oldest:
-// a persisting rise of the median RTT, hop by hop.
-func judgeLatency(v *PathVerdict, hs []PathHistory, opt PathOptions) {
-	var lv []string
-	var lp *Place
-	var lrise time.Duration
-	for _, h := range hs {
-		n := len(h.Traces)
-		oldest := 0
-		for probes := 0; oldest < n && probes < opt.MinSample; oldest++ {
-			s, _ := probeCounts(&h.Traces[oldest])
-			probes += s
-		}
-		newest := n
-		for probes := 0; newest > oldest && probes < opt.MinSample; newest-- {
-			s, _ := probeCounts(&h.Traces[newest-1])
-			probes += s
-		}
-		if newest-oldest < oldest {
-			continue // the history is too short for a baseline apart from now
-		}
-		now := analyse(h.Vantage, merge(h.Traces, newest, n, opt), opt)
-		base := analyse(h.Vantage, merge(h.Traces, 0, oldest, opt), opt)
-		if p, r := latencyOnset(now, base, opt); p != nil {
-			for j := range v.Paths {
-				if v.Paths[j].Vantage == h.Vantage {
-					v.Paths[j].LatencyOnset, v.Paths[j].LatencyRise = p, r
-				}
-			}
-			lv = append(lv, h.Vantage)
-			if lp == nil || p.ToTTL < lp.ToTTL {
-				lp = p
-			}
-			lrise = max(lrise, r)
-		}
-	}
-	v.LatencyKind = VerdictNone
-	if len(lv) > 0 {
-		v.LatencyPlace, v.LatencyRise, v.LatencyVants = lp, lrise, lv
-		v.LatencyKind = VerdictLocal
-		if len(lv) >= 2 {
-			v.LatencyKind = VerdictShared
-		}
-	}
 }
 
 // samePlace reports whether two places are one seen with different
@@ -1217,13 +1283,20 @@ func verdictText(v *PathVerdict) string {
 			s += "; candidates: " + strings.Join(ls, "; ")
 		}
 	}
-	if v.LatencyKind == VerdictShared || v.LatencyKind == VerdictLocal {
-		s += fmt.Sprintf("; median RTT +%s from the %s (%s)", v.LatencyRise.Round(time.Millisecond), v.LatencyPlace.Label(), strings.Join(v.LatencyVants, ", "))
-	}
 	if v.Provider != "" && v.Kind != VerdictNone && v.Kind != VerdictInsufficient {
 		s += "; provider status " + v.Provider
 	}
 	return s
+}
+
+// latencyText tells a latency verdict in a sentence.
+func latencyText(v *PathVerdict) string {
+	rise := "raised"
+	if v.LatencyRise > 0 {
+		rise = "+" + v.LatencyRise.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("median RTT to %s %s from the %s, seen from %s, persisting to the target",
+		v.Target, rise, v.LatencyPlace.Label(), strings.Join(v.LatencyVants, ", "))
 }
 
 // PathFindings turns the snapshot's path histories into findings: one per
@@ -1257,6 +1330,9 @@ func pathVerdicts(snap *Snapshot, opt PathOptions) []PathVerdict {
 func FindingsFromVerdicts(vs []PathVerdict) []Finding {
 	var out []Finding
 	for _, v := range vs {
+		if f, ok := latencyFinding(&v); ok {
+			out = append(out, f)
+		}
 		if !v.Persistent {
 			continue
 		}
@@ -1321,6 +1397,37 @@ func segmentKey(p *Place) string {
 		}
 	}
 	return key
+}
+
+// latencyFinding is the finding of a persistent latency verdict.
+func latencyFinding(v *PathVerdict) (Finding, bool) {
+	if !v.LatencyPersistent || (v.LatencyKind != VerdictShared && v.LatencyKind != VerdictLocal) || v.LatencyPlace == nil {
+		return Finding{}, false
+	}
+	key := v.LatencyKey
+	if key == "" {
+		key = segmentKey(v.LatencyPlace)
+	}
+	f := Finding{
+		ID:       "path/" + v.Target + "/latency/" + key,
+		Rule:     "path",
+		Severity: sources.SevWarning,
+		Title:    latencyText(v),
+		Explanation: "The median round-trip time of the newest rounds against the rounds before them, hop by hop; " +
+			"the rise counts from the first hop where it persists to the target (a queue delays every probe that crosses it).",
+		Layer:   sources.LayerNetwork,
+		Node:    v.LatencyPlace.To,
+		Segment: key,
+	}
+	for _, p := range v.Paths {
+		kind, txt := EvContext, fmt.Sprintf("%s → %s: no lasting rise of the median RTT", p.Vantage, v.Target)
+		if p.LatencyOnset != nil {
+			kind = EvSuspect
+			txt = fmt.Sprintf("%s → %s: median RTT +%s from the %s", p.Vantage, v.Target, p.LatencyRise.Round(time.Millisecond), p.LatencyOnset.Label())
+		}
+		f.Evidence = append(f.Evidence, Evidence{Kind: kind, Layer: sources.LayerNetwork, Node: v.Target, Value: p.LatencyRise.Seconds(), Baseline: math.NaN(), Text: txt})
+	}
+	return f, true
 }
 
 func explain(v *PathVerdict) string {

@@ -68,17 +68,27 @@ func drawRound(r *rand.Rand, vantage string, hops []synthHop, at time.Time) sour
 		}
 		return true
 	}
+	rtt := func(k int) time.Duration {
+		d := hops[k].rtt + time.Duration(r.Float64()*float64(200*time.Microsecond))
+		for j := 0; j <= k; j++ {
+			if q := hops[j].queue; q > 0 {
+				d += q/2 + time.Duration(r.Float64()*float64(q))
+			}
+		}
+		return d
+	}
 	for k, sh := range hops {
 		h := sources.Hop{TTL: k + 1, Sent: 1, Loss: 1}
 		if alive(k) && r.Float64() >= sh.icmp {
-			h.Addr, h.ASN, h.Received, h.Loss, h.Min, h.Median = sh.addr, sh.asn, 1, 0, sh.rtt, sh.rtt
+			d := rtt(k)
+			h.Addr, h.ASN, h.Received, h.Loss, h.Min, h.Median = sh.addr, sh.asn, 1, 0, d, d
 		}
 		tr.Hops = append(tr.Hops, h)
 	}
 	e := sources.Hop{TTL: len(hops), Addr: tgt, Sent: 1, Loss: 1}
 	if alive(len(hops) - 1) {
-		last := hops[len(hops)-1].rtt
-		e.Received, e.Loss, e.Min, e.Median = 1, 0, last, last
+		d := rtt(len(hops) - 1)
+		e.Received, e.Loss, e.Min, e.Median = 1, 0, d, d
 	}
 	tr.EndToEnd = e
 	return tr
@@ -180,10 +190,15 @@ var pathCases = []struct {
 		h[1].icmp = 0.8
 		h[2].fwd = 0.2
 	}, func(v *PathVerdict) string {
-		notBlamed := append(v.RateLimited, v.Doubtful...)
-		if v.Kind != VerdictShared || v.Place == nil || v.Place.To != "10.3.0.2" ||
-			!contains(notBlamed, "10.2.1.1") || !contains(notBlamed, "10.2.2.1") || !contains(notBlamed, "10.2.3.1") {
-			return "want shared ending at the edge, the carrier rate limiting (or doubtful)"
+		if v.Kind != VerdictShared || v.Place == nil || v.Place.To != "10.3.0.2" {
+			return "want shared ending at the edge"
+		}
+		for _, p := range v.Paths {
+			for _, h := range p.Hops {
+				if p.Bad() && h.TTL == 2 && h.Addr != "" && !h.RateLimited && !h.Doubtful {
+					return "the carrier is not marked rate limiting (or doubtful) from " + p.Vantage
+				}
+			}
 		}
 		return ""
 	}},
@@ -295,6 +310,61 @@ func TestPathVerdictsReplayFromAnOpeningMidFault(t *testing.T) {
 	for _, c := range replay.Changes() {
 		if c.Kind == ChangeOpened {
 			t.Errorf("the replay opened %s again", c.Finding.ID)
+		}
+	}
+}
+
+// A queue on the link into the edge (latency only, no loss): a latency
+// finding naming the segment ending at the edge, for every vantage, soon
+// after the queue builds and steadily while it holds; no loss finding;
+// it closes within 35 rounds once the queue is gone.
+func TestQueueIsALatencyFindingThatHolds(t *testing.T) {
+	queue := func(v int, h []synthHop) { h[2].queue = 50 * time.Millisecond }
+	for seed := uint64(1); seed <= 10; seed++ {
+		hs := roundByRound(seed*31, phase{150, nil}, phase{100, queue}, phase{60, nil})
+		j := NewPathJudge(PathOptions{})
+		first, key, closed := -1, "", -1
+		for n := 120; n <= 310; n++ {
+			vs := j.Judge(upTo(hs, n))
+			v := &vs[0]
+			fs := FindingsFromVerdicts(vs)
+			var lat []Finding
+			for _, f := range fs {
+				if !strings.Contains(f.ID, "/latency/") {
+					t.Fatalf("seed %d round %d: a finding that is not latency: %s", seed, n, f.Title)
+				}
+				lat = append(lat, f)
+			}
+			switch {
+			case n <= 150:
+				if len(lat) > 0 {
+					t.Fatalf("seed %d round %d before the queue: %s", seed, n, lat[0].Title)
+				}
+			case n <= 250:
+				if first < 0 {
+					if len(lat) == 1 {
+						first, key = n-150, lat[0].ID
+						if v.LatencyKind != VerdictShared || len(v.LatencyVants) != 3 || v.LatencyPlace.To != "10.3.0.2" || v.LatencyRise < 30*time.Millisecond {
+							t.Fatalf("seed %d: %s", seed, lat[0].Title)
+						}
+					}
+					continue
+				}
+				if len(lat) != 1 || lat[0].ID != key {
+					t.Fatalf("seed %d round %d of the queue: findings %v, want only %s (%s)", seed, n-150, lat, key, latencyText(v))
+				}
+			default:
+				if closed < 0 && len(lat) == 0 {
+					closed = n - 250
+				}
+			}
+		}
+		t.Logf("seed %d: latency finding after %d rounds, closed %d rounds after the queue", seed, first, closed)
+		if first < 0 || first > 30 {
+			t.Errorf("seed %d: the latency finding came after %d rounds", seed, first)
+		}
+		if closed < 0 || closed > 35 {
+			t.Errorf("seed %d: the latency finding closed %d rounds after the queue went", seed, closed)
 		}
 	}
 }

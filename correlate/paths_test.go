@@ -17,6 +17,9 @@ type synthHop struct {
 	icmp float64 // loss of this hop's own answers only (rate limiting)
 	fwd  float64 // forwarding loss on entering this hop (persists downstream)
 	rtt  time.Duration
+	// queue is a delay on entering this hop (persists downstream), drawn
+	// between half and one and a half of it per probe
+	queue time.Duration
 }
 
 // synth draws traces of polls of `rounds` rounds each, hop by hop, with
@@ -229,9 +232,13 @@ func TestTriangulateMixed(t *testing.T) {
 func TestTriangulateLatencyUsesMedian(t *testing.T) {
 	paths := topo(nil)
 	for i := range paths {
-		// the newest two polls: +50 ms from e on (median and min), and a
-		// huge mean-only spike at c that must not matter
+		// the newest three polls: +50 ms from e on (median and min, the
+		// echoes too), and a huge mean-only spike at c that must not
+		// matter
 		for j := len(paths[i].Traces) - 3; j < len(paths[i].Traces); j++ {
+			e := &paths[i].Traces[j].EndToEnd
+			e.Median += 50 * time.Millisecond
+			e.Min += 50 * time.Millisecond
 			for k := range paths[i].Traces[j].Hops {
 				h := &paths[i].Traces[j].Hops[k]
 				if h.TTL >= 3 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,9 @@ func why(want func(v *correlate.PathVerdict) string, v *correlate.PathVerdict) s
 func logVerdict(t *testing.T, v *correlate.PathVerdict) {
 	t.Helper()
 	t.Logf("verdict %s: %s (confident %v, persistent %v, held %v)", v.Kind, v.Text, v.Confident, v.Persistent, v.Held)
+	if v.LatencyKind != correlate.VerdictNone && v.LatencyPlace != nil {
+		t.Logf("latency %s: %s (confident %v, persistent %v, held %v)", v.LatencyKind, v.LatencyPlace.Label(), v.LatencyConfident, v.LatencyPersistent, v.LatencyHeld)
+	}
 	for _, p := range v.Paths {
 		var hs []string
 		for _, h := range p.Hops {
@@ -196,6 +200,9 @@ func logVerdict(t *testing.T, v *correlate.PathVerdict) {
 				map[bool]string{true: " RL"}[h.RateLimited], map[bool]string{true: " doubt"}[h.Doubtful], map[bool]string{true: " ←"}[h.Onset]))
 		}
 		t.Logf("  %s e2e %.0f%% of %d since %s: %s", p.Vantage, p.Loss*100, p.Sent, p.Since.Format("15:04:05.0"), strings.Join(hs, "  "))
+		if p.LatencyOnset != nil {
+			t.Logf("  %s median RTT +%s from the %s", p.Vantage, p.LatencyRise, p.LatencyOnset.Label())
+		}
 	}
 }
 
@@ -313,6 +320,52 @@ func TestCleanPathsStayClean(t *testing.T) {
 	sc.holds(t, false, func(v *correlate.PathVerdict) string {
 		if v.Kind != correlate.VerdictNone {
 			return "want none, got " + string(v.Kind)
+		}
+		return ""
+	})
+}
+
+// load sends UDP from namespace n to the target at bytesPerSec for d,
+// in the background: a bounded flow that fills a shaped queue.
+func (tb *testbed) load(n string, bytesPerSec int, d time.Duration) {
+	tb.t.Helper()
+	need(tb.t, "python3")
+	prog := `import socket,sys,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+end=time.time()+float(sys.argv[1]);rate=float(sys.argv[2]);b=b'x'*1200;n=0;t0=time.time()
+while time.time()<end:
+  s.sendto(b,(sys.argv[3],9));n+=1
+  w=t0+n*1200/rate-time.time()
+  if w>0:time.sleep(w)`
+	cmd := exec.Command("ip", "netns", "exec", tb.ns(n), "python3", "-c", prog, fmt.Sprint(d.Seconds()), fmt.Sprint(bytesPerSec), target)
+	if err := cmd.Start(); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+// TestQueueIntoTheEdgeIsALatencyFinding: a shaped queue on the carrier's
+// link into the edge, filled by a bounded flow from v1 (latency, no loss
+// worth the name): a latency finding naming the segment ending at the
+// edge, for all three vantages, steadily.
+func TestQueueIntoTheEdgeIsALatencyFinding(t *testing.T) {
+	t.Parallel()
+	tb := newTestbedNamed(t, "lq")
+	bin := probeBinary(t)
+	sc := tb.judge(bin, verdictClean, func() {
+		tb.x("c", "tc", "qdisc", "add", "dev", "ife", "root", "tbf", "rate", "4mbit", "burst", "5kb", "latency", "50ms")
+		tb.load("v1", 6_000_000/8, verdictFaulty+5*time.Second)
+	}, verdictFaulty)
+	sc.holds(t, true, func(v *correlate.PathVerdict) string {
+		switch {
+		case !v.LatencyPersistent || v.LatencyKind != correlate.VerdictShared:
+			return fmt.Sprintf("want a shared latency verdict, got %s (persistent %v)", v.LatencyKind, v.LatencyPersistent)
+		case len(v.LatencyVants) != 3:
+			return fmt.Sprintf("want all three vantages, got %v", v.LatencyVants)
+		case v.LatencyPlace == nil || v.LatencyPlace.To != "10.3.0.2":
+			return fmt.Sprintf("want the segment ending at the edge, got %+v", v.LatencyPlace)
+		case v.LatencyRise < 10*time.Millisecond:
+			return fmt.Sprintf("a rise of %s", v.LatencyRise)
 		}
 		return ""
 	})
