@@ -225,7 +225,7 @@ type vspec struct {
 
 func (tb *testbed) yaml(bin string, vs ...vspec) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "targets: [%s]\ninterval: 100ms\nasn_overrides:\n  \"10.2.0.0/16\": \"AS65002 carrier\"\n  \"10.3.0.0/24\": \"AS65002 carrier\"\n  \"10.4.0.0/24\": \"AS65004 provider\"\n  \"10.1.1.0/24\": \"AS65101 dc1\"\n  \"10.1.2.0/24\": \"AS65102 home\"\n  \"10.1.3.0/24\": \"AS65103 chicago\"\nreverse_dns: false\nvantages:\n", target)
+	fmt.Fprintf(&b, "targets: [%s]\nprobe_interval: 100ms\nasn_overrides:\n  \"10.2.0.0/16\": \"AS65002 carrier\"\n  \"10.3.0.0/24\": \"AS65002 carrier\"\n  \"10.4.0.0/24\": \"AS65004 provider\"\n  \"10.1.1.0/24\": \"AS65101 dc1\"\n  \"10.1.2.0/24\": \"AS65102 home\"\n  \"10.1.3.0/24\": \"AS65103 chicago\"\nreverse_dns: false\nvantages:\n", target)
 	for _, v := range vs {
 		typ := v.typ
 		if typ == "" {

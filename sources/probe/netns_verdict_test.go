@@ -17,7 +17,7 @@ import (
 // The table of issue 14, end to end: the testbed probed from three
 // vantage points through the exec backend, the probe source polled as
 // often as it probes (one round or so per trace, as a config with
-// `interval: 1s` does), every batch stepped through a correlate.Session
+// `interval: 1s` and `probe_interval: 1s` do), every batch stepped through a correlate.Session
 // as live, record, replay and check do. Each case runs a clean phase, then
 // the fault, and asks the session's own verdicts and findings for the
 // right answer, once and then at every evaluation until the end.
@@ -56,7 +56,7 @@ const probeEvery = 200 * time.Millisecond
 func (tb *testbed) judge(bin string, clean time.Duration, fault func(), faulty time.Duration) *scenario {
 	t := tb.t
 	t.Helper()
-	yaml := strings.Replace(tb.yaml(bin, three()...), "interval: 100ms", "interval: "+probeEvery.String(), 1)
+	yaml := strings.Replace(tb.yaml(bin, three()...), "probe_interval: 100ms", "probe_interval: "+probeEvery.String(), 1)
 	opts, err := config.OptionsFromYAML("test.yaml", yaml)
 	if err != nil {
 		t.Fatal(err)

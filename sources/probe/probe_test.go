@@ -245,8 +245,9 @@ func TestSilentLastHopsDoNotShortenThePath(t *testing.T) {
 func TestOptionsValidation(t *testing.T) {
 	k, _ := sources.Lookup("probe")
 	for _, bad := range []string{
-		"interval: 1s",
-		"targets: [a]\ninterval: 10ms",
+		"probe_interval: 1s",
+		"targets: [a]\nprobe_interval: 10ms",
+		"targets: [a]\nprobe_timeout: 1h",
 		"targets: [a]\nvantages: [{name: x, type: ftp}]",
 		"targets: [a]\nvantages: [{name: x, type: agent}]",
 		"targets: ['a; rm -rf /']",
@@ -451,5 +452,45 @@ func TestExecVantageDiesOrLies(t *testing.T) {
 		if perr == nil || !strings.Contains(perr.Error(), c.want) {
 			t.Errorf("%s: want an error with %q, got %v", c.script, c.want, perr)
 		}
+	}
+}
+
+// The probe rate and timeout of the source reach every exec vantage on
+// its command line, and no argument is empty: ssh joins its arguments
+// with spaces, and an empty --backend took the first target for the
+// backend on the far side.
+func TestExecVantageGetsTheProbeRateAndNoEmptyArgument(t *testing.T) {
+	k, _ := sources.Lookup("probe")
+	for _, c := range []struct{ yaml, backend string }{
+		{"targets: [10.4.0.2, 10.4.0.3]\nprobe_interval: 250ms\nprobe_timeout: 200ms\nvantages: [{name: b, type: exec, command: ssh -o BatchMode=yes bastion}]", ""},
+		{"targets: [10.4.0.2]\nprobe_interval: 2s\nvantages: [{name: b, type: exec, command: ssh bastion, backend: udp}]", "udp"},
+	} {
+		o, err := config.OptionsFromYAML("t.yaml", c.yaml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := k.New(sources.Env{Name: "paths"}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := src.(*Source)
+		args := s.execArgs(&vantage{opt: s.opt.Vantages[0]})
+		line := strings.Join(args, " ")
+		for _, a := range args {
+			if strings.TrimSpace(a) == "" {
+				t.Fatalf("an empty argument in %q", args)
+			}
+		}
+		want := "--interval " + s.opt.Interval.String()
+		if !strings.Contains(line, want) || !strings.Contains(line, "--timeout ") {
+			t.Fatalf("%q lacks %q or a timeout", line, want)
+		}
+		if got := strings.Contains(line, "--backend"); got != (c.backend != "") || (got && !strings.Contains(line, "--backend "+c.backend)) {
+			t.Fatalf("%q: backend %q", line, c.backend)
+		}
+		if !strings.HasSuffix(line, strings.Join(s.opt.Targets, " ")) {
+			t.Fatalf("%q must end with the targets", line)
+		}
+		t.Logf("%s", line)
 	}
 }
