@@ -35,6 +35,7 @@ type Engine struct {
 	ranker *Ranker
 	state  *ruleState
 	paths  []PathVerdict // of the last evaluation
+	judge  *PathJudge    // remembers the open path verdicts
 }
 
 // NewEngine makes an engine.
@@ -43,7 +44,7 @@ func NewEngine(opt EngineOptions) *Engine {
 		opt.ResolveAfter = 30 * time.Second
 	}
 	return &Engine{opt: opt, active: map[string]*Finding{}, absent: map[string]time.Time{},
-		ranker: NewRanker(opt.Rank), state: newRuleState()}
+		ranker: NewRanker(opt.Rank), state: newRuleState(), judge: NewPathJudge(PathOptions{})}
 }
 
 // maxClosed bounds the resolved findings the engine remembers.
@@ -77,7 +78,7 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 	now := snap.Now
 	current := detect(snap, e.ranker, e.state, e.opt.Rules)
 	if e.opt.Paths {
-		e.paths = PathVerdicts(snap)
+		e.paths = e.judge.Judge(snap)
 		current = append(current, FindingsFromVerdicts(e.paths)...)
 		SortFindings(current)
 	}

@@ -13,17 +13,27 @@ import (
 // Path triangulation: from the traces of several vantage points to one
 // target, name the place to blame (or none). The rules, from
 // path-probes.md §3:
-//   - only loss that persists to the destination counts: the floor
-//     F_k = min(loss_j, j ≥ k), with the destination's loss taken from its
-//     end-to-end probes (ICMP echo or TCP), never from UDP port-unreachable;
-//   - a hop whose own loss is well above its floor only rate-limits ICMP:
-//     it is shown as such and never blamed;
+//   - each vantage is judged on the newest stretch of its probes in which
+//     the end-to-end loss held steady (paths_window.go), so a fault is
+//     judged on its own probes as soon as they are enough;
+//   - a path is bad when its end-to-end loss (ICMP echo or TCP, never UDP
+//     port-unreachable) is too many lost probes for a clean path (exact
+//     binomial tail), good when it shows no sign of loss, and undecided in
+//     between: no verdict is confident while a path is undecided;
+//   - only loss that persists to the destination counts: the floor, a
+//     fit of the loss non-decreasing along the path (neighbours that
+//     differ by chance pooled), with the destination's loss from its
+//     end-to-end probes;
+//   - a hop whose own loss is well above the loss persisting past it only
+//     rate-limits ICMP: it is shown as such and never blamed; one that is
+//     merely doubtful cannot end a segment either;
 //   - the onset is a segment (last clean hop, first hop answering
 //     reliably after the rise], matched across vantages by address, rDNS
 //     router token and successor hop;
 //   - a good path crossing a place clears it;
-//   - steps are judged by a two-proportion z-test with a minimum sample;
-//   - a finding needs the same verdict in 2 of the last 3 windows.
+//   - an open verdict holds until a confident one replaces it
+//     (PathJudge, paths_judge.go): findings do not close and reopen
+//     while the fault holds.
 
 // VerdictKind is the outcome of triangulating one target.
 type VerdictKind string
@@ -37,47 +47,101 @@ const (
 	VerdictInsufficient VerdictKind = "insufficient" // not enough probes yet
 )
 
+// DefaultPathMinSample is the end-to-end probes a vantage needs since its
+// loss last changed before it counts in a verdict: at the default rate
+// of one round a second, a verdict takes about 20 to 30 seconds.
+const DefaultPathMinSample = 20
+
 // PathOptions tune triangulation.
 type PathOptions struct {
-	// MinSample is the probes a window needs per vantage (default 50).
+	// MinSample is the end-to-end probes a vantage's stretch needs
+	// before it counts in a verdict (default 20).
 	MinSample int
-	// Z is the z-score a step needs (default 3).
+	// Z is the one-sided z a path's loss needs against Tolerance to be
+	// bad (default 3.5; the stretch it is judged on begins at a change
+	// the sequential test found, so chance alone rarely gets there).
 	Z float64
+	// GoodZ is the z below which a path shows no sign of loss (default
+	// 2); between GoodZ and Z a path is undecided.
+	GoodZ float64
+	// Tolerance is the loss a clean path may have (default 0.01).
+	Tolerance float64
 	// MinStep is the smallest loss step that counts (default 0.05).
 	MinStep float64
 	// LatencyStep is the smallest persisting RTT rise that counts
-	// (default 10ms).
+	// (default 10ms; more when the RTT was noisier before).
 	LatencyStep time.Duration
-	// Windows is how many windows persistence looks at (default 3);
-	// a verdict needs to hold in Windows-1 of them.
-	Windows int
+	// LatencyRounds is the rounds a rise must last to count (default
+	// 10), LatencyBase the rounds it is measured against (default 120).
+	LatencyRounds int
+	LatencyBase   int
 	// RateLimitZ is the z-score a hop's own loss needs above the loss
-	// that persists past it to be read as ICMP rate limiting (default 4:
-	// real rate limiting is a gross excess, and the floor is a minimum
-	// of noisy estimates, so z 3 marks a lossy hop now and then by chance
-	// and moves the blame downstream).
+	// that persists past it to be read as ICMP rate limiting (default 3.5:
+	// real rate limiting is a gross excess; a lossy hop reads a little
+	// high now and then by chance).
 	RateLimitZ float64
+	// OnsetZ is the z by which the persisting loss at an onset must
+	// stand above the hop before it to start the segment there (default
+	// 3).
+	OnsetZ float64
+	// DoubtZ is the z above which a hop's own answers are too lossy to
+	// end a blamed segment, though not yet rate limiting (default 2).
+	DoubtZ float64
+	// SplitZ is the likelihood-ratio z at which a vantage's end-to-end
+	// loss is taken to have changed (default 4), MinSplit the probes
+	// needed on either side (default 8).
+	SplitZ   float64
+	MinSplit int
+	// RecentZ is the z above which a path's newest MinSample probes show
+	// loss, so the path is not good though its stretch is (default 3).
+	RecentZ float64
+	// RiseStep is the rise of the loss the sequential test looks for
+	// (default 0.15), RiseH the evidence it needs (default 8).
+	RiseStep float64
+	RiseH    float64
+	// SwitchRounds is how many probe rounds a confident verdict that
+	// differs from the open one must hold before it replaces it (default
+	// 10), CloseRounds the same for every path clean (default 20):
+	// hysteresis against lucky streaks of probes.
+	SwitchRounds int
+	CloseRounds  int
+	// MaxProbes bounds the end-to-end probes of one vantage judged at
+	// once (default 300).
+	MaxProbes int
 }
 
 func (o *PathOptions) defaults() {
-	if o.MinSample <= 0 {
-		o.MinSample = 50
+	def := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if o.Z <= 0 {
-		o.Z = 3
+	defi := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if o.MinStep <= 0 {
-		o.MinStep = 0.05
-	}
+	defi(&o.MinSample, DefaultPathMinSample)
+	def(&o.Z, 3.5)
+	def(&o.GoodZ, 2)
+	def(&o.Tolerance, 0.01)
+	def(&o.MinStep, 0.05)
+	def(&o.RateLimitZ, 3.5)
+	def(&o.DoubtZ, 2)
+	def(&o.OnsetZ, 3)
+	def(&o.SplitZ, 4)
+	defi(&o.MinSplit, 8)
+	def(&o.RiseStep, 0.15)
+	def(&o.RecentZ, 3)
+	def(&o.RiseH, 8)
+	defi(&o.MaxProbes, 300)
+	defi(&o.SwitchRounds, 10)
+	defi(&o.CloseRounds, 20)
 	if o.LatencyStep <= 0 {
 		o.LatencyStep = 10 * time.Millisecond
 	}
-	if o.Windows <= 0 {
-		o.Windows = 3
-	}
-	if o.RateLimitZ <= 0 {
-		o.RateLimitZ = 4
-	}
+	defi(&o.LatencyRounds, 10)
+	defi(&o.LatencyBase, 120)
 }
 
 // Place is a segment of a path: the part between From (the last clean hop,
@@ -98,6 +162,8 @@ type Place struct {
 	// SegKeys are the keys of every hop of the segment: paths whose
 	// segments overlap are one place seen with different precision.
 	SegKeys []string
+	// FromKeys are the keys of the hop the segment starts after.
+	FromKeys []string
 }
 
 // Label describes the place in a few words.
@@ -121,40 +187,62 @@ func (p Place) Label() string {
 	return b.String()
 }
 
-// VantagePath is one vantage's view of a target in the newest window.
+// VantagePath is one vantage's view of a target over the newest stretch
+// of its probes in which the end-to-end loss held steady.
 type VantagePath struct {
 	Vantage string
-	Sent    int     // end-to-end probes in the window
+	Sent    int     // end-to-end probes in the stretch
 	Loss    float64 // end-to-end loss
-	Good    bool
-	Enough  bool // the window reached the minimum sample
-	Onset   *Place
+	// Good: no sign of loss. A path neither Good nor Undecided is bad.
+	Good      bool
+	Undecided bool
+	Enough    bool // the stretch reached the minimum sample
+	// Since is when the stretch began (the oldest trace judged).
+	Since time.Time
+	Onset *Place
+	// OnsetSure: the rise of the persisting loss at the onset is
+	// significant against the hops before it.
+	OnsetSure bool
 	// Rise is the persisting loss at the onset.
 	Rise float64
-	// LatencyOnset is where a persisting RTT rise against the oldest
-	// window starts (nil when none).
+	// LatencyOnset is where a persisting RTT rise against the stretch
+	// before starts (nil when none).
 	LatencyOnset *Place
 	LatencyRise  time.Duration
 	Hops         []PathHop
 	SourceASN    int
+
+	// the path judged on the probes since another vantage's newest
+	// change, when its stretch began before and is good
+	aligned *VantagePath
 }
+
+// Bad reports whether the path's loss is decided to be a fault.
+func (p *VantagePath) Bad() bool { return !p.Good && !p.Undecided }
 
 // PathHop is one TTL of a vantage's path in a window.
 type PathHop struct {
-	TTL         int
-	Addr        string // the most frequent responder
-	Others      []string
-	Name        string
-	ASN         int
-	Sent        int
-	Received    int
-	Loss        float64
-	Floor       float64 // loss persisting from here to the destination
-	MinRTT      time.Duration
-	MedianRTT   time.Duration
+	TTL      int
+	Addr     string // the most frequent responder
+	Others   []string
+	Name     string
+	ASN      int
+	Sent     int
+	Received int
+	Loss     float64
+	// Floor is the loss persisting from here to the destination.
+	Floor     float64
+	MinRTT    time.Duration
+	MedianRTT time.Duration
+	// RateLimited: its own loss is well above the loss persisting past
+	// it; it only rate-limits ICMP and is never blamed. Doubtful: above
+	// it, though not clearly; it cannot end a blamed segment either.
 	RateLimited bool
+	Doubtful    bool
 	Onset       bool // the blamed segment ends here
 	Dest        bool
+
+	floorN int // the probes behind Floor
 }
 
 // PathVerdict is the triangulated state of one target.
@@ -168,17 +256,39 @@ type PathVerdict struct {
 	Exonerated bool     // local: a good path crosses the place → return path suspect
 	LossMin    float64
 	LossMax    float64
-	// Latency: a persisting RTT rise against the oldest window.
-	LatencyKind  VerdictKind
-	LatencyPlace *Place
-	LatencyRise  time.Duration
-	LatencyVants []string
-	RateLimited  []string // hops that only rate-limit ICMP (never blamed)
-	Windows      int      // windows evaluated
-	Persistent   bool     // same verdict in enough windows for a finding
-	Provider     string   // "green", "red: <title>" or "" when unknown
-	Paths        []VantagePath
-	Text         string
+	// Latency: a persisting rise of the median RTT against the stretch
+	// before, told apart from loss (a queue delays without dropping).
+	// LatencyKind is none, local or shared; the rest as for loss.
+	LatencyKind       VerdictKind
+	LatencyPlace      *Place
+	LatencyRise       time.Duration
+	LatencyVants      []string
+	LatencyConfident  bool
+	LatencyPersistent bool
+	LatencyHeld       bool
+	LatencyKey        string
+	LatencySince      time.Time
+	RateLimited       []string // hops that only rate-limit ICMP (never blamed)
+	// Doubtful are hops whose own loss is above what persists past
+	// them, not yet clearly: not blamed either (the segment passes them).
+	Doubtful []string
+	// Probes is the fewest end-to-end probes behind a vantage counted
+	// in the verdict.
+	Probes int
+	// Confident: every path is decided, every onset sure; this
+	// evaluation alone would open (or close) a finding.
+	Confident bool
+	// Persistent: the verdict is confident, or an earlier confident one
+	// holds (Held) because nothing confident replaced it yet.
+	Persistent bool
+	Held       bool
+	// Since is when the verdict was first reached (held verdicts keep
+	// it); Key names its place steadily while it holds.
+	Since    time.Time
+	Key      string
+	Provider string // "green", "red: <title>" or "" when unknown
+	Paths    []VantagePath
+	Text     string
 }
 
 // Triangulate judges every target of the path histories with the default
@@ -227,157 +337,117 @@ func providerStatus(evs []sources.Event) string {
 	return ""
 }
 
-// window is the merged statistics of consecutive traces of one vantage.
-type window struct {
-	ttls    map[int]*wTTL
-	maxTTL  int
-	dist    int // TTL where the target answered (0 = never)
-	e2eSent int
-	e2eRecv int
-	e2eMed  []time.Duration
-	e2eMin  time.Duration
-	rounds  int
-	addr    string
-}
-
-type wTTL struct {
-	sent  int
-	resp  map[string]int
-	names map[string]string
-	asn   map[string]int
-	asnm  map[string]string
-	mins  []time.Duration
-	meds  []time.Duration
-	limit bool
-}
-
-// windows splits a history into windows of at least MinSample end-to-end
-// probes, newest first.
-func windows(h PathHistory, opt PathOptions, max int) []*window {
-	var out []*window
-	var cur *window
-	for i := len(h.Traces) - 1; i >= 0 && len(out) < max; i-- {
-		tr := &h.Traces[i]
-		if cur == nil {
-			cur = &window{ttls: map[int]*wTTL{}}
-		}
-		cur.add(tr)
-		if cur.samples() >= opt.MinSample {
-			out = append(out, cur)
-			cur = nil
-		}
-	}
-	if cur != nil && len(out) < max {
-		out = append(out, cur) // an incomplete oldest window
-	}
-	return out
-}
-
-func (w *window) samples() int {
-	if w.e2eSent > 0 {
-		return w.e2eSent
-	}
-	return w.rounds
-}
-
-func (w *window) add(tr *sources.PathTrace) {
-	w.rounds += tr.Rounds
-	if tr.Addr != "" {
-		w.addr = tr.Addr
-	}
-	seenTTL := map[int]bool{}
-	for _, h := range tr.Hops {
-		t := w.ttls[h.TTL]
-		if t == nil {
-			t = &wTTL{resp: map[string]int{}, names: map[string]string{}, asn: map[string]int{}, asnm: map[string]string{}}
-			w.ttls[h.TTL] = t
-		}
-		if !seenTTL[h.TTL] {
-			t.sent += h.Sent
-			seenTTL[h.TTL] = true
-		}
-		if h.RateLimited {
-			t.limit = true
-		}
-		if h.Addr != "" && h.Received > 0 {
-			t.resp[h.Addr] += h.Received
-			if h.Name != "" {
-				t.names[h.Addr] = h.Name
-			}
-			if h.ASN != 0 {
-				t.asn[h.Addr], t.asnm[h.Addr] = h.ASN, h.ASName
-			}
-			t.mins = append(t.mins, h.Min)
-			t.meds = append(t.meds, h.Median)
-		}
-		w.maxTTL = max(w.maxTTL, h.TTL)
-	}
-	if tr.Reached && len(tr.Hops) > 0 {
-		last := tr.Hops[len(tr.Hops)-1].TTL
-		if tr.EndToEnd.TTL > 0 {
-			last = tr.EndToEnd.TTL
-		}
-		if w.dist == 0 || last < w.dist {
-			w.dist = last
-		}
-	}
-	e := tr.EndToEnd
-	w.e2eSent += e.Sent
-	w.e2eRecv += e.Received
-	if e.Received > 0 {
-		w.e2eMed = append(w.e2eMed, e.Median)
-		if w.e2eMin == 0 || e.Min < w.e2eMin {
-			w.e2eMin = e.Min
-		}
-	}
-}
-
-func medianDur(v []time.Duration) time.Duration {
-	if len(v) == 0 {
-		return 0
-	}
-	c := append([]time.Duration(nil), v...)
-	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
-	return c[len(c)/2]
-}
-
-func minDur(v []time.Duration) time.Duration {
-	m := time.Duration(0)
-	for i, d := range v {
-		if i == 0 || d < m {
-			m = d
-		}
-	}
-	return m
-}
-
-// zTwo is the two-proportion z statistic of p1 (n1) above p2 (n2).
-func zTwo(p1 float64, n1 int, p2 float64, n2 int) float64 {
-	if n1 <= 0 || n2 <= 0 {
-		return 0
-	}
-	p := (p1*float64(n1) + p2*float64(n2)) / float64(n1+n2)
-	se := math.Sqrt(p * (1 - p) * (1/float64(n1) + 1/float64(n2)))
-	if se == 0 {
-		if p1 > p2 {
-			return math.Inf(1)
-		}
-		return 0
-	}
-	return (p1 - p2) / se
-}
-
-func (o *PathOptions) above(p1 float64, n1 int, p2 float64, n2 int) bool {
-	return p1-p2 >= o.MinStep && zTwo(p1, n1, p2, n2) >= o.Z
-}
-
-// analyse turns one window into a vantage path: hops, floor, onset.
+// analyse turns one window into a vantage path: hops, its state (good,
+// undecided, bad), the floor, the onset.
 func analyse(vantage string, w *window, opt PathOptions) VantagePath {
-	vp := VantagePath{Vantage: vantage, Sent: w.e2eSent}
+	vp := VantagePath{Vantage: vantage, Sent: w.e2eSent, Since: w.since}
+	vp.Hops = w.hops()
+	for _, h := range vp.Hops {
+		if h.ASN != 0 {
+			vp.SourceASN = h.ASN
+			break
+		}
+	}
+	// destination loss: end-to-end probes; never reached = 100 %
+	switch {
+	case w.e2eSent > 0:
+		vp.Loss = 1 - float64(w.e2eRecv)/float64(w.e2eSent)
+	case w.dist == 0:
+		vp.Loss, vp.Sent = 1, w.rounds
+	}
+	vp.Enough = vp.Sent >= opt.MinSample
+	n := max(vp.Sent, 1)
+	lost := int(math.Round(vp.Loss * float64(n)))
+	z := binomUpperZ(lost, n, opt.Tolerance)
+	switch {
+	case w.dist == 0 && vp.Sent > 0 && vp.Loss == 1:
+		// never reached, nothing came back
+	case vp.Loss < opt.Tolerance+opt.MinStep || z < opt.GoodZ:
+		// good, unless its newest probes show loss that the stretch
+		// does not yet (a fault too young to be told from the past)
+		vp.Good = !w.recentLoss(opt)
+		vp.Undecided = !vp.Good
+	case z < opt.Z:
+		vp.Undecided = true
+	case w.recentDrop(vp.Loss, vp.Sent, opt):
+		// bad, but its newest probes lost clearly less: perhaps the
+		// fault is over and the stretch has not ended yet
+		vp.Undecided = true
+	}
+	fitFloors(vp.Hops, lost, n, w.dist > 0, opt)
+	if !vp.Good {
+		vp.onset(w, opt)
+	}
+	return vp
+}
+
+// pathState is what end-to-end loss of lost out of sent says: good (no
+// sign of loss), bad, or undecided between.
+func pathState(lost, sent int, opt PathOptions) (good, bad bool) {
+	loss := float64(lost) / float64(max(sent, 1))
+	z := binomUpperZ(lost, max(sent, 1), opt.Tolerance)
+	return loss < opt.Tolerance+opt.MinStep || z < opt.GoodZ, loss >= opt.Tolerance+opt.MinStep && z >= opt.Z
+}
+
+// alignTo checks a path against the probes since another vantage's
+// newest change, when its own stretch began before. If those probes
+// are enough and say otherwise than its stretch (a fault, or the end of
+// one, that this path has not told from its own past yet), the path is
+// judged on them instead; if they are too few, a path is undecided
+// unless they agree with it.
+func (vp VantagePath) alignTo(vantage string, trs []sources.PathTrace, since time.Time, opt PathOptions) VantagePath {
+	from := sort.Search(len(trs), func(i int) bool { return !trs[i].At.Before(since) })
+	sent, lost := countProbes(trs[from:])
+	good, bad := pathState(lost, sent, opt)
+	if sent >= opt.MinSample && good && float64(lost)/float64(sent) >= opt.Tolerance+opt.MinStep {
+		good = false // clean by the test, not by the count
+	}
+	agree := good == vp.Good && bad == vp.Bad()
+	if sent >= opt.MinSample && !agree {
+		return analyse(vantage, merge(trs, from, len(trs), opt), opt)
+	}
+	switch {
+	case agree && vp.Good && sent > 0:
+		a := analyse(vantage, merge(trs, from, len(trs), opt), opt)
+		vp.aligned = &a
+	case agree:
+	case vp.Good:
+		// too few probes since to tell that this path is still clean
+		vp.Good, vp.Undecided = false, true
+	case vp.Bad() && zTwo(vp.Loss, vp.Sent, float64(lost)/float64(max(sent, 1)), max(sent, 1)) >= opt.GoodZ:
+		// the loss fell since: perhaps the fault is over
+		vp.Undecided = true
+	}
+	return vp
+}
+
+// recentDrop reports whether the window's newest probes lost clearly
+// less than the whole (loss over sent).
+func (w *window) recentDrop(loss float64, sent int, opt PathOptions) bool {
+	if w.recentSent == 0 || w.recentSent >= sent {
+		return false
+	}
+	recent := float64(w.recentLost) / float64(w.recentSent)
+	return loss-recent >= opt.MinStep && zTwo(loss, sent, recent, w.recentSent) >= opt.GoodZ
+}
+
+// recentLoss reports whether the window's newest probes show loss.
+func (w *window) recentLoss(opt PathOptions) bool {
+	if w.recentSent == 0 {
+		return false
+	}
+	loss := float64(w.recentLost) / float64(w.recentSent)
+	return loss >= opt.Tolerance+opt.MinStep && binomUpperZ(w.recentLost, w.recentSent, opt.Tolerance) >= opt.RecentZ
+}
+
+// hops are the window's TTLs up to the target as path hops, the
+// destination's loss taken from its end-to-end probes.
+func (w *window) hops() []PathHop {
 	end := w.maxTTL
 	if w.dist > 0 {
 		end = w.dist
 	}
+	var out []PathHop
 	for ttl := 1; ttl <= end; ttl++ {
 		t := w.ttls[ttl]
 		if t == nil {
@@ -405,121 +475,248 @@ func analyse(vantage string, w *window, opt PathOptions) VantagePath {
 		}
 		h.MinRTT, h.MedianRTT = minDur(t.mins), medianDur(t.meds)
 		if h.Dest && w.e2eSent > 0 {
-			// the destination's loss comes from its end-to-end probes
 			h.Sent, h.Received = w.e2eSent, w.e2eRecv
 			h.Loss = 1 - float64(w.e2eRecv)/float64(w.e2eSent)
 		}
-		vp.Hops = append(vp.Hops, h)
+		out = append(out, h)
 	}
-	for _, h := range vp.Hops {
-		if h.ASN != 0 {
-			vp.SourceASN = h.ASN
-			break
-		}
-	}
-	// destination loss: end-to-end probes; never reached = 100 %
-	switch {
-	case w.e2eSent > 0:
-		vp.Loss = 1 - float64(w.e2eRecv)/float64(w.e2eSent)
-	case w.dist == 0:
-		vp.Loss, vp.Sent = 1, w.rounds
-	}
-	vp.Enough = vp.Sent >= opt.MinSample
-	n := max(vp.Sent, 1)
-	vp.Good = w.dist > 0 && !opt.above(vp.Loss, n, 0, n)
+	return out
+}
 
-	// floor: loss persisting to the destination; silent hops are unknown
-	floor, floorN := vp.Loss, n
-	if w.dist == 0 {
-		floor = 1
+// lossBlock is a run of hops whose loss the floor pools.
+type lossBlock struct {
+	lost, sent int
+	members    []int
+}
+
+func (b *lossBlock) mean() float64 { return float64(b.lost) / float64(max(b.sent, 1)) }
+
+// fitFloors sets each hop's Floor, the loss persisting from it to the
+// destination: from the destination back, a fit of the loss that never
+// falls along the path, pooling neighbours whose order is only chance
+// (pool adjacent violators), so a floor is not the luckiest of several
+// noisy estimates. A hop whose own loss is well above the pooled loss
+// past it is left out: RateLimited when clearly so, Doubtful when not
+// quite. Silent hops are unknown, not 100 %: they take the floor past
+// them. destLost/destSent are the end-to-end probes; without a reached
+// destination the loss past the last hop is total.
+func fitFloors(hops []PathHop, destLost, destSent int, reached bool, opt PathOptions) {
+	var stack []lossBlock // stack[0] nearest the destination
+	if !reached {
+		stack = append(stack, lossBlock{lost: max(destSent, 1), sent: max(destSent, 1)})
 	}
-	for i := len(vp.Hops) - 1; i >= 0; i-- {
-		h := &vp.Hops[i]
-		if h.Received > 0 || h.Dest {
-			if h.Loss < floor {
-				floor, floorN = h.Loss, max(h.Sent, 1)
-			}
-		}
-		h.Floor = floor
-		_ = floorN
-	}
-	for i := range vp.Hops {
-		h := &vp.Hops[i]
-		if n := max(h.Sent, 1); h.Received > 0 && !h.Dest && h.Loss-h.Floor >= opt.MinStep && zTwo(h.Loss, n, h.Floor, n) >= opt.RateLimitZ {
-			h.RateLimited = true
-		}
-	}
-	if vp.Good {
-		return vp
-	}
-	// onset: the path is bad (its end-to-end loss passed the z-test); the
-	// onset is the first hop where the persisting loss is significant or
-	// already most of the path's loss. The z-test alone would move the
-	// onset downstream whenever sampling noise pulls one floor low (the
-	// floor is a minimum of noisy estimates).
-	k := -1
-	need := math.Max(opt.MinStep, 0.5*vp.Loss)
-	for i, h := range vp.Hops {
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := &hops[i]
 		if h.Received == 0 && !h.Dest {
 			continue
 		}
-		if h.Floor >= need || opt.above(h.Floor, max(h.Sent, 1), 0, max(h.Sent, 1)) {
-			k = i
-			break
+		lost, sent := h.Sent-h.Received, max(h.Sent, 1)
+		if h.Dest {
+			lost, sent = destLost, max(destSent, 1)
+		} else if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if h.Loss-top.mean() >= opt.MinStep {
+				z := zTwo(h.Loss, sent, top.mean(), top.sent)
+				if z >= opt.RateLimitZ {
+					h.RateLimited = true
+					continue
+				}
+				if z >= opt.DoubtZ {
+					h.Doubtful = true
+					continue
+				}
+			}
+		}
+		b := lossBlock{lost: lost, sent: sent, members: []int{i}}
+		for len(stack) > 0 && b.mean() >= stack[len(stack)-1].mean() {
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			b = lossBlock{lost: b.lost + top.lost, sent: b.sent + top.sent, members: append(b.members, top.members...)}
+		}
+		stack = append(stack, b)
+	}
+	// a floor's probes are those of its block from the hop on: the
+	// fit pools upstream hops into it, but only the hops past a hop
+	// carry what persists past it
+	member := make([]bool, len(hops))
+	for _, b := range stack {
+		for _, i := range b.members {
+			hops[i].Floor, member[i] = b.mean(), true
+			for _, m := range b.members {
+				if m >= i {
+					hops[i].floorN += max(hops[m].Sent, 1)
+				}
+			}
+		}
+	}
+	floor, floorN := 1.0, 1
+	if len(stack) > 0 {
+		floor, floorN = stack[0].mean(), stack[0].sent
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		if member[i] {
+			floor, floorN = hops[i].Floor, hops[i].floorN
+			continue
+		}
+		hops[i].Floor, hops[i].floorN = floor, floorN
+	}
+}
+
+// destSure reports whether a path blaming the target itself has the hop
+// before it clean beyond doubt (z ≥ Z+1).
+func (vp *VantagePath) destSure(opt PathOptions) bool {
+	j := -1
+	for i, h := range vp.Hops {
+		if h.Onset {
+			j = i
+		}
+	}
+	if j < 0 {
+		return false
+	}
+	rise, riseN := vp.Hops[j].Floor, vp.Hops[j].floorN
+	for i := j - 1; i >= 0; i-- {
+		if h := vp.Hops[i]; h.reliable() {
+			return rise-h.Floor >= opt.MinStep && zTwo(rise, riseN, h.Floor, h.floorN) >= opt.Z+1
+		}
+	}
+	return true
+}
+
+// stepAt is the hop where the loss persisting to the target steps up:
+// the most likely split of the reliable hops' answers (the destination's
+// end-to-end probes last) into a clean-ish part and a lossy part, against
+// the whole path lossy from the first hop on; each rate estimated costs
+// half the log of the probes (BIC), so a step must earn its place. Every
+// probe of every hop counts, so two hops that differ only by chance do
+// not move the onset between them as a threshold on each would.
+func stepAt(hops []PathHop) int {
+	var idx []int
+	for i := range hops {
+		if hops[i].reliable() {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return -1
+	}
+	cs, cl := make([]int, len(idx)+1), make([]int, len(idx)+1)
+	for n, i := range idx {
+		cs[n+1], cl[n+1] = cs[n]+max(hops[i].Sent, 1), cl[n]+max(hops[i].Sent-hops[i].Received, 0)
+	}
+	m := len(idx)
+	pen := 0.5 * math.Log(float64(max(cs[m], 2)))
+	best, bestLL := 0, binomLL(cl[m], cs[m])-pen
+	for s := 1; s < m; s++ {
+		l1, n1, l2, n2 := cl[s], cs[s], cl[m]-cl[s], cs[m]-cs[s]
+		if l2*n1 <= l1*n2 {
+			continue // not a step up
+		}
+		if ll := binomLL(l1, n1) + binomLL(l2, n2) - 2*pen; ll > bestLL {
+			best, bestLL = s, ll
+		}
+	}
+	return idx[best]
+}
+
+// reliable: the hop's own answers can end a blamed segment.
+func (h *PathHop) reliable() bool {
+	return (h.Received > 0 || h.Dest) && !h.RateLimited && !h.Doubtful
+}
+
+// onset finds where the loss of a path that is not good starts: the
+// first answering hop whose floor carries most of the path's loss; the
+// segment ends at the first hop from there whose own answers are
+// reliable and starts after the last hop whose floor is confidently
+// lower. An unreached path is blamed after its last answering hop.
+func (vp *VantagePath) onset(w *window, opt PathOptions) {
+	hops := vp.Hops
+	k := -1
+	if w.dist > 0 {
+		if km := stepAt(hops); km >= 0 {
+			// the segment takes in the hops left out of the fit before
+			// the step (rate limiting, doubtful, silent)
+			k = km
+			for k > 0 && !hops[k-1].reliable() {
+				k--
+			}
+		}
+	} else {
+		need := math.Max(opt.MinStep, 0.5*vp.Loss)
+		for i, h := range hops {
+			if (h.Received > 0 || h.Dest) && h.Floor >= need {
+				k = i
+				break
+			}
 		}
 	}
 	if k < 0 {
-		if w.dist == 0 {
-			// nothing answers past some hop: blame the segment after the
-			// last responsive hop
-			k = len(vp.Hops) - 1
-			for k > 0 && vp.Hops[k].Received == 0 {
-				k--
-			}
-			if k < 0 {
-				return vp
-			}
-		} else {
-			return vp
+		if w.dist > 0 {
+			return
+		}
+		k = len(hops) - 1
+		for k > 0 && hops[k].Received == 0 {
+			k--
+		}
+		if k < 0 {
+			return
 		}
 	}
-	// j: the first hop from k on whose own answers are reliable
 	j := k
-	for ; j < len(vp.Hops); j++ {
-		h := vp.Hops[j]
-		if (h.Received > 0 || h.Dest) && !h.RateLimited {
-			break
+	for j < len(hops) && !hops[j].reliable() {
+		j++
+	}
+	if j >= len(hops) {
+		j = len(hops) - 1
+	}
+	if hops[j].Dest {
+		// passing a doubtful hop would blame the target itself: a hop
+		// that is only doubtful ends the segment instead (one clearly
+		// rate limiting does not)
+		for i := j - 1; i >= k; i-- {
+			if hops[i].Doubtful {
+				j = i
+				break
+			}
 		}
 	}
-	if j >= len(vp.Hops) {
-		j = len(vp.Hops) - 1
-	}
-	// the segment starts after the last hop whose floor is confidently
-	// below the loss at the onset (a noisy, not quite significant floor
-	// widens the segment instead of moving it)
-	rise := vp.Hops[j].Floor
+	rise, riseN := hops[j].Floor, hops[j].floorN
 	start := -1
 	for i := k - 1; i >= 0; i-- {
-		h := vp.Hops[i]
+		h := hops[i]
 		if h.Received == 0 {
 			continue
 		}
-		if opt.above(rise, max(vp.Hops[j].Sent, 1), h.Floor, max(h.Sent, 1)) {
+		if rise-h.Floor >= opt.MinStep && zTwo(rise, riseN, h.Floor, h.floorN) >= opt.OnsetZ {
 			start = i
 			break
 		}
 	}
 	from := ""
 	if start >= 0 {
-		from = vp.Hops[start].Addr
+		from = hops[start].Addr
 	}
-	vp.Hops[j].Onset = true
-	vp.Rise = vp.Hops[k].Floor
-	vp.Onset = placeOf(vp.Hops, j, from, w)
+	// sure: when the segment ends at the target, which would blame the
+	// target itself, the hop before it must be confidently clean (a
+	// segment from further back says less, and waits for more probes)
+	vp.OnsetSure = true
+	if hops[j].Dest {
+		for i := k - 1; i >= 0; i-- {
+			if h := hops[i]; h.reliable() {
+				vp.OnsetSure = rise-h.Floor >= opt.MinStep && zTwo(rise, riseN, h.Floor, h.floorN) >= opt.Z
+				break
+			}
+		}
+	}
+	hops[j].Onset = true
+	vp.Rise = hops[k].Floor
+	vp.Onset = placeOf(hops, j, from, w)
+	if start >= 0 {
+		vp.Onset.FromKeys = hopKeys(hops, start)
+	}
 	for i := start + 1; i <= j; i++ {
-		vp.Onset.SegKeys = append(vp.Onset.SegKeys, hopKeys(vp.Hops, i)...)
+		vp.Onset.SegKeys = append(vp.Onset.SegKeys, hopKeys(hops, i)...)
 	}
-	return vp
 }
 
 // placeOf builds the place ending at hop j with its match keys.
@@ -614,30 +811,35 @@ func shares(a, b []string) bool {
 }
 
 // crosses reports whether a good path crosses the place.
-func crosses(good VantagePath, p *Place) bool {
+func crosses(good VantagePath, p *Place) bool { return crossing(good, p) >= 0 }
+
+// crossing is the hop at which a good path crosses the place, -1 if none.
+func crossing(good VantagePath, p *Place) int {
 	for i := range good.Hops {
 		if good.Hops[i].Dest {
 			continue
 		}
 		if shares(p.Keys, hopKeys(good.Hops, i)) {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
-// judgeWindow triangulates one window of every vantage: the bad paths'
+// judgeWindow triangulates the paths of every vantage: the bad paths'
 // onsets are grouped into places, good paths clear the places they
-// cross, and what is left is blamed.
+// cross, and what is left is blamed. The verdict is confident when every
+// path had enough probes and is decided, and every onset is sure.
 func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict {
 	v := PathVerdict{Target: target, Paths: vps}
-	good, bad := v.splitPaths(vps)
+	good, bad, waiting := v.splitPaths(vps)
 	if v.Total == 0 {
 		v.Kind = VerdictInsufficient
 		return v
 	}
 	if len(bad) == 0 {
 		v.Kind = VerdictNone
+		v.Confident = waiting == 0
 		return v
 	}
 	v.LossMin, v.LossMax = 1, 0
@@ -645,33 +847,113 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		v.Vantages = append(v.Vantages, p.Vantage)
 		rise := p.Loss // persisting to the target: its end-to-end loss
 		v.LossMin, v.LossMax = math.Min(v.LossMin, rise), math.Max(v.LossMax, rise)
+		if !p.OnsetSure && p.Bad() {
+			waiting++
+		}
 	}
 	if atDestination(bad) {
 		v.Kind = VerdictDestination
 		v.Place = bad[0].Onset
+		for _, p := range bad {
+			if p.Undecided {
+				waiting++
+			}
+		}
+		if len(good) > 0 {
+			// others reach the target cleanly: not the target itself, but
+			// these vantages' way back from it (or to it); the hop before
+			// must be clean beyond doubt to say so
+			v.Kind, v.Exonerated = VerdictLocal, true
+			if len(bad) > 1 {
+				v.Kind = VerdictShared
+			}
+			for _, p := range bad {
+				if !p.destSure(opt) {
+					waiting++
+				}
+			}
+		}
+		v.Confident = waiting == 0
 		return v
 	}
 	groups := groupOnsets(bad)
-	clearPlaces(groups, good, opt)
+	waiting += undecidedApart(bad, groups)
+	if adjacent(groups) {
+		waiting++ // two places side by side on one path: one place seen twice, perhaps
+	}
+	if clearPlaces(groups, good, opt) {
+		waiting++ // a good path crosses a place, not yet clearly better
+	}
 	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].members) > len(groups[j].members) })
 	v.blame(groups, len(bad))
+	v.Confident = waiting == 0
 	return v
 }
 
-// splitPaths splits the paths with enough data into good and bad,
-// counting them in Total and listing the hops that only rate-limit ICMP.
-func (v *PathVerdict) splitPaths(vps []VantagePath) (good, bad []VantagePath) {
-	rl := map[string]bool{}
-	for _, p := range vps {
-		if !p.Enough {
+// adjacent reports whether a group's segment starts where another's
+// ends: the hop between them is then the only thing telling them apart,
+// and its estimate may be off by chance.
+func adjacent(groups []*onsetGroup) bool {
+	for _, a := range groups {
+		for _, b := range groups {
+			if a != b && shares(a.from, b.keys) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// undecidedApart counts the undecided paths whose verdict could still
+// change the whole: all but those whose sure onset joins a place that two
+// decided bad paths already share (they add a vantage to a shared
+// verdict, nothing else).
+func undecidedApart(bad []VantagePath, groups []*onsetGroup) int {
+	n := 0
+	for _, p := range bad {
+		if !p.Undecided {
 			continue
 		}
-		v.Total++
+		joined := false
+		for _, g := range groups {
+			if p.Onset != nil && p.OnsetSure && containsKey(g.members, p.Vantage) && g.decided >= 2 {
+				joined = true
+			}
+		}
+		if !joined {
+			n++
+		}
+	}
+	return n
+}
+
+// splitPaths splits the paths with enough probes into good and bad (the
+// undecided with the bad, so that the verdict they tend to shows),
+// counting them in Total and listing the hops that only rate-limit
+// ICMP. waiting counts the paths with too few probes since they last
+// changed: they keep the verdict from being confident.
+func (v *PathVerdict) splitPaths(vps []VantagePath) (good, bad []VantagePath, waiting int) {
+	rl, dbt := map[string]bool{}, map[string]bool{}
+	for _, p := range vps {
 		for _, h := range p.Hops {
 			if h.RateLimited && !rl[h.Addr] {
 				rl[h.Addr] = true
 				v.RateLimited = append(v.RateLimited, h.Addr)
 			}
+			if h.Doubtful && !dbt[h.Addr] {
+				dbt[h.Addr] = true
+				v.Doubtful = append(v.Doubtful, h.Addr)
+			}
+		}
+		if !p.Enough {
+			if p.Sent > 0 {
+				waiting++
+			}
+			continue
+		}
+		v.Total++
+		if v.Probes == 0 || p.Sent < v.Probes {
+			v.Probes = p.Sent
 		}
 		if p.Good {
 			good = append(good, p)
@@ -680,7 +962,8 @@ func (v *PathVerdict) splitPaths(vps []VantagePath) (good, bad []VantagePath) {
 		}
 	}
 	sort.Strings(v.RateLimited)
-	return good, bad
+	sort.Strings(v.Doubtful)
+	return good, bad, waiting
 }
 
 // atDestination reports whether the destination side is to blame:
@@ -706,6 +989,9 @@ type onsetGroup struct {
 	asns     map[int]bool
 	unknown  int
 	cleared  bool
+	decided  int      // members whose paths are decided bad
+	from     []string // the keys of the hops the members' segments start after
+	onsets   []*Place // of the decided members
 	clearing []string
 }
 
@@ -713,7 +999,20 @@ type onsetGroup struct {
 // whose segments share a key are one place.
 func groupOnsets(bad []VantagePath) []*onsetGroup {
 	var groups []*onsetGroup
+	// decided paths first: an undecided path joins a place, it does not
+	// name it (its onset may come from probes older than the fault)
+	order := make([]VantagePath, 0, len(bad))
 	for _, p := range bad {
+		if !p.Undecided {
+			order = append(order, p)
+		}
+	}
+	for _, p := range bad {
+		if p.Undecided {
+			order = append(order, p)
+		}
+	}
+	for _, p := range order {
 		if p.Onset == nil {
 			continue
 		}
@@ -727,18 +1026,43 @@ func groupOnsets(bad []VantagePath) []*onsetGroup {
 		if g == nil {
 			g = &onsetGroup{place: p.Onset, asns: map[int]bool{}}
 			groups = append(groups, g)
-		} else if len(p.Onset.SegKeys) < len(g.place.SegKeys) {
-			// the narrower segment names the place
-			old := g.place
-			cp := *p.Onset
-			if old.To != cp.To && !containsKey(cp.Aliases, old.To) {
-				cp.Aliases = append(append([]string(nil), old.Aliases...), old.To)
-			}
-			g.place = &cp
 		}
 		g.add(&p)
 	}
+	for _, g := range groups {
+		g.name()
+	}
 	return groups
+}
+
+// name picks the place of a group: of the decided members' onsets, the
+// one whose last hop most members' segments hold (where the segments
+// meet), the narrowest first; the other members' onsets at that same
+// hop (another address toward another vantage) are its aliases.
+func (g *onsetGroup) name() {
+	if len(g.onsets) == 0 {
+		return
+	}
+	best, bestN := 0, -1
+	for i, o := range g.onsets {
+		n := 0
+		for _, x := range g.onsets {
+			if shares(o.Keys, x.SegKeys) {
+				n++
+			}
+		}
+		if n > bestN || (n == bestN && len(o.SegKeys) < len(g.onsets[best].SegKeys)) {
+			best, bestN = i, n
+		}
+	}
+	p := *g.onsets[best]
+	p.Aliases = nil
+	for _, o := range g.onsets {
+		if o.To != p.To && !containsKey(p.Aliases, o.To) && !containsKey(o.Keys, "dest") && shares(p.Keys, o.Keys) {
+			p.Aliases = append(p.Aliases, o.To)
+		}
+	}
+	g.place = &p
 }
 
 // add counts bad path p in the group, and names the place by another
@@ -746,18 +1070,15 @@ func groupOnsets(bad []VantagePath) []*onsetGroup {
 func (g *onsetGroup) add(p *VantagePath) {
 	g.seg = append(g.seg, p.Onset.SegKeys...)
 	g.keys = append(g.keys, p.Onset.Keys...)
+	g.from = append(g.from, p.Onset.FromKeys...)
 	g.members = append(g.members, p.Vantage)
+	if p.Bad() {
+		g.decided++
+	}
 	g.loss = append(g.loss, p.Loss)
 	g.n += p.Sent
-	if p.Onset.To != g.place.To && !containsKey(g.place.Aliases, p.Onset.To) && shares(g.place.Keys, p.Onset.SegKeys) && !containsKey(p.Onset.Keys, "dest") {
-		cp := *g.place
-		cp.Aliases = append(append([]string(nil), cp.Aliases...), p.Onset.To)
-		if cp.From == "" && p.Onset.From != "" {
-			// prefer the narrower segment as the representative
-			cp.Aliases[len(cp.Aliases)-1] = cp.To
-			cp.From, cp.To, cp.Name = p.Onset.From, p.Onset.To, p.Onset.Name
-		}
-		g.place = &cp
+	if !p.Undecided {
+		g.onsets = append(g.onsets, p.Onset)
 	}
 	if p.SourceASN != 0 {
 		g.asns[p.SourceASN] = true
@@ -767,8 +1088,9 @@ func (g *onsetGroup) add(p *VantagePath) {
 }
 
 // clearPlaces marks each place a good path crosses with confidently
-// less loss than the bad paths through it.
-func clearPlaces(groups []*onsetGroup, good []VantagePath, opt PathOptions) {
+// less loss than the bad paths through it (z ≥ OnsetZ), and reports
+// whether a good path crosses one without being confidently better yet.
+func clearPlaces(groups []*onsetGroup, good []VantagePath, opt PathOptions) (unsure bool) {
 	for _, g := range groups {
 		pl := &Place{Keys: g.place.Keys}
 		gl := 0.0
@@ -779,13 +1101,29 @@ func clearPlaces(groups []*onsetGroup, good []VantagePath, opt PathOptions) {
 		gn := max(g.n/len(g.loss), 1)
 		for _, gp := range good {
 			// only a path confidently better than the bad ones clears a
-			// place: a path that merely missed the z-test does not
-			if crosses(gp, pl) && opt.above(gl, gn, gp.Loss, max(gp.Sent, 1)) {
+			// place: a path that merely missed the z-test does not. It
+			// is judged on the probes since the bad paths changed (its
+			// own stretch may be long and clean from before), by the loss
+			// persisting past the place: every probe it sent through the
+			// place counts, its answers there and beyond as well as its
+			// end-to-end ones.
+			if gp.aligned != nil {
+				gp = *gp.aligned
+			}
+			i := crossing(gp, pl)
+			if i < 0 {
+				continue
+			}
+			loss, n := gp.Hops[i].Floor, gp.Hops[i].floorN
+			if gl-loss >= opt.MinStep && zTwo(gl, gn, loss, max(n, 1)) >= opt.OnsetZ {
 				g.cleared = true
 				g.clearing = append(g.clearing, gp.Vantage)
+			} else {
+				unsure = true
 			}
 		}
 	}
+	return unsure
 }
 
 // blame names the place from the groups, most vantages first. One group
@@ -829,126 +1167,81 @@ func containsKey(ks []string, k string) bool {
 	return false
 }
 
-// latency: a persisting rise of the median RTT against the oldest window,
-// hop by hop (matched by TTL and address), floor-style.
-func latencyOnset(now, base VantagePath, opt PathOptions) (*Place, time.Duration) {
-	baseBy := map[int]PathHop{}
-	for _, h := range base.Hops {
-		baseBy[h.TTL] = h
-	}
-	type d struct {
-		i    int
-		rise time.Duration
-	}
-	var rises []d
-	for i, h := range now.Hops {
-		b, ok := baseBy[h.TTL]
-		if !ok || h.Received == 0 || b.Received == 0 || b.Addr != h.Addr {
-			continue
-		}
-		rises = append(rises, d{i, h.MedianRTT - b.MedianRTT})
-	}
-	if len(rises) == 0 {
-		return nil, 0
-	}
-	// floor of the rise towards the destination
-	floor := time.Duration(math.MaxInt64)
-	floors := make([]time.Duration, len(rises))
-	for i := len(rises) - 1; i >= 0; i-- {
-		floor = min(floor, rises[i].rise)
-		floors[i] = floor
-	}
-	_ = base
-	last := rises[len(rises)-1]
-	if !now.Hops[last.i].Dest || floors[len(floors)-1] < opt.LatencyStep {
-		return nil, 0
-	}
-	for i := range rises {
-		if floors[i] >= opt.LatencyStep {
-			from := ""
-			if i > 0 {
-				from = now.Hops[rises[i-1].i].Addr
-			}
-			w := &window{ttls: map[int]*wTTL{}}
-			p := placeOf(now.Hops, rises[i].i, from, w)
-			return p, floors[i]
-		}
-	}
-	return nil, 0
-}
-
+// judgeTarget judges one target from each vantage's newest steady
+// stretch of probes, without memory of earlier evaluations.
 func judgeTarget(target string, hs []PathHistory, provider string, opt PathOptions) PathVerdict {
-	maxWin := max(opt.Windows, 2) + 8 // keep older windows as a latency baseline
-	perV := make([][]*window, len(hs))
-	nWin := 0
+	vps := make([]VantagePath, 0, len(hs))
+	starts := alignStarts(hs, opt)
+	var latest time.Time // the newest change seen by any vantage
 	for i, h := range hs {
-		perV[i] = windows(h, opt, maxWin)
-		nWin = max(nWin, len(perV[i]))
-	}
-	verdictAt := func(wi int) PathVerdict {
-		var vps []VantagePath
-		for i, h := range hs {
-			if wi < len(perV[i]) {
-				vps = append(vps, analyse(h.Vantage, perV[i][wi], opt))
-			}
+		if starts[i] > 0 && h.Traces[starts[i]].At.After(latest) {
+			latest = h.Traces[starts[i]].At
 		}
-		return judgeWindow(target, vps, opt)
 	}
-	v := verdictAt(0)
+	for i, h := range hs {
+		vp := analyse(h.Vantage, merge(h.Traces, starts[i], len(h.Traces), opt), opt)
+		if !latest.IsZero() && len(h.Traces) > 0 && h.Traces[starts[i]].At.Before(latest) {
+			vp = vp.alignTo(h.Vantage, h.Traces, latest, opt)
+		}
+		vps = append(vps, vp)
+	}
+	v := judgeWindow(target, vps, opt)
 	v.Provider = provider
-	// persistence over the last windows
-	agree, looked := 1, 1
-	for wi := 1; wi < min(opt.Windows, nWin); wi++ {
-		o := verdictAt(wi)
-		looked++
-		if o.Kind == v.Kind && samePlace(o.Place, v.Place) {
-			agree++
-		}
-	}
-	v.Windows = looked
-	need := max(opt.Windows-1, 2)
-	v.Persistent = agree >= need || (v.Kind == VerdictNone && agree >= 1)
-	// latency against the oldest window of each vantage
-	var lv []string
-	var lp *Place
-	var lrise time.Duration
-	for i, h := range hs {
-		if len(perV[i]) < 2 || perV[i][len(perV[i])-1].samples() < opt.MinSample {
-			continue
-		}
-		now := analyse(h.Vantage, perV[i][0], opt)
-		base := analyse(h.Vantage, perV[i][len(perV[i])-1], opt)
-		if p, r := latencyOnset(now, base, opt); p != nil {
-			for j := range v.Paths {
-				if v.Paths[j].Vantage == h.Vantage {
-					v.Paths[j].LatencyOnset, v.Paths[j].LatencyRise = p, r
-				}
-			}
-			lv = append(lv, h.Vantage)
-			if lp == nil || p.ToTTL < lp.ToTTL {
-				lp = p
-			}
-			lrise = max(lrise, r)
-		}
-	}
-	if len(lv) > 0 {
-		v.LatencyPlace, v.LatencyRise, v.LatencyVants = lp, lrise, lv
-		v.LatencyKind = VerdictLocal
-		if len(lv) >= 2 {
-			v.LatencyKind = VerdictShared
-		}
-	} else {
-		v.LatencyKind = VerdictNone
-	}
+	v.Persistent = v.Confident
+	judgeLatency(&v, hs, opt)
+	v.LatencyPersistent = v.LatencyConfident
 	v.Text = verdictText(&v)
 	return v
 }
 
+// alignStarts finds each vantage's newest steady stretch, and moves the
+// start of a stretch that began with a change back to the earliest change
+// of another vantage, by at most MinSample probes and not past its own
+// change before: a fault shared by several paths starts at one time,
+// and the probes of a path that passed by luck at first are the fault's
+// probes too (each path's own estimate of the start comes late by its
+// lucky run).
+func alignStarts(hs []PathHistory, opt PathOptions) []int {
+	starts, befores := make([]int, len(hs)), make([]int, len(hs))
+	rose := make([]bool, len(hs))
+	var earliest time.Time
+	for i, h := range hs {
+		starts[i], befores[i] = stretches(h.Traces, opt)
+		if starts[i] == 0 {
+			continue
+		}
+		s1, l1 := countProbes(h.Traces[befores[i]:starts[i]])
+		s2, l2 := countProbes(h.Traces[starts[i]:])
+		if rose[i] = l2*s1 > l1*s2; rose[i] {
+			if at := h.Traces[starts[i]].At; earliest.IsZero() || at.Before(earliest) {
+				earliest = at
+			}
+		}
+	}
+	for i, h := range hs {
+		if !rose[i] {
+			continue
+		}
+		moved := 0
+		for j := starts[i] - 1; j > befores[i] && !h.Traces[j].At.Before(earliest); j-- {
+			s, _ := probeCounts(&h.Traces[j])
+			if moved += s; moved > opt.MinSample {
+				break
+			}
+			starts[i] = j
+		}
+	}
+	return starts
+}
+
+// samePlace reports whether two places are one seen with different
+// precision: their segments share a hop, or both end at the target.
 func samePlace(a, b *Place) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return shares(a.Keys, b.Keys) || (containsKey(a.Keys, "dest") && containsKey(b.Keys, "dest"))
+	return shares(append(a.Keys, a.SegKeys...), append(b.Keys, b.SegKeys...)) ||
+		(containsKey(a.Keys, "dest") && containsKey(b.Keys, "dest"))
 }
 
 func pct(lo, hi float64) string {
@@ -990,13 +1283,20 @@ func verdictText(v *PathVerdict) string {
 			s += "; candidates: " + strings.Join(ls, "; ")
 		}
 	}
-	if v.LatencyKind == VerdictShared || v.LatencyKind == VerdictLocal {
-		s += fmt.Sprintf("; median RTT +%s from the %s (%s)", v.LatencyRise.Round(time.Millisecond), v.LatencyPlace.Label(), strings.Join(v.LatencyVants, ", "))
-	}
 	if v.Provider != "" && v.Kind != VerdictNone && v.Kind != VerdictInsufficient {
 		s += "; provider status " + v.Provider
 	}
 	return s
+}
+
+// latencyText tells a latency verdict in a sentence.
+func latencyText(v *PathVerdict) string {
+	rise := "raised"
+	if v.LatencyRise > 0 {
+		rise = "+" + v.LatencyRise.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("median RTT to %s %s from the %s, seen from %s, persisting to the target",
+		v.Target, rise, v.LatencyPlace.Label(), strings.Join(v.LatencyVants, ", "))
 }
 
 // PathFindings turns the snapshot's path histories into findings: one per
@@ -1006,7 +1306,9 @@ func PathFindings(snap *Snapshot) []Finding { return FindingsFromVerdicts(PathVe
 // PathVerdicts judges every target of the snapshot's path histories.
 // Provider status comes from events of Layer provider and from provider
 // service node states.
-func PathVerdicts(snap *Snapshot) []PathVerdict {
+func PathVerdicts(snap *Snapshot) []PathVerdict { return pathVerdicts(snap, PathOptions{}) }
+
+func pathVerdicts(snap *Snapshot, opt PathOptions) []PathVerdict {
 	if snap == nil || len(snap.Paths) == 0 {
 		return nil
 	}
@@ -1021,13 +1323,16 @@ func PathVerdicts(snap *Snapshot) []PathVerdict {
 			prov = append(prov, sources.Event{ID: n.ID, Layer: n.Layer, Severity: n.Severity, Title: n.Name + " " + n.State})
 		}
 	}
-	return Triangulate(snap.Paths, prov)
+	return TriangulateWith(snap.Paths, prov, opt)
 }
 
 // FindingsFromVerdicts makes findings of persistent verdicts.
 func FindingsFromVerdicts(vs []PathVerdict) []Finding {
 	var out []Finding
 	for _, v := range vs {
+		if f, ok := latencyFinding(&v); ok {
+			out = append(out, f)
+		}
 		if !v.Persistent {
 			continue
 		}
@@ -1041,14 +1346,10 @@ func FindingsFromVerdicts(vs []PathVerdict) []Finding {
 			continue
 		}
 		if v.Place != nil {
-			// the smallest address of the place keeps the ID stable when
-			// another vantage's address names it in the next window
-			node, key = v.Place.To, v.Place.To
-			for _, a := range v.Place.Aliases {
-				if a < key {
-					key = a
-				}
-			}
+			node, key = v.Place.To, segmentKey(v.Place)
+		}
+		if v.Key != "" {
+			key = v.Key // the key the verdict opened with, while it holds
 		}
 		f := Finding{
 			ID:          "path/" + v.Target + "/" + string(v.Kind) + "/" + key,
@@ -1083,9 +1384,55 @@ func FindingsFromVerdicts(vs []PathVerdict) []Finding {
 	return out
 }
 
+// segmentKey names a place steadily: its smallest address, so another
+// vantage's address naming it in the next evaluation keeps the ID.
+func segmentKey(p *Place) string {
+	if p == nil {
+		return ""
+	}
+	key := p.To
+	for _, a := range p.Aliases {
+		if a < key {
+			key = a
+		}
+	}
+	return key
+}
+
+// latencyFinding is the finding of a persistent latency verdict.
+func latencyFinding(v *PathVerdict) (Finding, bool) {
+	if !v.LatencyPersistent || (v.LatencyKind != VerdictShared && v.LatencyKind != VerdictLocal) || v.LatencyPlace == nil {
+		return Finding{}, false
+	}
+	key := v.LatencyKey
+	if key == "" {
+		key = segmentKey(v.LatencyPlace)
+	}
+	f := Finding{
+		ID:       "path/" + v.Target + "/latency/" + key,
+		Rule:     "path",
+		Severity: sources.SevWarning,
+		Title:    latencyText(v),
+		Explanation: "The median round-trip time of the newest rounds against the rounds before them, hop by hop; " +
+			"the rise counts from the first hop where it persists to the target (a queue delays every probe that crosses it).",
+		Layer:   sources.LayerNetwork,
+		Node:    v.LatencyPlace.To,
+		Segment: key,
+	}
+	for _, p := range v.Paths {
+		kind, txt := EvContext, fmt.Sprintf("%s → %s: no lasting rise of the median RTT", p.Vantage, v.Target)
+		if p.LatencyOnset != nil {
+			kind = EvSuspect
+			txt = fmt.Sprintf("%s → %s: median RTT +%s from the %s", p.Vantage, v.Target, p.LatencyRise.Round(time.Millisecond), p.LatencyOnset.Label())
+		}
+		f.Evidence = append(f.Evidence, Evidence{Kind: kind, Layer: sources.LayerNetwork, Node: v.Target, Value: p.LatencyRise.Seconds(), Baseline: math.NaN(), Text: txt})
+	}
+	return f, true
+}
+
 func explain(v *PathVerdict) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Verdict over %d windows of at least the minimum sample; ", v.Windows)
+	fmt.Fprintf(&b, "Verdict on the newest stretch of steady loss of each vantage point (at least %d end-to-end probes each); ", v.Probes)
 	b.WriteString("loss counts only where it persists to the target (floor rule), the target's loss from ICMP echo or TCP probes.")
 	if len(v.RateLimited) > 0 {
 		fmt.Fprintf(&b, "\nICMP rate limiting (not loss, never blamed): %s.", strings.Join(v.RateLimited, ", "))

@@ -17,6 +17,9 @@ type synthHop struct {
 	icmp float64 // loss of this hop's own answers only (rate limiting)
 	fwd  float64 // forwarding loss on entering this hop (persists downstream)
 	rtt  time.Duration
+	// queue is a delay on entering this hop (persists downstream), drawn
+	// between half and one and a half of it per probe
+	queue time.Duration
 }
 
 // synth draws traces of polls of `rounds` rounds each, hop by hop, with
@@ -74,7 +77,10 @@ var seedBase uint64
 
 // topo builds the testbed's three paths: v_i → a_i (10.1.i.1) → c (answers
 // as 10.2.i.1) → e (10.3.0.2) → t. mod may change any hop per vantage.
-func topo(mod func(v int, hops []synthHop)) []PathHistory {
+func topo(mod func(v int, hops []synthHop)) []PathHistory { return topoSized(mod, 6, 20) }
+
+// topoSized is topo with polls of rounds each.
+func topoSized(mod func(v int, hops []synthHop), polls, rounds int) []PathHistory {
 	var out []PathHistory
 	for v := 1; v <= 3; v++ {
 		hops := []synthHop{
@@ -86,7 +92,7 @@ func topo(mod func(v int, hops []synthHop)) []PathHistory {
 		if mod != nil {
 			mod(v, hops)
 		}
-		out = append(out, synth("v"+itoa(v), tgt, hops, 6, 20, seedBase+uint64(v)*1000+uint64(len(hops))))
+		out = append(out, synth("v"+itoa(v), tgt, hops, polls, rounds, seedBase+uint64(v)*1000+uint64(len(hops))))
 	}
 	return out
 }
@@ -99,7 +105,7 @@ func one(t *testing.T, paths []PathHistory, ev []sources.Event) PathVerdict {
 	if len(vs) != 1 {
 		t.Fatalf("want 1 verdict, got %d", len(vs))
 	}
-	t.Logf("verdict: %s (persistent %v, windows %d)", vs[0].Text, vs[0].Persistent, vs[0].Windows)
+	t.Logf("verdict: %s (persistent %v, probes %d)", vs[0].Text, vs[0].Persistent, vs[0].Probes)
 	return vs[0]
 }
 
@@ -191,24 +197,20 @@ func TestTriangulateDestination(t *testing.T) {
 }
 
 func TestTriangulateInsufficientAndPersistence(t *testing.T) {
-	var paths []PathHistory
-	for _, p := range topo(func(v int, h []synthHop) { h[1].fwd = 0.3 }) {
-		p.Traces = p.Traces[len(p.Traces)-1:] // 20 rounds only
-		paths = append(paths, p)
-	}
-	v := one(t, paths, nil)
+	// 10 rounds: too few for any verdict
+	v := one(t, topoSized(func(v int, h []synthHop) { h[1].fwd = 0.3 }, 1, 10), nil)
 	if v.Kind != VerdictInsufficient || v.Persistent {
-		t.Fatalf("20 probes must not give a verdict: %s persistent=%v", v.Kind, v.Persistent)
+		t.Fatalf("10 probes must not give a verdict: %s persistent=%v", v.Kind, v.Persistent)
 	}
-	// 3 polls = one full window + half: not persistent yet
-	paths = nil
-	for _, p := range topo(func(v int, h []synthHop) { h[1].fwd = 0.4 }) {
-		p.Traces = p.Traces[len(p.Traces)-3:]
-		paths = append(paths, p)
+	// 30 rounds of 40 %: enough for all three, at once
+	v = one(t, topoSized(func(v int, h []synthHop) { h[1].fwd = 0.4 }, 1, 30), nil)
+	if v.Kind != VerdictShared || !v.Persistent || !v.Confident {
+		t.Fatalf("30 probes of 40 %% loss: want a persistent shared verdict, got %s persistent=%v", v.Text, v.Persistent)
 	}
-	v = one(t, paths, nil)
-	if v.Persistent {
-		t.Fatalf("one window must not make a finding: %s", v.Text)
+	// 20 rounds of 5 %: not clean, not clearly bad: undecided, no verdict yet
+	v = one(t, topoSized(func(v int, h []synthHop) { h[1].fwd = 0.08 }, 1, 20), nil)
+	if v.Persistent && v.Kind != VerdictNone {
+		t.Fatalf("8 %% over 20 probes: %s persistent=%v", v.Kind, v.Persistent)
 	}
 }
 
@@ -230,9 +232,13 @@ func TestTriangulateMixed(t *testing.T) {
 func TestTriangulateLatencyUsesMedian(t *testing.T) {
 	paths := topo(nil)
 	for i := range paths {
-		// the newest two polls: +50 ms from e on (median and min), and a
-		// huge mean-only spike at c that must not matter
+		// the newest three polls: +50 ms from e on (median and min, the
+		// echoes too), and a huge mean-only spike at c that must not
+		// matter
 		for j := len(paths[i].Traces) - 3; j < len(paths[i].Traces); j++ {
+			e := &paths[i].Traces[j].EndToEnd
+			e.Median += 50 * time.Millisecond
+			e.Min += 50 * time.Millisecond
 			for k := range paths[i].Traces[j].Hops {
 				h := &paths[i].Traces[j].Hops[k]
 				if h.TTL >= 3 {
@@ -248,6 +254,30 @@ func TestTriangulateLatencyUsesMedian(t *testing.T) {
 	v := one(t, paths, nil)
 	if v.LatencyKind != VerdictShared || v.LatencyPlace == nil || v.LatencyPlace.ToTTL != 3 {
 		t.Fatalf("want shared latency rise at TTL 3, got %s %+v", v.LatencyKind, v.LatencyPlace)
+	}
+}
+
+// One trace whose last hops were all lost (and whose target answered
+// only its echo) must not shorten the window's path: the router at its
+// end is not the target, and its loss is not read from the echoes.
+func TestOneCutTraceDoesNotMakeARouterTheTarget(t *testing.T) {
+	paths := topo(func(v int, h []synthHop) { h[1].icmp = 0.7 })
+	for i := range paths {
+		tr := &paths[i].Traces[len(paths[i].Traces)-2]
+		// the trace as an older prober sent it: cut after c, reached by
+		// its echoes, no distance
+		tr.Hops = tr.Hops[:2]
+		tr.EndToEnd.TTL = 0
+	}
+	v := one(t, paths, nil)
+	for _, p := range v.Paths {
+		last := p.Hops[len(p.Hops)-1]
+		if !last.Dest || last.TTL != 4 || last.Addr != tgt {
+			t.Fatalf("%s: the path ends at %+v, want the target at TTL 4", p.Vantage, last)
+		}
+	}
+	if v.Kind != VerdictNone {
+		t.Fatalf("want none (c only rate-limits), got %s", v.Text)
 	}
 }
 

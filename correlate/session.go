@@ -317,6 +317,7 @@ func (s *Session) Restore(o *Opening) error {
 	}
 	s.judged = judged
 	s.active = s.engine.activeSorted()
+	s.paths = s.engine.Paths()
 	s.record(s.active, nil)
 	return nil
 }
@@ -377,10 +378,12 @@ type engineState struct {
 	Absent     map[string]time.Time
 	RuleActive map[string]bool
 	RuleTop    map[string]string
+	Paths      []PathMemo    // the path verdicts held open
+	Verdicts   []PathVerdict // the path verdicts last published, shown until the next judgement
 }
 
 func (e *Engine) state2bytes(judged int64) ([]byte, error) {
-	st := engineState{Judged: judged, Active: e.activeSorted(), Absent: e.absent, RuleActive: e.state.active, RuleTop: e.state.top}
+	st := engineState{Judged: judged, Active: e.activeSorted(), Absent: e.absent, RuleActive: e.state.active, RuleTop: e.state.top, Paths: e.judge.memos(), Verdicts: e.paths}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
 		return nil, fmt.Errorf("engine state: %w", err)
@@ -406,6 +409,8 @@ func (e *Engine) restore(b []byte) (judged int64, err error) {
 	for k, v := range st.RuleTop {
 		e.state.top[k] = v
 	}
+	e.judge.restore(st.Paths)
+	e.paths = st.Verdicts
 	return st.Judged, nil
 }
 

@@ -587,7 +587,7 @@ func samePaths(a, b []correlate.PathVerdict) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].Target != b[i].Target || a[i].Kind != b[i].Kind || a[i].Text != b[i].Text || a[i].Windows != b[i].Windows {
+		if a[i].Target != b[i].Target || a[i].Kind != b[i].Kind || a[i].Text != b[i].Text || a[i].Persistent != b[i].Persistent {
 			return false
 		}
 	}

@@ -248,22 +248,24 @@ func (td *targetData) anyAddr() string {
 
 func (v *pathsView) verdictMark(c *Context, vd correlate.PathVerdict) (string, string, lipgloss.Style) {
 	s := c.Symbols
+	sym, word, style := s.Unknown, "WAIT", c.Theme.Unknown
 	switch vd.Kind {
 	case correlate.VerdictNone:
-		return s.OK, "CLEAN", c.Theme.OK
+		sym, word, style = s.OK, "CLEAN", c.Theme.OK
 	case correlate.VerdictShared:
-		if !vd.Persistent {
-			return s.Warning, "SHARED?", c.Theme.Warning
-		}
-		return s.Critical, "SHARED", c.Theme.Critical
+		sym, word, style = s.Critical, "SHARED", c.Theme.Critical
 	case correlate.VerdictLocal:
-		return s.Warning, "LOCAL", c.Theme.Warning
+		sym, word, style = s.Warning, "LOCAL", c.Theme.Warning
 	case correlate.VerdictDestination:
-		return s.Warning, "DEST", c.Theme.Warning
+		sym, word, style = s.Warning, "DEST", c.Theme.Warning
 	case correlate.VerdictMixed:
-		return s.Warning, "MIXED", c.Theme.Warning
+		sym, word, style = s.Warning, "MIXED", c.Theme.Warning
 	}
-	return s.Unknown, "WAIT", c.Theme.Unknown
+	if !vd.Persistent && vd.Kind != correlate.VerdictInsufficient {
+		// what the probes so far tend to; the engine has not decided
+		return s.Unknown, word + "?", c.Theme.Unknown
+	}
+	return sym, word, style
 }
 
 // cell renders one vantage's view of one TTL in w cells.

@@ -224,8 +224,8 @@ func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.
 		if v.Persistent && v.Kind != correlate.VerdictInsufficient {
 			continue
 		}
-		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged in a %s sample (a verdict must hold over several windows of probes; %d so far): run the check with a longer --sample, or watch the Paths view",
-			oneLine(v.Target), sample, v.Windows))
+		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged in a %s sample (a verdict needs %d probe rounds from every vantage point since its loss last changed; the fewest had %d): run the check with a longer --sample, or watch the Paths view",
+			oneLine(v.Target), sample, correlate.DefaultPathMinSample, v.Probes))
 	}
 	if len(rep.NotJudged) > 0 && rep.Code == ExitOK {
 		rep.Code, rep.Status = ExitUnknown, statusNames[ExitUnknown]

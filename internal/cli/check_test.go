@@ -122,8 +122,8 @@ func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
 		t.Fatalf("without paths: %s", rep.Status)
 	}
 	rep.notJudged([]correlate.PathVerdict{
-		{Target: "shop.example.com", Kind: correlate.VerdictInsufficient, Windows: 1},
-		{Target: "api.example.com", Kind: correlate.VerdictNone, Persistent: true, Windows: 3},
+		{Target: "shop.example.com", Kind: correlate.VerdictInsufficient, Probes: 4},
+		{Target: "api.example.com", Kind: correlate.VerdictNone, Persistent: true, Probes: 60},
 	}, 2*time.Second)
 	if rep.Code != ExitUnknown || len(rep.NotJudged) != 1 || !strings.Contains(rep.NotJudged[0], "shop.example.com") {
 		t.Fatalf("%s %q", rep.Status, rep.NotJudged)

@@ -93,6 +93,12 @@ var allNS = []string{"v1", "v2", "v3", "a1", "a2", "a3", "c", "e", "t", "b"}
 func newTestbed(t *testing.T) *testbed {
 	need(t, "ip", "iptables")
 	tb := &testbed{t: t, prefix: fmt.Sprintf("ovp%d-", os.Getpid())}
+	return tb.build()
+}
+
+// build makes the testbed's namespaces, links and routes.
+func (tb *testbed) build() *testbed {
+	tb.t.Helper()
 	tb.namespaces(allNS)
 	for _, n := range allNS {
 		tb.x(n, "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -219,7 +225,7 @@ type vspec struct {
 
 func (tb *testbed) yaml(bin string, vs ...vspec) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "targets: [%s]\ninterval: 100ms\nasn_overrides:\n  \"10.2.0.0/16\": \"AS65002 carrier\"\n  \"10.3.0.0/24\": \"AS65002 carrier\"\n  \"10.4.0.0/24\": \"AS65004 provider\"\n  \"10.1.1.0/24\": \"AS65101 dc1\"\n  \"10.1.2.0/24\": \"AS65102 home\"\n  \"10.1.3.0/24\": \"AS65103 chicago\"\nreverse_dns: false\nvantages:\n", target)
+	fmt.Fprintf(&b, "targets: [%s]\nprobe_interval: 100ms\nasn_overrides:\n  \"10.2.0.0/16\": \"AS65002 carrier\"\n  \"10.3.0.0/24\": \"AS65002 carrier\"\n  \"10.4.0.0/24\": \"AS65004 provider\"\n  \"10.1.1.0/24\": \"AS65101 dc1\"\n  \"10.1.2.0/24\": \"AS65102 home\"\n  \"10.1.3.0/24\": \"AS65103 chicago\"\nreverse_dns: false\nvantages:\n", target)
 	for _, v := range vs {
 		typ := v.typ
 		if typ == "" {
@@ -242,7 +248,7 @@ func verdict(t *testing.T, paths []correlate.PathHistory) correlate.PathVerdict 
 		t.Fatalf("want one verdict, got %d", len(vs))
 	}
 	v := vs[0]
-	t.Logf("verdict %s: %s (windows %d, persistent %v)", v.Kind, v.Text, v.Windows, v.Persistent)
+	t.Logf("verdict %s: %s (probes %d, persistent %v)", v.Kind, v.Text, v.Probes, v.Persistent)
 	for _, p := range v.Paths {
 		var hs []string
 		for _, h := range p.Hops {

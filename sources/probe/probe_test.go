@@ -202,11 +202,52 @@ func TestPathStats(t *testing.T) {
 	}
 }
 
+// A poll whose one round lost the answers of e (TTL 3) and of the target
+// (TTL 4) while the echo came back is not a path ending at c: the trace
+// still ends at the target's distance learnt before, with the last hops
+// silent, and says where the target is.
+func TestSilentLastHopsDoNotShortenThePath(t *testing.T) {
+	ps := NewPathStats("v1", "10.4.0.2")
+	full := Round{V: 1, Target: "10.4.0.2", Addr: "10.4.0.2", Probes: []Probe{
+		{TTL: 1, From: "10.1.1.1", Kind: KindTTL, RTTus: 100},
+		{TTL: 2, From: "10.2.1.1", Kind: KindTTL, RTTus: 200},
+		{TTL: 3, From: "10.3.0.2", Kind: KindTTL, RTTus: 300},
+		{TTL: 4, From: "10.4.0.2", Kind: KindReached, RTTus: 400},
+	}, E2E: &EndToEnd{Method: "icmp", OK: true, RTTus: 400}}
+	ps.Add(&full)
+	if tr := ps.Trace(); len(tr.Hops) != 4 || tr.EndToEnd.TTL != 4 {
+		t.Fatalf("full round: %+v", tr)
+	}
+	ps.Reset()
+	cut := full
+	cut.Probes = append([]Probe(nil), full.Probes...)
+	cut.Probes[2], cut.Probes[3] = Probe{TTL: 3}, Probe{TTL: 4}
+	ps.Add(&cut)
+	tr := ps.Trace()
+	if len(tr.Hops) != 4 || tr.Hops[2].Addr != "" || tr.Hops[3].Addr != "" || tr.Hops[3].Loss != 1 {
+		t.Fatalf("want 4 hops, the last two silent: %+v", tr.Hops)
+	}
+	if tr.EndToEnd.TTL != 4 || !tr.Reached {
+		t.Fatalf("the target is at TTL 4 and its echo answered: %+v reached=%v", tr.EndToEnd, tr.Reached)
+	}
+	// a router answering at the old distance: the path changed, the old
+	// distance no longer holds
+	ps.Reset()
+	longer := cut
+	longer.Probes = append([]Probe(nil), full.Probes[:3]...)
+	longer.Probes = append(longer.Probes, Probe{TTL: 4, From: "10.9.9.9", Kind: KindTTL, RTTus: 400}, Probe{TTL: 5})
+	ps.Add(&longer)
+	if tr := ps.Trace(); tr.EndToEnd.TTL != 0 || len(tr.Hops) != 5 {
+		t.Fatalf("a longer path: %+v", tr)
+	}
+}
+
 func TestOptionsValidation(t *testing.T) {
 	k, _ := sources.Lookup("probe")
 	for _, bad := range []string{
-		"interval: 1s",
-		"targets: [a]\ninterval: 10ms",
+		"probe_interval: 1s",
+		"targets: [a]\nprobe_interval: 10ms",
+		"targets: [a]\nprobe_timeout: 1h",
 		"targets: [a]\nvantages: [{name: x, type: ftp}]",
 		"targets: [a]\nvantages: [{name: x, type: agent}]",
 		"targets: ['a; rm -rf /']",
@@ -411,5 +452,45 @@ func TestExecVantageDiesOrLies(t *testing.T) {
 		if perr == nil || !strings.Contains(perr.Error(), c.want) {
 			t.Errorf("%s: want an error with %q, got %v", c.script, c.want, perr)
 		}
+	}
+}
+
+// The probe rate and timeout of the source reach every exec vantage on
+// its command line, and no argument is empty: ssh joins its arguments
+// with spaces, and an empty --backend took the first target for the
+// backend on the far side.
+func TestExecVantageGetsTheProbeRateAndNoEmptyArgument(t *testing.T) {
+	k, _ := sources.Lookup("probe")
+	for _, c := range []struct{ yaml, backend string }{
+		{"targets: [10.4.0.2, 10.4.0.3]\nprobe_interval: 250ms\nprobe_timeout: 200ms\nvantages: [{name: b, type: exec, command: ssh -o BatchMode=yes bastion}]", ""},
+		{"targets: [10.4.0.2]\nprobe_interval: 2s\nvantages: [{name: b, type: exec, command: ssh bastion, backend: udp}]", "udp"},
+	} {
+		o, err := config.OptionsFromYAML("t.yaml", c.yaml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := k.New(sources.Env{Name: "paths"}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := src.(*Source)
+		args := s.execArgs(&vantage{opt: s.opt.Vantages[0]})
+		line := strings.Join(args, " ")
+		for _, a := range args {
+			if strings.TrimSpace(a) == "" {
+				t.Fatalf("an empty argument in %q", args)
+			}
+		}
+		want := "--interval " + s.opt.Interval.String()
+		if !strings.Contains(line, want) || !strings.Contains(line, "--timeout ") {
+			t.Fatalf("%q lacks %q or a timeout", line, want)
+		}
+		if got := strings.Contains(line, "--backend"); got != (c.backend != "") || (got && !strings.Contains(line, "--backend "+c.backend)) {
+			t.Fatalf("%q: backend %q", line, c.backend)
+		}
+		if !strings.HasSuffix(line, strings.Join(s.opt.Targets, " ")) {
+			t.Fatalf("%q must end with the targets", line)
+		}
+		t.Logf("%s", line)
 	}
 }

@@ -27,7 +27,9 @@ func init() {
 		Example: `- name: paths
   type: probe
   targets: [203.0.113.10, api.example.com]
-  interval: 1s            # between rounds; keep ≤ 1 probe/s per hop
+  interval: 5s            # how often opsview collects the rounds
+  probe_interval: 1s      # between probe rounds, at every vantage; keep ≤ 1 probe/s per hop
+  # probe_timeout: 1s     # how long a round waits for answers (default: the smaller of 1s and probe_interval)
   # backend: auto         # auto | raw-icmp | ping | udp | icmp
   # tcp_port: 443         # end-to-end TCP probe when only UDP is permitted
   vantages:
@@ -36,6 +38,8 @@ func init() {
     - name: bastion2      # runs opsview's own probe mode over ssh
       type: exec
       command: ssh -o BatchMode=yes bastion2
+      # opsview: /usr/local/bin/opsview   # the program on the far side (default opsview)
+      # backend: udp                      # what that side may use (unprivileged: udp)
     - name: oldbox        # no opsview there: parse mtr --raw
       type: mtr
       command: ssh -o BatchMode=yes oldbox
@@ -69,9 +73,13 @@ type VantageOptions struct {
 
 // Options are the probe source's options.
 type Options struct {
-	Targets      []string          `yaml:"targets"`
-	Interval     time.Duration     `yaml:"interval"`
-	Timeout      time.Duration     `yaml:"timeout"`
+	Targets []string `yaml:"targets"`
+	// Interval is the time between probe rounds and Timeout how long a
+	// round waits for answers, at every vantage point (exec and mtr ones
+	// get them on their command line; an agent has its own). They are
+	// not the source's interval and timeout, which pace the polls.
+	Interval     time.Duration     `yaml:"probe_interval"`
+	Timeout      time.Duration     `yaml:"probe_timeout"`
 	Backend      string            `yaml:"backend"`
 	MaxTTL       int               `yaml:"max_ttl"`
 	TCPPort      int               `yaml:"tcp_port"`
@@ -124,7 +132,10 @@ func newSource(env sources.Env, o sources.Options) (sources.Source, error) {
 		opt.Interval = time.Second
 	}
 	if opt.Interval < 100*time.Millisecond {
-		return nil, o.Errorf("probe: interval %s is too short (at least 100ms; routers rate-limit ICMP)", opt.Interval)
+		return nil, o.Errorf("probe: probe_interval %s is too short (at least 100ms; routers rate-limit ICMP)", opt.Interval)
+	}
+	if opt.Timeout < 0 || opt.Timeout > 30*time.Second {
+		return nil, o.Errorf("probe: probe_timeout %s: want between 0 (the default) and 30s", opt.Timeout)
 	}
 	switch opt.Backend {
 	case "", BackendAuto, BackendRaw, BackendPing, BackendUDP, "icmp":
@@ -394,19 +405,30 @@ func (s *Source) runLocal(ctx context.Context, v *vantage) error {
 // maxLine bounds one JSON line or mtr line read from a vantage.
 const maxLine = 1 << 20
 
-// runExec runs `<command> <opsview> probe --json --interval I TARGET…`
-// and reads one Round per line.
-func (s *Source) runExec(ctx context.Context, v *vantage) error {
+// execArgs is the command an exec vantage runs: `<command> <opsview>
+// probe --json --interval I --timeout T [--backend B …] TARGET…`. No
+// argument is ever empty: ssh joins its arguments with spaces, so an
+// empty one vanishes and the next is read in its place (a "--backend"
+// followed by "" took the first target for the backend).
+func (s *Source) execArgs(v *vantage) []string {
 	topt := s.tracerOptions(v)
 	args := append(splitCommand(v.opt.Command), v.opt.Opsview, "probe", "--json",
-		"--interval", s.opt.Interval.String(), "--timeout", topt.Timeout.String(), "--backend", topt.Backend)
+		"--interval", s.opt.Interval.String(), "--timeout", topt.Timeout.String())
+	if topt.Backend != "" {
+		args = append(args, "--backend", topt.Backend)
+	}
 	if s.opt.MaxTTL > 0 {
 		args = append(args, "--max-ttl", strconv.Itoa(s.opt.MaxTTL))
 	}
 	if s.opt.TCPPort > 0 {
 		args = append(args, "--tcp-port", strconv.Itoa(s.opt.TCPPort))
 	}
-	args = append(args, s.opt.Targets...)
+	return append(args, s.opt.Targets...)
+}
+
+// runExec runs execArgs and reads one Round per line.
+func (s *Source) runExec(ctx context.Context, v *vantage) error {
+	args := s.execArgs(v)
 	return s.stream(ctx, v, args, func(line []byte) error {
 		var r Round
 		if err := decodeRound(line, &r); err != nil {

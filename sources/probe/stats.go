@@ -93,6 +93,9 @@ type PathStats struct {
 	last    time.Time
 	ttls    map[int]*ttlStats
 	dist    int // smallest TTL at which the target answered, 0 = never
+	// known is the target's distance from earlier polls: a poll whose
+	// deepest answers were all lost still covers the whole path.
+	known   int
 	e2eSent int
 	e2e     rttStats
 	maxTTL  int
@@ -164,8 +167,12 @@ func canonAddr(s string) string {
 	return a.Unmap().String()
 }
 
-// Reset forgets the rounds so the next trace covers a fresh window.
+// Reset forgets the rounds so the next trace covers a fresh window. The
+// target's distance is remembered.
 func (p *PathStats) Reset() {
+	if p.dist > 0 {
+		p.known = p.dist
+	}
 	p.rounds, p.dist, p.e2eSent, p.maxTTL = 0, 0, 0, 0
 	p.ttls = map[int]*ttlStats{}
 	p.e2e = rttStats{}
@@ -174,13 +181,21 @@ func (p *PathStats) Reset() {
 // Trace renders the aggregate as a sources.PathTrace: one Hop per (TTL,
 // responder), TTLs with no answer as one Hop with an empty Addr, the path
 // cut at the first TTL where the target answered. Loss is per TTL (several
-// responders at one TTL are ECMP branches, not loss).
+// responders at one TTL are ECMP branches, not loss). When the target did
+// not answer in these rounds but did before, and no router answered from
+// as deep, the path still ends at the target's known distance: its
+// silent last hops are loss, not a shorter path, and EndToEnd.TTL says
+// where the target is.
 func (p *PathStats) Trace() sources.PathTrace {
 	tr := sources.PathTrace{Vantage: p.Vantage, Target: p.Target, Addr: p.addr, At: p.last, Rounds: p.rounds}
 	end := p.maxTTL
-	if p.dist > 0 {
-		end = p.dist
-		tr.Reached = true
+	dist := p.dist
+	if dist == 0 && p.known > 0 && !p.routerAtOrPast(p.known) {
+		dist = p.known
+	}
+	if dist > 0 {
+		end = dist
+		tr.Reached = p.dist > 0
 	} else {
 		// trailing TTLs where nothing ever answered are not hops
 		for end > 0 {
@@ -229,7 +244,7 @@ func (p *PathStats) Trace() sources.PathTrace {
 		}
 	}
 	markRateLimited(tr.Hops, p)
-	e := sources.Hop{TTL: p.dist, Addr: p.addr, Sent: p.e2eSent, Received: p.e2e.n}
+	e := sources.Hop{TTL: dist, Addr: p.addr, Sent: p.e2eSent, Received: p.e2e.n}
 	if p.e2eSent > 0 {
 		e.Loss = 1 - float64(p.e2e.n)/float64(p.e2eSent)
 		if p.e2e.n > 0 {
@@ -239,6 +254,22 @@ func (p *PathStats) Trace() sources.PathTrace {
 	p.e2e.fill(&e)
 	tr.EndToEnd = e
 	return tr
+}
+
+// routerAtOrPast reports whether a router (not the target) answered at
+// TTL ttl or deeper: then the path changed and the known distance is old.
+func (p *PathStats) routerAtOrPast(ttl int) bool {
+	for k, t := range p.ttls {
+		if k < ttl {
+			continue
+		}
+		for _, kind := range t.kinds {
+			if kind != KindReached {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // markRateLimited flags hops whose own loss is well above the loss that

@@ -167,16 +167,10 @@ func (t *Tracer) Round(ctx context.Context, seq int) Round {
 		t.mu.Unlock()
 	}()
 
+	// the end-to-end probe goes first: the TTL-limited probes follow it
+	// back to back, and a queue that is nearly full drops the last of a
+	// burst, which would read as loss at the target alone
 	sent := make([]time.Time, 64)
-	r.Probes = make([]Probe, n)
-	for ttl := 1; ttl <= n; ttl++ {
-		r.Probes[ttl-1].TTL = ttl
-		sent[ttl] = time.Now()
-		if err := t.c.send(ttl, rs.base+uint16(ttl)); err != nil {
-			r.Error = fmt.Sprintf("send TTL %d to %s: %v", ttl, t.Addr, err)
-			return r
-		}
-	}
 	var tcp chan EndToEnd
 	e2ePending := true
 	if t.c.echoes() {
@@ -189,6 +183,15 @@ func (t *Tracer) Round(ctx context.Context, seq int) Round {
 	} else {
 		tcp = make(chan EndToEnd, 1)
 		go func() { tcp <- tcpProbe(ctx, t.Addr, t.opt.TCPPort, t.opt.Timeout) }()
+	}
+	r.Probes = make([]Probe, n)
+	for ttl := 1; ttl <= n; ttl++ {
+		r.Probes[ttl-1].TTL = ttl
+		sent[ttl] = time.Now()
+		if err := t.c.send(ttl, rs.base+uint16(ttl)); err != nil {
+			r.Error = fmt.Sprintf("send TTL %d to %s: %v", ttl, t.Addr, err)
+			return r
+		}
 	}
 
 	timeout := time.NewTimer(t.opt.Timeout)
