@@ -147,10 +147,16 @@ func coldFinding(snap *Snapshot, n *sources.NodeState, share float64, sus []cold
 	if share >= ColdCriticalShare {
 		sev = sources.SevCritical
 	}
-	what := fmt.Sprintf("%s %s answers %.0f %% 5xx", n.Kind, n.Name, 100*share)
+	// the title holds still while the share moves poll to poll: it says
+	// the threshold passed; the share itself is in the explanation
+	bound := ColdErrorShare
+	if sev == sources.SevCritical {
+		bound = ColdCriticalShare
+	}
+	what := fmt.Sprintf("%s %s answers 5xx to over %.0f %% of requests", n.Kind, n.Name, 100*bound)
 	f := Finding{ID: "cold/" + n.Source + "/" + n.ID, Rule: "cold-errors", Severity: sev, Layer: n.Layer, Node: n.Name}
-	text := []string{fmt.Sprintf("%.1f of %.1f requests a second were answered 5xx since the previous poll; there is no history of its own yet to say what moved first.",
-		n.LB.Rates.Resp5xx, n.LB.Rates.Requests)}
+	text := []string{fmt.Sprintf("%.0f %% of its requests (%.1f of %.1f a second) were answered 5xx since the previous poll; there is no history of its own yet to say what moved first.",
+		100*share, n.LB.Rates.Resp5xx, n.LB.Rates.Requests)}
 	if len(sus) == 0 {
 		f.Title = what + ": no internal series is away from its baseline"
 		text = append(text, "Nothing internal with a history stands away from its baseline now.")

@@ -46,7 +46,7 @@ func coldSnap(share float64, fiveHistory bool) *Snapshot {
 // the middle of an incident is CRITICAL and names db-1's iowait.
 func TestErrorShareWithoutHistoryIsAFindingNow(t *testing.T) {
 	f := findFinding(Detect(coldSnap(0.6, false)), "cold-errors")
-	if f == nil || f.Severity != sources.SevCritical || !strings.Contains(f.Title, "backend app answers 60 % 5xx: likely db-1 cpu.iowait") {
+	if f == nil || f.Severity != sources.SevCritical || !strings.Contains(f.Title, "backend app answers 5xx to over 20 % of requests: likely db-1 cpu.iowait") {
 		t.Fatalf("%+v", f)
 	}
 	if e := f.TopSuspect(); e == nil || e.Node != "db-1" {
