@@ -65,15 +65,16 @@ func DecodeFind(b []byte) ([]Node, error) {
 	}
 	out := make([]Node, 0, len(raw))
 	for _, r := range raw {
-		if r.ID == "" {
-			continue
+		id := sources.Clean(r.ID)
+		if id == "" {
+			continue // no id, or one of control characters only
 		}
 		leaf := false
 		switch string(r.Leaf) {
 		case "1", "true", `"1"`, `"true"`:
 			leaf = true
 		}
-		out = append(out, Node{ID: sources.Clean(r.ID), Text: sources.Clean(r.Text), Leaf: leaf})
+		out = append(out, Node{ID: id, Text: sources.Clean(r.Text), Leaf: leaf})
 	}
 	return out, nil
 }
