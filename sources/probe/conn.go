@@ -26,8 +26,12 @@ type reply struct {
 type conn interface {
 	// name is the backend's name: "raw-icmp", "ping", "udp".
 	name() string
-	// send sends probe id with the given TTL (hop limit).
-	send(ttl int, id uint16) error
+	// send sends probe id with the given TTL (hop limit) on flow f (a
+	// flow keeps the fields load balancers hash constant: Paris
+	// traceroute); 0 ≤ f < flows().
+	send(ttl int, id uint16, f int) error
+	// flows is how many flows the backend can tell apart.
+	flows() int
 	// recv blocks for the next packet; ok is false for packets that are
 	// not answers to this conn's probes.
 	recv() (r reply, ok bool, err error)

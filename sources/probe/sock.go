@@ -79,9 +79,23 @@ func pendingErr(err error) bool {
 	return false
 }
 
-// sendTTL sets the TTL and sends b, resending when the kernel hands back a
-// pending error instead of sending (measured: 5 of 6 sends without it).
-func (s *sock) sendTTL(ttl int, b []byte) error {
+// sendTTL sets the TTL and sends b (to port, when not 0), resending
+// when the kernel hands back a pending error instead of sending
+// (measured: 5 of 6 sends without it).
+func (s *sock) sendTTL(ttl int, b []byte, port int) error {
+	dst := s.dst
+	if port != 0 {
+		switch d := s.dst.(type) {
+		case *unix.SockaddrInet4:
+			c := *d
+			c.Port = port
+			dst = &c
+		case *unix.SockaddrInet6:
+			c := *d
+			c.Port = port
+			dst = &c
+		}
+	}
 	var serr error
 	err := s.rc.Write(func(fd uintptr) bool {
 		if s.v6 {
@@ -93,7 +107,7 @@ func (s *sock) sendTTL(ttl int, b []byte) error {
 			return true
 		}
 		for tries := 0; tries < 8; tries++ {
-			serr = unix.Sendto(int(fd), b, 0, s.dst)
+			serr = unix.Sendto(int(fd), b, 0, dst)
 			if serr == unix.EAGAIN {
 				return false
 			}

@@ -30,6 +30,11 @@ type TracerOptions struct {
 	// the backend cannot send ICMP echo (default 443; a refused
 	// connection counts as an answer).
 	TCPPort int
+	// Flows is how many probe flows the rounds take turns on (default
+	// 4; 1 = one flow for good). Each flow keeps the fields load
+	// balancers hash constant (Paris traceroute), so its probes keep to
+	// one branch, and flows that part at a hop show the branches.
+	Flows int
 }
 
 func (o *TracerOptions) defaults() {
@@ -51,7 +56,14 @@ func (o *TracerOptions) defaults() {
 	if o.Backend == "" {
 		o.Backend = BackendAuto
 	}
+	if o.Flows <= 0 {
+		o.Flows = DefaultFlows
+	}
+	o.Flows = min(o.Flows, maxFlows)
 }
+
+// DefaultFlows is how many flows a tracer takes turns on.
+const DefaultFlows = 4
 
 var identSeq atomic.Uint32
 
@@ -99,7 +111,9 @@ func ResolveTarget(ctx context.Context, target string) (netip.Addr, error) {
 // NewTracer opens a tracer's socket with the best backend permitted.
 func NewTracer(target string, addr netip.Addr, opt TracerOptions) (*Tracer, error) {
 	opt.defaults()
-	ident := uint16(os.Getpid()) ^ uint16(identSeq.Add(1)*7919)
+	// raw ICMP tracers own blocks of maxFlows identifiers, apart within
+	// a process
+	ident := (uint16(os.Getpid())*7919 + uint16(identSeq.Add(1))*maxFlows) &^ (maxFlows - 1)
 	c, err := openConn(opt.Backend, addr, ident)
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", target, err)
@@ -152,7 +166,8 @@ func (t *Tracer) readLoop() {
 // all answered, or the target answered and the grace period passed, or the
 // timeout.
 func (t *Tracer) Round(ctx context.Context, seq int) Round {
-	r := Round{V: WireVersion, Target: t.Target, Addr: t.Addr.String(), Seq: seq, At: time.Now().UTC(), Backend: t.c.name()}
+	flow := seq % max(1, min(t.opt.Flows, t.c.flows()))
+	r := Round{V: WireVersion, Target: t.Target, Addr: t.Addr.String(), Seq: seq, Flow: flow, At: time.Now().UTC(), Backend: t.c.name()}
 	n := t.opt.MaxTTL
 	if t.dist > 0 {
 		n = t.dist
@@ -175,7 +190,7 @@ func (t *Tracer) Round(ctx context.Context, seq int) Round {
 	e2ePending := true
 	if t.c.echoes() {
 		sent[0] = time.Now()
-		if err := t.c.send(64, rs.base); err != nil {
+		if err := t.c.send(64, rs.base, flow); err != nil {
 			r.Error = fmt.Sprintf("send echo to %s: %v", t.Addr, err)
 			return r
 		}
@@ -188,7 +203,7 @@ func (t *Tracer) Round(ctx context.Context, seq int) Round {
 	for ttl := 1; ttl <= n; ttl++ {
 		r.Probes[ttl-1].TTL = ttl
 		sent[ttl] = time.Now()
-		if err := t.c.send(ttl, rs.base+uint16(ttl)); err != nil {
+		if err := t.c.send(ttl, rs.base+uint16(ttl), flow); err != nil {
 			r.Error = fmt.Sprintf("send TTL %d to %s: %v", ttl, t.Addr, err)
 			return r
 		}
