@@ -110,12 +110,12 @@ func (c *udpConn) send(ttl int, id uint16, f int) error {
 	return c.s.sendTTL(ttl, b[:], udpPort+f)
 }
 
-func (c *udpConn) recv() (reply, bool, error) {
-	data, oob, _, errq, err := c.s.read()
+func (c *udpConn) setDeadline(t time.Time) error { return c.s.f.SetReadDeadline(t) }
+func (c *udpConn) recv(wait bool) (reply, bool, error) {
+	data, oob, _, errq, at, err := c.s.read(wait)
 	if err != nil {
 		return reply{}, false, err
 	}
-	at := time.Now()
 	if !errq {
 		return reply{}, false, nil
 	}
@@ -169,12 +169,12 @@ func (c *pingConn) send(ttl int, id uint16, _ int) error {
 	return c.s.sendTTL(ttl, echoRequest(c.s.v6, 0, id, false), 0)
 }
 
-func (c *pingConn) recv() (reply, bool, error) {
-	data, oob, from, errq, err := c.s.read()
+func (c *pingConn) setDeadline(t time.Time) error { return c.s.f.SetReadDeadline(t) }
+func (c *pingConn) recv(wait bool) (reply, bool, error) {
+	data, oob, from, errq, at, err := c.s.read(wait)
 	if err != nil {
 		return reply{}, false, err
 	}
-	at := time.Now()
 	if !errq {
 		// an echo reply: ICMP header + payload
 		if len(data) < 8 {
@@ -281,12 +281,12 @@ func (c *rawConn) send(ttl int, id uint16, f int) error {
 	return c.s.sendTTL(ttl, echoRequest(c.s.v6, c.ident+uint16(f), id, true), 0)
 }
 
-func (c *rawConn) recv() (reply, bool, error) {
-	data, _, from, _, err := c.s.read()
+func (c *rawConn) setDeadline(t time.Time) error { return c.s.f.SetReadDeadline(t) }
+func (c *rawConn) recv(wait bool) (reply, bool, error) {
+	data, _, from, _, at, err := c.s.read(wait)
 	if err != nil {
 		return reply{}, false, err
 	}
-	at := time.Now()
 	r, ok := parseRawICMP(c.s.v6, data, sockaddrAddr(from), c.target, c.ident)
 	r.at = at
 	return r, ok, nil
