@@ -76,12 +76,13 @@ var statusNames = map[int]string{ExitOK: "ok", ExitWarning: "warning", ExitCriti
 
 func checkCmd(g *globals, stdout io.Writer) *cobra.Command {
 	var format, compare string
-	var sample, timeout time.Duration
+	var sample, timeout, pathsWait time.Duration
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Poll every source once, print a compact report, exit like a Nagios plugin",
 		Long: `check polls every configured source (twice, --sample apart, so that
-counters become rates), runs the engine once, prints one line per source and
+counters become rates; with path probes, on until every path is judged, for
+at most --paths-wait), runs the engine, prints one line per source and
 then the incidents, worst first: findings that share a cause under one
 headline, the worst named on the status line. It exits 0 OK, 1 WARNING,
 2 CRITICAL or 3 UNKNOWN. --format json prints the same for machines (the
@@ -128,6 +129,10 @@ never under NO_COLOR.`,
 			ro.Backfill = app.EngineWindow
 			rt := app.New(ro)
 			findings := rt.Once(ctx, sample)
+			if waited := waitForPaths(ctx, rt, pathsWait); waited > 0 {
+				findings = rt.Session.Findings()
+				sample += waited
+			}
 			if shift > 0 {
 				findings = append(findings, compareWith(ctx, p, rt, shift, logf)...)
 			}
@@ -149,7 +154,32 @@ never under NO_COLOR.`,
 	c.Flags().DurationVar(&sample, "sample", 2*time.Second, "time between the two polls that turn counters into rates (0: one poll)")
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (sources not answered count as failing)")
 	c.Flags().StringVar(&compare, "compare", "", "also compare with the same time 24h or 7d ago, where sources keep history")
+	c.Flags().DurationVar(&pathsWait, "paths-wait", 25*time.Second, "with path probes, poll on until every path is judged, for at most this long (within --timeout)")
 	return c
+}
+
+// waitForPaths polls on, every two seconds, while a path verdict is not
+// yet judged, for at most wait: a verdict needs about 20 probe rounds
+// from every vantage point. It returns how long it polled.
+func waitForPaths(ctx context.Context, rt *app.Runtime, wait time.Duration) time.Duration {
+	judged := func() bool {
+		for _, v := range rt.Session.Paths() {
+			if !v.Persistent || v.Kind == correlate.VerdictInsufficient {
+				return false
+			}
+		}
+		return true
+	}
+	start := time.Now()
+	for !judged() && time.Since(start) < wait {
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(2 * time.Second):
+		}
+		rt.Sched.RunOnce(ctx, 2)
+	}
+	return time.Since(start).Round(time.Second)
 }
 
 func asExit(err error, ee **ExitError) bool {
@@ -216,7 +246,7 @@ func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.
 		if v.Persistent && v.Kind != correlate.VerdictInsufficient {
 			continue
 		}
-		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged in a %s sample (a verdict needs %d probe rounds from every vantage point since its loss last changed; the fewest had %d): run the check with a longer --sample, or watch the Paths view",
+		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged after %s of probing (a verdict needs %d probe rounds from every vantage point since its loss last changed, and every path clearly clean or lossy; the fewest had %d): run the check with a longer --paths-wait and --timeout, or watch the Paths view",
 			sources.Clean(v.Target), sample, correlate.DefaultPathMinSample, v.Probes))
 	}
 	if len(rep.NotJudged) > 0 && rep.Code == ExitOK {
