@@ -27,13 +27,17 @@ import (
 //   - a hop whose own loss is well above the loss persisting past it only
 //     rate-limits ICMP: it is shown as such and never blamed; one that is
 //     merely doubtful cannot end a segment either;
-//   - the onset is a segment (last clean hop, first hop answering
-//     reliably after the rise], matched across vantages by address, rDNS
-//     router token and successor hop;
+//   - the onset is where the persisting loss most likely steps up; the
+//     blamed segment runs from the last clean hop to the first hop
+//     answering reliably after it, matched across vantages by address,
+//     rDNS router token and successor hop (never the successor of a load
+//     balancer's branch: branches share it);
+//   - a path whose probe flows part at a load balancer is split by
+//     branch when the branches' losses differ;
 //   - a good path crossing a place clears it;
-//   - an open verdict holds until a confident one replaces it
-//     (PathJudge, paths_judge.go): findings do not close and reopen
-//     while the fault holds.
+//   - an open verdict holds until a confident different one has held for
+//     a while (PathJudge, paths_judge.go): findings do not close and
+//     reopen while the fault holds.
 
 // VerdictKind is the outcome of triangulating one target.
 type VerdictKind string

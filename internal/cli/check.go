@@ -31,9 +31,10 @@ type CheckReport struct {
 	// Incidents tell the findings that share a cause as one headline,
 	// worst first; each lists its findings by ID.
 	Incidents []CheckIncident `json:"incidents"`
-	// NotJudged says what the sample was too short to judge (a path needs
-	// several windows of probes): with nothing else wrong, the check is
-	// UNKNOWN rather than OK.
+	// NotJudged says what the check could not judge in the time it
+	// probed (a path needs about 20 probe rounds from every vantage
+	// point): with nothing else wrong, the check is UNKNOWN rather than
+	// OK.
 	NotJudged []string `json:"not_judged,omitempty"`
 }
 
