@@ -27,13 +27,17 @@ import (
 //   - a hop whose own loss is well above the loss persisting past it only
 //     rate-limits ICMP: it is shown as such and never blamed; one that is
 //     merely doubtful cannot end a segment either;
-//   - the onset is a segment (last clean hop, first hop answering
-//     reliably after the rise], matched across vantages by address, rDNS
-//     router token and successor hop;
+//   - the onset is where the persisting loss most likely steps up; the
+//     blamed segment runs from the last clean hop to the first hop
+//     answering reliably after it, matched across vantages by address,
+//     rDNS router token and successor hop (never the successor of a load
+//     balancer's branch: branches share it);
+//   - a path whose probe flows part at a load balancer is split by
+//     branch when the branches' losses differ;
 //   - a good path crossing a place clears it;
-//   - an open verdict holds until a confident one replaces it
-//     (PathJudge, paths_judge.go): findings do not close and reopen
-//     while the fault holds.
+//   - an open verdict holds until a confident different one has held for
+//     a while (PathJudge, paths_judge.go): findings do not close and
+//     reopen while the fault holds.
 
 // VerdictKind is the outcome of triangulating one target.
 type VerdictKind string
@@ -108,6 +112,10 @@ type PathOptions struct {
 	// MaxProbes bounds the end-to-end probes of one vantage judged at
 	// once (default 300).
 	MaxProbes int
+
+	// ecmp are the branches of load balancers seen by any vantage of the
+	// target being judged (set per target)
+	ecmp map[string]bool
 }
 
 func (o *PathOptions) defaults() {
@@ -164,6 +172,10 @@ type Place struct {
 	SegKeys []string
 	// FromKeys are the keys of the hop the segment starts after.
 	FromKeys []string
+	// Balanced are the addresses of a load balancer's branches when the
+	// place ends at one: To alone when flows told which branch, all of
+	// them when they did not.
+	Balanced []string
 }
 
 // Label describes the place in a few words.
@@ -176,6 +188,12 @@ func (p Place) Label() string {
 	fmt.Fprintf(&b, "segment %s .. %s", from, p.To)
 	if len(p.Aliases) > 0 {
 		fmt.Fprintf(&b, " (also answering as %s)", strings.Join(p.Aliases, ", "))
+	}
+	switch {
+	case len(p.Balanced) == 1:
+		b.WriteString(" (one branch of a load-balanced hop)")
+	case len(p.Balanced) > 1:
+		fmt.Fprintf(&b, " (load-balanced over %s; the flows do not tell which branch)", strings.Join(p.Balanced, " | "))
 	}
 	if p.ASN != 0 {
 		fmt.Fprintf(&b, " (AS%d", p.ASN)
@@ -212,9 +230,15 @@ type VantagePath struct {
 	Hops         []PathHop
 	SourceASN    int
 
+	// Branch is, for a path split by its flows, the responder its flows
+	// took at BranchTTL, where they parted.
+	Branch    string
+	BranchTTL int
+
 	// the path judged on the probes since another vantage's newest
 	// change, when its stretch began before and is good
 	aligned *VantagePath
+	w       *window // what it was judged on
 }
 
 // Bad reports whether the path's loss is decided to be a fault.
@@ -241,6 +265,9 @@ type PathHop struct {
 	Doubtful    bool
 	Onset       bool // the blamed segment ends here
 	Dest        bool
+	// ECMP: the flows parted at this TTL; Addr and Others are branches
+	// of a load balancer (or the one branch a path's flows took).
+	ECMP bool
 
 	floorN int // the probes behind Floor
 }
@@ -272,6 +299,12 @@ type PathVerdict struct {
 	// Doubtful are hops whose own loss is above what persists past
 	// them, not yet clearly: not blamed either (the segment passes them).
 	Doubtful []string
+	// Balanced are the branches of load balancers the flows showed.
+	Balanced []string
+	// Parallel: a good path crosses a hop beside the place (the same
+	// next hop, another address): perhaps the clean branch of a load
+	// balancer the flows did not show.
+	Parallel bool
 	// Probes is the fewest end-to-end probes behind a vantage counted
 	// in the verdict.
 	Probes int
@@ -340,7 +373,7 @@ func providerStatus(evs []sources.Event) string {
 // analyse turns one window into a vantage path: hops, its state (good,
 // undecided, bad), the floor, the onset.
 func analyse(vantage string, w *window, opt PathOptions) VantagePath {
-	vp := VantagePath{Vantage: vantage, Sent: w.e2eSent, Since: w.since}
+	vp := VantagePath{Vantage: vantage, Sent: w.e2eSent, Since: w.since, w: w}
 	vp.Hops = w.hops()
 	for _, h := range vp.Hops {
 		if h.ASN != 0 {
@@ -468,6 +501,7 @@ func (w *window) hops() []PathHop {
 		if len(addrs) > 0 {
 			h.Addr, h.Others = addrs[0], addrs[1:]
 			h.Name, h.ASN = t.names[h.Addr], t.asn[h.Addr]
+			h.ECMP = w.ecmp[h.Addr]
 		}
 		h.Received = min(h.Received, h.Sent)
 		if h.Sent > 0 {
@@ -740,12 +774,17 @@ func placeOf(hops []PathHop, j int, from string, w *window) *Place {
 	for i := j + 1; i < len(hops); i++ {
 		if hops[i].Addr != "" {
 			p.Successor = hops[i].Addr
-			p.Keys = append(p.Keys, fmt.Sprintf("succ:%s@%d", hops[i].Addr, hops[i].TTL-h.TTL))
+			if !h.ECMP {
+				p.Keys = append(p.Keys, fmt.Sprintf("succ:%s@%d", hops[i].Addr, hops[i].TTL-h.TTL))
+			}
 			break
 		}
 	}
 	if h.Dest {
 		p.Keys = append(p.Keys, "dest")
+	}
+	if h.ECMP {
+		p.Balanced = append(append([]string{h.Addr}, h.Others...), p.Balanced...)
 	}
 	return p
 }
@@ -763,7 +802,10 @@ func hopKeys(hops []PathHop, i int) []string {
 	if tok := RouterToken(h.Name); tok != "" {
 		ks = append(ks, "rtr:"+tok)
 	}
-	for k := i + 1; k < len(hops); k++ {
+	// the next hop names a router seen from elsewhere under another
+	// address, but not a branch of a load balancer: its branches share
+	// the next hop and are different routers
+	for k := i + 1; k < len(hops) && !h.ECMP; k++ {
 		if hops[k].Addr != "" {
 			ks = append(ks, fmt.Sprintf("succ:%s@%d", hops[k].Addr, hops[k].TTL-h.TTL))
 			break
@@ -844,7 +886,9 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 	}
 	v.LossMin, v.LossMax = 1, 0
 	for _, p := range bad {
-		v.Vantages = append(v.Vantages, p.Vantage)
+		if !containsKey(v.Vantages, p.Vantage) {
+			v.Vantages = append(v.Vantages, p.Vantage)
+		}
 		rise := p.Loss // persisting to the target: its end-to-end loss
 		v.LossMin, v.LossMax = math.Min(v.LossMin, rise), math.Max(v.LossMax, rise)
 		if !p.OnsetSure && p.Bad() {
@@ -888,6 +932,33 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 	v.blame(groups, len(bad))
 	v.Confident = waiting == 0
 	return v
+}
+
+// parallel reports whether two key sets meet on next-hop keys only.
+func parallel(a, b []string) bool {
+	met := false
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				if !strings.HasPrefix(x, "succ:") {
+					return false
+				}
+				met = true
+			}
+		}
+	}
+	return met
+}
+
+// distinct are the names without repeats.
+func distinct(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if !containsKey(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // adjacent reports whether a group's segment starts where another's
@@ -934,6 +1005,7 @@ func undecidedApart(bad []VantagePath, groups []*onsetGroup) int {
 // changed: they keep the verdict from being confident.
 func (v *PathVerdict) splitPaths(vps []VantagePath) (good, bad []VantagePath, waiting int) {
 	rl, dbt := map[string]bool{}, map[string]bool{}
+	var counted []string
 	for _, p := range vps {
 		for _, h := range p.Hops {
 			if h.RateLimited && !rl[h.Addr] {
@@ -951,7 +1023,10 @@ func (v *PathVerdict) splitPaths(vps []VantagePath) (good, bad []VantagePath, wa
 			}
 			continue
 		}
-		v.Total++
+		if !containsKey(counted, p.Vantage) {
+			counted = append(counted, p.Vantage) // its branches count once
+			v.Total++
+		}
 		if v.Probes == 0 || p.Sent < v.Probes {
 			v.Probes = p.Sent
 		}
@@ -992,6 +1067,7 @@ type onsetGroup struct {
 	decided  int      // members whose paths are decided bad
 	from     []string // the keys of the hops the members' segments start after
 	onsets   []*Place // of the decided members
+	parallel bool     // a good path crosses a hop beside it (same next hop)
 	clearing []string
 }
 
@@ -1115,7 +1191,16 @@ func clearPlaces(groups []*onsetGroup, good []VantagePath, opt PathOptions) (uns
 				continue
 			}
 			loss, n := gp.Hops[i].Floor, gp.Hops[i].floorN
-			if gl-loss >= opt.MinStep && zTwo(gl, gn, loss, max(n, 1)) >= opt.OnsetZ {
+			better := gl-loss >= opt.MinStep && zTwo(gl, gn, loss, max(n, 1)) >= opt.OnsetZ
+			if better && parallel(pl.Keys, hopKeys(gp.Hops, i)) && len(distinct(g.members)) >= 2 {
+				// it crosses a hop with the same next hop only: another
+				// address of the place, or a router beside it (a load
+				// balancer whose branches the flows did not show); two
+				// vantages seeing loss there make the second likelier
+				g.parallel = true
+				continue
+			}
+			if better {
 				g.cleared = true
 				g.clearing = append(g.clearing, gp.Vantage)
 			} else {
@@ -1136,7 +1221,7 @@ func (v *PathVerdict) blame(groups []*onsetGroup, bad int) {
 		v.Place = g.place
 		votes := len(g.asns) + g.unknown
 		if len(g.members) >= 2 && votes >= 2 && !g.cleared {
-			v.Kind = VerdictShared
+			v.Kind, v.Parallel = VerdictShared, g.parallel
 			return
 		}
 		if len(g.members) == 1 {
@@ -1173,25 +1258,81 @@ func judgeTarget(target string, hs []PathHistory, provider string, opt PathOptio
 	vps := make([]VantagePath, 0, len(hs))
 	starts := alignStarts(hs, opt)
 	var latest time.Time // the newest change seen by any vantage
+	opt.ecmp = map[string]bool{}
 	for i, h := range hs {
 		if starts[i] > 0 && h.Traces[starts[i]].At.After(latest) {
 			latest = h.Traces[starts[i]].At
 		}
+		merge(h.Traces, starts[i], len(h.Traces), opt).ecmpAddrs(opt.ecmp)
 	}
 	for i, h := range hs {
 		vp := analyse(h.Vantage, merge(h.Traces, starts[i], len(h.Traces), opt), opt)
 		if !latest.IsZero() && len(h.Traces) > 0 && h.Traces[starts[i]].At.Before(latest) {
 			vp = vp.alignTo(h.Vantage, h.Traces, latest, opt)
 		}
-		vps = append(vps, vp)
+		vps = append(vps, vp.byBranch(opt)...)
 	}
 	v := judgeWindow(target, vps, opt)
+	for a := range opt.ecmp {
+		v.Balanced = append(v.Balanced, a)
+	}
+	sort.Strings(v.Balanced)
 	v.Provider = provider
 	v.Persistent = v.Confident
 	judgeLatency(&v, hs, opt)
 	v.LatencyPersistent = v.LatencyConfident
 	v.Text = verdictText(&v)
 	return v
+}
+
+// byBranch splits a path whose flows parted at a load balancer into a
+// path per branch when the flows tell the branches apart: each branch
+// with enough end-to-end probes, their losses clearly different. Else
+// the path stays whole (its hop there marked as load-balanced).
+func (vp VantagePath) byBranch(opt PathOptions) []VantagePath {
+	if vp.w == nil || len(vp.w.flows) < 2 {
+		return []VantagePath{vp}
+	}
+	ttl, by := vp.w.branches()
+	if ttl == 0 {
+		return []VantagePath{vp}
+	}
+	addrs := make([]string, 0, len(by))
+	for a := range by {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	// the branches are told apart by the loss persisting from the
+	// balancer's hop on (each branch's answers there and past it, and
+	// its end-to-end probes)
+	var out []VantagePath
+	lo, hi := 1.0, 0.0
+	var nlo, nhi int
+	for _, a := range addrs {
+		bp := analyse(vp.Vantage, vp.w.branch(by[a]), opt)
+		if bp.Sent < opt.MinSample/2 {
+			return []VantagePath{vp}
+		}
+		bp.Enough = true
+		bp.Branch, bp.BranchTTL = a, ttl
+		loss, n := bp.Loss, bp.Sent
+		for _, h := range bp.Hops {
+			if h.TTL == ttl && h.floorN > 0 {
+				loss, n = h.Floor, h.floorN
+			}
+		}
+		if loss < lo {
+			lo, nlo = loss, n
+		}
+		if loss > hi {
+			hi, nhi = loss, n
+		}
+		out = append(out, bp)
+	}
+	if hi-lo < opt.MinStep || zTwo(hi, nhi, lo, nlo) < opt.OnsetZ {
+		return []VantagePath{vp} // the flows do not tell the branches apart
+	}
+	return out
 }
 
 // alignStarts finds each vantage's newest steady stretch, and moves the
@@ -1265,6 +1406,9 @@ func verdictText(v *PathVerdict) string {
 	case VerdictShared:
 		s = fmt.Sprintf("loss of %s starts at the %s, seen from %d of %d vantage points, persisting to the target",
 			pct(v.LossMin, v.LossMax), v.Place.Label(), len(v.Vantages), v.Total)
+		if v.Parallel {
+			s += "; a hop beside it (the same next hop) is clean: perhaps the other branch of a load balancer"
+		}
 	case VerdictLocal:
 		s = fmt.Sprintf("loss of %s local to vantage %s, starting at the %s", pct(v.LossMin, v.LossMax), v.Vantages[0], v.Place.Label())
 		if v.Exonerated {

@@ -204,7 +204,7 @@ func (m *PathMemo) apply(v *PathVerdict) {
 	sort.Strings(v.Vantages)
 	v.LossMin, v.LossMax = 1, 0
 	for _, p := range v.Paths {
-		if containsKey(m.Vantages, p.Vantage) {
+		if containsKey(m.Vantages, p.Vantage) && !p.Good {
 			v.LossMin, v.LossMax = math.Min(v.LossMin, p.Loss), math.Max(v.LossMax, p.Loss)
 		}
 	}

@@ -368,3 +368,96 @@ func TestQueueIsALatencyFindingThatHolds(t *testing.T) {
 		}
 	}
 }
+
+// ecmpHops are the testbed's hops with two equal-cost routers, m1 and m2,
+// between the carrier and the edge; branch picks one.
+func ecmpHops(v int, branch string, m1loss float64) []synthHop {
+	h := []synthHop{
+		{addr: "10.1." + itoa(v) + ".1", asn: 65100 + v, rtt: time.Millisecond},
+		{addr: "10.2." + itoa(v) + ".1", asn: 65002, rtt: 2 * time.Millisecond},
+		{addr: branch, asn: 65002, rtt: 3 * time.Millisecond},
+		{addr: "10.3.0.2", asn: 65002, rtt: 4 * time.Millisecond},
+		{addr: tgt, asn: 65004, rtt: 5 * time.Millisecond},
+	}
+	if branch == "10.7.1.2" {
+		h[2].fwd = m1loss
+	}
+	return h
+}
+
+// ecmpRounds draws rounds of three vantages over a load balancer, each
+// round on the next of flows flows; a flow keeps to its branch (which
+// branch depends on the vantage and the flow, as a hash would). With
+// one flow, vantage 3's only flow takes m2 and the others m1.
+func ecmpRounds(seed uint64, flows, rounds, faultAt int) []PathHistory {
+	t0 := time.Unix(1700000000, 0)
+	var out []PathHistory
+	for v := 1; v <= 3; v++ {
+		r := rand.New(rand.NewPCG(seed, uint64(v)))
+		h := PathHistory{Source: "paths", Vantage: "v" + itoa(v), Target: tgt}
+		for i := 0; i < rounds; i++ {
+			f := i % flows
+			branch := "10.7.1.2"
+			if (flows == 1 && v == 3) || (flows > 1 && (f+v)%2 == 1) {
+				branch = "10.7.2.2"
+			}
+			loss := 0.0
+			if i >= faultAt {
+				loss = 0.3
+			}
+			tr := drawRound(r, h.Vantage, ecmpHops(v, branch, loss), t0.Add(time.Duration(i)*time.Second))
+			if flows > 1 {
+				fp := sources.FlowPath{Flow: f, Rounds: 1, E2ESent: 1, E2EReceived: tr.EndToEnd.Received}
+				for _, hop := range tr.Hops {
+					fp.Hops = append(fp.Hops, sources.FlowHop{TTL: hop.TTL, Addr: hop.Addr, Sent: 1, Received: hop.Received})
+				}
+				tr.Flows = []sources.FlowPath{fp}
+			}
+			h.Traces = append(h.Traces, tr)
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// Loss on one branch of a load balancer. With flows taking turns, the
+// flows show both branches and tell them apart: a shared verdict naming
+// m1 as one branch, never cleared by the clean branch (the two share the
+// edge as their next hop). With one flow a vantage, the clean branch is
+// still not taken for the place (another address of it) clearing it: the
+// verdict names m1 and says a hop beside it is clean.
+func TestLossOnOneBranchOfALoadBalancer(t *testing.T) {
+	for _, flows := range []int{4, 1} {
+		hs := ecmpRounds(5, flows, 400, 200)
+		j := NewPathJudge(PathOptions{})
+		var last PathVerdict
+		shared := false
+		for n := 150; n <= 400; n++ {
+			vs := j.Judge(upTo(hs, n))
+			v := vs[0]
+			if v.Persistent && v.Kind != VerdictShared && (shared || v.Kind != VerdictNone) {
+				t.Fatalf("%d flows, round %d of the fault: %s", flows, n-200, describe(&v))
+			}
+			shared = shared || (v.Persistent && v.Kind == VerdictShared)
+			last = v
+		}
+		t.Logf("%d flows: %s", flows, last.Text)
+		if !placeHasAddr(last.Place, "10.7.1.2") || placeHasAddr(last.Place, "10.7.2.2") {
+			t.Errorf("%d flows: want m1 named alone, got %s", flows, last.Place.Label())
+		}
+		switch flows {
+		case 4:
+			if len(last.Balanced) != 2 || !strings.Contains(last.Text, "one branch of a load-balanced hop") {
+				t.Errorf("the flows' branches are not shown: %v %s", last.Balanced, last.Text)
+			}
+		case 1:
+			if !last.Parallel || len(last.Vantages) != 2 {
+				t.Errorf("one flow: want 2 vantages and the clean hop beside m1 said, got %s", last.Text)
+			}
+		}
+	}
+}
+
+func placeHasAddr(p *Place, a string) bool {
+	return p != nil && (p.To == a || contains(p.Aliases, a))
+}

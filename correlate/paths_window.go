@@ -27,6 +27,22 @@ type window struct {
 	since   time.Time // the oldest trace's time
 	// the newest MinSample end-to-end probes (merge fills them)
 	recentSent, recentLost int
+	flows                  map[int]*wFlow
+	// ecmp are addresses known to answer beside another at one TTL
+	// (branches of a load balancer): the judge sets it before analysis
+	ecmp map[string]bool
+}
+
+// wFlow is one probe flow's share of a window.
+type wFlow struct {
+	rounds           int
+	ttls             map[int]*wFlowTTL
+	e2eSent, e2eRecv int
+}
+
+type wFlowTTL struct {
+	sent int
+	resp map[string]int
 }
 
 type wTTL struct {
@@ -88,6 +104,7 @@ func (w *window) add(tr *sources.PathTrace) {
 	if d := targetDistance(tr); d > 0 && w.dist == 0 {
 		w.dist = d
 	}
+	w.addFlows(tr.Flows)
 	e := tr.EndToEnd
 	w.e2eSent += e.Sent
 	w.e2eRecv += e.Received
@@ -257,6 +274,7 @@ func riseSince(cs, cl []int, lo int, opt PathOptions) int {
 // MaxProbes end-to-end probes.
 func merge(trs []sources.PathTrace, from, to int, opt PathOptions) *window {
 	w := newWindow()
+	w.ecmp = opt.ecmp
 	for i := to - 1; i >= from; i-- {
 		w.add(&trs[i])
 		if w.recentSent < opt.MinSample {
@@ -268,4 +286,136 @@ func merge(trs []sources.PathTrace, from, to int, opt PathOptions) *window {
 		}
 	}
 	return w
+}
+
+func (w *window) addFlows(fps []sources.FlowPath) {
+	if len(fps) == 0 {
+		return
+	}
+	if w.flows == nil {
+		w.flows = map[int]*wFlow{}
+	}
+	for i := range fps {
+		fp := &fps[i]
+		f := w.flows[fp.Flow]
+		if f == nil {
+			f = &wFlow{ttls: map[int]*wFlowTTL{}}
+			w.flows[fp.Flow] = f
+		}
+		f.rounds += fp.Rounds
+		f.e2eSent += fp.E2ESent
+		f.e2eRecv += fp.E2EReceived
+		for _, h := range fp.Hops {
+			t := f.ttls[h.TTL]
+			if t == nil {
+				t = &wFlowTTL{resp: map[string]int{}}
+				f.ttls[h.TTL] = t
+			}
+			t.sent += h.Sent
+			if h.Addr != "" && h.Received > 0 {
+				t.resp[h.Addr] += h.Received
+			}
+		}
+	}
+}
+
+// minBranchAnswers is how many answers a flow needs at a TTL for its
+// responder there to count as its branch.
+const minBranchAnswers = 3
+
+// flowAt is the responder a flow's probes took at a TTL, "" when it did
+// not answer enough.
+func (f *wFlow) flowAt(ttl int) string {
+	t := f.ttls[ttl]
+	if t == nil {
+		return ""
+	}
+	best := ""
+	for a, n := range t.resp {
+		if n >= minBranchAnswers && (best == "" || n > t.resp[best] || (n == t.resp[best] && a < best)) {
+			best = a
+		}
+	}
+	return best
+}
+
+// branches finds the first TTL (before the target) at which the
+// window's flows part: its flows by the responder they took there. ttl
+// is 0 when every flow took the same hops.
+func (w *window) branches() (ttl int, by map[string][]int) {
+	end := w.maxTTL
+	if w.dist > 0 {
+		end = w.dist - 1
+	}
+	ids := make([]int, 0, len(w.flows))
+	for id := range w.flows {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for k := 1; k <= end; k++ {
+		by = map[string][]int{}
+		for _, id := range ids {
+			if a := w.flows[id].flowAt(k); a != "" {
+				by[a] = append(by[a], id)
+			}
+		}
+		if len(by) >= 2 {
+			return k, by
+		}
+	}
+	return 0, nil
+}
+
+// ecmpAddrs are the responders of the TTLs at which the window's flows
+// part.
+func (w *window) ecmpAddrs(into map[string]bool) {
+	for k := 1; k <= w.maxTTL; k++ {
+		seen := map[string]bool{}
+		for _, f := range w.flows {
+			if a := f.flowAt(k); a != "" {
+				seen[a] = true
+			}
+		}
+		if len(seen) >= 2 {
+			for a := range seen {
+				into[a] = true
+			}
+		}
+	}
+}
+
+// branch is the window of the flows ids only: the probes that took one
+// branch of a load balancer. Names, ASNs and RTTs come from the whole
+// window.
+func (w *window) branch(ids []int) *window {
+	b := &window{ttls: map[int]*wTTL{}, maxTTL: w.maxTTL, dist: w.dist, addr: w.addr, since: w.since, ecmp: w.ecmp}
+	for _, id := range ids {
+		f := w.flows[id]
+		b.rounds += f.rounds
+		b.e2eSent += f.e2eSent
+		b.e2eRecv += f.e2eRecv
+		for ttl, ft := range f.ttls {
+			t := b.ttls[ttl]
+			if t == nil {
+				src := w.ttls[ttl]
+				t = &wTTL{resp: map[string]int{}, names: map[string]string{}, asn: map[string]int{}, asnm: map[string]string{}}
+				if src != nil {
+					t.names, t.asn, t.asnm, t.mins, t.meds = src.names, src.asn, src.asnm, src.mins, src.meds
+				}
+				b.ttls[ttl] = t
+			}
+			t.sent += ft.sent
+			for a, n := range ft.resp {
+				t.resp[a] += n
+			}
+		}
+	}
+	if b.e2eSent == 0 && b.dist > 0 {
+		// the end-to-end probes did not keep to the flows (TCP connects):
+		// the flows' own probes answered by the target stand in
+		if t := b.ttls[b.dist]; t != nil {
+			b.e2eSent, b.e2eRecv = t.sent, min(t.resp[b.addr], t.sent)
+		}
+	}
+	return b
 }

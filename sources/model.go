@@ -458,6 +458,27 @@ type PathTrace struct {
 	// EndToEnd is the loss and latency to the target itself (ICMP echo or
 	// TCP probes, never UDP port-unreachable).
 	EndToEnd Hop
+	// Flows are the probe flows of the rounds, each on its own, when the
+	// rounds took turns on several: a flow keeps to one branch of a load
+	// balancer, so flows that part at a TTL show its branches.
+	Flows []FlowPath
+}
+
+// FlowPath is one probe flow's share of a trace.
+type FlowPath struct {
+	Flow        int
+	Rounds      int
+	Hops        []FlowHop
+	E2ESent     int
+	E2EReceived int
+}
+
+// FlowHop is one TTL of a flow: who answered it most, and how often.
+type FlowHop struct {
+	TTL      int
+	Addr     string // "" when nothing answered
+	Sent     int
+	Received int
 }
 
 // NodeKind says what a node is.

@@ -330,7 +330,7 @@ func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, at pathsP
 	var hb strings.Builder
 	hb.WriteString(pad("TTL hop", labelW+4))
 	for i := first; i < last; i++ {
-		name := vd.Paths[i].Vantage
+		name := pathName(&vd.Paths[i])
 		if i == at.vantage {
 			name = "[" + name + "]"
 		}
@@ -361,6 +361,9 @@ func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, at pathsP
 	if vd.LatencyKind == correlate.VerdictShared || vd.LatencyKind == correlate.VerdictLocal {
 		foot = append(foot, fmt.Sprintf("median RTT +%s from %s", vd.LatencyRise.Round(time.Millisecond), vd.LatencyPlace.To))
 	}
+	if len(vd.Balanced) > 0 {
+		foot = append(foot, "lb = load-balanced: "+strings.Join(vd.Balanced, " | "))
+	}
 	if last-first < n {
 		foot = append(foot, fmt.Sprintf("vantages %d-%d of %d", first+1, last, n))
 	}
@@ -369,12 +372,21 @@ func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, at pathsP
 	}
 }
 
+// pathName names a column: the vantage, and the branch of a load
+// balancer its flows took when the engine split its path by them.
+func pathName(p *correlate.VantagePath) string {
+	if p.Branch == "" {
+		return p.Vantage
+	}
+	return p.Vantage + " via " + p.Branch
+}
+
 // hopLabel names a TTL row: the addresses seen there (one place may answer
 // each vantage from another address), its name and ASN.
 func hopLabel(byV []map[int]*correlate.PathHop, ttl int) string {
 	var addrs []string
 	seen := map[string]bool{}
-	name, asn := "", 0
+	name, asn, lb := "", 0, false
 	for _, m := range byV {
 		h := m[ttl]
 		if h == nil || h.Addr == "" || seen[h.Addr] {
@@ -382,6 +394,7 @@ func hopLabel(byV []map[int]*correlate.PathHop, ttl int) string {
 		}
 		seen[h.Addr] = true
 		addrs = append(addrs, h.Addr)
+		lb = lb || h.ECMP
 		if name == "" {
 			name = h.Name
 		}
@@ -393,6 +406,9 @@ func hopLabel(byV []map[int]*correlate.PathHop, ttl int) string {
 		return "???"
 	}
 	s := addrs[0]
+	if lb {
+		s = "lb " + s // a load balancer's branches
+	}
 	if len(addrs) > 1 {
 		s += fmt.Sprintf(" +%d", len(addrs)-1)
 	}
@@ -406,7 +422,7 @@ func hopLabel(byV []map[int]*correlate.PathHop, ttl int) string {
 }
 
 func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantagePath, at pathsPos, add func(string)) {
-	add(c.Theme.Title.Render(fmt.Sprintf("vantage %s: end-to-end loss %.0f %% over %d probes", sources.Clean(vp.Vantage), vp.Loss*100, vp.Sent)))
+	add(c.Theme.Title.Render(fmt.Sprintf("vantage %s: end-to-end loss %.0f %% over %d probes", sources.Clean(pathName(&vp)), vp.Loss*100, vp.Sent)))
 	hdr := fmt.Sprintf("%3s %-28s %6s %5s %5s %7s %7s %7s  %s", "TTL", "Host", "Loss%", "Snt", "Rcv", "Best", "Med", "Floor%", "RTT (median per poll)")
 	add(c.Theme.Muted.Render(hdr))
 	hist := td.hist[vp.Vantage]

@@ -152,3 +152,32 @@ func TestAppHandsTheEnginesPathVerdictsToPaths(t *testing.T) {
 		t.Errorf("Options.Paths was called %d times for a key", calls-n)
 	}
 }
+
+// A load balancer the flows showed: its TTL row is marked lb, a path the
+// engine split by branch is named by the branch its flows took, and the
+// footer lists the branches.
+func TestPathsMarkALoadBalancedHop(t *testing.T) {
+	c := pathsCtx(themes.Mono(), 160, 48)
+	vd := &c.Paths[0]
+	vd.Balanced = []string{"10.3.0.2", "10.3.0.9"}
+	for i := range vd.Paths {
+		for j := range vd.Paths[i].Hops {
+			if h := &vd.Paths[i].Hops[j]; h.TTL == 3 {
+				h.ECMP = true
+			}
+		}
+	}
+	vd.Paths[0].Branch, vd.Paths[0].BranchTTL = "10.3.0.2", 3
+	v := NewPaths()
+	out := ansi.Strip(v.Render(c))
+	for _, want := range []string{"lb 10.3.0.2", "bastion1 via", "lb = load-balanced: 10.3.0.2 | 10.3.0.9"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the view lacks %q:\n%s", want, out)
+		}
+	}
+	checkFrame(t, v.Render(c), 160, 48)
+	v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
+	if out := ansi.Strip(v.Render(c)); !strings.Contains(out, "vantage bastion1 via 10.3.0.2") {
+		t.Errorf("the drill-down does not name the branch:\n%s", out)
+	}
+}

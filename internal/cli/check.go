@@ -32,9 +32,10 @@ type CheckReport struct {
 	// Incidents tell the findings that share a cause as one headline,
 	// worst first; each lists its findings by ID.
 	Incidents []CheckIncident `json:"incidents"`
-	// NotJudged says what the sample was too short to judge (a path needs
-	// several windows of probes): with nothing else wrong, the check is
-	// UNKNOWN rather than OK.
+	// NotJudged says what the check could not judge in the time it
+	// probed (a path needs about 20 probe rounds from every vantage
+	// point): with nothing else wrong, the check is UNKNOWN rather than
+	// OK.
 	NotJudged []string `json:"not_judged,omitempty"`
 }
 
@@ -77,14 +78,15 @@ var statusNames = map[int]string{ExitOK: "ok", ExitWarning: "warning", ExitCriti
 
 func checkCmd(g *globals, stdout io.Writer) *cobra.Command {
 	var format, compare string
-	var sample, timeout time.Duration
+	var sample, timeout, pathsWait time.Duration
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Poll every source once, print a compact report, exit like a Nagios plugin",
 		Long: `check runs the same session as the screen: it backfills the engine's
 window from the sources that keep history (Prometheus, Graphite, CloudWatch),
 polls every source twice, --sample apart, so that counters become rates (a
-load balancer's share of 5xx answers is judged without history), then prints
+load balancer's share of 5xx answers is judged without history) and, with
+path probes, on until every path is judged, for at most --paths-wait, then prints
 the status line (the worst incident), one line per source, and the incidents
 with their findings, worst first. What the sample was too short to judge (a
 path verdict needs several windows of probes) is said, and an otherwise OK
@@ -136,6 +138,10 @@ under NO_COLOR.`,
 			ro.Backfill = app.EngineWindow
 			rt := app.New(ro)
 			findings := rt.Once(ctx, sample)
+			if waited := waitForPaths(ctx, rt, pathsWait); waited > 0 {
+				findings = rt.Session.Findings()
+				sample += waited
+			}
 			if shift > 0 {
 				findings = append(findings, compareWith(ctx, p, rt, shift, logf)...)
 			}
@@ -157,7 +163,32 @@ under NO_COLOR.`,
 	c.Flags().DurationVar(&sample, "sample", 2*time.Second, "time between the two polls that turn counters into rates (0: one poll)")
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (sources not answered count as failing)")
 	c.Flags().StringVar(&compare, "compare", "", "also compare with the same time 24h or 7d ago, where sources keep history")
+	c.Flags().DurationVar(&pathsWait, "paths-wait", 25*time.Second, "with path probes, poll on until every path is judged, for at most this long (within --timeout)")
 	return c
+}
+
+// waitForPaths polls on, every two seconds, while a path verdict is not
+// yet judged, for at most wait: a verdict needs about 20 probe rounds
+// from every vantage point. It returns how long it polled.
+func waitForPaths(ctx context.Context, rt *app.Runtime, wait time.Duration) time.Duration {
+	judged := func() bool {
+		for _, v := range rt.Session.Paths() {
+			if !v.Persistent || v.Kind == correlate.VerdictInsufficient {
+				return false
+			}
+		}
+		return true
+	}
+	start := time.Now()
+	for !judged() && time.Since(start) < wait {
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(2 * time.Second):
+		}
+		rt.Sched.RunOnce(ctx, 2)
+	}
+	return time.Since(start).Round(time.Second)
 }
 
 func asExit(err error, ee **ExitError) bool {
@@ -224,7 +255,7 @@ func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.
 		if v.Persistent && v.Kind != correlate.VerdictInsufficient {
 			continue
 		}
-		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged in a %s sample (a verdict needs %d probe rounds from every vantage point since its loss last changed; the fewest had %d): run the check with a longer --sample, or watch the Paths view",
+		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged after %s of probing (a verdict needs %d probe rounds from every vantage point since its loss last changed, and every path clearly clean or lossy; the fewest had %d): run the check with a longer --paths-wait and --timeout, or watch the Paths view",
 			oneLine(v.Target), sample, correlate.DefaultPathMinSample, v.Probes))
 	}
 	if len(rep.NotJudged) > 0 && rep.Code == ExitOK {

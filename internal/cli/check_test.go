@@ -131,7 +131,7 @@ func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
 	var out bytes.Buffer
 	writeText(&out, rep, false)
 	first, _, _ := strings.Cut(out.String(), "\n")
-	if !strings.HasPrefix(first, "UNKNOWN - ") || !strings.Contains(first, "1 not judged") || !strings.Contains(out.String(), "--sample") {
+	if !strings.HasPrefix(first, "UNKNOWN - ") || !strings.Contains(first, "1 not judged") || !strings.Contains(out.String(), "--paths-wait") {
 		t.Fatalf("report:\n%s", out.String())
 	}
 	// something wrong elsewhere stays the status: the unjudged path is said, not counted over it

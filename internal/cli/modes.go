@@ -435,6 +435,7 @@ round: the wire format of the exec vantage.`,
 	c.Flags().IntVar(&o.Count, "count", 0, "rounds to run (0: until interrupted)")
 	probeFlags(c, &o.Interval, &o.Backend, &o.MaxTTL, &o.TCPPort)
 	c.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long a round waits for answers (default min(1s, interval))")
+	c.Flags().IntVar(&o.Flows, "flows", 0, "probe flows taken in turn, to see the branches of load balancers (default 4)")
 	return c
 }
 

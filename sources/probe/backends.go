@@ -14,9 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// udpPort is the constant destination port of UDP probes (one socket, one
-// 5-tuple: the flow id stays the same for every probe).
+// udpPort is the destination port of UDP probes of flow 0; flow f uses
+// udpPort+f (one socket: the source port is fixed, so each flow is one
+// 5-tuple).
 const udpPort = 33434
+
+// maxFlows bounds the flows of one tracer: raw ICMP tracers own blocks
+// of maxFlows echo identifiers.
+const maxFlows = 16
 
 // openConn opens the named backend, or the best one permitted for "auto".
 func openConn(backend string, target netip.Addr, ident uint16) (conn, error) {
@@ -95,18 +100,22 @@ func openUDP(target netip.Addr) (conn, error) {
 func (c *udpConn) name() string { return BackendUDP }
 func (c *udpConn) echoes() bool { return false }
 func (c *udpConn) close() error { return c.s.close() }
-func (c *udpConn) send(ttl int, id uint16) error {
+func (c *udpConn) flows() int   { return maxFlows }
+
+// send: a flow is a destination port (the source port is the socket's),
+// the probe id is the payload.
+func (c *udpConn) send(ttl int, id uint16, f int) error {
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], id)
-	return c.s.sendTTL(ttl, b[:])
+	return c.s.sendTTL(ttl, b[:], udpPort+f)
 }
 
-func (c *udpConn) recv() (reply, bool, error) {
-	data, oob, _, errq, err := c.s.read()
+func (c *udpConn) setDeadline(t time.Time) error { return c.s.f.SetReadDeadline(t) }
+func (c *udpConn) recv(wait bool) (reply, bool, error) {
+	data, oob, _, errq, at, err := c.s.read(wait)
 	if err != nil {
 		return reply{}, false, err
 	}
-	at := time.Now()
 	if !errq {
 		return reply{}, false, nil
 	}
@@ -151,17 +160,21 @@ func openPing(target netip.Addr) (conn, error) {
 func (c *pingConn) name() string { return BackendPing }
 func (c *pingConn) echoes() bool { return true }
 func (c *pingConn) close() error { return c.s.close() }
-func (c *pingConn) send(ttl int, id uint16) error {
+
+// flows: the kernel sets the identifier of a ping socket's echoes, so a
+// socket is one flow.
+func (c *pingConn) flows() int { return 1 }
+func (c *pingConn) send(ttl int, id uint16, _ int) error {
 	// the kernel sets the identifier and the checksum
-	return c.s.sendTTL(ttl, echoRequest(c.s.v6, 0, id, false))
+	return c.s.sendTTL(ttl, echoRequest(c.s.v6, 0, id, false), 0)
 }
 
-func (c *pingConn) recv() (reply, bool, error) {
-	data, oob, from, errq, err := c.s.read()
+func (c *pingConn) setDeadline(t time.Time) error { return c.s.f.SetReadDeadline(t) }
+func (c *pingConn) recv(wait bool) (reply, bool, error) {
+	data, oob, from, errq, at, err := c.s.read(wait)
 	if err != nil {
 		return reply{}, false, err
 	}
-	at := time.Now()
 	if !errq {
 		// an echo reply: ICMP header + payload
 		if len(data) < 8 {
@@ -260,16 +273,20 @@ func openRaw(target netip.Addr, ident uint16) (conn, error) {
 func (c *rawConn) name() string { return BackendRaw }
 func (c *rawConn) echoes() bool { return true }
 func (c *rawConn) close() error { return c.s.close() }
-func (c *rawConn) send(ttl int, id uint16) error {
-	return c.s.sendTTL(ttl, echoRequest(c.s.v6, c.ident, id, true))
+func (c *rawConn) flows() int   { return maxFlows }
+
+// send: a flow is an echo identifier in the conn's block (and with it
+// the checksum, constant for every probe of the flow).
+func (c *rawConn) send(ttl int, id uint16, f int) error {
+	return c.s.sendTTL(ttl, echoRequest(c.s.v6, c.ident+uint16(f), id, true), 0)
 }
 
-func (c *rawConn) recv() (reply, bool, error) {
-	data, _, from, _, err := c.s.read()
+func (c *rawConn) setDeadline(t time.Time) error { return c.s.f.SetReadDeadline(t) }
+func (c *rawConn) recv(wait bool) (reply, bool, error) {
+	data, _, from, _, at, err := c.s.read(wait)
 	if err != nil {
 		return reply{}, false, err
 	}
-	at := time.Now()
 	r, ok := parseRawICMP(c.s.v6, data, sockaddrAddr(from), c.target, c.ident)
 	r.at = at
 	return r, ok, nil
@@ -299,7 +316,7 @@ func parseRawICMP(v6 bool, b []byte, src, target netip.Addr, ident uint16) (repl
 		echoReply = 129
 	}
 	if typ == echoReply {
-		if binary.BigEndian.Uint16(b[4:6]) != ident || src != target {
+		if binary.BigEndian.Uint16(b[4:6])-ident >= maxFlows || src != target {
 			return reply{}, false
 		}
 		return reply{id: binary.BigEndian.Uint16(b[6:8]), from: src, kind: KindReached}, true
@@ -334,7 +351,7 @@ func parseRawICMP(v6 bool, b []byte, src, target netip.Addr, ident uint16) (repl
 			return reply{}, false
 		}
 	}
-	if binary.BigEndian.Uint16(icmp[4:6]) != ident {
+	if binary.BigEndian.Uint16(icmp[4:6])-ident >= maxFlows {
 		return reply{}, false
 	}
 	return reply{id: binary.BigEndian.Uint16(icmp[6:8]), from: src, kind: kind}, true

@@ -23,6 +23,7 @@ type CLIOptions struct {
 	MaxTTL   int
 	Timeout  time.Duration // per round (default min(1s, Interval))
 	TCPPort  int           // end-to-end TCP probe port for the udp backend
+	Flows    int           // probe flows taken in turn (default DefaultFlows)
 }
 
 func (o *CLIOptions) tracerOptions() TracerOptions {
@@ -33,7 +34,7 @@ func (o *CLIOptions) tracerOptions() TracerOptions {
 	if to <= 0 {
 		to = min(time.Second, o.Interval)
 	}
-	return TracerOptions{Backend: o.Backend, MaxTTL: o.MaxTTL, Timeout: to, TCPPort: o.TCPPort}
+	return TracerOptions{Backend: o.Backend, MaxTTL: o.MaxTTL, Timeout: to, TCPPort: o.TCPPort, Flows: o.Flows}
 }
 
 // RunCLI runs the probe mode: it probes every target concurrently, Count

@@ -26,11 +26,19 @@ type reply struct {
 type conn interface {
 	// name is the backend's name: "raw-icmp", "ping", "udp".
 	name() string
-	// send sends probe id with the given TTL (hop limit).
-	send(ttl int, id uint16) error
-	// recv blocks for the next packet; ok is false for packets that are
-	// not answers to this conn's probes.
-	recv() (r reply, ok bool, err error)
+	// send sends probe id with the given TTL (hop limit) on flow f (a
+	// flow keeps the fields load balancers hash constant: Paris
+	// traceroute); 0 ≤ f < flows().
+	send(ttl int, id uint16, f int) error
+	// flows is how many flows the backend can tell apart.
+	flows() int
+	// recv returns the next packet: with wait, blocking until the
+	// deadline set by setDeadline (os.ErrDeadlineExceeded); without,
+	// only one already queued (errNothing when none is). ok is false for
+	// packets that are not answers to this conn's probes; an answer's at
+	// is when the kernel received it.
+	recv(wait bool) (r reply, ok bool, err error)
+	setDeadline(t time.Time) error
 	// echoes is true when a probe with a large TTL is an ICMP echo whose
 	// answer is a trustworthy end-to-end measurement.
 	echoes() bool

@@ -54,9 +54,14 @@ const probeEvery = 200 * time.Millisecond
 // judge probes the testbed for clean, applies fault, and goes on for
 // faulty, stepping every poll through a session.
 func (tb *testbed) judge(bin string, clean time.Duration, fault func(), faulty time.Duration) *scenario {
+	return tb.judgeFrom(bin, three(), clean, fault, faulty)
+}
+
+// judgeFrom is judge from the given vantages.
+func (tb *testbed) judgeFrom(bin string, vs []vspec, clean time.Duration, fault func(), faulty time.Duration) *scenario {
 	t := tb.t
 	t.Helper()
-	yaml := strings.Replace(tb.yaml(bin, three()...), "probe_interval: 100ms", "probe_interval: "+probeEvery.String(), 1)
+	yaml := strings.Replace(tb.yaml(bin, vs...), "probe_interval: 100ms", "probe_interval: "+probeEvery.String(), 1)
 	opts, err := config.OptionsFromYAML("test.yaml", yaml)
 	if err != nil {
 		t.Fatal(err)
@@ -366,6 +371,58 @@ func TestQueueIntoTheEdgeIsALatencyFinding(t *testing.T) {
 			return fmt.Sprintf("want the segment ending at the edge, got %+v", v.LatencyPlace)
 		case v.LatencyRise < 10*time.Millisecond:
 			return fmt.Sprintf("a rise of %s", v.LatencyRise)
+		}
+		return ""
+	})
+}
+
+// ecmp adds two equal-cost routers m1 and m2 between the carrier and the
+// edge (path-probes.md §5.2): c balances 10.4.0.0/24 over them, hashing
+// addresses, protocol and ports, so a flow keeps its branch and another
+// flow may take the other.
+func (tb *testbed) ecmp() {
+	tb.t.Helper()
+	tb.namespaces(append(allNS, "m1", "m2")[len(allNS):])
+	for _, m := range []string{"1", "2"} {
+		n := "m" + m
+		tb.x(n, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0")
+		tb.link("c", "ifm"+m, "10.7."+m+".1/24", n, "ifc", "10.7."+m+".2/24")
+		tb.link(n, "ife", "10.8."+m+".1/24", "e", "ifm"+m, "10.8."+m+".2/24")
+		tb.run("ip", "-n", tb.ns(n), "route", "add", "10.4.0.0/24", "via", "10.8."+m+".2")
+		tb.run("ip", "-n", tb.ns(n), "route", "add", "10.1.0.0/16", "via", "10.7."+m+".1")
+		tb.x(n, "sh", "-c", "for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done")
+	}
+	tb.x("e", "sh", "-c", "for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done")
+	tb.x("c", "sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=3", "net.ipv4.fib_multipath_hash_fields=0x0037")
+	tb.run("ip", "-n", tb.ns("c"), "route", "replace", "10.4.0.0/24", "nexthop", "via", "10.7.1.2", "nexthop", "via", "10.7.2.2")
+}
+
+// TestLossOnOneECMPBranch: 30 % loss entering m1, one of two equal-cost
+// routers behind the carrier, probed with UDP (the kernel's balancer
+// hashes ports, not ICMP identifiers) on four flows a vantage. The clean
+// branch must not clear the lossy one (they share the edge as their
+// next hop): the flows show both branches and the verdict names m1.
+func TestLossOnOneECMPBranch(t *testing.T) {
+	t.Parallel()
+	tb := newTestbedNamed(t, "ec")
+	tb.ecmp()
+	tb.x("t", "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0") // UDP probes: the target's port-unreachables
+	bin := probeBinary(t)
+	vs := []vspec{{name: "v1", backend: "udp"}, {name: "v2", backend: "udp"}, {name: "v3", backend: "udp"}}
+	sc := tb.judgeFrom(bin, vs, verdictClean, func() {
+		tb.x("m1", "iptables", "-t", "raw", "-A", "PREROUTING", "-i", "ifc",
+			"-m", "statistic", "--mode", "random", "--probability", "0.3", "-j", "DROP")
+	}, verdictFaulty)
+	sc.holds(t, true, func(v *correlate.PathVerdict) string {
+		switch {
+		case v.Kind != correlate.VerdictShared && v.Kind != correlate.VerdictLocal:
+			return "want shared or local, got " + string(v.Kind)
+		case v.Exonerated:
+			return "the lossy branch cleared by the clean one: " + v.Text
+		case !placeHas(v.Place, "10.7.1.2") || placeHas(v.Place, "10.7.2.2"):
+			return "want m1 (10.7.1.2) named, got " + v.Place.Label()
+		case !contains(v.Balanced, "10.7.1.2") || !contains(v.Balanced, "10.7.2.2"):
+			return fmt.Sprintf("the load balancer's branches are not shown: %v", v.Balanced)
 		}
 		return ""
 	})

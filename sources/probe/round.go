@@ -42,10 +42,13 @@ type EndToEnd struct {
 // Round is one probe round toward one target: the wire format of
 // `opsview probe --json` (one JSON object per line) and of the agent.
 type Round struct {
-	V       int       `json:"v"` // format version, 1
-	Target  string    `json:"target"`
-	Addr    string    `json:"addr"`
-	Seq     int       `json:"seq"`
+	V      int    `json:"v"` // format version, 1
+	Target string `json:"target"`
+	Addr   string `json:"addr"`
+	Seq    int    `json:"seq"`
+	// Flow is the probe flow of the round (0 … flows-1): its probes kept
+	// the fields load balancers hash constant.
+	Flow    int       `json:"flow,omitempty"`
 	At      time.Time `json:"at"`
 	Backend string    `json:"backend"`
 	Probes  []Probe   `json:"probes"`

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +51,12 @@ func openSock(target netip.Addr, typ, proto int, recvErr bool) (*sock, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("enable IP_RECVERR: %w", err)
 	}
+	// the kernel's receive time of each answer: a round may read its
+	// answers late, and measures and counts them by this time
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("enable SO_TIMESTAMPNS: %w", err)
+	}
 	s.f = os.NewFile(uintptr(fd), "probe-socket")
 	s.rc, err = s.f.SyscallConn()
 	if err != nil {
@@ -79,9 +87,23 @@ func pendingErr(err error) bool {
 	return false
 }
 
-// sendTTL sets the TTL and sends b, resending when the kernel hands back a
-// pending error instead of sending (measured: 5 of 6 sends without it).
-func (s *sock) sendTTL(ttl int, b []byte) error {
+// sendTTL sets the TTL and sends b (to port, when not 0), resending
+// when the kernel hands back a pending error instead of sending
+// (measured: 5 of 6 sends without it).
+func (s *sock) sendTTL(ttl int, b []byte, port int) error {
+	dst := s.dst
+	if port != 0 {
+		switch d := s.dst.(type) {
+		case *unix.SockaddrInet4:
+			c := *d
+			c.Port = port
+			dst = &c
+		case *unix.SockaddrInet6:
+			c := *d
+			c.Port = port
+			dst = &c
+		}
+	}
 	var serr error
 	err := s.rc.Write(func(fd uintptr) bool {
 		if s.v6 {
@@ -93,7 +115,7 @@ func (s *sock) sendTTL(ttl int, b []byte) error {
 			return true
 		}
 		for tries := 0; tries < 8; tries++ {
-			serr = unix.Sendto(int(fd), b, 0, s.dst)
+			serr = unix.Sendto(int(fd), b, 0, dst)
 			if serr == unix.EAGAIN {
 				return false
 			}
@@ -109,12 +131,16 @@ func (s *sock) sendTTL(ttl int, b []byte) error {
 	return serr
 }
 
+// errNothing: no message is queued (a read that does not wait).
+var errNothing = errors.New("nothing queued")
+
 // read returns the next message from the error queue (errq) or the normal
-// queue.
-func (s *sock) read() (data []byte, oob []byte, from unix.Sockaddr, errq bool, err error) {
+// queue, and when the kernel received it. With wait it blocks until the
+// file's read deadline; without, it takes only a message already queued.
+func (s *sock) read(wait bool) (data []byte, oob []byte, from unix.Sockaddr, errq bool, at time.Time, err error) {
 	var n, oobn int
 	var rerr error
-	err = s.rc.Read(func(fd uintptr) bool {
+	try := func(fd uintptr) bool {
 		for {
 			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, unix.MSG_ERRQUEUE)
 			if rerr == nil {
@@ -130,14 +156,37 @@ func (s *sock) read() (data []byte, oob []byte, from unix.Sockaddr, errq bool, e
 			}
 			return true
 		}
-	})
+	}
+	if wait {
+		err = s.rc.Read(try)
+	} else {
+		var got bool
+		err = s.rc.Control(func(fd uintptr) { got = try(fd) })
+		if err == nil && !got {
+			return nil, nil, nil, false, time.Time{}, errNothing
+		}
+	}
 	if err != nil {
-		return nil, nil, nil, false, err
+		return nil, nil, nil, false, time.Time{}, err
 	}
 	if rerr != nil {
-		return nil, nil, nil, false, rerr
+		return nil, nil, nil, false, time.Time{}, rerr
 	}
-	return s.buf[:n], s.oob[:oobn], from, errq, nil
+	return s.buf[:n], s.oob[:oobn], from, errq, kernelTime(s.oob[:oobn]), nil
+}
+
+// kernelTime is the SCM_TIMESTAMPNS time of a message, now when absent.
+func kernelTime(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+				ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+				return time.Unix(ts.Unix())
+			}
+		}
+	}
+	return time.Now()
 }
 
 func (s *sock) close() error { return s.f.Close() }

@@ -32,6 +32,7 @@ func init() {
   # probe_timeout: 1s     # how long a round waits for answers (default: the smaller of 1s and probe_interval)
   # backend: auto         # auto | raw-icmp | ping | udp | icmp
   # tcp_port: 443         # end-to-end TCP probe when only UDP is permitted
+  # flows: 4              # probe flows taken in turn, to see the branches of load balancers
   vantages:
     - name: bastion1
       type: local
@@ -78,11 +79,15 @@ type Options struct {
 	// round waits for answers, at every vantage point (exec and mtr ones
 	// get them on their command line; an agent has its own). They are
 	// not the source's interval and timeout, which pace the polls.
-	Interval     time.Duration     `yaml:"probe_interval"`
-	Timeout      time.Duration     `yaml:"probe_timeout"`
-	Backend      string            `yaml:"backend"`
-	MaxTTL       int               `yaml:"max_ttl"`
-	TCPPort      int               `yaml:"tcp_port"`
+	Interval time.Duration `yaml:"probe_interval"`
+	Timeout  time.Duration `yaml:"probe_timeout"`
+	Backend  string        `yaml:"backend"`
+	MaxTTL   int           `yaml:"max_ttl"`
+	TCPPort  int           `yaml:"tcp_port"`
+	// Flows is how many probe flows the rounds take turns on (default
+	// 4): each keeps to one branch of a load balancer, so flows that part
+	// at a hop show its branches.
+	Flows        int               `yaml:"flows"`
 	Vantages     []VantageOptions  `yaml:"vantages"`
 	ASNFile      string            `yaml:"asn_file"`
 	ASNOverrides map[string]string `yaml:"asn_overrides"`
@@ -136,6 +141,9 @@ func newSource(env sources.Env, o sources.Options) (sources.Source, error) {
 	}
 	if opt.Timeout < 0 || opt.Timeout > 30*time.Second {
 		return nil, o.Errorf("probe: probe_timeout %s: want between 0 (the default) and 30s", opt.Timeout)
+	}
+	if opt.Flows < 0 || opt.Flows > maxFlows {
+		return nil, o.Errorf("probe: flows %d: want 1 to %d", opt.Flows, maxFlows)
 	}
 	switch opt.Backend {
 	case "", BackendAuto, BackendRaw, BackendPing, BackendUDP, "icmp":
@@ -383,7 +391,7 @@ func (s *Source) tracerOptions(v *vantage) TracerOptions {
 	if v.opt.Backend != "" {
 		backend = v.opt.Backend
 	}
-	c := CLIOptions{Interval: s.opt.Interval, Timeout: s.opt.Timeout, Backend: backend, MaxTTL: s.opt.MaxTTL, TCPPort: s.opt.TCPPort}
+	c := CLIOptions{Interval: s.opt.Interval, Timeout: s.opt.Timeout, Backend: backend, MaxTTL: s.opt.MaxTTL, TCPPort: s.opt.TCPPort, Flows: s.opt.Flows}
 	return c.tracerOptions()
 }
 
@@ -423,6 +431,9 @@ func (s *Source) execArgs(v *vantage) []string {
 	if s.opt.TCPPort > 0 {
 		args = append(args, "--tcp-port", strconv.Itoa(s.opt.TCPPort))
 	}
+	if s.opt.Flows > 0 {
+		args = append(args, "--flows", strconv.Itoa(s.opt.Flows))
+	}
 	return append(args, s.opt.Targets...)
 }
 
@@ -450,6 +461,9 @@ func decodeRound(line []byte, r *Round) error {
 	}
 	if len(r.Probes) > 255 {
 		return fmt.Errorf("probe round with %d probes (at most 255)", len(r.Probes))
+	}
+	if r.Flow < 0 || r.Flow > 255 {
+		return fmt.Errorf("probe round with flow %d (want 0 to 255)", r.Flow)
 	}
 	for i := range r.Probes {
 		p := &r.Probes[i]

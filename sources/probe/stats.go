@@ -99,6 +99,19 @@ type PathStats struct {
 	e2eSent int
 	e2e     rttStats
 	maxTTL  int
+	flows   map[int]*flowStats
+}
+
+// flowStats are one probe flow's answers, per TTL and end to end.
+type flowStats struct {
+	rounds           int
+	ttls             map[int]*flowTTL
+	e2eSent, e2eRecv int
+}
+
+type flowTTL struct {
+	sent int
+	resp map[string]int
 }
 
 // NewPathStats makes an empty aggregate.
@@ -157,6 +170,77 @@ func (p *PathStats) Add(r *Round) {
 			p.e2e.add(time.Duration(r.E2E.RTTus) * time.Microsecond)
 		}
 	}
+	p.addFlow(r)
+}
+
+// addFlow counts a round under its flow.
+func (p *PathStats) addFlow(r *Round) {
+	if p.flows == nil {
+		p.flows = map[int]*flowStats{}
+	}
+	f := p.flows[r.Flow]
+	if f == nil {
+		f = &flowStats{ttls: map[int]*flowTTL{}}
+		p.flows[r.Flow] = f
+	}
+	f.rounds++
+	for _, pr := range r.Probes {
+		if pr.TTL <= 0 || pr.TTL > 255 {
+			continue
+		}
+		t := f.ttls[pr.TTL]
+		if t == nil {
+			t = &flowTTL{resp: map[string]int{}}
+			f.ttls[pr.TTL] = t
+		}
+		t.sent++
+		if pr.From != "" && pr.Kind != KindNone {
+			t.resp[canonAddr(pr.From)]++
+		}
+	}
+	// an echo keeps the flow's identifier, so it took the flow's branch;
+	// a TCP connect did not
+	if r.E2E != nil && r.E2E.Method == "icmp" {
+		f.e2eSent++
+		if r.E2E.OK {
+			f.e2eRecv++
+		}
+	}
+}
+
+// flowPaths renders the flows up to TTL end, when the rounds took turns
+// on more than one.
+func (p *PathStats) flowPaths(end int) []sources.FlowPath {
+	if len(p.flows) < 2 {
+		return nil
+	}
+	ids := make([]int, 0, len(p.flows))
+	for id := range p.flows {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	out := make([]sources.FlowPath, 0, len(ids))
+	for _, id := range ids {
+		f := p.flows[id]
+		fp := sources.FlowPath{Flow: id, Rounds: f.rounds, E2ESent: f.e2eSent, E2EReceived: f.e2eRecv}
+		for ttl := 1; ttl <= end; ttl++ {
+			t := f.ttls[ttl]
+			if t == nil {
+				continue
+			}
+			h := sources.FlowHop{TTL: ttl, Sent: t.sent}
+			for a, n := range t.resp {
+				h.Received += n
+				if n > t.resp[h.Addr] || (n == t.resp[h.Addr] && a < h.Addr) {
+					h.Addr = a
+				}
+			}
+			h.Received = min(h.Received, h.Sent)
+			fp.Hops = append(fp.Hops, h)
+		}
+		out = append(out, fp)
+	}
+	return out
 }
 
 func canonAddr(s string) string {
@@ -175,6 +259,7 @@ func (p *PathStats) Reset() {
 	}
 	p.rounds, p.dist, p.e2eSent, p.maxTTL = 0, 0, 0, 0
 	p.ttls = map[int]*ttlStats{}
+	p.flows = nil
 	p.e2e = rttStats{}
 }
 
@@ -253,6 +338,7 @@ func (p *PathStats) Trace() sources.PathTrace {
 	}
 	p.e2e.fill(&e)
 	tr.EndToEnd = e
+	tr.Flows = p.flowPaths(end)
 	return tr
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +29,11 @@ type TracerOptions struct {
 	// the backend cannot send ICMP echo (default 443; a refused
 	// connection counts as an answer).
 	TCPPort int
+	// Flows is how many probe flows the rounds take turns on (default
+	// 4; 1 = one flow for good). Each flow keeps the fields load
+	// balancers hash constant (Paris traceroute), so its probes keep to
+	// one branch, and flows that part at a hop show the branches.
+	Flows int
 }
 
 func (o *TracerOptions) defaults() {
@@ -51,29 +55,29 @@ func (o *TracerOptions) defaults() {
 	if o.Backend == "" {
 		o.Backend = BackendAuto
 	}
+	if o.Flows <= 0 {
+		o.Flows = DefaultFlows
+	}
+	o.Flows = min(o.Flows, maxFlows)
 }
+
+// DefaultFlows is how many flows a tracer takes turns on.
+const DefaultFlows = 4
 
 var identSeq atomic.Uint32
 
 // Tracer probes one target: every TTL of a round is in flight at once, so
-// a round costs about one round trip plus the grace period.
+// a round costs about one round trip plus the grace period. A round
+// reads its answers itself, and an answer counts by when the kernel got
+// it, not by when the round got to read it: with a hundred tracers on
+// two cores, answers wait on their sockets for tens of milliseconds, and
+// read late they used to be dropped as answers of an earlier round.
 type Tracer struct {
 	Target string
 	Addr   netip.Addr
 	opt    TracerOptions
 	c      conn
-
-	closed atomic.Bool
-	mu     sync.Mutex
-	active *roundState
-	done   chan struct{}
 	dist   int // TTL at which the target answered, 0 = unknown
-}
-
-type roundState struct {
-	base    uint16
-	n       int
-	replies chan reply
 }
 
 // ResolveTarget turns a configured target into an address.
@@ -99,73 +103,38 @@ func ResolveTarget(ctx context.Context, target string) (netip.Addr, error) {
 // NewTracer opens a tracer's socket with the best backend permitted.
 func NewTracer(target string, addr netip.Addr, opt TracerOptions) (*Tracer, error) {
 	opt.defaults()
-	ident := uint16(os.Getpid()) ^ uint16(identSeq.Add(1)*7919)
+	// raw ICMP tracers own blocks of maxFlows identifiers, apart within
+	// a process
+	ident := (uint16(os.Getpid())*7919 + uint16(identSeq.Add(1))*maxFlows) &^ (maxFlows - 1)
 	c, err := openConn(opt.Backend, addr, ident)
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", target, err)
 	}
-	t := &Tracer{Target: target, Addr: addr, opt: opt, c: c, done: make(chan struct{})}
-	go t.readLoop()
-	return t, nil
+	return &Tracer{Target: target, Addr: addr, opt: opt, c: c}, nil
 }
 
 // Backend is the name of the backend in use.
 func (t *Tracer) Backend() string { return t.c.name() }
 
 // Close releases the socket.
-func (t *Tracer) Close() error {
-	t.closed.Store(true)
-	err := t.c.close()
-	<-t.done
-	return err
-}
+func (t *Tracer) Close() error { return t.c.close() }
 
-func (t *Tracer) readLoop() {
-	defer close(t.done)
-	for {
-		r, ok, err := t.c.recv()
-		if err != nil {
-			var errno unix.Errno
-			if t.closed.Load() || !errors.As(err, &errno) || errno == unix.EBADF {
-				return
-			}
-			continue
-		}
-		if !ok {
-			continue
-		}
-		t.mu.Lock()
-		rs := t.active
-		t.mu.Unlock()
-		if rs == nil || r.id-rs.base >= 64 {
-			continue // late answer of an earlier round
-		}
-		select {
-		case rs.replies <- r:
-		default:
-		}
-	}
-}
+// wake bounds how long a round blocks on its socket, so it notices a
+// cancelled context and a finished TCP probe.
+const wake = 50 * time.Millisecond
 
 // Round runs one probe round: sends every TTL (up to the known distance
 // of the target) back to back plus one end-to-end probe, and waits until
 // all answered, or the target answered and the grace period passed, or the
 // timeout.
 func (t *Tracer) Round(ctx context.Context, seq int) Round {
-	r := Round{V: WireVersion, Target: t.Target, Addr: t.Addr.String(), Seq: seq, At: time.Now().UTC(), Backend: t.c.name()}
+	flow := seq % max(1, min(t.opt.Flows, t.c.flows()))
+	r := Round{V: WireVersion, Target: t.Target, Addr: t.Addr.String(), Seq: seq, Flow: flow, At: time.Now().UTC(), Backend: t.c.name()}
 	n := t.opt.MaxTTL
 	if t.dist > 0 {
 		n = t.dist
 	}
-	rs := &roundState{base: uint16(seq%1024) * 64, n: n, replies: make(chan reply, 2*n+8)}
-	t.mu.Lock()
-	t.active = rs
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		t.active = nil
-		t.mu.Unlock()
-	}()
+	base := uint16(seq%1024) * 64
 
 	// the end-to-end probe goes first: the TTL-limited probes follow it
 	// back to back, and a queue that is nearly full drops the last of a
@@ -175,7 +144,7 @@ func (t *Tracer) Round(ctx context.Context, seq int) Round {
 	e2ePending := true
 	if t.c.echoes() {
 		sent[0] = time.Now()
-		if err := t.c.send(64, rs.base); err != nil {
+		if err := t.c.send(64, base, flow); err != nil {
 			r.Error = fmt.Sprintf("send echo to %s: %v", t.Addr, err)
 			return r
 		}
@@ -188,75 +157,124 @@ func (t *Tracer) Round(ctx context.Context, seq int) Round {
 	for ttl := 1; ttl <= n; ttl++ {
 		r.Probes[ttl-1].TTL = ttl
 		sent[ttl] = time.Now()
-		if err := t.c.send(ttl, rs.base+uint16(ttl)); err != nil {
+		if err := t.c.send(ttl, base+uint16(ttl), flow); err != nil {
 			r.Error = fmt.Sprintf("send TTL %d to %s: %v", ttl, t.Addr, err)
 			return r
 		}
 	}
 
-	timeout := time.NewTimer(t.opt.Timeout)
-	defer timeout.Stop()
-	var grace <-chan time.Time
+	deadline := time.Now().Add(t.opt.Timeout)
+	end := deadline // the deadline, or the end of the grace period
 	answered := 0
 	reachedAt := 0
 	pathChanged := false
-	for {
-		if answered >= n && !e2ePending {
-			break
+	take := func(rep reply) {
+		off := int(rep.id - base)
+		if off < 0 || off >= 64 {
+			return // an answer of another round
 		}
-		if reachedAt > 0 && !e2ePending {
-			// every TTL up to the target answered?
-			all := true
-			for i := 0; i < reachedAt; i++ {
-				if r.Probes[i].Kind == KindNone {
-					all = false
-					break
-				}
+		if off == 0 {
+			if r.E2E != nil && !r.E2E.OK && rep.kind == KindReached {
+				r.E2E.OK = true
+				r.E2E.RTTus = max(rep.at.Sub(sent[0]).Microseconds(), 1)
+				e2ePending = false
 			}
-			if all {
-				break
+			return
+		}
+		if off > n || r.Probes[off-1].Kind != KindNone {
+			return
+		}
+		p := &r.Probes[off-1]
+		p.From, p.Kind, p.RTTus = rep.from.String(), rep.kind, max(rep.at.Sub(sent[off]).Microseconds(), 1)
+		answered++
+		if rep.kind == KindReached && (reachedAt == 0 || off < reachedAt) {
+			reachedAt = off
+			if g := rep.at.Add(t.opt.Grace); g.Before(end) {
+				end = g
 			}
 		}
-		select {
-		case <-ctx.Done():
-			r.Error = ctx.Err().Error()
-			return r
-		case <-timeout.C:
-			goto out
-		case <-grace:
-			goto out
-		case e := <-tcp:
-			r.E2E = &e
-			e2ePending = false
-			tcp = nil
-		case rep := <-rs.replies:
-			off := int(rep.id - rs.base)
-			if off == 0 {
-				if r.E2E != nil && !r.E2E.OK && rep.kind == KindReached {
-					r.E2E.OK = true
-					r.E2E.RTTus = rep.at.Sub(sent[0]).Microseconds()
-					e2ePending = false
-				}
-				continue
-			}
-			if off > n || r.Probes[off-1].Kind != KindNone {
-				continue
-			}
-			p := &r.Probes[off-1]
-			p.From, p.Kind, p.RTTus = rep.from.String(), rep.kind, max(rep.at.Sub(sent[off]).Microseconds(), 1)
-			answered++
-			if rep.kind == KindReached && (reachedAt == 0 || off < reachedAt) {
-				reachedAt = off
-				if grace == nil {
-					grace = time.After(t.opt.Grace)
-				}
-			}
-			if off == t.dist && rep.kind == KindTTL {
-				pathChanged = true
-			}
+		if off == t.dist && rep.kind == KindTTL {
+			pathChanged = true
 		}
 	}
-out:
+	ttlsDone := func() bool {
+		if answered >= n {
+			return true
+		}
+		if reachedAt == 0 {
+			return false
+		}
+		for i := 0; i < reachedAt; i++ { // every TTL up to the target answered?
+			if r.Probes[i].Kind == KindNone {
+				return false
+			}
+		}
+		return true
+	}
+	done := func() bool { return !e2ePending && ttlsDone() }
+	for !done() {
+		if ctx.Err() != nil {
+			r.Error = ctx.Err().Error()
+			return r
+		}
+		now := time.Now()
+		if !now.Before(end) {
+			break
+		}
+		if tcp != nil {
+			// only the TCP probe left to wait for: wait on it
+			var wait <-chan time.Time
+			if ttlsDone() {
+				wait = time.After(end.Sub(now))
+			}
+			select {
+			case e := <-tcp:
+				r.E2E, e2ePending, tcp = &e, false, nil
+				continue
+			case <-wait:
+				continue
+			default:
+				if wait != nil {
+					select {
+					case e := <-tcp:
+						r.E2E, e2ePending, tcp = &e, false, nil
+					case <-wait:
+					case <-ctx.Done():
+					}
+					continue
+				}
+			}
+		}
+		until := now.Add(wake)
+		if end.Before(until) {
+			until = end
+		}
+		t.c.setDeadline(until)
+		rep, ok, err := t.c.recv(true)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if isClosed(err) {
+				r.Error = fmt.Sprintf("read answers from %s: %v", t.Addr, err)
+				return r
+			}
+			continue
+		}
+		if ok {
+			take(rep)
+		}
+	}
+	// what the kernel got before the end counts, though read only now
+	for {
+		rep, ok, err := t.c.recv(false)
+		if err != nil {
+			break
+		}
+		if ok && !rep.at.After(end) {
+			take(rep)
+		}
+	}
 	if reachedAt > 0 {
 		t.dist = reachedAt
 		r.Probes = r.Probes[:reachedAt]
@@ -272,6 +290,12 @@ out:
 		}
 	}
 	return r
+}
+
+// isClosed reports whether a read failed because the socket is closed.
+func isClosed(err error) bool {
+	var errno unix.Errno
+	return errors.Is(err, os.ErrClosed) || (errors.As(err, &errno) && errno == unix.EBADF)
 }
 
 // tcpProbe connects to the target: an accepted or refused connection is an

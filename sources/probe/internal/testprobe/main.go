@@ -34,6 +34,7 @@ func main() {
 		fs.StringVar(&o.Backend, "backend", "auto", "auto, raw-icmp, ping, udp, icmp")
 		fs.IntVar(&o.MaxTTL, "max-ttl", 0, "longest path")
 		fs.IntVar(&o.TCPPort, "tcp-port", 0, "end-to-end TCP port")
+		fs.IntVar(&o.Flows, "flows", 0, "probe flows taken in turn")
 		fs.Parse(reorder(os.Args[2:]))
 		o.Targets = fs.Args()
 		err = probe.RunCLI(ctx, o, os.Stdout)
