@@ -74,7 +74,7 @@ func loadPlan(ctx context.Context, g *globals, logf func(string, ...any), allowD
 		return &plan{entries: found, mode: "discovered " + strings.Join(names, ", ")}, nil
 	}
 	if !allowDemo {
-		return nil, &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("no configuration found (%s) and no local HAProxy or Prometheus discovered; see 'opsview config example'", path)}
+		return nil, &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("no configuration found (%s) and no local HAProxy or Prometheus discovered; see 'opsview config example', or try 'opsview check --demo'", path)}
 	}
 	return demoPlan(0, "demo (no config)"), nil
 }
