@@ -312,6 +312,9 @@ plays up to its last whole frame, with a warning.`,
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
 			defer rec.Close()
+			if err := needTerminal(stdin, stdout); err != nil {
+				return err
+			}
 			mode := "replay " + filepath.Base(args[0])
 			if rec.Warning != nil {
 				logf("replay %s: %v", args[0], rec.Warning)

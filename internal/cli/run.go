@@ -14,6 +14,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/opsview/opsview/internal/app"
@@ -110,6 +111,9 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 		}
 	}
 	defer app.Close(p.entries)
+	if err := needTerminal(o.stdin, o.stdout); err != nil {
+		return err
+	}
 	var from, until time.Time
 	if g.from != "" || g.until != "" {
 		if from, until, err = sources.ParseWindow(g.from, g.until, time.Now(), nil); err != nil {
@@ -162,6 +166,22 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 		return err
 	}
 	return nil
+}
+
+// needTerminal refuses to start the dashboard without a terminal on
+// standard input and output (a pipe, cron, a service): it says so in one
+// line and names the commands made for that, rather than the screen
+// library's error about its input.
+func needTerminal(stdin io.Reader, stdout io.Writer) error {
+	if isTerminal(stdin) && isTerminal(stdout) {
+		return nil
+	}
+	return &ExitError{Code: 2, Msg: "the dashboard needs a terminal (standard input and output are not one); without a terminal use 'opsview check' for a report or 'opsview record' for a recording to replay"}
+}
+
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(file.Fd())
 }
 
 func chooseTheme(g *globals) (*themes.Theme, error) { return themes.Choose(g.theme, g.noColor) }
