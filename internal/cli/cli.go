@@ -15,7 +15,9 @@ import (
 	"github.com/opsview/opsview/internal/config"
 )
 
-// Version is stamped at build time (-ldflags "-X …/internal/cli.Version=…").
+// Version, Commit and Date are stamped by the release build (-ldflags
+// "-X …/internal/cli.Version=…"); a binary built by go build or go install
+// reports what Go recorded instead (see currentVersion).
 var (
 	Version = "dev"
 	Commit  = ""
@@ -89,6 +91,8 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 			return runTUI(cmd.Context(), g, tuiOptions{stdin: stdin, stdout: stdout})
 		},
 	}
+	root.Version = currentVersion().String()
+	root.SetVersionTemplate("opsview {{.Version}}\n") // --version and -v
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -125,11 +129,7 @@ func versionCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			fmt.Fprintf(stdout, "opsview %s", Version)
-			if Commit != "" {
-				fmt.Fprintf(stdout, " (%s %s)", Commit, Date)
-			}
-			fmt.Fprintln(stdout)
+			fmt.Fprintln(stdout, "opsview "+currentVersion().String())
 		},
 	}
 }
@@ -157,7 +157,7 @@ func infoCmd(g *globals, stdout io.Writer) *cobra.Command {
 			fmt.Fprintf(stdout, "state:   %s\n", config.StateDir())
 			fmt.Fprintf(stdout, "log:     %s\n", logPath)
 			fmt.Fprintf(stdout, "ssh key: %s\n", filepath.Join(config.StateDir(), "ssh_host_ed25519"))
-			fmt.Fprintf(stdout, "version: %s\n", Version)
+			fmt.Fprintf(stdout, "version: %s\n", currentVersion())
 			return nil
 		},
 	}

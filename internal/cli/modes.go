@@ -40,7 +40,7 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 // recordingHeader describes what wrote a recording; the config goes in
 // with its secrets removed.
 func recordingHeader(p *plan, what string) replay.Header {
-	h := replay.Header{Created: time.Now().UTC(), Producer: "opsview " + Version + " " + what}
+	h := replay.Header{Created: time.Now().UTC(), Producer: "opsview " + currentVersion().Version + " " + what}
 	if p.cfg != nil {
 		h.Config = p.cfg.Redacted()
 	}

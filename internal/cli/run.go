@@ -124,7 +124,7 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	ro := runtimeOptions(p, logf)
 	ro.From, ro.Until = from, until
 	rt := app.New(ro)
-	logf("opsview %s starting: %s, %d sources", Version, p.mode, len(p.entries))
+	logf("opsview %s starting: %s, %d sources", currentVersion(), p.mode, len(p.entries))
 
 	var keyOverrides map[string][]string
 	if p.cfg != nil {
