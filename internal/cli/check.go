@@ -16,7 +16,6 @@ import (
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/app"
-	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
@@ -496,45 +495,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func configCmd(g *globals, stdout io.Writer) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "config",
-		Short: "Work with the configuration file",
-	}
-	c.AddCommand(&cobra.Command{
-		Use:   "example",
-		Short: "Print a commented example configuration",
-		Args:  cobra.NoArgs,
-		Run:   func(*cobra.Command, []string) { fmt.Fprint(stdout, config.Example()) },
-	}, &cobra.Command{
-		Use:   "check [FILE]",
-		Short: "Check a configuration file and say what is wrong, with file and line",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := g.config
-			if len(args) == 1 {
-				path = args[0]
-			}
-			p, _ := config.Find(path)
-			cfg, err := config.Load(p)
-			if err != nil {
-				return &ExitError{Code: 2, Msg: err.Error()}
-			}
-			fmt.Fprintf(stdout, "%s: ok, %d sources, %d rules, %d dependencies\n", p, len(cfg.Sources), len(cfg.Rules), len(cfg.Deps))
-			return nil
-		},
-	}, &cobra.Command{
-		Use:   "path",
-		Short: "Print the configuration file opsview would read",
-		Args:  cobra.NoArgs,
-		Run: func(*cobra.Command, []string) {
-			p, _ := config.Find(g.config)
-			fmt.Fprintln(stdout, p)
-		},
-	})
-	return c
 }
 
 // parseShift reads --compare: 24h, 7d, 1w or any Go duration.

@@ -115,7 +115,7 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 		agentCmd(g, stdout),
 		httpCheckCmd(stdin, stdout),
 		serveCmd(g, stdout),
-		configCmd(g, stdout),
+		configCmd(g, stdout, stderr),
 		infoCmd(g, stdout),
 		versionCmd(stdout),
 	)
