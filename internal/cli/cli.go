@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -42,13 +43,15 @@ func (e *ExitError) Error() string { return e.Msg }
 
 // global flags
 type globals struct {
-	config  string
-	theme   string
-	noColor bool
-	ascii   bool
-	logFile string
-	from    string
-	until   string
+	config   string
+	theme    string
+	noColor  bool
+	ascii    bool
+	logFile  string
+	logLevel string
+	debug    bool
+	from     string
+	until    string
 }
 
 // Main runs the command line and returns the exit code.
@@ -102,6 +105,18 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also when NO_COLOR is set to anything)")
 	pf.BoolVar(&g.ascii, "ascii", false, "ASCII only: no braille or box drawing, for old terminals")
 	pf.StringVar(&g.logFile, "log-file", "", "log file (default "+config.LogPath()+")")
+	pf.StringVar(&g.logLevel, "log-level", "info", "least level logged: "+strings.Join(logLevelNames, ", "))
+	pf.BoolVar(&g.debug, "debug", false, "log everything (--log-level debug)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if _, err := logLevel(g); err != nil {
+			if cmd.Name() == "check" && cmd.Parent() == root {
+				format, _ := cmd.Flags().GetString("format")
+				return checkUnknown(stdout, format, "usage", err.Error())
+			}
+			return &ExitError{Code: 2, Msg: err.Error()}
+		}
+		return nil
+	}
 	root.Flags().StringVar(&g.from, "from", "", `start of a historical window: "2026-11-20 14:00", RFC 3339, or relative like -6h`)
 	root.Flags().StringVar(&g.until, "until", "", `end of the historical window: absolute, relative to now (-1h), or to --from (+2h)`)
 
@@ -110,7 +125,7 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 		checkCmd(g, stdout),
 		recordCmd(g, stdout),
 		replayCmd(g, stdin, stdout),
-		exportCmd(g, stdout),
+		exportCmd(g, stdout, stderr),
 		probeCmd(g, stdout),
 		agentCmd(g, stdout),
 		httpCheckCmd(stdin, stdout),

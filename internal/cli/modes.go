@@ -117,7 +117,7 @@ cut off by a crash replays up to its last whole frame.`,
 
 // runtimeOptions are the runtime settings of a plan.
 func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
-	ro := app.Options{Entries: p.entries, Logf: logf, Rules: defaultRules()}
+	ro := app.Options{Entries: p.entries, Logf: warnings(logf), Rules: defaultRules()}
 	if p.cfg != nil {
 		ro.Rules = append(append(sources.Rules{}, p.cfg.Rules...), ro.Rules...)
 		ro.Deps = p.cfg.Deps
@@ -371,7 +371,7 @@ plays up to its last whole frame, with a warning.`,
 	return c
 }
 
-func exportCmd(g *globals, stdout io.Writer) *cobra.Command {
+func exportCmd(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	var format, out, title string
 	c := &cobra.Command{
 		Use:   "export FILE",
@@ -390,7 +390,7 @@ small ASCII charts of the key series.`,
 			}
 			defer rec.Close()
 			if rec.Warning != nil {
-				fmt.Fprintf(os.Stderr, "opsview: warning: %s: %v\n", args[0], rec.Warning)
+				fmt.Fprintf(stderr, "opsview: warning: %s: %v\n", args[0], rec.Warning)
 			}
 			w := stdout
 			if out != "" && out != "-" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,22 +24,6 @@ import (
 	"github.com/opsview/opsview/ui"
 )
 
-// openLog opens the log file (never the screen). It falls back to
-// discarding when the state directory cannot be written.
-func openLog(g *globals) (func(string, ...any), func()) {
-	path := g.logFile
-	if path == "" {
-		path = config.LogPath()
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-			l := log.New(f, "", log.LstdFlags|log.Lmicroseconds)
-			return func(format string, args ...any) { l.Printf(format, args...) }, func() { f.Close() }
-		}
-	}
-	return func(string, ...any) {}, func() {}
-}
-
 // plan is what a run will poll and how it was chosen.
 type plan struct {
 	entries []sources.Entry
@@ -53,6 +36,7 @@ type plan struct {
 // back to the demo.
 func loadPlan(ctx context.Context, g *globals, logf func(string, ...any), allowDemo bool) (*plan, error) {
 	path, found := config.Find(g.config)
+	logf("debug: configuration %s (found: %v)", path, found)
 	if found {
 		cfg, err := config.Load(path)
 		if err != nil {
