@@ -134,7 +134,9 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 		infoCmd(g, stdout),
 		versionCmd(stdout),
 	)
+	root.AddCommand(genCmd(root))
 	root.CompletionOptions.HiddenDefaultCmd = false
+	completeFlags(root)
 	return root
 }
 
