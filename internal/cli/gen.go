@@ -32,7 +32,10 @@ func genCmd(root *cobra.Command) *cobra.Command {
 		Short: "Write opsview.1 and one page per command into DIR",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := writeManPages(root, args[0], manDate()); err != nil {
+			// the pages name the paths as the user's environment makes
+			// them, not as they are where the package is built
+			defer genericPaths()()
+			if err := writeManPages(newRoot(nil, nil, nil), args[0], manDate()); err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
 			return nil
@@ -59,6 +62,29 @@ func genCmd(root *cobra.Command) *cobra.Command {
 		},
 	})
 	return c
+}
+
+// genericPaths sets XDG_CONFIG_HOME and XDG_STATE_HOME to their own
+// names, so the paths in help texts read $XDG_CONFIG_HOME/opsview/…; the
+// function it returns puts them back.
+func genericPaths() func() {
+	var undo []func()
+	for _, k := range []string{"XDG_CONFIG_HOME", "XDG_STATE_HOME"} {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, "$"+k)
+		undo = append(undo, func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		})
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
 }
 
 // completeFlags makes flag values complete in every shell.

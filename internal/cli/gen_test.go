@@ -49,6 +49,10 @@ func TestManPagesFromTheCommandTree(t *testing.T) {
 			t.Errorf("opsview-check.1 lacks %q:\n%s", s, page)
 		}
 	}
+	// the paths as the user's environment makes them, not the build's
+	if !strings.Contains(string(page), "$XDG_STATE_HOME/opsview/opsview.log") || strings.Contains(string(page), os.Getenv("XDG_STATE_HOME")+"/opsview") {
+		t.Errorf("opsview-check.1 names the build's paths:\n%s", page)
+	}
 	groff, err := exec.LookPath("groff")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
