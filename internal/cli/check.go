@@ -194,7 +194,15 @@ func checkUnknown(stdout io.Writer, format, title, msg string) error {
 		writeJSON(stdout, CheckReport{Status: "unknown", Code: ExitUnknown, Time: time.Now().UTC(), Sources: []CheckSource{},
 			Findings: []CheckFinding{{Severity: "unknown", Title: title, Detail: msg}}})
 	} else {
-		fmt.Fprintln(stdout, "UNKNOWN - "+noPipe(oneLine(msg)))
+		// the first line is the status line; more (every mistake of a
+		// configuration) follow it as the long output
+		first, rest, _ := strings.Cut(msg, "\n")
+		fmt.Fprintln(stdout, "UNKNOWN - "+noPipe(oneLine(first)))
+		for _, l := range strings.Split(rest, "\n") {
+			if l != "" {
+				fmt.Fprintln(stdout, "  "+noPipe(bounded(l, maxMessageText)))
+			}
+		}
 	}
 	return &ExitError{Code: ExitUnknown}
 }

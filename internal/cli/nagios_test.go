@@ -107,3 +107,15 @@ func TestCheckTextKeepsPipesOutOfTheStatusLine(t *testing.T) {
 		}
 	}
 }
+
+// A configuration with several mistakes: the status line says the first,
+// the long output the others.
+func TestCheckBadConfigSaysEveryMistakeAfterTheStatusLine(t *testing.T) {
+	cfg := writeConfig(t, "theme: drak\nsources:\n  - name: a\n    type: demo\n    prt: lb-1\n")
+	code, out, _ := run(t, "check", "--config", cfg)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != ExitUnknown || len(lines) != 2 || lines[0] != "UNKNOWN - "+cfg+`:1:8: unknown theme "drak" (did you mean "dark"?)` ||
+		lines[1] != "  "+cfg+`:5:5: unknown key "prt" (did you mean "part"?)` {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}

@@ -201,12 +201,12 @@ func structKeys(t reflect.Type) []fieldInfo {
 
 // decodeAll decodes mapping n into the struct v points to key by key, so
 // every unknown key and every bad value is said, not only the first;
-// extra keys are known too (decoded elsewhere). Other targets, and a
-// mapping with merge keys, decode whole.
+// extra keys are known too (decoded elsewhere). Other targets, a type
+// that decodes itself, and a mapping with merge keys decode whole.
 func decodeAll(file string, n ast.Node, v any, extra ...string) error {
 	rv := reflect.ValueOf(v)
 	m, ok := n.(*ast.MappingNode)
-	if !ok || rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct || hasMerge(m) {
+	if !ok || rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct || hasMerge(m) || decodesItself(rv.Elem().Type()) {
 		if isNull(n) {
 			return nil
 		}
@@ -244,6 +244,17 @@ func decodeAll(file string, n ast.Node, v any, extra ...string) error {
 		dst.Set(val.Elem())
 	}
 	return ms.err()
+}
+
+// decodesItself is true of a type with its own YAML or text decoding:
+// its keys are its own business.
+func decodesItself(t reflect.Type) bool {
+	for _, u := range unmarshalerTypes {
+		if t.Implements(u) || reflect.PointerTo(t).Implements(u) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasMerge(m *ast.MappingNode) bool {

@@ -153,10 +153,8 @@ func typeSchema(t reflect.Type, depth int) map[string]any {
 	if t == durationType {
 		return map[string]any{"type": "string", "pattern": durationPattern}
 	}
-	for _, u := range unmarshalerTypes {
-		if t.Implements(u) || reflect.PointerTo(t).Implements(u) {
-			return map[string]any{}
-		}
+	if decodesItself(t) {
+		return map[string]any{}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
