@@ -16,7 +16,6 @@ import (
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/internal/app"
-	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
@@ -79,6 +78,7 @@ var statusNames = map[int]string{ExitOK: "ok", ExitWarning: "warning", ExitCriti
 func checkCmd(g *globals, stdout io.Writer) *cobra.Command {
 	var format, compare string
 	var sample, timeout, pathsWait time.Duration
+	var demoCheck bool
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Poll every source once, print a compact report, exit like a Nagios plugin",
@@ -95,18 +95,31 @@ Nagios counts them: an unacknowledged HARD problem or a flapping check at
 its severity; acknowledged ones, those in downtime (silenced) and SOFT
 states are listed at info and leave the exit code alone. It exits 0 OK,
 1 WARNING, 2 CRITICAL or 3 UNKNOWN.
---format json prints the same for machines. Colour only on a terminal, never
-under NO_COLOR.`,
-		Args: cobra.NoArgs,
+
+As a Nagios plugin: the first line of standard output is always the status
+line, also when the check cannot run (no configuration, a bad flag: UNKNOWN,
+exit 3); performance data follow it after '|' ('name'=value[UOM];warn;crit;min;max):
+the number of sources and of failing ones, of findings by severity, of
+incidents, and each source's answer time.
+--format json prints the same for machines. --demo checks the built-in demo.
+Colour only on a terminal, never under NO_COLOR.`,
+		Example: `  opsview check --demo
+  opsview check --config /etc/opsview/config.yaml --format json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return checkUnknown(stdout, format, "usage", fmt.Sprintf("check takes no arguments, got %q (see 'opsview check --help')", args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
-				return &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("--format %q: use text or json", format)}
+				return checkUnknown(stdout, "text", "usage", fmt.Sprintf("--format %q: use text or json", format))
 			}
 			var shift time.Duration
 			if compare != "" {
 				var err error
 				if shift, err = parseShift(compare); err != nil {
-					return &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("--compare %q: %v", compare, err)}
+					return checkUnknown(stdout, format, "usage", fmt.Sprintf("--compare %q: %v", compare, err))
 				}
 			}
 			ctx := cmd.Context()
@@ -117,19 +130,19 @@ under NO_COLOR.`,
 			defer cancel()
 			logf, closeLog := openLog(g)
 			defer closeLog()
-			p, err := loadPlan(ctx, g, logf, false)
-			if err != nil {
-				if format == "json" {
-					var ee *ExitError
+			var p *plan
+			if demoCheck {
+				p = demoPlan(0, "demo")
+			} else {
+				var err error
+				if p, err = loadPlan(ctx, g, logf, false); err != nil {
 					msg := err.Error()
+					var ee *ExitError
 					if asExit(err, &ee) {
 						msg = ee.Msg
 					}
-					writeJSON(stdout, CheckReport{Status: "unknown", Code: ExitUnknown, Time: time.Now().UTC(), Sources: []CheckSource{},
-						Findings: []CheckFinding{{Severity: "unknown", Title: "no sources", Detail: msg}}})
-					return &ExitError{Code: ExitUnknown}
+					return checkUnknown(stdout, format, "no sources", msg)
 				}
-				return err
 			}
 			defer app.Close(p.entries)
 			// the same session as live: the config's rules, store and
@@ -164,7 +177,34 @@ under NO_COLOR.`,
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (sources not answered count as failing)")
 	c.Flags().StringVar(&compare, "compare", "", "also compare with the same time 24h or 7d ago, where sources keep history")
 	c.Flags().DurationVar(&pathsWait, "paths-wait", 25*time.Second, "with path probes, poll on until every path is judged, for at most this long (within --timeout)")
+	c.Flags().BoolVar(&demoCheck, "demo", false, "check the built-in demo (the 'melting volume' incident) instead of the configuration")
+	// a usage error is UNKNOWN (3), said on the status line, as Nagios
+	// expects of a plugin; cobra's own would exit 1, which reads WARNING
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return checkUnknown(stdout, format, "usage", err.Error()+" (see 'opsview check --help')")
+	})
 	return c
+}
+
+// checkUnknown is a check that could not run: the status line UNKNOWN
+// with why on standard output (or the JSON report saying so), exit 3.
+// The JSON report's one finding is titled title.
+func checkUnknown(stdout io.Writer, format, title, msg string) error {
+	if format == "json" {
+		writeJSON(stdout, CheckReport{Status: "unknown", Code: ExitUnknown, Time: time.Now().UTC(), Sources: []CheckSource{},
+			Findings: []CheckFinding{{Severity: "unknown", Title: title, Detail: msg}}})
+	} else {
+		// the first line is the status line; more (every mistake of a
+		// configuration) follow it as the long output
+		first, rest, _ := strings.Cut(msg, "\n")
+		fmt.Fprintln(stdout, "UNKNOWN - "+noPipe(oneLine(first)))
+		for _, l := range strings.Split(rest, "\n") {
+			if l != "" {
+				fmt.Fprintln(stdout, "  "+noPipe(bounded(l, maxMessageText)))
+			}
+		}
+	}
+	return &ExitError{Code: ExitUnknown}
 }
 
 // waitForPaths polls on, every two seconds, while a path verdict is not
@@ -336,7 +376,8 @@ func writeText(w io.Writer, rep CheckReport, color bool) {
 		c := map[int]string{ExitOK: "32", ExitWarning: "33", ExitCritical: "31;1", ExitUnknown: "35"}[code]
 		return "\x1b[" + c + "m" + s + "\x1b[0m"
 	}
-	fmt.Fprintln(w, statusLine(rep, paint))
+	say := func(line string) { fmt.Fprintln(w, noPipe(line)) }
+	fmt.Fprintln(w, noPipe(statusLine(rep, paint))+" | "+perfData(rep))
 	for _, s := range rep.Sources {
 		code := ExitOK
 		switch s.Status {
@@ -352,15 +393,56 @@ func writeText(w io.Writer, rep CheckReport, color bool) {
 		if s.Error != "" {
 			line += "  " + bounded(s.Error, maxMessageText)
 		}
-		fmt.Fprintln(w, paint(code, line))
+		say(paint(code, line))
 	}
 	for _, c := range rep.Checks {
-		fmt.Fprintln(w, "  "+bounded(c, maxMessageText))
+		say("  " + bounded(c, maxMessageText))
 	}
 	writeIncidents(w, rep, paint)
 	for _, n := range rep.NotJudged {
-		fmt.Fprintln(w, paint(ExitUnknown, "  NOT JUDGED "+bounded(n, maxMessageText)))
+		say(paint(ExitUnknown, "  NOT JUDGED "+bounded(n, maxMessageText)))
 	}
+}
+
+// noPipe keeps '|' out of the text: Nagios reads what follows one as
+// performance data.
+func noPipe(s string) string { return strings.ReplaceAll(s, "|", "¦") }
+
+// perfData is the status line's performance data, as Nagios plugins
+// write it ('label'=value[UOM];warn;crit;min;max): the sources and the
+// failing ones, the findings by severity (a critical one is critical, a
+// warning one a warning, as the exit code says), the incidents, and each
+// source's answer time.
+func perfData(rep CheckReport) string {
+	failing := 0
+	for _, s := range rep.Sources {
+		if s.Status == "failing" || s.Status == "unknown" {
+			failing++
+		}
+	}
+	bySev := map[string]int{}
+	for _, f := range rep.Findings {
+		bySev[f.Severity]++
+	}
+	perf := []string{
+		perfItem("sources", strconv.Itoa(len(rep.Sources)), "", "", "0"),
+		perfItem("sources_failing", strconv.Itoa(failing), "", "", "0"),
+		perfItem("findings_critical", strconv.Itoa(bySev["critical"]), "", "0", "0"),
+		perfItem("findings_warning", strconv.Itoa(bySev["warning"]), "0", "", "0"),
+		perfItem("findings", strconv.Itoa(len(rep.Findings)), "", "", "0"),
+		perfItem("incidents", strconv.Itoa(len(rep.Incidents)), "", "", "0"),
+	}
+	for _, s := range rep.Sources {
+		perf = append(perf, perfItem(bounded(s.Name, maxNameText)+" latency", strconv.FormatFloat(s.LatencyMS, 'f', 3, 64)+"ms", "", "", "0"))
+	}
+	return strings.Join(perf, " ")
+}
+
+// perfItem is one performance datum; the label is quoted, a quote in it
+// doubled, and '=' (which ends a label) replaced.
+func perfItem(label, value, warn, crit, min string) string {
+	label = strings.NewReplacer("'", "''", "=", "_", "|", "¦").Replace(label)
+	return strings.TrimRight("'"+label+"'="+value+";"+warn+";"+crit+";"+min, ";")
 }
 
 // statusLine is the Nagios status line: the state, the worst incident's
@@ -395,7 +477,7 @@ func writeIncidents(w io.Writer, rep CheckReport, paint func(int, string) string
 		if detail != "" {
 			l += " — " + bounded(firstLine(detail), maxMessageText)
 		}
-		fmt.Fprintln(w, paint(code, l))
+		fmt.Fprintln(w, noPipe(paint(code, l)))
 	}
 	if len(rep.Incidents) == 0 {
 		for _, f := range rep.Findings {
@@ -421,45 +503,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func configCmd(g *globals, stdout io.Writer) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "config",
-		Short: "Work with the configuration file",
-	}
-	c.AddCommand(&cobra.Command{
-		Use:   "example",
-		Short: "Print a commented example configuration",
-		Args:  cobra.NoArgs,
-		Run:   func(*cobra.Command, []string) { fmt.Fprint(stdout, config.Example()) },
-	}, &cobra.Command{
-		Use:   "check [FILE]",
-		Short: "Check a configuration file and say what is wrong, with file and line",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := g.config
-			if len(args) == 1 {
-				path = args[0]
-			}
-			p, _ := config.Find(path)
-			cfg, err := config.Load(p)
-			if err != nil {
-				return &ExitError{Code: 2, Msg: err.Error()}
-			}
-			fmt.Fprintf(stdout, "%s: ok, %d sources, %d rules, %d dependencies\n", p, len(cfg.Sources), len(cfg.Rules), len(cfg.Deps))
-			return nil
-		},
-	}, &cobra.Command{
-		Use:   "path",
-		Short: "Print the configuration file opsview would read",
-		Args:  cobra.NoArgs,
-		Run: func(*cobra.Command, []string) {
-			p, _ := config.Find(g.config)
-			fmt.Fprintln(stdout, p)
-		},
-	})
-	return c
 }
 
 // parseShift reads --compare: 24h, 7d, 1w or any Go duration.

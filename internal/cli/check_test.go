@@ -61,7 +61,7 @@ func TestCheckReportLeadsWithIncidents(t *testing.T) {
 	var b bytes.Buffer
 	writeText(&b, rep, false)
 	lines := strings.Split(b.String(), "\n")
-	if want := "CRITICAL - " + headline + "; 1 sources, 5 findings in 2 incidents"; lines[0] != want {
+	if want := "CRITICAL - " + headline + "; 1 sources, 5 findings in 2 incidents"; statusText(lines[0]) != want {
 		t.Errorf("status line\n%s\nwant\n%s", lines[0], want)
 	}
 	// after the source's line: the headline, its findings beneath, then
@@ -102,7 +102,7 @@ func TestCheckReportWithoutFindingsHasNoIncidents(t *testing.T) {
 	rep := buildReport(&correlate.Snapshot{Now: now, Status: []sources.Status{{Source: "lb-1", Type: "haproxy", Health: sources.HealthOK}}}, nil)
 	var b bytes.Buffer
 	writeText(&b, rep, false)
-	if !strings.HasPrefix(b.String(), "OK - 1 sources, 0 findings\n") {
+	if !strings.HasPrefix(b.String(), "OK - 1 sources, 0 findings | ") {
 		t.Errorf("report:\n%s", b.String())
 	}
 	b.Reset()

@@ -9,13 +9,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/opsview/opsview/internal/config"
 )
 
-// Version is stamped at build time (-ldflags "-X …/internal/cli.Version=…").
+// Version, Commit and Date are stamped by the release build (-ldflags
+// "-X …/internal/cli.Version=…"); a binary built by go build or go install
+// reports what Go recorded instead (see currentVersion).
 var (
 	Version = "dev"
 	Commit  = ""
@@ -40,13 +43,15 @@ func (e *ExitError) Error() string { return e.Msg }
 
 // global flags
 type globals struct {
-	config  string
-	theme   string
-	noColor bool
-	ascii   bool
-	logFile string
-	from    string
-	until   string
+	config   string
+	theme    string
+	noColor  bool
+	ascii    bool
+	logFile  string
+	logLevel string
+	debug    bool
+	from     string
+	until    string
 }
 
 // Main runs the command line and returns the exit code.
@@ -89,6 +94,8 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 			return runTUI(cmd.Context(), g, tuiOptions{stdin: stdin, stdout: stdout})
 		},
 	}
+	root.Version = currentVersion().String()
+	root.SetVersionTemplate("opsview {{.Version}}\n") // --version and -v
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -98,6 +105,18 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also when NO_COLOR is set to anything)")
 	pf.BoolVar(&g.ascii, "ascii", false, "ASCII only: no braille or box drawing, for old terminals")
 	pf.StringVar(&g.logFile, "log-file", "", "log file (default "+config.LogPath()+")")
+	pf.StringVar(&g.logLevel, "log-level", "info", "least level logged: "+strings.Join(logLevelNames, ", "))
+	pf.BoolVar(&g.debug, "debug", false, "log everything (--log-level debug)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if _, err := logLevel(g); err != nil {
+			if cmd.Name() == "check" && cmd.Parent() == root {
+				format, _ := cmd.Flags().GetString("format")
+				return checkUnknown(stdout, format, "usage", err.Error())
+			}
+			return &ExitError{Code: 2, Msg: err.Error()}
+		}
+		return nil
+	}
 	root.Flags().StringVar(&g.from, "from", "", `start of a historical window: "2026-11-20 14:00", RFC 3339, or relative like -6h`)
 	root.Flags().StringVar(&g.until, "until", "", `end of the historical window: absolute, relative to now (-1h), or to --from (+2h)`)
 
@@ -106,16 +125,18 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 		checkCmd(g, stdout),
 		recordCmd(g, stdout),
 		replayCmd(g, stdin, stdout),
-		exportCmd(g, stdout),
+		exportCmd(g, stdout, stderr),
 		probeCmd(g, stdout),
 		agentCmd(g, stdout),
 		httpCheckCmd(stdin, stdout),
 		serveCmd(g, stdout),
-		configCmd(g, stdout),
+		configCmd(g, stdout, stderr),
 		infoCmd(g, stdout),
 		versionCmd(stdout),
 	)
+	root.AddCommand(genCmd(root))
 	root.CompletionOptions.HiddenDefaultCmd = false
+	completeFlags(root)
 	return root
 }
 
@@ -125,11 +146,7 @@ func versionCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			fmt.Fprintf(stdout, "opsview %s", Version)
-			if Commit != "" {
-				fmt.Fprintf(stdout, " (%s %s)", Commit, Date)
-			}
-			fmt.Fprintln(stdout)
+			fmt.Fprintln(stdout, "opsview "+currentVersion().String())
 		},
 	}
 }
@@ -157,7 +174,7 @@ func infoCmd(g *globals, stdout io.Writer) *cobra.Command {
 			fmt.Fprintf(stdout, "state:   %s\n", config.StateDir())
 			fmt.Fprintf(stdout, "log:     %s\n", logPath)
 			fmt.Fprintf(stdout, "ssh key: %s\n", filepath.Join(config.StateDir(), "ssh_host_ed25519"))
-			fmt.Fprintf(stdout, "version: %s\n", Version)
+			fmt.Fprintf(stdout, "version: %s\n", currentVersion())
 			return nil
 		},
 	}

@@ -101,17 +101,19 @@ func TestCheckUnreadableSourceIsUnknown(t *testing.T) {
 }
 
 func TestCheckWithoutConfigIsUnknown(t *testing.T) {
-	code, _, errOut := run(t, "check")
-	if code != ExitUnknown || !strings.Contains(errOut, "no configuration found") {
-		t.Errorf("code %d %q", code, errOut)
+	// a Nagios plugin's status line is the first line of standard output,
+	// also when it cannot check
+	code, out, errOut := run(t, "check")
+	if code != ExitUnknown || !strings.HasPrefix(out, "UNKNOWN - no configuration found") || !strings.Contains(out, "check --demo") {
+		t.Errorf("code %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
 func TestCheckBadConfigNamesFileAndLine(t *testing.T) {
 	cfg := writeConfig(t, "sources:\n  - name: a\n    type: demo\n    prt: lb-1\n")
-	code, _, errOut := run(t, "check", "--config", cfg)
-	if code != ExitUnknown || !strings.Contains(errOut, cfg+":4") || !strings.Contains(errOut, "prt") {
-		t.Errorf("code %d %q", code, errOut)
+	code, out, errOut := run(t, "check", "--config", cfg)
+	if code != ExitUnknown || !strings.HasPrefix(out, "UNKNOWN - "+cfg+":4") || !strings.Contains(out, "prt") {
+		t.Errorf("code %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 

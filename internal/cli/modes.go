@@ -40,7 +40,7 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 // recordingHeader describes what wrote a recording; the config goes in
 // with its secrets removed.
 func recordingHeader(p *plan, what string) replay.Header {
-	h := replay.Header{Created: time.Now().UTC(), Producer: "opsview " + Version + " " + what}
+	h := replay.Header{Created: time.Now().UTC(), Producer: "opsview " + currentVersion().Version + " " + what}
 	if p.cfg != nil {
 		h.Config = p.cfg.Redacted()
 	}
@@ -117,7 +117,7 @@ cut off by a crash replays up to its last whole frame.`,
 
 // runtimeOptions are the runtime settings of a plan.
 func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
-	ro := app.Options{Entries: p.entries, Logf: logf, Rules: defaultRules()}
+	ro := app.Options{Entries: p.entries, Logf: warnings(logf), Rules: defaultRules()}
 	if p.cfg != nil {
 		ro.Rules = append(append(sources.Rules{}, p.cfg.Rules...), ro.Rules...)
 		ro.Deps = p.cfg.Deps
@@ -312,6 +312,9 @@ plays up to its last whole frame, with a warning.`,
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
 			defer rec.Close()
+			if err := needTerminal(stdin, stdout); err != nil {
+				return err
+			}
 			mode := "replay " + filepath.Base(args[0])
 			if rec.Warning != nil {
 				logf("replay %s: %v", args[0], rec.Warning)
@@ -368,7 +371,7 @@ plays up to its last whole frame, with a warning.`,
 	return c
 }
 
-func exportCmd(g *globals, stdout io.Writer) *cobra.Command {
+func exportCmd(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	var format, out, title string
 	c := &cobra.Command{
 		Use:   "export FILE",
@@ -387,7 +390,7 @@ small ASCII charts of the key series.`,
 			}
 			defer rec.Close()
 			if rec.Warning != nil {
-				fmt.Fprintf(os.Stderr, "opsview: warning: %s: %v\n", args[0], rec.Warning)
+				fmt.Fprintf(stderr, "opsview: warning: %s: %v\n", args[0], rec.Warning)
 			}
 			w := stdout
 			if out != "" && out != "-" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/opsview/opsview/internal/app"
@@ -23,22 +23,6 @@ import (
 	"github.com/opsview/opsview/themes"
 	"github.com/opsview/opsview/ui"
 )
-
-// openLog opens the log file (never the screen). It falls back to
-// discarding when the state directory cannot be written.
-func openLog(g *globals) (func(string, ...any), func()) {
-	path := g.logFile
-	if path == "" {
-		path = config.LogPath()
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-			l := log.New(f, "", log.LstdFlags|log.Lmicroseconds)
-			return func(format string, args ...any) { l.Printf(format, args...) }, func() { f.Close() }
-		}
-	}
-	return func(string, ...any) {}, func() {}
-}
 
 // plan is what a run will poll and how it was chosen.
 type plan struct {
@@ -52,6 +36,7 @@ type plan struct {
 // back to the demo.
 func loadPlan(ctx context.Context, g *globals, logf func(string, ...any), allowDemo bool) (*plan, error) {
 	path, found := config.Find(g.config)
+	logf("debug: configuration %s (found: %v)", path, found)
 	if found {
 		cfg, err := config.Load(path)
 		if err != nil {
@@ -74,7 +59,7 @@ func loadPlan(ctx context.Context, g *globals, logf func(string, ...any), allowD
 		return &plan{entries: found, mode: "discovered " + strings.Join(names, ", ")}, nil
 	}
 	if !allowDemo {
-		return nil, &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("no configuration found (%s) and no local HAProxy or Prometheus discovered; see 'opsview config example'", path)}
+		return nil, &ExitError{Code: ExitUnknown, Msg: fmt.Sprintf("no configuration found (%s) and no local HAProxy or Prometheus discovered; see 'opsview config example', or try 'opsview check --demo'", path)}
 	}
 	return demoPlan(0, "demo (no config)"), nil
 }
@@ -110,6 +95,9 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 		}
 	}
 	defer app.Close(p.entries)
+	if err := needTerminal(o.stdin, o.stdout); err != nil {
+		return err
+	}
 	var from, until time.Time
 	if g.from != "" || g.until != "" {
 		if from, until, err = sources.ParseWindow(g.from, g.until, time.Now(), nil); err != nil {
@@ -120,7 +108,7 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	ro := runtimeOptions(p, logf)
 	ro.From, ro.Until = from, until
 	rt := app.New(ro)
-	logf("opsview %s starting: %s, %d sources", Version, p.mode, len(p.entries))
+	logf("opsview %s starting: %s, %d sources", currentVersion(), p.mode, len(p.entries))
 
 	var keyOverrides map[string][]string
 	if p.cfg != nil {
@@ -162,6 +150,22 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 		return err
 	}
 	return nil
+}
+
+// needTerminal refuses to start the dashboard without a terminal on
+// standard input and output (a pipe, cron, a service): it says so in one
+// line and names the commands made for that, rather than the screen
+// library's error about its input.
+func needTerminal(stdin io.Reader, stdout io.Writer) error {
+	if isTerminal(stdin) && isTerminal(stdout) {
+		return nil
+	}
+	return &ExitError{Code: 2, Msg: "the dashboard needs a terminal (standard input and output are not one); without a terminal use 'opsview check' for a report or 'opsview record' for a recording to replay"}
+}
+
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(file.Fd())
 }
 
 func chooseTheme(g *globals) (*themes.Theme, error) { return themes.Choose(g.theme, g.noColor) }

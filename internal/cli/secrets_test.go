@@ -36,8 +36,8 @@ func TestEnvSecretIsNeverPrintedByConfigCheckCheckOrStart(t *testing.T) {
 				if strings.Contains(out+errOut, secret) {
 					t.Fatalf("the secret was printed:\n%s%s", out, errOut)
 				}
-				if !strings.Contains(errOut, "${OPSVIEW_TEST_") {
-					t.Errorf("the error does not name the variable:\n%s", errOut)
+				if !strings.Contains(out+errOut, "${OPSVIEW_TEST_") {
+					t.Errorf("the error does not name the variable:\n%s%s", out, errOut)
 				}
 			})
 		}

@@ -41,7 +41,7 @@ func discoverHAProxy(ctx context.Context, logf func(string, ...any)) []sources.E
 		}
 		src, err := haproxy.NewFromSocket(name, path)
 		if err != nil {
-			logf("discovery: %s: %v", path, err)
+			logf("debug: discovery: %s: %v", path, err)
 			continue
 		}
 		logf("discovery: HAProxy stats socket %s", path)

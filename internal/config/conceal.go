@@ -61,10 +61,21 @@ func (c *concealer) text(s string) string {
 	return s
 }
 
-// err returns err with the values concealed; a config *Error stays one.
+// err returns err with the values concealed; a config *Error or Errors
+// stays one.
 func (c *concealer) err(err error) error {
 	if err == nil || c == nil || len(c.refs) == 0 {
 		return err
+	}
+	var es Errors
+	if errors.As(err, &es) && es.Error() == err.Error() {
+		out := make(Errors, len(es))
+		for i, e := range es {
+			ce := *e
+			ce.Msg = c.text(e.Msg)
+			out[i] = &ce
+		}
+		return out
 	}
 	var ce *Error
 	if errors.As(err, &ce) && ce.Error() == err.Error() {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
 )
 
 // Config is a whole configuration file.
@@ -122,80 +124,91 @@ func (c *Config) parse(file string, data []byte) error {
 	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return wrapYAML(file, err)
+		e := wrapYAML(file, err).(*Error)
+		syntaxAt(e, data, err.Error())
+		return e
 	}
 	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
 		return nil
 	}
 	if len(f.Docs) > 1 {
-		return &Error{File: file, Line: line(f.Docs[1].Body), Msg: "only one YAML document is allowed"}
+		return at(file, f.Docs[1].Body, "only one YAML document is allowed")
 	}
 	// redacted before the values of ${VAR} come in
 	if c.redacted, err = redactText(data); err != nil {
 		return wrapYAML(file, err)
 	}
-	if err := expandEnv(file, f.Docs[0].Body, &c.env); err != nil {
-		return err
-	}
+	var ms mistakes
+	ms.add(file, expandEnv(file, f.Docs[0].Body, &c.env))
 	top, ok := f.Docs[0].Body.(*ast.MappingNode)
 	if !ok {
-		return &Error{File: file, Line: line(f.Docs[0].Body), Msg: "the file must be a mapping (theme:, sources:, rules:, …)"}
+		ms.add(file, at(file, f.Docs[0].Body, "the file must be a mapping (theme:, sources:, rules:, …)"))
+		return ms.err()
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for _, kv := range top.Values {
 		k := keyName(kv)
-		if seen[k] {
-			return &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("%q appears twice", k)}
+		if first, dup := seen[k]; dup {
+			ms.add(file, at(file, kv.Key, "%q appears twice (first on line %d)", k, first))
+			continue
 		}
-		seen[k] = true
+		seen[k] = line(kv.Key)
 		if !topKeys[k] {
-			return &Error{File: file, Line: line(kv.Key), Msg: fmt.Sprintf("unknown key %q (known: %s)", k, known(topKeys))}
+			ms.add(file, unknownKey(file, kv.Key, k, sortedKeys(topKeys)))
+			continue
 		}
-		var err error
 		switch k {
 		case "theme":
-			err = decode(file, kv.Value, &c.Theme)
-		case "log_file":
-			err = decode(file, kv.Value, &c.LogFile)
-		case "store":
-			var s struct {
-				Step      time.Duration `yaml:"step"`
-				Retention time.Duration `yaml:"retention"`
+			ms.add(file, decode(file, kv.Value, &c.Theme))
+			if c.Theme != "" && !slices.Contains(themes.Names(), c.Theme) {
+				ms.add(file, enumError(file, kv.Value, "theme", c.Theme, themes.Names()))
 			}
-			if err = decode(file, kv.Value, &s); err == nil {
-				c.Store = Store{Step: s.Step, Retention: s.Retention}
-				if s.Step < 0 || (s.Step > 0 && s.Step < 100*time.Millisecond) {
-					err = &Error{File: file, Line: line(kv.Value), Msg: "store.step must be at least 100ms"}
-				} else if s.Retention < 0 || (s.Retention > 0 && s.Step > 0 && s.Retention < s.Step) {
-					err = &Error{File: file, Line: line(kv.Value), Msg: "store.retention must be at least one step"}
-				}
+		case "log_file":
+			ms.add(file, decode(file, kv.Value, &c.LogFile))
+		case "store":
+			var s storeYAML
+			if err := decodeAll(file, kv.Value, &s); err != nil {
+				ms.add(file, err)
+				break
+			}
+			c.Store = Store{Step: s.Step, Retention: s.Retention}
+			if s.Step < 0 || (s.Step > 0 && s.Step < 100*time.Millisecond) {
+				ms.add(file, at(file, valueOf(kv.Value, "step"), "store.step must be at least 100ms"))
+			} else if s.Retention < 0 || (s.Retention > 0 && s.Step > 0 && s.Retention < s.Step) {
+				ms.add(file, at(file, valueOf(kv.Value, "retention"), "store.retention must be at least one step"))
 			}
 		case "sources":
-			err = c.parseSources(file, kv.Value)
+			ms.add(file, c.parseSources(file, kv.Value))
 		case "rules":
-			err = c.parseRules(file, kv.Value)
+			ms.add(file, c.parseRules(file, kv.Value))
 		case "dependencies":
-			err = c.parseDeps(file, kv.Value)
+			ms.add(file, c.parseDeps(file, kv.Value))
 		case "keys":
-			err = decode(file, kv.Value, &c.Keys)
-		}
-		if err != nil {
-			return err
+			ms.add(file, decode(file, kv.Value, &c.Keys))
 		}
 	}
-	return nil
+	return ms.err()
 }
 
-func known(m map[string]bool) string {
+// storeYAML is `store:`.
+type storeYAML struct {
+	Step      time.Duration `yaml:"step"`
+	Retention time.Duration `yaml:"retention"`
+}
+
+func sortedKeys(m map[string]bool) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)
 	}
 	sort.Strings(ks)
-	return strings.Join(ks, ", ")
+	return ks
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$`)
+
+// sourceKeys are the keys every source takes, beside its own options.
+var sourceKeys = []string{"name", "type", "interval", "timeout", "disabled"}
 
 func (c *Config) parseSources(file string, n ast.Node) error {
 	if isNull(n) {
@@ -203,67 +216,88 @@ func (c *Config) parseSources(file string, n ast.Node) error {
 	}
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok {
-		return &Error{File: file, Line: line(n), Msg: "sources must be a list of entries (- name: …)"}
+		return at(file, n, "sources must be a list of entries (- name: …)")
 	}
+	var ms mistakes
 	names := map[string]int{}
 	for _, item := range seq.Values {
 		m, ok := item.(*ast.MappingNode)
 		if !ok {
-			return &Error{File: file, Line: line(item), Msg: "each source must be a mapping with name and type"}
+			ms.add(file, at(file, item, "each source must be a mapping with name and type"))
+			continue
 		}
 		s := Source{Line: line(item), Interval: DefaultInterval, Timeout: DefaultTimeout}
 		rest := &ast.MappingNode{BaseNode: &ast.BaseNode{}, Start: m.Start}
 		var intervalSet, timeoutSet bool
-		var intervalLine int
+		var typeNode, intervalNode ast.Node
+		before := len(ms.list)
 		for _, kv := range m.Values {
 			k := keyName(kv)
-			var err error
 			switch k {
 			case "name":
-				err = decode(file, kv.Value, &s.Name)
-				if err == nil && !nameRE.MatchString(s.Name) {
-					err = &Error{File: file, Line: line(kv.Value), Msg: fmt.Sprintf("source name %q: use letters, digits, '.', '_', ':' or '-' (at most 63)", s.Name)}
+				if err := decode(file, kv.Value, &s.Name); err != nil {
+					ms.add(file, err)
+				} else if !nameRE.MatchString(s.Name) {
+					ms.add(file, at(file, kv.Value, "source name %q: use letters, digits, '.', '_', ':' or '-' (at most 63)", s.Name))
 				}
 			case "type":
-				err = decode(file, kv.Value, &s.Type)
+				typeNode = kv.Value
+				ms.add(file, decode(file, kv.Value, &s.Type))
 			case "interval":
-				err = decode(file, kv.Value, &s.Interval)
-				intervalSet, intervalLine = true, line(kv.Value)
+				intervalSet, intervalNode = true, kv.Value
+				ms.add(file, decode(file, kv.Value, &s.Interval))
 			case "timeout":
-				err = decode(file, kv.Value, &s.Timeout)
 				timeoutSet = true
-				if err == nil && s.Timeout <= 0 {
-					err = &Error{File: file, Line: line(kv.Value), Msg: "timeout must be positive"}
+				if err := decode(file, kv.Value, &s.Timeout); err != nil {
+					ms.add(file, err)
+				} else if s.Timeout <= 0 {
+					ms.add(file, at(file, kv.Value, "timeout must be positive"))
 				}
 			case "disabled":
-				err = decode(file, kv.Value, &s.Disabled)
+				ms.add(file, decode(file, kv.Value, &s.Disabled))
 			default:
 				rest.Values = append(rest.Values, kv)
 			}
-			if err != nil {
-				return err
+		}
+		if s.Name == "" {
+			ms.add(file, at(file, item, "source without a name"))
+		} else if prev, dup := names[s.Name]; dup {
+			ms.add(file, at(file, item, "source name %q is already used on line %d", s.Name, prev))
+		} else {
+			names[s.Name] = s.Line
+		}
+		if intervalSet && len(ms.list) == before && s.Interval < 100*time.Millisecond {
+			ms.add(file, at(file, intervalNode, "source %q: interval must be at least 100ms", s.Name))
+		}
+		var kind sources.Kind
+		switch {
+		case typeNode == nil:
+			// a slip of the keyboard on "type" says more than its absence
+			slip := false
+			for _, kv := range rest.Values {
+				if k := keyName(kv); suggest(k, sourceKeys) == "type" {
+					ms.add(file, unknownKey(file, kv.Key, k, sourceKeys))
+					slip = true
+				}
+			}
+			if !slip {
+				ms.add(file, at(file, item, "source %q has no type (known: %s)", s.Name, strings.Join(KindNames(), ", ")))
+			}
+			continue
+		case s.Type == "":
+			if len(ms.list) == before {
+				ms.add(file, at(file, typeNode, "source %q has no type (known: %s)", s.Name, strings.Join(KindNames(), ", ")))
+			}
+			continue
+		default:
+			var ok bool
+			if kind, ok = sources.Lookup(s.Type); !ok {
+				ms.add(file, enumError(file, typeNode, "source type", s.Type, KindNames()))
+				continue
 			}
 		}
 		if s.Name == "" {
-			return &Error{File: file, Line: s.Line, Msg: "source without a name"}
-		}
-		if prev, dup := names[s.Name]; dup {
-			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source name %q is already used on line %d", s.Name, prev)}
-		}
-		names[s.Name] = s.Line
-		if s.Type == "" {
-			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source %q has no type", s.Name)}
-		}
-		kind, ok := sources.Lookup(s.Type)
-		if !ok {
-			var types []string
-			for _, k := range sources.Kinds() {
-				types = append(types, k.Type)
-			}
-			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source %q: unknown type %q (known: %s)", s.Name, s.Type, strings.Join(types, ", "))}
-		}
-		if intervalSet && s.Interval < 100*time.Millisecond {
-			return &Error{File: file, Line: intervalLine, Msg: fmt.Sprintf("source %q: interval must be at least 100ms", s.Name)}
+			continue // its options are said once it has a name
 		}
 		if !timeoutSet && s.Timeout > s.Interval {
 			s.Timeout = s.Interval
@@ -271,15 +305,55 @@ func (c *Config) parseSources(file string, n ast.Node) error {
 		s.Options = &options{file: file, line: s.Line, node: rest, env: &c.env}
 		// Build once now so that option errors surface at load time.
 		if _, err := kind.New(sources.Env{Name: s.Name, Logf: func(string, ...any) {}}, s.Options); err != nil {
-			if ce := (*Error)(nil); errors.As(err, &ce) {
-				return err
+			var ce *Error
+			if errors.As(err, &ce) {
+				ms.add(file, err)
+			} else {
+				ms.add(file, at(file, item, "source %q: %v", s.Name, err))
 			}
-			return &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("source %q: %v", s.Name, err)}
+			continue
 		}
-		c.Sources = append(c.Sources, s)
+		if len(ms.list) == before {
+			c.Sources = append(c.Sources, s)
+		}
 	}
-	return nil
+	return ms.err()
 }
+
+// KindNames are the registered source types, sorted.
+func KindNames() []string {
+	var types []string
+	for _, k := range sources.Kinds() {
+		types = append(types, k.Type)
+	}
+	sort.Strings(types)
+	return types
+}
+
+// ruleYAML is one entry of `rules:`.
+type ruleYAML struct {
+	Match  string            `yaml:"match"`
+	Labels map[string]string `yaml:"labels"`
+	Source string            `yaml:"source"`
+	Role   string            `yaml:"role"`
+	Layer  string            `yaml:"layer"`
+	Node   string            `yaml:"node"`
+	Unit   string            `yaml:"unit"`
+	Kind   string            `yaml:"kind"`
+	Harm   string            `yaml:"harm"`
+	Bad    string            `yaml:"bad"` // the same as harm: which way is bad
+	// Measure says what the series measures, for the engine's rules
+	Measure string `yaml:"measure"`
+}
+
+// The words of a rule's enumerated keys.
+var (
+	RoleWords    = []string{"symptom", "resource", "traffic"}
+	LayerWords   = []string{"edge", "lb", "app", "db", "host", "network", "provider"}
+	KindWords    = []string{"gauge", "rate", "ratio", "counter"}
+	HarmWords    = []string{"up", "down", "both"}
+	MeasureWords = []string{"errors", "client-errors", "success", "latency", "replication-lag"}
+)
 
 func (c *Config) parseRules(file string, n ast.Node) error {
 	if isNull(n) {
@@ -287,49 +361,35 @@ func (c *Config) parseRules(file string, n ast.Node) error {
 	}
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok {
-		return &Error{File: file, Line: line(n), Msg: "rules must be a list"}
+		return at(file, n, "rules must be a list")
 	}
+	var ms mistakes
 	for _, item := range seq.Values {
-		var r struct {
-			Match  string            `yaml:"match"`
-			Labels map[string]string `yaml:"labels"`
-			Source string            `yaml:"source"`
-			Role   string            `yaml:"role"`
-			Layer  string            `yaml:"layer"`
-			Node   string            `yaml:"node"`
-			Unit   string            `yaml:"unit"`
-			Kind   string            `yaml:"kind"`
-			Harm   string            `yaml:"harm"`
-			Bad    string            `yaml:"bad"` // the same as harm: which way is bad
-			// Measure says what the series measures, for the engine's rules
-			Measure string `yaml:"measure"`
-		}
-		if err := decode(file, item, &r); err != nil {
-			return err
-		}
-		l := line(item)
+		var r ruleYAML
+		before := len(ms.list)
+		ms.add(file, decodeAll(file, item, &r))
 		if r.Match == "" && len(r.Labels) == 0 && r.Source == "" {
-			return &Error{File: file, Line: l, Msg: "a rule needs match, labels or source"}
+			ms.add(file, at(file, item, "a rule needs match, labels or source"))
 		}
 		if r.Match != "" {
 			if _, err := filepath.Match(r.Match, ""); err != nil {
-				return &Error{File: file, Line: l, Msg: fmt.Sprintf("bad pattern %q: %v", r.Match, err)}
+				ms.add(file, at(file, valueOf(item, "match"), "bad pattern %q: %v", r.Match, err))
 			}
 		}
 		role, ok := sources.ParseRole(r.Role)
 		if !ok {
-			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown role %q (symptom, resource, traffic)", r.Role)}
+			ms.add(file, enumError(file, valueOf(item, "role"), "role", r.Role, RoleWords))
 		}
 		layer, ok := sources.ParseLayer(r.Layer)
 		if !ok {
-			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown layer %q (edge, lb, app, db, host, network, provider)", r.Layer)}
+			ms.add(file, enumError(file, valueOf(item, "layer"), "layer", r.Layer, LayerWords))
 		}
 		kind, ok := sources.ParseSeriesKind(r.Kind)
 		if !ok {
-			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown kind %q (gauge, rate, ratio, counter)", r.Kind)}
+			ms.add(file, enumError(file, valueOf(item, "kind"), "kind", r.Kind, KindWords))
 		}
 		if r.Harm != "" && r.Bad != "" && !strings.EqualFold(r.Harm, r.Bad) {
-			return &Error{File: file, Line: l, Msg: fmt.Sprintf("harm %q and bad %q disagree: give one of them", r.Harm, r.Bad)}
+			ms.add(file, at(file, valueOf(item, "bad"), "harm %q and bad %q disagree: give one of them", r.Harm, r.Bad))
 		}
 		key, word := "harm", r.Harm
 		if word == "" {
@@ -337,52 +397,64 @@ func (c *Config) parseRules(file string, n ast.Node) error {
 		}
 		harm, ok := sources.ParseHarm(word)
 		if !ok {
-			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown %s %q (up: going up is bad, down: going down is bad, both)", key, word)}
+			ms.add(file, at(file, valueOf(item, key), "unknown %s %q (up: going up is bad, down: going down is bad, both)", key, word))
 		}
 		measure, ok := sources.ParseMeasure(r.Measure)
 		if !ok {
-			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown measure %q (errors, client-errors, success, latency, replication-lag; several with commas)", r.Measure)}
+			ms.add(file, at(file, valueOf(item, "measure"), "unknown measure %q (%s; several with commas)", r.Measure, strings.Join(MeasureWords, ", ")))
+		}
+		if len(ms.list) > before {
+			continue
 		}
 		if role == sources.RoleUnknown && layer == sources.LayerUnknown && r.Node == "" && r.Unit == "" &&
 			kind == sources.SeriesUnknown && harm == sources.HarmUnset && measure == 0 {
-			return &Error{File: file, Line: l, Msg: "a rule must set role, layer, node, unit, kind, harm or measure"}
+			ms.add(file, at(file, item, "a rule must set role, layer, node, unit, kind, harm or measure"))
+			continue
 		}
 		c.Rules = append(c.Rules, sources.Rule{Match: r.Match, Labels: r.Labels, Source: r.Source, Role: role, Layer: layer,
 			Node: r.Node, Unit: r.Unit, Kind: kind, Harm: harm, Measure: measure})
 	}
-	return nil
+	return ms.err()
+}
+
+// depYAML is a dependency written as a mapping.
+type depYAML struct {
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
 }
 
 func (c *Config) parseDeps(file string, n ast.Node) error {
 	if isNull(n) {
 		return nil
 	}
+	var ms mistakes
 	switch v := n.(type) {
 	case *ast.SequenceNode: // - {from: lb, to: app}  or  - "lb -> app"
 		for _, item := range v.Values {
 			if s, ok := item.(*ast.StringNode); ok {
 				parts := strings.Split(s.Value, "->")
 				if len(parts) < 2 {
-					return &Error{File: file, Line: line(item), Msg: fmt.Sprintf("dependency %q: write \"from -> to\"", s.Value)}
+					ms.add(file, at(file, item, "dependency %q: write \"from -> to\"", s.Value))
+					continue
 				}
 				for i := 0; i+1 < len(parts); i++ {
 					a, b := strings.TrimSpace(parts[i]), strings.TrimSpace(parts[i+1])
 					if a == "" || b == "" {
-						return &Error{File: file, Line: line(item), Msg: fmt.Sprintf("dependency %q has an empty side", s.Value)}
+						ms.add(file, at(file, item, "dependency %q has an empty side", s.Value))
+						break
 					}
 					c.Deps = append(c.Deps, sources.Dependency{From: a, To: b})
 				}
 				continue
 			}
-			var d struct {
-				From string `yaml:"from"`
-				To   string `yaml:"to"`
-			}
-			if err := decode(file, item, &d); err != nil {
-				return err
+			var d depYAML
+			if err := decodeAll(file, item, &d); err != nil {
+				ms.add(file, err)
+				continue
 			}
 			if d.From == "" || d.To == "" {
-				return &Error{File: file, Line: line(item), Msg: "a dependency needs from and to"}
+				ms.add(file, at(file, item, "a dependency needs from and to"))
+				continue
 			}
 			c.Deps = append(c.Deps, sources.Dependency{From: d.From, To: d.To})
 		}
@@ -392,7 +464,8 @@ func (c *Config) parseDeps(file string, n ast.Node) error {
 			if err := decode(file, kv.Value, &tos); err != nil {
 				var one string
 				if err2 := decode(file, kv.Value, &one); err2 != nil {
-					return err
+					ms.add(file, at(file, kv.Value, "expected a node name or a list of them"))
+					continue
 				}
 				tos = []string{one}
 			}
@@ -401,9 +474,9 @@ func (c *Config) parseDeps(file string, n ast.Node) error {
 			}
 		}
 	default:
-		return &Error{File: file, Line: line(n), Msg: "dependencies must be a list (\"lb -> app\") or a mapping (lb: [app])"}
+		return at(file, n, "dependencies must be a list (\"lb -> app\") or a mapping (lb: [app])")
 	}
-	return nil
+	return ms.err()
 }
 
 // Redacted returns the configuration text with secrets replaced, safe to
@@ -431,7 +504,7 @@ func (o *options) Decode(v any) error {
 	if len(o.node.Values) == 0 {
 		return nil
 	}
-	return o.env.err(decode(o.file, o.node, v))
+	return o.env.err(decodeAll(o.file, o.node, v, sourceKeys...))
 }
 
 func (o *options) Errorf(format string, args ...any) error {
@@ -469,7 +542,8 @@ func decode(file string, n ast.Node, v any) error {
 		if e.Line == 0 {
 			// some value errors (a bad duration) carry no position: point at
 			// the node being decoded
-			e.Line = line(n)
+			p := at(file, n, "")
+			e.Line, e.Col = p.Line, p.Col
 		}
 		return e
 	}
@@ -479,13 +553,13 @@ func decode(file string, n ast.Node, v any) error {
 func wrapYAML(file string, err error) error {
 	var ye yaml.Error
 	if errors.As(err, &ye) {
-		e := &Error{File: file, Msg: cleanMsg(ye.GetMessage())}
+		e := &Error{File: file, Msg: human(cleanMsg(ye.GetMessage()))}
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			e.Line, e.Col = tk.Position.Line, tk.Position.Column
 		}
 		return e
 	}
-	return &Error{File: file, Msg: cleanMsg(err.Error())}
+	return &Error{File: file, Msg: human(cleanMsg(err.Error()))}
 }
 
 var posPrefix = regexp.MustCompile(`^\[\d+:\d+\]\s*`)

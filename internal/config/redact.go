@@ -141,6 +141,10 @@ var (
 	urlQueryArg = regexp.MustCompile(`([?&])([^=&#\s]+)=([^&#\s]*)`)
 )
 
+// RedactURLs hides the user info of every URL in s and query arguments
+// named like secrets: for log lines.
+func RedactURLs(s string) string { return redactURLs(s) }
+
 // redactURLs hides the user info of every URL in s (the password, or a
 // user alone, which is often a token) and query arguments named like
 // secrets; ${VAR} references stay.
