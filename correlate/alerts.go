@@ -71,9 +71,60 @@ func alertFindings(snap *Snapshot, found []Finding) []Finding {
 			continue
 		}
 		done[sym.SeriesKey] = true
+		done[placeKey(sym.Layer, sym.Node)] = true
 		out = append(out, symptomGapFinding(snap, sym, cov))
 	}
+	// external node states (a backend with no server UP): the same verdict
+	nodes := map[string]*sources.NodeState{}
+	for i := range snap.Nodes {
+		if n := &snap.Nodes[i]; externalNode(n) {
+			nodes[NodeFindingID(n.ID)] = n
+		}
+	}
+	for i := range found {
+		f := &found[i]
+		n := nodes[f.ID]
+		if f.Rule != "node-state" || n == nil {
+			continue
+		}
+		cause := explainingAlert(snap, internal, n.Since, n.Name, deps)
+		if cause != nil {
+			f.Evidence = append(f.Evidence, alertEvidence(cause, EvSuspect))
+			f.Explanation = strings.TrimSpace(f.Explanation + " " + alertPhrase(cause) + " fired with it (since " + clock(cause.Start) + ").")
+			continue
+		}
+		// one gap a place: a backend's 5xx and its no-server-UP are one thing failing
+		place := placeKey(f.Layer, f.Node)
+		if done[place] || !cov.any() {
+			continue
+		}
+		done[place] = true
+		out = append(out, nodeGapFinding(f, n, cov))
+	}
 	return out
+}
+
+// externalNode reports whether a node's state is an external symptom: a
+// load balancer's backend with no server UP (or DOWN) answers every
+// request it gets with an error, as users meet it.
+func externalNode(n *sources.NodeState) bool {
+	if n.Kind != sources.NodeBackend || n.Severity < sources.SevWarning || n.Flapping {
+		return false
+	}
+	return n.LB != nil && n.LB.Total > 0 && n.LB.Up == 0 || n.Class == sources.ClassDown
+}
+
+// nodeGapFinding: an external node state (f is its node-state finding)
+// with no internal alert firing with it.
+func nodeGapFinding(f *Finding, n *sources.NodeState, cov coverage) Finding {
+	name := string(n.Kind) + " " + sources.Clean(n.Name)
+	return Finding{
+		ID: "alert-gap/" + f.ID, Rule: "alert-gap", Severity: sources.SevWarning, Layer: f.Layer, Node: f.Node,
+		Title: fmt.Sprintf("monitoring gap: %s failing from outside, no internal alert fired (checked: %s)", name, cov.checked()),
+		Explanation: fmt.Sprintf("%s since %s and no internal alert fired from %s before it until now. %s",
+			f.Title, clock(n.Since), FormatDuration(AlertLead), cov.failingText()),
+		Evidence: []Evidence{{Kind: EvContext, Layer: f.Layer, Node: f.Node, From: n.Since, Baseline: math.NaN(), Label: name, Text: f.Title}},
+	}
 }
 
 // externalSymptom reports whether a series is an external symptom (its
