@@ -269,3 +269,27 @@ func TestOnlyTheHTTPCheckFailingIsAMonitoringGap(t *testing.T) {
 		t.Fatalf("exit %d, want the monitoring gap:\n%s", code, out)
 	}
 }
+
+// A real HAProxy's backend be_api has no server UP and a real Nagios sees
+// nothing wrong: the backend fails from outside with no internal alert,
+// the monitoring gap.
+func TestARealBackendWithNoServerUpAndNoInternalAlertIsAMonitoringGap(t *testing.T) {
+	lab := startAlertLab(t, allOK)
+	lb := startHAProxy(t, true)
+	cfg := lab.config() + fmt.Sprintf("  - name: lb-1\n    type: haproxy\n    interval: 1s\n    timeout: 2s\n    socket: %s\n", lb.socket)
+	code, out, errOut := run(t, "check", "--config", writeConfig(t, cfg), "--format", "json", "--sample", "1s")
+	var rep CheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON (%v):\n%s\n%s", err, out, errOut)
+	}
+	var gap *CheckFinding
+	for i, f := range rep.Findings {
+		if f.Rule == "alert-gap" {
+			gap = &rep.Findings[i]
+		}
+	}
+	want := "monitoring gap: backend be_api failing from outside, no internal alert fired (checked: Nagios 3 services, Alertmanager 0 alerts)"
+	if code != ExitCritical || gap == nil || gap.Title != want {
+		t.Fatalf("exit %d, want the gap %q:\n%s", code, want, out)
+	}
+}
