@@ -341,7 +341,7 @@ func (c *Config) parseRules(file string, n ast.Node) error {
 		}
 		measure, ok := sources.ParseMeasure(r.Measure)
 		if !ok {
-			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown measure %q (errors, client-errors, success, latency, replication-lag; several with commas)", r.Measure)}
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("unknown measure %q (errors, client-errors, success, latency, replication-lag, part; several with commas)", r.Measure)}
 		}
 		if role == sources.RoleUnknown && layer == sources.LayerUnknown && r.Node == "" && r.Unit == "" &&
 			kind == sources.SeriesUnknown && harm == sources.HarmUnset && measure == 0 {

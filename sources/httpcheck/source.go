@@ -382,12 +382,12 @@ func (s *Source) series(now time.Time, vantage string, t Target, node string, r 
 	out := []sources.Series{
 		one("http_up", "%", sources.RoleSymptom, sources.LayerEdge, sources.SeriesRatio, sources.HarmDown, sources.MeasureSuccess, up),
 		one("http_total_ms", "ms", sources.RoleSymptom, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.TotalMs)),
-		one("http_dns_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.DNSms)),
-		one("http_connect_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.ConnectMs)),
-		one("http_first_byte_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.FirstByteMs)),
+		one("http_dns_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.DNSms)),
+		one("http_connect_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.ConnectMs)),
+		one("http_first_byte_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.FirstByteMs)),
 	}
 	if strings.HasPrefix(strings.ToLower(t.URL), "https:") {
-		out = append(out, one("http_tls_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.TLSms)))
+		out = append(out, one("http_tls_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.TLSms)))
 		days := math.NaN()
 		if !r.CertNotAfter.IsZero() {
 			days = r.CertNotAfter.Sub(now).Hours() / 24

@@ -102,14 +102,23 @@ func TestHealthyPageIsUpWithItsTimeSplit(t *testing.T) {
 	if tv <= 0 || total.Role != sources.RoleSymptom || total.Measure != sources.MeasureLatency || total.Harm != sources.HarmUp || total.Unit != "ms" {
 		t.Errorf("total %v: %+v", tv, total)
 	}
-	if _, c := value(t, b, "http_connect_ms", u, "local"); c <= 0 || c > tv {
+	conn, c := value(t, b, "http_connect_ms", u, "local")
+	if c <= 0 || c > tv {
 		t.Errorf("connect %v of total %v", c, tv)
 	}
-	if _, fb := value(t, b, "http_first_byte_ms", u, "local"); fb <= 0 || fb > tv {
+	first, fb := value(t, b, "http_first_byte_ms", u, "local")
+	if fb <= 0 || fb > tv {
 		t.Errorf("first byte %v of total %v", fb, tv)
 	}
-	if _, d := value(t, b, "http_dns_ms", u, "local"); d != 0 {
+	dns, d := value(t, b, "http_dns_ms", u, "local")
+	if d != 0 {
 		t.Errorf("an IP address needs no DNS, got %v ms", d)
+	}
+	// the phases are parts of the total: the engine never blames them for it
+	for _, p := range []sources.Series{conn, first, dns} {
+		if p.Measure != sources.MeasureLatency|sources.MeasurePart || p.Node != total.Node {
+			t.Errorf("%s is typed %s on %q, want latency,part on %q", p.Name, p.Measure, p.Node, total.Node)
+		}
 	}
 	for _, sr := range b.Series {
 		if sr.Name == "http_tls_ms" || sr.Name == "http_cert_days_left" {
