@@ -276,7 +276,7 @@ func alertEvidence(ev *sources.Event, kind EvidenceKind) Evidence {
 }
 
 // systemNames are how people call the systems an Alert names.
-var systemNames = map[string]string{"nagios": "Nagios", "icinga2": "Icinga 2", "alertmanager": "Alertmanager", "http": "HTTP check"}
+var systemNames = map[string]string{"nagios": "Nagios", "icinga2": "Icinga 2", "alertmanager": "Alertmanager", "http": "HTTP check", "munin": "Munin"}
 
 func systemName(s string) string {
 	if n, ok := systemNames[s]; ok {
