@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/internal/realserver"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 // childEnv makes this test binary act as `opsview http-check` on a remote
@@ -45,16 +45,7 @@ func runChild(args []string) int {
 }
 
 func newSource(t *testing.T, yaml string) *Source {
-	t.Helper()
-	opts, err := config.OptionsFromYAML("checks.yaml", yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := factory(sources.Env{Name: "checks", Logf: t.Logf}, opts)
-	if err != nil {
-		t.Fatalf("new http source: %v", err)
-	}
-	return src.(*Source)
+	return sourcetest.New[*Source](t, factory, "checks", yaml)
 }
 
 func poll(t *testing.T, s *Source, timeout time.Duration) *sources.Batch {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsview/opsview/internal/realserver"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 func TestThresholdsAreMuninsRanges(t *testing.T) {
@@ -99,7 +100,7 @@ func TestARealMuninNodesThresholdCrossedIsAnAlert(t *testing.T) {
 	}
 	t.Cleanup(p.Stop)
 	s := newSource(t, fmt.Sprintf("nodes: [%s]\nplugins: [uptime, load]\n", addr))
-	b, err := pollAt(t, s, time.Now())
+	b, err := sourcetest.PollAt(t, s, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestARealMuninNodesThresholdCrossedIsAnAlert(t *testing.T) {
 		t.Fatalf("watched %+v, detail %q", w, b.Status.Detail)
 	}
 	// the next poll says it again, the same event
-	b2, err := pollAt(t, s, time.Now())
+	b2, err := sourcetest.PollAt(t, s, time.Now())
 	if err != nil || len(b2.Events) != 1 || b2.Events[0].ID != ev.ID || !b2.Events[0].Open() {
 		t.Fatalf("%v %+v", err, b2)
 	}

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/opsview/opsview/sources"
+
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 func TestTheAlertsOfNagios446sLog(t *testing.T) {
-	es, err := ParseLog(bytes.NewReader(readTestdata(t, "nagios.log")))
+	es, err := ParseLog(bytes.NewReader(sourcetest.Testdata(t, "nagios.log")))
 	if err != nil {
 		t.Fatal(err)
 	}
