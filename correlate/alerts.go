@@ -61,10 +61,8 @@ func alertFindings(snap *Snapshot, found []Finding) []Finding {
 		if sym == nil || !externalSymptom(snap, sym.SeriesKey) {
 			continue
 		}
-		cause := explainingAlert(snap, internal, sym.From, sym.Node, deps)
-		if cause != nil {
-			f.Evidence = append(f.Evidence, alertEvidence(cause, EvSuspect))
-			f.Explanation = strings.TrimSpace(f.Explanation + " " + alertPhrase(cause) + " fired with it (since " + clock(cause.Start) + ").")
+		if cause := explainingAlert(snap, internal, sym.From, sym.Node, deps); cause != nil {
+			firedWith(f, cause)
 			continue
 		}
 		if done[sym.SeriesKey] || !cov.any() {
@@ -87,10 +85,8 @@ func alertFindings(snap *Snapshot, found []Finding) []Finding {
 		if f.Rule != "node-state" || n == nil {
 			continue
 		}
-		cause := explainingAlert(snap, internal, n.Since, n.Name, deps)
-		if cause != nil {
-			f.Evidence = append(f.Evidence, alertEvidence(cause, EvSuspect))
-			f.Explanation = strings.TrimSpace(f.Explanation + " " + alertPhrase(cause) + " fired with it (since " + clock(cause.Start) + ").")
+		if cause := explainingAlert(snap, internal, n.Since, n.Name, deps); cause != nil {
+			firedWith(f, cause)
 			continue
 		}
 		// one gap a place: a backend's 5xx and its no-server-UP are one thing failing
@@ -102,6 +98,14 @@ func alertFindings(snap *Snapshot, found []Finding) []Finding {
 		out = append(out, nodeGapFinding(f, n, cov))
 	}
 	return out
+}
+
+// firedWith adds to an external symptom's finding the internal alert
+// that fired with it: its evidence (so the two are one incident) and a
+// sentence.
+func firedWith(f *Finding, cause *sources.Event) {
+	f.Evidence = append(f.Evidence, alertEvidence(cause, EvSuspect))
+	f.Explanation = strings.TrimSpace(f.Explanation + " " + alertPhrase(cause) + " fired with it (since " + clock(cause.Start) + ").")
 }
 
 // externalNode reports whether a node's state is an external symptom: a
