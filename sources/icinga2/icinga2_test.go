@@ -90,6 +90,7 @@ func newTest(t *testing.T, url string) *Source {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
