@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -360,7 +361,7 @@ func alertCoverage(snap *Snapshot) coverage {
 			if w.Services == 0 {
 				n = append(n, plural(w.Hosts, "host"))
 			} else {
-				n = append(n, plural(w.Services, "service"))
+				n = append(n, plural(w.Services, cmp.Or(w.Checks, "service")))
 			}
 		}
 		if w.Alerts > 0 || len(n) == 0 {

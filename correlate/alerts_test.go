@@ -355,3 +355,14 @@ func TestTheBackendsNoServerUpAndIts5xxAreOneGap(t *testing.T) {
 		t.Fatalf("%d gaps, want 1", gaps)
 	}
 }
+
+// Munin's thresholds are internal alerting too: the gap says what it
+// checked in their word.
+func TestAGapSaysMuninsThresholdsInTheirWord(t *testing.T) {
+	munin := sources.Status{Source: "munin", Type: "munin", Health: sources.HealthOK,
+		Watched: &sources.Watched{System: "Munin", Origin: sources.OriginInternal, Hosts: 2, Services: 12, Checks: "threshold"}}
+	f := findFinding(Detect(alertSnap([]sources.Event{wwwFailing()}, nagiosOK(42), munin)), "alert-gap")
+	if f == nil || !strings.HasSuffix(f.Title, "(checked: Nagios 42 services, Munin 12 thresholds)") {
+		t.Fatalf("%+v", f)
+	}
+}

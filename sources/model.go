@@ -697,6 +697,9 @@ type Watched struct {
 	// Hosts and Services are the host and service checks it knows (Nagios,
 	// Icinga); Alerts the alerts it lists (Alertmanager), firing or not.
 	Hosts, Services, Alerts int
+	// Checks is the word for what Services counts where they are not
+	// services ("threshold" for Munin's); "" for services.
+	Checks string
 }
 
 // Batch is everything one poll of one source returned.

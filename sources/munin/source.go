@@ -168,7 +168,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	if thresholds > 0 {
 		// munin's thresholds are internal alerting: the gap rule says it checked them
 		b.Status.Detail += fmt.Sprintf(", %d thresholds, %d crossed", thresholds, openCount(b.Events))
-		b.Status.Watched = &sources.Watched{System: "Munin", Origin: sources.OriginInternal, Hosts: hosts, Services: thresholds}
+		b.Status.Watched = &sources.Watched{System: "Munin", Origin: sources.OriginInternal, Hosts: hosts, Services: thresholds, Checks: "threshold"}
 	}
 	if len(errs) > 0 {
 		b.Status.Detail += "; " + sources.Clean(errs[0].Error())

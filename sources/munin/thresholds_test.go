@@ -113,7 +113,7 @@ func TestARealMuninNodesThresholdCrossedIsAnAlert(t *testing.T) {
 		t.Fatalf("%+v %+v", ev, ev.Alert)
 	}
 	w := b.Status.Watched
-	if w == nil || w.System != "Munin" || w.Origin != sources.OriginInternal || w.Services != 2 || !strings.Contains(b.Status.Detail, "2 thresholds, 1 crossed") {
+	if w == nil || w.System != "Munin" || w.Origin != sources.OriginInternal || w.Services != 2 || w.Checks != "threshold" || !strings.Contains(b.Status.Detail, "2 thresholds, 1 crossed") {
 		t.Fatalf("watched %+v, detail %q", w, b.Status.Detail)
 	}
 	// the next poll says it again, the same event
