@@ -63,33 +63,13 @@ vantages:
     url: %s
     token_file: %s
 `, ok, down, url, token))
-	b := poll(t, s, 10*time.Second)
-	for _, vantage := range []string{"here", "dc-east"} {
-		if _, v := value(t, b, "http_up", ok, vantage); v != 100 {
-			t.Errorf("%s: /ok up %v", vantage, v)
-		}
-		if _, v := value(t, b, "http_up", down, vantage); v != 0 {
-			t.Errorf("%s: /down up %v", vantage, v)
-		}
-		if _, v := value(t, b, "http_first_byte_ms", ok, vantage); v <= 0 {
-			t.Errorf("%s: first byte %v", vantage, v)
-		}
-	}
-	var from []string
-	for _, ev := range b.Events {
-		if ev.Alert != nil && ev.Alert.State == "503" {
-			from = append(from, ev.Labels["vantage"])
-		}
-	}
-	if len(from) != 2 {
-		t.Errorf("one alert per vantage: %+v", b.Events)
-	}
+	checkedFromEach(t, poll(t, s, 10*time.Second), ok, down, "here", "dc-east")
 
 	// a wrong token: the agent refuses, the local vantage goes on
 	bad := filepath.Join(t.TempDir(), "bad.token")
 	os.WriteFile(bad, []byte("not-the-token-at-all-0123456789\n"), 0o600)
 	s = newSource(t, fmt.Sprintf("targets:\n  - url: %s\nvantages:\n  - name: here\n  - name: dc-east\n    type: agent\n    url: %s\n    token_file: %s\n", ok, url, bad))
-	b = poll(t, s, 10*time.Second)
+	b := poll(t, s, 10*time.Second)
 	if _, v := value(t, b, "http_up", ok, "here"); v != 100 || !strings.Contains(b.Status.Detail, "HTTP 401: wrong or missing token") {
 		t.Errorf("up %v, detail %q", v, b.Status.Detail)
 	}
