@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -61,19 +62,74 @@ func alertFindings(snap *Snapshot, found []Finding) []Finding {
 		if sym == nil || !externalSymptom(snap, sym.SeriesKey) {
 			continue
 		}
-		cause := explainingAlert(snap, internal, sym.From, sym.Node, deps)
-		if cause != nil {
-			f.Evidence = append(f.Evidence, alertEvidence(cause, EvSuspect))
-			f.Explanation = strings.TrimSpace(f.Explanation + " " + alertPhrase(cause) + " fired with it (since " + clock(cause.Start) + ").")
+		if cause := explainingAlert(snap, internal, sym.From, sym.Node, deps); cause != nil {
+			firedWith(f, cause)
 			continue
 		}
 		if done[sym.SeriesKey] || !cov.any() {
 			continue
 		}
 		done[sym.SeriesKey] = true
+		done[placeKey(sym.Layer, sym.Node)] = true
 		out = append(out, symptomGapFinding(snap, sym, cov))
 	}
+	// external node states (a backend with no server UP): the same verdict
+	nodes := map[string]*sources.NodeState{}
+	for i := range snap.Nodes {
+		if n := &snap.Nodes[i]; externalNode(n) {
+			nodes[NodeFindingID(n.ID)] = n
+		}
+	}
+	for i := range found {
+		f := &found[i]
+		n := nodes[f.ID]
+		if f.Rule != "node-state" || n == nil {
+			continue
+		}
+		if cause := explainingAlert(snap, internal, n.Since, n.Name, deps); cause != nil {
+			firedWith(f, cause)
+			continue
+		}
+		// one gap a place: a backend's 5xx and its no-server-UP are one thing failing
+		place := placeKey(f.Layer, f.Node)
+		if done[place] || !cov.any() {
+			continue
+		}
+		done[place] = true
+		out = append(out, nodeGapFinding(f, n, cov))
+	}
 	return out
+}
+
+// firedWith adds to an external symptom's finding the internal alert
+// that fired with it: its evidence (so the two are one incident) and a
+// sentence.
+func firedWith(f *Finding, cause *sources.Event) {
+	f.Evidence = append(f.Evidence, alertEvidence(cause, EvSuspect))
+	f.Explanation = strings.TrimSpace(f.Explanation + " " + alertPhrase(cause) + " fired with it (since " + clock(cause.Start) + ").")
+}
+
+// externalNode reports whether a node's state is an external symptom: a
+// load balancer's backend with no server UP (or DOWN) answers every
+// request it gets with an error, as users meet it.
+func externalNode(n *sources.NodeState) bool {
+	if n.Kind != sources.NodeBackend || n.Severity < sources.SevWarning || n.Flapping {
+		return false
+	}
+	return n.LB != nil && n.LB.Total > 0 && n.LB.Up == 0 || n.Class == sources.ClassDown
+}
+
+// nodeGapFinding: an external node state (f is its node-state finding)
+// with no internal alert firing with it.
+func nodeGapFinding(f *Finding, n *sources.NodeState, cov coverage) Finding {
+	name := string(n.Kind) + " " + sources.Clean(n.Name)
+	return Finding{
+		ID: "alert-gap/" + f.ID, Rule: "alert-gap", Severity: sources.SevWarning, Layer: f.Layer, Node: f.Node,
+		Title: fmt.Sprintf("monitoring gap: %s failing from outside, no internal alert fired (checked: %s)", name, cov.checked()),
+		Explanation: fmt.Sprintf("%s since %s and no internal alert fired from %s before it until now. %s",
+			f.Title, clock(n.Since), FormatDuration(AlertLead), cov.failingText()),
+		Evidence: []Evidence{{Kind: EvContext, Layer: f.Layer, Node: f.Node, From: n.Since, Baseline: math.NaN(), Label: name, Text: f.Title}},
+	}
 }
 
 // externalSymptom reports whether a series is an external symptom (its
@@ -225,7 +281,7 @@ func alertEvidence(ev *sources.Event, kind EvidenceKind) Evidence {
 }
 
 // systemNames are how people call the systems an Alert names.
-var systemNames = map[string]string{"nagios": "Nagios", "icinga2": "Icinga 2", "alertmanager": "Alertmanager", "http": "HTTP check"}
+var systemNames = map[string]string{"nagios": "Nagios", "icinga2": "Icinga 2", "alertmanager": "Alertmanager", "http": "HTTP check", "munin": "Munin"}
 
 func systemName(s string) string {
 	if n, ok := systemNames[s]; ok {
@@ -305,7 +361,7 @@ func alertCoverage(snap *Snapshot) coverage {
 			if w.Services == 0 {
 				n = append(n, plural(w.Hosts, "host"))
 			} else {
-				n = append(n, plural(w.Services, "service"))
+				n = append(n, plural(w.Services, cmp.Or(w.Checks, "service")))
 			}
 		}
 		if w.Alerts > 0 || len(n) == 0 {

@@ -284,3 +284,85 @@ func TestTheEngineOpensTheGapAndResolvesItWhenAnInternalAlertFires(t *testing.T)
 		t.Fatalf("changes: %v, active %d", kinds, len(active))
 	}
 }
+
+// appNoServerUp is HAProxy's backend app with none of its 4 servers UP
+// since 13:45: every request to it gets a 503.
+func appNoServerUp() sources.NodeState {
+	lb := sources.NewLBNode("app")
+	lb.Total, lb.Down = 4, 4
+	return sources.NodeState{Source: "lb-1", Kind: sources.NodeBackend, ID: "lb-1/app", Name: "app", Layer: sources.LayerLB,
+		State: "DOWN", Class: sources.ClassDown, Severity: sources.SevCritical, Since: at1340.Add(5 * time.Minute), LB: lb}
+}
+
+func TestABackendWithNoServerUpAndNoInternalAlertIsAMonitoringGap(t *testing.T) {
+	snap := alertSnap(nil, nagiosOK(42))
+	snap.Nodes = []sources.NodeState{appNoServerUp()}
+	fs := Detect(snap)
+	gap := findFinding(fs, "alert-gap")
+	if gap == nil || findFinding(fs, "node-state") == nil {
+		t.Fatalf("%+v", fs)
+	}
+	want := "monitoring gap: backend app failing from outside, no internal alert fired (checked: Nagios 42 services)"
+	if gap.Title != want || gap.Severity != sources.SevWarning || gap.Node != "app" || gap.Layer != sources.LayerLB {
+		t.Fatalf("gap: %q %s, want %q", gap.Title, gap.Severity, want)
+	}
+	if !strings.Contains(gap.Explanation, "backend app has no server UP (Active: 0/4) since 13:45") {
+		t.Errorf("explanation: %q", gap.Explanation)
+	}
+	if incs := Incidents(fs); len(incs) != 1 {
+		t.Fatalf("the gap belongs to the backend's incident: %+v", incs)
+	}
+	// a server DOWN with others still serving is not failing from outside
+	server := appNoServerUp()
+	server.Kind, server.ID, server.Name, server.LB = sources.NodeServer, "lb-1/app/app-1", "app-1", nil
+	snap.Nodes = []sources.NodeState{server}
+	if fs := Detect(snap); findFinding(fs, "alert-gap") != nil {
+		t.Fatalf("a server DOWN is no external symptom: %+v", fs)
+	}
+}
+
+func TestAnInternalAlertFiringWithABackendWithNoServerUpNamesIt(t *testing.T) {
+	snap := alertSnap([]sources.Event{diskCritical()}, nagiosOK(42))
+	snap.Nodes = []sources.NodeState{appNoServerUp()}
+	fs := Detect(snap)
+	if findFinding(fs, "alert-gap") != nil {
+		t.Fatalf("no gap: Nagios fired: %+v", fs)
+	}
+	node := findFinding(fs, "node-state")
+	if node == nil || node.AlertCause() == nil || !strings.Contains(node.Explanation, "Nagios: disk /var CRITICAL on db-1 fired with it") {
+		t.Fatalf("node: %+v", node)
+	}
+	incs := Incidents(fs)
+	if len(incs) != 1 || incs[0].Headline != "backend app has no server UP (Active: 0/4) ← Nagios: disk /var CRITICAL on db-1 since 13:40" {
+		t.Fatalf("one incident named by the alert: %+v", incs)
+	}
+}
+
+// A backend answering 5xx and with no server UP is one thing failing
+// from outside: one gap, not two.
+func TestTheBackendsNoServerUpAndIts5xxAreOneGap(t *testing.T) {
+	snap := meltingWithNagios()
+	n := appNoServerUp()
+	n.Since = snap.Time(430)
+	snap.Nodes = []sources.NodeState{n}
+	var gaps int
+	for _, f := range Detect(snap) {
+		if f.Rule == "alert-gap" {
+			gaps++
+		}
+	}
+	if gaps != 1 {
+		t.Fatalf("%d gaps, want 1", gaps)
+	}
+}
+
+// Munin's thresholds are internal alerting too: the gap says what it
+// checked in their word.
+func TestAGapSaysMuninsThresholdsInTheirWord(t *testing.T) {
+	munin := sources.Status{Source: "munin", Type: "munin", Health: sources.HealthOK,
+		Watched: &sources.Watched{System: "Munin", Origin: sources.OriginInternal, Hosts: 2, Services: 12, Checks: "threshold"}}
+	f := findFinding(Detect(alertSnap([]sources.Event{wwwFailing()}, nagiosOK(42), munin)), "alert-gap")
+	if f == nil || !strings.HasSuffix(f.Title, "(checked: Nagios 42 services, Munin 12 thresholds)") {
+		t.Fatalf("%+v", f)
+	}
+}

@@ -775,12 +775,13 @@ func (q *rankState) tierOf(i int) int {
 	return 2
 }
 
-// ownTraffic reports whether c is the symptom's own traffic, as its
-// source tells it: a load balancer's 2xx falling as its 5xx rise is the
+// ownTraffic reports whether c is the symptom's own traffic or a part of
+// it, as its source tells it: a load balancer's 2xx falling as its 5xx
+// rise, an HTTP check's connect time rising with its total time, are the
 // symptom seen again, never its cause.
 func (q *rankState) ownTraffic(c *Candidate) bool {
 	s := &q.snap.Series[q.sym]
-	return c.Meta.Role == sources.RoleTraffic && c.Meta.Node == s.Node && c.Meta.Source == s.Source
+	return (c.Meta.Role == sources.RoleTraffic || c.Meta.Measure&sources.MeasurePart != 0) && c.Meta.Node == s.Node && c.Meta.Source == s.Source
 }
 
 // inner reports whether c is a series that can tell the symptom has an

@@ -197,13 +197,18 @@ const (
 	MeasureSuccess                            // availability, successful requests
 	MeasureLatency                            // how long something takes: latency, durations, response times
 	MeasureReplicationLag                     // how far a replica is behind
+	// MeasurePart is a part of another series of its node and source: the
+	// DNS, connect, TLS and first-byte times of an HTTP check are parts
+	// of its total time. A part rising with its whole is the whole told
+	// again, never its cause.
+	MeasurePart
 )
 
 var measureNames = []struct {
 	m    Measure
 	name string
 }{{MeasureErrors, "errors"}, {MeasureClientErrors, "client-errors"}, {MeasureSuccess, "success"},
-	{MeasureLatency, "latency"}, {MeasureReplicationLag, "replication-lag"}}
+	{MeasureLatency, "latency"}, {MeasureReplicationLag, "replication-lag"}, {MeasurePart, "part"}}
 
 func (m Measure) String() string {
 	var out []string
@@ -216,8 +221,8 @@ func (m Measure) String() string {
 }
 
 // ParseMeasure accepts the config spellings of a measure: one or more of
-// errors, client-errors, success, latency, replication-lag, separated by
-// commas.
+// errors, client-errors, success, latency, replication-lag, part,
+// separated by commas.
 func ParseMeasure(s string) (Measure, bool) {
 	var m Measure
 	for _, w := range strings.Split(s, ",") {
@@ -692,6 +697,9 @@ type Watched struct {
 	// Hosts and Services are the host and service checks it knows (Nagios,
 	// Icinga); Alerts the alerts it lists (Alertmanager), firing or not.
 	Hosts, Services, Alerts int
+	// Checks is the word for what Services counts where they are not
+	// services ("threshold" for Munin's); "" for services.
+	Checks string
 }
 
 // Batch is everything one poll of one source returned.

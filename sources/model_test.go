@@ -12,3 +12,10 @@ func TestLayerDepthFollowsLayers(t *testing.T) {
 		t.Errorf("unknown layer: depth %d, want %d", d, len(Layers))
 	}
 }
+
+func TestAPartIsAMeasureOfItsOwn(t *testing.T) {
+	m, ok := ParseMeasure("latency, part")
+	if !ok || m != MeasureLatency|MeasurePart || m.String() != "latency,part" {
+		t.Fatalf("%v %v", m, ok)
+	}
+}

@@ -123,6 +123,13 @@ func Kinds() []Kind {
 	return out
 }
 
+// PastAlerts is a source that can tell, from its own history, which of
+// its alerts were open at a past instant (Nagios from its log): check
+// --compare asks it.
+type PastAlerts interface {
+	AlertsAt(ctx context.Context, at time.Time) ([]Event, error)
+}
+
 // PollFunc adapts a function to the Source interface (handy in tests and
 // for small sources).
 type PollFunc func(ctx context.Context, req Request) (*Batch, error)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,13 +44,26 @@ var (
 
 func startAlertLab(t *testing.T, svcs []realserver.NagiosService, alerts ...string) *alertLab {
 	t.Helper()
+	return startAlertLabWithLog(t, svcs, "", alerts...)
+}
+
+// startAlertLabWithLog is startAlertLab with nagios.log holding history
+// before Nagios starts and appends to it.
+func startAlertLabWithLog(t *testing.T, svcs []realserver.NagiosService, history string, alerts ...string) *alertLab {
+	t.Helper()
 	if why := realserver.MissingAlerting("nagios4", realserver.PluginDir+"/check_dummy", "prometheus-alertmanager"); why != "" {
 		if realserver.InCI() {
 			t.Fatalf("under CI=true: %s", why)
 		}
 		t.Skip(why)
 	}
-	n, err := realserver.StartNagios(t.TempDir(), svcs)
+	dir := t.TempDir()
+	if history != "" {
+		if err := os.WriteFile(filepath.Join(dir, "nagios.log"), []byte(history), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := realserver.StartNagios(dir, svcs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,5 +282,68 @@ func TestOnlyTheHTTPCheckFailingIsAMonitoringGap(t *testing.T) {
 	}
 	if code == ExitOK || !gap {
 		t.Fatalf("exit %d, want the monitoring gap:\n%s", code, out)
+	}
+}
+
+// A real HAProxy's backend be_api has no server UP and a real Nagios sees
+// nothing wrong: the backend fails from outside with no internal alert,
+// the monitoring gap.
+func TestARealBackendWithNoServerUpAndNoInternalAlertIsAMonitoringGap(t *testing.T) {
+	lab := startAlertLab(t, allOK)
+	lb := startHAProxy(t, true)
+	cfg := lab.config() + fmt.Sprintf("  - name: lb-1\n    type: haproxy\n    interval: 1s\n    timeout: 2s\n    socket: %s\n", lb.socket)
+	code, out, errOut := run(t, "check", "--config", writeConfig(t, cfg), "--format", "json", "--sample", "1s")
+	var rep CheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON (%v):\n%s\n%s", err, out, errOut)
+	}
+	var gap *CheckFinding
+	for i, f := range rep.Findings {
+		if f.Rule == "alert-gap" {
+			gap = &rep.Findings[i]
+		}
+	}
+	want := "monitoring gap: backend be_api failing from outside, no internal alert fired (checked: Nagios 3 services, Alertmanager 0 alerts)"
+	if code != ExitCritical || gap == nil || gap.Title != want {
+		t.Fatalf("exit %d, want the gap %q:\n%s", code, want, out)
+	}
+}
+
+// The morning check against yesterday: the real Nagios' log says load
+// was CRITICAL 30 h ago (it is OK now) and disk /var OK; the real
+// Alertmanager's HighErrorRate began 30 h ago. disk /var is new, the
+// alert was open then already, load is gone since.
+func TestCheckCompareSaysWhichAlertsOfRealServersAreNewSinceYesterday(t *testing.T) {
+	ago := time.Now().Add(-30 * time.Hour).Unix()
+	history := fmt.Sprintf("[%d] LOG VERSION: 2.0\n[%d] CURRENT SERVICE STATE: db-1;load;CRITICAL;HARD;1;LOAD CRITICAL - load average: 31.2\n"+
+		"[%d] CURRENT SERVICE STATE: db-1;disk /var;OK;HARD;1;DISK OK\n", ago, ago, ago)
+	lab := startAlertLabWithLog(t, diskCritical, history)
+	old := time.Now().Add(-30 * time.Hour).UTC().Format(time.RFC3339)
+	end := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if _, err := lab.am.Post("/api/v2/alerts", fmt.Sprintf(`[{"labels":{"alertname":"HighErrorRate","instance":"app-3:9100","severity":"critical"},"startsAt":%q,"endsAt":%q}]`, old, end)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "check", "--config", writeConfig(t, lab.config()), "--format", "json", "--sample", "0", "--compare", "24h")
+	var rep CheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON (%v):\n%s\n%s", err, out, errOut)
+	}
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		got[f.Title] = f.Compare
+	}
+	want := map[string]string{
+		"Nagios: disk /var CRITICAL on db-1 — new since 1d ago":             "new",
+		"Alertmanager: HighErrorRate firing on app-3 — open 1d ago already": "ongoing",
+		"Nagios: load CRITICAL on db-1 — open 1d ago, gone since":           "",
+		"alerts against 1d ago: 1 new, 1 open then already, 1 gone since":   "",
+	}
+	for title, c := range want {
+		if g, ok := got[title]; !ok || g != c {
+			t.Errorf("no finding %q (compare %q):\n%s", title, c, out)
+		}
+	}
+	if code != ExitCritical {
+		t.Errorf("exit %d: the comparison leaves the CRITICAL alone", code)
 	}
 }

@@ -71,6 +71,9 @@ type CheckFinding struct {
 	Rule     string `json:"rule,omitempty"`
 	Layer    string `json:"layer,omitempty"`
 	Node     string `json:"node,omitempty"`
+	// Compare is, with --compare, an alert's standing against then:
+	// new (began since), ongoing (open then already).
+	Compare string `json:"compare,omitempty"`
 }
 
 var statusNames = map[int]string{ExitOK: "ok", ExitWarning: "warning", ExitCritical: "critical", ExitUnknown: "unknown"}
@@ -93,7 +96,11 @@ path verdict needs several windows of probes) is said, and an otherwise OK
 check is then UNKNOWN. Alerts of Nagios, Icinga and Alertmanager count as
 Nagios counts them: an unacknowledged HARD problem or a flapping check at
 its severity; acknowledged ones, those in downtime (silenced) and SOFT
-states are listed at info and leave the exit code alone. It exits 0 OK,
+states are listed at info and leave the exit code alone. --compare 24h also
+says what is unusual against the same time a day earlier, where sources
+keep history, and of every alert whether it is new since then or was open
+then already (Nagios from its log_file, Alertmanager and Icinga by when
+the alert began), with the alerts open then and gone since. It exits 0 OK,
 1 WARNING, 2 CRITICAL or 3 UNKNOWN.
 
 As a Nagios plugin: the first line of standard output is always the status
@@ -155,11 +162,16 @@ Colour only on a terminal, never under NO_COLOR.`,
 				findings = rt.Session.Findings()
 				sample += waited
 			}
+			var ages map[string]correlate.AlertAge
 			if shift > 0 {
 				findings = append(findings, compareWith(ctx, p, rt, shift, logf)...)
+				findings, ages = compareAlerts(ctx, p, rt, shift, findings, logf)
 			}
 			st := rt.Store()
 			rep := buildReport(st.Snapshot(st.Now(), st.Now(), nil), findings)
+			for i := range rep.Findings {
+				rep.Findings[i].Compare = string(ages[rep.Findings[i].ID])
+			}
 			rep.notJudged(rt.Session.Paths(), sample)
 			if format == "json" {
 				writeJSON(stdout, rep)
@@ -175,7 +187,7 @@ Colour only on a terminal, never under NO_COLOR.`,
 	c.Flags().StringVar(&format, "format", "text", "output: text or json")
 	c.Flags().DurationVar(&sample, "sample", 2*time.Second, "time between the two polls that turn counters into rates (0: one poll)")
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (sources not answered count as failing)")
-	c.Flags().StringVar(&compare, "compare", "", "also compare with the same time 24h or 7d ago, where sources keep history")
+	c.Flags().StringVar(&compare, "compare", "", "also compare with the same time 24h or 7d ago: series where sources keep history, alerts new since then")
 	c.Flags().DurationVar(&pathsWait, "paths-wait", 25*time.Second, "with path probes, poll on until every path is judged, for at most this long (within --timeout)")
 	c.Flags().BoolVar(&demoCheck, "demo", false, "check the built-in demo (the 'melting volume' incident) instead of the configuration")
 	// a usage error is UNKNOWN (3), said on the status line, as Nagios
@@ -554,4 +566,45 @@ func compareWith(ctx context.Context, p *plan, rt *app.Runtime, shift time.Durat
 	then.Sched.RunOnce(ctx, 2)
 	return correlate.Compare(rt.Store().Snapshot(now.Add(-app.EngineWindow), now, nil),
 		then.Store().Snapshot(ro.From, ro.Until, nil), shift, correlate.CompareOptions{})
+}
+
+// compareAlerts says of each alert finding whether it is new since shift
+// ago or was open then already (its title says it, ages by finding ID),
+// and adds the alerts open then and gone since, with a count. Sources
+// that keep their alert history (Nagios' log) tell what was open then;
+// for the others, and where the history does not reach back, an alert
+// that began before then was open then.
+func compareAlerts(ctx context.Context, p *plan, rt *app.Runtime, shift time.Duration, fs []correlate.Finding, logf func(string, ...any)) ([]correlate.Finding, map[string]correlate.AlertAge) {
+	st := rt.Store()
+	now := st.Now()
+	then := correlate.AlertsThen{At: now.Add(-shift), Told: map[string]bool{}}
+	for _, e := range p.entries {
+		pa, ok := e.Source.(sources.PastAlerts)
+		if !ok {
+			continue
+		}
+		evs, err := pa.AlertsAt(ctx, then.At)
+		if err != nil {
+			logf("compare: %s: %v", e.Name, err)
+			continue
+		}
+		for i := range evs {
+			evs[i].Source = e.Name
+		}
+		then.Open = append(then.Open, evs...)
+		then.Told[e.Name] = true
+	}
+	cs := correlate.CompareAlerts(st.Snapshot(now.Add(-app.EngineWindow), now, nil), fs, then)
+	ages := map[string]correlate.AlertAge{}
+	for _, c := range cs {
+		if c.Finding != "" {
+			ages[c.Finding] = c.Age
+		}
+	}
+	for i := range fs {
+		if age, ok := ages[fs[i].ID]; ok {
+			fs[i].Title += " — " + correlate.AgeWords(age, shift)
+		}
+	}
+	return append(fs, correlate.AlertCompareFindings(cs, shift)...), ages
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/opsview/opsview/internal/serve"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/sources/demo"
+	"github.com/opsview/opsview/sources/httpcheck"
 	"github.com/opsview/opsview/sources/probe"
 	"github.com/opsview/opsview/sources/replay"
 	"github.com/opsview/opsview/ui"
@@ -452,17 +454,25 @@ func probeFlags(c *cobra.Command, interval *time.Duration, backend *string, maxT
 
 func agentCmd(g *globals, stdout io.Writer) *cobra.Command {
 	var o probe.AgentOptions
+	var httpChecks bool
 	c := &cobra.Command{
-		Use:   "agent TARGET...",
+		Use:   "agent [TARGET...]",
 		Short: "Serve probe rounds as JSON and Prometheus metrics for other vantage points",
 		Long: `agent probes the targets continuously and serves the latest rounds as JSON
 (for opsview's agent vantage) and as Prometheus metrics, so a Prometheus can
-scrape a fleet of vantage points. It listens on loopback unless told
-otherwise; any other address requires --token-file.`,
-		Args: cobra.MinimumNArgs(1),
+scrape a fleet of vantage points. With --http-checks it also runs the HTTP
+checks an http source's agent vantage posts to it (POST /http-check). It
+listens on loopback unless told otherwise; any other address requires
+--token-file, whose token clients send as "Authorization: Bearer <token>".`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
+			if len(args) == 0 && !httpChecks {
+				return &ExitError{Code: 1, Msg: "agent: give targets to probe, or --http-checks"}
+			}
+			if httpChecks {
+				o.Endpoints = map[string]http.Handler{httpcheck.AgentPattern: httpcheck.AgentHandler()}
+			}
 			o.Targets = args
 			o.Ready = func(addr string) { fmt.Fprintf(stdout, "agent listening on %s\n", addr) }
 			if err := probe.RunAgent(ctx, o); err != nil && ctx.Err() == nil {
@@ -473,6 +483,7 @@ otherwise; any other address requires --token-file.`,
 	}
 	c.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:9475", "address to listen on (a token is required off loopback)")
 	c.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the bearer token clients must send")
+	c.Flags().BoolVar(&httpChecks, "http-checks", false, "also run the HTTP checks of http sources' agent vantages (POST /http-check)")
 	probeFlags(c, &o.Interval, &o.Backend, &o.MaxTTL, &o.TCPPort)
 	return c
 }

@@ -352,7 +352,7 @@ var (
 	LayerWords   = []string{"edge", "lb", "app", "db", "host", "network", "provider"}
 	KindWords    = []string{"gauge", "rate", "ratio", "counter"}
 	HarmWords    = []string{"up", "down", "both"}
-	MeasureWords = []string{"errors", "client-errors", "success", "latency", "replication-lag"}
+	MeasureWords = []string{"errors", "client-errors", "success", "latency", "replication-lag", "part"}
 )
 
 func (c *Config) parseRules(file string, n ast.Node) error {

@@ -22,7 +22,12 @@ var ErrNotInstalled = errors.New("not installed")
 // package's own (/etc/munin/plugins, set up at its installation):
 // munin-node has no option to look elsewhere. It returns the node's
 // address.
-func MuninNode(dir, allow string) (*Proc, string, error) {
+func MuninNode(dir, allow string) (*Proc, string, error) { return MuninNodeEnv(dir, allow, nil) }
+
+// MuninNodeEnv is MuninNode with env ("NAME=value") added to munin-node's
+// environment, which its plugins inherit: a plugin's thresholds
+// (uptime_critical=…), as plugin-conf.d's env lines would set them.
+func MuninNodeEnv(dir, allow string, env []string) (*Proc, string, error) {
 	bin, err := exec.LookPath("munin-node")
 	if err != nil {
 		return nil, "", fmt.Errorf("munin-node %w (apt-get install -y munin-node)", ErrNotInstalled)
@@ -54,7 +59,7 @@ port %[5]d
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		return nil, "", err
 	}
-	p, err := Start(dir, nil, bin, "--config", cf, "--foreground")
+	p, err := Start(dir, env, bin, "--config", cf, "--foreground")
 	if err != nil {
 		return nil, "", err
 	}

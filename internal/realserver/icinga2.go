@@ -26,13 +26,17 @@ type Icinga2 struct {
 	CAFile string
 	User   string
 	Pass   string
+	// EventsUser (with Pass) may also read the event stream
+	// (/v1/events: StateChange, CheckResult).
+	EventsUser string
 }
 
 // Icinga2Node is the test instance's NodeName, the CN of its certificate.
 const Icinga2Node = "opsview-test"
 
 // StartIcinga2 starts icinga2 with an ApiListener on a free port, an
-// ApiUser "opsview" allowed to query hosts and services, and the objects
+// ApiUser "opsview" allowed to query hosts and services, another
+// ("opsview-events") allowed to read the event stream too, and the objects
 // given (Icinga DSL), and waits until the API answers.
 func StartIcinga2(dir, objects string) (*Icinga2, error) {
 	port, err := FreePort()
@@ -48,25 +52,29 @@ func StartIcinga2(dir, objects string) (*Icinga2, error) {
 	if err != nil {
 		return nil, err
 	}
-	ic := &Icinga2{URL: "https://" + Addr(port), CAFile: ca, User: "opsview", Pass: "opsview-test-password"}
-	cfg := fmt.Sprintf(`const PluginDir = %q
+	ic := &Icinga2{URL: "https://" + Addr(port), CAFile: ca, User: "opsview", Pass: "opsview-test-password", EventsUser: "opsview-events"}
+	cfg := fmt.Sprintf(`const PluginDir = %[1]q
 include <itl>
 include <plugins>
 object CheckerComponent "checker" { }
 object ApiListener "api" {
   bind_host = "127.0.0.1"
-  bind_port = %d
+  bind_port = %[2]d
   accept_config = false
   accept_commands = false
 }
-object ApiUser %q {
-  password = %q
+object ApiUser %[3]q {
+  password = %[4]q
   permissions = [ "objects/query/Host", "objects/query/Service" ]
+}
+object ApiUser %[5]q {
+  password = %[4]q
+  permissions = [ "objects/query/Host", "objects/query/Service", "events/StateChange", "events/CheckResult" ]
 }
 object Endpoint NodeName { }
 object Zone ZoneName { endpoints = [ NodeName ] }
-%s
-`, PluginDir, port, ic.User, ic.Pass, objects)
+%[6]s
+`, PluginDir, port, ic.User, ic.Pass, ic.EventsUser, objects)
 	conf := filepath.Join(dir, "etc", "icinga2.conf")
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		return nil, err

@@ -3,30 +3,20 @@ package alertmanager
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // captured is when the alerts of testdata/alerts.json started (+ a bit).
 var captured = time.Date(2026, 12, 7, 15, 44, 0, 0, time.UTC)
 
 func TestTheAlertsOfARealAlertmanager025(t *testing.T) {
-	as, err := ParseAlerts(readTestdata(t, "alerts.json"))
+	as, err := ParseAlerts(sourcetest.Testdata(t, "alerts.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,31 +63,14 @@ func newSource(t *testing.T, o Options) *Source {
 	return s
 }
 
-func pollAt(t *testing.T, s *Source, now time.Time) *sources.Batch {
-	t.Helper()
-	b, err := s.Poll(t.Context(), sources.Request{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func byName(evs []sources.Event) map[string]sources.Event {
-	out := map[string]sources.Event{}
-	for _, ev := range evs {
-		out[ev.Alert.Check] = ev
-	}
-	return out
-}
-
 func TestEveryAlertIsAnEventOnTheNodeItsLabelsName(t *testing.T) {
-	body := readTestdata(t, "alerts.json")
+	body := sourcetest.Testdata(t, "alerts.json")
 	srv, _ := fake(t, 200, "application/json", func() []byte { return body })
 	o := Options{URL: srv.URL, External: []string{`job="blackbox"`}}
 	o.Layers = map[string][]string{"db": {"db-*"}, "app": {"app-*"}}
 	s := newSource(t, o)
-	b := pollAt(t, s, captured)
-	evs := byName(b.Events)
+	b := sourcetest.Poll(t, s, sources.Request{Now: captured})
+	evs := sourcetest.ByCheck(b.Events)
 	d := evs["DiskFull"]
 	if d.Kind != sources.EventAlert || d.Node != "db-1" || d.Layer != sources.LayerDB || d.Severity != sources.SevCritical || !d.Open() ||
 		d.Alert.System != "alertmanager" || d.Alert.Origin != sources.OriginInternal || d.Alert.State != "firing" || !d.Alert.Hard ||
@@ -125,17 +98,17 @@ func TestEveryAlertIsAnEventOnTheNodeItsLabelsName(t *testing.T) {
 
 func TestAnAlertNoLongerListedHasResolved(t *testing.T) {
 	var body atomic.Value
-	body.Store(readTestdata(t, "alerts.json"))
+	body.Store(sourcetest.Testdata(t, "alerts.json"))
 	srv, _ := fake(t, 200, "application/json", func() []byte { return body.Load().([]byte) })
 	s := newSource(t, Options{URL: srv.URL})
-	first := byName(pollAt(t, s, captured).Events)["DiskFull"]
-	body.Store(readTestdata(t, "alerts-filter-job-node.json")) // DiskFull, HighLoad, NodeDown only
+	first := sourcetest.ByCheck(sourcetest.Poll(t, s, sources.Request{Now: captured}).Events)["DiskFull"]
+	body.Store(sourcetest.Testdata(t, "alerts-filter-job-node.json")) // DiskFull, HighLoad, NodeDown only
 	later := captured.Add(time.Minute)
-	b := pollAt(t, s, later)
+	b := sourcetest.Poll(t, s, sources.Request{Now: later})
 	if len(b.Events) != 5 {
 		t.Fatalf("%d events", len(b.Events))
 	}
-	evs := byName(b.Events)
+	evs := sourcetest.ByCheck(b.Events)
 	if d := evs["DiskFull"]; d.ID != first.ID || !d.Open() {
 		t.Fatalf("DiskFull goes on: %+v", d)
 	}
@@ -146,12 +119,12 @@ func TestAnAlertNoLongerListedHasResolved(t *testing.T) {
 }
 
 func TestAnAlertPastItsEndIsClosedAtItsEnd(t *testing.T) {
-	body := readTestdata(t, "alerts.json")
+	body := sourcetest.Testdata(t, "alerts.json")
 	srv, _ := fake(t, 200, "application/json", func() []byte { return body })
 	s := newSource(t, Options{URL: srv.URL})
 	as, _ := ParseAlerts(body)
 	end := as[0].EndsAt
-	evs := pollAt(t, s, end.Add(time.Second)).Events
+	evs := sourcetest.Poll(t, s, sources.Request{Now: end.Add(time.Second)}).Events
 	for _, ev := range evs {
 		if ev.Open() || !ev.End.Equal(end) {
 			t.Fatalf("%+v", ev)
@@ -160,7 +133,7 @@ func TestAnAlertPastItsEndIsClosedAtItsEnd(t *testing.T) {
 }
 
 func TestAnHTMLAnswerIsAClearError(t *testing.T) {
-	body := readTestdata(t, "ui.html")
+	body := sourcetest.Testdata(t, "ui.html")
 	srv, _ := fake(t, 200, "text/html; charset=utf-8", func() []byte { return body })
 	s := newSource(t, Options{URL: srv.URL})
 	_, err := s.Poll(t.Context(), sources.Request{})
@@ -176,7 +149,7 @@ func TestTheOldAPIAndErrorsSayWhatCame(t *testing.T) {
 		body   []byte
 		want   string
 	}{
-		{"v1", 200, readTestdata(t, "v1-alerts.json"), "API v1 answer"},
+		{"v1", 200, sourcetest.Testdata(t, "v1-alerts.json"), "API v1 answer"},
 		{"bad filter", 400, []byte(`"bad matcher format: {bad"`), `HTTP 400: "bad matcher format: {bad"`},
 		{"auth", 401, []byte("Unauthorized\n"), "set username/password"},
 		{"route prefix", 404, []byte("404 page not found\n"), "route prefix"},
@@ -194,7 +167,7 @@ func TestTheOldAPIAndErrorsSayWhatCame(t *testing.T) {
 func TestFiltersGoToTheAPI(t *testing.T) {
 	srv, last := fake(t, 200, "application/json", func() []byte { return []byte("[]") })
 	s := newSource(t, Options{URL: srv.URL + "/am/", Filter: []string{`env="prod"`, `severity=~critical|page`}})
-	pollAt(t, s, captured)
+	sourcetest.Poll(t, s, sources.Request{Now: captured})
 	u := last.Load().(string)
 	if !strings.HasPrefix(u, "/am/api/v2/alerts?") || !strings.Contains(u, "filter=env%3D%22prod%22") || !strings.Contains(u, "filter=severity%3D~%22critical%7Cpage%22") ||
 		!strings.Contains(u, "silenced=true") || !strings.Contains(u, "inhibited=true") {
@@ -221,7 +194,7 @@ func TestHostileLabelsAreCleaned(t *testing.T) {
 	"annotations":{"summary":"red \u001b[31malert\u001b[0m","description":"line one\nline \u001b[1mtwo"},"startsAt":"2026-12-07T15:43:13Z","endsAt":"2026-12-07T16:43:13Z","status":{"state":"active"}}]`)
 	srv, _ := fake(t, 200, "application/json", func() []byte { return body })
 	s := newSource(t, Options{URL: srv.URL})
-	ev := pollAt(t, s, captured).Events[0]
+	ev := sourcetest.Poll(t, s, sources.Request{Now: captured}).Events[0]
 	for _, str := range []string{ev.ID, ev.Title, ev.Text, ev.Node, ev.Alert.Check} {
 		if strings.ContainsAny(str, "\x1b\x07\u009b") {
 			t.Fatalf("escape left in %q", str)
@@ -265,8 +238,8 @@ func TestAnAlertStartingInTheFutureIsShownFromWhenItWasSeen(t *testing.T) {
 	srv, _ := fake(t, 200, "application/json", func() []byte { return body })
 	s := newSource(t, Options{URL: srv.URL})
 	t1 := time.Date(2026, 12, 7, 15, 58, 58, 0, time.UTC)
-	ev1 := pollAt(t, s, t1).Events[0]
-	ev2 := pollAt(t, s, t1.Add(10*time.Second)).Events[0]
+	ev1 := sourcetest.Poll(t, s, sources.Request{Now: t1}).Events[0]
+	ev2 := sourcetest.Poll(t, s, sources.Request{Now: t1.Add(10 * time.Second)}).Events[0]
 	if !ev1.Start.Equal(t1) || !ev1.Open() || ev2.ID != ev1.ID || !ev2.Start.Equal(t1) {
 		t.Fatalf("first %+v, then %+v", ev1, ev2)
 	}

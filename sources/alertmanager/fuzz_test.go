@@ -3,11 +3,13 @@ package alertmanager
 import (
 	"strings"
 	"testing"
+
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 func FuzzParseAlerts(f *testing.F) {
 	for _, name := range []string{"alerts.json", "alerts-filter-job-node.json", "v1-alerts.json", "ui.html"} {
-		f.Add(readTestdata(f, name))
+		f.Add(sourcetest.Testdata(f, name))
 	}
 	f.Add([]byte(`[{"labels":{"a\u001b[1m":"\u009b2J"},"annotations":{"summary":"\u001b]8;;http://x\u0007y"},"startsAt":"0001-01-01T00:00:00Z","status":{"silencedBy":["x"]}}]`))
 	f.Add([]byte(`{"status":"error","error":"\u001b[31mno"}`))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/opsview/opsview/internal/realserver"
 	"github.com/opsview/opsview/sources"
+
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 func startAlertmanager(t *testing.T) *realserver.Alertmanager {
@@ -48,7 +50,7 @@ func TestRealAlertmanagerFiringSilencedAndGoneAlerts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs = byName(b.Events)
+		evs = sourcetest.ByCheck(b.Events)
 		if evs["BackupLate"].Alert != nil && evs["BackupLate"].Alert.Downtime || time.Now().After(deadline) {
 			break
 		}
@@ -70,7 +72,7 @@ func TestRealAlertmanagerFiringSilencedAndGoneAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d2 := byName(b.Events)["DiskFull"]; d2.ID != d.ID || d2.Open() {
+	if d2 := sourcetest.ByCheck(b.Events)["DiskFull"]; d2.ID != d.ID || d2.Open() {
 		t.Fatalf("resolved DiskFull: %+v", d2)
 	}
 }

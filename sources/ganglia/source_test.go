@@ -1,7 +1,6 @@
 package ganglia
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +15,7 @@ import (
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/internal/realserver"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 // dumpServer writes its current dump to whoever connects, as gmond and
@@ -28,36 +28,22 @@ type dumpServer struct {
 
 func newDumpServer(t *testing.T, body []byte) *dumpServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	d := &dumpServer{body: body, addr: ln.Addr().String()}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d.mu.Lock()
-			b := d.body
-			d.mu.Unlock()
-			go func() {
-				defer c.Close()
-				if b == nil { // endless
-					chunk := []byte(strings.Repeat(`<CLUSTER NAME="x"></CLUSTER>`, 1000))
-					c.Write([]byte(`<GANGLIA_XML SOURCE="gmond">`))
-					for {
-						if _, err := c.Write(chunk); err != nil {
-							return
-						}
-					}
+	d := &dumpServer{body: body}
+	d.addr = sourcetest.ServeTCP(t, func(c net.Conn) {
+		d.mu.Lock()
+		b := d.body
+		d.mu.Unlock()
+		if b == nil { // endless
+			chunk := []byte(strings.Repeat(`<CLUSTER NAME="x"></CLUSTER>`, 1000))
+			c.Write([]byte(`<GANGLIA_XML SOURCE="gmond">`))
+			for {
+				if _, err := c.Write(chunk); err != nil {
+					return
 				}
-				c.Write(b)
-			}()
+			}
 		}
-	}()
+		c.Write(b)
+	})
 	return d
 }
 
@@ -68,23 +54,7 @@ func (d *dumpServer) set(b []byte) {
 }
 
 func newSource(t testing.TB, yaml string) *Source {
-	t.Helper()
-	opts, err := config.OptionsFromYAML("ganglia.yaml", yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := factory(sources.Env{Name: "ganglia", Logf: t.Logf}, opts)
-	if err != nil {
-		t.Fatalf("new ganglia source: %v", err)
-	}
-	return s.(*Source)
-}
-
-func pollAt(t testing.TB, s *Source, now time.Time) (*sources.Batch, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return s.Poll(ctx, sources.Request{Now: now})
+	return sourcetest.New[*Source](t, factory, "ganglia", yaml)
 }
 
 func get(b *sources.Batch, name string, labels map[string]string) *sources.Series {
@@ -111,7 +81,7 @@ func TestGridDumpGivesHostAndClusterSeries(t *testing.T) {
 	srv := newDumpServer(t, body)
 	s := newSource(t, "address: "+srv.addr+"\n")
 	t0 := time.Unix(1796657900, 0)
-	b, err := pollAt(t, s, t0)
+	b, err := sourcetest.PollAt(t, s, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +125,7 @@ func TestGridDumpGivesHostAndClusterSeries(t *testing.T) {
 		t.Fatalf("a counter's first reading has no rate: %+v", q)
 	}
 	srv.set([]byte(strings.Replace(string(body), `VAL="5000"`, `VAL="5600"`, 1)))
-	b, _ = pollAt(t, s, t0.Add(time.Minute))
+	b, _ = sourcetest.PollAt(t, s, t0.Add(time.Minute))
 	if q := get(b, "queries_total", db1); q == nil || q.Points[0].V != 10 {
 		t.Errorf("rate %+v", q)
 	}
@@ -167,7 +137,7 @@ func TestGridDumpGivesHostAndClusterSeries(t *testing.T) {
 func TestMetricsAndHostsCanBeNarrowed(t *testing.T) {
 	body, _ := os.ReadFile(filepath.Join("testdata", "gmetad-grid.xml"))
 	srv := newDumpServer(t, body)
-	b, err := pollAt(t, newSource(t, "address: "+srv.addr+"\nmetrics: [\"cpu_*\"]\nhosts: false\n"), time.Now())
+	b, err := sourcetest.PollAt(t, newSource(t, "address: "+srv.addr+"\nmetrics: [\"cpu_*\"]\nhosts: false\n"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +155,7 @@ func TestHostileNamesAreCleaned(t *testing.T) {
 	doc := "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><GANGLIA_XML SOURCE=\"gmond\"><CLUSTER NAME=\"c\x9b2J\"><HOST NAME=\"h\x9d0;ownedx\" IP=\"1\" TN=\"1\" TMAX=\"20\">" +
 		"<METRIC NAME=\"m&#x202E;gnp.exe\" VAL=\"1\" TYPE=\"float\" UNITS=\"u\x9b0m\" TN=\"1\" TMAX=\"60\" SLOPE=\"both\"/></HOST></CLUSTER></GANGLIA_XML>"
 	srv := newDumpServer(t, []byte(doc))
-	b, err := pollAt(t, newSource(t, "address: "+srv.addr+"\n"), time.Now())
+	b, err := sourcetest.PollAt(t, newSource(t, "address: "+srv.addr+"\n"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +173,7 @@ func TestHostileNamesAreCleaned(t *testing.T) {
 
 func TestARunawayDumpIsCutAtTheLimit(t *testing.T) {
 	srv := newDumpServer(t, nil)
-	_, err := pollAt(t, newSource(t, "address: "+srv.addr+"\nmax_answer_mb: 1\n"), time.Now())
+	_, err := sourcetest.PollAt(t, newSource(t, "address: "+srv.addr+"\nmax_answer_mb: 1\n"), time.Now())
 	if err == nil || !strings.Contains(err.Error(), "larger than 1 MiB (raise max_answer_mb") || !strings.Contains(err.Error(), `ganglia "ganglia"`) {
 		t.Fatalf("got %v", err)
 	}
@@ -247,7 +217,7 @@ func waitSeries(t *testing.T, s *Source, name string) *sources.Batch {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		b, err := pollAt(t, s, time.Now())
+		b, err := sourcetest.PollAt(t, s, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +270,7 @@ func TestRealGmondMetricsBecomeHostAndClusterSeries(t *testing.T) {
 
 func TestNothingListeningSaysWhatToCheck(t *testing.T) {
 	port, _ := realserver.FreePort()
-	_, err := pollAt(t, newSource(t, fmt.Sprintf("address: 127.0.0.1:%d\n", port)), time.Now())
+	_, err := sourcetest.PollAt(t, newSource(t, fmt.Sprintf("address: 127.0.0.1:%d\n", port)), time.Now())
 	if err == nil || !strings.Contains(err.Error(), "tcp_accept_channel") {
 		t.Fatalf("got %v", err)
 	}

@@ -53,15 +53,17 @@ func TestConfigMistakesAreRefusedWithTheReason(t *testing.T) {
 	for yaml, want := range map[string]string{
 		"":                              "targets is required",
 		"targets:\n  - url: ftp://x/\n": "scheme must be http or https",
-		"targets:\n  - url: http://x/\n    method: POST\n":                                                        "use GET or HEAD",
-		"targets:\n  - url: http://x/\n    method: HEAD\n    expect_body: ok\n":                                   "HEAD answer has no body",
-		"targets:\n  - url: http://x/\n    expect_status: 999\n":                                                  "not an HTTP status",
-		"targets:\n  - url: http://x/\n    expect_status: ok\n":                                                   "expect_status",
-		"targets:\n  - url: http://x/\n  - url: http://x/\n":                                                      "listed twice",
-		"targets:\n  - url: http://x/\nvantages:\n  - name: dc\n    type: agent\n    url: http://10.0.0.5:9475\n": "path probes only",
-		"targets:\n  - url: http://x/\nvantages:\n  - name: b\n    type: exec\n":                                  "needs command",
-		"targets:\n  - url: http://x/\ncert_warning_days: 2\ncert_critical_days: 5\n":                             "more than cert_warning_days",
-		"targets:\n  - url: http://x/\nbogus: 1\n":                                                                "bogus",
+		"targets:\n  - url: http://x/\n    method: POST\n":                                                                                  "use GET or HEAD",
+		"targets:\n  - url: http://x/\n    method: HEAD\n    expect_body: ok\n":                                                             "HEAD answer has no body",
+		"targets:\n  - url: http://x/\n    expect_status: 999\n":                                                                            "not an HTTP status",
+		"targets:\n  - url: http://x/\n    expect_status: ok\n":                                                                             "expect_status",
+		"targets:\n  - url: http://x/\n  - url: http://x/\n":                                                                                "listed twice",
+		"targets:\n  - url: http://x/\nvantages:\n  - name: dc\n    type: mtr\n":                                                            "path probes only",
+		"targets:\n  - url: http://x/\nvantages:\n  - name: dc\n    type: agent\n":                                                          "url is required",
+		"targets:\n  - url: http://x/\nusername: u\npassword: p\nvantages:\n  - name: dc\n    type: agent\n    url: http://10.0.0.5:9475\n": "give the agent an https url",
+		"targets:\n  - url: http://x/\nvantages:\n  - name: b\n    type: exec\n":                                                            "needs command",
+		"targets:\n  - url: http://x/\ncert_warning_days: 2\ncert_critical_days: 5\n":                                                       "more than cert_warning_days",
+		"targets:\n  - url: http://x/\nbogus: 1\n":                                                                                          "bogus",
 	} {
 		opts, err := config.OptionsFromYAML("checks.yaml", yaml)
 		if err == nil {

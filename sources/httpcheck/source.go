@@ -41,6 +41,10 @@ const example = `- name: checks
     - name: bastion2            # runs opsview http-check there, over ssh
       type: exec
       command: ssh -o BatchMode=yes bastion2
+    # - name: dc-east           # an ` + "`opsview agent --http-checks`" + ` there (https: the checks' credentials go to it)
+    #   type: agent
+    #   url: https://dc-east.internal:9475
+    #   token_file: ~/.config/opsview/agent.token
 `
 
 func init() {
@@ -154,7 +158,7 @@ func New(env sources.Env, o Options) (*Source, error) {
 	}
 	s.checker = c
 	s.spec = Spec{V: WireVersion, Targets: s.targets, MaxBody: maxBody, Auth: o.Auth}
-	vs, err := vantages(o.Vantages)
+	vs, err := vantages(o.Vantages, o.Auth)
 	if err != nil {
 		return nil, err
 	}
@@ -162,9 +166,10 @@ func New(env sources.Env, o Options) (*Source, error) {
 	return s, nil
 }
 
-// vantages checks the vantage points: this host (local) or a command
-// prefix running opsview there (exec), as path probes configure them.
-func vantages(in []probe.VantageOptions) ([]probe.VantageOptions, error) {
+// vantages checks the vantage points: this host (local), a command
+// prefix running opsview there (exec) or an `opsview agent --http-checks`
+// (agent), as path probes configure them.
+func vantages(in []probe.VantageOptions, auth httpfetch.Auth) ([]probe.VantageOptions, error) {
 	if len(in) == 0 {
 		return []probe.VantageOptions{{Name: "local", Type: "local"}}, nil
 	}
@@ -190,10 +195,14 @@ func vantages(in []probe.VantageOptions) ([]probe.VantageOptions, error) {
 			if v.Opsview == "" {
 				v.Opsview = "opsview"
 			}
-		case "agent", "mtr":
-			return nil, fmt.Errorf("vantage %q: type %s runs path probes only; HTTP checks run from local or exec vantages (exec: command: ssh host, with opsview installed there)", v.Name, v.Type)
+		case "agent":
+			if err := checkAgent(v, auth); err != nil {
+				return nil, err
+			}
+		case "mtr":
+			return nil, fmt.Errorf("vantage %q: type mtr runs path probes only; HTTP checks run from local, exec or agent vantages (exec: command: ssh host, with opsview installed there)", v.Name)
 		default:
-			return nil, fmt.Errorf("vantage %q: unknown type %q (have local, exec)", v.Name, v.Type)
+			return nil, fmt.Errorf("vantage %q: unknown type %q (have local, exec, agent)", v.Name, v.Type)
 		}
 		out = append(out, v)
 	}
@@ -231,8 +240,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		go func() {
 			defer wg.Done()
 			all[i] = vantageResults{v: v}
-			if v.Type == "exec" {
+			switch v.Type {
+			case "exec":
 				all[i].results, all[i].err = s.runExec(ctx, v, checkTimeout(ctx, 0.8))
+				return
+			case "agent":
+				all[i].results, all[i].err = s.runAgent(ctx, v, checkTimeout(ctx, 0.8))
 				return
 			}
 			all[i].results = s.runLocal(ctx, checkTimeout(ctx, 0.9))
@@ -382,12 +395,12 @@ func (s *Source) series(now time.Time, vantage string, t Target, node string, r 
 	out := []sources.Series{
 		one("http_up", "%", sources.RoleSymptom, sources.LayerEdge, sources.SeriesRatio, sources.HarmDown, sources.MeasureSuccess, up),
 		one("http_total_ms", "ms", sources.RoleSymptom, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.TotalMs)),
-		one("http_dns_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.DNSms)),
-		one("http_connect_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.ConnectMs)),
-		one("http_first_byte_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.FirstByteMs)),
+		one("http_dns_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.DNSms)),
+		one("http_connect_ms", "ms", sources.RoleResource, sources.LayerNetwork, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.ConnectMs)),
+		one("http_first_byte_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.FirstByteMs)),
 	}
 	if strings.HasPrefix(strings.ToLower(t.URL), "https:") {
-		out = append(out, one("http_tls_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency, timing(r.TLSms)))
+		out = append(out, one("http_tls_ms", "ms", sources.RoleResource, sources.LayerEdge, sources.SeriesGauge, sources.HarmUp, sources.MeasureLatency|sources.MeasurePart, timing(r.TLSms)))
 		days := math.NaN()
 		if !r.CertNotAfter.IsZero() {
 			days = r.CertNotAfter.Sub(now).Hours() / 24

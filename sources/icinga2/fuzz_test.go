@@ -3,11 +3,13 @@ package icinga2
 import (
 	"strings"
 	"testing"
+
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 func FuzzParseObjects(f *testing.F) {
 	for _, name := range []string{"services.json", "hosts.json", "hosts-all-attrs.json"} {
-		f.Add(readTestdata(f, name))
+		f.Add(sourcetest.Testdata(f, name))
 	}
 	f.Add([]byte(`{"error":401,"status":"Unauthorized \u001b[31m"}`))
 	f.Add([]byte(`{"results":[{"name":"a\u001b]0;x\u0007!b","type":"Service","attrs":{"state":1e300,"last_check":-1,"last_check_result":{"output":"x\n\u009b2Jy"}}}]}`))

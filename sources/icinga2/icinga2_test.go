@@ -3,27 +3,17 @@ package icinga2
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestTheServicesOfARealIcinga2136(t *testing.T) {
-	objs, err := ParseObjects(readTestdata(t, "services.json"))
+	objs, err := ParseObjects(sourcetest.Testdata(t, "services.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +40,14 @@ func TestTheServicesOfARealIcinga2136(t *testing.T) {
 }
 
 func TestAHostDownAndNotReachableIsUnreachable(t *testing.T) {
-	objs, err := ParseObjects(readTestdata(t, "hosts.json"))
+	objs, err := ParseObjects(sourcetest.Testdata(t, "hosts.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(objs) != 2 || objs[1].Host != "app-3" || objs[1].State != 1 {
 		t.Fatalf("%+v", objs)
 	}
-	body := strings.Replace(string(readTestdata(t, "hosts.json")), `"last_reachable":true`, `"last_reachable":false`, -1)
+	body := strings.Replace(string(sourcetest.Testdata(t, "hosts.json")), `"last_reachable":true`, `"last_reachable":false`, -1)
 	objs, _ = ParseObjects([]byte(body))
 	if objs[1].State != 2 || objs[0].State != 0 {
 		t.Fatalf("unreachable: %+v", objs)
@@ -67,7 +57,7 @@ func TestAHostDownAndNotReachableIsUnreachable(t *testing.T) {
 // fakeIcinga serves the captures by path.
 func fakeIcinga(t *testing.T, services []byte, status int) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	hosts := readTestdata(t, "hosts.json")
+	hosts := sourcetest.Testdata(t, "hosts.json")
 	var n atomic.Int64
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
@@ -100,11 +90,12 @@ func newTest(t *testing.T, url string) *Source {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 func TestEveryProblemOfIcingaIsAnAlertEvent(t *testing.T) {
-	srv, _ := fakeIcinga(t, readTestdata(t, "services.json"), 200)
+	srv, _ := fakeIcinga(t, sourcetest.Testdata(t, "services.json"), 200)
 	s := newTest(t, srv.URL)
 	b, err := s.Poll(t.Context(), sources.Request{Now: time.Unix(1796658380, 0)})
 	if err != nil {
@@ -169,7 +160,7 @@ func TestIcingaErrorsSayWhatToDo(t *testing.T) {
 
 func TestAServiceThatRecoversClosesItsEvent(t *testing.T) {
 	var body atomic.Value
-	body.Store(readTestdata(t, "services.json"))
+	body.Store(sourcetest.Testdata(t, "services.json"))
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "hosts") {
 			w.Write([]byte(`{"results":[]}`))
@@ -183,9 +174,9 @@ func TestAServiceThatRecoversClosesItsEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := strings.Replace(string(readTestdata(t, "services.json")), `"output":"DISK CRITICAL - free space: /var 2%","performance_data":[],"previous_hard_state":99,"schedule_end"`, `"output":"DISK OK","performance_data":[],"previous_hard_state":99,"schedule_end"`, 1)
+	ok := strings.Replace(string(sourcetest.Testdata(t, "services.json")), `"output":"DISK CRITICAL - free space: /var 2%","performance_data":[],"previous_hard_state":99,"schedule_end"`, `"output":"DISK OK","performance_data":[],"previous_hard_state":99,"schedule_end"`, 1)
 	ok = strings.Replace(ok, `"name":"disk /var","state":2`, `"name":"disk /var","state":0`, 1)
-	if ok == string(readTestdata(t, "services.json")) {
+	if ok == string(sourcetest.Testdata(t, "services.json")) {
 		t.Fatal("the capture changed: fix the test's edit")
 	}
 	body.Store([]byte(ok))

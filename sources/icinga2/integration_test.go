@@ -1,6 +1,7 @@
 package icinga2
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,13 +37,18 @@ object Service "load" {
 
 func startIcinga(t *testing.T) *realserver.Icinga2 {
 	t.Helper()
+	return startIcingaWith(t, testObjects)
+}
+
+func startIcingaWith(t *testing.T, objects string) *realserver.Icinga2 {
+	t.Helper()
 	if r := realserver.MissingAlerting("icinga2", realserver.PluginDir+"/check_dummy"); r != "" {
 		if realserver.InCI() {
 			t.Fatal(r)
 		}
 		t.Skip(r)
 	}
-	ic, err := realserver.StartIcinga2(t.TempDir(), testObjects)
+	ic, err := realserver.StartIcinga2(t.TempDir(), objects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,5 +107,75 @@ func TestRealIcinga2RefusesAWrongPasswordAndAnUnknownCA(t *testing.T) {
 	_, err = s.Poll(t.Context(), sources.Request{})
 	if err == nil || !strings.Contains(err.Error(), "set ca_file") {
 		t.Fatalf("unknown CA: %v", err)
+	}
+}
+
+// flipObjects add a service that is CRITICAL for 3 s and OK for 3 s,
+// over and over: its problems begin and end between two polls 7 s apart.
+const flipObjects = testObjects + `
+object Service "flip" {
+  host_name = "db-1"
+  check_command = "dummy"
+  vars.dummy_state = {{ if (Math.floor(get_time()) % 6 < 3) { return 2 }; return 0 }}
+  vars.dummy_text = "FLIP"
+  check_interval = 1s
+  retry_interval = 1s
+  max_check_attempts = 1
+}
+`
+
+// With an ApiUser that may read the event stream, the problems of a
+// service that flips between two polls are told, each from its start
+// to its end; with one that may not, the source says so and polls.
+func TestARealIcinga2sEventStreamTellsWhatHappensBetweenPolls(t *testing.T) {
+	ic := startIcingaWith(t, flipObjects)
+	newSrc := func(user string) *Source {
+		o := Options{URL: ic.URL}
+		o.Username, o.Password, o.CAFile = user, ic.Pass, ic.CAFile
+		s, err := New(sources.Env{Name: "icinga"}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	streaming, polling := newSrc(ic.EventsUser), newSrc(ic.User)
+	// the first polls start the streams; the API needs a moment after the start
+	first := time.Now()
+	deadline := first.Add(20 * time.Second)
+	for _, s := range []*Source{streaming, polling} {
+		for {
+			_, err := s.Poll(t.Context(), sources.Request{Now: time.Now()})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%v\n%s", err, ic.Proc.Output())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	first = time.Now()
+	time.Sleep(7 * time.Second)
+	b, err := streaming.Poll(t.Context(), sources.Request{Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var between []string
+	for _, ev := range b.Events {
+		if ev.Alert.Check == "flip" && !ev.Open() && ev.Start.After(first) && ev.End.After(ev.Start) {
+			between = append(between, fmt.Sprintf("%s–%s", ev.Start.Format("15:04:05.000"), ev.End.Format("15:04:05.000")))
+		}
+	}
+	if len(between) == 0 || !strings.Contains(b.Status.Detail, "streamed") {
+		t.Fatalf("no flip begun and ended between the polls: detail %q, events %+v", b.Status.Detail, b.Events)
+	}
+	t.Logf("flips between the polls: %v (%s)", between, b.Status.Detail)
+	b, err = polling.Poll(t.Context(), sources.Request{Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.Status.Detail, "event stream refused (HTTP 404)") {
+		t.Fatalf("detail %q", b.Status.Detail)
 	}
 }

@@ -4,9 +4,15 @@
 // alert event that opens when the problem begins and closes when it
 // recovers.
 //
-// It must never change Icinga's state (it only GETs objects: give its API
-// user "objects/query/Host" and "objects/query/Service" and nothing
-// more), it does no retries or status keeping (the scheduler does), and
+// Between polls it follows Icinga's event stream (POST /v1/events,
+// StateChange and CheckResult) where its API user may, so that a problem
+// that begins and ends between two polls is told too; without that
+// permission it polls only, and says so in its status.
+//
+// It must never change Icinga's state (it only GETs objects and reads the
+// stream: give its API user "objects/query/Host", "objects/query/Service",
+// "events/StateChange" and "events/CheckResult" and nothing more), it
+// does no retries or status keeping (the scheduler does), and
 // it trusts nothing in the answers: every read is bounded and every
 // string is cleaned of terminal escapes.
 package icinga2
@@ -29,7 +35,7 @@ const example = `- name: icinga
   type: icinga2
   interval: 15s
   url: https://icinga.internal:5665          # the REST API (ApiListener)
-  username: opsview                          # an ApiUser with permissions ["objects/query/Host", "objects/query/Service"]
+  username: opsview                          # an ApiUser with permissions ["objects/query/Host", "objects/query/Service", "events/StateChange", "events/CheckResult"]
   # password: ${ICINGA_API_PASSWORD}         # the ApiUser's password (from the environment: never in the file)
   # ca_file: /etc/opsview/icinga-ca.crt      # Icinga's own CA (/var/lib/icinga2/certs/ca.crt on the master): needed unless its certificate is signed by a public CA
   # insecure_skip_verify: false
@@ -39,12 +45,13 @@ const example = `- name: icinga
   # layer: host            # the layer of a host no entry of layers names
   # layers: {db: ["db-*"], app: ["app-*"]}
   # max_response_mb: 32
+  # event_stream: true     # follow /v1/events (StateChange, CheckResult) between polls, where the ApiUser may (events/StateChange, events/CheckResult); else poll only
 `
 
 func init() {
 	sources.Register(sources.Kind{
 		Type:    "icinga2",
-		Summary: "Icinga 2 REST API: hosts and services, HARD/SOFT, acknowledged, downtime, flapping; read-only",
+		Summary: "Icinga 2 REST API: hosts and services, HARD/SOFT, acknowledged, downtime, flapping, and its event stream between polls; read-only",
 		Example: example,
 		New:     factory,
 	})
@@ -56,6 +63,9 @@ type Options struct {
 	HostFilter    string `yaml:"host_filter"`
 	ServiceFilter string `yaml:"service_filter"`
 	MaxResponseMB int    `yaml:"max_response_mb"`
+	// EventStream follows Icinga's event stream between polls (default
+	// true); without the permission to, the source polls only.
+	EventStream *bool `yaml:"event_stream"`
 
 	httpfetch.Auth   `yaml:",inline"`
 	alerting.Options `yaml:",inline"`
@@ -83,9 +93,20 @@ type Source struct {
 	client          *httpfetch.Client
 	set             alerting.Settings
 
+	events string // the event stream's endpoint, "" when off
+
 	mu       sync.Mutex
 	problems alerting.Problems
 	open     sources.OpenEvents
+	// the event stream's: started, connected, why not, the problems it
+	// closed since the last poll, when it last told of a check, how many
+	// events it took
+	stop      context.CancelFunc
+	streaming bool
+	streamErr string
+	pending   []sources.Event
+	told      map[alerting.Key]time.Time
+	streamed  int
 }
 
 // New builds a source from decoded options; it does no network I/O.
@@ -124,13 +145,34 @@ func New(env sources.Env, o Options) (*Source, error) {
 		e.RawQuery = q.Encode()
 		return e.String()
 	}
-	return &Source{name: env.Name, client: c, set: set,
-		hosts: endpoint("hosts", o.HostFilter), services: endpoint("services", o.ServiceFilter)}, nil
+	s := &Source{name: env.Name, client: c, set: set, told: map[alerting.Key]time.Time{},
+		hosts: endpoint("hosts", o.HostFilter), services: endpoint("services", o.ServiceFilter)}
+	if o.EventStream == nil || *o.EventStream {
+		s.events = eventsURL(u, env.Name)
+	}
+	return s, nil
+}
+
+// Close stops the event stream.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop != nil {
+		s.stop()
+	}
+	return nil
 }
 
 // Poll reads the hosts and the services; both must answer, or nothing
 // is said (a poll with the services missing would close their problems).
 func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
+	s.mu.Lock()
+	if s.events != "" && s.stop == nil {
+		var sctx context.Context
+		sctx, s.stop = context.WithCancel(context.Background())
+		go s.stream(sctx)
+	}
+	s.mu.Unlock()
 	hosts, err := s.get(ctx, s.hosts, "hosts")
 	if err != nil {
 		return nil, err
@@ -145,10 +187,21 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var evs []sources.Event
+	// what the stream closed since the last poll, then the present
+	evs := s.pending
+	s.pending = nil
 	for _, list := range [][]Object{hosts, svcs} {
 		for i := range list {
-			evs = s.problems.Follow(s.reading(&list[i]), now, evs)
+			o := &list[i]
+			k := alerting.Key{Host: o.Host, Service: o.Service}
+			if t, ok := s.told[k]; ok && o.LastCheck.Before(t) {
+				// the stream told of a later check than this answer holds
+				if ev, ok := s.problems.Open(k); ok {
+					evs = append(evs, ev)
+				}
+				continue
+			}
+			evs = s.problems.Follow(s.reading(o), now, evs)
 		}
 	}
 	evs = s.open.Close(evs, now, "no longer listed by Icinga: removed from its configuration, or outside the filter")
@@ -161,6 +214,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	}
 	b := &sources.Batch{Events: evs}
 	b.Status.Detail = alerting.Count(len(hosts), "host") + ", " + alerting.Count(len(svcs), "service") + ", " + alerting.Count(problems, "problem")
+	switch {
+	case s.streaming:
+		b.Status.Detail += ", " + alerting.Count(s.streamed, "event") + " streamed"
+	case s.streamErr != "":
+		b.Status.Detail += "; " + s.streamErr
+	}
 	b.Status.Watched = &sources.Watched{System: "Icinga 2", Origin: s.set.Origin, Hosts: len(hosts), Services: len(svcs)}
 	return b, nil
 }

@@ -10,56 +10,42 @@ import (
 	"time"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 // fakeNode answers munin commands from a table; tests of what a real node
 // never sends (escape sequences, endless answers, silence) use it.
 func fakeNode(t *testing.T, banner string, answers map[string]string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return sourcetest.ServeTCP(t, func(c net.Conn) {
+		fmt.Fprint(c, banner)
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			cmd := sc.Text()
+			if cmd == "quit" {
 				return
 			}
-			go func() {
-				defer c.Close()
-				fmt.Fprint(c, banner)
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					cmd := sc.Text()
-					if cmd == "quit" {
-						return
-					}
-					a, ok := answers[cmd]
-					if !ok {
-						a = "# Unknown command\n"
-					}
-					if a == "SILENCE" {
-						time.Sleep(time.Minute)
-						return
-					}
-					if a == "ENDLESS" {
-						line := []byte(strings.Repeat("a.value 1\n", 1000))
-						for {
-							if _, err := c.Write(line); err != nil {
-								return
-							}
-						}
-					}
-					if _, err := fmt.Fprint(c, a); err != nil {
+			a, ok := answers[cmd]
+			if !ok {
+				a = "# Unknown command\n"
+			}
+			if a == "SILENCE" {
+				time.Sleep(time.Minute)
+				return
+			}
+			if a == "ENDLESS" {
+				line := []byte(strings.Repeat("a.value 1\n", 1000))
+				for {
+					if _, err := c.Write(line); err != nil {
 						return
 					}
 				}
-			}()
+			}
+			if _, err := fmt.Fprint(c, a); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func TestEscapeSequencesFromTheNodeNeverReachTheScreen(t *testing.T) {
@@ -70,7 +56,7 @@ func TestEscapeSequencesFromTheNodeNeverReachTheScreen(t *testing.T) {
 		"fetch load":     "load.value 1.5\n.\n",
 	})
 	s := newSource(t, fmt.Sprintf("nodes: [%s]\n", addr))
-	b, err := pollAt(t, s, time.Now())
+	b, err := sourcetest.PollAt(t, s, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +69,7 @@ func TestEscapeSequencesFromTheNodeNeverReachTheScreen(t *testing.T) {
 func TestAnEndlessAnswerIsCutAndSaidSo(t *testing.T) {
 	addr := fakeNode(t, "# munin node at x\n", map[string]string{"cap multigraph": "cap multigraph\n", "list": "load\n", "config load": "ENDLESS"})
 	s := newSource(t, fmt.Sprintf("nodes: [%s]\n", addr))
-	_, err := pollAt(t, s, time.Now())
+	_, err := sourcetest.PollAt(t, s, time.Now())
 	if err == nil || !strings.Contains(err.Error(), "more than 100000 lines") {
 		t.Fatalf("got %v", err)
 	}
@@ -103,7 +89,7 @@ func TestASilentNodeTimesOutWithAHint(t *testing.T) {
 func TestNotMuninIsSaid(t *testing.T) {
 	addr := fakeNode(t, "SSH-2.0-OpenSSH_9.2\n", nil)
 	s := newSource(t, fmt.Sprintf("nodes: [%s]\n", addr))
-	if _, err := pollAt(t, s, time.Now()); err == nil || !strings.Contains(err.Error(), "not munin-node") {
+	if _, err := sourcetest.PollAt(t, s, time.Now()); err == nil || !strings.Contains(err.Error(), "not munin-node") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -116,7 +102,7 @@ func TestAFailingPluginIsSkippedAndNamed(t *testing.T) {
 		"fetch load": "load.value 2\n.\n", "fetch slow": "# Timed out\n.\n",
 	})
 	s := newSource(t, fmt.Sprintf("nodes: [%s]\n", addr))
-	b, err := pollAt(t, s, time.Now())
+	b, err := sourcetest.PollAt(t, s, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package munin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +12,7 @@ import (
 	"github.com/opsview/opsview/internal/config"
 	"github.com/opsview/opsview/internal/realserver"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 // startNode runs a real munin-node on loopback (realserver.MuninNode);
@@ -31,23 +31,7 @@ func startNode(t testing.TB, allow string) string {
 }
 
 func newSource(t testing.TB, yaml string) *Source {
-	t.Helper()
-	opts, err := config.OptionsFromYAML("munin.yaml", yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := factory(sources.Env{Name: "munin", Logf: t.Logf}, opts)
-	if err != nil {
-		t.Fatalf("new munin source: %v", err)
-	}
-	return s.(*Source)
-}
-
-func pollAt(t testing.TB, s *Source, now time.Time) (*sources.Batch, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return s.Poll(ctx, sources.Request{Now: now})
+	return sourcetest.New[*Source](t, factory, "munin", yaml)
 }
 
 func find(b *sources.Batch, name string) *sources.Series {
@@ -62,7 +46,7 @@ func find(b *sources.Batch, name string) *sources.Series {
 func TestRealMuninNodeGraphsBecomeResourceSeries(t *testing.T) {
 	addr := startNode(t, `^127\.0\.0\.1$`)
 	s := newSource(t, fmt.Sprintf("nodes: [%s]\nplugins: [cpu, load, memory, df, diskstats]\n", addr))
-	b, err := pollAt(t, s, time.Now())
+	b, err := sourcetest.PollAt(t, s, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +66,7 @@ func TestRealMuninNodeGraphsBecomeResourceSeries(t *testing.T) {
 	}
 	// a second fetch a moment later: counters become rates
 	time.Sleep(1100 * time.Millisecond)
-	b, err = pollAt(t, s, time.Now())
+	b, err = sourcetest.PollAt(t, s, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +97,7 @@ func TestRealMuninNodeGraphsBecomeResourceSeries(t *testing.T) {
 func TestPluginsAreChosenByNameOrGlob(t *testing.T) {
 	addr := startNode(t, `^127\.0\.0\.1$`)
 	s := newSource(t, fmt.Sprintf("nodes: [%s]\nplugins: [\"loa*\"]\n", addr))
-	b, err := pollAt(t, s, time.Now())
+	b, err := sourcetest.PollAt(t, s, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +107,7 @@ func TestPluginsAreChosenByNameOrGlob(t *testing.T) {
 		}
 	}
 	s = newSource(t, fmt.Sprintf("nodes: [%s]\nplugins: [nosuch]\n", addr))
-	if _, err := pollAt(t, s, time.Now()); err == nil || !strings.Contains(err.Error(), "none of plugins [nosuch]") {
+	if _, err := sourcetest.PollAt(t, s, time.Now()); err == nil || !strings.Contains(err.Error(), "none of plugins [nosuch]") {
 		t.Errorf("want the list of the node's plugins, got %v", err)
 	}
 }
@@ -136,7 +120,7 @@ func TestANodeThatRefusesUsSaysWhy(t *testing.T) {
 		realserver.Addr(port): "is munin-node running",
 	} {
 		s := newSource(t, fmt.Sprintf("nodes: [%s]\n", addr))
-		_, err := pollAt(t, s, time.Now())
+		_, err := sourcetest.PollAt(t, s, time.Now())
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `munin "munin"`) {
 			t.Errorf("%s: want %q, got %v", addr, want, err)
 		}

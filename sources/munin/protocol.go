@@ -39,6 +39,54 @@ type Field struct {
 	// Scale is a cdef of the form "field,N,*" (or "/"): the factor munin
 	// draws the field with (bytes to bits). 1 when there is none.
 	Scale float64
+	// Warning and Critical are munin's thresholds (field.warning,
+	// field.critical): a value outside the range is a problem.
+	Warning, Critical Range
+}
+
+// Range is a munin threshold: "max", "min:max", "min:" or ":max". The
+// zero Range bounds nothing.
+type Range struct {
+	Min, Max       float64
+	HasMin, HasMax bool
+}
+
+// Set reports whether the range bounds anything.
+func (r Range) Set() bool { return r.HasMin || r.HasMax }
+
+// Outside reports whether v crosses the range; NaN crosses nothing.
+func (r Range) Outside(v float64) bool {
+	return !math.IsNaN(v) && (r.HasMin && v < r.Min || r.HasMax && v > r.Max)
+}
+
+// String is the range as munin writes it.
+func (r Range) String() string {
+	b := func(has bool, v float64) string {
+		if !has {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	if !r.HasMin {
+		return b(r.HasMax, r.Max)
+	}
+	return b(true, r.Min) + ":" + b(r.HasMax, r.Max)
+}
+
+// parseRange reads a threshold; a bound it cannot read bounds nothing.
+func parseRange(s string) Range {
+	lo, hi, two := strings.Cut(strings.TrimSpace(s), ":")
+	if !two {
+		lo, hi = "", lo
+	}
+	var r Range
+	if v := parseLimit(strings.TrimSpace(lo)); !math.IsNaN(v) {
+		r.Min, r.HasMin = v, true
+	}
+	if v := parseLimit(strings.TrimSpace(hi)); !math.IsNaN(v) {
+		r.Max, r.HasMax = v, true
+	}
+	return r
 }
 
 func (g *Graph) field(name string) *Field {
@@ -47,8 +95,12 @@ func (g *Graph) field(name string) *Field {
 			return &g.Fields[i]
 		}
 	}
-	g.Fields = append(g.Fields, Field{Name: name, Type: "GAUGE", Min: math.NaN(), Max: math.NaN(), Scale: 1})
+	g.Fields = append(g.Fields, newField(name))
 	return &g.Fields[len(g.Fields)-1]
+}
+
+func newField(name string) Field {
+	return Field{Name: name, Type: "GAUGE", Min: math.NaN(), Max: math.NaN(), Scale: 1}
 }
 
 // Value is one fetched value.
@@ -200,6 +252,10 @@ func ParseConfig(plugin string, lines []string) ([]Graph, error) {
 			f.Min = parseLimit(val)
 		case "max":
 			f.Max = parseLimit(val)
+		case "warning":
+			f.Warning = parseRange(val)
+		case "critical":
+			f.Critical = parseRange(val)
 		case "cdef":
 			if m := cdefScale.FindStringSubmatch(val); m != nil && m[1] == name {
 				if n, err := strconv.ParseFloat(m[2], 64); err == nil && n != 0 && !math.IsInf(n, 0) {

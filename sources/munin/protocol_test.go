@@ -141,6 +141,7 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Add([]byte("multigraph\n.\n"))
 	f.Add([]byte("a.cdef a,0,/\na.type derive\n.\n"))
+	f.Add([]byte("a.warning 5:\na.critical :1e400\nb.warning nan:-inf\n.\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lines, err := readAnswer(bufio.NewReader(bytes.NewReader(b)))
 		if err != nil {
@@ -154,6 +155,11 @@ func FuzzParseConfig(f *testing.F) {
 			for _, fl := range g.Fields {
 				if fl.Scale == 0 || math.IsNaN(fl.Scale) || math.IsInf(fl.Scale, 0) {
 					t.Fatalf("field %+v", fl)
+				}
+				for _, r := range []Range{fl.Warning, fl.Critical} {
+					if r.HasMin && (math.IsNaN(r.Min) || math.IsInf(r.Min, 0)) || r.HasMax && (math.IsNaN(r.Max) || math.IsInf(r.Max, 0)) || r.Outside(math.NaN()) {
+						t.Fatalf("threshold %+v of %+v", r, fl)
+					}
 				}
 			}
 			_ = Unit(g.VLabel, g.Period)

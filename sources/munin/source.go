@@ -58,6 +58,7 @@ type Source struct {
 	logf    func(string, ...any)
 	plugins []string
 	nodes   []*node
+	open    sources.OpenEvents // Poll's alone: the scheduler polls one at a time
 }
 
 // node is one munin-node and what it said last.
@@ -70,6 +71,10 @@ type node struct {
 	plugins  []string // the plugins fetched, in order
 	configAt time.Time
 	prev     map[string]sample // counters' last raw values, by series ID
+	// alerts are the fields outside their warning or critical threshold,
+	// by series ID: one event from the fetch that crossed it until the
+	// one back inside
+	alerts map[string]crossing
 }
 
 type sample struct {
@@ -99,7 +104,7 @@ func New(env sources.Env, o Options) (*Source, error) {
 			return nil, fmt.Errorf("node %s listed twice", a)
 		}
 		seen[a] = true
-		s.nodes = append(s.nodes, &node{addr: a, prev: map[string]sample{}})
+		s.nodes = append(s.nodes, &node{addr: a, prev: map[string]sample{}, alerts: map[string]crossing{}})
 	}
 	for _, p := range o.Plugins {
 		if _, err := path.Match(p, ""); err != nil || strings.ContainsAny(p, " \t\r\n") || p == "" {
@@ -117,10 +122,12 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		now = time.Now()
 	}
 	type result struct {
-		series  []sources.Series
-		plugins int
-		skipped []string
-		err     error
+		series     []sources.Series
+		events     []sources.Event
+		plugins    int
+		thresholds int
+		skipped    []string
+		err        error
 	}
 	res := make([]result, len(s.nodes))
 	var wg sync.WaitGroup
@@ -129,27 +136,40 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		go func() {
 			defer wg.Done()
 			r := &res[i]
-			r.series, r.plugins, r.skipped, r.err = s.pollNode(ctx, n, now)
+			r.series, r.events, r.plugins, r.thresholds, r.skipped, r.err = s.pollNode(ctx, n, now)
 		}()
 	}
 	wg.Wait()
 	b := &sources.Batch{At: now}
 	var errs []error
-	plugins := 0
+	plugins, thresholds, hosts := 0, 0, 0
 	var skipped []string
 	for i, r := range res {
 		if r.err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", s.nodes[i].addr, r.err))
+			// a node not answering has not recovered: its alerts stay as they were
+			b.Events = append(b.Events, s.nodes[i].openAlerts()...)
 			continue
 		}
 		b.Series = append(b.Series, r.series...)
+		b.Events = append(b.Events, r.events...)
 		plugins += r.plugins
+		thresholds += r.thresholds
+		if r.thresholds > 0 {
+			hosts++
+		}
 		skipped = append(skipped, r.skipped...)
 	}
 	if len(errs) == len(s.nodes) {
 		return nil, fmt.Errorf("munin %q: %w", s.name, errors.Join(errs...))
 	}
+	b.Events = s.open.Close(b.Events, now, "no longer fetched from munin-node: its plugin or field is gone")
 	b.Status.Detail = fmt.Sprintf("%d/%d nodes, %d plugins, %d series", len(s.nodes)-len(errs), len(s.nodes), plugins, len(b.Series))
+	if thresholds > 0 {
+		// munin's thresholds are internal alerting: the gap rule says it checked them
+		b.Status.Detail += fmt.Sprintf(", %d thresholds, %d crossed", thresholds, openCount(b.Events))
+		b.Status.Watched = &sources.Watched{System: "Munin", Origin: sources.OriginInternal, Hosts: hosts, Services: thresholds, Checks: "threshold"}
+	}
 	if len(errs) > 0 {
 		b.Status.Detail += "; " + sources.Clean(errs[0].Error())
 	} else if len(skipped) > 0 {
@@ -220,12 +240,21 @@ func ioErr(ctx context.Context, err error) error {
 
 // pollNode fetches one node, asking its configuration first when it is
 // unknown or old.
-func (s *Source) pollNode(ctx context.Context, n *node, now time.Time) ([]sources.Series, int, []string, error) {
+func (s *Source) pollNode(ctx context.Context, n *node, now time.Time) ([]sources.Series, []sources.Event, int, int, []string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	series, judged, plugins, skipped, err := s.fetchNode(ctx, n, now)
+	if err != nil {
+		return nil, nil, 0, 0, nil, err
+	}
+	return series, n.judge(judged, now), plugins, len(judged), skipped, nil
+}
+
+// fetchNode is one session with a node, n.mu held.
+func (s *Source) fetchNode(ctx context.Context, n *node, now time.Time) ([]sources.Series, []reading, int, []string, error) {
 	c, err := dial(ctx, n.addr)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, nil, 0, nil, err
 	}
 	defer c.close()
 	// a cancel without a deadline must unblock the reads too
@@ -233,23 +262,24 @@ func (s *Source) pollNode(ctx context.Context, n *node, now time.Time) ([]source
 	defer stop()
 	banner, err := readLine(c.r)
 	if err != nil {
-		return nil, 0, nil, ioErr(ctx, err)
+		return nil, nil, 0, nil, ioErr(ctx, err)
 	}
 	host, ok := strings.CutPrefix(banner, "# munin node at ")
 	if !ok {
-		return nil, 0, nil, fmt.Errorf("not munin-node: it greets with %q", sources.Clean(clip(banner, 80)))
+		return nil, nil, 0, nil, fmt.Errorf("not munin-node: it greets with %q", sources.Clean(clip(banner, 80)))
 	}
 	n.host = sources.Clean(strings.TrimSpace(host))
 	if _, err := c.line("cap multigraph"); err != nil {
-		return nil, 0, nil, ioErr(ctx, err)
+		return nil, nil, 0, nil, ioErr(ctx, err)
 	}
 	var skipped []string
 	if n.graphs == nil || now.Sub(n.configAt) > configAge {
 		if skipped, err = s.configure(ctx, c, n, now); err != nil {
-			return nil, 0, nil, err
+			return nil, nil, 0, nil, err
 		}
 	}
 	var out []sources.Series
+	var judged []reading
 	for _, p := range n.plugins {
 		lines, err := c.answer("fetch " + p)
 		if errors.Is(err, ErrNodeSays) {
@@ -257,16 +287,17 @@ func (s *Source) pollNode(ctx context.Context, n *node, now time.Time) ([]source
 			continue
 		}
 		if err != nil {
-			return nil, 0, nil, ioErr(ctx, err)
+			return nil, nil, 0, nil, ioErr(ctx, err)
 		}
 		vals, err := ParseFetch(p, lines)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("fetch %s: %v", p, err))
 			continue
 		}
-		out = append(out, n.series(vals, now)...)
+		ss, js := n.seriesOf(vals, now)
+		out, judged = append(out, ss...), append(judged, js...)
 	}
-	return out, len(n.plugins), skipped, nil
+	return out, judged, len(n.plugins), skipped, nil
 }
 
 // configure lists the node's plugins, keeps the wanted ones and reads
@@ -319,10 +350,18 @@ func (s *Source) wants(plugin string) bool { return sources.Wanted(s.plugins, pl
 // COUNTER and ABSOLUTE as per-second rates against the previous fetch,
 // munin's min and max dropping what it would drop, a cdef's scale applied.
 func (n *node) series(vals []Value, now time.Time) []sources.Series {
+	out, _ := n.seriesOf(vals, now)
+	return out
+}
+
+// seriesOf is series, with the readings of the fields that have a
+// threshold.
+func (n *node) seriesOf(vals []Value, now time.Time) ([]sources.Series, []reading) {
 	out := make([]sources.Series, 0, len(vals))
+	var judged []reading
 	for _, v := range vals {
 		g := n.graphs[v.Graph]
-		f := Field{Name: v.Field, Type: "GAUGE", Min: math.NaN(), Max: math.NaN(), Scale: 1}
+		f := newField(v.Field)
 		unit := ""
 		if g != nil {
 			if gf := g.has(v.Field); gf != nil {
@@ -357,9 +396,13 @@ func (n *node) series(vals []Value, now time.Time) []sources.Series {
 		}
 		sr.Points = []sources.Point{{T: at, V: val * f.Scale}}
 		out = append(out, sr)
+		if f.Warning.Set() || f.Critical.Set() {
+			// munin judges the value it stores: the rate, before the cdef
+			judged = append(judged, reading{id: sr.ID(), name: sr.Name, unit: unit, graph: v.Graph, field: f, v: val, at: at})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return out, judged
 }
 
 // rate is a counter's change per second since the previous fetch; NaN on

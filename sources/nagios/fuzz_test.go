@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 func noEscapes(t *testing.T, what string, ss ...string) {
@@ -16,7 +18,7 @@ func noEscapes(t *testing.T, what string, ss ...string) {
 }
 
 func FuzzParseStatus(f *testing.F) {
-	f.Add(readTestdata(f, "status.dat"))
+	f.Add(sourcetest.Testdata(f, "status.dat"))
 	f.Add([]byte(statusDat(1795420000, svc{name: "disk\x1b[2J", state: 2, stateType: 1, ack: 1, output: "x\x1b]0;t\x07y"})))
 	f.Add([]byte("info {\n\tcreated=-1\n\t}\nhoststatus {\n\thost_name=\n\tcurrent_state=99999999999999999999\n"))
 	f.Add([]byte("servicestatus {\nhost_name=a\nservice_description=b\ncurrent_state=2\nlong_plugin_output=a\\nb\\n\x9b31m\n}\n"))
@@ -43,7 +45,7 @@ func FuzzParseStatus(f *testing.F) {
 }
 
 func FuzzParseLog(f *testing.F) {
-	f.Add(readTestdata(f, "nagios.log"))
+	f.Add(sourcetest.Testdata(f, "nagios.log"))
 	f.Add([]byte(history))
 	f.Add([]byte("[1] HOST ALERT: h\x1b[31m;DOWN;HARD;1;out\x1b]0;x\x07\n[2] SERVICE FLAPPING ALERT: h;s;STARTED;\n[x] SERVICE ALERT: a;b\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {

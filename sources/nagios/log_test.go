@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/opsview/opsview/sources"
+
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 func TestTheAlertsOfNagios446sLog(t *testing.T) {
-	es, err := ParseLog(bytes.NewReader(readTestdata(t, "nagios.log")))
+	es, err := ParseLog(bytes.NewReader(sourcetest.Testdata(t, "nagios.log")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,5 +241,44 @@ func TestAStatusDatLargerThanTheLimitIsAClearError(t *testing.T) {
 	_, err = s.Poll(t.Context(), sources.Request{Now: time.Unix(1795420000, 0)})
 	if err == nil || !strings.Contains(err.Error(), "more than max_file_mb 1: raise max_file_mb") {
 		t.Fatalf("err: %v", err)
+	}
+}
+
+func TestTheLogSaysWhichProblemsWereOpenAtAnInstant(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "nagios.log")
+	if err := os.WriteFile(logPath, []byte(history), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newTestSource(t, statusDat(1795419300), Options{LogFile: logPath})
+	var _ sources.PastAlerts = s
+	at := func(sec int64) string {
+		evs, err := s.AlertsAt(t.Context(), time.Unix(sec, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.ID+" "+ev.Alert.State)
+		}
+		return strings.Join(got, ", ")
+	}
+	// WARNING then, CRITICAL later: the state it was in then
+	if got := at(1795411030); got != "service/db-1/disk /var@1795411000 WARNING" {
+		t.Errorf("at 1795411030: %q", got)
+	}
+	if got := at(1795411600); got != "" {
+		t.Errorf("disk /var recovered at 1795411500: %q", got)
+	}
+	if got := at(1795419200); got != "service/db-1/load@1795419100 CRITICAL" {
+		t.Errorf("at 1795419200: %q", got)
+	}
+	// before the log's first state line it cannot tell
+	if _, err := s.AlertsAt(t.Context(), time.Unix(1795400000, 0)); err == nil || !strings.Contains(err.Error(), "does not reach back") {
+		t.Errorf("before the log: %v", err)
+	}
+	s2, _ := newTestSource(t, statusDat(1795419300), Options{})
+	if _, err := s2.AlertsAt(t.Context(), time.Unix(1795419200, 0)); err != ErrNoLog {
+		t.Errorf("without log_file: %v", err)
 	}
 }

@@ -10,23 +10,15 @@ import (
 	"time"
 
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/sources/internal/sourcetest"
 )
 
 // created is the capture's info.created (testdata/status.dat, Nagios 4.4.6).
 var created = time.Unix(1795420958, 0).UTC()
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestStatusDatOfNagios446(t *testing.T) {
 	by := map[string]Check{}
-	st, err := ParseStatus(strings.NewReader(string(readTestdata(t, "status.dat"))), func(c *Check) { by[c.Service] = *c })
+	st, err := ParseStatus(strings.NewReader(string(sourcetest.Testdata(t, "status.dat"))), func(c *Check) { by[c.Service] = *c })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,21 +79,13 @@ func poll(t *testing.T, s *Source, now time.Time) *sources.Batch {
 	return b
 }
 
-func byCheck(evs []sources.Event) map[string]sources.Event {
-	out := map[string]sources.Event{}
-	for _, ev := range evs {
-		out[ev.Alert.Check] = ev
-	}
-	return out
-}
-
 func TestEveryProblemOfStatusDatIsAnOpenAlert(t *testing.T) {
-	s, _ := newTestSource(t, string(readTestdata(t, "status.dat")), Options{})
+	s, _ := newTestSource(t, string(sourcetest.Testdata(t, "status.dat")), Options{})
 	b := poll(t, s, created.Add(time.Second))
 	if len(b.Events) != 2 {
 		t.Fatalf("events: %d, want the 2 problems: %+v", len(b.Events), b.Events)
 	}
-	ev := byCheck(b.Events)["http-refused"]
+	ev := sourcetest.ByCheck(b.Events)["http-refused"]
 	a := ev.Alert
 	if ev.Kind != sources.EventAlert || a == nil || a.System != "nagios" || a.Origin != sources.OriginInternal || a.State != "CRITICAL" || !a.Hard ||
 		ev.Severity != sources.SevCritical || ev.Node != "web01" || ev.Layer != sources.LayerHost || !ev.Open() || ev.Start.Unix() != 1795420957 {
@@ -110,7 +94,7 @@ func TestEveryProblemOfStatusDatIsAnOpenAlert(t *testing.T) {
 	if ev.Title != "http-refused CRITICAL on web01" || !strings.Contains(ev.Text, "Connection refused") {
 		t.Fatalf("words: %q / %q", ev.Title, ev.Text)
 	}
-	if w := byCheck(b.Events)["http-missing"]; w.Severity != sources.SevWarning || w.Alert.State != "WARNING" {
+	if w := sourcetest.ByCheck(b.Events)["http-missing"]; w.Severity != sources.SevWarning || w.Alert.State != "WARNING" {
 		t.Fatalf("http-missing: %+v", w)
 	}
 	wt := b.Status.Watched
@@ -147,13 +131,13 @@ func TestAProblemIsOneEventFromItsStartUntilItRecovers(t *testing.T) {
 	t0 := int64(1795420000)
 	s, path := newTestSource(t, statusDat(t0, svc{name: "disk /var", state: 1, stateType: 0, change: t0 - 60, problem: 7, output: "DISK WARNING"}), Options{})
 	b1 := poll(t, s, time.Unix(t0, 0))
-	ev1 := byCheck(b1.Events)["disk /var"]
+	ev1 := sourcetest.ByCheck(b1.Events)["disk /var"]
 	if ev1.Alert.Hard || ev1.Title != "disk /var WARNING on db-1 (SOFT 1/3)" {
 		t.Fatalf("soft: %+v", ev1)
 	}
 	// it goes HARD CRITICAL: the same problem, the same event
 	writeFile(t, path, statusDat(t0+30, svc{name: "disk /var", state: 2, stateType: 1, change: t0 + 20, problem: 7, output: "DISK CRITICAL"}))
-	ev2 := byCheck(poll(t, s, time.Unix(t0+30, 0)).Events)["disk /var"]
+	ev2 := sourcetest.ByCheck(poll(t, s, time.Unix(t0+30, 0)).Events)["disk /var"]
 	if ev2.ID != ev1.ID || !ev2.Start.Equal(ev1.Start) || ev2.Alert.State != "CRITICAL" || !ev2.Alert.Hard || ev2.Severity != sources.SevCritical {
 		t.Fatalf("went on as %+v, was %+v", ev2, ev1)
 	}
@@ -176,7 +160,7 @@ func TestAProblemIsOneEventFromItsStartUntilItRecovers(t *testing.T) {
 func TestAProblemThatRecoveredAndFailedAgainBetweenTwoReadsIsTwoEvents(t *testing.T) {
 	t0 := int64(1795420000)
 	s, path := newTestSource(t, statusDat(t0, svc{name: "load", state: 2, stateType: 1, change: t0 - 60, problem: 7}), Options{})
-	first := byCheck(poll(t, s, time.Unix(t0, 0)).Events)["load"]
+	first := sourcetest.ByCheck(poll(t, s, time.Unix(t0, 0)).Events)["load"]
 	writeFile(t, path, statusDat(t0+60, svc{name: "load", state: 2, stateType: 1, change: t0 + 50, problem: 9}))
 	b := poll(t, s, time.Unix(t0+60, 0))
 	if len(b.Events) != 2 || b.Events[0].ID != first.ID || b.Events[0].Open() || !b.Events[1].Open() || b.Events[1].ID == first.ID {
@@ -204,7 +188,7 @@ func TestAcknowledgedDowntimeAndFlappingAreSaid(t *testing.T) {
 		svc{name: "acked", state: 2, stateType: 1, ack: 1, change: t0},
 		svc{name: "maint", state: 2, stateType: 1, downtime: 1, change: t0},
 		svc{name: "flappy", state: 0, stateType: 1, flapping: 1, change: t0}), Options{})
-	evs := byCheck(poll(t, s, time.Unix(t0, 0)).Events)
+	evs := sourcetest.ByCheck(poll(t, s, time.Unix(t0, 0)).Events)
 	if !evs["acked"].Alert.Acknowledged || !evs["maint"].Alert.Downtime {
 		t.Fatalf("%+v", evs)
 	}
@@ -276,7 +260,7 @@ func TestAStatusDatCutTwiceIsAClearError(t *testing.T) {
 }
 
 func TestAStaleStatusDatFailsTheSource(t *testing.T) {
-	s, _ := newTestSource(t, string(readTestdata(t, "status.dat")), Options{})
+	s, _ := newTestSource(t, string(sourcetest.Testdata(t, "status.dat")), Options{})
 	_, err := s.Poll(context.Background(), sources.Request{Now: created.Add(20 * time.Minute)})
 	if err == nil || !strings.Contains(err.Error(), "Nagios is not running or not writing it") {
 		t.Fatalf("err: %v", err)

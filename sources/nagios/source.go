@@ -312,23 +312,64 @@ func (s *Source) history(from, until time.Time) ([]sources.Event, map[alerting.K
 		if !ep.End.IsZero() && ep.End.Before(from) || ep.Start.After(until) {
 			continue
 		}
-		k := alerting.Key{Host: ep.Host, Service: ep.Service}
 		state := ep.State
 		if !ep.End.IsZero() {
 			state = ep.Worst // over, it is told by the worst it was
 		}
-		word, sev := stateOf(state, ep.Service != "")
-		c := &alerting.Check{System: "nagios", Host: ep.Host, Service: ep.Service, State: word, Severity: sev,
-			Layer: s.set.LayerOf(ep.Host), Origin: s.set.Origin, Hard: ep.Hard, Flapping: ep.Flapping, Downtime: ep.Downtime,
-			Output: ep.Output, Start: ep.Start, End: ep.End, Updated: ep.Start, Labels: labels(ep.Host, ep.Service)}
-		ev := c.Event(k.ID(ep.Start))
+		ev := s.episodeEvent(&ep, state)
 		if ep.End.IsZero() {
-			seeds[k] = ev
+			seeds[alerting.Key{Host: ep.Host, Service: ep.Service}] = ev
 			continue
 		}
 		out = append(out, ev)
 	}
 	return out, seeds, nil
+}
+
+// episodeEvent is a problem of the log as an alert event in state.
+func (s *Source) episodeEvent(ep *Episode, state int) sources.Event {
+	word, sev := stateOf(state, ep.Service != "")
+	c := &alerting.Check{System: "nagios", Host: ep.Host, Service: ep.Service, State: word, Severity: sev,
+		Layer: s.set.LayerOf(ep.Host), Origin: s.set.Origin, Hard: ep.Hard, Flapping: ep.Flapping, Downtime: ep.Downtime,
+		Output: ep.Output, Start: ep.Start, End: ep.End, Updated: ep.Start, Labels: labels(ep.Host, ep.Service)}
+	return c.Event(alerting.Key{Host: ep.Host, Service: ep.Service}.ID(ep.Start))
+}
+
+// ErrNoLog is AlertsAt's answer for a source without log_file.
+var ErrNoLog = errors.New("no log_file: Nagios' alert history is its log")
+
+// AlertsAt are the problems nagios.log says were open at an instant, in
+// the state they were in then (check --compare asks it). It fails when
+// the log's last max_log_mb begins after at: a rotated log's archives
+// are not read.
+func (s *Source) AlertsAt(ctx context.Context, at time.Time) ([]sources.Event, error) {
+	if s.log == "" {
+		return nil, ErrNoLog
+	}
+	entries, err := s.readLog()
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 || entries[0].At.After(at) {
+		first := "no state line"
+		if len(entries) > 0 {
+			first = "its first state line at " + entries[0].At.Format(time.RFC3339)
+		}
+		return nil, fmt.Errorf("%s does not reach back to %s (%s): its rotated archives are not read", s.log, at.UTC().Format(time.RFC3339), first)
+	}
+	before := entries[:0]
+	for _, e := range entries {
+		if !e.At.After(at) {
+			before = append(before, e)
+		}
+	}
+	var out []sources.Event
+	for _, ep := range Episodes(before) {
+		if ep.End.IsZero() {
+			out = append(out, s.episodeEvent(&ep, ep.State))
+		}
+	}
+	return out, ctx.Err()
 }
 
 // readLog parses the last max_log_mb of the log, from its first whole

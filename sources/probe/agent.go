@@ -33,6 +33,10 @@ type AgentOptions struct {
 	Keep int
 	// Ready, when set, receives the bound address once listening.
 	Ready func(addr string)
+	// Endpoints are more endpoints served behind the same token, by
+	// pattern ("POST /http-check": the HTTP checks' agent vantage,
+	// which this package does not know).
+	Endpoints map[string]http.Handler
 }
 
 // agentRounds keeps the latest rounds per target.
@@ -71,7 +75,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
-	if len(o.Targets) == 0 {
+	if len(o.Targets) == 0 && len(o.Endpoints) == 0 {
 		return errors.New("agent: give at least one target to probe")
 	}
 	token, err := agentToken(o.Listen, o.TokenFile)
@@ -83,7 +87,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 		return fmt.Errorf("agent: listen on %s: %w", o.Listen, err)
 	}
 	store := &agentRounds{keep: o.Keep, rounds: map[string][]Round{}}
-	srv := &http.Server{Handler: agentHandler(store, token), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: agentHandler(store, token, o.Endpoints), ReadHeaderTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	copt := CLIOptions{Interval: o.Interval, Backend: o.Backend, MaxTTL: o.MaxTTL, TCPPort: o.TCPPort}
@@ -160,7 +164,7 @@ func bearerMatches(header, token string) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
-func agentHandler(store *agentRounds, token string) http.Handler {
+func agentHandler(store *agentRounds, token string, more map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	auth := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +197,9 @@ func agentHandler(store *agentRounds, token string) http.Handler {
 			}
 		}
 	}))
+	for pattern, h := range more {
+		mux.HandleFunc(pattern, auth(h.ServeHTTP))
+	}
 	mux.HandleFunc("GET /metrics", auth(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		store.mu.Lock()

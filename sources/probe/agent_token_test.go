@@ -8,7 +8,7 @@ import (
 
 func TestAgentTokenOnlyWithTheBearerScheme(t *testing.T) {
 	const token = "0123456789abcdef0123456789abcdef"
-	h := agentHandler(&agentRounds{rounds: map[string][]Round{}}, token)
+	h := agentHandler(&agentRounds{rounds: map[string][]Round{}}, token, nil)
 	for _, tc := range []struct {
 		header string
 		want   int

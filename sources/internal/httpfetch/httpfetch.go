@@ -204,10 +204,10 @@ func (c *Client) PostForm(ctx context.Context, u string, form url.Values, accept
 	return c.Do(req, accept)
 }
 
-// Do sends req with the client's credentials and reads a bounded body. A
-// body larger than Limit is an error wrapping a *bounded.TooLargeError
-// (errors.Is(err, bounded.ErrTooLarge)) that names the URL and the limit.
-func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
+// Open sends req with the client's credentials and headers and returns
+// the answer unread, for a stream (Icinga's events): the caller closes
+// its body and bounds what it reads. Only transport failures are errors.
+func (c *Client) Open(req *http.Request, accept string) (*http.Response, error) {
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
@@ -237,6 +237,17 @@ func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, explain(err, req.Context())
+	}
+	return resp, nil
+}
+
+// Do sends req with the client's credentials and reads a bounded body. A
+// body larger than Limit is an error wrapping a *bounded.TooLargeError
+// (errors.Is(err, bounded.ErrTooLarge)) that names the URL and the limit.
+func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
+	resp, err := c.Open(req, accept)
+	if err != nil {
+		return nil, err
 	}
 	defer resp.Body.Close()
 	from := redactURL(req.URL)
