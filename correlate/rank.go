@@ -510,6 +510,13 @@ func (q *rankState) scoreMove(cd *Candidate, vals []float64, mask []bool, prefil
 	if cd.Excluded = q.staleness(cd, vals, mask); cd.Excluded != "" {
 		return
 	}
+	if cd.Onset >= 0 {
+		// the excursion still going at the symptom's onset, not the
+		// first one in the window (a CUSUM change point stays)
+		if on := ongoingOnset(vals, q.w.From, q.w.To, q.ts, q.o.MaxLag, &cd.Base, cd.Dir, q.o.Score, mask); on >= 0 {
+			cd.Onset = on
+		}
+	}
 	m := cd.Magnitude(thr)
 	cd.Moved = m >= thr && cd.Onset >= 0
 	if cd.Onset >= 0 {

@@ -1,0 +1,92 @@
+package correlate
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsview/opsview/sources"
+)
+
+// blipThenMelt is the melting volume with a blip long before it: app's
+// response time rose from 14 to 22 ms for a minute and one more session
+// stayed open for that minute, ten minutes before the 5xx; db-1's iowait
+// went from 2 to 90 % 30 s before the 5xx rose, and the app's response
+// time and sessions followed. n = 480 buckets of 10 s, the 5xx rise at
+// 470, so the window (15 min) holds both the blip and the fault.
+func blipThenMelt(r *rand.Rand) *Snapshot {
+	const n, at = 480, 470
+	fivexx := clamp(noise(r, n, 0.2, 0.05), 0, 100)
+	stepUp(fivexx, at, 8)
+	iow := clamp(noise(r, n, 2, 0.3), 0, 100)
+	for i := at - 3; i < n; i++ {
+		iow[i] = 89 + 2*r.Float64()
+	}
+	rtime := noise(r, n, 14, 0.4)
+	for i := at - 60; i < at-54; i++ {
+		rtime[i] = 22 + 0.3*r.Float64()
+	}
+	for i := at + 1; i < n; i++ {
+		rtime[i] = 60 + 5*r.Float64()
+	}
+	scur := make([]float64, n)
+	for i := range scur {
+		scur[i] = 2
+	}
+	for i := at - 60; i < at-54; i++ {
+		scur[i] = 3
+	}
+	for i := at + 1; i < n; i++ {
+		scur[i] = 9
+	}
+	return mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: fivexx},
+		series{name: "rtime", unit: "ms", node: "app", role: sources.RoleResource, layer: sources.LayerLB, vals: rtime},
+		series{name: "scur", unit: "sessions", node: "app", role: sources.RoleResource, layer: sources.LayerLB, vals: scur},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerHost, vals: iow},
+		series{name: "cpu.user", unit: "%", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: noise(r, n, 30, 3)},
+	)
+}
+
+// The onset of a move is where the excursion still going at the
+// symptom's onset began, not the first blip in the window: the blip ten
+// minutes before is over long before the 5xx, and leads nothing.
+func TestOnsetIsTheExcursionStillGoing(t *testing.T) {
+	for seed := uint64(0); seed < 5; seed++ {
+		snap := blipThenMelt(rand.New(rand.NewPCG(seed, 77)))
+		rk := rankLive(snap)
+		if !rk.Active || len(rk.Suspects) == 0 {
+			t.Fatalf("seed %d: active %v, suspects %d", seed, rk.Active, len(rk.Suspects))
+		}
+		top := rk.Suspects[0]
+		if top.Meta.Node != "db-1" || top.Meta.Name != "cpu.iowait" {
+			t.Errorf("seed %d: top suspect %s (lead %d steps), want db-1 cpu.iowait", seed, top.Key, top.Lead)
+		}
+		for _, c := range rk.Order {
+			lead := time.Duration(c.Lead) * snap.Step
+			switch c.Meta.Name {
+			case "cpu.iowait":
+				// 30 s, or a step more where the noise just before stood a little high
+				if lead != 30*time.Second && lead != 40*time.Second {
+					t.Errorf("seed %d: iowait lead %v, want 30 s", seed, lead)
+				}
+			case "rtime", "scur":
+				if c.Moved && lead > time.Minute {
+					t.Errorf("seed %d: %s leads by %v: the blip long over was taken as its onset", seed, c.Meta.Name, lead)
+				}
+			}
+		}
+		f := findFinding(Detect(snap), "suspects")
+		if f == nil || !strings.Contains(f.Title, "db-1 cpu.iowait") {
+			t.Errorf("seed %d: the suspects finding does not blame db-1 cpu.iowait: %v", seed, titleOf(f))
+		}
+	}
+}
+
+func titleOf(f *Finding) string {
+	if f == nil {
+		return "(none)"
+	}
+	return f.Title + " — " + f.Explanation
+}
