@@ -29,7 +29,7 @@ func ongoingOnset(vals []float64, from, to, ts, tol int, b *Baseline, d Directio
 		to = len(vals)
 	}
 	thr, keep := o.Threshold, o.Threshold/2
-	const endAfter = 2     // points below keep that end an excursion
+	const endAfter = 2        // points below keep that end an excursion
 	walkBack := 8 - o.Sustain // as ScoreWindow's history allows
 	inv := 1 / b.Spread
 	zAt := func(i int) (float64, bool) {
