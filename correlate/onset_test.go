@@ -90,3 +90,50 @@ func titleOf(f *Finding) string {
 	}
 	return f.Title + " — " + f.Explanation
 }
+
+// Counts of things (sessions, connections, queued requests) move one at
+// a time: one more session is z 1 at most, however flat the series was.
+func TestOneMoreSessionIsNotAMove(t *testing.T) {
+	n := 200
+	for _, unit := range []string{"sessions", "conns", "connections", "requests", "servers"} {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = 2
+		}
+		snap := mkSnap(tstep, n, series{name: "scur", unit: unit, node: "app", role: sources.RoleTraffic, layer: sources.LayerLB, vals: v})
+		b := ComputeBaseline(snap, &snap.Series[0], 0, n)
+		if z := b.Z(3); z > 1 {
+			t.Errorf("%s: 2 → 3 scores z %.1f, want ≤ 1", unit, z)
+		}
+	}
+	// and a share of something keeps its own floor
+	if f := UnitFloor("%"); f != 0.1 {
+		t.Errorf("percent floor %v", f)
+	}
+}
+
+// The 5xx rose with nothing inside moving but one more connection to
+// the database two minutes before: that is no internal signal, and the
+// finding is the monitoring gap.
+func TestOneMoreConnectionDoesNotExplainErrors(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n, at = 480, 440
+	fivexx := clamp(noise(r, n, 0.2, 0.05), 0, 100)
+	stepUp(fivexx, at, 6)
+	conns := make([]float64, n)
+	for i := range conns {
+		conns[i] = 20
+	}
+	for i := at - 12; i < n; i++ {
+		conns[i] = 21
+	}
+	snap := mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: fivexx},
+		series{name: "connections", unit: "connections", node: "db-1", role: sources.RoleResource, layer: sources.LayerDB, vals: conns},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerHost, vals: clamp(noise(r, n, 3, 0.5), 0, 100)},
+	)
+	fs := Detect(snap)
+	if g := findFinding(fs, "gap"); g == nil {
+		t.Fatalf("no gap finding; suspects: %v", titleOf(findFinding(fs, "suspects")))
+	}
+}
