@@ -137,3 +137,81 @@ func TestOneMoreConnectionDoesNotExplainErrors(t *testing.T) {
 		t.Fatalf("no gap finding; suspects: %v", titleOf(findFinding(fs, "suspects")))
 	}
 }
+
+// longLeadSnap: the 5xx rise at 470 in one step; app-1's CPU went from 30
+// to 60 % seven minutes before and held there, moving no more as the 5xx
+// came; db-1's iowait rose from 3 to 9 % 30 s before the 5xx.
+func longLeadSnap(r *rand.Rand) *Snapshot {
+	const n, at = 480, 470
+	fivexx := clamp(noise(r, n, 0.2, 0.05), 0, 100)
+	stepUp(fivexx, at, 8)
+	cpu := stepUp(noise(r, n, 30, 1), at-42, 30)
+	iow := stepUp(noise(r, n, 3, 0.5), at-3, 6)
+	return mkSnap(tstep, n,
+		series{name: "hrsp_5xx", unit: "%", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: fivexx},
+		series{name: "cpu.user", unit: "%", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: cpu},
+		series{name: "cpu.iowait", unit: "%", node: "db-1", role: sources.RoleResource, layer: sources.LayerHost, vals: iow},
+	)
+}
+
+// A lead far longer than the symptom took to rise counts in full only
+// with stronger evidence (the candidate moving with the symptom too): a
+// CPU that stepped up seven minutes before and held still through the
+// 5xx does not outrank the iowait that rose just before them.
+func TestLongLeadNeedsStrongerEvidence(t *testing.T) {
+	for seed := uint64(0); seed < 5; seed++ {
+		snap := longLeadSnap(rand.New(rand.NewPCG(seed, 99)))
+		rk := rankLive(snap)
+		if len(rk.Suspects) == 0 {
+			t.Fatalf("seed %d: no suspects", seed)
+		}
+		var lead int
+		for _, c := range rk.Order {
+			if c.Meta.Name == "cpu.user" {
+				lead = c.Lead
+			}
+		}
+		if lead < 30 {
+			t.Fatalf("seed %d: the CPU's lead is %d steps; the test needs a long one", seed, lead)
+		}
+		if top := rk.Suspects[0]; top.Meta.Name != "cpu.iowait" {
+			t.Errorf("seed %d: top suspect %s (lead %d, r %.2f), want db-1 cpu.iowait", seed, top.Key, top.Lead, top.R)
+		}
+	}
+}
+
+// The evidence says how far a move went and where it is now: iowait that
+// climbed through 11 % to 90 % and eased to 70 % rose "to 90 % (now
+// 70 %)", not to the first value that reached the z cap.
+func TestEvidenceSaysThePeakAndTheValueNow(t *testing.T) {
+	snap := blipThenMelt(rand.New(rand.NewPCG(1, 77)))
+	iow := snap.Series[3].Values
+	const at = 470
+	ramp := []float64{11, 40, 75}
+	for i := at - 3; i < len(iow); i++ {
+		switch k := i - (at - 3); {
+		case k < len(ramp):
+			iow[i] = ramp[k]
+		case i >= len(iow)-2:
+			iow[i] = 70
+		default:
+			iow[i] = 90
+		}
+	}
+	f := findFinding(Detect(snap), "suspects")
+	if f == nil {
+		t.Fatal("no suspects finding")
+	}
+	var text string
+	for _, e := range f.Evidence {
+		if e.Kind == EvSuspect && e.Node == "db-1" {
+			text = e.Text
+		}
+	}
+	if !strings.Contains(text, "rose from 2 % to 90 % (now 70 %)") {
+		t.Errorf("iowait evidence %q, want it to say 2 %% to 90 %% (now 70 %%)", text)
+	}
+	if !strings.Contains(f.Explanation, "to 90 % (now 70 %)") {
+		t.Errorf("explanation %q lacks the peak and the value now", f.Explanation)
+	}
+}

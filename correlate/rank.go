@@ -406,6 +406,10 @@ type rankState struct {
 	symMask             []bool // buckets the symptom must not be read at
 	ts                  int    // the symptom's onset, else its peak, else the window's last bucket
 	leadSteps, gapSteps int    // LeadLimit and GapAfter in steps
+	// riseSteps is how long the symptom took to rise, from its onset to
+	// its peak, and at least MaxLag (what the lag search can confirm): a
+	// longer lead needs stronger evidence
+	riseSteps int
 
 	cands    []Candidate // every candidate but the symptom, in snapshot order
 	order    []int       // the scored ones (indices into cands); the first LagCandidates get the lag search
@@ -461,6 +465,10 @@ func (q *rankState) countSteps() {
 	q.gapSteps = int(q.o.GapAfter / step)
 	if q.gapSteps < 1 {
 		q.gapSteps = 1
+	}
+	q.riseSteps = q.o.MaxLag
+	if sym := &q.rk.Symptom; sym.PeakAt > q.ts && sym.PeakAt-q.ts > q.riseSteps {
+		q.riseSteps = sym.PeakAt - q.ts
 	}
 }
 
@@ -539,7 +547,7 @@ func (q *rankState) scoreWindow(cd *Candidate, vals []float64, mask []bool, pref
 	// no peak high enough to count as an excursion: quiet
 	if peak < thr || (over < o.Score.Sustain && peak < 2*thr) {
 		cd.Anomaly = Anomaly{Peak: peak, Sustained: 0.5 * peak, Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1,
-			Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN()}
+			Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN(), LastValue: math.NaN()}
 	} else {
 		cd.Anomaly = ScoreWindow(vals, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
 	}
@@ -666,6 +674,11 @@ func (q *rankState) timeWeight(c *Candidate) float64 {
 		return 0.2
 	case c.Lead > q.leadSteps:
 		return 0.3
+	case c.Lead > q.riseSteps && (c.R < 0.5 || c.Overlap < 0.8):
+		// it led by longer than the symptom took to rise, and did not
+		// move with it: a lead that long needs the candidate to hold
+		// through the symptom and move with it to count in full
+		return 0.5
 	case c.Lead < 0:
 		return 0.5 // after the symptom: more likely an effect
 	case c.Lead == 0:
