@@ -67,7 +67,17 @@ func TestErrorShareRules(t *testing.T) {
 	// the config says app depends on db-2 only: db-1's iowait does not explain it
 	snap := coldSnap(0.6, false)
 	snap.Deps = []sources.Dependency{{From: "app", To: "db-2"}}
-	if f := findFinding(Detect(snap), "cold-errors"); f == nil || f.TopSuspect() != nil || !strings.Contains(f.Title, "no internal series") {
-		t.Errorf("off the dependency path: %+v", f)
+	if f := findFinding(Detect(snap), "gap"); f == nil || f.TopSuspect() != nil || !strings.HasPrefix(f.Title, "monitoring gap: backend app answers 5xx") ||
+		!strings.Contains(f.Explanation, "No series that it depends on has a history") {
+		t.Errorf("off the dependency path, errors with nothing inside away from its baseline are a monitoring gap: %+v", f)
+	}
+	// nothing away at all: the gap names what it checked
+	snap = coldSnap(0.6, false)
+	iow := snap.Series[1].Values
+	for i := len(iow) - 60; i < len(iow); i++ {
+		iow[i] = 2.5
+	}
+	if f := findFinding(Detect(snap), "gap"); f == nil || !strings.Contains(f.Explanation, "Checked app: 1 series, max z") || !strings.Contains(f.Explanation, "db: 1 series") {
+		t.Errorf("a calm database: %+v", f)
 	}
 }
