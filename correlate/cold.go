@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/opsview/opsview/sources"
 )
@@ -44,6 +45,10 @@ func coldFindings(snap *Snapshot, r *Ranker) []Finding {
 		if !ok || share < ColdErrorShare || warmSymptom(snap, r, n, w) {
 			continue
 		}
+		if long, ok := longRunShare(n); ok && share < long+ColdErrorShare {
+			// it has answered this share of 5xx all along: no news
+			continue
+		}
 		if !ranked {
 			suspects, ranked = awayNow(snap, r, w), true
 		}
@@ -64,6 +69,20 @@ func errorShare(n *sources.NodeState) (float64, bool) {
 		return 0, false
 	}
 	return math.Min(bad/req, 1), true
+}
+
+// longRunMinRequests is the fewest requests the long run must hold for
+// its share of 5xx to be a baseline.
+const longRunMinRequests = 100
+
+// longRunShare is the share of 5xx a frontend or backend answered from
+// the load balancer's start to the first poll (LBNode.LongRun).
+func longRunShare(n *sources.NodeState) (float64, bool) {
+	lr := &n.LB.LongRun
+	if math.IsNaN(lr.Requests) || math.IsNaN(lr.Resp5xx) || lr.Requests*n.LB.LongRunSecs < longRunMinRequests {
+		return 0, false
+	}
+	return math.Min(lr.Resp5xx/lr.Requests, 1), true
 }
 
 // warmSymptom reports whether a symptom series of the node has a baseline:
@@ -178,6 +197,10 @@ func coldFinding(snap *Snapshot, n *sources.NodeState, share float64, sus []cold
 	f := Finding{ID: "cold/" + n.Source + "/" + n.ID, Rule: "cold-errors", Severity: sev, Layer: n.Layer, Node: n.Name}
 	text := []string{fmt.Sprintf("%.0f %% of its requests (%.1f of %.1f a second) were answered 5xx since the previous poll; there is no history of its own yet to say what moved first.",
 		100*share, n.LB.Rates.Resp5xx, n.LB.Rates.Requests)}
+	if long, ok := longRunShare(n); ok {
+		text = append(text, fmt.Sprintf("In the %s from the load balancer's start to the first poll, %s of its requests were 5xx (%.1f requests a second).",
+			FormatDuration(time.Duration(n.LB.LongRunSecs)*time.Second), FormatValue(100*long, "%"), n.LB.LongRun.Requests))
+	}
 	if len(sus) == 0 {
 		// errors with nothing inside away from its baseline: internal
 		// monitoring has a blind spot there, as the ranking's gap says

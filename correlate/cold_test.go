@@ -81,3 +81,28 @@ func TestErrorShareRules(t *testing.T) {
 		t.Errorf("a calm database: %+v", f)
 	}
 }
+
+// The load balancer's counters since its start are its long run: a share
+// of 5xx it has always answered is no news, a tenfold one is, and the
+// finding says what the long run was.
+func TestLongRunShareIsTheColdBaseline(t *testing.T) {
+	withLongRun := func(share, long float64) *Snapshot {
+		snap := coldSnap(share, false)
+		lb := snap.Nodes[0].LB
+		lb.LongRun.Requests, lb.LongRun.Resp5xx, lb.LongRunSecs = 20, 20*long, 3*3600
+		return snap
+	}
+	if f := findFinding(Detect(withLongRun(0.12, 0.10)), "cold-errors"); f != nil {
+		t.Errorf("12 %% of 5xx where the long run is 10 %%: %s", f.Title)
+	}
+	f := findFinding(Detect(withLongRun(0.12, 0.001)), "cold-errors")
+	if f == nil || !strings.Contains(f.Explanation, "In the 3 h 0 min from the load balancer's start to the first poll, 0.1 % of its requests were 5xx") {
+		t.Fatalf("12 %% of 5xx where the long run is 0.1 %%: %+v", f)
+	}
+	// a long run of a handful of requests is no baseline
+	snap := withLongRun(0.12, 0.10)
+	snap.Nodes[0].LB.LongRunSecs = 2
+	if f := findFinding(Detect(snap), "cold-errors"); f == nil {
+		t.Error("a long run of 40 requests silenced the finding")
+	}
+}
