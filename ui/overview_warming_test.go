@@ -30,3 +30,14 @@ func TestOverviewSaysWhatStillWarmsUp(t *testing.T) {
 		t.Fatalf("%s", text)
 	}
 }
+
+// The Findings view, empty while symptoms warm up, says the same.
+func TestFindingsListSaysWhatStillWarmsUp(t *testing.T) {
+	c := &Context{Theme: themes.Mono(), Symbols: themes.UnicodeSymbols, Snap: &correlate.Snapshot{}, Width: 100, Height: 10, Loc: time.UTC, Cursor: -1,
+		Warming: []correlate.Warming{{Source: "lb-1", Series: 1, Names: []string{"app hrsp_5xx"}, Until: time.Date(2026, 3, 2, 10, 17, 0, 0, time.UTC)}}}
+	text := NewFindings().Render(c)
+	if strings.Contains(text, "nothing the engine can see is wrong") || !strings.Contains(text, "lb-1: 1 symptom (app hrsp_5xx) until about 10:17") {
+		t.Fatalf("%s", text)
+	}
+	checkFrame(t, text, 100, 10)
+}
