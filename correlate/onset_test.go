@@ -215,3 +215,27 @@ func TestEvidenceSaysThePeakAndTheValueNow(t *testing.T) {
 		t.Errorf("explanation %q lacks the peak and the value now", f.Explanation)
 	}
 }
+
+// The symptom's own onset is where its present excursion began: a short
+// burst of 5xx ten minutes before the melt does not make the iowait that
+// rose 30 s before the real rise an effect of it.
+func TestSymptomOnsetIsItsPresentExcursion(t *testing.T) {
+	for seed := uint64(0); seed < 3; seed++ {
+		snap := blipThenMelt(rand.New(rand.NewPCG(seed, 78)))
+		five := snap.Series[0].Values
+		for i := 470 - 60; i < 470-55; i++ {
+			five[i] = 4
+		}
+		rk := rankLive(snap)
+		if got := rk.Symptom.Onset; got != 470 {
+			t.Errorf("seed %d: symptom onset %d, want 470 (the rise still going)", seed, got)
+		}
+		if len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Name != "cpu.iowait" || rk.Suspects[0].Lead < 3 || rk.Suspects[0].Lead > 4 {
+			var got []string
+			for _, c := range rk.Order {
+				got = append(got, c.Key)
+			}
+			t.Errorf("seed %d: suspects %v, want db-1 cpu.iowait leading by 30 s", seed, got)
+		}
+	}
+}

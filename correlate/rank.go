@@ -444,6 +444,12 @@ func (q *rankState) scoreSymptom() bool {
 		return false
 	}
 	rk.Symptom.Anomaly = ScoreWindow(s.Values, w.From, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask)
+	if rk.Symptom.Onset >= 0 {
+		// its present excursion (the latest), not an earlier burst
+		if on := ongoingOnset(s.Values, w.From, w.To, w.To-1, w.To-w.From, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask); on >= 0 {
+			rk.Symptom.Onset = on
+		}
+	}
 	q.ts = rk.Symptom.Onset
 	if q.ts < 0 {
 		q.ts = rk.Symptom.PeakAt
