@@ -673,7 +673,9 @@ func (q *rankState) weigh() {
 }
 
 // timeWeight is w_time: a move before the symptom, within LeadLimit,
-// counts in full; one with it or after it is as likely an effect.
+// counts in full, but one leading by longer than the symptom took to rise
+// only when it also moved with the symptom (r ≥ 0.5, overlap ≥ 0.8); one
+// with it or after it is as likely an effect.
 func (q *rankState) timeWeight(c *Candidate) float64 {
 	switch {
 	case c.Onset < 0:
