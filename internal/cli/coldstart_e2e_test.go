@@ -124,6 +124,13 @@ func TestColdStartMeltingVolumeIsBlamedOnIowait(t *testing.T) {
 				t.Fatalf("%s: critical before the fault: %s", b.name, f.Title)
 			}
 		}
+		// the screen says the load balancer's symptoms still warm up, for
+		// a quarter of an hour and a little more
+		ws := b.live.rt.Session.Warming()
+		if len(ws) != 1 || ws[0].Source != "lb-1" || ws[0].Series == 0 ||
+			ws[0].Until.Before(time.Now().Add(10*time.Minute)) || ws[0].Until.After(time.Now().Add(20*time.Minute)) {
+			t.Errorf("%s: warming up %+v, want lb-1's symptoms until about a quarter of an hour from now", b.name, ws)
+		}
 	}
 	for _, b := range labs[:2] {
 		b.l.iowait(t, 90)
