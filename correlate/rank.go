@@ -139,10 +139,13 @@ type Candidate struct {
 	Dir   Direction
 	Base  Baseline
 	Anomaly
-	Moved bool    // the move counts (z ≥ threshold, with an onset)
-	Lead  int     // steps from the candidate's onset to the symptom's; > 0: it moved first
-	Lag   int     // lag of the best co-movement; > 0: the candidate leads
-	R     float64 // correlation of levels at that lag, signed so that > 0 is "hurts together"
+	Moved bool // the move counts (z ≥ threshold, with an onset)
+	// Lead is the steps from the candidate's onset to the symptom's; > 0:
+	// it moved first. Both onsets are those of the excursions still going
+	// then (ongoingOnset), not the first blip in the window.
+	Lead int
+	Lag  int     // lag of the best co-movement; > 0: the candidate leads
+	R    float64 // correlation of levels at that lag, signed so that > 0 is "hurts together"
 	// Overlap is the share of the symptom's anomalous buckets at which the
 	// candidate was anomalous too (within MaxLag before): a move that
 	// ended before the symptom began does not explain it.
