@@ -107,7 +107,8 @@ type Anomaly struct {
 	Points    int     // points with data in the window
 	Last      float64 // harmful z of the newest point with data (NaN if none)
 	Level     float64 // median of the window's values, in units
-	PeakValue float64 // the value at the peak, in units
+	PeakValue float64 // the most harmful value, in units (past the cap too: not the first to reach it)
+	LastValue float64 // the newest value with data, in units (NaN if none)
 	LastHit   int     // index of the newest point above the threshold, -1 if none
 }
 
@@ -129,7 +130,7 @@ func (a *Anomaly) Magnitude(threshold float64) float64 {
 // allocates nothing.
 func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o ScoreOptions, mask []bool) Anomaly {
 	o.defaults()
-	a := Anomaly{Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1, Peak: math.Inf(-1), Sustained: math.Inf(-1), Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN()}
+	a := Anomaly{Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1, Peak: math.Inf(-1), Sustained: math.Inf(-1), Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN(), LastValue: math.NaN()}
 	if b.Spread <= 0 || b.N == 0 {
 		a.Peak, a.Sustained = 0, 0
 		return a
@@ -170,19 +171,24 @@ func ScoreWindow(vals []float64, from, to int, b *Baseline, d Direction, o Score
 	}
 	var cs float64
 	csZero := from - 1
+	peakRaw := math.Inf(-1)
 	for i := from; i < to; i++ {
 		v := vals[i]
 		if v != v || (mask != nil && mask[i]) {
 			continue
 		}
 		a.Points++
-		z := harm((v-b.Level)*inv, d)
+		raw := harm((v-b.Level)*inv, d)
+		z := raw
 		if z > o.Cap {
 			z = o.Cap
 		}
-		a.Last = z
+		a.Last, a.LastValue = z, v
 		if z > a.Peak {
-			a.Peak, a.PeakAt, a.PeakValue = z, i, v
+			a.Peak, a.PeakAt = z, i
+		}
+		if raw > peakRaw {
+			peakRaw, a.PeakValue = raw, v
 		}
 		ring[pos] = z
 		pos = (pos + 1) % sus

@@ -35,7 +35,8 @@ func (b *Baseline) Z(v float64) float64 { return (v - b.Level) / b.Spread }
 
 // UnitFloor is the smallest spread a series of this unit may have: a
 // movement smaller than it is not a movement a person would care about
-// (§4.2 of the correlation notes: 0.1 point for %, 1 ms, 1 req/s, 1 item).
+// (§4.2 of the correlation notes: 0.1 point for %, 1 ms, 1 req/s, one
+// session, connection or queued request).
 func UnitFloor(unit string) float64 {
 	if isPercent(unit) {
 		return 0.1
@@ -51,12 +52,25 @@ func UnitFloor(unit string) float64 {
 		return 1
 	case u == "b" || u == "bytes":
 		return 1
+	case countUnits[u]:
+		return 1
 	case u == "count" || u == "items":
 		return 0.1
 	case u == "ratio" || u == "fraction" || u == "0..1":
 		return 0.001
 	}
 	return 1e-6
+}
+
+// countUnits are units of things counted one by one (open sessions,
+// connections, queued requests, servers): one more is the least a count
+// of them can move, so two sessions becoming three is z 1, not the
+// z 50 that 1 % of a level of 2 would make it. "count" itself stays at a
+// tenth: it is as often a mean over an interval (a disk's queue length).
+var countUnits = map[string]bool{
+	"sessions": true, "session": true, "conns": true, "conn": true, "connections": true, "connection": true,
+	"requests": true, "request": true, "servers": true, "server": true, "hosts": true, "host": true,
+	"processes": true, "procs": true, "threads": true, "jobs": true, "messages": true, "msgs": true,
 }
 
 // MaxBaselinePoints caps the points a baseline's median and MAD are taken

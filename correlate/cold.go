@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/opsview/opsview/sources"
 )
@@ -44,10 +45,15 @@ func coldFindings(snap *Snapshot, r *Ranker) []Finding {
 		if !ok || share < ColdErrorShare || warmSymptom(snap, r, n, w) {
 			continue
 		}
+		if long, ok := longRunShare(n); ok && share < long+ColdErrorShare {
+			// it has answered this share of 5xx all along: no news
+			continue
+		}
 		if !ranked {
 			suspects, ranked = awayNow(snap, r, w), true
 		}
-		out = append(out, coldFinding(snap, n, share, orderFor(snap, n, suspects)))
+		sus, checked, scoped := orderFor(snap, n, suspects)
+		out = append(out, coldFinding(snap, n, share, sus, checked, scoped))
 	}
 	return out
 }
@@ -63,6 +69,20 @@ func errorShare(n *sources.NodeState) (float64, bool) {
 		return 0, false
 	}
 	return math.Min(bad/req, 1), true
+}
+
+// longRunMinRequests is the fewest requests the long run must hold for
+// its share of 5xx to be a baseline.
+const longRunMinRequests = 100
+
+// longRunShare is the share of 5xx a frontend or backend answered from
+// the load balancer's start to the first poll (LBNode.LongRun).
+func longRunShare(n *sources.NodeState) (float64, bool) {
+	lr := &n.LB.LongRun
+	if math.IsNaN(lr.Requests) || math.IsNaN(lr.Resp5xx) || lr.Requests*n.LB.LongRunSecs < longRunMinRequests {
+		return 0, false
+	}
+	return math.Min(lr.Resp5xx/lr.Requests, 1), true
 }
 
 // warmSymptom reports whether a symptom series of the node has a baseline:
@@ -82,13 +102,15 @@ func warmSymptom(snap *Snapshot, r *Ranker, n *sources.NodeState, w Window) bool
 
 // coldSuspect is an internal series away from its baseline now.
 type coldSuspect struct {
-	s *SnapSeries
-	a Anomaly
-	b Baseline
+	s    *SnapSeries
+	a    Anomaly
+	b    Baseline
+	away bool // moved, and still away from its baseline
 }
 
-// awayNow are the resources with a baseline that moved, in their harmful
-// direction, and are still away from it at the end of the window.
+// awayNow are the resources with a baseline, each with its move over the
+// window and whether it moved, in its harmful direction, and is still
+// away from its baseline at the end of the window.
 func awayNow(snap *Snapshot, r *Ranker, w Window) []coldSuspect {
 	o := r.Opt
 	var out []coldSuspect
@@ -102,27 +124,42 @@ func awayNow(snap *Snapshot, r *Ranker, w Window) []coldSuspect {
 			continue
 		}
 		a := ScoreWindow(s.Values, w.From, w.To, &b, HarmfulDirection(&s.SeriesMeta), o.Score, nil)
-		if a.Sustained >= o.SymptomZ && a.Last >= o.SymptomZ {
-			out = append(out, coldSuspect{s, a, b})
-		}
+		out = append(out, coldSuspect{s, a, b, a.Sustained >= o.SymptomZ && a.Last >= o.SymptomZ})
 	}
 	return out
 }
 
 // orderFor orders the suspects for one node: those the node depends on
-// (when the config says), then deeper layers, then the larger move.
-func orderFor(snap *Snapshot, n *sources.NodeState, sus []coldSuspect) []coldSuspect {
-	out := append([]coldSuspect(nil), sus...)
+// (when the config says; only they explain it then), then deeper layers,
+// then the larger move. It also says, layer by layer, how many resources
+// it looked at (those the node depends on, when the config says) and the
+// largest harmful z among them now; scoped when the config says what the
+// node depends on.
+func orderFor(snap *Snapshot, n *sources.NodeState, all []coldSuspect) (sus []coldSuspect, checked []LayerCheck, scoped bool) {
 	var reach map[string]bool // nil when the config says nothing of the node
 	if g := newDepGraph(snap.Deps); len(g.out[n.Name]) > 0 {
 		reach = g.reach(n.Name)
 	}
-	on := func(c *coldSuspect) bool { return reach[c.s.Node] }
+	var out []coldSuspect
+	var layers []LayerCheck
+	for i := range all {
+		c := &all[i]
+		if reach != nil && !reach[c.s.Node] {
+			continue
+		}
+		lc := layerCheck(&layers, c.s.Layer)
+		lc.Series++
+		if c.a.Last == c.a.Last && c.a.Last > lc.MaxZ {
+			lc.MaxZ = c.a.Last
+		}
+		if c.away {
+			lc.Moved++
+			out = append(out, *c)
+		}
+	}
+	sort.Slice(layers, func(i, j int) bool { return layers[i].Layer.Depth() < layers[j].Layer.Depth() })
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := &out[i], &out[j]
-		if on(a) != on(b) {
-			return on(a)
-		}
 		if da, db := a.s.Layer.Depth(), b.s.Layer.Depth(); da != db && reach == nil {
 			return da > db
 		}
@@ -131,18 +168,21 @@ func orderFor(snap *Snapshot, n *sources.NodeState, sus []coldSuspect) []coldSus
 		}
 		return a.s.Key < b.s.Key
 	})
-	if reach != nil {
-		// with a graph, only what the node depends on explains it
-		k := 0
-		for k < len(out) && on(&out[k]) {
-			k++
-		}
-		out = out[:k]
-	}
-	return out[:min(len(out), maxColdSuspects)]
+	return out[:min(len(out), maxColdSuspects)], layers, reach != nil
 }
 
-func coldFinding(snap *Snapshot, n *sources.NodeState, share float64, sus []coldSuspect) Finding {
+// layerCheck is l's entry in layers, added on first use.
+func layerCheck(layers *[]LayerCheck, l sources.Layer) *LayerCheck {
+	for i := range *layers {
+		if (*layers)[i].Layer == l {
+			return &(*layers)[i]
+		}
+	}
+	*layers = append(*layers, LayerCheck{Layer: l})
+	return &(*layers)[len(*layers)-1]
+}
+
+func coldFinding(snap *Snapshot, n *sources.NodeState, share float64, sus []coldSuspect, checked []LayerCheck, scoped bool) Finding {
 	sev := sources.SevWarning
 	if share >= ColdCriticalShare {
 		sev = sources.SevCritical
@@ -157,9 +197,28 @@ func coldFinding(snap *Snapshot, n *sources.NodeState, share float64, sus []cold
 	f := Finding{ID: "cold/" + n.Source + "/" + n.ID, Rule: "cold-errors", Severity: sev, Layer: n.Layer, Node: n.Name}
 	text := []string{fmt.Sprintf("%.0f %% of its requests (%.1f of %.1f a second) were answered 5xx since the previous poll; there is no history of its own yet to say what moved first.",
 		100*share, n.LB.Rates.Resp5xx, n.LB.Rates.Requests)}
+	if long, ok := longRunShare(n); ok {
+		text = append(text, fmt.Sprintf("In the %s from the load balancer's start to the first poll, %s of its requests were 5xx (%.1f requests a second).",
+			FormatDuration(time.Duration(n.LB.LongRunSecs)*time.Second), FormatValue(100*long, "%"), n.LB.LongRun.Requests))
+	}
 	if len(sus) == 0 {
-		f.Title = what + ": no internal series is away from its baseline"
-		text = append(text, "Nothing internal with a history stands away from its baseline now.")
+		// errors with nothing inside away from its baseline: internal
+		// monitoring has a blind spot there, as the ranking's gap says
+		f.Rule = "gap"
+		f.Title = "monitoring gap: " + what + " and no internal series is away from its baseline"
+		var parts []string
+		for _, lc := range checked {
+			parts = append(parts, fmt.Sprintf("%s: %d series, max z %.1f now", layerName(lc.Layer), lc.Series, lc.MaxZ))
+		}
+		of := "internal"
+		if scoped {
+			of = "that it depends on"
+		}
+		if len(parts) == 0 {
+			text = append(text, "No series "+of+" has a history yet to compare with.")
+		} else {
+			text = append(text, "Nothing "+of+" with a history stands away from its baseline now. Checked "+strings.Join(parts, "; ")+".")
+		}
 	} else {
 		top := sus[0]
 		f.Title = what + ": likely " + Label(&top.s.SeriesMeta)

@@ -67,7 +67,42 @@ func TestErrorShareRules(t *testing.T) {
 	// the config says app depends on db-2 only: db-1's iowait does not explain it
 	snap := coldSnap(0.6, false)
 	snap.Deps = []sources.Dependency{{From: "app", To: "db-2"}}
-	if f := findFinding(Detect(snap), "cold-errors"); f == nil || f.TopSuspect() != nil || !strings.Contains(f.Title, "no internal series") {
-		t.Errorf("off the dependency path: %+v", f)
+	if f := findFinding(Detect(snap), "gap"); f == nil || f.TopSuspect() != nil || !strings.HasPrefix(f.Title, "monitoring gap: backend app answers 5xx") ||
+		!strings.Contains(f.Explanation, "No series that it depends on has a history") {
+		t.Errorf("off the dependency path, errors with nothing inside away from its baseline are a monitoring gap: %+v", f)
+	}
+	// nothing away at all: the gap names what it checked
+	snap = coldSnap(0.6, false)
+	iow := snap.Series[1].Values
+	for i := len(iow) - 60; i < len(iow); i++ {
+		iow[i] = 2.5
+	}
+	if f := findFinding(Detect(snap), "gap"); f == nil || !strings.Contains(f.Explanation, "Checked app: 1 series, max z") || !strings.Contains(f.Explanation, "db: 1 series") {
+		t.Errorf("a calm database: %+v", f)
+	}
+}
+
+// The load balancer's counters since its start are its long run: a share
+// of 5xx it has always answered is no news, a tenfold one is, and the
+// finding says what the long run was.
+func TestLongRunShareIsTheColdBaseline(t *testing.T) {
+	withLongRun := func(share, long float64) *Snapshot {
+		snap := coldSnap(share, false)
+		lb := snap.Nodes[0].LB
+		lb.LongRun.Requests, lb.LongRun.Resp5xx, lb.LongRunSecs = 20, 20*long, 3*3600
+		return snap
+	}
+	if f := findFinding(Detect(withLongRun(0.12, 0.10)), "cold-errors"); f != nil {
+		t.Errorf("12 %% of 5xx where the long run is 10 %%: %s", f.Title)
+	}
+	f := findFinding(Detect(withLongRun(0.12, 0.001)), "cold-errors")
+	if f == nil || !strings.Contains(f.Explanation, "In the 3 h 0 min from the load balancer's start to the first poll, 0.1 % of its requests were 5xx") {
+		t.Fatalf("12 %% of 5xx where the long run is 0.1 %%: %+v", f)
+	}
+	// a long run of a handful of requests is no baseline
+	snap := withLongRun(0.12, 0.10)
+	snap.Nodes[0].LB.LongRunSecs = 2
+	if f := findFinding(Detect(snap), "cold-errors"); f == nil {
+		t.Error("a long run of 40 requests silenced the finding")
 	}
 }

@@ -35,6 +35,7 @@ type Engine struct {
 	ranker *Ranker
 	state  *ruleState
 	paths  []PathVerdict // of the last evaluation
+	warm   []Warming     // of the last evaluation
 	judge  *PathJudge    // remembers the open path verdicts
 }
 
@@ -77,6 +78,7 @@ type Change struct {
 func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 	now := snap.Now
 	current := detect(snap, e.ranker, e.state, e.opt.Rules)
+	e.warm = warmingUp(snap, e.ranker.Opt)
 	if e.opt.Paths {
 		e.paths = e.judge.Judge(snap)
 		current = append(current, FindingsFromVerdicts(e.paths)...)
@@ -340,3 +342,7 @@ func sourceFindings(snap *Snapshot) []Finding {
 	}
 	return out
 }
+
+// Warming is what the last evaluation could not judge yet for want of a
+// baseline, source by source.
+func (e *Engine) Warming() []Warming { return e.warm }

@@ -139,10 +139,13 @@ type Candidate struct {
 	Dir   Direction
 	Base  Baseline
 	Anomaly
-	Moved bool    // the move counts (z ≥ threshold, with an onset)
-	Lead  int     // steps from the candidate's onset to the symptom's; > 0: it moved first
-	Lag   int     // lag of the best co-movement; > 0: the candidate leads
-	R     float64 // correlation of levels at that lag, signed so that > 0 is "hurts together"
+	Moved bool // the move counts (z ≥ threshold, with an onset)
+	// Lead is the steps from the candidate's onset to the symptom's; > 0:
+	// it moved first. Both onsets are those of the excursions still going
+	// then (ongoingOnset), not the first blip in the window.
+	Lead int
+	Lag  int     // lag of the best co-movement; > 0: the candidate leads
+	R    float64 // correlation of levels at that lag, signed so that > 0 is "hurts together"
 	// Overlap is the share of the symptom's anomalous buckets at which the
 	// candidate was anomalous too (within MaxLag before): a move that
 	// ended before the symptom began does not explain it.
@@ -406,6 +409,10 @@ type rankState struct {
 	symMask             []bool // buckets the symptom must not be read at
 	ts                  int    // the symptom's onset, else its peak, else the window's last bucket
 	leadSteps, gapSteps int    // LeadLimit and GapAfter in steps
+	// riseSteps is how long the symptom took to rise, from its onset to
+	// its peak, and at least MaxLag (what the lag search can confirm): a
+	// longer lead needs stronger evidence
+	riseSteps int
 
 	cands    []Candidate // every candidate but the symptom, in snapshot order
 	order    []int       // the scored ones (indices into cands); the first LagCandidates get the lag search
@@ -440,6 +447,12 @@ func (q *rankState) scoreSymptom() bool {
 		return false
 	}
 	rk.Symptom.Anomaly = ScoreWindow(s.Values, w.From, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask)
+	if rk.Symptom.Onset >= 0 {
+		// its present excursion (the latest), not an earlier burst
+		if on := ongoingOnset(s.Values, w.From, w.To, w.To-1, w.To-w.From, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask); on >= 0 {
+			rk.Symptom.Onset = on
+		}
+	}
 	q.ts = rk.Symptom.Onset
 	if q.ts < 0 {
 		q.ts = rk.Symptom.PeakAt
@@ -461,6 +474,10 @@ func (q *rankState) countSteps() {
 	q.gapSteps = int(q.o.GapAfter / step)
 	if q.gapSteps < 1 {
 		q.gapSteps = 1
+	}
+	q.riseSteps = q.o.MaxLag
+	if sym := &q.rk.Symptom; sym.PeakAt > q.ts && sym.PeakAt-q.ts > q.riseSteps {
+		q.riseSteps = sym.PeakAt - q.ts
 	}
 }
 
@@ -510,6 +527,13 @@ func (q *rankState) scoreMove(cd *Candidate, vals []float64, mask []bool, prefil
 	if cd.Excluded = q.staleness(cd, vals, mask); cd.Excluded != "" {
 		return
 	}
+	if cd.Onset >= 0 {
+		// the excursion still going at the symptom's onset, not the
+		// first one in the window (a CUSUM change point stays)
+		if on := ongoingOnset(vals, q.w.From, q.w.To, q.ts, q.o.MaxLag, &cd.Base, cd.Dir, q.o.Score, mask); on >= 0 {
+			cd.Onset = on
+		}
+	}
 	m := cd.Magnitude(thr)
 	cd.Moved = m >= thr && cd.Onset >= 0
 	if cd.Onset >= 0 {
@@ -532,7 +556,7 @@ func (q *rankState) scoreWindow(cd *Candidate, vals []float64, mask []bool, pref
 	// no peak high enough to count as an excursion: quiet
 	if peak < thr || (over < o.Score.Sustain && peak < 2*thr) {
 		cd.Anomaly = Anomaly{Peak: peak, Sustained: 0.5 * peak, Onset: -1, ChangeAt: -1, PeakAt: -1, LastHit: -1,
-			Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN()}
+			Points: pts, Last: math.NaN(), Level: math.NaN(), PeakValue: math.NaN(), LastValue: math.NaN()}
 	} else {
 		cd.Anomaly = ScoreWindow(vals, w.From, w.To, &cd.Base, cd.Dir, o.Score, mask)
 	}
@@ -652,13 +676,20 @@ func (q *rankState) weigh() {
 }
 
 // timeWeight is w_time: a move before the symptom, within LeadLimit,
-// counts in full; one with it or after it is as likely an effect.
+// counts in full, but one leading by longer than the symptom took to rise
+// only when it also moved with the symptom (r ≥ 0.5, overlap ≥ 0.8); one
+// with it or after it is as likely an effect.
 func (q *rankState) timeWeight(c *Candidate) float64 {
 	switch {
 	case c.Onset < 0:
 		return 0.2
 	case c.Lead > q.leadSteps:
 		return 0.3
+	case c.Lead > q.riseSteps && (c.R < 0.5 || c.Overlap < 0.8):
+		// it led by longer than the symptom took to rise, and did not
+		// move with it: a lead that long needs the candidate to hold
+		// through the symptom and move with it to count in full
+		return 0.5
 	case c.Lead < 0:
 		return 0.5 // after the symptom: more likely an effect
 	case c.Lead == 0:

@@ -356,8 +356,21 @@ func Headline(snap *Snapshot, c, sym *Candidate) string {
 		when = "without a clear onset, around when"
 	}
 	return fmt.Sprintf("%s %s from %s to %s, %s %s %s",
-		Label(c.Meta), moveWord(c), FormatValue(c.Base.Level, c.Meta.Unit), FormatValue(c.PeakValue, c.Meta.Unit),
+		Label(c.Meta), moveWord(c), FormatValue(c.Base.Level, c.Meta.Unit), peakAndNow(&c.Anomaly, c.Meta.Unit),
 		when, Label(sym.Meta), moveWord(sym))
+}
+
+// peakAndNow is the most harmful value of a move, and the newest where it
+// reads differently: "96 %", "96 % (now 41 %)".
+func peakAndNow(a *Anomaly, unit string) string {
+	peak := FormatValue(a.PeakValue, unit)
+	if math.IsNaN(a.LastValue) {
+		return peak
+	}
+	if now := FormatValue(a.LastValue, unit); now != peak {
+		return peak + " (now " + now + ")"
+	}
+	return peak
 }
 
 func evidenceOf(snap *Snapshot, c *Candidate, kind EvidenceKind, w Window, sym *Candidate) Evidence {
@@ -372,7 +385,7 @@ func evidenceOf(snap *Snapshot, c *Candidate, kind EvidenceKind, w Window, sym *
 	if kind == EvSymptom {
 		ev.Score = c.Sustained
 		ev.Text = fmt.Sprintf("%s %s from %s to %s (z %.1f, %s)", Label(c.Meta), moveWord(c),
-			FormatValue(c.Base.Level, c.Meta.Unit), FormatValue(c.PeakValue, c.Meta.Unit), c.Sustained, kindText(c))
+			FormatValue(c.Base.Level, c.Meta.Unit), peakAndNow(&c.Anomaly, c.Meta.Unit), c.Sustained, kindText(c))
 		return ev
 	}
 	ev.Text = Headline(snap, c, sym) + fmt.Sprintf(" (z %.1f, r %.2f at lag %d)", c.Peak, c.R, c.Lag)

@@ -54,6 +54,7 @@ type Session struct {
 	engine  *Engine
 	active  []Finding
 	paths   []PathVerdict
+	warm    []Warming
 	changes []Change
 	// history is every finding seen, in the order they opened, each as
 	// last seen (Resolved set once closed); one that opens again is a
@@ -76,7 +77,7 @@ func NewSession(opt SessionOptions) *Session {
 
 func (s *Session) resetLocked() {
 	s.engine = NewEngine(s.opt.Engine)
-	s.active, s.paths, s.changes, s.history = nil, nil, nil, nil
+	s.active, s.paths, s.changes, s.history, s.warm = nil, nil, nil, nil, nil
 	s.open = map[string]int{}
 	s.judged = 0
 }
@@ -154,6 +155,7 @@ func (s *Session) evaluate() []Change {
 	active, changes := s.engine.Evaluate(snap)
 	s.active = active
 	s.paths = s.engine.Paths()
+	s.warm = s.engine.Warming()
 	s.record(active, changes)
 	return changes
 }
@@ -248,6 +250,16 @@ func (s *Session) Paths() []PathVerdict {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return append([]PathVerdict(nil), s.paths...)
+}
+
+// Warming says, source by source, which symptoms the last judgement
+// could not rank yet for want of a baseline of their own, and until
+// when: what the screen shows instead of "nothing wrong found" while it
+// warms up.
+func (s *Session) Warming() []Warming {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Warming(nil), s.warm...)
 }
 
 // Incidents are the active findings told as incidents, worst first.

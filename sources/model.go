@@ -605,7 +605,18 @@ type LBNode struct {
 	Downtime     float64 // seconds DOWN in all
 
 	Rates LBRates // per second, since the previous poll
+	// LongRun are the counters per second from the load balancer's start
+	// to the first poll of it: what it did before anyone watched, a
+	// baseline for the rates before there is history of its own. NaN
+	// when it had not run for LongRunMin then.
+	LongRun LBRates
+	// LongRunSecs is the span LongRun covers, in seconds (0: none).
+	LongRunSecs float64
 }
+
+// LongRunMin is the least a load balancer must have run before its first
+// poll for its counters to say what it does in the long run.
+const LongRunMin = 10 * time.Minute
 
 // LBRates are a frontend's, backend's or server's counters per second.
 type LBRates struct {
@@ -637,7 +648,8 @@ func NewLBNode(proxy string) *LBNode {
 	nan := math.NaN()
 	return &LBNode{Proxy: proxy, Check: LBCheck{Duration: nan},
 		Sessions: nan, SessionLimit: nan, Queue: nan, Weight: nan, ResponseTime: nan, Downs: nan, Downtime: nan,
-		Rates: LBRates{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan}}
+		Rates:   LBRates{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan},
+		LongRun: LBRates{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan}}
 }
 
 // ProviderNode is what a cloud provider's status page says of one of its

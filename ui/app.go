@@ -46,6 +46,9 @@ type Options struct {
 	// Clock, when set, says the program replays a recording: the header shows
 	// "REPLAY 10×" (or "REPLAY ❚❚" paused) and the replay clock instead of LIVE.
 	Clock func() Clock
+	// Warming returns what the engine cannot judge yet for want of a
+	// baseline (see correlate.Session.Warming). May be nil.
+	Warming func() []correlate.Warming
 	// Changes returns the findings timeline (openings, updates, closings),
 	// oldest first; the Events view shows it beside the sources' events.
 	// May be nil.
@@ -614,6 +617,9 @@ func (a *App) context(h int) Context {
 		Snap: a.snap, Findings: a.findings, Incidents: a.incidents, Paths: a.paths, Changes: a.changes, Cursor: -1,
 		Window: a.window, Filter: a.filter, Paused: a.paused,
 		Width: a.w, Height: h, Loc: a.opt.Location,
+	}
+	if a.opt.Warming != nil {
+		c.Warming = a.opt.Warming()
 	}
 	if a.snap != nil && !a.cursor.IsZero() && a.snap.N > 0 {
 		i := a.snap.Index(a.cursor)

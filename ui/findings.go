@@ -314,6 +314,9 @@ func (v *Findings) renderList(c *Context) []string {
 		sum += fmt.Sprintf(" in %d %s", len(c.Incidents), plural(len(c.Incidents), "incident"))
 	}
 	lines := []string{join(w, seg{" Findings", th.Title}, seg{sum + ", worst first", th.Muted})}
+	if len(fs) == 0 && at.IsZero() && len(c.Warming) > 0 {
+		return append(append(lines, ""), warmingLines(c, w, max(c.Height-len(lines)-1, 2))...)
+	}
 	if len(fs) == 0 {
 		msg := " nothing the engine can see is wrong"
 		if !at.IsZero() {

@@ -198,6 +198,9 @@ func (o *overviewView) findings(c *Context, w, h int, wide bool) []string {
 	}
 	out := []string{title}
 	if nf == 0 {
+		if at.IsZero() && len(c.Warming) > 0 {
+			return append(out, warmingLines(c, w, h-1)...)
+		}
 		msg := c.Symbols.OK + " nothing wrong found"
 		if !at.IsZero() {
 			msg = c.Symbols.OK + " nothing was wrong then"
@@ -405,4 +408,33 @@ func sparkSpan(s *correlate.SnapSeries) float64 {
 		base = 5
 	}
 	return math.Max(base, level)
+}
+
+// warmingLines say, while nothing is found, what the engine cannot judge
+// yet for want of a baseline, and until when: "nothing wrong found" would
+// claim more than it knows in the first quarter hour.
+func warmingLines(c *Context, w, h int) []string {
+	t := c.Theme
+	out := []string{"  " + t.Info.Render("nothing found yet; still warming up (no baseline of their own):")}
+	for i, wm := range c.Warming {
+		if len(out) >= h {
+			break
+		}
+		if len(out) == h-1 && i < len(c.Warming)-1 {
+			out = append(out, t.Muted.Render(fmt.Sprintf("  +%d more sources", len(c.Warming)-i)))
+			break
+		}
+		names := make([]string, len(wm.Names))
+		for k, n := range wm.Names {
+			names[k] = clean(n)
+		}
+		list := strings.Join(names, ", ")
+		if wm.Series > len(names) {
+			list += ", …"
+		}
+		line := fmt.Sprintf("  %s: %d %s (%s) until about %s", clean(wm.Source), wm.Series, plural(wm.Series, "symptom"),
+			list, wm.Until.In(loc(c)).Format("15:04"))
+		out = append(out, fit(t.Muted.Render(line), max(w, 0)))
+	}
+	return out
 }

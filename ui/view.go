@@ -28,6 +28,9 @@ type Context struct {
 	// first. Views draw these as they are: the shell already chose them.
 	Findings  []correlate.Finding
 	Incidents []correlate.Incident
+	// Warming is what the engine cannot judge yet for want of a
+	// baseline, source by source (nil when it can judge everything).
+	Warming []correlate.Warming
 	// Paths are the engine's latest path verdicts, one per target.
 	Paths []correlate.PathVerdict
 	// Changes is the findings timeline, oldest first.

@@ -190,6 +190,11 @@ func (r *Runtime) Once(ctx context.Context, sample time.Duration) []correlate.Fi
 			r.Sched.RunOnce(ctx, 2)
 		}
 	}
+	// the session judges a bucket once, when its first batch comes: a
+	// source answering later within the same second (the load balancer's
+	// rates after Prometheus's answer) is stored, not judged, until the
+	// next bucket, which a check never sees; judge what is there now
+	r.Session.Evaluate()
 	return r.Session.Findings()
 }
 

@@ -239,6 +239,7 @@ func waitForPaths(ctx context.Context, rt *app.Runtime, wait time.Duration) time
 		case <-time.After(2 * time.Second):
 		}
 		rt.Sched.RunOnce(ctx, 2)
+		rt.Session.Evaluate() // as Once does: every batch of the round judged
 	}
 	return time.Since(start).Round(time.Second)
 }

@@ -18,30 +18,50 @@ import (
 	"github.com/opsview/opsview/sources/replay"
 )
 
-// A real HAProxy from Debian's package, on loopback: be_app has one server
-// UP and one DOWN (nothing listens), be_api has no server UP.
+// haproxyLab is a real HAProxy from Debian's package on loopback:
+// frontend web sends everything to one backend, whose server app-1 is an
+// HTTP server of the test's and app-2 a port nothing listens on (DOWN
+// after its first check); optionally a second backend with no server UP.
+// Every test of a real load balancer starts it here.
 type haproxyLab struct {
 	dir    string
 	socket string
+	port   int // the frontend's
 	proc   *realserver.Proc
 }
 
-func startHAProxy(t *testing.T, withDeadBackend bool) *haproxyLab {
+// lbOptions shape the load balancer.
+type lbOptions struct {
+	backend     string       // "be_app" by default
+	app         http.Handler // app-1; nil: it answers "ok"
+	checkPath   string       // what the health checks ask; "/" by default
+	appFall     int          // failed checks before app-1 goes DOWN; 1 by default
+	deadBackend string       // a backend with one server nothing listens on ("api-1"); none when ""
+}
+
+func startLB(t *testing.T, o lbOptions) *haproxyLab {
 	t.Helper()
-	if why := realserver.Missing("haproxy"); why != "" {
-		if realserver.InCI() {
-			t.Fatalf("under CI=true: %s", why)
-		}
-		t.Skip(why)
+	needServers(t, "haproxy")
+	if o.backend == "" {
+		o.backend = "be_app"
 	}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	if o.checkPath == "" {
+		o.checkPath = "/"
+	}
+	if o.appFall == 0 {
+		o.appFall = 1
+	}
+	if o.app == nil {
+		o.app = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	}
+	up := httptest.NewServer(o.app)
 	t.Cleanup(up.Close)
 	ports, err := realserver.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	l := &haproxyLab{dir: dir, socket: filepath.Join(dir, "admin.sock")}
+	l := &haproxyLab{dir: dir, socket: filepath.Join(dir, "admin.sock"), port: ports[0]}
 	cfg := fmt.Sprintf(`global
     stats socket %s mode 600 level admin
 defaults
@@ -51,17 +71,17 @@ defaults
     timeout server 5s
 frontend web
     bind 127.0.0.1:%d
-    default_backend be_app
-backend be_app
-    option httpchk GET /
-    server app-1 %s check inter 300 fall 1 rise 1
+    default_backend %s
+backend %s
+    option httpchk GET %s
+    server app-1 %s check inter 300 fall %d rise 1
     server app-2 127.0.0.1:%d check inter 300 fall 1 rise 1
-`, l.socket, ports[0], strings.TrimPrefix(up.URL, "http://"), ports[1])
-	if withDeadBackend {
-		cfg += fmt.Sprintf(`backend be_api
+`, l.socket, l.port, o.backend, o.backend, o.checkPath, strings.TrimPrefix(up.URL, "http://"), o.appFall, ports[1])
+	if o.deadBackend != "" {
+		cfg += fmt.Sprintf(`backend %s
     option httpchk GET /
     server api-1 127.0.0.1:%d check inter 300 fall 1 rise 1
-`, ports[2])
+`, o.deadBackend, ports[2])
 	}
 	if err := os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -71,12 +91,22 @@ backend be_app
 		t.Fatal(err)
 	}
 	t.Cleanup(l.proc.Stop)
-	// the dead servers go DOWN after their first failed check
+	waitFor(t, 10*time.Second, "HAProxy's stats socket", func() bool { _, err := os.Stat(l.socket); return err == nil })
+	// the dead servers go DOWN, the live one UP, after their first checks
 	time.Sleep(1500 * time.Millisecond)
 	if l.proc.Exited() {
 		t.Fatalf("haproxy exited:\n%s", l.proc.Output())
 	}
 	return l
+}
+
+func startHAProxy(t *testing.T, withDeadBackend bool) *haproxyLab {
+	t.Helper()
+	o := lbOptions{}
+	if withDeadBackend {
+		o.deadBackend = "be_api"
+	}
+	return startLB(t, o)
 }
 
 func (l *haproxyLab) config(t *testing.T) string {

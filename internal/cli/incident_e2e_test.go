@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +38,8 @@ type incidentLab struct {
 type labOptions struct {
 	checkPath string        // "/" by default
 	history   time.Duration // none by default
-	busySince time.Duration // how long before the start iowait rose
+	busySince time.Duration // how long before the start iowait rose (0: it is calm at the start)
+	deps      bool          // the config says "web -> app -> db-1"
 }
 
 func needServers(t *testing.T, binaries ...string) {
@@ -58,46 +58,21 @@ func startIncidentLab(t *testing.T, o labOptions) *incidentLab {
 		o.checkPath = "/"
 	}
 	l := &incidentLab{}
-	appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// three answers in five fail while the database is slow
-		if l.failing.Load() && (r.URL.Path != "/health" || o.checkPath != "/health") && l.served.Add(1)%5 < 3 {
-			http.Error(w, "db timeout", http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	}))
-	t.Cleanup(appSrv.Close)
-	ports, err := realserver.FreePorts(4)
+	lb := startLB(t, lbOptions{backend: "app", checkPath: o.checkPath, appFall: 2,
+		app: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// three answers in five fail while the database is slow
+			if l.failing.Load() && (r.URL.Path != "/health" || o.checkPath != "/health") && l.served.Add(1)%5 < 3 {
+				http.Error(w, "db timeout", http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})})
+	ports, err := realserver.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fe, dead, ne, prom := ports[0], ports[1], ports[2], ports[3]
+	fe, sock, ne, prom := lb.port, lb.socket, ports[0], ports[1]
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "admin.sock")
-	cfg := fmt.Sprintf(`global
-    stats socket %s mode 600 level admin
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-frontend web
-    bind 127.0.0.1:%d
-    default_backend app
-backend app
-    option httpchk GET %s
-    server app-1 %s check inter 300 fall 2 rise 1
-    server app-2 127.0.0.1:%d check inter 300 fall 1 rise 1
-`, sock, fe, o.checkPath, strings.TrimPrefix(appSrv.URL, "http://"), dead)
-	mustWrite(t, filepath.Join(dir, "haproxy.cfg"), cfg)
-	hp, err := realserver.Start(dir, nil, "haproxy", "-db", "-f", filepath.Join(dir, "haproxy.cfg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hp.Stop)
-	waitFor(t, 10*time.Second, "HAProxy's stats socket", func() bool { _, err := os.Stat(sock); return err == nil })
-	// the dead server goes DOWN, the live one UP, after their first checks
-	time.Sleep(1500 * time.Millisecond)
 
 	l.textfile = filepath.Join(dir, "textfile")
 	if err := os.MkdirAll(l.textfile, 0o755); err != nil {
@@ -113,7 +88,9 @@ backend app
 	mustWrite(t, filepath.Join(dir, "prom.yml"), fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs: [{job_name: node, honor_labels: true, static_configs: [{targets: ['%s']}]}]\n", realserver.Addr(ne)))
 	if o.history > 0 {
 		backfillIowait(t, dir, o.history, o.busySince)
-		l.iowait(t, 90)
+		if o.busySince > 0 {
+			l.iowait(t, 90)
+		}
 	}
 	pr, err := realserver.Start(dir, nil, "prometheus", "--config.file="+filepath.Join(dir, "prom.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+realserver.Addr(prom))
@@ -139,7 +116,11 @@ backend app
 		}
 	}()
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	l.config = writeConfig(t, fmt.Sprintf(`store: {step: 1s}
+	deps := ""
+	if o.deps {
+		deps = "dependencies:\n  - \"web -> app -> db-1\"\n"
+	}
+	l.config = writeConfig(t, deps+fmt.Sprintf(`store: {step: 1s}
 sources:
   - name: lb-1
     type: haproxy

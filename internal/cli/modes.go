@@ -136,7 +136,7 @@ func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
 // the path verdicts.
 func sessionView(rt *app.Runtime) ui.Options {
 	return ui.Options{Store: rt.Store(), Findings: rt.Findings, FindingsAt: rt.Session.FindingsAt,
-		Changes: rt.Session.Changes, Paths: rt.Session.Paths}
+		Changes: rt.Session.Changes, Paths: rt.Session.Paths, Warming: rt.Session.Warming}
 }
 
 // replayer drives a Player into a runtime: every batch is judged by the

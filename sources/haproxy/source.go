@@ -201,8 +201,12 @@ type instance struct {
 	backends map[string]*backendTrack
 	names    map[string]string
 	lastBad  [2]int
-	lastStat *Stats               // its rows are reused by the next parse
-	rateBuf  [][numFields]float64 // the rows' rates, reused by the next poll
+	// longRun are the rows' counters per second from HAProxy's start to
+	// the first poll, by row key; nil when it had run under LongRunMin
+	longRun     map[string]sources.LBRates
+	longRunSecs float64
+	lastStat    *Stats               // its rows are reused by the next parse
+	rateBuf     [][numFields]float64 // the rows' rates, reused by the next poll
 }
 
 // intern cleans a proxy or server name and keeps one copy of it across
@@ -514,12 +518,47 @@ func (s *Source) process(b *sources.Batch, in *instance, st *Stats, info *Info, 
 	s.servers(b, in, a, now)
 	s.proxies(b, in, a, now, fl)
 	in.processSeries(b, info, now)
+	in.longRunRates(b, a, info)
 	next := make(map[string][numFields]float64, len(st.Rows))
 	for i := range st.Rows {
 		next[a.keys[i]] = st.Rows[i].V
 	}
 	in.prev, in.prevAt = next, now
 	in.lastStat = st
+}
+
+// longRunRates, at the first poll, takes each row's counters over
+// HAProxy's uptime as its long-run rates (when it has run for
+// LongRunMin), and puts them on every node of the instance from then on.
+func (in *instance) longRunRates(b *sources.Batch, a *statTable, info *Info) {
+	if in.prev == nil && in.longRun == nil && info != nil && time.Duration(info.UptimeSec)*time.Second >= sources.LongRunMin {
+		secs := float64(info.UptimeSec)
+		in.longRun, in.longRunSecs = make(map[string]sources.LBRates, len(a.st.Rows)), secs
+		var per [numFields]float64
+		for i := range a.st.Rows {
+			r := &a.st.Rows[i]
+			for f := range per {
+				per[f] = math.NaN()
+			}
+			for _, m := range counters {
+				per[m.f] = r.V[m.f] / secs
+			}
+			in.longRun[a.keys[i]] = lbRates(&per)
+		}
+	}
+	if in.longRun == nil {
+		return
+	}
+	prefix := in.name + "/"
+	for i := range b.Nodes {
+		n := &b.Nodes[i]
+		if n.LB == nil || !strings.HasPrefix(n.ID, prefix) {
+			continue
+		}
+		if lr, ok := in.longRun[n.ID[len(prefix):]]; ok {
+			n.LB.LongRun, n.LB.LongRunSecs = lr, in.longRunSecs
+		}
+	}
 }
 
 func (in *instance) newTable(st *Stats) *statTable {
@@ -1070,7 +1109,7 @@ func modeOf(mode string) sources.LBMode {
 func lbFigures(px string, r *Row, rates *[numFields]float64) *sources.LBNode {
 	return &sources.LBNode{Proxy: px, Mode: modeOf(r.Mode), Check: sources.LBCheck{Duration: r.V[CheckDuration]},
 		Sessions: r.V[Scur], SessionLimit: r.V[Slim], Queue: r.V[Qcur], Weight: r.V[Weight], ResponseTime: r.V[Rtime],
-		Downs: r.V[Chkdown], Downtime: r.V[Downtime], Rates: lbRates(rates)}
+		Downs: r.V[Chkdown], Downtime: r.V[Downtime], Rates: lbRates(rates), LongRun: sources.NewLBNode(px).LongRun}
 }
 
 func lbRates(r *[numFields]float64) sources.LBRates {
