@@ -12,7 +12,7 @@ TEST_PACKAGES = haproxy socat graphite-carbon graphite-web prometheus \
 .PHONY: test deps vet fmt build bench fuzz eval
 
 test: deps vet fmt
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 40m ./...
 
 deps:
 	@TEST_PACKAGES="$(TEST_PACKAGES)" sh .ci/install-deps

@@ -235,13 +235,18 @@ func decodeAll(file string, n ast.Node, v any, extra ...string) error {
 			ms.add(file, unknownKey(file, kv.Key, k, known))
 			continue
 		}
-		dst := rv.Elem().FieldByIndex(f.index)
-		val := reflect.New(dst.Type())
-		if err := decode(file, kv.Value, val.Interface()); err != nil {
+		// Each key is decoded as a one-key mapping into a fresh struct of
+		// the same type, not straight into its field's type: the YAML
+		// library decodes `false` into a bare *bool as nil, which read an
+		// explicit "current_events: false" as unset.
+		one := *m
+		one.Values = []*ast.MappingValueNode{kv}
+		tmp := reflect.New(rv.Elem().Type())
+		if err := decode(file, &one, tmp.Interface()); err != nil {
 			ms.add(file, err)
 			continue
 		}
-		dst.Set(val.Elem())
+		rv.Elem().FieldByIndex(f.index).Set(tmp.Elem().FieldByIndex(f.index))
 	}
 	return ms.err()
 }

@@ -64,3 +64,25 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// An explicit false is a value, not an unset option: decoding key by key
+// once read "flag: false" into a *bool as nil.
+func TestExplicitFalseIsKeptKeyByKey(t *testing.T) {
+	var o struct {
+		Flag  *bool    `yaml:"flag"`
+		Names []string `yaml:"names"`
+	}
+	opts, err := OptionsFromYAML("t.yaml", "flag: false\nnames: [a]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := opts.Decode(&o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Flag == nil || *o.Flag {
+		t.Fatalf("flag: false decoded as %v", o.Flag)
+	}
+	if len(o.Names) != 1 || o.Names[0] != "a" {
+		t.Fatalf("names decoded as %v", o.Names)
+	}
+}
