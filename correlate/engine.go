@@ -36,6 +36,8 @@ type Engine struct {
 	state  *ruleState
 	paths  []PathVerdict // of the last evaluation
 	judge  *PathJudge    // remembers the open path verdicts
+	flag   *flagger      // the symptoms' unusual flags
+	since  time.Time     // the start of the last snapshot judged
 }
 
 // NewEngine makes an engine.
@@ -44,7 +46,8 @@ func NewEngine(opt EngineOptions) *Engine {
 		opt.ResolveAfter = 30 * time.Second
 	}
 	return &Engine{opt: opt, active: map[string]*Finding{}, absent: map[string]time.Time{},
-		ranker: NewRanker(opt.Rank), state: newRuleState(), judge: NewPathJudge(PathOptions{})}
+		ranker: NewRanker(opt.Rank), state: newRuleState(), judge: NewPathJudge(PathOptions{}),
+		flag: newFlagger(DefaultFlagOptions)}
 }
 
 // maxClosed bounds the resolved findings the engine remembers.
@@ -76,6 +79,8 @@ type Change struct {
 // same batches gives the same timeline.
 func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 	now := snap.Now
+	e.flag.feed(snap)
+	e.since = snap.Start
 	current := detect(snap, e.ranker, e.state, e.opt.Rules)
 	if e.opt.Paths {
 		e.paths = e.judge.Judge(snap)
@@ -144,6 +149,9 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 
 // Paths are the path verdicts of the last evaluation (with Options.Paths).
 func (e *Engine) Paths() []PathVerdict { return e.paths }
+
+// Unusual are the symptoms' unusual flags inside the last snapshot judged.
+func (e *Engine) Unusual() []Unusual { return e.flag.flags(e.since) }
 
 // groupOpened is the opening time of f's oldest member that was open on
 // its own, or t.

@@ -54,6 +54,7 @@ type Session struct {
 	engine  *Engine
 	active  []Finding
 	paths   []PathVerdict
+	unusual []Unusual
 	changes []Change
 	// history is every finding seen, in the order they opened, each as
 	// last seen (Resolved set once closed); one that opens again is a
@@ -76,7 +77,7 @@ func NewSession(opt SessionOptions) *Session {
 
 func (s *Session) resetLocked() {
 	s.engine = NewEngine(s.opt.Engine)
-	s.active, s.paths, s.changes, s.history = nil, nil, nil, nil
+	s.active, s.paths, s.changes, s.history, s.unusual = nil, nil, nil, nil, nil
 	s.open = map[string]int{}
 	s.judged = 0
 }
@@ -154,6 +155,7 @@ func (s *Session) evaluate() []Change {
 	active, changes := s.engine.Evaluate(snap)
 	s.active = active
 	s.paths = s.engine.Paths()
+	s.unusual = s.engine.Unusual()
 	s.record(active, changes)
 	return changes
 }
@@ -248,6 +250,14 @@ func (s *Session) Paths() []PathVerdict {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return append([]PathVerdict(nil), s.paths...)
+}
+
+// Unusual are the symptoms' unusual flags (NeighbourDetector alarms)
+// inside the window of the last evaluation.
+func (s *Session) Unusual() []Unusual {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Unusual(nil), s.unusual...)
 }
 
 // Incidents are the active findings told as incidents, worst first.
