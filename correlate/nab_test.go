@@ -67,9 +67,9 @@ type nabFile struct {
 func nabSkip(t testing.TB) {
 	if _, err := os.Stat(nabDir); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("NAB data missing at %s: %v", nabDir, err)
+			t.Fatalf("NAB data missing at %s (OPSVIEW_SHARED_DATA, else ../shared/data beside the checkout; see the README): %v", nabDir, err)
 		}
-		t.Skipf("NAB data missing at %s: %v", nabDir, err)
+		t.Skipf("NAB data missing at %s (OPSVIEW_SHARED_DATA, else ../shared/data beside the checkout; see the README): %v", nabDir, err)
 	}
 }
 

@@ -86,9 +86,9 @@ type petIssue struct {
 func petSkip(t testing.TB) {
 	if _, err := os.Stat(petshopDir); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("PetShop data missing at %s: %v", petshopDir, err)
+			t.Fatalf("PetShop data missing at %s (OPSVIEW_SHARED_DATA, else ../shared/data beside the checkout; see the README): %v", petshopDir, err)
 		}
-		t.Skipf("PetShop data missing at %s: %v", petshopDir, err)
+		t.Skipf("PetShop data missing at %s (OPSVIEW_SHARED_DATA, else ../shared/data beside the checkout; see the README): %v", petshopDir, err)
 	}
 }
 
