@@ -449,7 +449,11 @@ func nabProbation(n int) int {
 // is chosen, on the other half of the files.
 func nabNeighbour(vals []float64) []float64 {
 	p := nabProbation(len(vals))
-	d := NewNeighbourDetector(NeighbourOptions{Dim: 19, K: 27, Train: p, Hold: p / 5, Level: 1})
+	return runNeighbour(NeighbourOptions{Dim: 19, K: 27, Train: p, Hold: p / 5, Level: 1}, vals)
+}
+
+func runNeighbour(o NeighbourOptions, vals []float64) []float64 {
+	d := NewNeighbourDetector(o)
 	out := make([]float64, len(vals))
 	for i, v := range vals {
 		out[i] = d.Next(v)
@@ -476,6 +480,12 @@ func TestNABNeighbourDetectorTwoFold(t *testing.T) {
 		rows += len(files[f].vals)
 	}
 	took := time.Since(start)
+	// the engine's unusual flags use a fixed reference (450 buckets),
+	// whatever the file's length
+	flagged := make([][]float64, len(files))
+	for f := range files {
+		flagged[f] = runNeighbour(DefaultFlagOptions, files[f].vals)
+	}
 	var halves, cats [2][]int
 	for i := range files {
 		halves[i%2] = append(halves[i%2], i)
@@ -485,18 +495,18 @@ func TestNABNeighbourDetectorTwoFold(t *testing.T) {
 		}
 		cats[c] = append(cats[c], i)
 	}
-	setOf := func(idx []int, p nabProfile) *nabSet {
+	setOf := func(outputs [][]float64, idx []int, p nabProfile) *nabSet {
 		s := &nabSet{}
 		for _, i := range idx {
 			s.addAbove(outputs[i], &files[i], p, 0.5) // thresholds ≥ 0.5: alarms and holds only
 		}
 		return s
 	}
-	twoFoldOn := func(split [2][]int, p nabProfile) (score float64, tp, fp int, thr [2]float64) {
+	twoFoldOf := func(outputs [][]float64, split [2][]int, p nabProfile) (score float64, tp, fp int, thr [2]float64) {
 		var raw float64
 		for fold := 0; fold < 2; fold++ {
-			th, _ := setOf(split[fold], p).optimise(p)
-			s, a, b := setOf(split[1-fold], p).scoreAt(th, p)
+			th, _ := setOf(outputs, split[fold], p).optimise(p)
+			s, a, b := setOf(outputs, split[1-fold], p).scoreAt(th, p)
 			raw += s
 			tp += a
 			fp += b
@@ -504,11 +514,15 @@ func TestNABNeighbourDetectorTwoFold(t *testing.T) {
 		}
 		return nabNormalise(raw, 49, p), tp, fp, thr
 	}
+	twoFoldOn := func(split [2][]int, p nabProfile) (float64, int, int, [2]float64) {
+		return twoFoldOf(outputs, split, p)
+	}
 	all := append(append([]int(nil), halves[0]...), halves[1]...)
 	for _, p := range nabProfiles {
 		twoFold, tp, fp, thr := twoFoldOn(halves, p)
 		byCat, _, _, _ := twoFoldOn(cats, p)
-		_, in := setOf(all, p).optimise(p)
+		_, in := setOf(outputs, all, p).optimise(p)
+		flags, _, _, _ := twoFoldOf(flagged, halves, p)
 		// the scoreboard on the same files, from the published per-file
 		// scores (each at its corpus-optimised threshold: in-sample)
 		var board []string
@@ -520,8 +534,8 @@ func TestNABNeighbourDetectorTwoFold(t *testing.T) {
 			}
 			board = append(board, fmt.Sprintf("%s %.1f", det, nabNormalise(s, 49, p)))
 		}
-		t.Logf("NAB %s: two-fold %.1f (thresholds %.4g and %.4g, TP rows %d, FP rows %d); by category %.1f; in-sample %.1f; %d rows in %v; published on these files: %s",
-			p.name, twoFold, thr[0], thr[1], tp, fp, byCat, nabNormalise(in, 49, p), rows, took.Round(time.Millisecond), strings.Join(board, ", "))
+		t.Logf("NAB %s: two-fold %.1f (thresholds %.4g and %.4g, TP rows %d, FP rows %d); by category %.1f; in-sample %.1f; with the engine's flag options (reference %d) %.1f; %d rows in %v; published on these files: %s",
+			p.name, twoFold, thr[0], thr[1], tp, fp, byCat, nabNormalise(in, 49, p), DefaultFlagOptions.Train, flags, rows, took.Round(time.Millisecond), strings.Join(board, ", "))
 		if p.name == "standard" && twoFold < 50 {
 			t.Errorf("two-fold standard score %.1f, goal ≥ 50", twoFold)
 		}
