@@ -277,12 +277,15 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 		t.Errorf("without layers: AC@1 %.3f, AC@3 %.3f, specificity %.2f: goals > 0.654 / ≥ 0.83 / ≥ 0.9", ac1, ac3, spec)
 	}
 	// counted as the dataset's rca_task.py does (only the suspects;
-	// its specificity cuts): reported, the goals are not met yet
-	petshopRCA(t, petOpts, true, false)
-	// the figure quoted before: suspects read for every issue, active or
-	// not, while specificity counts only active symptoms (not the same
-	// method on both sides)
-	petshopRCA(t, petOpts, true, true)
+	// its specificity cuts): reported, the goals are not met yet, so
+	// not run under the race detector, where it only costs time
+	if !raceEnabled {
+		petshopRCA(t, petOpts, true, false)
+		// the figure quoted before: suspects read for every issue,
+		// active or not, while specificity counts only active symptoms
+		// (not the same method on both sides)
+		petshopRCA(t, petOpts, true, true)
+	}
 	// the same with 3 points to sustain (15 min), the engine's default
 	o := petOpts
 	o.Score.Sustain = 3
