@@ -37,6 +37,8 @@ type Engine struct {
 	paths  []PathVerdict // of the last evaluation
 	warm   []Warming     // of the last evaluation
 	judge  *PathJudge    // remembers the open path verdicts
+	flag   *flagger      // the symptoms' unusual flags
+	since  time.Time     // the start of the last snapshot judged
 }
 
 // NewEngine makes an engine.
@@ -45,7 +47,8 @@ func NewEngine(opt EngineOptions) *Engine {
 		opt.ResolveAfter = 30 * time.Second
 	}
 	return &Engine{opt: opt, active: map[string]*Finding{}, absent: map[string]time.Time{},
-		ranker: NewRanker(opt.Rank), state: newRuleState(), judge: NewPathJudge(PathOptions{})}
+		ranker: NewRanker(opt.Rank), state: newRuleState(), judge: NewPathJudge(PathOptions{}),
+		flag: newFlagger(DefaultFlagOptions)}
 }
 
 // maxClosed bounds the resolved findings the engine remembers.
@@ -77,6 +80,8 @@ type Change struct {
 // same batches gives the same timeline.
 func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 	now := snap.Now
+	e.flag.feed(snap)
+	e.since = snap.Start
 	current := detect(snap, e.ranker, e.state, e.opt.Rules)
 	e.warm = warmingUp(snap, e.ranker.Opt)
 	if e.opt.Paths {
@@ -146,6 +151,9 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 
 // Paths are the path verdicts of the last evaluation (with Options.Paths).
 func (e *Engine) Paths() []PathVerdict { return e.paths }
+
+// Unusual are the symptoms' unusual flags inside the last snapshot judged.
+func (e *Engine) Unusual() []Unusual { return e.flag.flags(e.since) }
 
 // groupOpened is the opening time of f's oldest member that was open on
 // its own, or t.

@@ -86,9 +86,9 @@ type petIssue struct {
 func petSkip(t testing.TB) {
 	if _, err := os.Stat(petshopDir); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("PetShop data missing at %s: %v", petshopDir, err)
+			t.Fatalf("PetShop data missing at %s (OPSVIEW_SHARED_DATA, else ../shared/data beside the checkout; see the README): %v", petshopDir, err)
 		}
-		t.Skipf("PetShop data missing at %s: %v", petshopDir, err)
+		t.Skipf("PetShop data missing at %s (OPSVIEW_SHARED_DATA, else ../shared/data beside the checkout; see the README): %v", petshopDir, err)
 	}
 }
 
@@ -276,6 +276,16 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 	if ac1, ac3, spec := petshopEval(t, petOpts, false); ac1 <= 0.654 || ac3 < 0.83 || spec < 0.9 {
 		t.Errorf("without layers: AC@1 %.3f, AC@3 %.3f, specificity %.2f: goals > 0.654 / ≥ 0.83 / ≥ 0.9", ac1, ac3, spec)
 	}
+	// counted as the dataset's rca_task.py does (only the suspects;
+	// its specificity cuts): reported, the goals are not met yet, so
+	// not run under the race detector, where it only costs time
+	if !raceEnabled {
+		petshopRCA(t, petOpts, true, false)
+		// the figure quoted before: suspects read for every issue,
+		// active or not, while specificity counts only active symptoms
+		// (not the same method on both sides)
+		petshopRCA(t, petOpts, true, true)
+	}
 	// the same with 3 points to sustain (15 min), the engine's default
 	o := petOpts
 	o.Score.Sustain = 3
@@ -401,4 +411,116 @@ func petshopEval(t *testing.T, opts RankOptions, layers bool) (ac1, ac3, spec fl
 	spec = float64(total.specOK) / float64(total.specN)
 	t.Logf("goals: AC@1 > 0.654, AC@3 ≥ 0.83, specificity ≥ 0.9 (published traversal 0.654 / 0.827)")
 	return ac1, ac3, spec
+}
+
+// rcaSuspects are the root causes the engine offers, as rca_task.py's
+// analyze_root_causes returns them: the nodes of its suspects, best
+// first, and none when the symptom is not active (no finding).
+func rcaSuspects(rk *Ranking) []string {
+	if !rk.Active {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range rk.Suspects {
+		if c.Meta.Role == sources.RoleTraffic {
+			continue
+		}
+		if !seen[c.Meta.Node] {
+			seen[c.Meta.Node] = true
+			out = append(out, c.Meta.Node)
+		}
+	}
+	return out
+}
+
+// petshopRCA counts as the dataset's code/rca_task.py does: an issue is a
+// hit at k when the true node is among the first k of the engine's
+// suspects (no suspects: a miss), and specificity is the share of quiet
+// periods with no suspect at all, the no-issue data split at
+// range(n/2, n-3, n/10) with everything after the split as the window.
+//
+// ungated reads the suspects of an issue whether or not the symptom is
+// active (the quiet periods stay gated): not one method on both sides,
+// reported only to compare with the figure quoted before.
+func petshopRCA(t *testing.T, opts RankOptions, layers, ungated bool) (ac1, ac3, spec float64) {
+	type acc struct{ n, hit1, hit3, empty, specN, specOK int }
+	groups := map[string]*acc{}
+	total := &acc{}
+	var names []string
+	get := func(g string) *acc {
+		if groups[g] == nil {
+			groups[g] = &acc{}
+			names = append(names, g)
+		}
+		return groups[g]
+	}
+	for _, sc := range []string{"low_traffic", "high_traffic"} {
+		base := loadPetFrame(t, filepath.Join(petshopDir, sc, "noissue/metrics.csv"))
+		deps := loadPetGraph(t, filepath.Join(petshopDir, sc, "graph.csv"))
+		issues := loadPetIssues(t, sc)
+		targets := map[string]petTarget{}
+		for _, is := range issues {
+			snap, sym := petSnapshot(base, is.frame, 0, base.rows, 0, is.frame.rows, is.target, deps, layers)
+			nb := base.rows
+			rk := NewRanker(opts).Rank(snap, sym, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: snap.N})
+			if ungated {
+				rk.Active = true
+			}
+			got := rcaSuspects(rk)
+			for _, a := range []*acc{total, get(sc + "/" + is.target.Target.Metric)} {
+				a.n++
+				if len(got) == 0 {
+					a.empty++
+				}
+				for k, node := range got {
+					if node == is.target.RootCause.Node {
+						if k < 1 {
+							a.hit1++
+						}
+						if k < 3 {
+							a.hit3++
+						}
+					}
+				}
+			}
+			targets[is.target.Target.Node+"/"+is.target.Target.Metric+"/"+is.target.Target.Agg] = is.target
+		}
+		keys := make([]string, 0, len(targets))
+		for k := range targets {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		n := base.rows
+		for _, k := range keys {
+			tg := targets[k]
+			for cut := n / 2; cut < n-3; cut += n / 10 {
+				snap, sym := petSnapshot(base, base, 0, cut, cut, n, tg, deps, layers)
+				rk := NewRanker(opts).Rank(snap, sym, Window{BaseFrom: 0, BaseTo: cut, From: cut, To: snap.N})
+				blamed := len(rcaSuspects(rk)) > 0
+				for _, a := range []*acc{total, get(sc + "/" + tg.Target.Metric)} {
+					a.specN++
+					if !blamed {
+						a.specOK++
+					}
+				}
+			}
+		}
+	}
+	how := "rca_task"
+	if ungated {
+		how = "rca_task, issues ungated"
+	}
+	report := func(name string, a *acc) {
+		t.Logf("PetShop %s %-24s n %2d  AC@1 %.3f  AC@3 %.3f  empty %2d  specificity %.2f (%d quiet periods)",
+			how, name, a.n, float64(a.hit1)/float64(a.n), float64(a.hit3)/float64(a.n), a.empty, float64(a.specOK)/float64(a.specN), a.specN)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		if !ungated {
+			report(g, groups[g])
+		}
+	}
+	report("pooled", total)
+	return float64(total.hit1) / float64(total.n), float64(total.hit3) / float64(total.n), float64(total.specOK) / float64(total.specN)
 }

@@ -55,6 +55,7 @@ type Session struct {
 	active  []Finding
 	paths   []PathVerdict
 	warm    []Warming
+	unusual []Unusual
 	changes []Change
 	// history is every finding seen, in the order they opened, each as
 	// last seen (Resolved set once closed); one that opens again is a
@@ -77,7 +78,7 @@ func NewSession(opt SessionOptions) *Session {
 
 func (s *Session) resetLocked() {
 	s.engine = NewEngine(s.opt.Engine)
-	s.active, s.paths, s.changes, s.history, s.warm = nil, nil, nil, nil, nil
+	s.active, s.paths, s.changes, s.history, s.warm, s.unusual = nil, nil, nil, nil, nil, nil
 	s.open = map[string]int{}
 	s.judged = 0
 }
@@ -156,6 +157,7 @@ func (s *Session) evaluate() []Change {
 	s.active = active
 	s.paths = s.engine.Paths()
 	s.warm = s.engine.Warming()
+	s.unusual = s.engine.Unusual()
 	s.record(active, changes)
 	return changes
 }
@@ -260,6 +262,14 @@ func (s *Session) Warming() []Warming {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return append([]Warming(nil), s.warm...)
+}
+
+// Unusual are the symptoms' unusual flags (NeighbourDetector alarms)
+// inside the window of the last evaluation.
+func (s *Session) Unusual() []Unusual {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Unusual(nil), s.unusual...)
 }
 
 // Incidents are the active findings told as incidents, worst first.

@@ -43,6 +43,10 @@ type Options struct {
 	// Paths returns the engine's latest path verdicts (what its path rule concluded);
 	// the Paths view draws these and never triangulates itself. May be nil: no verdicts.
 	Paths func() []correlate.PathVerdict
+	// Unusual returns the engine's unusual flags (where a symptom began
+	// doing something it had not done lately); the Graphs view marks them
+	// on the symptom's chart. May be nil: no marks.
+	Unusual func() []correlate.Unusual
 	// Clock, when set, says the program replays a recording: the header shows
 	// "REPLAY 10×" (or "REPLAY ❚❚" paused) and the replay clock instead of LIVE.
 	Clock func() Clock
@@ -130,6 +134,7 @@ type App struct {
 	paths     []correlate.PathVerdict
 	clock     Clock // the replay's clock as last read (zero without one)
 	changes   []correlate.Change
+	unusual   []correlate.Unusual
 
 	frame  string
 	dirty  bool
@@ -514,6 +519,9 @@ func (a *App) refresh() {
 	if a.opt.Changes != nil {
 		a.changes = a.opt.Changes()
 	}
+	if a.opt.Unusual != nil {
+		a.unusual = a.opt.Unusual()
+	}
 	a.loadFindings()
 }
 
@@ -614,7 +622,7 @@ func (a *App) context(h int) Context {
 	}
 	c := Context{
 		Theme: a.opt.Theme, Symbols: sym, ASCII: a.opt.ASCII,
-		Snap: a.snap, Findings: a.findings, Incidents: a.incidents, Paths: a.paths, Changes: a.changes, Cursor: -1,
+		Snap: a.snap, Findings: a.findings, Incidents: a.incidents, Paths: a.paths, Changes: a.changes, Unusual: a.unusual, Cursor: -1,
 		Window: a.window, Filter: a.filter, Paused: a.paused,
 		Width: a.w, Height: h, Loc: a.opt.Location,
 	}

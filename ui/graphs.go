@@ -191,6 +191,7 @@ func (g *graphsView) Render(c *Context) string {
 	base := baselines(c.Findings)
 	notes := noteBuckets(c.Snap)
 	alertsAt := alertBuckets(c.Snap)
+	unusualAt := unusualBuckets(c)
 
 	// legends first: they decide how many charts fit
 	type laid struct {
@@ -229,6 +230,7 @@ func (g *graphsView) Render(c *Context) string {
 			axis: t.Muted, faint: t.Faint, cur: t.Cursor, notes: notes,
 		}
 		ch.notes = append(append([]int(nil), notes...), l.g.alertMarks(alertsAt)...)
+		ch.notes = append(ch.notes, l.g.unusualMarks(unusualAt)...)
 		for si, s := range l.g.series {
 			bl := math.NaN()
 			if v, ok := base[s.Key]; ok {
@@ -376,6 +378,30 @@ func alertBuckets(snap *correlate.Snapshot) map[string][]int {
 				out[e.Node] = append(out[e.Node], b)
 			}
 		}
+	}
+	return out
+}
+
+// unusualBuckets are the buckets of the engine's unusual flags in the
+// window, by series key.
+func unusualBuckets(c *Context) map[string][]int {
+	var out map[string][]int
+	for _, u := range c.Unusual {
+		if b := c.Snap.Index(u.At); b >= 0 && b < c.Snap.N {
+			if out == nil {
+				out = map[string][]int{}
+			}
+			out[u.Key] = append(out[u.Key], b)
+		}
+	}
+	return out
+}
+
+// unusualMarks are the unusual flags of the series the chart draws.
+func (g chartGroup) unusualMarks(byKey map[string][]int) []int {
+	var out []int
+	for _, s := range g.series {
+		out = append(out, byKey[s.Key]...)
 	}
 	return out
 }

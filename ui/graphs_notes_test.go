@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
 )
@@ -80,5 +81,44 @@ func TestAlertsAreMarkedOnTheChartsOfTheirNode(t *testing.T) {
 	other.Node = "mail-9" // no chart of its own
 	if n := markedRows(other); n != 0 {
 		t.Fatalf("an alert on a node without a chart marks %d rows", n)
+	}
+}
+
+// The engine's unusual flag on a series is marked on that series' chart
+// only.
+func TestUnusualFlagsAreMarkedOnTheirSeriesChart(t *testing.T) {
+	var flags []correlate.Unusual
+	in := newIncident()
+	in.advance(60)
+	a := newAppOver(in, Options{Theme: themes.Mono(), ASCII: true, Unusual: func() []correlate.Unusual { return flags }}, 100, 40)
+	pressKeys(a, "2")
+	markedRows := func() int {
+		n := 0
+		for _, l := range strings.Split(plain(a), "\n") {
+			r := []rune(l)
+			if len(r) > yLabelW && r[yLabelW-1] == '|' && strings.ContainsRune(string(r[yLabelW:]), ':') {
+				n++
+			}
+		}
+		return n
+	}
+	if n := markedRows(); n != 0 {
+		t.Fatalf("%d plot rows marked before any flag", n)
+	}
+	flags = []correlate.Unusual{{Key: a.snap.Series[0].Key, At: a.snap.Time(a.snap.N - 10)}}
+	in.advance(1) // the flags are read with new data
+	a.Update(DataMsg{})
+	one := markedRows()
+	if one == 0 {
+		t.Fatalf("no mark for the flag on %s:\n%s", flags[0].Key, plain(a))
+	}
+	// a note marks every chart: the flag's chart is only one of them
+	in.store.Apply(&sources.Batch{Source: "notes", Events: []sources.Event{{ID: "n1", Source: "notes", Start: flags[0].At, End: flags[0].At,
+		Kind: sources.EventNote, Title: "note"}}})
+	flags = nil
+	in.advance(1)
+	a.Update(DataMsg{})
+	if all := markedRows(); one >= all {
+		t.Errorf("the flag marks %d plot rows, a note %d: it belongs on its series' chart only", one, all)
 	}
 }

@@ -35,6 +35,8 @@ type Context struct {
 	Paths []correlate.PathVerdict
 	// Changes is the findings timeline, oldest first.
 	Changes []correlate.Change
+	// Unusual are the engine's unusual flags on symptom series.
+	Unusual []correlate.Unusual
 
 	// Cursor is the bucket index in Snap under the time cursor; -1 means
 	// "follow the newest bucket" (live).

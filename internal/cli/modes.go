@@ -132,11 +132,12 @@ func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
 }
 
 // sessionView is what every screen reads from a runtime's session: the
-// store, the findings (now and at the cursor), the findings timeline and
-// the path verdicts.
+// store, the findings (now and at the cursor), the findings timeline, the
+// path verdicts and the unusual flags.
 func sessionView(rt *app.Runtime) ui.Options {
 	return ui.Options{Store: rt.Store(), Findings: rt.Findings, FindingsAt: rt.Session.FindingsAt,
-		Changes: rt.Session.Changes, Paths: rt.Session.Paths, Warming: rt.Session.Warming}
+		Changes: rt.Session.Changes, Paths: rt.Session.Paths, Warming: rt.Session.Warming,
+		Unusual: rt.Session.Unusual}
 }
 
 // replayer drives a Player into a runtime: every batch is judged by the

@@ -1,0 +1,139 @@
+package correlate
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// waveNoise is a daily-ish wave with noise, seeded so the test is repeatable.
+func waveNoise(n int, seed int64) []float64 {
+	r := rand.New(rand.NewSource(seed))
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = 50 + 10*math.Sin(float64(i)*2*math.Pi/96) + r.NormFloat64()
+	}
+	return out
+}
+
+func TestNeighbourDetectorFindsAShiftAndHolds(t *testing.T) {
+	vals := waveNoise(1400, 1)
+	const at = 1100
+	for i := at; i < len(vals); i++ {
+		vals[i] += 8 // a level shift of 8 standard deviations of the noise
+	}
+	d := NewNeighbourDetector(NeighbourOptions{Train: 300})
+	o := d.Options()
+	var alarms []int
+	for i, v := range vals {
+		s := d.Next(v)
+		if s < 0 || s > 1 {
+			t.Fatalf("row %d: score %v out of [0, 1]", i, s)
+		}
+		if i < o.Train-1 && s != 0 {
+			t.Fatalf("row %d: score %v while learning", i, s)
+		}
+		if s >= 1 {
+			alarms = append(alarms, i)
+		}
+	}
+	found := false
+	for k, a := range alarms {
+		if a >= at && a < at+3 {
+			found = true
+		}
+		if k > 0 && a-alarms[k-1] <= o.Hold {
+			t.Errorf("alarms at %d and %d, within the hold of %d", alarms[k-1], a, o.Hold)
+		}
+	}
+	if !found {
+		t.Errorf("alarms at %v: none within 3 rows of the shift at %d", alarms, at)
+	}
+	if len(alarms) > 4 {
+		t.Errorf("alarms at %v: more than the shift and a few by chance", alarms)
+	}
+}
+
+// The distances carried along their lag must be the ones summed afresh,
+// through a spike and a flat stretch (where rounding would leave a
+// flat stretch after the spike reading as strange).
+func TestNeighbourDetectorCarriedDistancesAreExact(t *testing.T) {
+	vals := waveNoise(2000, 2)
+	vals[700] = 1e6
+	for i := 900; i < 1300; i++ {
+		vals[i] = 42
+	}
+	vals[1000] = 5e5
+	d := NewNeighbourDetector(NeighbourOptions{Train: 200, Dim: 12, K: 5})
+	checked := 0
+	for i, v := range vals {
+		d.Next(v)
+		if d.hi < d.lo || i%7 != 0 {
+			continue
+		}
+		for L := d.lo; L <= d.hi; L++ {
+			want := d.dist(i, i-L, math.Inf(1))
+			if got := d.dg[L]; math.Abs(got-want) > 1e-9*want+1e-12 {
+				t.Fatalf("row %d lag %d: carried %v, summed %v", i, L, got, want)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("nothing checked")
+	}
+}
+
+func TestNeighbourDetectorFlatAfterSpikeIsQuiet(t *testing.T) {
+	vals := make([]float64, 1200)
+	for i := range vals {
+		vals[i] = 7
+	}
+	vals[600] = 1e9
+	d := NewNeighbourDetector(NeighbourOptions{Train: 150})
+	for i, v := range vals {
+		s := d.Next(v)
+		switch {
+		case i == 600 && s < 1:
+			t.Errorf("the spike scored %v", s)
+		case i > 600+d.Options().Hold && s != 0:
+			t.Errorf("row %d: flat again but scored %v", i, s)
+		}
+	}
+}
+
+func TestNeighbourDetectorSkipsNaN(t *testing.T) {
+	a := NewNeighbourDetector(NeighbourOptions{Train: 100})
+	b := NewNeighbourDetector(NeighbourOptions{Train: 100})
+	vals := waveNoise(400, 3)
+	for i, v := range vals {
+		if i%10 == 0 {
+			if s := a.Next(math.NaN()); s != 0 {
+				t.Fatalf("NaN scored %v", s)
+			}
+			a.Next(math.Inf(1))
+		}
+		if sa, sb := a.Next(v), b.Next(v); sa != sb {
+			t.Fatalf("row %d: %v with gaps, %v without", i, sa, sb)
+		}
+	}
+}
+
+// BenchmarkNeighbourDetector is the cost of one point with a day of
+// 5-minute points (288) and with NAB's longest reference set (750).
+func BenchmarkNeighbourDetector(b *testing.B) {
+	for _, tr := range []int{288, 750} {
+		b.Run(map[int]string{288: "train288", 750: "train750"}[tr], func(b *testing.B) {
+			vals := waveNoise(20000, 4)
+			d := NewNeighbourDetector(NeighbourOptions{Train: tr})
+			for _, v := range vals[:3*tr] {
+				d.Next(v)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d.Next(vals[i%len(vals)])
+			}
+		})
+	}
+}

@@ -1,0 +1,6 @@
+//go:build race
+
+package correlate
+
+// raceEnabled: the race detector is on (tests too slow under it skip).
+const raceEnabled = true
