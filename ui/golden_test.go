@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsview/opsview/themes"
@@ -77,15 +78,17 @@ func TestGoldenScreens(t *testing.T) {
 	views := []struct {
 		name string
 		keys []string
+		mode []key.Binding
 	}{
-		{"overview", nil},
-		{"overview-past", []string{"left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}},
-		{"findings", []string{"4"}},
-		{"graphs", []string{"2"}},
-		{"graphs-cursor", []string{"2", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}},
-		{"events", []string{"3"}},
-		{"events-open", []string{"3", "down", "enter"}},
-		{"help", []string{"2", "?"}},
+		{"overview", nil, nil},
+		{"overview-past", []string{"left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}, nil},
+		{"findings", []string{"4"}, nil},
+		{"graphs", []string{"2"}, nil},
+		{"graphs-cursor", []string{"2", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}, nil},
+		{"events", []string{"3"}, nil},
+		{"events-open", []string{"3", "down", "enter"}, nil},
+		{"help", []string{"2", "?"}, nil},
+		{"help-replay", []string{"1", "?"}, replayModeKeys},
 	}
 	sizes := [][2]int{{80, 24}, {160, 48}}
 	ths := []struct {
@@ -108,7 +111,7 @@ func TestGoldenScreens(t *testing.T) {
 				}
 				name := fmt.Sprintf("%s_%dx%d_%s", v.name, sz[0], sz[1], th.name)
 				t.Run(name, func(t *testing.T) {
-					a := newTestAppOpts(Options{Theme: th.theme, ASCII: th.ascii}, sz[0], sz[1], 240)
+					a := newTestAppOpts(Options{Theme: th.theme, ASCII: th.ascii, ModeKeys: v.mode}, sz[0], sz[1], 240)
 					pressKeys(a, v.keys...)
 					frame := a.View().Content
 					checkFrame(t, frame, sz[0], sz[1])
