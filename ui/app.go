@@ -748,14 +748,18 @@ func (a *App) header(c *Context) []string {
 	}
 	line = fitStyled(line, c.Width, hs)
 
-	right := t.Muted.Render("window ") + t.Base.Render(shortDur(a.window))
-	if a.filter != "" {
-		right = t.Muted.Render("filter ") + t.Key.Render(trunc(clean(a.filter), 20)) + "  " + right
+	// the right end says the window and the filter; when it and the tabs
+	// do not fit, the padding goes first, then the labels' words, then the
+	// filter's end; the names of the tabs not shown go last (the digits
+	// stay), since they say where each key leads
+	rights := []string{t.Muted.Render("window ") + t.Base.Render(shortDur(a.window))}
+	if f := clean(a.filter); f != "" {
+		rights = []string{t.Muted.Render("filter ") + t.Key.Render(trunc(f, 20)) + "  " + rights[0]}
+		for n := min(ansi.StringWidth(f), 20); n >= 4; n-- {
+			rights = append(rights, t.Key.Render("/"+trunc(f, n))+" "+t.Base.Render(shortDur(a.window)))
+		}
 	}
-	// tabs shrink when they and the window do not fit: first the padding
-	// goes, then the names of the tabs not shown (the digits stay)
-	var tl string
-	for compact := 0; compact < 3; compact++ {
+	tabLine := func(compact int) string {
 		var tabs []string
 		for i, v := range a.views {
 			name := clean(v.Name())
@@ -775,13 +779,23 @@ func (a *App) header(c *Context) []string {
 				tabs = append(tabs, t.TabOff.Render(label))
 			}
 		}
-		tl = strings.Join(tabs, "")
 		if compact > 0 {
-			tl = " " + strings.Join(tabs, " ")
+			return " " + strings.Join(tabs, " ")
 		}
-		if lipgloss.Width(tl)+lipgloss.Width(right)+2 <= c.Width {
-			break
+		return strings.Join(tabs, "")
+	}
+	tl, right := tabLine(2), rights[len(rights)-1]
+fitting:
+	for compact := 0; compact < 2; compact++ {
+		for _, r := range rights {
+			if l := tabLine(compact); lipgloss.Width(l)+lipgloss.Width(r)+2 <= c.Width {
+				tl, right = l, r
+				break fitting
+			}
 		}
+	}
+	if lipgloss.Width(tl)+lipgloss.Width(right)+2 > c.Width {
+		right = rights[0]
 	}
 	gap := c.Width - lipgloss.Width(tl) - lipgloss.Width(right) - 1
 	if gap >= 1 {

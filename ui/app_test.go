@@ -97,7 +97,7 @@ func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 		}
 	}
 	scr := plain(a)
-	if !strings.Contains(scr, "filter db-1") || strings.Contains(scr, "hrsp_5xx") {
+	if !strings.Contains(scr, "/db-1") || strings.Contains(scr, "hrsp_5xx") {
 		t.Fatalf("screen does not reflect the filter:\n%s", scr)
 	}
 	pressKeys(a, "/", "esc")
@@ -750,5 +750,25 @@ func TestHelpScrollsWhenColumnsDoNotFit(t *testing.T) {
 	pressKeys(a, "g")
 	if scr := plain(a); !strings.Contains(scr, "lines 1-15 of") {
 		t.Fatalf("g does not go back to the top:\n%s", scr)
+	}
+}
+
+// TestFilterKeepsTheTabNames: at 80 columns a filter shortens its own
+// label, never the names of the tabs.
+func TestFilterKeepsTheTabNames(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 100)
+	pressKeys(a, "/")
+	for _, r := range "node_load" {
+		pressKeys(a, string(r))
+	}
+	pressKeys(a, "enter")
+	tabs := strings.Split(plain(a), "\n")[1]
+	for _, v := range a.views {
+		if !strings.Contains(tabs, v.Name()) {
+			t.Errorf("tab %q gone with a filter: %q", v.Name(), tabs)
+		}
+	}
+	if !strings.Contains(tabs, "/node_") || !strings.Contains(tabs, "15m") {
+		t.Errorf("the filter or the window is not said: %q", tabs)
 	}
 }
