@@ -44,15 +44,18 @@ type Theme struct {
 	ResourceColor color.Color
 }
 
-// Symbols are the status marks; ASCII ones exist for old terminals.
+// Symbols are the status marks; ASCII ones exist for old terminals. Each
+// mark has one meaning: the severity marks (OK, Info, Warning, Critical)
+// are shared by no state but UP, which is OK; DOWN, MAINT and DRAIN have
+// marks of their own.
 type Symbols struct {
 	OK, Info, Warning, Critical, Unknown, Paused, Live, Up, Down, Maint, Drain string
 }
 
 // Unicode and ASCII symbol sets.
 var (
-	UnicodeSymbols = Symbols{OK: "✔", Info: "ℹ", Warning: "▲", Critical: "✖", Unknown: "?", Paused: "❚❚", Live: "●", Up: "▲", Down: "▼", Maint: "◼", Drain: "◐"}
-	ASCIISymbols   = Symbols{OK: "+", Info: "i", Warning: "!", Critical: "X", Unknown: "?", Paused: "||", Live: "*", Up: "^", Down: "v", Maint: "#", Drain: "~"}
+	UnicodeSymbols = Symbols{OK: "✔", Info: "ℹ", Warning: "▲", Critical: "✖", Unknown: "?", Paused: "❚❚", Live: "●", Up: "✔", Down: "▼", Maint: "◼", Drain: "◐"}
+	ASCIISymbols   = Symbols{OK: "+", Info: "i", Warning: "!", Critical: "X", Unknown: "?", Paused: "||", Live: "*", Up: "+", Down: "v", Maint: "#", Drain: "~"}
 )
 
 func hex(s string) color.Color { return lipgloss.Color(s) }

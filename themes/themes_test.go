@@ -74,3 +74,25 @@ func TestASCIISymbolsArePlainASCII(t *testing.T) {
 		seen[sym] = true
 	}
 }
+
+// TestEachSymbolHasOneMeaning: a state mark never doubles as a severity
+// mark (▲ was both UP and warning); UP may only be OK's mark.
+func TestEachSymbolHasOneMeaning(t *testing.T) {
+	for name, s := range map[string]Symbols{"unicode": UnicodeSymbols, "ascii": ASCIISymbols} {
+		marks := map[string]string{}
+		for _, m := range []struct{ what, sym string }{
+			{"ok", s.OK}, {"info", s.Info}, {"warning", s.Warning}, {"critical", s.Critical}, {"unknown", s.Unknown},
+			{"down", s.Down}, {"maint", s.Maint}, {"drain", s.Drain}, {"paused", s.Paused}, {"live", s.Live},
+		} {
+			if other, ok := marks[m.sym]; ok {
+				t.Errorf("%s: %q means both %s and %s", name, m.sym, other, m.what)
+			}
+			marks[m.sym] = m.what
+		}
+		if s.Up != s.OK {
+			if other, ok := marks[s.Up]; ok {
+				t.Errorf("%s: UP's %q also means %s", name, s.Up, other)
+			}
+		}
+	}
+}
