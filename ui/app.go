@@ -676,8 +676,18 @@ func (a *App) render() string {
 	}
 	lines = append(lines, bl...)
 	lines = append(lines, a.footer(&ctx))
-	return box(lines, w, h)
+	out := box(lines, w, h)
+	if a.opt.ASCII {
+		// what a view or a source still wrote outside ASCII, one cell for
+		// one so the frame keeps its widths
+		out = asciiCells.Replace(out)
+	}
+	return out
 }
+
+// asciiCells replaces, cell for cell, the signs outside ASCII that text
+// may still hold under --ascii (a headline's ←, a source's ×).
+var asciiCells = strings.NewReplacer("←", "<", "→", ">", "↑", "^", "↓", "v", "×", "x", "·", "-", "−", "-", "▸", ">", "▾", "v", "◀", "<", "▶", ">", "•", "*", "✔", "+", "✖", "X", "▲", "!", "▼", "v")
 
 // header is two lines: clock, live/paused, mode and the sources' health
 // (the worst first, so a failing source is never the one cut off); then
@@ -716,7 +726,7 @@ func (a *App) header(c *Context) []string {
 			itemsW += lipgloss.Width(item) + 1
 		}
 	}
-	mode := clean(a.opt.Mode)
+	mode := textFor(c, clean(a.opt.Mode))
 	// the product name goes first when the line is short of room
 	title := on(t.Title).Render(" opsview") + hs.Render(" ")
 	room := c.Width - lipgloss.Width(fixed) - 2 - itemsW - 2

@@ -590,7 +590,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	shown := append([]correlate.Evidence{evs[0]}, evs[1+off:]...)
 	if maxOff > 0 {
 		footer = append([]string{join(w, seg{fmt.Sprintf("charts %d-%d of %d below the symptom", off+1, off+ng-1, len(evs)-1), th.Muted},
-			seg{"  ↑/↓ more", th.Key})}, footer...)
+			seg{"  " + keyName(c, "↑/↓") + " more", th.Key})}, footer...)
 		if room := h - len(lines) - len(footer) - 1; room/per < ng {
 			ng = max(1, room/per)
 			maxOff = max(0, len(evs)-ng)
@@ -633,7 +633,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 			name = correlate.Label(&s.SeriesMeta)
 			unit = s.Unit
 		}
-		info := fmt.Sprintf("  base %s → %s", correlate.FormatValue(e.Baseline, unit), correlate.FormatValue(e.Value, unit))
+		info := textFor(c, fmt.Sprintf("  base %s → %s", correlate.FormatValue(e.Baseline, unit), correlate.FormatValue(e.Value, unit)))
 		if e.Kind == correlate.EvSymptom {
 			info += fmt.Sprintf("  z %.1f", e.Score)
 		} else {

@@ -86,6 +86,7 @@ func TestGoldenScreens(t *testing.T) {
 		{"graphs", []string{"2"}, nil},
 		{"graphs-cursor", []string{"2", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}, nil},
 		{"events", []string{"3"}, nil},
+		{"evidence", []string{"4", "enter"}, nil},
 		{"events-open", []string{"3", "down", "enter"}, nil},
 		{"help", []string{"2", "?"}, nil},
 		{"help-replay", []string{"1", "?"}, replayModeKeys},

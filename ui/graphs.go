@@ -25,6 +25,7 @@ type graphsView struct {
 	zoomed bool // the first chart shown takes the whole view
 	src    browser
 	picker *picker // the series picker, when open
+	note   string  // a word on the last key (why `a` cannot add here), until the next key
 }
 
 func newGraphs(k *KeyMap, browse func(ctx context.Context, path string) ([]sources.BrowseNode, error), add func(id string) error) *graphsView {
@@ -44,11 +45,11 @@ func (g *graphsView) Keys() []key.Binding {
 	if g.zoomed {
 		zoom.SetHelp(zoom.Help().Key, "all charts")
 	}
-	ks := []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down, zoom}
-	if g.src.browse != nil {
-		ks = append(ks, pickerKey)
+	add := pickerKey
+	if g.src.browse == nil {
+		add.SetHelp(add.Help().Key, "add a series (needs a graphite or prometheus source)")
 	}
-	return ks
+	return []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down, zoom, add}
 }
 
 func (g *graphsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
@@ -65,8 +66,13 @@ func (g *graphsView) key(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	if g.picker != nil {
 		return true, g.pickerKey(msg)
 	}
+	g.note = ""
 	switch {
-	case g.src.browse != nil && key.Matches(msg, pickerKey):
+	case key.Matches(msg, pickerKey):
+		if g.src.browse == nil {
+			g.note = "no source of this run lists series to add: graphite and prometheus sources do"
+			return true, nil
+		}
 		return true, g.openPicker()
 	case key.Matches(msg, g.keys.Up):
 		if g.scroll > 0 {
@@ -325,6 +331,9 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 
 func (g *graphsView) status(c *Context, scroll, shown, total int) string {
 	t := c.Theme
+	if g.note != "" {
+		return t.Warning.Render(" " + g.note)
+	}
 	var parts []string
 	if c.Cursor >= 0 {
 		at := c.Snap.Time(c.Cursor).In(c.Loc)

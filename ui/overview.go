@@ -146,7 +146,7 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 		if st.LastError != "" {
 			note = t.Critical.Render(clean(st.LastError))
 			if st.Failures > 1 {
-				note += t.Muted.Render(fmt.Sprintf(" (%d×)", st.Failures))
+				note += t.Muted.Render(textFor(c, fmt.Sprintf(" (%d×)", st.Failures)))
 			}
 		}
 		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padCells(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)

@@ -36,8 +36,8 @@ func (v *pathsView) Name() string { return "Paths" }
 var pathKeys = struct {
 	Target, Vantage, Row, Drill, Back key.Binding
 }{
-	// not Tab: Tab switches views everywhere
-	Target:  key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "target")),
+	// not Tab (views) nor [ ] (zoom everywhere): t and T do only this
+	Target:  key.NewBinding(key.WithKeys("t", "T"), key.WithHelp("t/T", "next/prev target")),
 	Vantage: key.NewBinding(key.WithKeys("left", "right", "h", "l"), key.WithHelp("←/→", "vantage")),
 	Row:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "hop")),
 	Drill:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "vantage table")),
@@ -63,9 +63,9 @@ func (v *pathsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
 		vd = tds[ti].verdict
 	}
 	switch msg.String() {
-	case "]", "[":
+	case "t", "T":
 		if ti >= 0 {
-			if msg.String() == "[" {
+			if msg.String() == "T" {
 				ti = max(ti-1, 0)
 			} else {
 				ti = min(ti+1, len(tds)-1)
@@ -226,11 +226,11 @@ func (v *pathsView) Render(c *Context) string {
 	for len(lines) < c.Height-1 {
 		add("")
 	}
-	help := "[ ] target  ←/→ vantage  ↑/↓ hop  enter table"
+	help := "t/T target  ←/→ vantage  ↑/↓ hop  enter table"
 	if v.drill {
 		help = "esc matrix  ←/→ vantage  ↑/↓ hop"
 	}
-	add(c.Theme.Muted.Render(help))
+	add(c.Theme.Muted.Render(keyName(c, help)))
 	return box(lines, c.Width, c.Height)
 }
 

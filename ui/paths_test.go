@@ -2,10 +2,12 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -179,5 +181,43 @@ func TestPathsMarkALoadBalancedHop(t *testing.T) {
 	v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
 	if out := ansi.Strip(v.Render(c)); !strings.Contains(out, "vantage bastion1 via 10.3.0.2") {
 		t.Errorf("the drill-down does not name the branch:\n%s", out)
+	}
+}
+
+// TestPathsUnderASCIIHasNoArrows: --ascii leaves no arrow or other sign
+// outside ASCII on the Paths screens (matrix and vantage table).
+func TestPathsUnderASCIIHasNoArrows(t *testing.T) {
+	snap := pathSnap()
+	a := newTestAppOpts(Options{Theme: themes.Mono(), ASCII: true, Paths: func() []correlate.PathVerdict { return pathVerdicts(snap) }}, 80, 24, 240)
+	a.snap = snap
+	for _, keys := range [][]string{{"6"}, {"enter"}} {
+		pressKeys(a, keys...)
+		a.dirty = true
+		for _, r := range plain(a) {
+			if r > 0x7e && r != '…' && r != '—' {
+				t.Fatalf("after %v: %q under --ascii:\n%s", keys, r, plain(a))
+			}
+		}
+	}
+}
+
+// TestPathsTargetKeysAreNotZoom: [ and ] zoom in every view, Paths too;
+// t and T change the target.
+func TestPathsTargetKeysAreNotZoom(t *testing.T) {
+	a := newTestAppOpts(Options{Theme: themes.Mono()}, 80, 24, 100)
+	pressKeys(a, "6")
+	w := a.window
+	pressKeys(a, "]")
+	if a.window == w {
+		t.Fatal("] does not zoom out in Paths")
+	}
+	for _, k := range a.views[a.tab].Keys() {
+		for _, g := range []key.Binding{a.keys.ZoomIn, a.keys.ZoomOut} {
+			for _, kk := range k.Keys() {
+				if slices.Contains(g.Keys(), kk) {
+					t.Errorf("Paths key %q is also %s", kk, g.Help().Desc)
+				}
+			}
+		}
 	}
 }
