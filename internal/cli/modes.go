@@ -214,7 +214,7 @@ func (r *replayer) findingMoments() ([]time.Time, error) {
 var replayKeys = struct {
 	Play, Faster, Slower, NextEvent, NextFinding, Back, Forward, Note key.Binding
 }{
-	Note:        key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "replay: note at the cursor (saved in the recording)")),
+	Note:        key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "replay: mark a note at the cursor (saved in the recording)")),
 	Play:        key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "replay: play / pause")),
 	Faster:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "replay: faster / slower (1× to 60×)")),
 	Slower:      key.NewBinding(key.WithKeys("-")),

@@ -33,7 +33,8 @@ type liveRecorder struct {
 	err   error
 }
 
-var recordKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "record on / off (for replay and export)"))
+// R, not r: r is "reset" in mtr, which the Paths view resembles
+var recordKey = key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "record on / off (for replay and export)"))
 
 func (r *liveRecorder) key(msg tea.KeyPressMsg, _ *ui.Context) (bool, tea.Cmd) {
 	if !key.Matches(msg, recordKey) {

@@ -29,14 +29,14 @@ func TestRecordKeyTogglesARecording(t *testing.T) {
 	if handled, _ := r.key(tea.KeyPressMsg{Code: 'x', Text: "x"}, nil); handled {
 		t.Fatal("x is not the record key")
 	}
-	if handled, _ := r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}, nil); !handled {
+	if handled, _ := r.key(tea.KeyPressMsg{Code: 'R', Text: "R"}, nil); !handled {
 		t.Fatal("r not handled")
 	}
 	if b := r.badge(); !strings.Contains(b, "REC") || !strings.Contains(b, "tui.opsrec") {
 		t.Fatalf("badge %q", b)
 	}
 	time.Sleep(2500 * time.Millisecond) // demo sources poll every second
-	r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}, nil)
+	r.key(tea.KeyPressMsg{Code: 'R', Text: "R"}, nil)
 	if b := r.badge(); b != "" {
 		t.Fatalf("badge after stop %q", b)
 	}
