@@ -319,3 +319,22 @@ func incidentHead(inc *correlate.Incident, w int) string {
 	broke := ansi.Truncate(sources.Clean(inc.Broke), w-sep-ansi.StringWidth(why), "…")
 	return sources.Clean(inc.HeadlineWith(broke))
 }
+
+// truncMiddle cuts a plain string to w cells in its middle, keeping its
+// start and its end: series of one chart differ mostly at the end
+// (hrsp_5xx{app,app-1}, hrsp_5xx{app,app-2}).
+func truncMiddle(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	if w < 5 {
+		return trunc(s, w)
+	}
+	r := []rune(s)
+	head := (w - 1) / 3
+	tail := w - 1 - head
+	for tail > 0 && ansi.StringWidth(string(r[len(r)-tail:])) > w-1-head {
+		tail--
+	}
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}

@@ -297,7 +297,25 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 		bar = ">" // "#" is a series marker
 	}
 	head := tst.Render(bar+title) + t.Muted.Render(" "+unit)
-	lines := []string{}
+	// every series is named beside its mark: when the entries do not fit,
+	// the names shorten before any entry is left out, since a mark drawn
+	// on the chart that the legend does not name reads as nothing (or as
+	// another series)
+	full := max(c.Width/2-12, 12)
+	for nameW := full; nameW >= 8; nameW -= 4 {
+		if lines, ok := g.legendLines(c, gr, head, nameW, maxLines); ok {
+			return lines
+		}
+	}
+	lines, _ := g.legendLines(c, gr, head, 8, maxLines)
+	return lines
+}
+
+// legendLines lays the legend out with names cut to nameW cells; ok is
+// false when some series did not fit in maxLines (they are counted as
+// "+N", with their marks when the chart draws marks).
+func (g *graphsView) legendLines(c *Context, gr chartGroup, head string, nameW, maxLines int) (lines []string, ok bool) {
+	t := c.Theme
 	cur := head
 	curW := lipgloss.Width(head)
 	for i, s := range gr.series {
@@ -307,15 +325,23 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 		} else {
 			v, _ = s.Last()
 		}
-		name := trunc(seriesLabel(&s.SeriesMeta), max(c.Width/2-12, 12))
+		name := trunc(seriesLabel(&s.SeriesMeta), nameW)
+		if nameW < max(c.Width/2-12, 12) {
+			name = truncMiddle(seriesLabel(&s.SeriesMeta), nameW)
+		}
 		val := Human(v, s.Unit)
 		entryW := lipgloss.Width(name) + len([]rune(val)) + 4
 		entry := fg(lipgloss.NewStyle(), t.Color(i)).Render(legendMark(c, i, len(gr.series))) + " " + t.Base.Render(name) + " " + t.Key.Render(val)
 		if curW+2+entryW > c.Width {
 			if len(lines)+1 >= maxLines {
-				more := t.Muted.Render(fmt.Sprintf("  +%d", len(gr.series)-i))
-				lines = append(lines, cur+more)
-				return lines
+				more := fmt.Sprintf("  +%d", len(gr.series)-i)
+				if !useBraille(c, len(gr.series)) {
+					for j := i; j < len(gr.series); j++ {
+						more += " " + marker(c, j)
+					}
+				}
+				lines = append(lines, cur+t.Muted.Render(more))
+				return lines, false
 			}
 			lines = append(lines, cur)
 			cur, curW = "  ", 2
@@ -326,7 +352,7 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 		cur += entry
 		curW += entryW
 	}
-	return append(lines, cur)
+	return append(lines, cur), true
 }
 
 func (g *graphsView) status(c *Context, scroll, shown, total int) string {
