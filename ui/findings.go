@@ -515,10 +515,15 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	w, h := c.Width, c.Height
 	st, sym := sevStyle(c, f.Severity)
 	lines := []string{join(w, seg{sym + " " + f.Severity.String() + " ", st}, seg{sources.Clean(f.Title), th.Title})}
-	expl := 2
+	// the explanation says why the engine thinks so: it takes the lines
+	// it needs, as long as the symptom's chart and the first suspect's
+	// still fit under it (a chart, its title; the axis; a three-line
+	// footer)
+	gh0 := 3
 	if h >= 40 {
-		expl = 4
+		gh0 = 5
 	}
+	expl := max(2, h-1-2*(gh0+1)-1-3)
 	for _, l := range wrap(sources.CleanText(f.Explanation), w, expl) {
 		lines = append(lines, join(w, seg{l, th.Base}))
 	}
@@ -545,7 +550,15 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	}
 	footer := []string{}
 	if len(quiet) > 0 {
-		footer = append(footer, join(w, seg{"quiet: ", th.Muted}, seg{strings.Join(quiet, " · "), th.Faint}))
+		// what the engine checked and found still: two lines before a cut
+		for i, l := range wrap("quiet: "+strings.Join(quiet, c.dot()), w, 2) {
+			if i == 0 {
+				l = strings.TrimPrefix(l, "quiet: ")
+				footer = append(footer, join(w, seg{"quiet: ", th.Muted}, seg{l, th.Faint}))
+				continue
+			}
+			footer = append(footer, join(w, seg{l, th.Faint}))
+		}
 	}
 	if v.excluded {
 		// the series the engine could not check, in place of the charts

@@ -364,3 +364,18 @@ func TestNarrowIncidentHeadlineKeepsTheCause(t *testing.T) {
 		t.Fatalf("wide: %q", got)
 	}
 }
+
+// TestEvidenceExplanationIsWholeWhenThereIsRoom: the explanation of a
+// finding says why the engine thinks so; at 80x24 it takes the lines it
+// needs while the symptom's and the first suspect's charts fit.
+func TestEvidenceExplanationIsWholeWhenThereIsRoom(t *testing.T) {
+	snap, fs := findingsIncident(t)
+	fs[0].Explanation = "db-1 cpu.iowait rose from 3.2 % to 62 %, 45 s before app hrsp_5xx rose. Also moved first: mysql.db-1.queries_per_second. 5 series moved after it: app jobs_queue_length, qcur, and 3 more, which the engine reads as effects of the same cause."
+	c := findingsCtx(themes.Mono(), snap, fs, 80, 21)
+	v := NewFindings()
+	v.Update(findingsKey(tea.KeyEnter, ""), c)
+	plain := ansi.Strip(v.Render(c))
+	if !strings.Contains(plain, "same cause.") || !strings.Contains(plain, "symptom ") || !strings.Contains(plain, "#1 ") {
+		t.Errorf("explanation cut, or the charts gone:\n%s", plain)
+	}
+}
