@@ -54,7 +54,12 @@ type Options struct {
 	Theme   *themes.Theme // nil: dark
 	ASCII   bool          // no braille, no box drawing
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
+	// It may be shortened or left out when the header is short of room.
 	Mode string
+	// Warning, when set, is said in the header after the clock and never
+	// left out, only shortened ("recording cut short: the recorder
+	// stopped mid-write"): what a person must not miss about the run.
+	Warning string
 	// Window is the initial visible span (default 15m).
 	Window time.Duration
 	// KeyOverrides remaps actions (see Actions) to other keys.
@@ -709,6 +714,12 @@ func (a *App) header(c *Context) []string {
 		if b := clean(a.opt.Badge()); b != "" {
 			fixed += sep + on(t.Critical).Render(b)
 		}
+	}
+	if warn := textFor(c, clean(a.opt.Warning)); warn != "" {
+		// it takes what is left but for a sources count, and is cut
+		// at its end: its first words say what happened
+		room := max(c.Width-lipgloss.Width(fixed)-2-ansi.StringWidth(c.Symbols.Warning)-1-4, 10)
+		fixed += sep + on(t.Warning).Render(c.Symbols.Warning+" "+trunc(warn, room))
 	}
 	var items []string
 	var itemsW int

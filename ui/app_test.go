@@ -198,7 +198,8 @@ func TestHelpListsEveryKeyFromTheKeymap(t *testing.T) {
 		all := append(km.Global(), a.views[a.tab].Keys()...)
 		for _, k := range all {
 			h := k.Help()
-			if !strings.Contains(scr, h.Key) || !strings.Contains(scr, h.Desc) {
+			// a long description wraps beside its key: its first word is on the key's line
+			if !regexp.MustCompile(regexp.QuoteMeta(h.Key) + `\s+` + regexp.QuoteMeta(strings.Fields(h.Desc)[0])).MatchString(scr) {
 				t.Errorf("view %s help lacks %q %q:\n%s", view, h.Key, h.Desc, scr)
 			}
 		}
@@ -770,5 +771,24 @@ func TestFilterKeepsTheTabNames(t *testing.T) {
 	}
 	if !strings.Contains(tabs, "/node_") || !strings.Contains(tabs, "15m") {
 		t.Errorf("the filter or the window is not said: %q", tabs)
+	}
+}
+
+// TestReplayCutShortIsSaidAt100Columns: a recording cut by a crash says
+// so in the header at every width the app runs at, even where the mode
+// gives way.
+func TestReplayCutShortIsSaidAt100Columns(t *testing.T) {
+	for _, w := range []int{80, 100, 160} {
+		in := newIncident()
+		in.advance(100)
+		a := New(Options{Store: in.store, Theme: themes.Mono(), Location: time.UTC, Mode: "replay incident-2026-11-20.rec",
+			Warning: "recording cut short: the recorder stopped mid-write; every frame before it replays",
+			Clock:   func() Clock { return Clock{Replay: true, Playing: true, Speed: 10, At: t0.Add(5 * time.Minute)} }})
+		a.Update(tea.WindowSizeMsg{Width: w, Height: 24})
+		a.Update(DataMsg{})
+		head := strings.Split(plain(a), "\n")[0]
+		if !strings.Contains(head, "▲ recording cut short") {
+			t.Errorf("%d columns: the header does not say the recording was cut short: %q", w, head)
+		}
 	}
 }

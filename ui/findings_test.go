@@ -379,3 +379,25 @@ func TestEvidenceExplanationIsWholeWhenThereIsRoom(t *testing.T) {
 		t.Errorf("explanation cut, or the charts gone:\n%s", plain)
 	}
 }
+
+// TestNarrowIncidentHeadlineNamesThePlacesOfWhatBroke: at 80 columns the
+// headline says where it broke, whole ("www and app: likely …"), rather
+// than a cut symptom name ("www probe_d…").
+func TestNarrowIncidentHeadlineNamesThePlacesOfWhatBroke(t *testing.T) {
+	sym := func(node, label string) correlate.Evidence {
+		return correlate.Evidence{Kind: correlate.EvSymptom, Node: node, Layer: sources.LayerLB, Label: label, SeriesKey: "x/" + label, Score: 9, Value: 2, Baseline: 1}
+	}
+	sus := correlate.Evidence{Kind: correlate.EvSuspect, SeriesKey: "graphite/servers.db-1.cpu.iowait", Node: "db-1", Layer: sources.LayerDB, Label: "servers.db-1.cpu.iowait", Score: 40}
+	fs := []correlate.Finding{
+		{ID: "a", Rule: "suspects", Severity: sources.SevCritical, Title: "www probe_duration rose: likely servers.db-1.cpu.iowait", Node: "db-1", Evidence: []correlate.Evidence{sym("www", "www probe_duration"), sus}},
+		{ID: "b", Rule: "suspects", Severity: sources.SevCritical, Title: "app hrsp_5xx rose: likely servers.db-1.cpu.iowait", Node: "db-1", Evidence: []correlate.Evidence{sym("app", "app hrsp_5xx"), sus}},
+	}
+	incs := correlate.Incidents(fs)
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	got := incidentHead(&incs[0], 50)
+	if !strings.HasPrefix(got, "www and app") || !strings.HasSuffix(got, "servers.db-1.cpu.iowait") || strings.Contains(got, "…") {
+		t.Fatalf("%q (headline %q)", got, incs[0].Headline)
+	}
+}

@@ -78,3 +78,24 @@ func TestKeySeriesPutTheSuspectUnderItsSymptom(t *testing.T) {
 		t.Fatalf("order %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// TestOverviewKeepsTheVerbAndTheCause: finding titles are whole on the
+// Overview at 160 columns (the count of a lone finding gives way first),
+// and a failing source's row keeps the cause of its error, not the URL
+// before it.
+func TestOverviewKeepsTheVerbAndTheCause(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 160, 48, 240)
+	scr := plain(a)
+	for _, want := range []string{"5xx on be_app; iowait on db-1 moved 2m before", "5xx on be_api with no internal signal moving", "source graphite failing: context deadline exceeded"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("160x48: %q cut:\n%s", want, scr)
+		}
+	}
+	a, _ = newTestApp(themes.Mono(), 80, 24, 240)
+	if scr := plain(a); !strings.Contains(scr, "context deadline exceeded") {
+		t.Errorf("80x24: the source's error lost its cause:\n%s", scr)
+	}
+	if got := causeFirst("GET http://graphite:8080/render: context deadline exceeded", 30); got != "…context deadline exceeded" {
+		t.Errorf("causeFirst: %q", got)
+	}
+}

@@ -313,9 +313,10 @@ plays up to its last whole frame, with a warning.`,
 			}
 			defer rec.Close()
 			mode := "replay " + filepath.Base(args[0])
+			var warning string
 			if rec.Warning != nil {
 				logf("replay %s: %v", args[0], rec.Warning)
-				mode += " (cut short: " + rec.Warning.Error() + ")"
+				warning = rec.Warning.Error() // the header never drops it, as it may drop the mode
 			}
 			// the session the recording was judged with, from its opening
 			rt, err := app.NewReplay(rec, logf)
@@ -334,6 +335,7 @@ plays up to its last whole frame, with a warning.`,
 			player.Play()
 			uo := sessionView(rt)
 			uo.Theme, uo.ASCII, uo.Mode, uo.Logf, uo.OnKey, uo.Clock = theme, g.ascii, mode, logf, r.key, r.clock
+			uo.Warning = warning
 			uo.ModeKeys = []key.Binding{replayKeys.Note, replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}
 			model := ui.New(uo)
 			ctx, stop := interruptible(cmd.Context())
