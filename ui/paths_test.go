@@ -221,3 +221,37 @@ func TestPathsTargetKeysAreNotZoom(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsKeepHopNamesAndMarks: at 160 columns the hop's name is whole
+// in the matrix and the vantage table; at 80 the table keeps each hop's
+// mark (rate-limited, <onset) and names the RTT column, giving up Rcv and
+// Best first.
+func TestPathsKeepHopNamesAndMarks(t *testing.T) {
+	snap := pathSnap()
+	for _, sz := range [][2]int{{160, 48}, {80, 24}} {
+		a := newTestAppOpts(Options{Theme: themes.Mono(), Paths: func() []correlate.PathVerdict { return pathVerdicts(snap) }}, sz[0], sz[1], 100)
+		a.snap = snap
+		pressKeys(a, "6")
+		a.dirty = true
+		matrix := plain(a)
+		pressKeys(a, "enter")
+		a.dirty = true
+		table := plain(a)
+		if sz[0] == 160 {
+			for name, scr := range map[string]string{"matrix": matrix, "table": table} {
+				if !strings.Contains(scr, "ae-1.r1.carrier.example.net") {
+					t.Errorf("160: the %s cuts the hop's name:\n%s", name, scr)
+				}
+			}
+			continue
+		}
+		for _, want := range []string{"rate-limited", "<onset", "RTT", "Floor%"} {
+			if !strings.Contains(table, want) {
+				t.Errorf("80: the table lacks %q:\n%s", want, table)
+			}
+		}
+		if !strings.Contains(matrix, "vantages 1-2 of 3") {
+			t.Errorf("80: the matrix's notes are cut:\n%s", matrix)
+		}
+	}
+}
