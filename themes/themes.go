@@ -100,7 +100,20 @@ func Light() *Theme {
 		[]string{"#d70000", "#005fd7", "#af5f00", "#008700", "#8700af", "#008787", "#d7005f", "#5f5f00"})
 }
 
-// HighContrast uses the brightest ANSI colours only.
+// HighContrastLight is high contrast on a light background: black text,
+// the dark ANSI colours (bright yellow and cyan vanish on white), a white
+// header bar.
+func HighContrastLight() *Theme {
+	t := build("high-contrast-light", hex("0"), hex("0"), hex("8"), hex("15"), hex("4"),
+		hex("2"), hex("4"), hex("5"), hex("1"), hex("14"),
+		[]string{"1", "4", "5", "2", "6", "0", "3", "8"})
+	t.Base = t.Base.Bold(true)
+	t.TabOn = t.TabOn.Foreground(hex("15"))
+	return t
+}
+
+// HighContrast uses the brightest ANSI colours only, for a dark
+// background; HighContrastLight is its light twin.
 func HighContrast() *Theme {
 	t := build("high-contrast", hex("15"), hex("15"), hex("7"), hex("0"), hex("14"),
 		hex("10"), hex("14"), hex("11"), hex("9"), hex("4"),
@@ -123,7 +136,7 @@ func Mono() *Theme {
 }
 
 var byName = map[string]func() *Theme{
-	"dark": Dark, "light": Light, "high-contrast": HighContrast, "mono": Mono,
+	"dark": Dark, "light": Light, "high-contrast": HighContrast, "high-contrast-light": HighContrastLight, "mono": Mono,
 }
 
 // Names lists the themes.

@@ -102,11 +102,12 @@ func TestGoldenScreens(t *testing.T) {
 		{"ascii", themes.Mono(), true},
 		{"light", themes.Light(), false},
 		{"high-contrast", themes.HighContrast(), false},
+		{"high-contrast-light", themes.HighContrastLight(), false},
 	}
 	for _, v := range views {
 		for _, sz := range sizes {
 			for _, th := range ths {
-				colourOnly := th.name == "light" || th.name == "high-contrast"
+				colourOnly := th.name == "light" || strings.HasPrefix(th.name, "high-contrast")
 				if (th.ascii || colourOnly) && sz[0] != 80 {
 					continue
 				}
