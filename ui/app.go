@@ -56,6 +56,9 @@ type Options struct {
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
 	// It may be shortened or left out when the header is short of room.
 	Mode string
+	// ClockNote, when set, follows the header's clock: what the clock is
+	// when it is not the wall clock ("demo clock" for scenario time).
+	ClockNote string
 	// Warning, when set, is said in the header after the clock and never
 	// left out, only shortened ("recording cut short: the recorder
 	// stopped mid-write"): what a person must not miss about the run.
@@ -708,6 +711,9 @@ func (a *App) header(c *Context) []string {
 		clock = a.clock.At.In(a.opt.Location).Format("15:04:05 MST")
 	case a.snap != nil:
 		clock = a.snap.Now.In(a.opt.Location).Format("15:04:05 MST")
+	}
+	if n := clean(a.opt.ClockNote); n != "" {
+		clock += " (" + n + ")"
 	}
 	fixed := hs.Render(" ") + hs.Render(clock) + sep + a.timeState(c)
 	if a.opt.Badge != nil {

@@ -792,3 +792,12 @@ func TestReplayCutShortIsSaidAt100Columns(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoClockSaysItIsNotTheWallClock: the demo's clock is scenario
+// time; the header says so beside it at 80 columns.
+func TestDemoClockSaysItIsNotTheWallClock(t *testing.T) {
+	a := newTestAppOpts(Options{Theme: themes.Mono(), ClockNote: "demo clock"}, 80, 24, 100)
+	if head := strings.Split(plain(a), "\n")[0]; !strings.Contains(head, "14:08:15 UTC (demo clock)") {
+		t.Fatalf("header: %q", head)
+	}
+}

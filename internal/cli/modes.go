@@ -47,9 +47,13 @@ func recordingHeader(p *plan, what string) replay.Header {
 	return h
 }
 
-// defaultRecordingPath is where `r` in the TUI writes.
-func defaultRecordingPath() string {
-	return filepath.Join(config.StateDir(), "recordings", "opsview-"+time.Now().Format("20060102-150405")+".opsrec")
+// defaultRecordingPath is where `record` writes by default.
+func defaultRecordingPath() string { return recordingPathAt(time.Now()) }
+
+// recordingPathAt names a recording by the time its screen shows at its
+// start: the demo's scenario clock in the demo, the wall clock live.
+func recordingPathAt(at time.Time) string {
+	return filepath.Join(config.StateDir(), "recordings", "opsview-"+at.Format("20060102-150405")+".opsrec")
 }
 
 func recordCmd(g *globals, stdout io.Writer) *cobra.Command {

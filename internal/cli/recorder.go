@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -31,6 +32,16 @@ type liveRecorder struct {
 
 	errMu sync.Mutex // taken by the tap, under the session's lock: never with mu held by the tap
 	err   error
+}
+
+// screenRecordingPath names what `R` records by the time the screen
+// shows (the store's newest time: the demo's scenario clock, the wall
+// clock live), so the file and the screen agree.
+func screenRecordingPath(rt *app.Runtime) string {
+	if at := rt.Session.Store().Now(); !at.IsZero() {
+		return recordingPathAt(at.In(time.Local))
+	}
+	return defaultRecordingPath()
 }
 
 // R, not r: r is "reset" in mtr, which the Paths view resembles
