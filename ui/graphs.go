@@ -70,7 +70,7 @@ func (g *graphsView) key(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	switch {
 	case key.Matches(msg, pickerKey):
 		if g.src.browse == nil {
-			g.note = "no source of this run lists series to add: graphite and prometheus sources do"
+			g.note = "no source of this run can list its series to add (a configured graphite or prometheus source can)"
 			return true, nil
 		}
 		return true, g.openPicker()
@@ -316,6 +316,11 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 // "+N", with their marks when the chart draws marks).
 func (g *graphsView) legendLines(c *Context, gr chartGroup, head string, nameW, maxLines int) (lines []string, ok bool) {
 	t := c.Theme
+	var labels []string
+	for _, s := range gr.series {
+		labels = append(labels, seriesLabel(&s.SeriesMeta))
+	}
+	shared := sharedPrefix(labels)
 	cur := head
 	curW := lipgloss.Width(head)
 	for i, s := range gr.series {
@@ -327,7 +332,8 @@ func (g *graphsView) legendLines(c *Context, gr chartGroup, head string, nameW, 
 		}
 		name := trunc(seriesLabel(&s.SeriesMeta), nameW)
 		if nameW < max(c.Width/2-12, 12) {
-			name = truncMiddle(seriesLabel(&s.SeriesMeta), nameW)
+			// short of room the names lose what they share first
+			name = truncMiddle(withoutPrefix(seriesLabel(&s.SeriesMeta), shared), nameW)
 		}
 		val := Human(v, s.Unit)
 		entryW := lipgloss.Width(name) + len([]rune(val)) + 4
@@ -429,4 +435,31 @@ func (g chartGroup) alertMarks(byNode map[string][]int) []int {
 		}
 	}
 	return out
+}
+
+// sharedPrefix is what every label starts with, up to the last
+// separator in it ("hrsp_5xx{" of hrsp_5xx{app,app-1} and
+// hrsp_5xx{app}); "" for one label or none shared.
+func sharedPrefix(labels []string) string {
+	if len(labels) < 2 {
+		return ""
+	}
+	p := labels[0]
+	for _, l := range labels[1:] {
+		for !strings.HasPrefix(l, p) {
+			p = p[:len(p)-1]
+		}
+	}
+	if i := strings.LastIndexAny(p, "{,._ /"); i >= 0 {
+		return p[:i+1]
+	}
+	return ""
+}
+
+// withoutPrefix is label with the shared prefix said as "…".
+func withoutPrefix(label, prefix string) string {
+	if prefix == "" || len(prefix) < 4 || !strings.HasPrefix(label, prefix) {
+		return label
+	}
+	return "…" + label[len(prefix):]
 }

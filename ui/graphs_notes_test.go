@@ -135,7 +135,7 @@ func TestMonoLegendNamesEveryMarkTheChartDraws(t *testing.T) {
 			continue
 		}
 		drawn++
-		if !regexp.MustCompile(regexp.QuoteMeta(m) + ` \S*p-\d\}`).MatchString(legend.String()) {
+		if !regexp.MustCompile(regexp.QuoteMeta(m) + ` \S*app-\d\}`).MatchString(legend.String()) {
 			t.Errorf("the chart draws %s but the legend names no series by it:\n%s", m, plain(a))
 		}
 	}

@@ -174,7 +174,7 @@ func TestPickerTypedLettersFilterAndNeverAdd(t *testing.T) {
 func TestAddWithoutABrowsableSourceSaysWhy(t *testing.T) {
 	a, _ := newTestApp(themes.Mono(), 80, 24, 100)
 	pressKeys(a, "2", "a")
-	if !strings.Contains(plain(a), "no source of this run lists series to add") {
+	if !strings.Contains(plain(a), "no source of this run can list its series to add") {
 		t.Fatalf("a says nothing:\n%s", plain(a))
 	}
 	pressKeys(a, "?")
