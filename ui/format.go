@@ -315,13 +315,13 @@ func incidentHead(inc *correlate.Incident, w int) string {
 		return head
 	}
 	why := sources.Clean(inc.Why)
-	if why == "" || ansi.StringWidth(why)+2+8 > w {
-		return ansi.Truncate(head, w, "…")
-	}
-	if where := sources.Clean(inc.Where); where != "" {
+	if where := sources.Clean(inc.Where); where != "" && why != "" {
 		if h := sources.Clean(inc.HeadlineWith(where)); ansi.StringWidth(h) <= w {
 			return h
 		}
+	}
+	if why == "" || ansi.StringWidth(why)+2+8 > w {
+		return ansi.Truncate(head, w, "…")
 	}
 	sep := ansi.StringWidth(sources.Clean(inc.HeadlineWith(""))) - ansi.StringWidth(why) // ": " or " ← "
 	broke := ansi.Truncate(sources.Clean(inc.Broke), w-sep-ansi.StringWidth(why), "…")

@@ -244,30 +244,35 @@ func (o *overviewView) findings(c *Context, w, h int, wide bool) []string {
 
 // overviewIncident is one incident in one line: severity, headline, how
 // long it has been going on, how many findings it holds. Short of room,
-// the line gives up first the count of a lone finding, then the
-// severity's word (its mark stays), and only then shortens the headline.
+// the line gives up first the count of findings, then the severity's
+// word (its mark stays), and only then shortens the headline.
 func overviewIncident(c *Context, inc *correlate.Incident, n int, now time.Time, w int) string {
 	t := c.Theme
 	full := fmt.Sprintf("  for %s%s%d %s", age(now.Sub(inc.Since)), c.dot(), n, plural(n, "finding"))
-	short := full
-	if n == 1 {
-		short = "  for " + age(now.Sub(inc.Since))
-	}
+	// the count is said again by the rows under it (wide) and by the
+	// Findings view: it goes first
+	short := "  for " + age(now.Sub(inc.Since))
 	mark, sym := padCells(sevMark(c, inc.Severity), 11), t.SevStyle(int(inc.Severity)).Render(sevSym(c, inc.Severity))
-	head := clean(inc.Headline)
 	type form struct{ mark, tail string }
 	forms := []form{{mark, full}, {mark, short}, {sym, short}}
-	pick := forms[0]
-	for _, f := range forms {
-		if 2+ansi.StringWidth(f.mark)+1+ansi.StringWidth(head)+ansi.StringWidth(f.tail) <= w {
-			pick = f
-			break
+	heads := []string{clean(inc.Headline)}
+	if inc.Where != "" && inc.Why != "" {
+		heads = append(heads, clean(inc.HeadlineWith(inc.Where)))
+	}
+	line := func(f form, head string) string {
+		hw := max(w-2-ansi.StringWidth(f.mark)-1-ansi.StringWidth(f.tail), 1)
+		head += strings.Repeat(" ", max(hw-ansi.StringWidth(head), 0))
+		return "  " + f.mark + " " + t.Base.Render(head) + t.Muted.Render(f.tail)
+	}
+	for _, h := range heads {
+		for _, f := range forms {
+			if 2+ansi.StringWidth(f.mark)+1+ansi.StringWidth(h)+ansi.StringWidth(f.tail) <= w {
+				return line(f, h)
+			}
 		}
 	}
-	hw := max(w-2-ansi.StringWidth(pick.mark)-1-ansi.StringWidth(pick.tail), 1)
-	head = incidentHead(inc, hw)
-	head += strings.Repeat(" ", max(hw-ansi.StringWidth(head), 0))
-	return "  " + pick.mark + " " + t.Base.Render(head) + t.Muted.Render(pick.tail)
+	f := forms[len(forms)-1]
+	return line(f, incidentHead(inc, max(w-2-ansi.StringWidth(f.mark)-1-ansi.StringWidth(f.tail), 1)))
 }
 
 // keySeries orders the series for the overview: first, finding by

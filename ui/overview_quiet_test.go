@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
@@ -97,5 +99,18 @@ func TestOverviewKeepsTheVerbAndTheCause(t *testing.T) {
 	}
 	if got := causeFirst("GET http://graphite:8080/render: context deadline exceeded", 30); got != "…context deadline exceeded" {
 		t.Errorf("causeFirst: %q", got)
+	}
+}
+
+// TestWideOverviewIncidentKeepsItsCause: at 160 columns the Overview's
+// incident column is narrower than a long headline; it says where it broke
+// and the cause whole rather than "www probe_duration rose and app hrs…".
+func TestWideOverviewIncidentKeepsItsCause(t *testing.T) {
+	inc := correlate.Incident{Severity: sources.SevCritical, Headline: "www probe_duration rose and app hrsp_5xx rose: likely servers.db-1.cpu.iowait",
+		Broke: "www probe_duration rose and app hrsp_5xx rose", Why: "likely servers.db-1.cpu.iowait", Where: "www and app", Since: t0}
+	c := &Context{Theme: themes.Mono(), Symbols: themes.UnicodeSymbols}
+	got := ansi.Strip(overviewIncident(c, &inc, 4, t0.Add(30*time.Second), 72))
+	if !strings.Contains(got, "www and app: likely servers.db-1.cpu.iowait") || strings.Contains(got, "…") || ansi.StringWidth(got) > 72 {
+		t.Fatalf("%q", got)
 	}
 }
