@@ -341,7 +341,8 @@ func TestIncidentHeadlineComesBeforeItsFindings(t *testing.T) {
 	i := strings.Index(over, "Incidents 2, 3 findings")
 	j := strings.Index(over, "db-1 volume saturated")
 	k := strings.Index(over, "graphite unreachable")
-	if i < 0 || j < i || k < j || !strings.Contains(over, "for 6m · 2 findings") || strings.Contains(over, "5xx on be_api with") {
+	// short of room the count gives way before the headline is cut
+	if i < 0 || j < i || k < j || !strings.Contains(over, "db-1 volume saturated: 5xx on be_app and be_api") || !strings.Contains(over, "for 6m") || strings.Contains(over, "5xx on be_api with") {
 		t.Errorf("Overview at 80x24: one line per incident, worst first:\n%s", over)
 	}
 	c.Width, c.Height = 160, 45
