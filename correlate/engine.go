@@ -116,11 +116,25 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 		e.active[f.ID] = &nf
 		changes = append(changes, Change{At: now, Kind: ChangeOpened, Finding: nf})
 	}
+	// one voice per symptom: a symptom's "likely …" finding and its gap
+	// finding ("no internal signal moved", "could not check") are two
+	// answers to one question; the one judged now closes the other at
+	// once, not after ResolveAfter beside it
+	bySymptom := map[string]*Finding{}
+	for i := range current {
+		if s := current[i].Symptom(); s != nil && symptomVoice(&current[i]) {
+			bySymptom[s.SeriesKey] = &current[i]
+		}
+	}
 	for id, f := range e.active {
 		if seen[id] {
 			continue
 		}
-		// folded into another finding: it closes at once, as grouped
+		if s := f.Symptom(); s != nil && symptomVoice(f) && bySymptom[s.SeriesKey] != nil {
+			groupedInto[id] = bySymptom[s.SeriesKey]
+		}
+		// folded into another finding, or answered by one about the same
+		// symptom: it closes at once, as grouped
 		if g, ok := groupedInto[id]; ok {
 			f.Resolved = now
 			changes = append(changes, Change{At: now, Kind: ChangeGrouped, Finding: *f, Into: g.Title})
@@ -148,6 +162,10 @@ func (e *Engine) Evaluate(snap *Snapshot) ([]Finding, []Change) {
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Finding.ID < changes[j].Finding.ID })
 	return out, changes
 }
+
+// symptomVoice reports whether f is the engine's answer about its
+// symptom: what explains it, or that nothing internal does.
+func symptomVoice(f *Finding) bool { return f.Rule == "suspects" || f.Rule == "gap" }
 
 // Paths are the path verdicts of the last evaluation (with Options.Paths).
 func (e *Engine) Paths() []PathVerdict { return e.paths }

@@ -43,6 +43,9 @@ type Incident struct {
 	// Until is when the last finding under it resolved; zero while any
 	// of them is active.
 	Until time.Time
+	// Where is what broke said by place only ("www and app"), for a
+	// screen too narrow for Broke; "" when a place has no name.
+	Where string
 }
 
 // Incidents folds findings into incidents, worst first. Two findings are
@@ -318,6 +321,7 @@ func headline(ms []Finding, inc *Incident) string {
 		}
 	}
 	inc.Broke, inc.Why = whatBroke(broke), whatExplains(ms, inc)
+	inc.Where = whereBroke(broke)
 	return inc.HeadlineWith(inc.Broke)
 }
 
@@ -376,6 +380,33 @@ func whatBroke(ms []Finding) string {
 			covered[p] = true
 		}
 		if n := brokeName(f); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) > maxNamed {
+		return strings.Join(names[:maxNamed], ", ") + fmt.Sprintf(" and %d more", len(names)-maxNamed)
+	}
+	return strings.Join(names, " and ")
+}
+
+// whereBroke names the places of what broke (the symptoms' nodes, the
+// paths' targets), the worst two and how many more; "" when one of them
+// has no name.
+func whereBroke(ms []Finding) string {
+	var names []string
+	for i := range ms {
+		f := &ms[i]
+		n := f.Node
+		if s := f.Symptom(); s != nil {
+			n = s.Node
+		}
+		if t := pathTarget(f); t != "" {
+			n = t
+		}
+		if n == "" {
+			return ""
+		}
+		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}

@@ -44,15 +44,18 @@ type Theme struct {
 	ResourceColor color.Color
 }
 
-// Symbols are the status marks; ASCII ones exist for old terminals.
+// Symbols are the status marks; ASCII ones exist for old terminals. Each
+// mark has one meaning: the severity marks (OK, Info, Warning, Critical)
+// are shared by no state but UP, which is OK; DOWN, MAINT and DRAIN have
+// marks of their own.
 type Symbols struct {
 	OK, Info, Warning, Critical, Unknown, Paused, Live, Up, Down, Maint, Drain string
 }
 
 // Unicode and ASCII symbol sets.
 var (
-	UnicodeSymbols = Symbols{OK: "✔", Info: "ℹ", Warning: "▲", Critical: "✖", Unknown: "?", Paused: "❚❚", Live: "●", Up: "▲", Down: "▼", Maint: "◼", Drain: "◐"}
-	ASCIISymbols   = Symbols{OK: "+", Info: "i", Warning: "!", Critical: "X", Unknown: "?", Paused: "||", Live: "*", Up: "^", Down: "v", Maint: "#", Drain: "~"}
+	UnicodeSymbols = Symbols{OK: "✔", Info: "ℹ", Warning: "▲", Critical: "✖", Unknown: "?", Paused: "❚❚", Live: "●", Up: "✔", Down: "▼", Maint: "◼", Drain: "◐"}
+	ASCIISymbols   = Symbols{OK: "+", Info: "i", Warning: "!", Critical: "X", Unknown: "?", Paused: "||", Live: "*", Up: "+", Down: "v", Maint: "#", Drain: "~"}
 )
 
 func hex(s string) color.Color { return lipgloss.Color(s) }
@@ -97,7 +100,20 @@ func Light() *Theme {
 		[]string{"#d70000", "#005fd7", "#af5f00", "#008700", "#8700af", "#008787", "#d7005f", "#5f5f00"})
 }
 
-// HighContrast uses the brightest ANSI colours only.
+// HighContrastLight is high contrast on a light background: black text,
+// the dark ANSI colours (bright yellow and cyan vanish on white), a white
+// header bar.
+func HighContrastLight() *Theme {
+	t := build("high-contrast-light", hex("0"), hex("0"), hex("8"), hex("15"), hex("4"),
+		hex("2"), hex("4"), hex("5"), hex("1"), hex("14"),
+		[]string{"1", "4", "5", "2", "6", "0", "3", "8"})
+	t.Base = t.Base.Bold(true)
+	t.TabOn = t.TabOn.Foreground(hex("15"))
+	return t
+}
+
+// HighContrast uses the brightest ANSI colours only, for a dark
+// background; HighContrastLight is its light twin.
 func HighContrast() *Theme {
 	t := build("high-contrast", hex("15"), hex("15"), hex("7"), hex("0"), hex("14"),
 		hex("10"), hex("14"), hex("11"), hex("9"), hex("4"),
@@ -120,7 +136,7 @@ func Mono() *Theme {
 }
 
 var byName = map[string]func() *Theme{
-	"dark": Dark, "light": Light, "high-contrast": HighContrast, "mono": Mono,
+	"dark": Dark, "light": Light, "high-contrast": HighContrast, "high-contrast-light": HighContrastLight, "mono": Mono,
 }
 
 // Names lists the themes.

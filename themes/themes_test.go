@@ -1,8 +1,12 @@
 package themes
 
 import (
+	"image/color"
+	"math"
 	"strings"
 	"testing"
+
+	"charm.land/lipgloss/v2"
 )
 
 func TestNoColorAnyNonEmptyValueMeansMono(t *testing.T) {
@@ -26,7 +30,7 @@ func TestNoColorAnyNonEmptyValueMeansMono(t *testing.T) {
 func TestUnknownThemeNamesTheKnownOnes(t *testing.T) {
 	t.Setenv("NO_COLOR", "1")
 	_, err := Choose("solarized", false)
-	if err == nil || !strings.Contains(err.Error(), "dark, high-contrast, light, mono") {
+	if err == nil || !strings.Contains(err.Error(), "dark, high-contrast, high-contrast-light, light, mono") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -72,5 +76,69 @@ func TestASCIISymbolsArePlainASCII(t *testing.T) {
 			t.Fatalf("symbol %q used twice", sym)
 		}
 		seen[sym] = true
+	}
+}
+
+// TestEachSymbolHasOneMeaning: a state mark never doubles as a severity
+// mark (▲ was both UP and warning); UP may only be OK's mark.
+func TestEachSymbolHasOneMeaning(t *testing.T) {
+	for name, s := range map[string]Symbols{"unicode": UnicodeSymbols, "ascii": ASCIISymbols} {
+		marks := map[string]string{}
+		for _, m := range []struct{ what, sym string }{
+			{"ok", s.OK}, {"info", s.Info}, {"warning", s.Warning}, {"critical", s.Critical}, {"unknown", s.Unknown},
+			{"down", s.Down}, {"maint", s.Maint}, {"drain", s.Drain}, {"paused", s.Paused}, {"live", s.Live},
+		} {
+			if other, ok := marks[m.sym]; ok {
+				t.Errorf("%s: %q means both %s and %s", name, m.sym, other, m.what)
+			}
+			marks[m.sym] = m.what
+		}
+		if s.Up != s.OK {
+			if other, ok := marks[s.Up]; ok {
+				t.Errorf("%s: UP's %q also means %s", name, s.Up, other)
+			}
+		}
+	}
+}
+
+// luminance is the relative luminance of c (WCAG).
+func luminance(c color.Color) float64 {
+	r, g, b, _ := c.RGBA()
+	lin := func(v uint32) float64 {
+		x := float64(v) / 0xffff
+		if x <= 0.03928 {
+			return x / 12.92
+		}
+		return math.Pow((x+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
+}
+
+func contrast(a, b color.Color) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
+	}
+	return (la + 0.05) / (lb + 0.05)
+}
+
+// TestHighContrastReadsOnItsBackground: high-contrast on a dark terminal
+// and high-contrast-light on a light one keep every status colour and the
+// text at a contrast of 3:1 or more against the background they are
+// meant for (high-contrast's bright yellow is 1.1:1 on white).
+func TestHighContrastReadsOnItsBackground(t *testing.T) {
+	black, white := color.RGBA{0, 0, 0, 255}, color.RGBA{255, 255, 255, 255}
+	for _, c := range []struct {
+		th *Theme
+		bg color.Color
+	}{{HighContrast(), black}, {HighContrastLight(), white}} {
+		for name, st := range map[string]lipgloss.Style{"text": c.th.Base, "ok": c.th.OK, "info": c.th.Info, "warning": c.th.Warning, "critical": c.th.Critical} {
+			if r := contrast(st.GetForeground(), c.bg); r < 3 {
+				t.Errorf("%s: %s at %.1f:1 on its background", c.th.Name, name, r)
+			}
+		}
+		if r := contrast(c.th.TabOn.GetForeground(), c.th.TabOn.GetBackground()); r < 3 {
+			t.Errorf("%s: the active tab at %.1f:1", c.th.Name, r)
+		}
 	}
 }

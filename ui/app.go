@@ -13,6 +13,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
@@ -60,7 +61,15 @@ type Options struct {
 	Theme   *themes.Theme // nil: dark
 	ASCII   bool          // no braille, no box drawing
 	// Mode is shown in the header: "live", "demo (no config)", "replay".
+	// It may be shortened or left out when the header is short of room.
 	Mode string
+	// ClockNote, when set, follows the header's clock: what the clock is
+	// when it is not the wall clock ("demo clock" for scenario time).
+	ClockNote string
+	// Warning, when set, is said in the header after the clock and never
+	// left out, only shortened ("recording cut short: the recorder
+	// stopped mid-write"): what a person must not miss about the run.
+	Warning string
 	// Window is the initial visible span (default 15m).
 	Window time.Duration
 	// KeyOverrides remaps actions (see Actions) to other keys.
@@ -126,6 +135,7 @@ type App struct {
 	published Position   // last position handed to OnPosition
 	input     textinput.Model
 	help      bool
+	helpOff   int // first line of help shown when it scrolls
 
 	snap      *correlate.Snapshot
 	findings  []correlate.Finding // active at the instant shown
@@ -333,6 +343,8 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Help, k.Back):
 			a.help = false
 			a.dirty = true
+		case a.helpKey(msg):
+			a.dirty = true
 		}
 		return nil
 	}
@@ -394,7 +406,7 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
 	case key.Matches(msg, k.Help):
-		a.help = true
+		a.help, a.helpOff = true, 0
 	case key.Matches(msg, k.Pause):
 		a.paused = !a.paused
 		if !a.paused {
@@ -686,8 +698,18 @@ func (a *App) render() string {
 	}
 	lines = append(lines, bl...)
 	lines = append(lines, a.footer(&ctx))
-	return box(lines, w, h)
+	out := box(lines, w, h)
+	if a.opt.ASCII {
+		// what a view or a source still wrote outside ASCII, one cell for
+		// one so the frame keeps its widths
+		out = asciiCells.Replace(out)
+	}
+	return out
 }
+
+// asciiCells replaces, cell for cell, the signs outside ASCII that text
+// may still hold under --ascii (a headline's ←, a source's ×).
+var asciiCells = strings.NewReplacer("←", "<", "→", ">", "↑", "^", "↓", "v", "×", "x", "·", "-", "−", "-", "▸", ">", "▾", "v", "◀", "<", "▶", ">", "•", "*", "✔", "+", "✖", "X", "▲", "!", "▼", "v")
 
 // header is two lines: clock, live/paused, mode and the sources' health
 // (the worst first, so a failing source is never the one cut off); then
@@ -704,11 +726,20 @@ func (a *App) header(c *Context) []string {
 	case a.snap != nil:
 		clock = a.snap.Now.In(a.opt.Location).Format("15:04:05 MST")
 	}
+	if n := clean(a.opt.ClockNote); n != "" {
+		clock += " (" + n + ")"
+	}
 	fixed := hs.Render(" ") + hs.Render(clock) + sep + a.timeState(c)
 	if a.opt.Badge != nil {
 		if b := clean(a.opt.Badge()); b != "" {
 			fixed += sep + on(t.Critical).Render(b)
 		}
+	}
+	if warn := textFor(c, clean(a.opt.Warning)); warn != "" {
+		// it takes what is left but for a sources count, and is cut
+		// at its end: its first words say what happened
+		room := max(c.Width-lipgloss.Width(fixed)-2-ansi.StringWidth(c.Symbols.Warning)-1-4, 10)
+		fixed += sep + on(t.Warning).Render(c.Symbols.Warning+" "+trunc(warn, room))
 	}
 	var items []string
 	var itemsW int
@@ -726,7 +757,7 @@ func (a *App) header(c *Context) []string {
 			itemsW += lipgloss.Width(item) + 1
 		}
 	}
-	mode := clean(a.opt.Mode)
+	mode := textFor(c, clean(a.opt.Mode))
 	// the product name goes first when the line is short of room
 	title := on(t.Title).Render(" opsview") + hs.Render(" ")
 	room := c.Width - lipgloss.Width(fixed) - 2 - itemsW - 2
@@ -758,14 +789,18 @@ func (a *App) header(c *Context) []string {
 	}
 	line = fitStyled(line, c.Width, hs)
 
-	right := t.Muted.Render("window ") + t.Base.Render(shortDur(a.window))
-	if a.filter != "" {
-		right = t.Muted.Render("filter ") + t.Key.Render(trunc(clean(a.filter), 20)) + "  " + right
+	// the right end says the window and the filter; when it and the tabs
+	// do not fit, the padding goes first, then the labels' words, then the
+	// filter's end; the names of the tabs not shown go last (the digits
+	// stay), since they say where each key leads
+	rights := []string{t.Muted.Render("window ") + t.Base.Render(shortDur(a.window))}
+	if f := clean(a.filter); f != "" {
+		rights = []string{t.Muted.Render("filter ") + t.Key.Render(trunc(f, 20)) + "  " + rights[0]}
+		for n := min(ansi.StringWidth(f), 20); n >= 4; n-- {
+			rights = append(rights, t.Key.Render("/"+trunc(f, n))+" "+t.Base.Render(shortDur(a.window)))
+		}
 	}
-	// tabs shrink when they and the window do not fit: first the padding
-	// goes, then the names of the tabs not shown (the digits stay)
-	var tl string
-	for compact := 0; compact < 3; compact++ {
+	tabLine := func(compact int) string {
 		var tabs []string
 		for i, v := range a.views {
 			name := clean(v.Name())
@@ -785,13 +820,23 @@ func (a *App) header(c *Context) []string {
 				tabs = append(tabs, t.TabOff.Render(label))
 			}
 		}
-		tl = strings.Join(tabs, "")
 		if compact > 0 {
-			tl = " " + strings.Join(tabs, " ")
+			return " " + strings.Join(tabs, " ")
 		}
-		if lipgloss.Width(tl)+lipgloss.Width(right)+2 <= c.Width {
-			break
+		return strings.Join(tabs, "")
+	}
+	tl, right := tabLine(2), rights[len(rights)-1]
+fitting:
+	for compact := 0; compact < 2; compact++ {
+		for _, r := range rights {
+			if l := tabLine(compact); lipgloss.Width(l)+lipgloss.Width(r)+2 <= c.Width {
+				tl, right = l, r
+				break fitting
+			}
 		}
+	}
+	if lipgloss.Width(tl)+lipgloss.Width(right)+2 > c.Width {
+		right = rights[0]
 	}
 	gap := c.Width - lipgloss.Width(tl) - lipgloss.Width(right) - 1
 	if gap >= 1 {
@@ -898,6 +943,9 @@ func (a *App) footer(c *Context) string {
 	var list []key.Binding
 	if a.help {
 		list = []key.Binding{a.keys.Back, a.keys.Quit}
+		if len(a.helpLayout(c, c.Width-1, a.helpPage())) > a.helpPage() {
+			list = append(list, a.keys.Down, a.keys.Up, a.keys.PageDn, a.keys.PageUp)
+		}
 	} else {
 		// help first: whatever is cut off, ? still says where the rest is
 		list = append(list, a.keys.Help)
@@ -910,55 +958,202 @@ func (a *App) footer(c *Context) string {
 	return fit(" "+b.String(), c.Width)
 }
 
-// renderHelp lists every key: the active view's and the global ones,
-// generated from the keymap.
-func (a *App) renderHelp(c *Context) string {
-	t := c.Theme
-	section := func(title string, ks []key.Binding) []string {
-		out := []string{t.Title.Render(title)}
+// helpBlock is one titled list of keys in help.
+type helpBlock struct {
+	title string
+	keys  []key.Binding
+}
+
+// helpBlocks are help's lists: the active view's own keys first (what the
+// reader is looking at), then the mode's (replay, recording), then the
+// global ones, all generated from the keymaps.
+func (a *App) helpBlocks() []helpBlock {
+	v := a.views[a.tab]
+	global := a.keys.Global()
+	seen := map[key.Help]bool{}
+	for _, g := range global {
+		seen[g.Help()] = true
+	}
+	enabled := func(ks []key.Binding) []key.Binding {
+		var out []key.Binding
 		for _, k := range ks {
-			if !k.Enabled() {
-				continue
+			if k.Enabled() && k.Help().Key != "" && !seen[k.Help()] {
+				seen[k.Help()] = true
+				out = append(out, k)
 			}
-			hp := k.Help()
-			out = append(out, "  "+t.Key.Render(fmt.Sprintf("%-10s", keyName(c, hp.Key)))+" "+t.Base.Render(hp.Desc))
 		}
 		return out
 	}
-	v := a.views[a.tab]
-	global := append(a.keys.Global(), a.opt.ModeKeys...)
+	var out []helpBlock
 	// the view's own keys, without the global ones it repeats for the footer
-	var own []key.Binding
-	for _, k := range v.Keys() {
-		dup := false
-		for _, g := range global {
-			if g.Help() == k.Help() {
-				dup = true
+	own := enabled(v.Keys())
+	if len(own) > 0 {
+		out = append(out, helpBlock{clean(v.Name()) + " keys", own})
+	}
+	if mk := enabled(a.opt.ModeKeys); len(mk) > 0 {
+		out = append(out, helpBlock{"Mode keys", mk})
+	}
+	var gl []key.Binding
+	for _, k := range global {
+		if k.Enabled() {
+			gl = append(gl, k)
+		}
+	}
+	return append(out, helpBlock{"Global keys", gl})
+}
+
+// helpLayout lays the help blocks out in w × h cells: in as few columns as
+// fit the height, each key's description wrapped, never cut; when even
+// three columns do not fit, one column that scrolls. It returns every line
+// of the help (more than h when it scrolls).
+func (a *App) helpLayout(c *Context, w, h int) []string {
+	t := c.Theme
+	blocks := a.helpBlocks()
+	kw := 0
+	for _, b := range blocks {
+		for _, k := range b.keys {
+			kw = max(kw, ansi.StringWidth(keyName(c, k.Help().Key)))
+		}
+	}
+	kw = min(kw, 12)
+	// entry lays one key out in cw cells: the key, then its description
+	// wrapped beside it
+	entry := func(k key.Binding, cw int) []string {
+		hp := k.Help()
+		name := keyName(c, hp.Key)
+		dw := max(cw-kw-4, 8)
+		desc := wrap(textFor(c, clean(hp.Desc)), dw, 6)
+		if ansi.StringWidth(name) > kw { // a long remapped key gets its own line
+			out := []string{"  " + t.Key.Render(name)}
+			for _, d := range desc {
+				out = append(out, "  "+strings.Repeat(" ", kw+2)+t.Base.Render(d))
+			}
+			return out
+		}
+		out := []string{"  " + t.Key.Render(name+strings.Repeat(" ", kw-ansi.StringWidth(name))) + "  " + t.Base.Render(first(desc))}
+		for _, d := range desc[min(1, len(desc)):] {
+			out = append(out, "  "+strings.Repeat(" ", kw+2)+t.Base.Render(d))
+		}
+		return out
+	}
+	// flow puts the blocks in columns of cw cells and at most h lines; a
+	// block's title never ends a column and a key's lines stay together
+	flow := func(cw int) [][]string {
+		var cols [][]string
+		var col []string
+		put := func(unit []string, keepWith int) {
+			if len(col)+len(unit)+keepWith > h && len(col) > 0 {
+				cols = append(cols, col)
+				col = nil
+			}
+			if len(col) == 0 && len(unit) == 1 && unit[0] == "" {
+				return // no blank line at the top of a column
+			}
+			col = append(col, unit...)
+		}
+		for bi, b := range blocks {
+			if bi > 0 {
+				put([]string{""}, 0)
+			}
+			first := entry(b.keys[0], cw)
+			put([]string{t.Title.Render(b.title)}, len(first))
+			for i, k := range b.keys {
+				e := first
+				if i > 0 {
+					e = entry(k, cw)
+				}
+				put(e, 0)
 			}
 		}
-		if !dup {
-			own = append(own, k)
+		if len(col) > 0 {
+			cols = append(cols, col)
 		}
+		return cols
 	}
-	left := section("Global keys", global)
-	right := section(clean(v.Name())+" keys", own)
-	var lines []string
-	lines = append(lines, t.Title.Render(" Help")+t.Muted.Render("  (esc or ? closes)"), "")
-	colW := 36
-	if len(left)+len(right)+3 <= c.Height || c.Width < 2*colW+4 {
-		for _, l := range left {
-			lines = append(lines, " "+l)
+	const gap = 3
+	for n := 1; n <= 3; n++ {
+		cw := (w - gap*(n-1)) / n
+		if cw < kw+12 {
+			break
 		}
-		lines = append(lines, "")
-		for _, l := range right {
-			lines = append(lines, " "+l)
+		cols := flow(cw)
+		if len(cols) > n {
+			continue
 		}
-	} else {
-		for _, l := range hjoin(left, colW, right, colW, 4) {
-			lines = append(lines, " "+l)
+		var lines []string
+		for i, col := range cols {
+			if i == 0 {
+				lines = col
+				continue
+			}
+			lines = hjoin(lines, (cw+gap)*i-gap, col, cw, gap)
 		}
+		return lines
+	}
+	return flow1(flow, w)
+}
+
+// flow1 is the help in one column of w cells, however long.
+func flow1(flow func(int) [][]string, w int) []string {
+	var out []string
+	for _, col := range flow(w) {
+		out = append(out, col...)
+	}
+	return out
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// helpPage is the help's body height: the view area less its title line.
+func (a *App) helpPage() int { return max(a.bodyHeight()-2, 1) }
+
+// renderHelp draws help: every key of the active view, the mode and the
+// app, in columns that fit, or scrolled by the help's own keys.
+func (a *App) renderHelp(c *Context) string {
+	t := c.Theme
+	page := max(c.Height-2, 1)
+	all := a.helpLayout(c, c.Width-1, page)
+	// flow with an unbounded height gives the one-column text to scroll
+	off := min(a.helpOff, max(len(all)-page, 0))
+	title := t.Title.Render(" Help") + t.Muted.Render("  (esc or ? closes)")
+	if len(all) > page {
+		title += t.Muted.Render(fmt.Sprintf("  lines %d-%d of %d, ", off+1, min(off+page, len(all)), len(all))) +
+			t.Key.Render(keyName(c, "↑↓")) + t.Muted.Render(" scroll")
+	}
+	lines := []string{title, ""}
+	for _, l := range all[off:min(off+page, len(all))] {
+		lines = append(lines, " "+l)
 	}
 	return box(lines, c.Width, c.Height)
+}
+
+// helpKey moves help's scroll; it reports whether the key was one of its.
+func (a *App) helpKey(msg tea.KeyPressMsg) bool {
+	k := &a.keys
+	c := a.context(a.bodyHeight())
+	total := len(a.helpLayout(&c, a.w-1, a.helpPage()))
+	last := max(total-a.helpPage(), 0)
+	switch {
+	case key.Matches(msg, k.Up):
+		a.helpOff--
+	case key.Matches(msg, k.Down):
+		a.helpOff++
+	case key.Matches(msg, k.PageUp):
+		a.helpOff -= a.helpPage()
+	case key.Matches(msg, k.PageDn):
+		a.helpOff += a.helpPage()
+	case key.Matches(msg, k.Top):
+		a.helpOff = 0
+	default:
+		return false
+	}
+	a.helpOff = min(max(a.helpOff, 0), last)
+	return true
 }
 
 // arrowWords names the arrow keys for --ascii terminals, whichever view's
@@ -971,6 +1166,18 @@ func keyName(c *Context, k string) string {
 		return arrowWords.Replace(k)
 	}
 	return k
+}
+
+// asciiText spells in ASCII the few signs outside it that views and
+// keymaps write in text (not in symbols, which themes.ASCIISymbols has).
+var asciiText = strings.NewReplacer("←", "<-", "→", "->", "↑", "^", "↓", "v", "×", "x", "·", "-", "−", "-", "—", "-", "▸", ">", "▾", "v", "◀", "<", "▶", ">")
+
+// textFor is text as the terminal can show it: ASCII under --ascii.
+func textFor(c *Context, s string) string {
+	if c.ASCII {
+		return asciiText.Replace(s)
+	}
+	return s
 }
 
 // cutAtWord shortens s to at most n cells at a word boundary outside

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func TestFilterAppliesOnEnterAndEscClears(t *testing.T) {
 		}
 	}
 	scr := plain(a)
-	if !strings.Contains(scr, "filter db-1") || strings.Contains(scr, "hrsp_5xx") {
+	if !strings.Contains(scr, "/db-1") || strings.Contains(scr, "hrsp_5xx") {
 		t.Fatalf("screen does not reflect the filter:\n%s", scr)
 	}
 	pressKeys(a, "/", "esc")
@@ -197,7 +198,8 @@ func TestHelpListsEveryKeyFromTheKeymap(t *testing.T) {
 		all := append(km.Global(), a.views[a.tab].Keys()...)
 		for _, k := range all {
 			h := k.Help()
-			if !strings.Contains(scr, h.Key) || !strings.Contains(scr, h.Desc) {
+			// a long description wraps beside its key: its first word is on the key's line
+			if !regexp.MustCompile(regexp.QuoteMeta(h.Key) + `\s+` + regexp.QuoteMeta(strings.Fields(h.Desc)[0])).MatchString(scr) {
 				t.Errorf("view %s help lacks %q %q:\n%s", view, h.Key, h.Desc, scr)
 			}
 		}
@@ -228,7 +230,7 @@ func TestKeyOverridesRemapActions(t *testing.T) {
 		t.Fatalf("unknown action not logged: %v", logged)
 	}
 	pressKeys(a, "?")
-	if !strings.Contains(plain(a), "P          pause") {
+	if !regexp.MustCompile(`\n\s+P\s+pause`).MatchString(plain(a)) {
 		t.Fatalf("help does not show the remapped key:\n%s", plain(a))
 	}
 }
@@ -682,5 +684,120 @@ func TestHeaderLabelIsCutAtAWord(t *testing.T) {
 		if got := cutAtWord(c.in, c.n); got != c.want {
 			t.Errorf("cutAtWord(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
+	}
+}
+
+// replayModeKeys are keys a mode adds, as replay does: long descriptions
+// that help must show whole.
+var replayModeKeys = []key.Binding{
+	key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "replay: note at the cursor (saved in the recording)")),
+	key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "replay: play / pause")),
+	key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "replay: faster / slower (1× to 60×)")),
+	key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "replay: jump to the next event")),
+	key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "replay: jump to the next finding")),
+	key.NewBinding(key.WithKeys("<", ","), key.WithHelp("< >", "replay: back / forward 1 minute")),
+	key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "record on / off (for replay and export)")),
+}
+
+// TestHelpShowsEveryKeyWholeAt80x24: at the smallest size, with a mode's
+// long key list, every key of every view is on screen or reached by
+// scrolling, beside its description, and no description is cut.
+func TestHelpShowsEveryKeyWholeAt80x24(t *testing.T) {
+	for i := range registry {
+		a := newTestAppOpts(Options{Theme: themes.Mono(), ModeKeys: replayModeKeys}, 80, 24, 100)
+		pressKeys(a, string(rune('1'+i)), "?")
+		var seen strings.Builder
+		for range 10 {
+			scr := plain(a)
+			checkFrame(t, a.View().Content, 80, 24)
+			if strings.Contains(scr, "…") {
+				t.Fatalf("help of view %d cuts a description:\n%s", i+1, scr)
+			}
+			seen.WriteString(scr)
+			pressKeys(a, "pgdn")
+		}
+		all := append(append(a.views[a.tab].Keys(), replayModeKeys...), a.keys.Global()...)
+		for _, k := range all {
+			hp := k.Help()
+			words := strings.Fields(hp.Desc)
+			re := regexp.MustCompile(regexp.QuoteMeta(hp.Key) + `\s+` + regexp.QuoteMeta(words[0]))
+			if !re.MatchString(seen.String()) || !strings.Contains(seen.String(), words[len(words)-1]) {
+				t.Errorf("view %d: help never shows %q %q:\n%s", i+1, hp.Key, hp.Desc, seen.String())
+			}
+		}
+	}
+}
+
+// TestHelpScrollsWhenColumnsDoNotFit: a key list longer than three columns
+// hold scrolls, and the title says where the reader is.
+func TestHelpScrollsWhenColumnsDoNotFit(t *testing.T) {
+	var many []key.Binding
+	for i := range 40 {
+		many = append(many, key.NewBinding(key.WithKeys(fmt.Sprintf("f%d", i+1)), key.WithHelp(fmt.Sprintf("f%d", i+1), fmt.Sprintf("mode action number %d of the long list", i+1))))
+	}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), ModeKeys: many}, 80, 20, 100)
+	pressKeys(a, "?")
+	if scr := plain(a); !strings.Contains(scr, "lines 1-15 of") || strings.Contains(scr, "f40 ") {
+		t.Fatalf("help does not start at the top with a scroll note:\n%s", scr)
+	}
+	var seen strings.Builder
+	for range 20 {
+		pressKeys(a, "pgdn")
+		seen.WriteString(plain(a))
+	}
+	if scr := plain(a); !strings.Contains(seen.String(), "f40 ") || !regexp.MustCompile(`esc\s+back`).MatchString(scr) {
+		t.Fatalf("the end of help is not reached by scrolling:\n%s", scr)
+	}
+	pressKeys(a, "g")
+	if scr := plain(a); !strings.Contains(scr, "lines 1-15 of") {
+		t.Fatalf("g does not go back to the top:\n%s", scr)
+	}
+}
+
+// TestFilterKeepsTheTabNames: at 80 columns a filter shortens its own
+// label, never the names of the tabs.
+func TestFilterKeepsTheTabNames(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 80, 24, 100)
+	pressKeys(a, "/")
+	for _, r := range "node_load" {
+		pressKeys(a, string(r))
+	}
+	pressKeys(a, "enter")
+	tabs := strings.Split(plain(a), "\n")[1]
+	for _, v := range a.views {
+		if !strings.Contains(tabs, v.Name()) {
+			t.Errorf("tab %q gone with a filter: %q", v.Name(), tabs)
+		}
+	}
+	if !strings.Contains(tabs, "/node_") || !strings.Contains(tabs, "15m") {
+		t.Errorf("the filter or the window is not said: %q", tabs)
+	}
+}
+
+// TestReplayCutShortIsSaidAt100Columns: a recording cut by a crash says
+// so in the header at every width the app runs at, even where the mode
+// gives way.
+func TestReplayCutShortIsSaidAt100Columns(t *testing.T) {
+	for _, w := range []int{80, 100, 160} {
+		in := newIncident()
+		in.advance(100)
+		a := New(Options{Store: in.store, Theme: themes.Mono(), Location: time.UTC, Mode: "replay incident-2026-11-20.rec",
+			Warning: "recording cut short: the recorder stopped mid-write; every frame before it replays",
+			Clock:   func() Clock { return Clock{Replay: true, Playing: true, Speed: 10, At: t0.Add(5 * time.Minute)} }})
+		a.Update(tea.WindowSizeMsg{Width: w, Height: 24})
+		a.Update(DataMsg{})
+		head := strings.Split(plain(a), "\n")[0]
+		if !strings.Contains(head, "▲ recording cut short") {
+			t.Errorf("%d columns: the header does not say the recording was cut short: %q", w, head)
+		}
+	}
+}
+
+// TestDemoClockSaysItIsNotTheWallClock: the demo's clock is scenario
+// time; the header says so beside it at 80 columns.
+func TestDemoClockSaysItIsNotTheWallClock(t *testing.T) {
+	a := newTestAppOpts(Options{Theme: themes.Mono(), ClockNote: "demo clock"}, 80, 24, 100)
+	if head := strings.Split(plain(a), "\n")[0]; !strings.Contains(head, "14:08:15 UTC (demo clock)") {
+		t.Fatalf("header: %q", head)
 	}
 }

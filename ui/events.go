@@ -58,9 +58,22 @@ func eventList(c *Context) []sources.Event {
 		if !out[i].Start.Equal(out[j].Start) {
 			return out[i].Start.After(out[j].Start)
 		}
+		// at one instant (times are whole seconds: a flap, a check that
+		// recovers within the second) what ends a thing came after what
+		// began it; by ID alone "…/up/…" fell below "…/down/…", a recovery
+		// before its own DOWN
+		if ci, cj := closing(&out[i]), closing(&out[j]); ci != cj {
+			return ci
+		}
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// closing reports whether ev is the end of something, told at one
+// instant: a recovery (UP again), a finding resolved or grouped.
+func closing(ev *sources.Event) bool {
+	return !ev.Open() && !ev.End.After(ev.Start) && ev.Severity <= sources.SevInfo
 }
 
 // changeEvent is a finding's change as a row of the timeline.
@@ -157,7 +170,7 @@ func (e *eventsView) Render(c *Context) string {
 		} else {
 			title = mark + title + note
 		}
-		if !ev.Open() {
+		if !ev.Open() && ev.End.After(ev.Start) { // a row that is an end says it by its own time
 			title += t.Muted.Render(" (ended " + ev.End.In(c.Loc).Format("15:04:05") + ")")
 		}
 		row += title

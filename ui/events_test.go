@@ -1,11 +1,15 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
+	"github.com/opsview/opsview/themes"
 )
 
 // A finding that only mirrors a source's event is not listed a second
@@ -21,5 +25,34 @@ func TestEngineEchoOfASourceEventIsShownOnce(t *testing.T) {
 	got := eventList(c)
 	if len(got) != 2 || got[0].ID == "finding/opened/event/checks/shop/1" || got[1].ID == "finding/opened/event/checks/shop/1" {
 		t.Fatalf("%+v", got)
+	}
+}
+
+// TestRecoveryIsNeverListedBeforeItsDown: HAProxy's times are whole
+// seconds, so a server that goes DOWN and back UP within one has both
+// events at one instant, as may the engine's resolution; newest first,
+// the recovery and the resolution sit above the DOWN, never below it.
+func TestRecoveryIsNeverListedBeforeItsDown(t *testing.T) {
+	at := t0.Add(10 * time.Minute)
+	snap := &correlate.Snapshot{Now: at, Start: t0, Step: step, N: 200, Events: []sources.Event{
+		{ID: "lb-1/be_app/app3@lb-1/down/1763647800", Source: "lb-1", Kind: sources.EventState, Start: at, End: at, Severity: sources.SevWarning, Title: "server be_app/app3 DOWN"},
+		{ID: "lb-1/be_app/app3@lb-1/up/1763647800", Source: "lb-1", Kind: sources.EventState, Start: at, End: at, Severity: sources.SevOK, Title: "server be_app/app3 DOWN → UP"},
+	}}
+	c := &Context{Theme: themes.Mono(), Symbols: themes.UnicodeSymbols, Snap: snap, Cursor: -1, Width: 100, Height: 10, Loc: time.UTC,
+		Changes: []correlate.Change{{At: at, Kind: correlate.ChangeResolved, Finding: correlate.Finding{ID: "node/app3", Rule: "node-state", Title: "server app3 is DOWN"}}}}
+	evs := eventList(c)
+	pos := map[string]int{}
+	for i, ev := range evs {
+		pos[ev.Title] = i
+	}
+	down := pos["server be_app/app3 DOWN"]
+	if pos["server be_app/app3 DOWN → UP"] > down || pos["resolved: server app3 is DOWN"] > down {
+		for _, ev := range evs {
+			t.Log(ev.Title)
+		}
+		t.Fatal("a recovery is listed below (before) its own DOWN")
+	}
+	if out := ansi.Strip(newEvents(&KeyMap{}).Render(c)); strings.Contains(out, "is DOWN (ended") || !strings.Contains(out, "resolved: server app3 is DOWN") {
+		t.Errorf("a resolution repeats its own time:\n%s", out)
 	}
 }

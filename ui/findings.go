@@ -518,10 +518,15 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	w, h := c.Width, c.Height
 	st, sym := sevStyle(c, f.Severity)
 	lines := []string{join(w, seg{sym + " " + f.Severity.String() + " ", st}, seg{sources.Clean(f.Title), th.Title})}
-	expl := 2
+	// the explanation says why the engine thinks so: it takes the lines
+	// it needs, as long as the symptom's chart and the first suspect's
+	// still fit under it (a chart, its title; the axis; a three-line
+	// footer)
+	gh0 := 3
 	if h >= 40 {
-		expl = 4
+		gh0 = 5
 	}
+	expl := max(2, h-1-2*(gh0+1)-1-3)
 	for _, l := range wrap(sources.CleanText(f.Explanation), w, expl) {
 		lines = append(lines, join(w, seg{l, th.Base}))
 	}
@@ -548,7 +553,15 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	}
 	footer := []string{}
 	if len(quiet) > 0 {
-		footer = append(footer, join(w, seg{"quiet: ", th.Muted}, seg{strings.Join(quiet, " · "), th.Faint}))
+		// what the engine checked and found still: two lines before a cut
+		for i, l := range wrap("quiet: "+strings.Join(quiet, c.dot()), w, 2) {
+			if i == 0 {
+				l = strings.TrimPrefix(l, "quiet: ")
+				footer = append(footer, join(w, seg{"quiet: ", th.Muted}, seg{l, th.Faint}))
+				continue
+			}
+			footer = append(footer, join(w, seg{l, th.Faint}))
+		}
 	}
 	if v.excluded {
 		// the series the engine could not check, in place of the charts
@@ -593,7 +606,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	shown := append([]correlate.Evidence{evs[0]}, evs[1+off:]...)
 	if maxOff > 0 {
 		footer = append([]string{join(w, seg{fmt.Sprintf("charts %d-%d of %d below the symptom", off+1, off+ng-1, len(evs)-1), th.Muted},
-			seg{"  ↑/↓ more", th.Key})}, footer...)
+			seg{"  " + keyName(c, "↑/↓") + " more", th.Key})}, footer...)
 		if room := h - len(lines) - len(footer) - 1; room/per < ng {
 			ng = max(1, room/per)
 			maxOff = max(0, len(evs)-ng)
@@ -636,7 +649,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 			name = correlate.Label(&s.SeriesMeta)
 			unit = s.Unit
 		}
-		info := fmt.Sprintf("  base %s → %s", correlate.FormatValue(e.Baseline, unit), correlate.FormatValue(e.Value, unit))
+		info := textFor(c, fmt.Sprintf("  base %s → %s", correlate.FormatValue(e.Baseline, unit), correlate.FormatValue(e.Value, unit)))
 		if e.Kind == correlate.EvSymptom {
 			info += fmt.Sprintf("  z %.1f", e.Score)
 		} else {

@@ -341,7 +341,8 @@ func TestIncidentHeadlineComesBeforeItsFindings(t *testing.T) {
 	i := strings.Index(over, "Incidents 2, 3 findings")
 	j := strings.Index(over, "db-1 volume saturated")
 	k := strings.Index(over, "graphite unreachable")
-	if i < 0 || j < i || k < j || !strings.Contains(over, "for 6m · 2 findings") || strings.Contains(over, "5xx on be_api with") {
+	// short of room the count gives way before the headline is cut
+	if i < 0 || j < i || k < j || !strings.Contains(over, "db-1 volume saturated: 5xx on be_app and be_api") || !strings.Contains(over, "for 6m") || strings.Contains(over, "5xx on be_api with") {
 		t.Errorf("Overview at 80x24: one line per incident, worst first:\n%s", over)
 	}
 	c.Width, c.Height = 160, 45
@@ -362,5 +363,42 @@ func TestNarrowIncidentHeadlineKeepsTheCause(t *testing.T) {
 	}
 	if got := incidentHead(&inc, 200); got != inc.Headline {
 		t.Fatalf("wide: %q", got)
+	}
+}
+
+// TestEvidenceExplanationIsWholeWhenThereIsRoom: the explanation of a
+// finding says why the engine thinks so; at 80x24 it takes the lines it
+// needs while the symptom's and the first suspect's charts fit.
+func TestEvidenceExplanationIsWholeWhenThereIsRoom(t *testing.T) {
+	snap, fs := findingsIncident(t)
+	fs[0].Explanation = "db-1 cpu.iowait rose from 3.2 % to 62 %, 45 s before app hrsp_5xx rose. Also moved first: mysql.db-1.queries_per_second. 5 series moved after it: app jobs_queue_length, qcur, and 3 more, which the engine reads as effects of the same cause."
+	c := findingsCtx(themes.Mono(), snap, fs, 80, 21)
+	v := NewFindings()
+	v.Update(findingsKey(tea.KeyEnter, ""), c)
+	plain := ansi.Strip(v.Render(c))
+	if !strings.Contains(plain, "same cause.") || !strings.Contains(plain, "symptom ") || !strings.Contains(plain, "#1 ") {
+		t.Errorf("explanation cut, or the charts gone:\n%s", plain)
+	}
+}
+
+// TestNarrowIncidentHeadlineNamesThePlacesOfWhatBroke: at 80 columns the
+// headline says where it broke, whole ("www and app: likely …"), rather
+// than a cut symptom name ("www probe_d…").
+func TestNarrowIncidentHeadlineNamesThePlacesOfWhatBroke(t *testing.T) {
+	sym := func(node, label string) correlate.Evidence {
+		return correlate.Evidence{Kind: correlate.EvSymptom, Node: node, Layer: sources.LayerLB, Label: label, SeriesKey: "x/" + label, Score: 9, Value: 2, Baseline: 1}
+	}
+	sus := correlate.Evidence{Kind: correlate.EvSuspect, SeriesKey: "graphite/servers.db-1.cpu.iowait", Node: "db-1", Layer: sources.LayerDB, Label: "servers.db-1.cpu.iowait", Score: 40}
+	fs := []correlate.Finding{
+		{ID: "a", Rule: "suspects", Severity: sources.SevCritical, Title: "www probe_duration rose: likely servers.db-1.cpu.iowait", Node: "db-1", Evidence: []correlate.Evidence{sym("www", "www probe_duration"), sus}},
+		{ID: "b", Rule: "suspects", Severity: sources.SevCritical, Title: "app hrsp_5xx rose: likely servers.db-1.cpu.iowait", Node: "db-1", Evidence: []correlate.Evidence{sym("app", "app hrsp_5xx"), sus}},
+	}
+	incs := correlate.Incidents(fs)
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	got := incidentHead(&incs[0], 50)
+	if !strings.HasPrefix(got, "www and app") || !strings.HasSuffix(got, "servers.db-1.cpu.iowait") || strings.Contains(got, "…") {
+		t.Fatalf("%q (headline %q)", got, incs[0].Headline)
 	}
 }

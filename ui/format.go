@@ -197,20 +197,22 @@ func hjoin(left []string, lw int, right []string, rw int, gap int) []string {
 
 // sevMark is a severity as symbol + word in its style: "✖ critical".
 func sevMark(c *Context, s sources.Severity) string {
-	var sym string
+	return c.Theme.SevStyle(int(s)).Render(sevSym(c, s) + " " + s.String())
+}
+
+// sevSym is a severity's mark alone.
+func sevSym(c *Context, s sources.Severity) string {
 	switch s {
 	case sources.SevOK:
-		sym = c.Symbols.OK
+		return c.Symbols.OK
 	case sources.SevInfo:
-		sym = c.Symbols.Info
+		return c.Symbols.Info
 	case sources.SevWarning:
-		sym = c.Symbols.Warning
+		return c.Symbols.Warning
 	case sources.SevCritical:
-		sym = c.Symbols.Critical
-	default:
-		sym = c.Symbols.Unknown
+		return c.Symbols.Critical
 	}
-	return c.Theme.SevStyle(int(s)).Render(sym + " " + s.String())
+	return c.Symbols.Unknown
 }
 
 // healthLevel maps a source's health onto the severity styles.
@@ -304,18 +306,58 @@ func wrap(s string, w, max int) []string {
 }
 
 // incidentHead is an incident's headline in w cells: when it does not
-// fit, what broke is shortened and the cause kept whole, since the cause
-// is what the person reading it needs.
+// fit, what broke is said by its places only ("www and app: likely …"),
+// then shortened, and the cause is kept whole, since the cause is what
+// the person reading it needs.
 func incidentHead(inc *correlate.Incident, w int) string {
 	head := sources.Clean(inc.Headline)
 	if ansi.StringWidth(head) <= w {
 		return head
 	}
 	why := sources.Clean(inc.Why)
+	if where := sources.Clean(inc.Where); where != "" && why != "" {
+		if h := sources.Clean(inc.HeadlineWith(where)); ansi.StringWidth(h) <= w {
+			return h
+		}
+	}
 	if why == "" || ansi.StringWidth(why)+2+8 > w {
 		return ansi.Truncate(head, w, "…")
 	}
 	sep := ansi.StringWidth(sources.Clean(inc.HeadlineWith(""))) - ansi.StringWidth(why) // ": " or " ← "
 	broke := ansi.Truncate(sources.Clean(inc.Broke), w-sep-ansi.StringWidth(why), "…")
 	return sources.Clean(inc.HeadlineWith(broke))
+}
+
+// truncMiddle cuts a plain string to w cells in its middle, keeping its
+// start and its end: series of one chart differ mostly at the end
+// (hrsp_5xx{app,app-1}, hrsp_5xx{app,app-2}).
+func truncMiddle(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	if w < 5 {
+		return trunc(s, w)
+	}
+	r := []rune(s)
+	head := (w - 1) / 3
+	tail := w - 1 - head
+	for tail > 0 && ansi.StringWidth(string(r[len(r)-tail:])) > w-1-head {
+		tail--
+	}
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}
+
+// causeFirst fits an error in w cells by dropping its leading context
+// first ("GET http://graphite:8080/render: context deadline exceeded"
+// keeps "…context deadline exceeded"), since the cause comes last in a
+// wrapped Go error; what still does not fit is cut at its end.
+func causeFirst(s string, w int) string {
+	for ansi.StringWidth(s) > w {
+		i := strings.Index(s, ": ")
+		if i < 0 {
+			break
+		}
+		s = "…" + strings.TrimPrefix(s[i+2:], "…")
+	}
+	return trunc(s, w)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsview/opsview/themes"
@@ -77,15 +78,18 @@ func TestGoldenScreens(t *testing.T) {
 	views := []struct {
 		name string
 		keys []string
+		mode []key.Binding
 	}{
-		{"overview", nil},
-		{"overview-past", []string{"left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}},
-		{"findings", []string{"4"}},
-		{"graphs", []string{"2"}},
-		{"graphs-cursor", []string{"2", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}},
-		{"events", []string{"3"}},
-		{"events-open", []string{"3", "down", "enter"}},
-		{"help", []string{"2", "?"}},
+		{"overview", nil, nil},
+		{"overview-past", []string{"left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}, nil},
+		{"findings", []string{"4"}, nil},
+		{"graphs", []string{"2"}, nil},
+		{"graphs-cursor", []string{"2", "left", "left", "left", "left", "left", "left", "left", "left", "left", "left"}, nil},
+		{"events", []string{"3"}, nil},
+		{"evidence", []string{"4", "enter"}, nil},
+		{"events-open", []string{"3", "down", "enter"}, nil},
+		{"help", []string{"2", "?"}, nil},
+		{"help-replay", []string{"1", "?"}, replayModeKeys},
 	}
 	sizes := [][2]int{{80, 24}, {160, 48}}
 	ths := []struct {
@@ -98,17 +102,18 @@ func TestGoldenScreens(t *testing.T) {
 		{"ascii", themes.Mono(), true},
 		{"light", themes.Light(), false},
 		{"high-contrast", themes.HighContrast(), false},
+		{"high-contrast-light", themes.HighContrastLight(), false},
 	}
 	for _, v := range views {
 		for _, sz := range sizes {
 			for _, th := range ths {
-				colourOnly := th.name == "light" || th.name == "high-contrast"
+				colourOnly := th.name == "light" || strings.HasPrefix(th.name, "high-contrast")
 				if (th.ascii || colourOnly) && sz[0] != 80 {
 					continue
 				}
 				name := fmt.Sprintf("%s_%dx%d_%s", v.name, sz[0], sz[1], th.name)
 				t.Run(name, func(t *testing.T) {
-					a := newTestAppOpts(Options{Theme: th.theme, ASCII: th.ascii}, sz[0], sz[1], 240)
+					a := newTestAppOpts(Options{Theme: th.theme, ASCII: th.ascii, ModeKeys: v.mode}, sz[0], sz[1], 240)
 					pressKeys(a, v.keys...)
 					frame := a.View().Content
 					checkFrame(t, frame, sz[0], sz[1])

@@ -25,6 +25,7 @@ type graphsView struct {
 	zoomed bool // the first chart shown takes the whole view
 	src    browser
 	picker *picker // the series picker, when open
+	note   string  // a word on the last key (why `a` cannot add here), until the next key
 }
 
 func newGraphs(k *KeyMap, browse func(ctx context.Context, path string) ([]sources.BrowseNode, error), add func(id string) error) *graphsView {
@@ -44,11 +45,11 @@ func (g *graphsView) Keys() []key.Binding {
 	if g.zoomed {
 		zoom.SetHelp(zoom.Help().Key, "all charts")
 	}
-	ks := []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down, zoom}
-	if g.src.browse != nil {
-		ks = append(ks, pickerKey)
+	add := pickerKey
+	if g.src.browse == nil {
+		add.SetHelp(add.Help().Key, "add a series (needs a graphite or prometheus source)")
 	}
-	return ks
+	return []key.Binding{g.keys.Left, g.keys.Right, g.keys.Live, up, down, zoom, add}
 }
 
 func (g *graphsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
@@ -65,8 +66,13 @@ func (g *graphsView) key(msg tea.KeyPressMsg, c *Context) (bool, tea.Cmd) {
 	if g.picker != nil {
 		return true, g.pickerKey(msg)
 	}
+	g.note = ""
 	switch {
-	case g.src.browse != nil && key.Matches(msg, pickerKey):
+	case key.Matches(msg, pickerKey):
+		if g.src.browse == nil {
+			g.note = "no source of this run can list its series to add (a configured graphite or prometheus source can)"
+			return true, nil
+		}
 		return true, g.openPicker()
 	case key.Matches(msg, g.keys.Up):
 		if g.scroll > 0 {
@@ -293,7 +299,30 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 		bar = ">" // "#" is a series marker
 	}
 	head := tst.Render(bar+title) + t.Muted.Render(" "+unit)
-	lines := []string{}
+	// every series is named beside its mark: when the entries do not fit,
+	// the names shorten before any entry is left out, since a mark drawn
+	// on the chart that the legend does not name reads as nothing (or as
+	// another series)
+	full := max(c.Width/2-12, 12)
+	for nameW := full; nameW >= 8; nameW -= 4 {
+		if lines, ok := g.legendLines(c, gr, head, nameW, maxLines); ok {
+			return lines
+		}
+	}
+	lines, _ := g.legendLines(c, gr, head, 8, maxLines)
+	return lines
+}
+
+// legendLines lays the legend out with names cut to nameW cells; ok is
+// false when some series did not fit in maxLines (they are counted as
+// "+N", with their marks when the chart draws marks).
+func (g *graphsView) legendLines(c *Context, gr chartGroup, head string, nameW, maxLines int) (lines []string, ok bool) {
+	t := c.Theme
+	var labels []string
+	for _, s := range gr.series {
+		labels = append(labels, seriesLabel(&s.SeriesMeta))
+	}
+	shared := sharedPrefix(labels)
 	cur := head
 	curW := lipgloss.Width(head)
 	for i, s := range gr.series {
@@ -303,15 +332,24 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 		} else {
 			v, _ = s.Last()
 		}
-		name := trunc(seriesLabel(&s.SeriesMeta), max(c.Width/2-12, 12))
+		name := trunc(seriesLabel(&s.SeriesMeta), nameW)
+		if nameW < max(c.Width/2-12, 12) {
+			// short of room the names lose what they share first
+			name = truncMiddle(withoutPrefix(seriesLabel(&s.SeriesMeta), shared), nameW)
+		}
 		val := Human(v, s.Unit)
 		entryW := lipgloss.Width(name) + len([]rune(val)) + 4
 		entry := fg(lipgloss.NewStyle(), t.Color(i)).Render(legendMark(c, i, len(gr.series))) + " " + t.Base.Render(name) + " " + t.Key.Render(val)
 		if curW+2+entryW > c.Width {
 			if len(lines)+1 >= maxLines {
-				more := t.Muted.Render(fmt.Sprintf("  +%d", len(gr.series)-i))
-				lines = append(lines, cur+more)
-				return lines
+				more := fmt.Sprintf("  +%d", len(gr.series)-i)
+				if !useBraille(c, len(gr.series)) {
+					for j := i; j < len(gr.series); j++ {
+						more += " " + marker(c, j)
+					}
+				}
+				lines = append(lines, cur+t.Muted.Render(more))
+				return lines, false
 			}
 			lines = append(lines, cur)
 			cur, curW = "  ", 2
@@ -322,11 +360,14 @@ func (g *graphsView) legend(c *Context, gr chartGroup, maxLines int) []string {
 		cur += entry
 		curW += entryW
 	}
-	return append(lines, cur)
+	return append(lines, cur), true
 }
 
 func (g *graphsView) status(c *Context, scroll, shown, total int) string {
 	t := c.Theme
+	if g.note != "" {
+		return t.Warning.Render(" " + g.note)
+	}
 	var parts []string
 	if c.Cursor >= 0 {
 		at := c.Snap.Time(c.Cursor).In(c.Loc)
@@ -420,4 +461,31 @@ func (g chartGroup) alertMarks(byNode map[string][]int) []int {
 		}
 	}
 	return out
+}
+
+// sharedPrefix is what every label starts with, up to the last
+// separator in it ("hrsp_5xx{" of hrsp_5xx{app,app-1} and
+// hrsp_5xx{app}); "" for one label or none shared.
+func sharedPrefix(labels []string) string {
+	if len(labels) < 2 {
+		return ""
+	}
+	p := labels[0]
+	for _, l := range labels[1:] {
+		for !strings.HasPrefix(l, p) {
+			p = p[:len(p)-1]
+		}
+	}
+	if i := strings.LastIndexAny(p, "{,._ /"); i >= 0 {
+		return p[:i+1]
+	}
+	return ""
+}
+
+// withoutPrefix is label with the shared prefix said as "…".
+func withoutPrefix(label, prefix string) string {
+	if prefix == "" || len(prefix) < 4 || !strings.HasPrefix(label, prefix) {
+		return label
+	}
+	return "…" + label[len(prefix):]
 }

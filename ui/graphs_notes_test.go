@@ -1,8 +1,14 @@
 package ui
 
 import (
+	"fmt"
+	"math"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -120,5 +126,59 @@ func TestUnusualFlagsAreMarkedOnTheirSeriesChart(t *testing.T) {
 	a.Update(DataMsg{})
 	if all := markedRows(); one >= all {
 		t.Errorf("the flag marks %d plot rows, a note %d: it belongs on its series' chart only", one, all)
+	}
+}
+
+// TestMonoLegendNamesEveryMarkTheChartDraws: without colour each series
+// is drawn with its own mark; at 80 columns a chart of five series names
+// all five marks in its legend (it used to list three and "+2" while the
+// chart drew the other two's ■ and ◇).
+func TestMonoLegendNamesEveryMarkTheChartDraws(t *testing.T) {
+	st := correlate.NewStore(correlate.StoreOptions{Step: step, Retention: time.Hour})
+	for i := 0; i < 180; i++ {
+		at := t0.Add(time.Duration(i) * step)
+		var ss []sources.Series
+		for n := 1; n <= 5; n++ {
+			v := float64(n) * math.Max(0, float64(i-120)) / 10
+			ss = append(ss, sources.Series{Name: "hrsp_5xx", Labels: map[string]string{"backend": "app", "server": fmt.Sprintf("app-%d", n)}, Unit: "req/s",
+				Role: sources.RoleSymptom, Layer: sources.LayerLB, Node: fmt.Sprintf("app-%d", n), Points: []sources.Point{{T: at, V: v}}})
+		}
+		st.Apply(&sources.Batch{Source: "lb-1", Type: "haproxy", At: at, Series: ss, Status: sources.Status{Health: sources.HealthOK}})
+	}
+	a := New(Options{Store: st, Theme: themes.Mono(), Location: time.UTC})
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	a.Update(DataMsg{})
+	pressKeys(a, "2")
+	lines := strings.Split(plain(a), "\n")
+	var legend, chart strings.Builder
+	inChart := false
+	for _, l := range lines[2:] {
+		switch {
+		case strings.HasPrefix(l, "▌") && inChart:
+			break
+		case strings.Contains(l, "┤") || strings.Contains(l, "│"):
+			inChart = true
+			chart.WriteString(l)
+			continue
+		case !inChart:
+			legend.WriteString(l + "\n")
+			continue
+		}
+		if inChart {
+			break
+		}
+	}
+	drawn := 0
+	for _, m := range unicodeMarkers[:5] {
+		if !strings.Contains(chart.String(), m) {
+			continue
+		}
+		drawn++
+		if !regexp.MustCompile(regexp.QuoteMeta(m) + ` \S*app-\d\}`).MatchString(legend.String()) {
+			t.Errorf("the chart draws %s but the legend names no series by it:\n%s", m, plain(a))
+		}
+	}
+	if drawn < 2 {
+		t.Fatalf("the chart draws %d marks:\n%s", drawn, plain(a))
 	}
 }

@@ -300,7 +300,7 @@ type lbCol struct {
 	right bool
 }
 
-func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) {
+func (v *LoadBalancers) layout(width int, fleet bool, nameNeed int) (cols []lbCol, nameW int) {
 	all := []lbCol{
 		{"state", "STATE", 9, 0, false},
 		{"name", "NAME", 0, 0, false},
@@ -310,8 +310,8 @@ func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) 
 		{"queue", "QUEUE", 5, 5, true},
 		{"req", "REQ/S", 7, 1, true},
 		{"5xx", "5XX/S", 7, 0, true},
-		{"check", "CHECK", 14, 3, false},
 		{"since", "CHANGED", 10, 2, false},
+		{"check", "CHECK", 14, 3, false},
 		{"why", "LAST CHECK", 30, 6, false},
 	}
 	if width >= 140 {
@@ -345,10 +345,11 @@ func (v *LoadBalancers) layout(width int, fleet bool) (cols []lbCol, nameW int) 
 	if nameW < 1 {
 		nameW = 1
 	}
-	// a wide terminal gives the rest to the last-check text, up to a point
+	// a wide terminal gives what the names do not need to the last-check
+	// text, which says why a row is in its state
 	for i := range all {
-		if all[i].id == "why" && nameW > 40 {
-			extra := nameW - 40
+		if all[i].id == "why" && nameW > max(nameNeed, minName) {
+			extra := nameW - max(nameNeed, minName)
 			all[i].width += extra
 			nameW -= extra
 		}
@@ -395,6 +396,21 @@ func (v *LoadBalancers) Render(c *Context) string {
 	if c.Filter != "" {
 		sum += " · filter: " + sources.Clean(c.Filter)
 	}
+	// a source that does not answer leaves its last figures on screen:
+	// the title says so first, where it is not cut
+	var stale []string
+	if c.Snap != nil {
+		seen := map[string]bool{}
+		for i := range c.Snap.Nodes {
+			if m := lbStale(c, &c.Snap.Nodes[i]); m != "" && !seen[m] {
+				seen[m] = true
+				stale = append(stale, m)
+			}
+		}
+	}
+	for _, m := range stale {
+		title += t.Muted.Render(" · ") + t.Warning.Render(m)
+	}
 	lines = append(lines, title+t.Muted.Render(sum))
 	if len(rows) == 0 {
 		msg := "No load balancer data yet: configure a haproxy source, or start opsview where a stats socket is readable (/run/haproxy/admin.sock)."
@@ -408,7 +424,11 @@ func (v *LoadBalancers) Render(c *Context) string {
 		}
 		return out
 	}
-	cols, nameW := v.layout(c.Width, fleet)
+	nameNeed := 0
+	for _, r := range rows {
+		nameNeed = max(nameNeed, ansi.StringWidth(lbRowName(c, r)))
+	}
+	cols, nameW := v.layout(c.Width, fleet, nameNeed)
 	var hdr strings.Builder
 	for _, col := range cols {
 		w := col.width
@@ -481,6 +501,11 @@ func findingTitles(fs []correlate.Finding) map[string]string {
 	return out
 }
 
+// symbol is a row's mark, one meaning per symbol: the severity marks
+// (✔ ℹ ▲ ✖) for a frontend, a backend and an UP server, from its
+// severity as raised by its errors (lbSeverity); a server not taking
+// traffic has its state's own mark (DOWN ▼, MAINT ◼, DRAIN ◐), which no
+// severity shares.
 func (v *LoadBalancers) symbol(c *Context, r lbRow) string {
 	sy := c.Symbols
 	if sy.OK == "" { // the shell did not choose: pick by the ASCII flag
@@ -491,21 +516,18 @@ func (v *LoadBalancers) symbol(c *Context, r lbRow) string {
 	}
 	if r.server {
 		switch r.n.Class {
-		case sources.ClassUp:
-			if r.n.Severity >= sources.SevWarning { // flapping
-				return sy.Warning
-			}
-			return sy.Up
 		case sources.ClassDown:
 			return sy.Down
 		case sources.ClassMaint:
 			return sy.Maint
 		case sources.ClassDrain:
 			return sy.Drain
+		case sources.ClassUp:
+		default:
+			return sy.Unknown
 		}
-		return sy.Unknown
 	}
-	switch r.n.Severity {
+	switch lbSeverity(r.n) {
 	case sources.SevOK:
 		return sy.OK
 	case sources.SevInfo:
@@ -518,16 +540,99 @@ func (v *LoadBalancers) symbol(c *Context, r lbRow) string {
 	return sy.Unknown
 }
 
+// Error shares of a row's answers that raise its severity: a backend or
+// server that is UP but answers errors is not "ok".
+const (
+	lbErrWarn = 0.01
+	lbErrCrit = 0.20
+)
+
+// lbErrShare is the share of a row's requests answered 5xx, NaN when it
+// counts none.
+func lbErrShare(n *sources.NodeState) float64 {
+	lb := lbOf(n)
+	e, r := lb.Rates.Resp5xx, lb.Rates.Requests
+	if math.IsNaN(e) || e <= 0 {
+		return 0
+	}
+	if math.IsNaN(r) || r <= 0 {
+		return 1 // errors with no request counted: all of them failed
+	}
+	return math.Min(e/r, 1)
+}
+
+// lbSeverity is a row's severity: its source's verdict on its state,
+// raised by the share of its answers that are 5xx.
+func lbSeverity(n *sources.NodeState) sources.Severity {
+	sev := n.Severity
+	if n.Class == sources.ClassDown && n.Kind == sources.NodeServer {
+		return sev // its errors are its DOWN: the state says it already
+	}
+	switch x := lbErrShare(n); {
+	case x >= lbErrCrit:
+		sev = max(sev, sources.SevCritical)
+	case x >= lbErrWarn:
+		sev = max(sev, sources.SevWarning)
+	}
+	return sev
+}
+
+// lbIdle reports whether a server takes no traffic by its state (DOWN,
+// MAINT): figures it still shows are left over, not current.
+func lbIdle(n *sources.NodeState) bool {
+	return n.Kind == sources.NodeServer && (n.Class == sources.ClassDown || n.Class == sources.ClassMaint)
+}
+
+// dash stands for a figure that is not current.
+func dash(c *Context) string {
+	if c.ASCII {
+		return "-"
+	}
+	return "—"
+}
+
+// lbStale says, for a node whose source does not answer, since when its
+// figures date ("lb-1 not answering: figures from 42s ago"); "" while
+// the source answers.
+func lbStale(c *Context, n *sources.NodeState) string {
+	if c.Snap == nil || n.Source == "" {
+		return ""
+	}
+	for i := range c.Snap.Status {
+		st := &c.Snap.Status[i]
+		if st.Source != n.Source || st.Health != sources.HealthFailing {
+			continue
+		}
+		msg := sources.Clean(st.Source) + " not answering"
+		if !st.LastSuccess.IsZero() {
+			msg += ": figures from " + lbAgo(c.Snap.Now, st.LastSuccess)
+		} else {
+			msg += ": figures are its last"
+		}
+		return msg
+	}
+	return ""
+}
+
 func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, now time.Time, selected bool, found map[string]string) string {
 	t := c.Theme
 	n := r.n
 	lb := lbOf(n)
-	sev := t.SevStyle(int(n.Severity))
+	sev := t.SevStyle(int(lbSeverity(n)))
+	idle, stale := lbIdle(n), lbStale(c, n) != ""
 	var b strings.Builder
-	for _, col := range cols {
+	for ci := 0; ci < len(cols); ci++ {
+		col := cols[ci]
 		w := col.width
 		if col.id == "name" {
 			w = nameW
+		}
+		// a backend or frontend has no check of its own: what the engine
+		// says of it takes the CHECK cell too, so it is not cut
+		if col.id == "check" && !r.server && ci+1 < len(cols) && cols[ci+1].id == "why" {
+			ci++
+			col = cols[ci]
+			w += 1 + col.width
 		}
 		var text string
 		style := t.Base
@@ -564,7 +669,11 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 				style = t.Muted
 			}
 		case "sess":
-			if !selected {
+			if idle {
+				text, style = dash(c), t.Faint
+				break
+			}
+			if !selected && !stale {
 				b.WriteString(lbSessionBar(c, n, w))
 				b.WriteByte(' ')
 				continue
@@ -603,6 +712,18 @@ func (v *LoadBalancers) renderRow(c *Context, r lbRow, cols []lbCol, nameW int, 
 				text = sources.Clean(found[correlate.NodeFindingID(n.ID)])
 			}
 			style = t.Muted
+		}
+		switch col.id {
+		case "queue", "req", "5xx":
+			// a server out of traffic shows no figure as if current; a
+			// source not answering shows its last ones faint (the title
+			// says how old)
+			if idle {
+				text = dash(c)
+			}
+			if idle || stale {
+				style = t.Faint
+			}
 		}
 		txt := lbCell(text, w, col.right)
 		if styled && !selected {
@@ -760,11 +881,21 @@ func lbAgo(now, t time.Time) string {
 func lbDetail(n *sources.NodeState, found map[string]string) string {
 	lb := lbOf(n)
 	var parts []string
+	errs := ""
+	if x := lbErrShare(n); x >= lbErrWarn && !lbIdle(n) {
+		errs = fmt.Sprintf("%.0f%% of answers 5xx", 100*x)
+	}
 	switch n.Kind {
 	case sources.NodeServer:
 		parts = append(parts, sources.Clean(lb.Proxy)+"/"+sources.Clean(n.Name))
 		if n.Instance != "" {
 			parts[0] += " on " + sources.Clean(n.Instance)
+		}
+		if lbIdle(n) {
+			parts = append(parts, "takes no traffic ("+sources.Clean(n.State)+")")
+		}
+		if errs != "" {
+			parts = append(parts, errs)
 		}
 		chk := sources.Clean(lb.Check.Status)
 		if d := lb.Check.Duration; !math.IsNaN(d) && chk != "" {
@@ -810,6 +941,9 @@ func lbDetail(n *sources.NodeState, found map[string]string) string {
 		}
 	default:
 		parts = append(parts, sources.Clean(n.Attrs["check"]))
+		if errs != "" {
+			parts = append(parts, errs)
+		}
 		if f := sources.Clean(found[correlate.NodeFindingID(n.ID)]); f != "" {
 			parts = append(parts, f)
 		}

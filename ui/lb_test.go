@@ -233,3 +233,84 @@ func TestLoadBalancersShowTheEnginesWords(t *testing.T) {
 		t.Errorf("a finding shown without the engine's:\n%s", plain)
 	}
 }
+
+// TestBackendStateReflectsItsErrors: a backend UP whose answers are 11%
+// 5xx is not drawn "✔ UP": its mark and detail say it errs; a server UP
+// is never drawn with the warning mark unless it is in trouble.
+func TestBackendStateReflectsItsErrors(t *testing.T) {
+	lb := sources.NewLBNode("app")
+	lb.Mode, lb.Up, lb.Total, lb.Sessions, lb.SessionLimit, lb.Queue = sources.LBModeHTTP, 4, 4, 175, 400, 0
+	lb.Rates.Requests, lb.Rates.Resp5xx = 444, 49
+	srv := func(name string, cl sources.StateClass, state string, req, e5, scur float64) sources.NodeState {
+		l := sources.NewLBNode("app")
+		l.Mode, l.Sessions, l.SessionLimit, l.Weight = sources.LBModeHTTP, scur, 100, 1
+		l.Rates.Requests, l.Rates.Resp5xx = req, e5
+		sev := sources.SevOK
+		if cl == sources.ClassDown {
+			sev = sources.SevWarning
+		}
+		return sources.NodeState{Kind: sources.NodeServer, ID: "lb-1/app/" + name, Name: name, Parent: "lb-1/app", Instance: "lb-1",
+			Layer: sources.LayerLB, State: state, Class: cl, Severity: sev, Since: lbNow.Add(-time.Minute), LB: l}
+	}
+	snap := &correlate.Snapshot{Now: lbNow, Nodes: []sources.NodeState{
+		{Kind: sources.NodeBackend, ID: "lb-1/app", Name: "app", Instance: "lb-1", Layer: sources.LayerLB, State: "UP", Class: sources.ClassUp,
+			Severity: sources.SevOK, Since: lbNow.Add(-14 * time.Minute), LB: lb, Attrs: map[string]string{"check": "app (Active: 4/4)"}},
+		srv("app-1", sources.ClassUp, "UP", 111, 0, 40),
+		srv("app-2", sources.ClassUp, "UP", 111, 49, 45),
+		srv("app-3", sources.ClassDown, "DOWN", 70, 3, 54),
+	}}
+	c := &Context{Theme: themes.Mono(), Symbols: themes.UnicodeSymbols, Cursor: -1, Width: 100, Height: 12, Snap: snap}
+	v := NewLoadBalancers()
+	v.Update(keyMsg("enter"), c)
+	out := ansi.Strip(v.Render(c))
+	row := func(name string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, name+" ") {
+				return l
+			}
+		}
+		t.Fatalf("no row for %s:\n%s", name, out)
+		return ""
+	}
+	if be := row("app"); !strings.HasPrefix(be, "▲ UP") {
+		t.Errorf("backend with 49 5xx/s of 444 req/s is not marked as erring: %q", be)
+	}
+	if !strings.Contains(out, "11% of answers 5xx") {
+		t.Errorf("the selected backend's detail does not say its error share:\n%s", out)
+	}
+	if s := row("app-1"); !strings.HasPrefix(s, "✔ UP") {
+		t.Errorf("a healthy UP server: %q", s)
+	}
+	if s := row("app-2"); !strings.HasPrefix(s, "✖ UP") {
+		t.Errorf("an UP server answering 44%% 5xx: %q", s)
+	}
+	// a DOWN server takes no traffic: its last figures are not shown as
+	// if current
+	if s := row("app-3"); !strings.HasPrefix(s, "▼ DOWN") || strings.Contains(s, "70") || strings.Contains(s, "54") || strings.Count(s, "—") < 3 {
+		t.Errorf("a DOWN server shows figures as current: %q", s)
+	}
+}
+
+// TestFiguresOfASourceNotAnsweringLookStale: when the HAProxy source
+// fails, the view says since when its figures date.
+func TestFiguresOfASourceNotAnsweringLookStale(t *testing.T) {
+	c := lbContext(themes.Mono(), 120, 20)
+	for i := range c.Snap.Nodes {
+		c.Snap.Nodes[i].Source = "lb-1"
+	}
+	c.Snap.Status = []sources.Status{{Source: "lb-1", Type: "haproxy", Health: sources.HealthFailing, LastSuccess: lbNow.Add(-42 * time.Second)}}
+	out := ansi.Strip(NewLoadBalancers().Render(c))
+	if !strings.Contains(strings.Split(out, "\n")[0], "lb-1 not answering: figures from 42s ago") {
+		t.Errorf("stale figures not said:\n%s", out)
+	}
+}
+
+// TestLastCheckIsWholeAt160: at 160 columns the finding beside a backend
+// is not cut while the names have room to spare.
+func TestLastCheckIsWholeAt160(t *testing.T) {
+	c := lbContext(themes.Mono(), 160, 30)
+	out := ansi.Strip(NewLoadBalancers().Render(c))
+	if !strings.Contains(out, "backend be_api has no server UP (Active: 0/3)") {
+		t.Errorf("the LAST CHECK text is cut at 160 columns:\n%s", out)
+	}
+}

@@ -142,14 +142,20 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 		if st.Latency > 0 {
 			lat = shortDur(st.Latency.Round(1e6))
 		}
+		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padCells(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)
 		note := clean(st.Detail)
 		if st.LastError != "" {
-			note = t.Critical.Render(clean(st.LastError))
+			times := ""
 			if st.Failures > 1 {
-				note += t.Muted.Render(fmt.Sprintf(" (%d×)", st.Failures))
+				times = textFor(c, fmt.Sprintf(" (%d×)", st.Failures))
 			}
+			room := w - ansi.StringWidth(row)
+			cause := causeFirst(clean(st.LastError), room-ansi.StringWidth(times))
+			if strings.HasSuffix(cause, "…") { // the count gives way to the cause
+				cause, times = causeFirst(clean(st.LastError), room), ""
+			}
+			note = t.Critical.Render(cause) + t.Muted.Render(times)
 		}
-		row := fmt.Sprintf("  %s %-*s %-10s %6s  ", padCells(healthMark(c, st.Health), 10), nameW, trunc(clean(st.Source), nameW), trunc(clean(st.Type), 10), lat)
 		out = append(out, row+note)
 	}
 	return out
@@ -240,14 +246,36 @@ func (o *overviewView) findings(c *Context, w, h int, wide bool) []string {
 }
 
 // overviewIncident is one incident in one line: severity, headline, how
-// long it has been going on, how many findings it holds.
+// long it has been going on, how many findings it holds. Short of room,
+// the line gives up first the count of findings, then the severity's
+// word (its mark stays), and only then shortens the headline.
 func overviewIncident(c *Context, inc *correlate.Incident, n int, now time.Time, w int) string {
 	t := c.Theme
-	tail := fmt.Sprintf("  for %s%s%d %s", age(now.Sub(inc.Since)), c.dot(), n, plural(n, "finding"))
-	hw := max(w-2-11-1-ansi.StringWidth(tail), 1)
-	head := incidentHead(inc, hw)
-	head += strings.Repeat(" ", max(hw-ansi.StringWidth(head), 0))
-	return "  " + padCells(sevMark(c, inc.Severity), 11) + " " + t.Base.Render(head) + t.Muted.Render(tail)
+	full := fmt.Sprintf("  for %s%s%d %s", age(now.Sub(inc.Since)), c.dot(), n, plural(n, "finding"))
+	// the count is said again by the rows under it (wide) and by the
+	// Findings view: it goes first
+	short := "  for " + age(now.Sub(inc.Since))
+	mark, sym := padCells(sevMark(c, inc.Severity), 11), t.SevStyle(int(inc.Severity)).Render(sevSym(c, inc.Severity))
+	type form struct{ mark, tail string }
+	forms := []form{{mark, full}, {mark, short}, {sym, short}}
+	heads := []string{clean(inc.Headline)}
+	if inc.Where != "" && inc.Why != "" {
+		heads = append(heads, clean(inc.HeadlineWith(inc.Where)))
+	}
+	line := func(f form, head string) string {
+		hw := max(w-2-ansi.StringWidth(f.mark)-1-ansi.StringWidth(f.tail), 1)
+		head += strings.Repeat(" ", max(hw-ansi.StringWidth(head), 0))
+		return "  " + f.mark + " " + t.Base.Render(head) + t.Muted.Render(f.tail)
+	}
+	for _, h := range heads {
+		for _, f := range forms {
+			if 2+ansi.StringWidth(f.mark)+1+ansi.StringWidth(h)+ansi.StringWidth(f.tail) <= w {
+				return line(f, h)
+			}
+		}
+	}
+	f := forms[len(forms)-1]
+	return line(f, incidentHead(inc, max(w-2-ansi.StringWidth(f.mark)-1-ansi.StringWidth(f.tail), 1)))
 }
 
 // keySeries orders the series for the overview: first, finding by

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/themes"
@@ -76,5 +78,39 @@ func TestKeySeriesPutTheSuspectUnderItsSymptom(t *testing.T) {
 	}
 	if want := "a/sym2 b/res2 a/sym1 a/sym3 b/res3 b/res1"; strings.Join(got, " ") != want {
 		t.Fatalf("order %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestOverviewKeepsTheVerbAndTheCause: finding titles are whole on the
+// Overview at 160 columns (the count of a lone finding gives way first),
+// and a failing source's row keeps the cause of its error, not the URL
+// before it.
+func TestOverviewKeepsTheVerbAndTheCause(t *testing.T) {
+	a, _ := newTestApp(themes.Mono(), 160, 48, 240)
+	scr := plain(a)
+	for _, want := range []string{"5xx on be_app; iowait on db-1 moved 2m before", "5xx on be_api with no internal signal moving", "source graphite failing: context deadline exceeded"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("160x48: %q cut:\n%s", want, scr)
+		}
+	}
+	a, _ = newTestApp(themes.Mono(), 80, 24, 240)
+	if scr := plain(a); !strings.Contains(scr, "context deadline exceeded") {
+		t.Errorf("80x24: the source's error lost its cause:\n%s", scr)
+	}
+	if got := causeFirst("GET http://graphite:8080/render: context deadline exceeded", 30); got != "…context deadline exceeded" {
+		t.Errorf("causeFirst: %q", got)
+	}
+}
+
+// TestWideOverviewIncidentKeepsItsCause: at 160 columns the Overview's
+// incident column is narrower than a long headline; it says where it broke
+// and the cause whole rather than "www probe_duration rose and app hrs…".
+func TestWideOverviewIncidentKeepsItsCause(t *testing.T) {
+	inc := correlate.Incident{Severity: sources.SevCritical, Headline: "www probe_duration rose and app hrsp_5xx rose: likely servers.db-1.cpu.iowait",
+		Broke: "www probe_duration rose and app hrsp_5xx rose", Why: "likely servers.db-1.cpu.iowait", Where: "www and app", Since: t0}
+	c := &Context{Theme: themes.Mono(), Symbols: themes.UnicodeSymbols}
+	got := ansi.Strip(overviewIncident(c, &inc, 4, t0.Add(30*time.Second), 72))
+	if !strings.Contains(got, "www and app: likely servers.db-1.cpu.iowait") || strings.Contains(got, "…") || ansi.StringWidth(got) > 72 {
+		t.Fatalf("%q", got)
 	}
 }

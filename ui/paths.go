@@ -36,8 +36,8 @@ func (v *pathsView) Name() string { return "Paths" }
 var pathKeys = struct {
 	Target, Vantage, Row, Drill, Back key.Binding
 }{
-	// not Tab: Tab switches views everywhere
-	Target:  key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "target")),
+	// not Tab (views) nor [ ] (zoom everywhere): t and T do only this
+	Target:  key.NewBinding(key.WithKeys("t", "T"), key.WithHelp("t/T", "next/prev target")),
 	Vantage: key.NewBinding(key.WithKeys("left", "right", "h", "l"), key.WithHelp("←/→", "vantage")),
 	Row:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "hop")),
 	Drill:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "vantage table")),
@@ -63,9 +63,9 @@ func (v *pathsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
 		vd = tds[ti].verdict
 	}
 	switch msg.String() {
-	case "]", "[":
+	case "t", "T":
 		if ti >= 0 {
-			if msg.String() == "[" {
+			if msg.String() == "T" {
 				ti = max(ti-1, 0)
 			} else {
 				ti = min(ti+1, len(tds)-1)
@@ -226,11 +226,11 @@ func (v *pathsView) Render(c *Context) string {
 	for len(lines) < c.Height-1 {
 		add("")
 	}
-	help := "[ ] target  ←/→ vantage  ↑/↓ hop  enter table"
+	help := "t/T target  ←/→ vantage  ↑/↓ hop  enter table"
 	if v.drill {
 		help = "esc matrix  ←/→ vantage  ↑/↓ hop"
 	}
-	add(c.Theme.Muted.Render(help))
+	add(c.Theme.Muted.Render(keyName(c, help)))
 	return box(lines, c.Width, c.Height)
 }
 
@@ -319,8 +319,13 @@ func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, at pathsP
 			maxTTL = max(maxTTL, h.TTL)
 		}
 	}
-	labelW := min(max(c.Width/3, 16), 40)
+	// the hop's names take what they need, leaving room for two vantages
 	cellW := 18
+	need := 0
+	for ttl := 1; ttl <= maxTTL; ttl++ {
+		need = max(need, ansi.StringWidth(hopLabel(byV, ttl))+1)
+	}
+	labelW := max(min(need, c.Width-4-cellW*min(n, 2)), 16)
 	fit := max((c.Width-labelW-4)/cellW, 1)
 	first := 0
 	if at.vantage >= fit {
@@ -368,7 +373,19 @@ func (v *pathsView) renderMatrix(c *Context, vd correlate.PathVerdict, at pathsP
 		foot = append(foot, fmt.Sprintf("vantages %d-%d of %d", first+1, last, n))
 	}
 	if len(foot) > 0 {
-		add(c.Theme.Muted.Render(strings.Join(foot, " · ")))
+		// whole notes on a line, a note that does not fit on the next
+		line := ""
+		for _, f := range foot {
+			if line != "" && ansi.StringWidth(line+c.dot()+f) > c.Width {
+				add(c.Theme.Muted.Render(line))
+				line = ""
+			}
+			if line != "" {
+				line += c.dot()
+			}
+			line += f
+		}
+		add(c.Theme.Muted.Render(line))
 	}
 }
 
@@ -423,17 +440,14 @@ func hopLabel(byV []map[int]*correlate.PathHop, ttl int) string {
 
 func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantagePath, at pathsPos, add func(string)) {
 	add(c.Theme.Title.Render(fmt.Sprintf("vantage %s: end-to-end loss %.0f %% over %d probes", sources.Clean(pathName(&vp)), vp.Loss*100, vp.Sent)))
-	hdr := fmt.Sprintf("%3s %-28s %6s %5s %5s %7s %7s %7s  %s", "TTL", "Host", "Loss%", "Snt", "Rcv", "Best", "Med", "Floor%", "RTT (median per poll)")
-	add(c.Theme.Muted.Render(hdr))
 	hist := td.hist[vp.Vantage]
-	sparkW := max(c.Width-len(hdr)+len("RTT (median per poll)")-1, 4)
 	rows := c.Height - 8
 	start := 0
 	if rows > 0 && at.row >= rows {
 		start = at.row - rows + 1
 	}
-	for i := start; i < len(vp.Hops) && i < start+max(rows, 1); i++ {
-		h := vp.Hops[i]
+	end := min(len(vp.Hops), start+max(rows, 1))
+	hostOf := func(h correlate.PathHop) string {
 		host := h.Addr
 		if host == "" {
 			host = "???"
@@ -441,22 +455,58 @@ func (v *pathsView) renderDrill(c *Context, td targetData, vp correlate.VantageP
 		if h.Name != "" {
 			host += " " + sources.Clean(h.Name)
 		}
-		mark := ""
-		st := c.Theme.Base
+		return host
+	}
+	markOf := func(h correlate.PathHop) (string, lipgloss.Style) {
 		switch {
 		case h.RateLimited:
-			mark, st = " rate-limited", c.Theme.Muted
+			return "rate-limited", c.Theme.Muted
 		case h.Onset:
-			mark, st = " <onset", c.Theme.Critical
+			return "<onset", c.Theme.Critical
 		}
-		line := fmt.Sprintf("%3d %-28s %5.1f%% %5d %5d %7s %7s %6.0f%%  ", h.TTL, ansi.Truncate(host, 28, "…"), h.Loss*100, h.Sent, h.Received,
-			fmtRTT(h.MinRTT), fmtRTT(h.MedianRTT), h.Floor*100)
+		return "", c.Theme.Base
+	}
+	// the columns: a narrow terminal gives up Rcv and Best (Loss% and Snt
+	// say as much) before the host's name or the hop's mark is cut; the
+	// host takes what it needs, the RTT sparkline what is left
+	wide := c.Width >= 100
+	hostW, markW := 4, 0
+	for _, h := range vp.Hops[start:end] {
+		hostW = max(hostW, ansi.StringWidth(hostOf(h)))
+		m, _ := markOf(h)
+		markW = max(markW, len(m))
+	}
+	num := func(h correlate.PathHop) string {
+		if wide {
+			return fmt.Sprintf(" %5.1f%% %5d %5d %7s %7s %6.0f%%  ", h.Loss*100, h.Sent, h.Received, fmtRTT(h.MinRTT), fmtRTT(h.MedianRTT), h.Floor*100)
+		}
+		return fmt.Sprintf(" %5.1f%% %5d %7s %6.0f%%  ", h.Loss*100, h.Sent, fmtRTT(h.MedianRTT), h.Floor*100)
+	}
+	numHdr := fmt.Sprintf(" %6s %5s %7s %7s  ", "Loss%", "Snt", "Med", "Floor%")
+	if wide {
+		numHdr = fmt.Sprintf(" %6s %5s %5s %7s %7s %7s  ", "Loss%", "Snt", "Rcv", "Best", "Med", "Floor%")
+	}
+	if markW > 0 {
+		markW++ // a space before the sparkline
+	}
+	fixed := 4 + len(numHdr) + markW
+	hostW = max(min(hostW, c.Width-fixed-4), 8) // a few cells of sparkline at least
+	sparkW := max(c.Width-fixed-hostW, 0)
+	rtt := "RTT (median per poll)"
+	if sparkW < len(rtt) {
+		rtt = "RTT"
+	}
+	add(c.Theme.Muted.Render(fmt.Sprintf("%3s %-*s%s%-*s%s", "TTL", hostW, "Host", numHdr, markW, "", rtt)))
+	for i := start; i < end; i++ {
+		h := vp.Hops[i]
+		mark, st := markOf(h)
+		line := fmt.Sprintf("%3d %s%s", h.TTL, fit(hostOf(h), hostW), num(h))
 		if i == at.row {
 			line = c.Theme.Selected.Render(line)
 		} else {
 			line = st.Render(line)
 		}
-		add(line + hopSparkline(c, hist, h.TTL, sparkW-len(mark)) + st.Render(mark))
+		add(line + st.Render(fmt.Sprintf("%-*s", markW, mark)) + hopSparkline(c, hist, h.TTL, sparkW))
 	}
 }
 

@@ -2,10 +2,12 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -179,5 +181,77 @@ func TestPathsMarkALoadBalancedHop(t *testing.T) {
 	v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
 	if out := ansi.Strip(v.Render(c)); !strings.Contains(out, "vantage bastion1 via 10.3.0.2") {
 		t.Errorf("the drill-down does not name the branch:\n%s", out)
+	}
+}
+
+// TestPathsUnderASCIIHasNoArrows: --ascii leaves no arrow or other sign
+// outside ASCII on the Paths screens (matrix and vantage table).
+func TestPathsUnderASCIIHasNoArrows(t *testing.T) {
+	snap := pathSnap()
+	a := newTestAppOpts(Options{Theme: themes.Mono(), ASCII: true, Paths: func() []correlate.PathVerdict { return pathVerdicts(snap) }}, 80, 24, 240)
+	a.snap = snap
+	for _, keys := range [][]string{{"6"}, {"enter"}} {
+		pressKeys(a, keys...)
+		a.dirty = true
+		for _, r := range plain(a) {
+			if r > 0x7e && r != '…' && r != '—' {
+				t.Fatalf("after %v: %q under --ascii:\n%s", keys, r, plain(a))
+			}
+		}
+	}
+}
+
+// TestPathsTargetKeysAreNotZoom: [ and ] zoom in every view, Paths too;
+// t and T change the target.
+func TestPathsTargetKeysAreNotZoom(t *testing.T) {
+	a := newTestAppOpts(Options{Theme: themes.Mono()}, 80, 24, 100)
+	pressKeys(a, "6")
+	w := a.window
+	pressKeys(a, "]")
+	if a.window == w {
+		t.Fatal("] does not zoom out in Paths")
+	}
+	for _, k := range a.views[a.tab].Keys() {
+		for _, g := range []key.Binding{a.keys.ZoomIn, a.keys.ZoomOut} {
+			for _, kk := range k.Keys() {
+				if slices.Contains(g.Keys(), kk) {
+					t.Errorf("Paths key %q is also %s", kk, g.Help().Desc)
+				}
+			}
+		}
+	}
+}
+
+// TestPathsKeepHopNamesAndMarks: at 160 columns the hop's name is whole
+// in the matrix and the vantage table; at 80 the table keeps each hop's
+// mark (rate-limited, <onset) and names the RTT column, giving up Rcv and
+// Best first.
+func TestPathsKeepHopNamesAndMarks(t *testing.T) {
+	snap := pathSnap()
+	for _, sz := range [][2]int{{160, 48}, {80, 24}} {
+		a := newTestAppOpts(Options{Theme: themes.Mono(), Paths: func() []correlate.PathVerdict { return pathVerdicts(snap) }}, sz[0], sz[1], 100)
+		a.snap = snap
+		pressKeys(a, "6")
+		a.dirty = true
+		matrix := plain(a)
+		pressKeys(a, "enter")
+		a.dirty = true
+		table := plain(a)
+		if sz[0] == 160 {
+			for name, scr := range map[string]string{"matrix": matrix, "table": table} {
+				if !strings.Contains(scr, "ae-1.r1.carrier.example.net") {
+					t.Errorf("160: the %s cuts the hop's name:\n%s", name, scr)
+				}
+			}
+			continue
+		}
+		for _, want := range []string{"rate-limited", "<onset", "RTT", "Floor%"} {
+			if !strings.Contains(table, want) {
+				t.Errorf("80: the table lacks %q:\n%s", want, table)
+			}
+		}
+		if !strings.Contains(matrix, "vantages 1-2 of 3") {
+			t.Errorf("80: the matrix's notes are cut:\n%s", matrix)
+		}
 	}
 }

@@ -101,7 +101,7 @@ $XDG_CONFIG_HOME/opsview/config.yaml. See 'opsview config example'.`,
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.config, "config", "c", "", "configuration file (default $OPSVIEW_CONFIG or "+config.DefaultPath()+")")
-	pf.StringVar(&g.theme, "theme", "", "colour theme: dark, light, high-contrast, mono")
+	pf.StringVar(&g.theme, "theme", "", "colour theme: dark, light, high-contrast (dark background), high-contrast-light, mono")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also when NO_COLOR is set to anything)")
 	pf.BoolVar(&g.ascii, "ascii", false, "ASCII only: no braille or box drawing, for old terminals")
 	pf.StringVar(&g.logFile, "log-file", "", "log file (default "+config.LogPath()+")")

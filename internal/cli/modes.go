@@ -49,9 +49,13 @@ func recordingHeader(p *plan, what string) replay.Header {
 	return h
 }
 
-// defaultRecordingPath is where `r` in the TUI writes.
-func defaultRecordingPath() string {
-	return filepath.Join(config.StateDir(), "recordings", "opsview-"+time.Now().Format("20060102-150405")+".opsrec")
+// defaultRecordingPath is where `record` writes by default.
+func defaultRecordingPath() string { return recordingPathAt(time.Now()) }
+
+// recordingPathAt names a recording by the time its screen shows at its
+// start: the demo's scenario clock in the demo, the wall clock live.
+func recordingPathAt(at time.Time) string {
+	return filepath.Join(config.StateDir(), "recordings", "opsview-"+at.Format("20060102-150405")+".opsrec")
 }
 
 func recordCmd(g *globals, stdout io.Writer) *cobra.Command {
@@ -217,7 +221,7 @@ func (r *replayer) findingMoments() ([]time.Time, error) {
 var replayKeys = struct {
 	Play, Faster, Slower, NextEvent, NextFinding, Back, Forward, Note key.Binding
 }{
-	Note:        key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "replay: note at the cursor (saved in the recording)")),
+	Note:        key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "replay: mark a note at the cursor (saved in the recording)")),
 	Play:        key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "replay: play / pause")),
 	Faster:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "replay: faster / slower (1× to 60×)")),
 	Slower:      key.NewBinding(key.WithKeys("-")),
@@ -319,9 +323,10 @@ plays up to its last whole frame, with a warning.`,
 				return err
 			}
 			mode := "replay " + filepath.Base(args[0])
+			var warning string
 			if rec.Warning != nil {
 				logf("replay %s: %v", args[0], rec.Warning)
-				mode += " (cut short: " + rec.Warning.Error() + ")"
+				warning = rec.Warning.Error() // the header never drops it, as it may drop the mode
 			}
 			// the session the recording was judged with, from its opening
 			rt, err := app.NewReplay(rec, logf)
@@ -340,6 +345,7 @@ plays up to its last whole frame, with a warning.`,
 			player.Play()
 			uo := sessionView(rt)
 			uo.Theme, uo.ASCII, uo.Mode, uo.Logf, uo.OnKey, uo.Clock = theme, g.ascii, mode, logf, r.key, r.clock
+			uo.Warning = warning
 			uo.ModeKeys = []key.Binding{replayKeys.Note, replayKeys.Play, replayKeys.Faster, replayKeys.NextEvent, replayKeys.NextFinding, replayKeys.Back}
 			model := ui.New(uo)
 			ctx, stop := interruptible(cmd.Context())

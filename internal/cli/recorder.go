@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -33,7 +34,18 @@ type liveRecorder struct {
 	err   error
 }
 
-var recordKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "record on / off (for replay and export)"))
+// screenRecordingPath names what `R` records by the time the screen
+// shows (the store's newest time: the demo's scenario clock, the wall
+// clock live), so the file and the screen agree.
+func screenRecordingPath(rt *app.Runtime) string {
+	if at := rt.Session.Store().Now(); !at.IsZero() {
+		return recordingPathAt(at.In(time.Local))
+	}
+	return defaultRecordingPath()
+}
+
+// R, not r: r is "reset" in mtr, which the Paths view resembles
+var recordKey = key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "record on / off (for replay and export)"))
 
 func (r *liveRecorder) key(msg tea.KeyPressMsg, _ *ui.Context) (bool, tea.Cmd) {
 	if !key.Matches(msg, recordKey) {

@@ -29,14 +29,14 @@ func TestRecordKeyTogglesARecording(t *testing.T) {
 	if handled, _ := r.key(tea.KeyPressMsg{Code: 'x', Text: "x"}, nil); handled {
 		t.Fatal("x is not the record key")
 	}
-	if handled, _ := r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}, nil); !handled {
+	if handled, _ := r.key(tea.KeyPressMsg{Code: 'R', Text: "R"}, nil); !handled {
 		t.Fatal("r not handled")
 	}
 	if b := r.badge(); !strings.Contains(b, "REC") || !strings.Contains(b, "tui.opsrec") {
 		t.Fatalf("badge %q", b)
 	}
 	time.Sleep(2500 * time.Millisecond) // demo sources poll every second
-	r.key(tea.KeyPressMsg{Code: 'r', Text: "r"}, nil)
+	r.key(tea.KeyPressMsg{Code: 'R', Text: "R"}, nil)
 	if b := r.badge(); b != "" {
 		t.Fatalf("badge after stop %q", b)
 	}
@@ -60,5 +60,25 @@ func TestRecordKeyTogglesARecording(t *testing.T) {
 		if !seen[n] {
 			t.Errorf("no batch from %s", n)
 		}
+	}
+}
+
+// TestDemoRecordingIsNamedByTheDemoClock: in the demo the screen shows
+// scenario time, so the recording `R` starts is named by it, not by the
+// wall clock.
+func TestDemoRecordingIsNamedByTheDemoClock(t *testing.T) {
+	real := time.Date(2026, 11, 23, 9, 30, 0, 0, time.Local)
+	clk := demo.NewClock(real, 5)
+	w := demo.NewWorld(clk, 5*time.Second, func() time.Time { return real })
+	rt := app.New(app.Options{Entries: w.Entries()})
+	for _, name := range demo.Names {
+		b := w.Batch(name, true, time.Hour)
+		b.Source, b.Type = name, "demo"
+		rt.Session.Step(b)
+	}
+	shown := rt.Session.Store().Now()
+	got := filepath.Base(screenRecordingPath(rt))
+	if want := "opsview-" + shown.In(time.Local).Format("20060102-150405") + ".opsrec"; got != want || shown.Equal(real) {
+		t.Fatalf("recording %s, want %s (screen clock %s, wall %s)", got, want, shown, real)
 	}
 }

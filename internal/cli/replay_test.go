@@ -89,7 +89,7 @@ func TestReplayKeysAndNotes(t *testing.T) {
 	}
 
 	ctx := &ui.Context{Snap: snap, Cursor: 5}
-	handled, cmd := r.key(tea.KeyPressMsg{Code: 'a', Text: "a"}, ctx)
+	handled, cmd := r.key(tea.KeyPressMsg{Code: 'm', Text: "m"}, ctx)
 	prompt, ok := runCmd(cmd).(ui.PromptMsg)
 	if !handled || !ok {
 		t.Fatalf("a should ask for a note (handled %v, %T)", handled, runCmd(cmd))

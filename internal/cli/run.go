@@ -114,12 +114,15 @@ func runTUI(ctx context.Context, g *globals, o tuiOptions) error {
 	if p.cfg != nil {
 		keyOverrides = p.cfg.Keys
 	}
-	recorder := &liveRecorder{rt: rt, hdr: recordingHeader(p, "tui"), logf: logf, path: defaultRecordingPath}
+	recorder := &liveRecorder{rt: rt, hdr: recordingHeader(p, "tui"), logf: logf, path: func() string { return screenRecordingPath(rt) }}
 	defer recorder.stop()
 	uiOpts := sessionView(rt)
 	uiOpts.OnKey, uiOpts.ModeKeys, uiOpts.Badge = recorder.key, []key.Binding{recordKey}, recorder.badge
 	uiOpts.Theme, uiOpts.ASCII, uiOpts.Mode, uiOpts.Logf, uiOpts.KeyOverrides = theme, g.ascii, p.mode, logf, keyOverrides
 	uiOpts.Window = window(from, until)
+	if p.demo != nil {
+		uiOpts.ClockNote = "demo clock" // scenario time, not the wall clock
+	}
 	if rt.CanBrowse() {
 		uiOpts.Browse = rt.Browse
 		uiOpts.AddSeries = func(id string) error { return rt.AddSeries(id, time.Hour) }

@@ -325,17 +325,23 @@ func (w *World) lbNodes(now time.Time) []sources.NodeState {
 	up := 0
 	var scurSum float64
 	reqs := w.value("req_rate", map[string]string{"frontend": "www"}, now)
+	serving := len(appServers) // the requests go to the servers UP
+	if app3Down(now) {
+		serving--
+	}
 	for _, s := range appServers {
 		lb := sources.NewLBNode("app")
 		lb.Mode, lb.SessionLimit, lb.Weight = sources.LBModeHTTP, 100, 1
 		lb.Sessions = w.value("scur", map[string]string{"backend": "app", "server": s}, now)
 		lb.Rates.Resp5xx = w.value("hrsp_5xx", map[string]string{"backend": "app", "server": s}, now)
-		lb.Rates.Requests = reqs / float64(len(appServers))
+		lb.Rates.Requests = reqs / float64(serving)
 		lb.Check = sources.LBCheck{Status: "L7OK", Last: "HTTP status check returned code <200>", Duration: 2 + 3*incident(now, ErrorsLag)}
 		n := sources.NodeState{Kind: sources.NodeServer, ID: "lb-1/app/" + s, Name: s, Parent: "lb-1/app", Instance: "lb-1", Layer: sources.LayerLB,
 			State: "UP", Class: sources.ClassUp, Severity: sources.SevOK, Since: cycleStart(now), LB: lb}
-		scurSum += lb.Sessions
 		if s == "app-3" && app3Down(now) {
+			// a DOWN server takes no traffic: HAProxy counts no session,
+			// request or answer for it, as the source then reports
+			lb.Sessions, lb.Rates.Requests, lb.Rates.Resp5xx = 0, 0, 0
 			n.State, n.Class, n.Severity = "DOWN", sources.ClassDown, sources.SevWarning
 			lb.Check.Status, lb.Check.Failed, lb.Check.Last = "L7STS", true, "HTTP status check returned code <500>"
 			if at, ok := firstTime(now, w.Step, app3Down); ok {
@@ -344,6 +350,7 @@ func (w *World) lbNodes(now time.Time) []sources.NodeState {
 		} else {
 			up++
 		}
+		scurSum += lb.Sessions
 		nodes = append(nodes, n)
 	}
 	lb := sources.NewLBNode("app")
@@ -352,9 +359,14 @@ func (w *World) lbNodes(now time.Time) []sources.NodeState {
 	lb.Queue = w.value("qcur", map[string]string{"backend": "app"}, now)
 	lb.Rates.Resp5xx = w.value("hrsp_5xx", map[string]string{"backend": "app"}, now)
 	lb.Rates.Requests = reqs
+	// as the HAProxy source judges a backend: warning with a server DOWN
+	sev := sources.SevOK
+	if up < len(appServers) {
+		sev = sources.SevWarning
+	}
 	return append([]sources.NodeState{{
 		Kind: sources.NodeBackend, ID: "lb-1/app", Name: "app", Instance: "lb-1", Layer: sources.LayerLB,
-		State: "UP", Class: sources.ClassUp, Severity: sources.SevOK, Since: cycleStart(now), LB: lb,
+		State: "UP", Class: sources.ClassUp, Severity: sev, Since: cycleStart(now), LB: lb,
 		Attrs: map[string]string{"check": fmt.Sprintf("app (Active: %d/%d) sessions %.0f/%d", up, len(appServers), scurSum, 100*len(appServers))},
 	}}, nodes...)
 }

@@ -80,3 +80,39 @@ func TestDemoIsDeterministicAndBackfills(t *testing.T) {
 		t.Errorf("lb nodes %d", len(inc.Nodes))
 	}
 }
+
+// TestDownServerTakesNoTraffic: while app-3 is DOWN the demo reports it
+// as HAProxy does, with no sessions, requests or answers, and its backend
+// as warning, not "ok" beside a DOWN server.
+func TestDownServerTakesNoTraffic(t *testing.T) {
+	w := NewWorld(Clock{Speed: 1}, 5*time.Second, nil)
+	base := cycleStart(time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC))
+	var at time.Time
+	for d := time.Duration(0); d < Cycle; d += 5 * time.Second {
+		if app3Down(base.Add(d)) {
+			at = base.Add(d + time.Minute)
+			break
+		}
+	}
+	if at.IsZero() || !app3Down(at) {
+		t.Fatal("app-3 never goes DOWN in the demo")
+	}
+	var total float64
+	for _, n := range w.lbNodes(at) {
+		switch {
+		case n.Kind == sources.NodeBackend:
+			if n.Severity != sources.SevWarning || n.LB.Down != 1 {
+				t.Errorf("backend with a server DOWN: severity %v, %d down", n.Severity, n.LB.Down)
+			}
+		case n.Name == "app-3":
+			if n.Class != sources.ClassDown || n.LB.Sessions != 0 || n.LB.Rates.Requests != 0 || n.LB.Rates.Resp5xx != 0 {
+				t.Errorf("DOWN server reports traffic: %+v", *n.LB)
+			}
+		default:
+			total += n.LB.Rates.Requests
+		}
+	}
+	if want := w.value("req_rate", map[string]string{"frontend": "www"}, at); math.Abs(total-want) > 1e-6 {
+		t.Errorf("the servers UP take %.1f req/s of %.1f", total, want)
+	}
+}
