@@ -23,7 +23,8 @@ type SchedulerOptions struct {
 	// Out receives every batch, from the sources' goroutines: it must be
 	// safe for concurrent use and should not block for long.
 	Out func(*Batch)
-	// Rules classify series before Out sees them.
+	// Rules classify series before Out sees them (compiled once, each
+	// series' outcome remembered: see Classifier).
 	Rules Rules
 	// Step is the store's clock step, passed to sources in Request.Step.
 	Step time.Duration
@@ -49,8 +50,9 @@ type SchedulerOptions struct {
 // status. A source that hangs (ignores its context) or panics is cut off
 // and shown failing; the others go on.
 type Scheduler struct {
-	opt     SchedulerOptions
-	entries []Entry
+	opt      SchedulerOptions
+	entries  []Entry
+	classify *Classifier
 
 	mu     sync.Mutex
 	status map[string]Status
@@ -80,7 +82,7 @@ func NewScheduler(entries []Entry, opt SchedulerOptions) *Scheduler {
 		seed = rand.Uint64()
 	}
 	s := &Scheduler{opt: opt, status: map[string]Status{}, widen: map[string]time.Duration{},
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), classify: NewClassifier(opt.Rules)}
 	for _, e := range entries {
 		if e.Interval <= 0 {
 			e.Interval = 10 * time.Second
@@ -286,7 +288,7 @@ func (s *Scheduler) pollAndReport(ctx context.Context, e Entry, p *poller, first
 			b.Events[i].Source = e.Name
 		}
 	}
-	s.opt.Rules.Apply(b)
+	s.classify.Apply(b)
 	p.lastUntil = req.Until
 	p.succeeded = true
 	s.mu.Lock()
