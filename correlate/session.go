@@ -108,7 +108,8 @@ func (s *Session) SetStatus(st sources.Status) { s.store.SetStatus(st) }
 // Batches within one bucket of the store's clock are judged once, when the
 // clock reaches the bucket: the engine reads buckets, so judging ten probe
 // rounds a second would only repeat itself. A batch with events or a
-// source in trouble is judged at once.
+// source in trouble is judged at once. A part of a poll (Partial) is only
+// stored: the poll's last batch is judged with it.
 func (s *Session) Step(b *sources.Batch) []Change {
 	return s.StepThen(b, nil)
 }
@@ -121,7 +122,7 @@ func (s *Session) StepThen(b *sources.Batch, then func(*sources.Batch)) []Change
 	defer s.step.Unlock()
 	s.store.Apply(b)
 	var ch []Change
-	if s.store.Awaiting() == 0 && s.due(b) {
+	if !b.Partial && s.store.Awaiting() == 0 && s.due(b) {
 		ch = s.evaluate()
 	}
 	if then != nil {

@@ -340,6 +340,23 @@ func (s *Scheduler) request(e Entry, p *poller, now time.Time, first bool) Reque
 func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (res pollResult, hung bool) {
 	pctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
+	// parts of a large answer go out as the source reads them, until the
+	// poll is over (a source cut off at its timeout sends no more)
+	var partMu sync.Mutex
+	open := true
+	defer func() {
+		partMu.Lock()
+		open = false
+		partMu.Unlock()
+	}()
+	req.Emit = func(part *Batch) {
+		partMu.Lock()
+		defer partMu.Unlock()
+		if !open || pctx.Err() != nil || part == nil {
+			return
+		}
+		s.part(e, part)
+	}
 	done := make(chan pollResult, 1)
 	returned := make(chan struct{})
 	go func() {
@@ -382,6 +399,21 @@ func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (
 		p.inflight = returned
 		return pollResult{err: context.DeadlineExceeded}, true
 	}
+}
+
+// part hands on a part of a poll's answer: classified and marked
+// Partial, so it is stored and judged with the rest of the poll.
+func (s *Scheduler) part(e Entry, b *Batch) {
+	b.Source, b.Type, b.Partial = e.Name, e.Type, true
+	b.Status = Status{}
+	if b.At.IsZero() {
+		b.At = s.opt.Now()
+	}
+	if !s.opt.Until.IsZero() && b.At.After(s.opt.Until) {
+		b.At = s.opt.Until
+	}
+	s.classify.Apply(b)
+	s.opt.Out(b)
 }
 
 func (s *Scheduler) fail(e Entry, now time.Time, latency time.Duration, err error) {
