@@ -63,6 +63,7 @@ type Session struct {
 	// judged is the store's newest bucket at the last judgement, +1 (0:
 	// never judged)
 	judged int64
+	snap   *Snapshot // the last judged, whose memory the next reuses
 }
 
 // NewSession makes an empty session.
@@ -79,6 +80,7 @@ func (s *Session) resetLocked() {
 	s.active, s.paths, s.changes, s.history = nil, nil, nil, nil
 	s.open = map[string]int{}
 	s.judged = 0
+	s.snap = nil
 }
 
 // Options are the session's settings (for a recording's header).
@@ -149,7 +151,9 @@ func (s *Session) due(b *sources.Batch) bool {
 func (s *Session) evaluate() []Change {
 	now := s.store.Now()
 	s.judged = s.store.Bucket(now) + 1
-	snap := s.store.Snapshot(now.Add(-s.opt.Window), now, nil)
+	// the engine keeps nothing of a snapshot: the next one reuses it
+	snap := s.store.SnapshotInto(s.snap, now.Add(-s.opt.Window), now, nil)
+	s.snap = snap
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	active, changes := s.engine.Evaluate(snap)

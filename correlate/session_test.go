@@ -85,3 +85,24 @@ func TestBatchesWithinABucketAreJudgedOnce(t *testing.T) {
 		t.Fatalf("an event was not judged at once: %+v", fs)
 	}
 }
+
+// A part of a poll (a large backfill read in parts) is stored but not
+// judged: a finding from the first part alone could be wrong about the
+// rest. The poll's last batch is judged with every part.
+func TestPartsOfAPollAreStoredNotJudged(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := NewSession(SessionOptions{})
+	down := []sources.NodeState{{Kind: "server", ID: "be/app-1", Name: "app-1", State: "DOWN", Severity: sources.SevCritical}}
+	part := &sources.Batch{Source: "lb-1", At: at, Nodes: down, Partial: true,
+		Series: []sources.Series{{Name: "m", Points: []sources.Point{{T: at, V: 1}}}}}
+	if ch := s.Step(part); len(ch) != 0 || len(s.Findings()) != 0 {
+		t.Fatalf("a part was judged: %v", ch)
+	}
+	if n := s.Store().SeriesCount(); n != 1 {
+		t.Fatalf("part not stored: %d series", n)
+	}
+	s.Step(&sources.Batch{Source: "lb-1", At: at, Nodes: down, Status: sources.Status{Health: sources.HealthOK}})
+	if fs := s.Findings(); len(fs) != 1 {
+		t.Fatalf("after the poll's last batch: %d findings", len(fs))
+	}
+}

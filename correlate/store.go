@@ -518,6 +518,8 @@ type Snapshot struct {
 	Status  []sources.Status // in order of first appearance
 	Deps    []sources.Dependency
 	Dropped int // series refused for MaxSeries
+
+	buf []float64 // every series' values, for SnapshotInto to reuse
 }
 
 // Time returns the start time of bucket i of the window.
@@ -543,6 +545,15 @@ func (s *Snapshot) Find(key string) *SnapSeries {
 // path histories, node states and statuses. All values share one
 // allocation.
 func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
+	return s.SnapshotInto(nil, from, until, filter)
+}
+
+// SnapshotInto is Snapshot reusing old's memory (its series and values)
+// when old is not nil: old must not be read any more. A reader that
+// snapshots the same window again and again (the engine, every step)
+// then allocates nothing for values: at 10,000 series × 360 buckets a
+// snapshot is 29 MB.
+func (s *Store) SnapshotInto(old *Snapshot, from, until time.Time, filter Filter) *Snapshot {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	step := s.opt.Step
@@ -569,8 +580,18 @@ func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
 			picked = append(picked, r)
 		}
 	}
-	backing := make([]float64, n*len(picked))
-	snap.Series = make([]SnapSeries, len(picked))
+	var backing []float64
+	if old != nil && cap(old.buf) >= n*len(picked) {
+		backing = old.buf[:n*len(picked)]
+	} else {
+		backing = make([]float64, n*len(picked))
+	}
+	snap.buf = backing
+	if old != nil && cap(old.Series) >= len(picked) {
+		snap.Series = old.Series[:len(picked)]
+	} else {
+		snap.Series = make([]SnapSeries, len(picked))
+	}
 	for i, r := range picked {
 		vals := backing[i*n : (i+1)*n : (i+1)*n]
 		r.copyWindow(b0, vals)

@@ -281,3 +281,41 @@ func TestStoreSeriesLookupByHash(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStoreSnapshotInto: the same copy, reusing the last snapshot's
+// memory, as the session does every step.
+func BenchmarkStoreSnapshotInto(b *testing.B) {
+	s := benchStore(10000, 360, 10*time.Second)
+	snap := s.Snapshot(t0, t0.Add(359*10*time.Second), nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		snap = s.SnapshotInto(snap, t0, t0.Add(359*10*time.Second), nil)
+		if snap.N != 360 {
+			b.Fatal(snap.N)
+		}
+	}
+}
+
+// A snapshot into an old one's memory holds what a new one holds, for a
+// window of another size or a filter that picks fewer series too.
+func TestSnapshotIntoReusesAndAgrees(t *testing.T) {
+	s := benchStore(50, 30, 10*time.Second)
+	old := s.Snapshot(t0, t0.Add(29*10*time.Second), nil)
+	for _, c := range []struct {
+		from, until time.Time
+		f           Filter
+	}{
+		{t0, t0.Add(29 * 10 * time.Second), nil},
+		{t0.Add(100 * time.Second), t0.Add(200 * time.Second), nil},
+		{t0, t0.Add(40 * 10 * time.Second), func(m *SeriesMeta) bool { return m.Labels["i"] < "3" }},
+		{t0.Add(-300 * time.Second), t0.Add(29 * 10 * time.Second), nil},
+	} {
+		want := s.Snapshot(c.from, c.until, c.f)
+		got := s.SnapshotInto(old, c.from, c.until, c.f)
+		if fmt.Sprint(got.Series) != fmt.Sprint(want.Series) || got.N != want.N || !got.Start.Equal(want.Start) {
+			t.Fatalf("window %v–%v: snapshot into the old one differs", c.from, c.until)
+		}
+		old = got
+	}
+}
