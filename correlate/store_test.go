@@ -319,3 +319,36 @@ func TestSnapshotIntoReusesAndAgrees(t *testing.T) {
 		old = got
 	}
 }
+
+// Series beyond MaxSeries are dropped, counted by source and said in the
+// source's status when its poll ends (after all its parts); the store
+// counts what it holds.
+func TestStoreBudgetNamesTheOverflowingSource(t *testing.T) {
+	s := NewStore(StoreOptions{Step: 10 * time.Second, MaxSeries: 3})
+	pt := []sources.Point{{T: t0, V: 1}}
+	s.Apply(&sources.Batch{Source: "small", At: t0, Series: []sources.Series{{Name: "a", Points: pt}, {Name: "b", Points: pt}},
+		Status: sources.Status{Health: sources.HealthOK}})
+	s.Apply(&sources.Batch{Source: "big", At: t0, Partial: true, Series: []sources.Series{{Name: "c", Points: pt}, {Name: "d", Points: pt}}})
+	s.Apply(&sources.Batch{Source: "big", At: t0, Series: []sources.Series{{Name: "e", Points: pt}},
+		Status: sources.Status{Health: sources.HealthOK, Detail: "3 series"}})
+	st := s.Stats()
+	if st.Series != 3 || st.Dropped != 2 || st.DroppedBy["big"] != 2 || st.DroppedBy["small"] != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.Bytes < 3*64*8 {
+		t.Fatalf("%d bytes held for 3 series of 64 slots", st.Bytes)
+	}
+	snap := s.Snapshot(t0, t0, nil)
+	var detail string
+	for _, x := range snap.Status {
+		if x.Source == "big" {
+			detail = x.Detail
+		}
+	}
+	if detail != "3 series; 2 new series dropped: the store holds store.max_series (3)" {
+		t.Fatalf("status detail %q", detail)
+	}
+	if snap.Held.Series != 3 || snap.Held.Dropped != 2 {
+		t.Fatalf("snapshot held %+v", snap.Held)
+	}
+}

@@ -44,6 +44,9 @@ type Config struct {
 type Store struct {
 	Step      time.Duration
 	Retention time.Duration
+	// MaxSeries caps the series held (0: the store's default, 50,000);
+	// a source's new series beyond it are dropped and said so.
+	MaxSeries int
 }
 
 // Source is one entry of `sources:`.
@@ -161,13 +164,16 @@ func (c *Config) parse(file string, data []byte) error {
 			var s struct {
 				Step      time.Duration `yaml:"step"`
 				Retention time.Duration `yaml:"retention"`
+				MaxSeries int           `yaml:"max_series"`
 			}
 			if err = decode(file, kv.Value, &s); err == nil {
-				c.Store = Store{Step: s.Step, Retention: s.Retention}
+				c.Store = Store{Step: s.Step, Retention: s.Retention, MaxSeries: s.MaxSeries}
 				if s.Step < 0 || (s.Step > 0 && s.Step < 100*time.Millisecond) {
 					err = &Error{File: file, Line: line(kv.Value), Msg: "store.step must be at least 100ms"}
 				} else if s.Retention < 0 || (s.Retention > 0 && s.Step > 0 && s.Retention < s.Step) {
 					err = &Error{File: file, Line: line(kv.Value), Msg: "store.retention must be at least one step"}
+				} else if s.MaxSeries < 0 {
+					err = &Error{File: file, Line: line(kv.Value), Msg: "store.max_series must be a positive number of series (0: the default, 50000)"}
 				}
 			}
 		case "sources":
