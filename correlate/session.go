@@ -152,7 +152,13 @@ func (s *Session) evaluate() []Change {
 	now := s.store.Now()
 	s.judged = s.store.Bucket(now) + 1
 	// the engine keeps nothing of a snapshot: the next one reuses it
-	snap := s.store.SnapshotInto(s.snap, now.Add(-s.opt.Window), now, nil)
+	// and starts at the oldest data held: a store that began a minute
+	// ago is not judged over an hour of NaN (10,000 series × 360 buckets)
+	from := now.Add(-s.opt.Window)
+	if old := s.store.Oldest(); old.After(from) {
+		from = old
+	}
+	snap := s.store.SnapshotInto(s.snap, from, now, nil)
 	s.snap = snap
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -106,3 +106,18 @@ func TestPartsOfAPollAreStoredNotJudged(t *testing.T) {
 		t.Fatalf("after the poll's last batch: %d findings", len(fs))
 	}
 }
+
+// A store that began a minute ago is judged over that minute, not over
+// the whole window of NaN (10,000 series × 450 buckets otherwise).
+func TestYoungStoreIsJudgedOverWhatItHolds(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := NewSession(SessionOptions{Store: StoreOptions{Step: 10 * time.Second}})
+	for i := 0; i < 6; i++ {
+		ti := at.Add(time.Duration(i) * 10 * time.Second)
+		s.Step(&sources.Batch{Source: "x", At: ti, Status: sources.Status{Health: sources.HealthOK},
+			Series: []sources.Series{{Name: "m", Points: []sources.Point{{T: ti, V: float64(i)}}}}})
+	}
+	if s.snap == nil || s.snap.N != 6 {
+		t.Fatalf("judged %v buckets, want the 6 held", s.snap)
+	}
+}

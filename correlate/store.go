@@ -719,6 +719,24 @@ func (r *ring) copyWindow(b0 int64, dst []float64) {
 	}
 }
 
+// Oldest is the start of the oldest bucket any series holds (zero when
+// none holds one).
+func (s *Store) Oldest() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var oldest int64
+	found := false
+	for _, r := range s.order {
+		if r.filled && (!found || r.first < oldest) {
+			oldest, found = r.first, true
+		}
+	}
+	if !found {
+		return time.Time{}
+	}
+	return time.Unix(0, oldest*int64(s.opt.Step))
+}
+
 // Awaiting is how many sources are known (from their status) but have not
 // answered yet: not one poll, failed or not, has come back from them.
 func (s *Store) Awaiting() int {

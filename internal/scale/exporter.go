@@ -79,14 +79,21 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // History is the exporter's n series over [from, until) at step, as one
 // backfill batch would carry them (for a store that starts full).
 func History(n int, from, until time.Time, step time.Duration) []sources.Series {
-	out := make([]sources.Series, n)
-	for i := range out {
+	return HistoryOf(0, n, from, until, step)
+}
+
+// HistoryOf is History of series lo to hi-1 alone (a store filled in
+// parts holds less at once).
+func HistoryOf(lo, hi int, from, until time.Time, step time.Duration) []sources.Series {
+	out := make([]sources.Series, hi-lo)
+	for k := range out {
+		i := lo + k
 		name, inst, shard := Series(i)
 		s := sources.Series{Name: name, Labels: map[string]string{"instance": inst, "shard": shard}, Kind: sources.SeriesGauge}
 		for t := from; t.Before(until); t = t.Add(step) {
 			s.Points = append(s.Points, sources.Point{T: t, V: Value(i, t)})
 		}
-		out[i] = s
+		out[k] = s
 	}
 	return out
 }
