@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -251,7 +252,7 @@ func (s *Store) seriesHash(source string, in *sources.Series) uint64 {
 func (s *Store) applySeries(source string, in *sources.Series) {
 	hash := s.seriesHash(source, in)
 	r := s.byHash[hash]
-	if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !maps.Equal(r.meta.Labels, in.Labels)) {
+	if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !sameLabels(r.meta.Labels, in.Labels)) {
 		r = nil // another series with the same hash: go by the key
 	}
 	if r == nil {
@@ -346,6 +347,18 @@ func (s *Store) statsLocked() StoreStats {
 		st.DroppedBy = maps.Clone(s.droppedBy)
 	}
 	return st
+}
+
+// sameLabels is maps.Equal, at once when both are the same map (the
+// classifier hands on the map a series was first seen with).
+func sameLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+		return true
+	}
+	return maps.Equal(a, b)
 }
 
 func (s *Store) applyEvent(source string, e sources.Event) {

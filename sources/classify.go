@@ -171,6 +171,9 @@ func (sc *sourceClass) entry(s *Series) *classEntry {
 	for e := sc.seen[h]; e != nil; e = e.next {
 		if e.name == s.Name && maps.Equal(e.labels, s.Labels) {
 			e.gen = sc.gen
+			// the same labels in the map first seen: the store (which
+			// keeps that one) then knows the series without comparing
+			s.Labels = e.labels
 			return e
 		}
 	}

@@ -183,3 +183,17 @@ func BenchmarkClassify(b *testing.B) {
 		}
 	})
 }
+
+// A series seen again leaves with the labels map it was first seen with
+// (equal, so nothing changes for it; the store knows that map at once).
+func TestClassifierHandsOnTheFirstLabels(t *testing.T) {
+	c := sources.NewClassifier(defaultRules())
+	first := map[string]string{"instance": "a"}
+	c.Apply(&sources.Batch{Source: "s", Series: []sources.Series{{Name: "node_load1", Labels: first}}})
+	b := &sources.Batch{Source: "s", Series: []sources.Series{{Name: "node_load1", Labels: map[string]string{"instance": "a"}}}}
+	c.Apply(b)
+	first["probe"] = "x" // only to tell the maps apart
+	if b.Series[0].Labels["probe"] != "x" {
+		t.Fatal("labels not the first map")
+	}
+}
