@@ -9,7 +9,7 @@ TEST_PACKAGES = haproxy socat graphite-carbon graphite-web prometheus \
 	nagios4-core monitoring-plugins-basic icinga2 prometheus-alertmanager \
 	nginx-light munin-node ganglia-monitor
 
-.PHONY: test deps vet fmt build bench fuzz eval
+.PHONY: test deps vet fmt build bench fuzz eval scale
 
 test: deps vet fmt
 	$(GO) test -race -count=1 -timeout 40m ./...
@@ -37,6 +37,11 @@ bench:
 eval:
 	@out="$$($(GO) test ./correlate -count=1 -v -run 'TestPetShopRootCauseRanking|TestScenarioCorpusAccuracy|TestNABNeighbourDetectorTwoFold' 2>&1)"; st=$$?; \
 		printf '%s\n' "$$out" | grep -E 'pooled|without layers:|with Sustain 3:|PetShop rca_task|scenario corpus:|: NAB |--- (PASS|FAIL|SKIP)|^(ok|FAIL)|_test.go:[0-9]+: .*(goal|missing)'; exit $$st
+
+# The README's Scale figures: 1k, 10k and 100k series from a synthetic
+# exporter on loopback (peak RSS, CPU per poll, rank time).
+scale:
+	$(GO) run ./internal/scale/run
 
 # Every fuzz target of the module (found by name, so a new one runs too),
 # one after the other, for FUZZTIME each: 23 targets, about 12 minutes at

@@ -65,6 +65,7 @@ type Session struct {
 	// judged is the store's newest bucket at the last judgement, +1 (0:
 	// never judged)
 	judged int64
+	snap   *Snapshot // the last judged, whose memory the next reuses
 }
 
 // NewSession makes an empty session.
@@ -81,6 +82,7 @@ func (s *Session) resetLocked() {
 	s.active, s.paths, s.changes, s.history, s.warm, s.unusual = nil, nil, nil, nil, nil, nil
 	s.open = map[string]int{}
 	s.judged = 0
+	s.snap = nil
 }
 
 // Options are the session's settings (for a recording's header).
@@ -110,7 +112,8 @@ func (s *Session) SetStatus(st sources.Status) { s.store.SetStatus(st) }
 // Batches within one bucket of the store's clock are judged once, when the
 // clock reaches the bucket: the engine reads buckets, so judging ten probe
 // rounds a second would only repeat itself. A batch with events or a
-// source in trouble is judged at once.
+// source in trouble is judged at once. A part of a poll (Partial) is only
+// stored: the poll's last batch is judged with it.
 func (s *Session) Step(b *sources.Batch) []Change {
 	return s.StepThen(b, nil)
 }
@@ -123,7 +126,7 @@ func (s *Session) StepThen(b *sources.Batch, then func(*sources.Batch)) []Change
 	defer s.step.Unlock()
 	s.store.Apply(b)
 	var ch []Change
-	if s.store.Awaiting() == 0 && s.due(b) {
+	if !b.Partial && s.store.Awaiting() == 0 && s.due(b) {
 		ch = s.evaluate()
 	}
 	if then != nil {
@@ -150,7 +153,15 @@ func (s *Session) due(b *sources.Batch) bool {
 func (s *Session) evaluate() []Change {
 	now := s.store.Now()
 	s.judged = s.store.Bucket(now) + 1
-	snap := s.store.Snapshot(now.Add(-s.opt.Window), now, nil)
+	// the engine keeps nothing of a snapshot: the next one reuses it
+	// and starts at the oldest data held: a store that began a minute
+	// ago is not judged over an hour of NaN (10,000 series × 360 buckets)
+	from := now.Add(-s.opt.Window)
+	if old := s.store.Oldest(); old.After(from) {
+		from = old
+	}
+	snap := s.store.SnapshotInto(s.snap, from, now, nil)
+	s.snap = snap
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	active, changes := s.engine.Evaluate(snap)

@@ -85,3 +85,39 @@ func TestBatchesWithinABucketAreJudgedOnce(t *testing.T) {
 		t.Fatalf("an event was not judged at once: %+v", fs)
 	}
 }
+
+// A part of a poll (a large backfill read in parts) is stored but not
+// judged: a finding from the first part alone could be wrong about the
+// rest. The poll's last batch is judged with every part.
+func TestPartsOfAPollAreStoredNotJudged(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := NewSession(SessionOptions{})
+	down := []sources.NodeState{{Kind: "server", ID: "be/app-1", Name: "app-1", State: "DOWN", Severity: sources.SevCritical}}
+	part := &sources.Batch{Source: "lb-1", At: at, Nodes: down, Partial: true,
+		Series: []sources.Series{{Name: "m", Points: []sources.Point{{T: at, V: 1}}}}}
+	if ch := s.Step(part); len(ch) != 0 || len(s.Findings()) != 0 {
+		t.Fatalf("a part was judged: %v", ch)
+	}
+	if n := s.Store().SeriesCount(); n != 1 {
+		t.Fatalf("part not stored: %d series", n)
+	}
+	s.Step(&sources.Batch{Source: "lb-1", At: at, Nodes: down, Status: sources.Status{Health: sources.HealthOK}})
+	if fs := s.Findings(); len(fs) != 1 {
+		t.Fatalf("after the poll's last batch: %d findings", len(fs))
+	}
+}
+
+// A store that began a minute ago is judged over that minute, not over
+// the whole window of NaN (10,000 series × 450 buckets otherwise).
+func TestYoungStoreIsJudgedOverWhatItHolds(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := NewSession(SessionOptions{Store: StoreOptions{Step: 10 * time.Second}})
+	for i := 0; i < 6; i++ {
+		ti := at.Add(time.Duration(i) * 10 * time.Second)
+		s.Step(&sources.Batch{Source: "x", At: ti, Status: sources.Status{Health: sources.HealthOK},
+			Series: []sources.Series{{Name: "m", Points: []sources.Point{{T: ti, V: float64(i)}}}}})
+	}
+	if s.snap == nil || s.snap.N != 6 {
+		t.Fatalf("judged %v buckets, want the 6 held", s.snap)
+	}
+}

@@ -4,15 +4,24 @@
 package correlate
 
 import (
+	"fmt"
 	"hash/maphash"
 	"maps"
 	"math"
+	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/opsview/opsview/sources"
 )
+
+// StoreDefaults is o with its zero fields set to the store's defaults.
+func StoreDefaults(o StoreOptions) StoreOptions {
+	o.defaults()
+	return o
+}
 
 // StoreOptions size the store. Memory is bounded by MaxSeries × Retention/Step.
 type StoreOptions struct {
@@ -77,18 +86,23 @@ type Store struct {
 	// byHash finds a series from its source, name and labels without
 	// building its key: one poll of 10,000 series would otherwise make
 	// 30,000 allocations for keys that already exist
-	byHash   map[uint64]*ring
-	hasher   maphash.Hash
-	order    []*ring // in order of first appearance
-	dropped  int     // series refused because of MaxSeries
-	events   map[string]*sources.Event
-	evOrder  []string
-	paths    map[string]*pathRing
-	pathKeys []string
-	nodes    map[string][]sources.NodeState
-	status   map[string]sources.Status
-	srcOrder []string
-	deps     []sources.Dependency
+	byHash  map[uint64]*ring
+	hasher  maphash.Hash
+	order   []*ring // in order of first appearance
+	dropped int     // series refused because of MaxSeries
+	// droppedBy counts them by source; pollDrops those of the poll under
+	// way, said in the source's status when the poll's last batch comes
+	droppedBy map[string]int
+	pollDrops map[string]int
+	bytes     int64 // held by the series: values and metadata
+	events    map[string]*sources.Event
+	evOrder   []string
+	paths     map[string]*pathRing
+	pathKeys  []string
+	nodes     map[string][]sources.NodeState
+	status    map[string]sources.Status
+	srcOrder  []string
+	deps      []sources.Dependency
 }
 
 // NewStore makes an empty store.
@@ -99,14 +113,16 @@ func NewStore(opt StoreOptions) *Store {
 		slots = 1
 	}
 	return &Store{
-		opt:      opt,
-		maxSlots: slots,
-		series:   map[string]*ring{},
-		byHash:   map[uint64]*ring{},
-		events:   map[string]*sources.Event{},
-		paths:    map[string]*pathRing{},
-		nodes:    map[string][]sources.NodeState{},
-		status:   map[string]sources.Status{},
+		opt:       opt,
+		maxSlots:  slots,
+		series:    map[string]*ring{},
+		byHash:    map[uint64]*ring{},
+		droppedBy: map[string]int{},
+		pollDrops: map[string]int{},
+		events:    map[string]*sources.Event{},
+		paths:     map[string]*pathRing{},
+		nodes:     map[string][]sources.NodeState{},
+		status:    map[string]sources.Status{},
 	}
 }
 
@@ -184,6 +200,11 @@ func (s *Store) Apply(b *sources.Batch) {
 			if st.Source == "" {
 				st.Source = b.Source
 			}
+			if n := s.pollDrops[b.Source]; n > 0 {
+				note := fmt.Sprintf("%d new series dropped: the store holds store.max_series (%d)", n, s.opt.MaxSeries)
+				st.Detail = strings.TrimPrefix(st.Detail+"; "+note, "; ")
+				delete(s.pollDrops, b.Source)
+			}
 			s.status[b.Source] = st
 		}
 	}
@@ -231,7 +252,7 @@ func (s *Store) seriesHash(source string, in *sources.Series) uint64 {
 func (s *Store) applySeries(source string, in *sources.Series) {
 	hash := s.seriesHash(source, in)
 	r := s.byHash[hash]
-	if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !maps.Equal(r.meta.Labels, in.Labels)) {
+	if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !sameLabels(r.meta.Labels, in.Labels)) {
 		r = nil // another series with the same hash: go by the key
 	}
 	if r == nil {
@@ -245,12 +266,15 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 		key := source + "/" + in.ID()
 		if len(s.series) >= s.opt.MaxSeries {
 			s.dropped++
+			s.droppedBy[source]++
+			s.pollDrops[source]++
 			return
 		}
 		r = &ring{meta: SeriesMeta{
 			Key: key, Source: source, Name: in.Name, Labels: in.Labels,
 			Unit: in.Unit, Role: in.Role, Layer: in.Layer, Node: in.Node, Kind: in.Kind, Harm: in.Harm, Measure: in.Measure,
 		}}
+		s.bytes += metaBytes(&r.meta)
 		s.series[key] = r
 		if s.byHash[hash] == nil {
 			s.byHash[hash] = r
@@ -280,12 +304,61 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 			r.meta.Harm = in.Harm
 		}
 	}
+	held := cap(r.vals)
+	defer func() { s.bytes += int64(cap(r.vals)-held) * 8 }()
 	for _, p := range in.Points {
 		r.put(bucketOf(p.T, s.opt.Step), p.V, s.maxSlots)
 		if p.T.After(s.now) {
 			s.now = p.T
 		}
 	}
+}
+
+// metaBytes estimates what a series' metadata holds: its strings, its
+// labels (a map's entries cost about 3 words each beyond their strings)
+// and the ring's own fields and index entries.
+func metaBytes(m *SeriesMeta) int64 {
+	n := len(m.Key) + len(m.Name) + len(m.Unit) + len(m.Node) + 400
+	for k, v := range m.Labels {
+		n += len(k) + len(v) + 48
+	}
+	return int64(n)
+}
+
+// StoreStats is what the store holds against its budget.
+type StoreStats struct {
+	Series    int
+	MaxSeries int
+	Bytes     int64          // values and metadata of the series, estimated
+	Dropped   int            // new series refused since the start, for MaxSeries
+	DroppedBy map[string]int // the same by source
+}
+
+// Stats says how much the store holds.
+func (s *Store) Stats() StoreStats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.statsLocked()
+}
+
+func (s *Store) statsLocked() StoreStats {
+	st := StoreStats{Series: len(s.series), MaxSeries: s.opt.MaxSeries, Bytes: s.bytes, Dropped: s.dropped}
+	if len(s.droppedBy) > 0 {
+		st.DroppedBy = maps.Clone(s.droppedBy)
+	}
+	return st
+}
+
+// sameLabels is maps.Equal, at once when both are the same map (the
+// classifier hands on the map a series was first seen with).
+func sameLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+		return true
+	}
+	return maps.Equal(a, b)
 }
 
 func (s *Store) applyEvent(source string, e sources.Event) {
@@ -518,6 +591,11 @@ type Snapshot struct {
 	Status  []sources.Status // in order of first appearance
 	Deps    []sources.Dependency
 	Dropped int // series refused for MaxSeries
+	// Held is what the store holds against its budget (all of it, not
+	// only the series the filter picked).
+	Held StoreStats
+
+	buf []float64 // every series' values, for SnapshotInto to reuse
 }
 
 // Time returns the start time of bucket i of the window.
@@ -543,6 +621,15 @@ func (s *Snapshot) Find(key string) *SnapSeries {
 // path histories, node states and statuses. All values share one
 // allocation.
 func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
+	return s.SnapshotInto(nil, from, until, filter)
+}
+
+// SnapshotInto is Snapshot reusing old's memory (its series and values)
+// when old is not nil: old must not be read any more. A reader that
+// snapshots the same window again and again (the engine, every step)
+// then allocates nothing for values: at 10,000 series × 360 buckets a
+// snapshot is 29 MB.
+func (s *Store) SnapshotInto(old *Snapshot, from, until time.Time, filter Filter) *Snapshot {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	step := s.opt.Step
@@ -562,6 +649,7 @@ func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
 		Step:    step,
 		N:       n,
 		Dropped: s.dropped,
+		Held:    s.statsLocked(),
 	}
 	picked := make([]*ring, 0, len(s.order))
 	for _, r := range s.order {
@@ -569,8 +657,18 @@ func (s *Store) Snapshot(from, until time.Time, filter Filter) *Snapshot {
 			picked = append(picked, r)
 		}
 	}
-	backing := make([]float64, n*len(picked))
-	snap.Series = make([]SnapSeries, len(picked))
+	var backing []float64
+	if old != nil && cap(old.buf) >= n*len(picked) {
+		backing = old.buf[:n*len(picked)]
+	} else {
+		backing = make([]float64, n*len(picked))
+	}
+	snap.buf = backing
+	if old != nil && cap(old.Series) >= len(picked) {
+		snap.Series = old.Series[:len(picked)]
+	} else {
+		snap.Series = make([]SnapSeries, len(picked))
+	}
 	for i, r := range picked {
 		vals := backing[i*n : (i+1)*n : (i+1)*n]
 		r.copyWindow(b0, vals)
@@ -634,6 +732,24 @@ func (r *ring) copyWindow(b0 int64, dst []float64) {
 	}
 }
 
+// Oldest is the start of the oldest bucket any series holds (zero when
+// none holds one).
+func (s *Store) Oldest() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var oldest int64
+	found := false
+	for _, r := range s.order {
+		if r.filled && (!found || r.first < oldest) {
+			oldest, found = r.first, true
+		}
+	}
+	if !found {
+		return time.Time{}
+	}
+	return time.Unix(0, oldest*int64(s.opt.Step))
+}
+
 // Awaiting is how many sources are known (from their status) but have not
 // answered yet: not one poll, failed or not, has come back from them.
 func (s *Store) Awaiting() int {
@@ -666,6 +782,9 @@ func (s *Store) Reset() {
 	s.byHash = map[uint64]*ring{}
 	s.order = nil
 	s.dropped = 0
+	s.droppedBy = map[string]int{}
+	s.pollDrops = map[string]int{}
+	s.bytes = 0
 	s.events = map[string]*sources.Event{}
 	s.evOrder = nil
 	s.paths = map[string]*pathRing{}

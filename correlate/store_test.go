@@ -281,3 +281,74 @@ func TestStoreSeriesLookupByHash(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStoreSnapshotInto: the same copy, reusing the last snapshot's
+// memory, as the session does every step.
+func BenchmarkStoreSnapshotInto(b *testing.B) {
+	s := benchStore(10000, 360, 10*time.Second)
+	snap := s.Snapshot(t0, t0.Add(359*10*time.Second), nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		snap = s.SnapshotInto(snap, t0, t0.Add(359*10*time.Second), nil)
+		if snap.N != 360 {
+			b.Fatal(snap.N)
+		}
+	}
+}
+
+// A snapshot into an old one's memory holds what a new one holds, for a
+// window of another size or a filter that picks fewer series too.
+func TestSnapshotIntoReusesAndAgrees(t *testing.T) {
+	s := benchStore(50, 30, 10*time.Second)
+	old := s.Snapshot(t0, t0.Add(29*10*time.Second), nil)
+	for _, c := range []struct {
+		from, until time.Time
+		f           Filter
+	}{
+		{t0, t0.Add(29 * 10 * time.Second), nil},
+		{t0.Add(100 * time.Second), t0.Add(200 * time.Second), nil},
+		{t0, t0.Add(40 * 10 * time.Second), func(m *SeriesMeta) bool { return m.Labels["i"] < "3" }},
+		{t0.Add(-300 * time.Second), t0.Add(29 * 10 * time.Second), nil},
+	} {
+		want := s.Snapshot(c.from, c.until, c.f)
+		got := s.SnapshotInto(old, c.from, c.until, c.f)
+		if fmt.Sprint(got.Series) != fmt.Sprint(want.Series) || got.N != want.N || !got.Start.Equal(want.Start) {
+			t.Fatalf("window %v–%v: snapshot into the old one differs", c.from, c.until)
+		}
+		old = got
+	}
+}
+
+// Series beyond MaxSeries are dropped, counted by source and said in the
+// source's status when its poll ends (after all its parts); the store
+// counts what it holds.
+func TestStoreBudgetNamesTheOverflowingSource(t *testing.T) {
+	s := NewStore(StoreOptions{Step: 10 * time.Second, MaxSeries: 3})
+	pt := []sources.Point{{T: t0, V: 1}}
+	s.Apply(&sources.Batch{Source: "small", At: t0, Series: []sources.Series{{Name: "a", Points: pt}, {Name: "b", Points: pt}},
+		Status: sources.Status{Health: sources.HealthOK}})
+	s.Apply(&sources.Batch{Source: "big", At: t0, Partial: true, Series: []sources.Series{{Name: "c", Points: pt}, {Name: "d", Points: pt}}})
+	s.Apply(&sources.Batch{Source: "big", At: t0, Series: []sources.Series{{Name: "e", Points: pt}},
+		Status: sources.Status{Health: sources.HealthOK, Detail: "3 series"}})
+	st := s.Stats()
+	if st.Series != 3 || st.Dropped != 2 || st.DroppedBy["big"] != 2 || st.DroppedBy["small"] != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.Bytes < 3*64*8 {
+		t.Fatalf("%d bytes held for 3 series of 64 slots", st.Bytes)
+	}
+	snap := s.Snapshot(t0, t0, nil)
+	var detail string
+	for _, x := range snap.Status {
+		if x.Source == "big" {
+			detail = x.Detail
+		}
+	}
+	if detail != "3 series; 2 new series dropped: the store holds store.max_series (3)" {
+		t.Fatalf("status detail %q", detail)
+	}
+	if snap.Held.Series != 3 || snap.Held.Dropped != 2 {
+		t.Fatalf("snapshot held %+v", snap.Held)
+	}
+}

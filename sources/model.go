@@ -725,4 +725,7 @@ type Batch struct {
 	// Nodes replace the source's earlier node states when non-nil.
 	Nodes  []NodeState
 	Status Status
+	// Partial marks a part of a poll's answer handed over before the
+	// poll ended (Request.Emit): stored, not judged on its own.
+	Partial bool
 }

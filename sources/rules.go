@@ -133,11 +133,7 @@ var (
 // metrics). Sources that know their series say it instead.
 func GuessMeasure(name string) Measure {
 	var m Measure
-	for _, g := range []struct {
-		words []string
-		m     Measure
-	}{{errorWords, MeasureErrors}, {clientErrorWords, MeasureClientErrors}, {successWords, MeasureSuccess},
-		{latencyWords, MeasureLatency}, {lagWords, MeasureReplicationLag}} {
+	for _, g := range measureWords {
 		for _, w := range g.words {
 			if containsFold(name, w) {
 				m |= g.m
@@ -147,6 +143,13 @@ func GuessMeasure(name string) Measure {
 	}
 	return m
 }
+
+// measureWords say which words suggest which measure.
+var measureWords = []struct {
+	words []string
+	m     Measure
+}{{errorWords, MeasureErrors}, {clientErrorWords, MeasureClientErrors}, {successWords, MeasureSuccess},
+	{latencyWords, MeasureLatency}, {lagWords, MeasureReplicationLag}}
 
 // downWords mark series where less is worse.
 var downWords = []string{"avail", "success", "free", "hit_ratio", "hitratio", "uptime", "healthy", "throughput", "idle"}

@@ -23,7 +23,8 @@ type SchedulerOptions struct {
 	// Out receives every batch, from the sources' goroutines: it must be
 	// safe for concurrent use and should not block for long.
 	Out func(*Batch)
-	// Rules classify series before Out sees them.
+	// Rules classify series before Out sees them (compiled once, each
+	// series' outcome remembered: see Classifier).
 	Rules Rules
 	// Step is the store's clock step, passed to sources in Request.Step.
 	Step time.Duration
@@ -49,8 +50,9 @@ type SchedulerOptions struct {
 // status. A source that hangs (ignores its context) or panics is cut off
 // and shown failing; the others go on.
 type Scheduler struct {
-	opt     SchedulerOptions
-	entries []Entry
+	opt      SchedulerOptions
+	entries  []Entry
+	classify *Classifier
 
 	mu     sync.Mutex
 	status map[string]Status
@@ -80,7 +82,7 @@ func NewScheduler(entries []Entry, opt SchedulerOptions) *Scheduler {
 		seed = rand.Uint64()
 	}
 	s := &Scheduler{opt: opt, status: map[string]Status{}, widen: map[string]time.Duration{},
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), classify: NewClassifier(opt.Rules)}
 	for _, e := range entries {
 		if e.Interval <= 0 {
 			e.Interval = 10 * time.Second
@@ -286,7 +288,7 @@ func (s *Scheduler) pollAndReport(ctx context.Context, e Entry, p *poller, first
 			b.Events[i].Source = e.Name
 		}
 	}
-	s.opt.Rules.Apply(b)
+	s.classify.Apply(b)
 	p.lastUntil = req.Until
 	p.succeeded = true
 	s.mu.Lock()
@@ -338,6 +340,23 @@ func (s *Scheduler) request(e Entry, p *poller, now time.Time, first bool) Reque
 func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (res pollResult, hung bool) {
 	pctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
+	// parts of a large answer go out as the source reads them, until the
+	// poll is over (a source cut off at its timeout sends no more)
+	var partMu sync.Mutex
+	open := true
+	defer func() {
+		partMu.Lock()
+		open = false
+		partMu.Unlock()
+	}()
+	req.Emit = func(part *Batch) {
+		partMu.Lock()
+		defer partMu.Unlock()
+		if !open || pctx.Err() != nil || part == nil {
+			return
+		}
+		s.part(e, part)
+	}
 	done := make(chan pollResult, 1)
 	returned := make(chan struct{})
 	go func() {
@@ -380,6 +399,21 @@ func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (
 		p.inflight = returned
 		return pollResult{err: context.DeadlineExceeded}, true
 	}
+}
+
+// part hands on a part of a poll's answer: classified and marked
+// Partial, so it is stored and judged with the rest of the poll.
+func (s *Scheduler) part(e Entry, b *Batch) {
+	b.Source, b.Type, b.Partial = e.Name, e.Type, true
+	b.Status = Status{}
+	if b.At.IsZero() {
+		b.At = s.opt.Now()
+	}
+	if !s.opt.Until.IsZero() && b.At.After(s.opt.Until) {
+		b.At = s.opt.Until
+	}
+	s.classify.Apply(b)
+	s.opt.Out(b)
 }
 
 func (s *Scheduler) fail(e Entry, now time.Time, latency time.Duration, err error) {

@@ -245,3 +245,33 @@ func TestWhatAnAlertingSourceWatchedReachesItsStatus(t *testing.T) {
 		t.Fatalf("status: %+v", b)
 	}
 }
+
+// Parts a source hands to Request.Emit reach Out classified and marked
+// Partial, before the poll's last batch; one sent after the poll ended
+// (a source that kept going past its timeout) is dropped.
+func TestPartsOfAPollReachOutFirst(t *testing.T) {
+	var late func(*Batch)
+	src := PollFunc(func(ctx context.Context, req Request) (*Batch, error) {
+		req.Emit(&Batch{Series: []Series{{Name: "servers.db-1.cpu.iowait", Points: []Point{{T: req.Now, V: 1}}}}})
+		late = req.Emit
+		return &Batch{Series: []Series{{Name: "other", Points: []Point{{T: req.Now, V: 2}}}}}, nil
+	})
+	c := newCollector()
+	s := NewScheduler([]Entry{{Name: "gr", Type: "t", Source: src, Interval: time.Minute}},
+		SchedulerOptions{Out: c.out, Rules: Rules{{Match: "servers.db*.cpu.iowait", Layer: LayerDB}}})
+	s.RunOnce(context.Background(), 1)
+	late(&Batch{Series: []Series{{Name: "late"}}})
+	c.mu.Lock()
+	bs := c.batches["gr"]
+	c.mu.Unlock()
+	if len(bs) != 2 {
+		t.Fatalf("%d batches, want the part and the last", len(bs))
+	}
+	part, last := bs[0], bs[1]
+	if !part.Partial || part.Source != "gr" || part.Type != "t" || part.Series[0].Layer != LayerDB || part.Status.Health != HealthUnknown {
+		t.Fatalf("part %+v", part)
+	}
+	if last.Partial || last.Status.Health != HealthOK {
+		t.Fatalf("last %+v", last)
+	}
+}

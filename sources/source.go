@@ -21,6 +21,11 @@ type Request struct {
 	// Backfill is true when the window is a backfill (first poll, or the
 	// window widened), false for an incremental poll.
 	Backfill bool
+	// Emit, when set, takes parts of a large answer as the source reads
+	// them (a backfill of 10,000 series): each part's series are stored
+	// at once and judged with the batch Poll returns, which ends the
+	// poll. A source may ignore it and return everything.
+	Emit func(*Batch) `json:"-"`
 }
 
 // Source turns one protocol into batches of the data model. It must honour

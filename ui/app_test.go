@@ -596,7 +596,7 @@ func TestDroppedSeriesAreShown(t *testing.T) {
 	a := New(Options{Store: st, Location: time.UTC, Theme: themes.Mono()})
 	a.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
 	a.Update(DataMsg{})
-	if !strings.Contains(plain(a), "1 series dropped") {
+	if !strings.Contains(plain(a), "1 series dropped from s: the store holds store.max_series") {
 		t.Fatalf("dropped series not shown:\n%s", plain(a))
 	}
 }

@@ -114,7 +114,8 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 		return []string{title, fit(line, w)}
 	}
 	if c.Snap.Dropped > 0 {
-		title += "  " + t.Warning.Render(fmt.Sprintf("%s %d series dropped: the store is full (raise max series)", c.Symbols.Warning, c.Snap.Dropped))
+		title += "  " + t.Warning.Render(fmt.Sprintf("%s %d series dropped%s: the store holds store.max_series (%d series, %s)",
+			c.Symbols.Warning, c.Snap.Dropped, droppedFrom(c.Snap.Held.DroppedBy), c.Snap.Held.Series, heldSize(c.Snap.Held.Bytes)))
 	}
 	out := []string{title}
 	if len(sts) == 0 {
@@ -465,4 +466,34 @@ func warmingLines(c *Context, w, h int) []string {
 		out = append(out, fit(t.Muted.Render(line), max(w, 0)))
 	}
 	return out
+}
+
+// droppedFrom names the sources whose new series the store refused,
+// most first: " from prom" or " from prom, lb-1".
+func droppedFrom(by map[string]int) string {
+	names := make([]string, 0, len(by))
+	for n := range by {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if by[names[i]] != by[names[j]] {
+			return by[names[i]] > by[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	for i := range names {
+		names[i] = clean(names[i])
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " from " + strings.Join(names, ", ")
+}
+
+// heldSize is bytes in MB, or kB under one.
+func heldSize(b int64) string {
+	if b < 1<<20 {
+		return fmt.Sprintf("%d kB", b>>10)
+	}
+	return fmt.Sprintf("%.0f MB", float64(b)/(1<<20))
 }

@@ -6,6 +6,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/opsview/opsview/correlate"
 	"io"
 	"os"
 	"path/filepath"
@@ -175,7 +176,22 @@ func infoCmd(g *globals, stdout io.Writer) *cobra.Command {
 			fmt.Fprintf(stdout, "log:     %s\n", logPath)
 			fmt.Fprintf(stdout, "ssh key: %s\n", filepath.Join(config.StateDir(), "ssh_host_ed25519"))
 			fmt.Fprintf(stdout, "version: %s\n", currentVersion())
+			if found && state == "found" {
+				if cfg, err := config.Load(path); err == nil {
+					fmt.Fprintf(stdout, "store:   %s\n", storeBudget(cfg.Store))
+				}
+			}
 			return nil
 		},
 	}
+}
+
+// storeBudget says what the store may hold: its step, retention and
+// series cap, and the values' memory when the cap is reached.
+func storeBudget(st config.Store) string {
+	o := correlate.StoreOptions{Step: st.Step, Retention: st.Retention, MaxSeries: st.MaxSeries}
+	o = correlate.StoreDefaults(o)
+	values := float64(o.MaxSeries) * float64(o.Retention/o.Step) * 8
+	return fmt.Sprintf("step %v, retention %v, max_series %d (values at most %.0f MB; new series beyond it are dropped)",
+		o.Step, o.Retention, o.MaxSeries, values/(1<<20))
 }

@@ -127,7 +127,7 @@ func runtimeOptions(p *plan, logf func(string, ...any)) app.Options {
 	if p.cfg != nil {
 		ro.Rules = append(append(sources.Rules{}, p.cfg.Rules...), ro.Rules...)
 		ro.Deps = p.cfg.Deps
-		ro.Store = correlate.StoreOptions{Step: p.cfg.Store.Step, Retention: p.cfg.Store.Retention}
+		ro.Store = correlate.StoreOptions{Step: p.cfg.Store.Step, Retention: p.cfg.Store.Retention, MaxSeries: p.cfg.Store.MaxSeries}
 	}
 	if p.demo != nil {
 		ro.Deps = demo.Dependencies()

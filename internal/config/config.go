@@ -46,6 +46,9 @@ type Config struct {
 type Store struct {
 	Step      time.Duration
 	Retention time.Duration
+	// MaxSeries caps the series held (0: the store's default, 50,000);
+	// a source's new series beyond it are dropped and said so.
+	MaxSeries int
 }
 
 // Source is one entry of `sources:`.
@@ -171,11 +174,13 @@ func (c *Config) parse(file string, data []byte) error {
 				ms.add(file, err)
 				break
 			}
-			c.Store = Store{Step: s.Step, Retention: s.Retention}
+			c.Store = Store{Step: s.Step, Retention: s.Retention, MaxSeries: s.MaxSeries}
 			if s.Step < 0 || (s.Step > 0 && s.Step < 100*time.Millisecond) {
 				ms.add(file, at(file, valueOf(kv.Value, "step"), "store.step must be at least 100ms"))
 			} else if s.Retention < 0 || (s.Retention > 0 && s.Step > 0 && s.Retention < s.Step) {
 				ms.add(file, at(file, valueOf(kv.Value, "retention"), "store.retention must be at least one step"))
+			} else if s.MaxSeries < 0 {
+				ms.add(file, at(file, valueOf(kv.Value, "max_series"), "store.max_series must be a positive number of series (0: the default, 50000)"))
 			}
 		case "sources":
 			ms.add(file, c.parseSources(file, kv.Value))
@@ -194,6 +199,7 @@ func (c *Config) parse(file string, data []byte) error {
 type storeYAML struct {
 	Step      time.Duration `yaml:"step"`
 	Retention time.Duration `yaml:"retention"`
+	MaxSeries int           `yaml:"max_series"`
 }
 
 func sortedKeys(m map[string]bool) []string {

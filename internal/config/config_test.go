@@ -38,6 +38,7 @@ func TestGoodConfig(t *testing.T) {
 store:
   step: 10s
   retention: 6h
+  max_series: 20000
 sources:
   - name: lb-1
     type: dummy-test
@@ -57,7 +58,7 @@ dependencies:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Theme != "light" || c.Store.Step != 10*time.Second || len(c.Sources) != 1 || c.Sources[0].Interval != 2*time.Second {
+	if c.Theme != "light" || c.Store.Step != 10*time.Second || c.Store.MaxSeries != 20000 || len(c.Sources) != 1 || c.Sources[0].Interval != 2*time.Second {
 		t.Fatalf("got %+v", c)
 	}
 	if c.Sources[0].Timeout != 2*time.Second {
@@ -125,6 +126,7 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 		{"syntax", "theme: [dark\n", "", 1},
 		{"duplicate key", "theme: dark\ntheme: light\n", "", 2},
 		{"bad store step", "store:\n  step: 1ms\n", "at least 100ms", 2},
+		{"bad max series", "store:\n  max_series: -1\n", "store.max_series must be a positive number", 2},
 		{"bad name", "sources:\n  - name: \"a b\"\n    type: dummy-test\n    url: u\n", "source name", 2},
 	}
 	for _, tc := range cases {

@@ -27,6 +27,7 @@ theme: dark
 store:
   step: 5s          # one bucket; graphs move once per bucket
   retention: 24h    # history kept per series
+  # max_series: 50000 # new series beyond it are dropped, naming the source
 
 # Sources: each has a name, a type, an interval and a timeout, and its own
 # options. A source that hangs or fails shows as failing; the others go on.

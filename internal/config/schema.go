@@ -93,8 +93,9 @@ func Schema() []byte {
 		"properties": map[string]any{
 			"theme": map[string]any{"enum": themes.Names()},
 			"store": map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
-				"step":      withDesc(durations, "one bucket of the store; graphs move once per bucket (at least 100ms)"),
-				"retention": withDesc(durations, "history kept per series"),
+				"step":       withDesc(durations, "one bucket of the store; graphs move once per bucket (at least 100ms)"),
+				"retention":  withDesc(durations, "history kept per series"),
+				"max_series": map[string]any{"type": "integer", "minimum": 0, "description": "most series the store holds; new ones past it are dropped and named in the source's status (0: the default, 50000)"},
 			}},
 			"sources":      map[string]any{"type": "array", "items": source},
 			"rules":        map[string]any{"type": "array", "items": rule},

@@ -46,7 +46,9 @@ type Query struct {
 type Options struct {
 	URL     string  `yaml:"url"`
 	Queries []Query `yaml:"queries"`
-	// MaxResponseMB bounds one answer (default 32).
+	// MaxResponseMB bounds one answer read whole (default 32); a range
+	// query's answer is read as a stream, series by series, and bounded
+	// at 32 times this (1 GiB by default).
 	MaxResponseMB int `yaml:"max_response_mb"`
 
 	httpfetch.Auth `yaml:",inline"`
@@ -224,10 +226,42 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	var failed []string
 	var firstErr error
 	newest := last
+	// a large answer goes to the store in parts as it is read, when the
+	// scheduler takes parts
+	pending, count := 0, 0
+	emitted := false
+	add := func(ser sources.Series) {
+		b.Series = append(b.Series, ser)
+		count++
+		pending += len(ser.Points)
+		if req.Emit != nil && pending >= partPoints {
+			req.Emit(&sources.Batch{Series: b.Series})
+			b.Series, pending, emitted = nil, 0, true
+		}
+	}
 	for i := range queries {
 		q := &queries[i]
-		val, warns, err := s.run(ctx, q.Query.Query, w)
+		kept := len(b.Series)
+		var warns []string
+		var t time.Time
+		var err error
+		if w.Points() > 1 {
+			warns, t, err = s.streamRange(ctx, q, w, req.Emit != nil, add)
+		} else {
+			var val model.Value
+			if val, warns, err = s.run(ctx, q.Query.Query, w); err == nil {
+				var series []sources.Series
+				series, t = toSeries(q, val)
+				for _, ser := range series {
+					add(ser)
+				}
+			}
+		}
 		if err != nil {
+			if !emitted && len(b.Series) >= kept {
+				count -= len(b.Series) - kept
+				b.Series = b.Series[:kept] // what the failed query gave is dropped
+			}
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("prometheus %q: query %s: %w", s.name, q.label(), err)
 			}
@@ -245,11 +279,9 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 				s.logf("prometheus %q: query %s: warning: %s", s.name, q.label(), sources.Clean(w))
 			}
 		}
-		series, t := toSeries(q, val)
 		if t.After(newest) {
 			newest = t
 		}
-		b.Series = append(b.Series, series...)
 	}
 	if len(failed) == len(queries) {
 		return nil, fmt.Errorf("prometheus %q: query %s: %w", s.name, queries[0].label(), firstErr)
@@ -260,7 +292,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	}
 	s.mu.Unlock()
 	b.At = time.Now()
-	b.Status.Detail = fmt.Sprintf("%d series from %d queries", len(b.Series), len(queries))
+	b.Status.Detail = fmt.Sprintf("%d series from %d queries", count, len(queries))
 	if len(failed) > 0 {
 		b.Status.Detail = fmt.Sprintf("%d of %d queries failing: %s", len(failed), len(queries), failed[0])
 	}

@@ -383,9 +383,15 @@ func TestPromHugeAnswerAndHangingServer(t *testing.T) {
 	defer close(hold)
 	t0 := time.Unix(1795420000, 0)
 	req := sources.Request{Now: t0, From: t0.Add(-time.Minute), Until: t0, Step: 10 * time.Second, Backfill: true}
-	s, _ := New("p", Options{URL: srv.URL, Queries: []Query{{Query: "up"}}})
+	// a range answer is read as a stream, bounded at 32 × max_response_mb
+	s, _ := New("p", Options{URL: srv.URL, Queries: []Query{{Query: "up"}}, MaxResponseMB: 1})
 	if _, err := s.Poll(context.Background(), req); err == nil || !strings.Contains(err.Error(), "larger than 32 MiB") {
 		t.Errorf("50 MB answer: %v", err)
+	}
+	// by default it is read through, and found not to be an answer
+	s, _ = New("p", Options{URL: srv.URL, Queries: []Query{{Query: "up"}}})
+	if _, err := s.Poll(context.Background(), req); err == nil || !strings.Contains(err.Error(), "not Prometheus API JSON") {
+		t.Errorf("50 MB of blanks: %v", err)
 	}
 	s, _ = New("p", Options{URL: srv.URL + "/hang", Queries: []Query{{Query: "up"}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

@@ -214,25 +214,8 @@ func (c *Client) Open(req *http.Request, accept string) (*http.Response, error) 
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}
-	for k, v := range c.Auth.Headers {
-		if strings.EqualFold(k, "host") {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
-	switch {
-	case c.Auth.Username != "":
-		req.SetBasicAuth(c.Auth.Username, c.Auth.Password)
-	case c.Auth.BearerToken != "":
-		req.Header.Set("Authorization", "Bearer "+c.Auth.BearerToken)
-	case c.Auth.BearerTokenFile != "":
-		// read at every request: tokens in files are rotated
-		tok, err := os.ReadFile(c.Auth.BearerTokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("bearer_token_file: %w", err)
-		}
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	if err := c.authorize(req); err != nil {
+		return nil, err
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
@@ -270,11 +253,70 @@ func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
 	return r, nil
 }
 
+// Stream sends req like Do but hands the body to read as a stream,
+// bounded at limit bytes (a larger answer fails the read with a
+// *bounded.TooLargeError), instead of reading it whole: for answers
+// decoded piece by piece that would be too large to hold at once.
+func (c *Client) Stream(req *http.Request, accept string, limit int64, read func(status int, h http.Header, body io.Reader) error) error {
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	if err := c.authorize(req); err != nil {
+		return err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return explain(err, req.Context())
+	}
+	defer resp.Body.Close()
+	from := redactURL(req.URL)
+	if resp.ContentLength > limit {
+		return c.tooLarge(&bounded.TooLargeError{From: from, Limit: limit, Announced: resp.ContentLength})
+	}
+	err = read(resp.StatusCode, resp.Header, bounded.NewReader(resp.Body, limit, from))
+	var tl *bounded.TooLargeError
+	if errors.As(err, &tl) {
+		return c.tooLarge(tl)
+	}
+	if err != nil && req.Context().Err() != nil {
+		return explain(err, req.Context())
+	}
+	return err
+}
+
 func (c *Client) tooLarge(e *bounded.TooLargeError) error {
 	if c.LimitHint == "" {
 		return e
 	}
 	return fmt.Errorf("%w: %s", e, c.LimitHint)
+}
+
+// authorize sets the client's headers and credentials on req.
+func (c *Client) authorize(req *http.Request) error {
+	for k, v := range c.Auth.Headers {
+		if strings.EqualFold(k, "host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	switch {
+	case c.Auth.Username != "":
+		req.SetBasicAuth(c.Auth.Username, c.Auth.Password)
+	case c.Auth.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+c.Auth.BearerToken)
+	case c.Auth.BearerTokenFile != "":
+		// read at every request: tokens in files are rotated
+		tok, err := os.ReadFile(c.Auth.BearerTokenFile)
+		if err != nil {
+			return fmt.Errorf("bearer_token_file: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	return nil
 }
 
 // ReadLimited reads r to the end, failing once more than limit bytes came
