@@ -239,6 +239,13 @@ func decodeAll(file string, n ast.Node, v any, extra ...string) error {
 		// the same type, not straight into its field's type: the YAML
 		// library decodes `false` into a bare *bool as nil, which read an
 		// explicit "current_events: false" as unset.
+		// A mistake is reported from the value itself, so that it points
+		// at the value's column.
+		dst := rv.Elem().FieldByIndex(f.index)
+		if err := decode(file, kv.Value, reflect.New(dst.Type()).Interface()); err != nil {
+			ms.add(file, err)
+			continue
+		}
 		one := *m
 		one.Values = []*ast.MappingValueNode{kv}
 		tmp := reflect.New(rv.Elem().Type())
@@ -246,7 +253,7 @@ func decodeAll(file string, n ast.Node, v any, extra ...string) error {
 			ms.add(file, err)
 			continue
 		}
-		rv.Elem().FieldByIndex(f.index).Set(tmp.Elem().FieldByIndex(f.index))
+		dst.Set(tmp.Elem().FieldByIndex(f.index))
 	}
 	return ms.err()
 }
