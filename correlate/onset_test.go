@@ -239,3 +239,43 @@ func TestSymptomOnsetIsItsPresentExcursion(t *testing.T) {
 		}
 	}
 }
+
+// A symptom is active on its present excursion: a burst held far above
+// the bar earlier in the window that is over does not make a later,
+// small excursion (held under SymptomZ) an incident now.
+func TestSymptomActiveOnItsPresentExcursion(t *testing.T) {
+	const n = 240
+	for seed := uint64(0); seed < 5; seed++ {
+		r := rand.New(rand.NewPCG(seed, 19))
+		// 100 ± 0.5 ms: a spread of 1 ms (1 % of the level)
+		rt := make([]float64, n)
+		for i := range rt {
+			rt[i] = 99.5 + float64(i%2)
+		}
+		for i := 150; i < 165; i++ {
+			rt[i] = 130 // z about 25, held, then over
+		}
+		for i := 225; i < 229; i++ {
+			rt[i] = 103.5 // z 3.5: over the move threshold, under SymptomZ
+		}
+		snap := mkSnap(tstep, n,
+			series{name: "rtime", unit: "ms", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: rt},
+			series{name: "cpu.user", unit: "%", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: noise(r, n, 30, 3)},
+		)
+		w := Window{BaseFrom: 0, BaseTo: 120, From: 120, To: n}
+		rk := NewRanker(RankOptions{}).Rank(snap, 0, w)
+		if rk.Symptom.Sustained < 10 {
+			t.Fatalf("seed %d: the earlier burst scores %.1f", seed, rk.Symptom.Sustained)
+		}
+		if rk.Active {
+			t.Errorf("seed %d: active on a burst that is over (onset %d, sustained %.1f)", seed, rk.Symptom.Onset, rk.Symptom.Sustained)
+		}
+		// the same burst still going is active
+		for i := 165; i < n; i++ {
+			rt[i] = 130
+		}
+		if rk := NewRanker(RankOptions{}).Rank(snap, 0, w); !rk.Active {
+			t.Errorf("seed %d: a burst still going is not active", seed)
+		}
+	}
+}

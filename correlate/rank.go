@@ -447,10 +447,14 @@ func (q *rankState) scoreSymptom() bool {
 		return false
 	}
 	rk.Symptom.Anomaly = ScoreWindow(s.Values, w.From, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask)
+	present := rk.Symptom.Anomaly
 	if rk.Symptom.Onset >= 0 {
 		// its present excursion (the latest), not an earlier burst
 		if on := ongoingOnset(s.Values, w.From, w.To, w.To-1, w.To-w.From, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask); on >= 0 {
 			rk.Symptom.Onset = on
+			if on > w.From {
+				present = ScoreWindow(s.Values, on, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask)
+			}
 		}
 	}
 	q.ts = rk.Symptom.Onset
@@ -460,7 +464,10 @@ func (q *rankState) scoreSymptom() bool {
 	if q.ts < 0 {
 		q.ts = w.To - 1
 	}
-	rk.Active = rk.Symptom.Sustained >= o.SymptomZ
+	// anomalous now: the present excursion holds SymptomZ, not an
+	// earlier burst that is over (the candidates are read against the
+	// present one's onset)
+	rk.Active = present.Sustained >= o.SymptomZ
 	return true
 }
 
