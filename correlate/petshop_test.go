@@ -447,6 +447,8 @@ func petshopRCA(t *testing.T, opts RankOptions, layers, ungated bool) (ac1, ac3,
 	type acc struct{ n, hit1, hit3, empty, specN, specOK int }
 	groups := map[string]*acc{}
 	total := &acc{}
+	// the dataset's split: choices are made on train, test is reported
+	splits := map[string]*acc{"train": {}, "test": {}}
 	var names []string
 	get := func(g string) *acc {
 		if groups[g] == nil {
@@ -468,7 +470,8 @@ func petshopRCA(t *testing.T, opts RankOptions, layers, ungated bool) (ac1, ac3,
 				rk.Active = true
 			}
 			got := rcaSuspects(rk)
-			for _, a := range []*acc{total, get(sc + "/" + is.target.Target.Metric)} {
+			split := strings.SplitN(is.name, "/", 2)[0]
+			for _, a := range []*acc{total, get(sc + "/" + is.target.Target.Metric), splits[split]} {
 				a.n++
 				if len(got) == 0 {
 					a.empty++
@@ -519,6 +522,12 @@ func petshopRCA(t *testing.T, opts RankOptions, layers, ungated bool) (ac1, ac3,
 	for _, g := range names {
 		if !ungated {
 			report(g, groups[g])
+		}
+	}
+	if !ungated {
+		for _, sp := range []string{"train", "test"} {
+			a := splits[sp]
+			t.Logf("PetShop %s %-24s n %2d  AC@1 %.3f  AC@3 %.3f  empty %2d", how, sp+" issues", a.n, float64(a.hit1)/float64(a.n), float64(a.hit3)/float64(a.n), a.empty)
 		}
 	}
 	report("pooled", total)

@@ -467,7 +467,11 @@ func (q *rankState) scoreSymptom() bool {
 	// anomalous now: the present excursion holds SymptomZ, not an
 	// earlier burst that is over (the candidates are read against the
 	// present one's onset)
-	rk.Active = present.Sustained >= o.SymptomZ
+	rk.Active = present.Sustained >= o.SymptomZ ||
+		// or a point twice SymptomZ away with its neighbours still over
+		// the move threshold: an excursion that is held, only not as
+		// evenly as SymptomZ for Sustain points
+		(present.Peak >= 2*o.SymptomZ && present.Sustained >= o.Score.Threshold)
 	return true
 }
 
@@ -692,6 +696,12 @@ func (q *rankState) timeWeight(c *Candidate) float64 {
 		return 0.2
 	case c.Lead > q.leadSteps:
 		return 0.3
+	case c.Lead > 0 && q.startSeen(q.sym, q.ts, &q.rk.Symptom.Base, q.rk.Symptom.Dir, q.symMask) &&
+		!q.startSeen(c.Index, c.Onset, &c.Base, c.Dir, q.r.maskFor(c.Meta)):
+		// it was already out at its first point in the window while
+		// the symptom's own start is seen: how long it led is not
+		// known, and it was out while the symptom was quiet
+		return 0.5
 	case c.Lead > q.riseSteps && (c.R < 0.5 || c.Overlap < 0.8):
 		// it led by longer than the symptom took to rise, and did not
 		// move with it: a lead that long needs the candidate to hold
@@ -703,6 +713,26 @@ func (q *rankState) timeWeight(c *Candidate) float64 {
 		return 0.7 // at the same time: as likely an effect as a cause
 	}
 	return 1
+}
+
+// startSeen reports whether series i has a point with data in the
+// window before on that is under the move threshold: the start of the
+// excursion at on was seen, not already under way when the window began.
+func (q *rankState) startSeen(i, on int, b *Baseline, d Direction, mask []bool) bool {
+	vals := q.snap.Series[i].Values
+	if b.Spread <= 0 || on > len(vals) {
+		return false
+	}
+	for j := q.w.From; j < on; j++ {
+		v := vals[j]
+		if v != v || (mask != nil && mask[j]) {
+			continue
+		}
+		if harm((v-b.Level)/b.Spread, d) < q.thr {
+			return true
+		}
+	}
+	return false
 }
 
 // topoWeight is w_topo: ×1.5 on the symptom's path, ×1.5 again for a
