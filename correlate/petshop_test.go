@@ -266,12 +266,12 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 	petSkip(t)
 	ac1, ac3, spec := petshopEval(t, petOpts, true)
 	// the goals: AC@1 above the published traversal's 0.654, AC@3 ≥ 0.83,
-	// specificity ≥ 0.9 (reached: 0.865 / 0.981 / 1.00)
+	// specificity ≥ 0.9 (reached: 0.923 / 0.981 / 1.00)
 	if ac1 <= 0.654 || ac3 < 0.83 || spec < 0.9 {
 		t.Errorf("AC@1 %.3f, AC@3 %.3f, specificity %.2f: goals > 0.654 / ≥ 0.83 / ≥ 0.9", ac1, ac3, spec)
 	}
-	// without layers (the call graph alone) the goals hold too (0.712 /
-	// 0.962 / 1.00): the ELB nodes then rank beside the services behind them
+	// without layers (the call graph alone) the goals hold too (0.769 /
+	// 0.981 / 1.00): the ELB nodes then rank beside the services behind them
 	t.Log("without layers:")
 	if ac1, ac3, spec := petshopEval(t, petOpts, false); ac1 <= 0.654 || ac3 < 0.83 || spec < 0.9 {
 		t.Errorf("without layers: AC@1 %.3f, AC@3 %.3f, specificity %.2f: goals > 0.654 / ≥ 0.83 / ≥ 0.9", ac1, ac3, spec)
@@ -280,7 +280,23 @@ func TestPetShopRootCauseRanking(t *testing.T) {
 	// its specificity cuts): reported, the goals are not met yet, so
 	// not run under the race detector, where it only costs time
 	if !raceEnabled {
-		petshopRCA(t, petOpts, true, false)
+		ac1, _, spec, hl := petshopRCA(t, petOpts, true, false)
+		// reached: specificity 1.00 (24 quiet periods), asserted; not
+		// reached yet, so only logged: AC@1 0.712 (goal 0.85; train
+		// 0.688, test 0.722) and high-traffic latency 0.786 (goal 0.8).
+		// The rules behind them (a symptom active on its present
+		// excursion, or on a point at 2·SymptomZ held over the move
+		// threshold; a move already out at the window's start has no
+		// known lead) were chosen on the train issues and the quiet
+		// periods; the test issues were in view while diagnosing (the
+		// lambda_step drift shows in test/7 and test/8 as in train/2),
+		// so the test figure is not a clean hold-out.
+		if spec < 0.95 {
+			t.Errorf("PetShop rca_task specificity %.2f: goal ≥ 0.95", spec)
+		}
+		if ac1 < 0.85 || hl < 0.8 {
+			t.Logf("PetShop rca_task goals not reached: AC@1 %.3f (goal ≥ 0.85), high-traffic latency AC@1 %.3f (goal ≥ 0.8)", ac1, hl)
+		}
 		// the figure quoted before: suspects read for every issue,
 		// active or not, while specificity counts only active symptoms
 		// (not the same method on both sides)
@@ -443,7 +459,7 @@ func rcaSuspects(rk *Ranking) []string {
 // ungated reads the suspects of an issue whether or not the symptom is
 // active (the quiet periods stay gated): not one method on both sides,
 // reported only to compare with the figure quoted before.
-func petshopRCA(t *testing.T, opts RankOptions, layers, ungated bool) (ac1, ac3, spec float64) {
+func petshopRCA(t *testing.T, opts RankOptions, layers, ungated bool) (ac1, ac3, spec, highLatency float64) {
 	type acc struct{ n, hit1, hit3, empty, specN, specOK int }
 	groups := map[string]*acc{}
 	total := &acc{}
@@ -531,5 +547,7 @@ func petshopRCA(t *testing.T, opts RankOptions, layers, ungated bool) (ac1, ac3,
 		}
 	}
 	report("pooled", total)
-	return float64(total.hit1) / float64(total.n), float64(total.hit3) / float64(total.n), float64(total.specOK) / float64(total.specN)
+	hl := groups["high_traffic/latency"]
+	return float64(total.hit1) / float64(total.n), float64(total.hit3) / float64(total.n), float64(total.specOK) / float64(total.specN),
+		float64(hl.hit1) / float64(hl.n)
 }
