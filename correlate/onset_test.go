@@ -314,3 +314,35 @@ func TestMoveAlreadyOutAtTheWindowStartDoesNotLead(t *testing.T) {
 		}
 	}
 }
+
+// A symptom with a point twice SymptomZ away and its neighbour still
+// over the move threshold is held, only unevenly: active. A lone spike
+// that high, its neighbours back at the level, is not.
+func TestSymptomActiveOnAHeldPeak(t *testing.T) {
+	const nb, n = 100, 105
+	o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+	for _, tc := range []struct {
+		name   string
+		z      [5]float64
+		active bool
+	}{
+		{"held peak", [5]float64{0, 9, 3.5, 0, 0}, true},
+		{"lone spike", [5]float64{0, 9, 0.5, 0, 0}, false},
+		{"held under the bar", [5]float64{0, 3.5, 3.5, 0, 0}, false},
+	} {
+		lat := make([]float64, n)
+		for i := range lat {
+			lat[i] = 99.5 + float64(i%2) // a spread of 1 (1 % of the level)
+		}
+		for k, z := range tc.z {
+			lat[nb+k] = 100 + z
+		}
+		snap := mkSnap(5*time.Minute, n,
+			series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+		)
+		rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+		if rk.Active != tc.active {
+			t.Errorf("%s: active %v (sustained %.1f, peak %.1f), want %v", tc.name, rk.Active, rk.Symptom.Sustained, rk.Symptom.Peak, tc.active)
+		}
+	}
+}
