@@ -346,3 +346,36 @@ func TestSymptomActiveOnAHeldPeak(t *testing.T) {
 		}
 	}
 }
+
+// The symptom's onset walks back over points under the move threshold
+// (z 1.5 here); a move that began at the symptom's first point over the
+// threshold began with it, and is a suspect, not an effect.
+func TestMoveAtTheSymptomsCrossingIsNoEffect(t *testing.T) {
+	const nb, n = 100, 105
+	o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+	flat := func(level float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = level - 0.005*level + 0.01*level*float64(i%2) // a spread of 1 % of the level
+		}
+		return v
+	}
+	lat, cause := flat(100), flat(50)
+	for k, z := range []float64{1.5, 1.5, 10, 10, 10} {
+		lat[nb+k] = 100 + z
+	}
+	for k, z := range []float64{0, 0, 8, 8, 8} {
+		cause[nb+k] = 50 + 0.5*z
+	}
+	snap := mkSnap(5*time.Minute, n,
+		series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+		series{name: "latency", unit: "ms", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
+	)
+	rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+	if !rk.Active || len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "search" {
+		for _, c := range rk.Order {
+			t.Logf("%s lead %d group %s", c.Key, c.Lead, c.Group)
+		}
+		t.Errorf("active %v, symptom onset %d, suspects %d: want search", rk.Active, rk.Symptom.Onset-nb, len(rk.Suspects))
+	}
+}

@@ -409,6 +409,10 @@ type rankState struct {
 	symMask             []bool // buckets the symptom must not be read at
 	ts                  int    // the symptom's onset, else its peak, else the window's last bucket
 	leadSteps, gapSteps int    // LeadLimit and GapAfter in steps
+	// crossSteps is how far the symptom's onset was walked back before
+	// its first point over the move threshold: a move that began by
+	// then began with the symptom, not after it
+	crossSteps int
 	// riseSteps is how long the symptom took to rise, from its onset to
 	// its peak, and at least MaxLag (what the lag search can confirm): a
 	// longer lead needs stronger evidence
@@ -463,6 +467,19 @@ func (q *rankState) scoreSymptom() bool {
 	}
 	if q.ts < 0 {
 		q.ts = w.To - 1
+	}
+	if rk.Symptom.Onset >= 0 {
+		b, d := &rk.Symptom.Base, rk.Symptom.Dir
+		for i := q.ts; i < w.To; i++ {
+			v := s.Values[i]
+			if v != v || (q.symMask != nil && q.symMask[i]) {
+				continue
+			}
+			if harm((v-b.Level)/b.Spread, d) >= o.Score.Threshold {
+				q.crossSteps = i - q.ts
+				break
+			}
+		}
 	}
 	// anomalous now: the present excursion holds SymptomZ, not an
 	// earlier burst that is over (the candidates are read against the
@@ -647,7 +664,7 @@ func (q *rankState) traceMoves() {
 	cands := q.cands
 	for i := range cands {
 		c := &cands[i]
-		if c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" && c.Meta.Role != sources.RoleTraffic {
+		if c.Moved && c.Lead >= -1-q.crossSteps && c.Lead <= q.leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" && c.Meta.Role != sources.RoleTraffic {
 			q.moved[c.Meta.Node] = append(q.moved[c.Meta.Node], i)
 		}
 	}
@@ -835,7 +852,7 @@ func (q *rankState) behindDeeper(c *Candidate, inner []int) bool {
 func (q *rankState) tierOf(i int) int {
 	c := &q.cands[i]
 	switch {
-	case c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && !q.upstream[i] && !q.ownTraffic(c):
+	case c.Moved && c.Lead >= -1-q.crossSteps && c.Lead <= q.leadSteps && !q.upstream[i] && !q.ownTraffic(c):
 		return 0
 	case c.Moved:
 		return 1
@@ -916,7 +933,7 @@ func (q *rankState) group() {
 			lc.Moved++
 			c.Group = EvSuspect
 			rk.Suspects = append(rk.Suspects, *c)
-		case c.Lead < -1 || q.upstream[i]:
+		case c.Lead < -1-q.crossSteps || q.upstream[i]:
 			lc.Moved++
 			c.Group = EvEffect
 			if len(rk.Effects) < q.o.MaxEffects {
