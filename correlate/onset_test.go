@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -377,5 +378,42 @@ func TestMoveAtTheSymptomsCrossingIsNoEffect(t *testing.T) {
 			t.Logf("%s lead %d group %s", c.Key, c.Lead, c.Group)
 		}
 		t.Errorf("active %v, symptom onset %d, suspects %d: want search", rk.Active, rk.Symptom.Onset-nb, len(rk.Suspects))
+	}
+}
+
+// The same with a lead of 0: "drift" has no point at the window's start
+// and is out from its first one, the step the symptom rises at; its
+// start was not seen, so it does not outrank the move whose start was.
+func TestMoveOutFromItsFirstPointIsNoCauseAtLeadZero(t *testing.T) {
+	const nb, n = 100, 105
+	// levels ± 0.5 %: spreads of 1 % of the level
+	flat := func(level float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = level * (0.995 + 0.01*float64(i%2))
+		}
+		return v
+	}
+	for _, step := range []float64{12, 13, 14} {
+		lat, cause, drift := flat(100), flat(50), flat(20)
+		for i := nb + 1; i < n; i++ {
+			lat[i] = 115
+			cause[i] = 55
+			drift[i] = 20 + 0.2*step
+		}
+		drift[nb] = math.NaN()
+		snap := mkSnap(5*time.Minute, n,
+			series{name: "latency", unit: "s", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+			series{name: "latency", unit: "s", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
+			series{name: "latency", unit: "s", node: "steps", role: sources.RoleResource, layer: sources.LayerApp, vals: drift},
+		)
+		o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+		rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+		if len(rk.Order) == 0 || rk.Order[0].Meta.Node != "search" {
+			for _, c := range rk.Order {
+				t.Logf("%s lead %d score %.2f", c.Key, c.Lead, c.Score)
+			}
+			t.Errorf("drift z %.0f: want search first", step)
+		}
 	}
 }

@@ -713,7 +713,7 @@ func (q *rankState) timeWeight(c *Candidate) float64 {
 		return 0.2
 	case c.Lead > q.leadSteps:
 		return 0.3
-	case c.Lead > 0 && q.startSeen(q.sym, q.ts, &q.rk.Symptom.Base, q.rk.Symptom.Dir, q.symMask) &&
+	case c.Lead >= 0 && q.startSeen(q.sym, q.ts, &q.rk.Symptom.Base, q.rk.Symptom.Dir, q.symMask) &&
 		!q.startSeen(c.Index, c.Onset, &c.Base, c.Dir, q.r.maskFor(c.Meta)):
 		// it was already out at its first point in the window while
 		// the symptom's own start is seen: how long it led is not
