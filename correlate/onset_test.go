@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -236,6 +237,183 @@ func TestSymptomOnsetIsItsPresentExcursion(t *testing.T) {
 				got = append(got, c.Key)
 			}
 			t.Errorf("seed %d: suspects %v, want db-1 cpu.iowait leading by 30 s", seed, got)
+		}
+	}
+}
+
+// A symptom is active on its present excursion: a burst held far above
+// the bar earlier in the window that is over does not make a later,
+// small excursion (held under SymptomZ) an incident now.
+func TestSymptomActiveOnItsPresentExcursion(t *testing.T) {
+	const n = 240
+	for seed := uint64(0); seed < 5; seed++ {
+		r := rand.New(rand.NewPCG(seed, 19))
+		// 100 ± 0.5 ms: a spread of 1 ms (1 % of the level)
+		rt := make([]float64, n)
+		for i := range rt {
+			rt[i] = 99.5 + float64(i%2)
+		}
+		for i := 150; i < 165; i++ {
+			rt[i] = 130 // z about 25, held, then over
+		}
+		for i := 225; i < 229; i++ {
+			rt[i] = 103.5 // z 3.5: over the move threshold, under SymptomZ
+		}
+		snap := mkSnap(tstep, n,
+			series{name: "rtime", unit: "ms", node: "app", role: sources.RoleSymptom, layer: sources.LayerLB, vals: rt},
+			series{name: "cpu.user", unit: "%", node: "app-1", role: sources.RoleResource, layer: sources.LayerApp, vals: noise(r, n, 30, 3)},
+		)
+		w := Window{BaseFrom: 0, BaseTo: 120, From: 120, To: n}
+		rk := NewRanker(RankOptions{}).Rank(snap, 0, w)
+		if rk.Symptom.Sustained < 10 {
+			t.Fatalf("seed %d: the earlier burst scores %.1f", seed, rk.Symptom.Sustained)
+		}
+		if rk.Active {
+			t.Errorf("seed %d: active on a burst that is over (onset %d, sustained %.1f)", seed, rk.Symptom.Onset, rk.Symptom.Sustained)
+		}
+		// the same burst still going is active
+		for i := 165; i < n; i++ {
+			rt[i] = 130
+		}
+		if rk := NewRanker(RankOptions{}).Rank(snap, 0, w); !rk.Active {
+			t.Errorf("seed %d: a burst still going is not active", seed)
+		}
+	}
+}
+
+// A move already out at its first point in the window, while the
+// symptom's own start is seen, has a lead nobody saw: it does not
+// outrank a move that began with the symptom. The window starts two
+// steps before the symptom (as PetShop's issues do); "drift" was out
+// from the window's start and stays at one level throughout.
+func TestMoveAlreadyOutAtTheWindowStartDoesNotLead(t *testing.T) {
+	const nb, n = 100, 105
+	for seed := uint64(0); seed < 5; seed++ {
+		r := rand.New(rand.NewPCG(seed, 23))
+		lat := noise(r, n, 100, 1)
+		cause := noise(r, n, 50, 1)
+		drift := noise(r, n, 20, 1)
+		for i := nb + 2; i < n; i++ {
+			lat[i] = 115 + r.Float64()
+			cause[i] = 60 + r.Float64()
+		}
+		for i := nb; i < n; i++ {
+			drift[i] = 35 + r.Float64()
+		}
+		snap := mkSnap(5*time.Minute, n,
+			series{name: "latency", unit: "s", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+			series{name: "latency", unit: "s", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
+			series{name: "latency", unit: "s", node: "steps", role: sources.RoleResource, layer: sources.LayerApp, vals: drift},
+		)
+		o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+		rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+		if len(rk.Order) == 0 || rk.Order[0].Meta.Node != "search" {
+			for _, c := range rk.Order {
+				t.Logf("%s lead %d score %.2f", c.Key, c.Lead, c.Score)
+			}
+			t.Errorf("seed %d: want search first", seed)
+		}
+	}
+}
+
+// A symptom with a point twice SymptomZ away and its neighbour still
+// over the move threshold is held, only unevenly: active. A lone spike
+// that high, its neighbours back at the level, is not.
+func TestSymptomActiveOnAHeldPeak(t *testing.T) {
+	const nb, n = 100, 105
+	o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+	for _, tc := range []struct {
+		name   string
+		z      [5]float64
+		active bool
+	}{
+		{"held peak", [5]float64{0, 9, 3.5, 0, 0}, true},
+		{"lone spike", [5]float64{0, 9, 0.5, 0, 0}, false},
+		{"held under the bar", [5]float64{0, 3.5, 3.5, 0, 0}, false},
+	} {
+		lat := make([]float64, n)
+		for i := range lat {
+			lat[i] = 99.5 + float64(i%2) // a spread of 1 (1 % of the level)
+		}
+		for k, z := range tc.z {
+			lat[nb+k] = 100 + z
+		}
+		snap := mkSnap(5*time.Minute, n,
+			series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+		)
+		rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+		if rk.Active != tc.active {
+			t.Errorf("%s: active %v (sustained %.1f, peak %.1f), want %v", tc.name, rk.Active, rk.Symptom.Sustained, rk.Symptom.Peak, tc.active)
+		}
+	}
+}
+
+// The symptom's onset walks back over points under the move threshold
+// (z 1.5 here); a move that began at the symptom's first point over the
+// threshold began with it, and is a suspect, not an effect.
+func TestMoveAtTheSymptomsCrossingIsNoEffect(t *testing.T) {
+	const nb, n = 100, 105
+	o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+	flat := func(level float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = level - 0.005*level + 0.01*level*float64(i%2) // a spread of 1 % of the level
+		}
+		return v
+	}
+	lat, cause := flat(100), flat(50)
+	for k, z := range []float64{1.5, 1.5, 10, 10, 10} {
+		lat[nb+k] = 100 + z
+	}
+	for k, z := range []float64{0, 0, 8, 8, 8} {
+		cause[nb+k] = 50 + 0.5*z
+	}
+	snap := mkSnap(5*time.Minute, n,
+		series{name: "latency", unit: "ms", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+		series{name: "latency", unit: "ms", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
+	)
+	rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+	if !rk.Active || len(rk.Suspects) == 0 || rk.Suspects[0].Meta.Node != "search" {
+		for _, c := range rk.Order {
+			t.Logf("%s lead %d group %s", c.Key, c.Lead, c.Group)
+		}
+		t.Errorf("active %v, symptom onset %d, suspects %d: want search", rk.Active, rk.Symptom.Onset-nb, len(rk.Suspects))
+	}
+}
+
+// The same with a lead of 0: "drift" has no point at the window's start
+// and is out from its first one, the step the symptom rises at; its
+// start was not seen, so it does not outrank the move whose start was.
+func TestMoveOutFromItsFirstPointIsNoCauseAtLeadZero(t *testing.T) {
+	const nb, n = 100, 105
+	// levels ± 0.5 %: spreads of 1 % of the level
+	flat := func(level float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = level * (0.995 + 0.01*float64(i%2))
+		}
+		return v
+	}
+	for _, step := range []float64{12, 13, 14} {
+		lat, cause, drift := flat(100), flat(50), flat(20)
+		for i := nb + 1; i < n; i++ {
+			lat[i] = 115
+			cause[i] = 55
+			drift[i] = 20 + 0.2*step
+		}
+		drift[nb] = math.NaN()
+		snap := mkSnap(5*time.Minute, n,
+			series{name: "latency", unit: "s", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+			series{name: "latency", unit: "s", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
+			series{name: "latency", unit: "s", node: "steps", role: sources.RoleResource, layer: sources.LayerApp, vals: drift},
+		)
+		o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+		rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+		if len(rk.Order) == 0 || rk.Order[0].Meta.Node != "search" {
+			for _, c := range rk.Order {
+				t.Logf("%s lead %d score %.2f", c.Key, c.Lead, c.Score)
+			}
+			t.Errorf("drift z %.0f: want search first", step)
 		}
 	}
 }

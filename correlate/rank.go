@@ -409,6 +409,10 @@ type rankState struct {
 	symMask             []bool // buckets the symptom must not be read at
 	ts                  int    // the symptom's onset, else its peak, else the window's last bucket
 	leadSteps, gapSteps int    // LeadLimit and GapAfter in steps
+	// crossSteps is how far the symptom's onset was walked back before
+	// its first point over the move threshold: a move that began by
+	// then began with the symptom, not after it
+	crossSteps int
 	// riseSteps is how long the symptom took to rise, from its onset to
 	// its peak, and at least MaxLag (what the lag search can confirm): a
 	// longer lead needs stronger evidence
@@ -447,10 +451,14 @@ func (q *rankState) scoreSymptom() bool {
 		return false
 	}
 	rk.Symptom.Anomaly = ScoreWindow(s.Values, w.From, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask)
+	present := rk.Symptom.Anomaly
 	if rk.Symptom.Onset >= 0 {
 		// its present excursion (the latest), not an earlier burst
 		if on := ongoingOnset(s.Values, w.From, w.To, w.To-1, w.To-w.From, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask); on >= 0 {
 			rk.Symptom.Onset = on
+			if on > w.From {
+				present = ScoreWindow(s.Values, on, w.To, &rk.Symptom.Base, rk.Symptom.Dir, o.Score, q.symMask)
+			}
 		}
 	}
 	q.ts = rk.Symptom.Onset
@@ -460,7 +468,27 @@ func (q *rankState) scoreSymptom() bool {
 	if q.ts < 0 {
 		q.ts = w.To - 1
 	}
-	rk.Active = rk.Symptom.Sustained >= o.SymptomZ
+	if rk.Symptom.Onset >= 0 {
+		b, d := &rk.Symptom.Base, rk.Symptom.Dir
+		for i := q.ts; i < w.To; i++ {
+			v := s.Values[i]
+			if v != v || (q.symMask != nil && q.symMask[i]) {
+				continue
+			}
+			if harm((v-b.Level)/b.Spread, d) >= o.Score.Threshold {
+				q.crossSteps = i - q.ts
+				break
+			}
+		}
+	}
+	// anomalous now: the present excursion holds SymptomZ, not an
+	// earlier burst that is over (the candidates are read against the
+	// present one's onset)
+	rk.Active = present.Sustained >= o.SymptomZ ||
+		// or a point twice SymptomZ away with its neighbours still over
+		// the move threshold: an excursion that is held, only not as
+		// evenly as SymptomZ for Sustain points
+		(present.Peak >= 2*o.SymptomZ && present.Sustained >= o.Score.Threshold)
 	return true
 }
 
@@ -636,7 +664,7 @@ func (q *rankState) traceMoves() {
 	cands := q.cands
 	for i := range cands {
 		c := &cands[i]
-		if c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" && c.Meta.Role != sources.RoleTraffic {
+		if c.Moved && c.Lead >= -1-q.crossSteps && c.Lead <= q.leadSteps && c.Overlap >= 0.5 && c.Meta.Node != "" && c.Meta.Role != sources.RoleTraffic {
 			q.moved[c.Meta.Node] = append(q.moved[c.Meta.Node], i)
 		}
 	}
@@ -685,6 +713,12 @@ func (q *rankState) timeWeight(c *Candidate) float64 {
 		return 0.2
 	case c.Lead > q.leadSteps:
 		return 0.3
+	case c.Lead >= 0 && q.startSeen(q.sym, q.ts, &q.rk.Symptom.Base, q.rk.Symptom.Dir, q.symMask) &&
+		!q.startSeen(c.Index, c.Onset, &c.Base, c.Dir, q.r.maskFor(c.Meta)):
+		// it was already out at its first point in the window while
+		// the symptom's own start is seen: how long it led is not
+		// known, and it was out while the symptom was quiet
+		return 0.5
 	case c.Lead > q.riseSteps && (c.R < 0.5 || c.Overlap < 0.8):
 		// it led by longer than the symptom took to rise, and did not
 		// move with it: a lead that long needs the candidate to hold
@@ -696,6 +730,26 @@ func (q *rankState) timeWeight(c *Candidate) float64 {
 		return 0.7 // at the same time: as likely an effect as a cause
 	}
 	return 1
+}
+
+// startSeen reports whether series i has a point with data in the
+// window before on that is under the move threshold: the start of the
+// excursion at on was seen, not already under way when the window began.
+func (q *rankState) startSeen(i, on int, b *Baseline, d Direction, mask []bool) bool {
+	vals := q.snap.Series[i].Values
+	if b.Spread <= 0 || on > len(vals) {
+		return false
+	}
+	for j := q.w.From; j < on; j++ {
+		v := vals[j]
+		if v != v || (mask != nil && mask[j]) {
+			continue
+		}
+		if harm((v-b.Level)/b.Spread, d) < q.thr {
+			return true
+		}
+	}
+	return false
 }
 
 // topoWeight is w_topo: ×1.5 on the symptom's path, ×1.5 again for a
@@ -798,7 +852,7 @@ func (q *rankState) behindDeeper(c *Candidate, inner []int) bool {
 func (q *rankState) tierOf(i int) int {
 	c := &q.cands[i]
 	switch {
-	case c.Moved && c.Lead >= -1 && c.Lead <= q.leadSteps && !q.upstream[i] && !q.ownTraffic(c):
+	case c.Moved && c.Lead >= -1-q.crossSteps && c.Lead <= q.leadSteps && !q.upstream[i] && !q.ownTraffic(c):
 		return 0
 	case c.Moved:
 		return 1
@@ -879,7 +933,7 @@ func (q *rankState) group() {
 			lc.Moved++
 			c.Group = EvSuspect
 			rk.Suspects = append(rk.Suspects, *c)
-		case c.Lead < -1 || q.upstream[i]:
+		case c.Lead < -1-q.crossSteps || q.upstream[i]:
 			lc.Moved++
 			c.Group = EvEffect
 			if len(rk.Effects) < q.o.MaxEffects {
