@@ -121,14 +121,15 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 	if len(sts) == 0 {
 		return append(out, t.Muted.Render("  no sources yet"))
 	}
-	// the worst first, so a failing source is never cut off
-	order := make([]int, len(sts))
-	for i := range order {
-		order[i] = i
+	// in the sources' order when all fit, so a health flip changes a mark
+	// and not the places of rows; else the worst first, so a failing
+	// source is never cut off
+	order := worstFirst(sts)
+	if len(sts) <= n {
+		for i := range order {
+			order[i] = i
+		}
 	}
-	sort.SliceStable(order, func(i, j int) bool {
-		return healthLevel(sts[order[i]].Health) > healthLevel(sts[order[j]].Health)
-	})
 	nameW := 16
 	if w >= 120 {
 		nameW = 22
