@@ -760,9 +760,11 @@ func (a *App) header(c *Context) []string {
 		sts = a.snap.Status
 		for i := range sts {
 			st := &sts[i]
-			item := healthSym(c.Symbols, st.Health) + " " + trunc(clean(st.Source), 20)
-			items = append(items, on(t.SevStyle(healthLevel(st.Health))).Render(item))
-			itemsW += lipgloss.Width(item) + 1
+			// the mark carries the colour, the name stays in the bar's: a
+			// flip then rewrites one cell
+			sym, name := healthSym(c.Symbols, st.Health), " "+trunc(clean(st.Source), 20)
+			items = append(items, on(t.SevStyle(healthLevel(st.Health))).Render(sym)+hs.Render(name))
+			itemsW += lipgloss.Width(sym+name) + 1
 		}
 	}
 	mode := textFor(c, clean(a.opt.Mode))

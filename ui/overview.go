@@ -102,7 +102,13 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 			bad++
 		}
 	}
-	title := t.Title.Render(" Sources") + t.Muted.Render(fmt.Sprintf(" %d, %d not ok", len(sts), bad))
+	// how many are not ok is said when some rows are cut: else each
+	// row's mark says it
+	count := fmt.Sprintf(" %d", len(sts))
+	if len(sts) > n {
+		count += fmt.Sprintf(", %d not ok", bad)
+	}
+	title := t.Title.Render(" Sources") + t.Muted.Render(count)
 	if bad == 0 && len(sts) > n && len(sts) > 0 {
 		// all well and not enough room for the table: one line that names
 		// them all beats a table cut short
