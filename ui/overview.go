@@ -108,6 +108,11 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 	if len(sts) > n {
 		count += fmt.Sprintf(", %d not ok", bad)
 	}
+	if h := c.Snap.Held; c.Snap.Dropped == 0 && h.Series > 0 {
+		// the memory budget in sight: what the store holds (the warning
+		// below says it when the budget is spent)
+		count += fmt.Sprintf(" · %d series, %s held", h.Series, heldSize(h.Bytes))
+	}
 	title := t.Title.Render(" Sources") + t.Muted.Render(count)
 	if bad == 0 && len(sts) > n && len(sts) > 0 {
 		// all well and not enough room for the table: one line that names
