@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -58,7 +59,48 @@ var (
 	ASCIISymbols   = Symbols{OK: "+", Info: "i", Warning: "!", Critical: "X", Unknown: "?", Paused: "||", Live: "*", Up: "+", Down: "v", Maint: "#", Drain: "~"}
 )
 
-func hex(s string) color.Color { return lipgloss.Color(s) }
+// hex is a colour from "#rrggbb" or an ANSI index. A "#rrggbb" that is
+// exactly one of the 256-colour palette's cube or grey colours (all of
+// dark's and light's are) is sent as its index: the same colour on a
+// terminal, in about half the bytes of a 24-bit code, and every frame
+// that changes a coloured cell writes one.
+func hex(s string) color.Color {
+	if n, ok := paletteIndex(s); ok {
+		return lipgloss.Color(strconv.Itoa(n))
+	}
+	return lipgloss.Color(s)
+}
+
+// paletteIndex is the 256-colour index of "#rrggbb" when the palette has
+// that exact colour (16..255: the 6×6×6 cube, then the 24 greys).
+func paletteIndex(s string) (int, bool) {
+	if len(s) != 7 || s[0] != '#' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s[1:], 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	r, g, b := int(v>>16), int(v>>8&0xff), int(v&0xff)
+	cube := func(c int) (int, bool) {
+		for i, l := range [6]int{0, 95, 135, 175, 215, 255} {
+			if c == l {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	if r == g && g == b && r >= 8 && r <= 238 && (r-8)%10 == 0 {
+		return 232 + (r-8)/10, true
+	}
+	cr, ok1 := cube(r)
+	cg, ok2 := cube(g)
+	cb, ok3 := cube(b)
+	if ok1 && ok2 && ok3 {
+		return 16 + 36*cr + 6*cg + cb, true
+	}
+	return 0, false
+}
 
 func build(name string, fg, muted, faint, bg, accent, ok, info, warn, crit, sel color.Color, palette []string) *Theme {
 	t := &Theme{Name: name}

@@ -142,3 +142,27 @@ func TestHighContrastReadsOnItsBackground(t *testing.T) {
 		}
 	}
 }
+
+// A "#rrggbb" that is a 256-colour palette colour is sent as its index
+// (fewer bytes per coloured cell); any other stays 24-bit.
+func TestHexUsesThePaletteIndexWhenExact(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"#000000", 16, true}, {"#ffffff", 231, true}, {"#ffaf00", 214, true}, {"#5fd75f", 77, true},
+		{"#262626", 235, true}, {"#d0d0d0", 252, true}, {"#080808", 232, true}, {"#eeeeee", 255, true},
+		{"#ffae00", 0, false}, {"#123456", 0, false}, {"214", 0, false}, {"#fff", 0, false}, {"#gggggg", 0, false},
+	} {
+		n, ok := paletteIndex(c.in)
+		if ok != c.ok || n != c.want {
+			t.Errorf("paletteIndex(%q) = %d, %v; want %d, %v", c.in, n, ok, c.want, c.ok)
+		}
+	}
+	r1, g1, b1, _ := hex("#ffaf00").RGBA()
+	r2, g2, b2, _ := hex("#ffae00").RGBA()
+	if r1>>8 != 0xff || g1>>8 != 0xaf || b1 != 0 || g2>>8 != 0xae || r2>>8 != 0xff || b2 != 0 {
+		t.Errorf("colours changed: %x %x %x / %x %x %x", r1, g1, b1, r2, g2, b2)
+	}
+}

@@ -711,8 +711,20 @@ func (a *App) render() string {
 // may still hold under --ascii (a headline's ←, a source's ×).
 var asciiCells = strings.NewReplacer("←", "<", "→", ">", "↑", "^", "↓", "v", "×", "x", "·", "-", "−", "-", "▸", ">", "▾", "v", "◀", "<", "▶", ">", "•", "*", "✔", "+", "✖", "X", "▲", "!", "▼", "v")
 
+// worstFirst is the indexes of sts, the worst health first, else in the
+// sources' order.
+func worstFirst(sts []sources.Status) []int {
+	order := make([]int, len(sts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return healthLevel(sts[order[i]].Health) > healthLevel(sts[order[j]].Health) })
+	return order
+}
+
 // header is two lines: clock, live/paused, mode and the sources' health
-// (the worst first, so a failing source is never the one cut off); then
+// (in the sources' order when all fit, else the worst first, so a failing
+// source is never the one cut off); then
 // the tabs with the window and filter.
 func (a *App) header(c *Context) []string {
 	t := c.Theme
@@ -743,18 +755,16 @@ func (a *App) header(c *Context) []string {
 	}
 	var items []string
 	var itemsW int
+	var sts []sources.Status
 	if a.snap != nil {
-		order := make([]int, len(a.snap.Status))
-		for i := range order {
-			order[i] = i
-		}
-		sts := a.snap.Status
-		sort.SliceStable(order, func(i, j int) bool { return healthLevel(sts[order[i]].Health) > healthLevel(sts[order[j]].Health) })
-		for _, i := range order {
+		sts = a.snap.Status
+		for i := range sts {
 			st := &sts[i]
-			item := healthSym(c.Symbols, st.Health) + " " + trunc(clean(st.Source), 20)
-			items = append(items, on(t.SevStyle(healthLevel(st.Health))).Render(item))
-			itemsW += lipgloss.Width(item) + 1
+			// the mark carries the colour, the name stays in the bar's: a
+			// flip then rewrites one cell
+			sym, name := healthSym(c.Symbols, st.Health), " "+trunc(clean(st.Source), 20)
+			items = append(items, on(t.SevStyle(healthLevel(st.Health))).Render(sym)+hs.Render(name))
+			itemsW += lipgloss.Width(sym+name) + 1
 		}
 	}
 	mode := textFor(c, clean(a.opt.Mode))
@@ -773,6 +783,17 @@ func (a *App) header(c *Context) []string {
 	if len(items) > 0 {
 		line += sep
 		used := lipgloss.Width(line)
+		if used+itemsW-1 > c.Width {
+			// not all fit: the worst first, so a failing source is never
+			// the one cut off; when all fit they keep the sources' order,
+			// so a health flip changes a mark, not the places of names
+			order := worstFirst(sts)
+			sorted := make([]string, len(items))
+			for k, i := range order {
+				sorted[k] = items[i]
+			}
+			items = sorted
+		}
 		for i, it := range items {
 			rest := len(items) - i - 1
 			reserve := 0

@@ -801,3 +801,24 @@ func TestDemoClockSaysItIsNotTheWallClock(t *testing.T) {
 		t.Fatalf("header: %q", head)
 	}
 }
+
+// The Overview says how many series the store holds and their bytes, and
+// follows the store as it grows.
+func TestOverviewShowsSeriesAndBytesHeld(t *testing.T) {
+	st := correlate.NewStore(correlate.StoreOptions{Step: step})
+	a := New(Options{Store: st, Location: time.UTC, Theme: themes.Mono()})
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	for i, names := range [][]string{{"a", "b"}, {"c", "d", "e"}} {
+		var ss []sources.Series
+		for _, n := range names {
+			ss = append(ss, sources.Series{Name: n, Points: []sources.Point{{T: t0, V: 1}}})
+		}
+		st.Apply(&sources.Batch{Source: "s", At: t0, Series: ss, Status: sources.Status{Health: sources.HealthOK}})
+		a.Update(DataMsg{})
+		h := st.Stats()
+		want := fmt.Sprintf("%d series, %s held", h.Series, heldSize(h.Bytes))
+		if h.Series != []int{2, 5}[i] || h.Bytes <= 0 || !strings.Contains(plain(a), want) {
+			t.Fatalf("step %d: want %q (stats %+v) in:\n%s", i, want, h, plain(a))
+		}
+	}
+}

@@ -102,7 +102,18 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 			bad++
 		}
 	}
-	title := t.Title.Render(" Sources") + t.Muted.Render(fmt.Sprintf(" %d, %d not ok", len(sts), bad))
+	// how many are not ok is said when some rows are cut: else each
+	// row's mark says it
+	count := fmt.Sprintf(" %d", len(sts))
+	if len(sts) > n {
+		count += fmt.Sprintf(", %d not ok", bad)
+	}
+	if h := c.Snap.Held; c.Snap.Dropped == 0 && h.Series > 0 {
+		// the memory budget in sight: what the store holds (the warning
+		// below says it when the budget is spent)
+		count += fmt.Sprintf(" · %d series, %s held", h.Series, heldSize(h.Bytes))
+	}
+	title := t.Title.Render(" Sources") + t.Muted.Render(count)
 	if bad == 0 && len(sts) > n && len(sts) > 0 {
 		// all well and not enough room for the table: one line that names
 		// them all beats a table cut short
@@ -121,14 +132,15 @@ func (o *overviewView) sources(c *Context, w, n int) []string {
 	if len(sts) == 0 {
 		return append(out, t.Muted.Render("  no sources yet"))
 	}
-	// the worst first, so a failing source is never cut off
-	order := make([]int, len(sts))
-	for i := range order {
-		order[i] = i
+	// in the sources' order when all fit, so a health flip changes a mark
+	// and not the places of rows; else the worst first, so a failing
+	// source is never cut off
+	order := worstFirst(sts)
+	if len(sts) <= n {
+		for i := range order {
+			order[i] = i
+		}
 	}
-	sort.SliceStable(order, func(i, j int) bool {
-		return healthLevel(sts[order[i]].Health) > healthLevel(sts[order[j]].Health)
-	})
 	nameW := 16
 	if w >= 120 {
 		nameW = 22

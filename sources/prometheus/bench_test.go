@@ -112,3 +112,34 @@ func storeHeapMB(b *testing.B, retention time.Duration) float64 {
 	b.StartTimer()
 	return float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / (1 << 20)
 }
+
+// BenchmarkParseGauges10k is the parse of a page of 10,000 labelled
+// gauges (the synthetic exporter's shape), by the path the page takes
+// and by the full parser alone.
+func BenchmarkParseGauges10k(b *testing.B) {
+	var page bytes.Buffer
+	page.WriteString("# HELP synth_value a synthetic gauge\n# TYPE synth_value gauge\n")
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&page, "synth_value{host=\"h%d\",id=\"%d\"} %d.25\n", i%50, i, i)
+	}
+	h := http.Header{"Content-Type": {textCT}}
+	b.Run("exposition", func(b *testing.B) {
+		b.SetBytes(int64(page.Len()))
+		b.ReportAllocs()
+		for b.Loop() {
+			fams, err := ParseExposition(bytes.NewReader(page.Bytes()), h)
+			if err != nil || len(fams) != 1 || len(fams[0].Metric) != 10000 {
+				b.Fatalf("%v, %d families", err, len(fams))
+			}
+		}
+	})
+	b.Run("full", func(b *testing.B) {
+		b.SetBytes(int64(page.Len()))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseTextFull(page.Bytes()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

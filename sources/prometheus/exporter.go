@@ -160,7 +160,7 @@ func (e *Exporter) Poll(ctx context.Context, req sources.Request) (*sources.Batc
 	case httpfetch.LooksLikeHTML(resp.Body):
 		return nil, fmt.Errorf("exporter %q: %s answered an HTML page, not metrics: %s (point url at the /metrics page)", e.name, e.url, httpfetch.Snippet(resp.Body, 120))
 	}
-	fams, err := ParseExposition(bytes.NewReader(resp.Body), resp.Header)
+	fams, err := parseExpositionPage(resp.Body, resp.Header)
 	if err != nil {
 		return nil, fmt.Errorf("exporter %q: %s: %w", e.name, e.url, err)
 	}
@@ -198,10 +198,30 @@ func ParseExposition(r io.Reader, h http.Header) ([]*dto.MetricFamily, error) {
 		}
 		return out, nil
 	}
-	// the text parser must be given a validation scheme: its zero value
-	// panics (prometheus/common ≥ v0.66)
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	m, err := p.TextToMetricFamilies(r)
+	page, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return parseText(page)
+}
+
+// parseExpositionPage is ParseExposition of a page already read.
+func parseExpositionPage(page []byte, h http.Header) ([]*dto.MetricFamily, error) {
+	switch expfmt.ResponseFormat(h).FormatType() {
+	case expfmt.TypeOpenMetrics, expfmt.TypeProtoDelim:
+		return ParseExposition(bytes.NewReader(page), h)
+	}
+	return parseText(page)
+}
+
+// parseText reads the text format: its common shape in one pass; the
+// rest (and every error) by prometheus/common's parser.
+func parseText(page []byte) ([]*dto.MetricFamily, error) {
+	m, ok := parseTextFast(page)
+	var err error
+	if !ok {
+		m, err = parseTextFull(page)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parsing the text format: %v (is url an exporter's /metrics page?)", cleanErr(err))
 	}
@@ -214,6 +234,14 @@ func ParseExposition(r io.Reader, h http.Header) ([]*dto.MetricFamily, error) {
 }
 
 const maxFamilies = 100000
+
+// parseTextFull is prometheus/common's parser of the text format. It must
+// be given a validation scheme: its zero value panics (prometheus/common
+// ≥ v0.66).
+func parseTextFull(page []byte) (map[string]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(bytes.NewReader(page))
+}
 
 func cleanErr(err error) string {
 	s := err.Error()

@@ -1,0 +1,274 @@
+package prometheus
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// parseTextFast reads the common shape of the classic text format in one
+// pass over the page: counters, gauges and untyped samples, with HELP
+// and TYPE lines. It gives up (ok false) on anything else (a summary or
+// histogram, an escape, a quoted name, odd spacing, an error of any
+// kind): the caller then runs prometheus/common's parser, which has the
+// last word on what the page holds and says what is wrong with it. What
+// it accepts it returns as that parser would (a test compares them).
+func parseTextFast(page []byte) (fams map[string]*dto.MetricFamily, ok bool) {
+	if len(page) > 0 && page[len(page)-1] != '\n' {
+		return nil, false
+	}
+	// a page with summaries or histograms goes to the full parser at
+	// once, not after a pass that gives up at the first
+	if bytes.Contains(page, []byte(" summary\n")) || bytes.Contains(page, []byte(" histogram\n")) {
+		return nil, false
+	}
+	fams = map[string]*dto.MetricFamily{}
+	helped, typed := map[string]bool{}, map[string]bool{}
+	a := &fastAlloc{names: map[string]string{}}
+	for len(page) > 0 {
+		i := bytes.IndexByte(page, '\n')
+		line := page[:i]
+		page = page[i+1:]
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == '#' {
+			if !fastComment(line, fams, helped, typed) {
+				return nil, false
+			}
+			continue
+		}
+		if !fastSample(line, fams, a) {
+			return nil, false
+		}
+	}
+	for name, mf := range fams {
+		if len(mf.Metric) == 0 {
+			delete(fams, name)
+		}
+	}
+	return fams, true
+}
+
+// fastComment takes "# HELP name text" and "# TYPE name type" in their
+// plain form; any other comment is skipped.
+func fastComment(line []byte, fams map[string]*dto.MetricFamily, helped, typed map[string]bool) bool {
+	rest := line[1:]
+	if len(rest) > 0 && rest[0] != ' ' {
+		return bytes.IndexByte(rest, '\t') < 0 && !bytes.HasPrefix(rest, []byte("HELP")) && !bytes.HasPrefix(rest, []byte("TYPE"))
+	}
+	rest = bytes.TrimLeft(rest, " ")
+	var kw string
+	switch {
+	case bytes.HasPrefix(rest, []byte("HELP ")):
+		kw = "HELP"
+	case bytes.HasPrefix(rest, []byte("TYPE ")):
+		kw = "TYPE"
+	default:
+		// a comment, unless it might be a keyword in a form not taken here
+		return bytes.IndexByte(line, '\t') < 0 && !bytes.HasPrefix(rest, []byte("HELP")) && !bytes.HasPrefix(rest, []byte("TYPE"))
+	}
+	rest = rest[5:]
+	n := nameLen(rest, true)
+	if n == 0 || n >= len(rest) || rest[n] != ' ' {
+		return false
+	}
+	name := string(rest[:n])
+	arg := rest[n+1:]
+	if len(arg) == 0 || arg[0] == ' ' || arg[0] == '\t' || bytes.ContainsAny(arg, "\\\t\r") || !utf8.Valid(arg) {
+		return false
+	}
+	mf := fams[name]
+	if mf == nil {
+		mf = &dto.MetricFamily{Name: &name, Type: dto.MetricType_UNTYPED.Enum()}
+		fams[name] = mf
+	}
+	if kw == "HELP" {
+		if helped[name] {
+			return false
+		}
+		helped[name] = true
+		h := string(arg)
+		mf.Help = &h
+		return true
+	}
+	if len(mf.Metric) > 0 || typed[name] {
+		return false
+	}
+	var t dto.MetricType
+	switch strings.ToUpper(string(arg)) {
+	case "COUNTER":
+		t = dto.MetricType_COUNTER
+	case "GAUGE":
+		t = dto.MetricType_GAUGE
+	case "UNTYPED":
+		t = dto.MetricType_UNTYPED
+	default:
+		return false
+	}
+	mf.Type = t.Enum()
+	typed[name] = true
+	return true
+}
+
+// fastAlloc hands out the parse's small objects from slabs, and one
+// string per distinct metric or label name: a page of 10,000 samples
+// repeats a few names.
+type fastAlloc struct {
+	names   map[string]string
+	metrics []dto.Metric
+	pairs   []dto.LabelPair
+	floats  []float64
+}
+
+const slab = 256
+
+func (a *fastAlloc) name(b []byte) string {
+	if s, ok := a.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	a.names[s] = s
+	return s
+}
+
+func (a *fastAlloc) metric() *dto.Metric {
+	if len(a.metrics) == 0 {
+		a.metrics = make([]dto.Metric, slab)
+	}
+	m := &a.metrics[0]
+	a.metrics = a.metrics[1:]
+	return m
+}
+
+func (a *fastAlloc) pair() *dto.LabelPair {
+	if len(a.pairs) == 0 {
+		a.pairs = make([]dto.LabelPair, slab)
+	}
+	p := &a.pairs[0]
+	a.pairs = a.pairs[1:]
+	return p
+}
+
+func (a *fastAlloc) float(v float64) *float64 {
+	if len(a.floats) == 0 {
+		a.floats = make([]float64, slab)
+	}
+	p := &a.floats[0]
+	a.floats = a.floats[1:]
+	*p = v
+	return p
+}
+
+// fastSample takes `name{a="b",c="d"} value [timestamp]`.
+func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bool {
+	n := nameLen(line, true)
+	if n == 0 || n >= len(line) {
+		return false
+	}
+	name := a.name(line[:n])
+	rest := line[n:]
+	m := a.metric()
+	if rest[0] == '{' {
+		rest = rest[1:]
+		seen := 0
+		for {
+			if len(rest) > 0 && rest[0] == '}' {
+				rest = rest[1:]
+				break
+			}
+			k := nameLen(rest, false)
+			if k == 0 || k+1 >= len(rest) || rest[k] != '=' || rest[k+1] != '"' {
+				return false
+			}
+			lname := a.name(rest[:k])
+			rest = rest[k+2:]
+			q := bytes.IndexByte(rest, '"')
+			if q < 0 || bytes.IndexByte(rest[:q], '\\') >= 0 || !utf8.Valid(rest[:q]) {
+				return false
+			}
+			lval := string(rest[:q])
+			rest = rest[q+1:]
+			if lname == "__name__" {
+				return false
+			}
+			for _, lp := range m.Label[len(m.Label)-seen:] {
+				if lp.GetName() == lname {
+					return false
+				}
+			}
+			lp := a.pair()
+			lp.Name, lp.Value = &lname, &lval
+			m.Label = append(m.Label, lp)
+			seen++
+			if len(rest) == 0 {
+				return false
+			}
+			switch rest[0] {
+			case ',':
+				rest = rest[1:]
+			case '}':
+			default:
+				return false
+			}
+		}
+	}
+	if len(rest) < 2 || rest[0] != ' ' || rest[1] == ' ' || rest[1] == '\t' {
+		return false
+	}
+	rest = rest[1:]
+	val, ts := rest, []byte(nil)
+	if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
+		val, ts = rest[:sp], rest[sp+1:]
+		if len(ts) == 0 || bytes.IndexByte(ts, ' ') >= 0 {
+			return false
+		}
+	}
+	if bytes.ContainsAny(val, "pP_xX\t\r") || bytes.ContainsAny(ts, "\t\r+_") {
+		return false
+	}
+	v, err := strconv.ParseFloat(string(val), 64)
+	if err != nil {
+		return false
+	}
+	if ts != nil {
+		ms, err := strconv.ParseInt(string(ts), 10, 64)
+		if err != nil {
+			return false
+		}
+		m.TimestampMs = &ms
+	}
+	mf := fams[name]
+	if mf == nil {
+		mf = &dto.MetricFamily{Name: &name, Type: dto.MetricType_UNTYPED.Enum()}
+		fams[name] = mf
+	}
+	switch mf.GetType() {
+	case dto.MetricType_COUNTER:
+		m.Counter = &dto.Counter{Value: a.float(v)}
+	case dto.MetricType_GAUGE:
+		m.Gauge = &dto.Gauge{Value: a.float(v)}
+	default:
+		m.Untyped = &dto.Untyped{Value: a.float(v)}
+	}
+	mf.Metric = append(mf.Metric, m)
+	return true
+}
+
+// nameLen is the length of the metric name (colons allowed) or label
+// name at the start of b in the legacy character set, 0 when there is
+// none.
+func nameLen(b []byte, colon bool) int {
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', colon && c == ':':
+		case i > 0 && c >= '0' && c <= '9':
+		default:
+			return i
+		}
+	}
+	return len(b)
+}
