@@ -229,24 +229,9 @@ func (s *Store) SetStatus(st sources.Status) {
 	s.status[st.Source] = st
 }
 
-// seriesHash identifies source, name and labels; the labels are combined
-// in no order (a sum of their pairs' hashes), so nothing is sorted.
+// seriesHash identifies source, name and labels (sources.HashSeries).
 func (s *Store) seriesHash(source string, in *sources.Series) uint64 {
-	h := &s.hasher
-	h.Reset()
-	h.WriteString(source)
-	h.WriteByte(0)
-	h.WriteString(in.Name)
-	base := h.Sum64()
-	var sum uint64
-	for k, v := range in.Labels {
-		h.Reset()
-		h.WriteString(k)
-		h.WriteByte(0)
-		h.WriteString(v)
-		sum += h.Sum64()
-	}
-	return base ^ (sum * 0x9e3779b97f4a7c15)
+	return sources.HashSeries(&s.hasher, source, in)
 }
 
 func (s *Store) applySeries(source string, in *sources.Series) {

@@ -183,11 +183,18 @@ func (sc *sourceClass) entry(s *Series) *classEntry {
 	return e
 }
 
-// hash identifies a name and labels, the labels in no order (a sum of
-// their pairs' hashes), so nothing is sorted or built.
+// hash identifies a name and labels (see HashSeries).
 func (sc *sourceClass) hash(s *Series) uint64 {
-	h := &sc.hasher
+	return HashSeries(&sc.hasher, "", s)
+}
+
+// HashSeries identifies a source, a series' name and its labels with h;
+// the labels are combined in no order (a sum of their pairs' hashes), so
+// nothing is sorted or built. Equal series give equal hashes from one h.
+func HashSeries(h *maphash.Hash, source string, s *Series) uint64 {
 	h.Reset()
+	h.WriteString(source)
+	h.WriteByte(0)
 	h.WriteString(s.Name)
 	base := h.Sum64()
 	var sum uint64
