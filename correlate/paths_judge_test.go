@@ -170,7 +170,7 @@ var pathCases = []struct {
 			h[0].icmp = 0.8
 		}
 	}, func(v *PathVerdict) string {
-		if v.Kind != VerdictShared || len(v.Vantages) != 3 || v.Place == nil || v.Place.Successor != "10.3.0.2" || contains(append(v.Place.Aliases, v.Place.To), "10.1.1.1") {
+		if v.Kind != VerdictShared || len(v.Vantages) < 2 || v.Place == nil || v.Place.Successor != "10.3.0.2" || contains(append(v.Place.Aliases, v.Place.To), "10.1.1.1") {
 			return "want shared at the carrier"
 		}
 		return ""
