@@ -254,6 +254,7 @@ type rawConn struct {
 	target   netip.Addr
 	ident    uint16
 	deadline time.Time
+	pumped   bool // since the last wait, the shared socket was read out
 	done     chan struct{}
 	once     sync.Once
 }
@@ -305,8 +306,16 @@ func (c *rawConn) recv(wait bool) (reply, bool, error) {
 	case p = <-c.in:
 	default:
 		if !wait {
-			return reply{}, false, errNothing
+			// what the kernel holds that the reader has not handed out
+			// yet: once a round, after its end
+			if c.pumped {
+				return reply{}, false, errNothing
+			}
+			c.pumped = true
+			c.m.pump()
+			return c.recv(false)
 		}
+		c.pumped = false
 		d := time.Until(c.deadline)
 		if d <= 0 {
 			return reply{}, false, os.ErrDeadlineExceeded

@@ -43,6 +43,10 @@ type rawMux struct {
 	// dropped counts packets a tracer's queue had no room for
 	dropped int
 	stop    atomic.Bool // the socket is closed (or closing)
+	// pumping guards ps, the socket with buffers of its own that pump
+	// reads beside the reader
+	pumping sync.Mutex
+	ps      *sock
 }
 
 // rawPacket is one packet the shared socket read.
@@ -133,23 +137,48 @@ func (m *rawMux) read() {
 			}
 			continue
 		}
-		id, ok := rawIdent(m.key.v6, data)
-		if !ok {
-			continue
+		m.dispatch(data, from, at)
+	}
+}
+
+// pump hands out what the kernel has queued now, without waiting for the
+// reader: a round that ends counts the answers the kernel got before its
+// end, though the reader has not come to them yet.
+func (m *rawMux) pump() {
+	m.pumping.Lock()
+	defer m.pumping.Unlock()
+	if m.ps == nil {
+		c := *m.s // the same socket, buffers of its own
+		c.buf, c.oob = make([]byte, len(m.s.buf)), make([]byte, len(m.s.oob))
+		m.ps = &c
+	}
+	for i := 0; i < 4*rawQueue; i++ {
+		data, _, from, _, at, err := m.ps.read(false)
+		if err != nil {
+			return
 		}
+		m.dispatch(data, from, at)
+	}
+}
+
+// dispatch queues a packet for the tracer whose identifier it holds.
+func (m *rawMux) dispatch(data []byte, from unix.Sockaddr, at time.Time) {
+	id, ok := rawIdent(m.key.v6, data)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	ch := m.subs[id&^(maxFlows-1)]
+	m.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case ch <- rawPacket{data: append([]byte(nil), data...), from: sockaddrAddr(from), at: at}:
+	default:
 		m.mu.Lock()
-		ch := m.subs[id&^(maxFlows-1)]
+		m.dropped++
 		m.mu.Unlock()
-		if ch == nil {
-			continue
-		}
-		select {
-		case ch <- rawPacket{data: append([]byte(nil), data...), from: sockaddrAddr(from), at: at}:
-		default:
-			m.mu.Lock()
-			m.dropped++
-			m.mu.Unlock()
-		}
 	}
 }
 
@@ -157,8 +186,7 @@ func (m *rawMux) read() {
 func (m *rawMux) sendTTL(dst unix.Sockaddr, ttl int, b []byte) error {
 	m.send.Lock()
 	defer m.send.Unlock()
-	m.s.dst = dst
-	return m.s.sendTTL(ttl, b, 0)
+	return m.s.sendTTLTo(dst, ttl, b)
 }
 
 // rawIdent is the echo identifier a raw ICMP packet carries (an echo
