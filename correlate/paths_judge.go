@@ -105,7 +105,13 @@ func (j *PathJudge) decide(k string, fresh *PathMemo, confident bool, now time.T
 		}
 		return nil, false
 	case confident && m.sameAs(fresh):
-		m.Kind, m.Place, m.Places, m.Vantages, m.Exonerated = fresh.Kind, fresh.Place, fresh.Places, fresh.Vantages, fresh.Exonerated
+		if narrower(fresh.Place, m.Place) || m.Place == nil {
+			// the segment narrowed as probes added up: say it; the
+			// same place named by another of its addresses, or wider by
+			// chance, keeps the name it has
+			m.Place = fresh.Place
+		}
+		m.Kind, m.Places, m.Vantages, m.Exonerated = fresh.Kind, fresh.Places, fresh.Vantages, fresh.Exonerated
 		m.Challenger = nil
 		return m, false
 	case confident:
@@ -131,6 +137,11 @@ func (j *PathJudge) decide(k string, fresh *PathMemo, confident bool, now time.T
 		m.Challenger = nil
 		return m, true
 	}
+}
+
+// narrower reports whether segment a holds fewer hops than b.
+func narrower(a, b *Place) bool {
+	return a != nil && b != nil && len(a.SegKeys) < len(b.SegKeys)
 }
 
 // hold reconciles a fresh loss verdict with the one open for its target.

@@ -461,3 +461,37 @@ func TestLossOnOneBranchOfALoadBalancer(t *testing.T) {
 func placeHasAddr(p *Place, a string) bool {
 	return p != nil && (p.To == a || contains(p.Aliases, a))
 }
+
+// A finding's place keeps its name while the fault holds: the carrier
+// answers each vantage from another address, and the finding's title
+// went from one of them to the next as the evaluations came (four
+// wordings of one finding in 90 s on the testbed). Only a narrower
+// segment renames it.
+func TestPlaceKeepsItsNameWhileTheFaultHolds(t *testing.T) {
+	c := pathCases[0]
+	renamed := 0
+	for s := uint64(1); s <= 6; s++ {
+		hs := roundByRound(s*4099, phase{120, nil}, phase{90, c.mod})
+		j := NewPathJudge(PathOptions{})
+		to, seg := "", 0 // the place's name, and its segment's width
+		for n := 120; n <= 210; n++ {
+			vs := j.Judge(upTo(hs, n))
+			v := &vs[0]
+			if !v.Persistent || v.Place == nil || v.Kind != VerdictShared {
+				continue
+			}
+			switch {
+			case to == "":
+			case v.Place.To != to && len(v.Place.SegKeys) >= seg:
+				renamed++
+				t.Logf("seed %d round %d: %s after %s", s, n-120, v.Place.Label(), to)
+			case len(v.Place.SegKeys) > seg:
+				t.Errorf("seed %d round %d: the segment widened to %s", s, n-120, v.Place.Label())
+			}
+			to, seg = v.Place.To, len(v.Place.SegKeys)
+		}
+	}
+	if renamed > 0 {
+		t.Errorf("the place was renamed %d times while the fault held", renamed)
+	}
+}
