@@ -56,6 +56,9 @@ type rawPacket struct {
 	at   time.Time
 }
 
+// rawRcvBuf is the receive buffer asked for the shared socket.
+const rawRcvBuf = 8 << 20
+
 // rawQueue is how many packets wait for one tracer: a few rounds'
 // answers (a round is at most 64 probes).
 const rawQueue = 512
@@ -92,6 +95,14 @@ func joinRawMux(v6 bool, ident uint16) (*rawMux, <-chan rawPacket, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		// every tracer's answers queue here: a round to 100 targets 30
+		// hops away is 3,000 answers at once, and the default buffer
+		// (~200 kB) holds about 300
+		s.rc.Control(func(fd uintptr) {
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rawRcvBuf) != nil {
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rawRcvBuf) // up to net.core.rmem_max
+			}
+		})
 		if err := attachFilter(s); err != nil {
 			s.close()
 			return nil, nil, fmt.Errorf("filter: %w", err)
