@@ -105,10 +105,11 @@ func (j *PathJudge) decide(k string, fresh *PathMemo, confident bool, now time.T
 		}
 		return nil, false
 	case confident && m.sameAs(fresh):
-		if narrower(fresh.Place, m.Place) || m.Place == nil {
-			// the segment narrowed as probes added up: say it; the
-			// same place named by another of its addresses, or wider by
-			// chance, keeps the name it has
+		if sharper(fresh.Place, m.Place) || m.Place == nil {
+			// the segment narrowed as probes added up, or the flows now
+			// tell the load balancer's branch: say it; the same place
+			// named by another of its addresses, or wider by chance,
+			// keeps the name it has
 			m.Place = fresh.Place
 		}
 		m.Kind, m.Places, m.Vantages, m.Exonerated = fresh.Kind, fresh.Places, fresh.Vantages, fresh.Exonerated
@@ -139,9 +140,15 @@ func (j *PathJudge) decide(k string, fresh *PathMemo, confident bool, now time.T
 	}
 }
 
-// narrower reports whether segment a holds fewer hops than b.
-func narrower(a, b *Place) bool {
-	return a != nil && b != nil && len(a.SegKeys) < len(b.SegKeys)
+// sharper reports whether place a says more than b: a segment of fewer
+// hops, or a load balancer's branch where b names the balancer or none.
+func sharper(a, b *Place) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	return len(a.SegKeys) < len(b.SegKeys) ||
+		(len(a.Balanced) == 1 && len(b.Balanced) != 1) ||
+		(len(a.Balanced) > 1 && len(b.Balanced) == 0)
 }
 
 // hold reconciles a fresh loss verdict with the one open for its target.

@@ -495,3 +495,22 @@ func TestPlaceKeepsItsNameWhileTheFaultHolds(t *testing.T) {
 		t.Errorf("the place was renamed %d times while the fault held", renamed)
 	}
 }
+
+// A held place is renamed when the flows come to tell the branch of a
+// load balancer (the testbed's finding said "the flows do not tell which
+// branch" for its whole life once names were held), never back.
+func TestHeldPlaceTakesTheBranchTheFlowsTell(t *testing.T) {
+	j := NewPathJudge(PathOptions{})
+	now := time.Unix(1700000000, 0)
+	seg := []string{"addr:10.7.1.2"}
+	both := &PathMemo{Target: tgt, Kind: VerdictShared, Place: &Place{To: "10.7.1.2", Keys: seg, SegKeys: seg, Balanced: []string{"10.7.1.2", "10.7.2.2"}}}
+	one := &PathMemo{Target: tgt, Kind: VerdictShared, Place: &Place{To: "10.7.1.2", Keys: seg, SegKeys: seg, Balanced: []string{"10.7.1.2"}}}
+	j.decide(tgt, both, true, now, time.Second)
+	if say, _ := j.decide(tgt, one, true, now.Add(time.Second), time.Second); len(say.Place.Balanced) != 1 {
+		t.Fatalf("the branch told is not said: %s", say.Place.Label())
+	}
+	again := *both
+	if say, _ := j.decide(tgt, &again, true, now.Add(2*time.Second), time.Second); len(say.Place.Balanced) != 1 {
+		t.Fatalf("the branch is forgotten again: %s", say.Place.Label())
+	}
+}
