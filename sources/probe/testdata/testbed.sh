@@ -211,9 +211,11 @@ run() {
 		"$bin" export "$rec" -o "$dir/export.md" 2>"$dir/export.err"
 	fi
 	# check with the fault still in place (a fresh session: it probes anew)
+	# as a user runs it, then with the time a slow case needs
 	"$bin" check --format json >"$dir/check.json" 2>"$dir/check.err"
 	echo "check exit $?" >>"$dir/check.err"
-	"$bin" check >"$dir/check.txt" 2>>"$dir/check.err"
+	"$bin" check --paths-wait 55s --timeout 60s >"$dir/check.txt" 2>>"$dir/check.err"
+	echo "check --paths-wait 55s exit $?" >>"$dir/check.err"
 	down
 }
 
@@ -287,6 +289,10 @@ try:
     print("  check: %s; findings %s; not judged %s" % (c.get("status"), [f.get("title", "")[:160] for f in c.get("findings") or []], c.get("not_judged")))
 except (OSError, ValueError) as e:
     print("  check: %s" % e)
+try:
+    print("  check --paths-wait 55s: " + open(d + "/check.txt").readline().strip()[:220])
+except OSError:
+    pass
 PY
 }
 
