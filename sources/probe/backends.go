@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -247,91 +246,49 @@ func checksum(b []byte) uint16 {
 // ---- raw ICMP -------------------------------------------------------------
 
 type rawConn struct {
-	m        *rawMux
-	in       <-chan rawPacket
-	dst      unix.Sockaddr
-	v6       bool
-	target   netip.Addr
-	ident    uint16
-	deadline time.Time
-	pumped   bool // since the last wait, the shared socket was read out
-	done     chan struct{}
-	once     sync.Once
+	s      *sock
+	target netip.Addr
+	ident  uint16
 }
 
-// openRaw joins the process's raw ICMP socket (rawmux.go) for target,
-// with the identifier block of ident.
 func openRaw(target netip.Addr, ident uint16) (conn, error) {
-	v6 := target.Is6() && !target.Is4In6()
-	m, in, err := joinRawMux(v6, ident)
+	proto := unix.IPPROTO_ICMP
+	if target.Is6() && !target.Is4In6() {
+		proto = unix.IPPROTO_ICMPV6
+	}
+	s, err := openSock(target, unix.SOCK_RAW, proto, false)
 	if err != nil {
 		if isPerm(err) {
 			return nil, fmt.Errorf("raw ICMP socket needs CAP_NET_RAW: %w", err)
 		}
 		return nil, fmt.Errorf("raw ICMP socket: %w", err)
 	}
-	c := &rawConn{m: m, in: in, v6: v6, target: target.Unmap(), ident: ident, done: make(chan struct{})}
-	if v6 {
-		c.dst = &unix.SockaddrInet6{Addr: target.As16()}
-	} else {
-		c.dst = &unix.SockaddrInet4{Addr: target.Unmap().As4()}
+	if err := attachFilter(s, ident); err != nil {
+		s.close()
+		return nil, fmt.Errorf("raw ICMP socket filter: %w", err)
 	}
-	return c, nil
+	return &rawConn{s: s, target: target.Unmap(), ident: ident}, nil
 }
 
 func (c *rawConn) name() string { return BackendRaw }
 func (c *rawConn) echoes() bool { return true }
+func (c *rawConn) close() error { return c.s.close() }
 func (c *rawConn) flows() int   { return maxFlows }
-func (c *rawConn) close() error {
-	err := os.ErrClosed
-	c.once.Do(func() {
-		close(c.done)
-		err = c.m.leave(c.ident)
-	})
-	return err
-}
 
 // send: a flow is an echo identifier in the conn's block (and with it
 // the checksum, constant for every probe of the flow).
 func (c *rawConn) send(ttl int, id uint16, f int) error {
-	return c.m.sendTTL(c.dst, ttl, echoRequest(c.v6, c.ident+uint16(f), id, true))
+	return c.s.sendTTL(ttl, echoRequest(c.s.v6, c.ident+uint16(f), id, true), 0)
 }
 
-func (c *rawConn) setDeadline(t time.Time) error { c.deadline = t; return nil }
+func (c *rawConn) setDeadline(t time.Time) error { return c.s.f.SetReadDeadline(t) }
 func (c *rawConn) recv(wait bool) (reply, bool, error) {
-	var p rawPacket
-	select {
-	case <-c.done:
-		return reply{}, false, os.ErrClosed
-	case p = <-c.in:
-	default:
-		if !wait {
-			// what the kernel holds that the reader has not handed out
-			// yet: once a round, after its end
-			if c.pumped {
-				return reply{}, false, errNothing
-			}
-			c.pumped = true
-			c.m.pump()
-			return c.recv(false)
-		}
-		c.pumped = false
-		d := time.Until(c.deadline)
-		if d <= 0 {
-			return reply{}, false, os.ErrDeadlineExceeded
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-c.done:
-			return reply{}, false, os.ErrClosed
-		case p = <-c.in:
-		case <-t.C:
-			return reply{}, false, os.ErrDeadlineExceeded
-		}
+	data, _, from, _, at, err := c.s.read(wait)
+	if err != nil {
+		return reply{}, false, err
 	}
-	r, ok := parseRawICMP(c.v6, p.data, p.from, c.target, c.ident)
-	r.at = p.at
+	r, ok := parseRawICMP(c.s.v6, data, sockaddrAddr(from), c.target, c.ident)
+	r.at = at
 	return r, ok, nil
 }
 

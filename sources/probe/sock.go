@@ -104,11 +104,6 @@ func (s *sock) sendTTL(ttl int, b []byte, port int) error {
 			dst = &c
 		}
 	}
-	return s.sendTTLTo(dst, ttl, b)
-}
-
-// sendTTLTo is sendTTL to dst.
-func (s *sock) sendTTLTo(dst unix.Sockaddr, ttl int, b []byte) error {
 	var serr error
 	err := s.rc.Write(func(fd uintptr) bool {
 		if s.v6 {
