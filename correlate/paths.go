@@ -411,7 +411,33 @@ func analyse(vantage string, w *window, opt PathOptions) VantagePath {
 	if !vp.Good {
 		vp.onset(w, opt)
 	}
+	if !vp.Enough && vp.Bad() && vp.Sent >= opt.MinSample*3/5 && z >= opt.Z+1 && vp.plainOnset(opt) {
+		// a sequential look: a loss this far past the tolerance is
+		// enough on fewer probes (3 of 5 of MinSample, a z one more),
+		// when the hops' own answers up to the onset leave no doubt
+		// about where it is
+		vp.Enough = true
+	}
 	return vp
+}
+
+// plainOnset reports whether the path has a sure onset and no hop up to
+// its end answers with more loss than persists past it: on few probes
+// the tests cannot yet tell a rate-limiting router from the onset, so
+// only a path without one is judged early.
+func (vp *VantagePath) plainOnset(opt PathOptions) bool {
+	if vp.Onset == nil || !vp.OnsetSure {
+		return false
+	}
+	for _, h := range vp.Hops {
+		if h.TTL > vp.Onset.ToTTL {
+			break
+		}
+		if h.Received > 0 && (h.RateLimited || h.Doubtful || h.Loss-h.Floor >= opt.MinStep) {
+			return false
+		}
+	}
+	return true
 }
 
 // pathState is what end-to-end loss of lost out of sent says: good (no
@@ -891,11 +917,13 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		}
 		rise := p.Loss // persisting to the target: its end-to-end loss
 		v.LossMin, v.LossMax = math.Min(v.LossMin, rise), math.Max(v.LossMax, rise)
-		if !p.OnsetSure && p.Bad() {
-			waiting++
-		}
 	}
 	if atDestination(bad) {
+		for _, p := range bad {
+			if !p.OnsetSure && p.Bad() {
+				waiting++
+			}
+		}
 		v.Kind = VerdictDestination
 		v.Place = bad[0].Onset
 		for _, p := range bad {
@@ -921,7 +949,8 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		return v
 	}
 	groups := groupOnsets(bad)
-	waiting += undecidedApart(bad, groups)
+	waiting += undecidedApart(bad, groups, opt)
+	waiting += unsureApart(bad, groups)
 	if adjacent(groups) {
 		waiting++ // two places side by side on one path: one place seen twice, perhaps
 	}
@@ -979,7 +1008,7 @@ func adjacent(groups []*onsetGroup) bool {
 // change the whole: all but those whose sure onset joins a place that two
 // decided bad paths already share (they add a vantage to a shared
 // verdict, nothing else).
-func undecidedApart(bad []VantagePath, groups []*onsetGroup) int {
+func undecidedApart(bad []VantagePath, groups []*onsetGroup, opt PathOptions) int {
 	n := 0
 	for _, p := range bad {
 		if !p.Undecided {
@@ -987,7 +1016,36 @@ func undecidedApart(bad []VantagePath, groups []*onsetGroup) int {
 		}
 		joined := false
 		for _, g := range groups {
-			if p.Onset != nil && p.OnsetSure && containsKey(g.members, p.Vantage) && g.decided >= 2 {
+			if p.Onset == nil || !p.OnsetSure || !containsKey(g.members, p.Vantage) {
+				continue
+			}
+			// two decided paths share the place; or one does, this one's
+			// onset ends where it does, and the place's probes pooled
+			// over its paths leave no doubt
+			if g.decided >= 2 || (g.decided >= 1 && shares(p.Onset.Keys, g.place.Keys) && binomUpperZ(g.lost, g.n, opt.Tolerance) >= opt.Z+1) {
+				joined = true
+			}
+		}
+		if !joined {
+			n++
+		}
+	}
+	return n
+}
+
+// unsureApart counts the bad paths whose onset is not sure (their loss
+// may start at the target itself), except those in a place that two
+// decided bad paths with sure onsets share: their own onset only adds a
+// vantage to that verdict, it does not change it.
+func unsureApart(bad []VantagePath, groups []*onsetGroup) int {
+	n := 0
+	for _, p := range bad {
+		if p.OnsetSure || !p.Bad() {
+			continue
+		}
+		joined := false
+		for _, g := range groups {
+			if containsKey(g.members, p.Vantage) && g.sure >= 2 {
 				joined = true
 			}
 		}
@@ -1065,6 +1123,8 @@ type onsetGroup struct {
 	unknown  int
 	cleared  bool
 	decided  int      // members whose paths are decided bad
+	sure     int      // of those, the ones whose onset is sure
+	lost     int      // the members' end-to-end probes lost (of n)
 	from     []string // the keys of the hops the members' segments start after
 	onsets   []*Place // of the decided members
 	parallel bool     // a good path crosses a hop beside it (same next hop)
@@ -1150,9 +1210,13 @@ func (g *onsetGroup) add(p *VantagePath) {
 	g.members = append(g.members, p.Vantage)
 	if p.Bad() {
 		g.decided++
+		if p.OnsetSure {
+			g.sure++
+		}
 	}
 	g.loss = append(g.loss, p.Loss)
 	g.n += p.Sent
+	g.lost += int(math.Round(p.Loss * float64(p.Sent)))
 	if !p.Undecided {
 		g.onsets = append(g.onsets, p.Onset)
 	}
@@ -1200,10 +1264,15 @@ func clearPlaces(groups []*onsetGroup, good []VantagePath, opt PathOptions) (uns
 				g.parallel = true
 				continue
 			}
-			if better {
+			switch {
+			case better:
 				g.cleared = true
 				g.clearing = append(g.clearing, gp.Vantage)
-			} else {
+			case g.sure >= 2 && zTwo(gl, gn, loss, max(n, 1)) < opt.GoodZ:
+				// its loss past the place is no sign lower than the bad
+				// paths': a path through the fault that passed by luck
+				// so far, not one that clears the place
+			default:
 				unsure = true
 			}
 		}

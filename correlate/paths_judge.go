@@ -105,7 +105,14 @@ func (j *PathJudge) decide(k string, fresh *PathMemo, confident bool, now time.T
 		}
 		return nil, false
 	case confident && m.sameAs(fresh):
-		m.Kind, m.Place, m.Places, m.Vantages, m.Exonerated = fresh.Kind, fresh.Place, fresh.Places, fresh.Vantages, fresh.Exonerated
+		if sharper(fresh.Place, m.Place) || m.Place == nil {
+			// the segment narrowed as probes added up, or the flows now
+			// tell the load balancer's branch: say it; the same place
+			// named by another of its addresses, or wider by chance,
+			// keeps the name it has
+			m.Place = fresh.Place
+		}
+		m.Kind, m.Places, m.Vantages, m.Exonerated = fresh.Kind, fresh.Places, fresh.Vantages, fresh.Exonerated
 		m.Challenger = nil
 		return m, false
 	case confident:
@@ -131,6 +138,17 @@ func (j *PathJudge) decide(k string, fresh *PathMemo, confident bool, now time.T
 		m.Challenger = nil
 		return m, true
 	}
+}
+
+// sharper reports whether place a says more than b: a segment of fewer
+// hops, or a load balancer's branch where b names the balancer or none.
+func sharper(a, b *Place) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	return len(a.SegKeys) < len(b.SegKeys) ||
+		(len(a.Balanced) == 1 && len(b.Balanced) != 1) ||
+		(len(a.Balanced) > 1 && len(b.Balanced) == 0)
 }
 
 // hold reconciles a fresh loss verdict with the one open for its target.

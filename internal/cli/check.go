@@ -157,8 +157,12 @@ Colour only on a terminal, never under NO_COLOR.`,
 			ro := runtimeOptions(p, logf)
 			ro.Backfill = app.EngineWindow
 			rt := app.New(ro)
+			probes := false // path probes configured: their verdicts are awaited
+			for _, e := range p.entries {
+				probes = probes || e.Type == "probe"
+			}
 			findings := rt.Once(ctx, sample)
-			if waited := waitForPaths(ctx, rt, pathsWait); waited > 0 {
+			if waited := waitForPaths(ctx, rt, pathsWait, probes); waited > 0 {
 				findings = rt.Session.Findings()
 				sample += waited
 			}
@@ -172,7 +176,7 @@ Colour only on a terminal, never under NO_COLOR.`,
 			for i := range rep.Findings {
 				rep.Findings[i].Compare = string(ages[rep.Findings[i].ID])
 			}
-			rep.notJudged(rt.Session.Paths(), sample)
+			rep.notJudged(rt.Session.Paths(), sample, probes)
 			if format == "json" {
 				writeJSON(stdout, rep)
 			} else {
@@ -222,9 +226,13 @@ func checkUnknown(stdout io.Writer, format, title, msg string) error {
 // waitForPaths polls on, every two seconds, while a path verdict is not
 // yet judged, for at most wait: a verdict needs about 20 probe rounds
 // from every vantage point. It returns how long it polled.
-func waitForPaths(ctx context.Context, rt *app.Runtime, wait time.Duration) time.Duration {
+func waitForPaths(ctx context.Context, rt *app.Runtime, wait time.Duration, probes bool) time.Duration {
 	judged := func() bool {
-		for _, v := range rt.Session.Paths() {
+		vs := rt.Session.Paths()
+		if probes && len(vs) == 0 {
+			return false // no round has come back yet (a vantage still starting)
+		}
+		for _, v := range vs {
 			if !v.Persistent || v.Kind == correlate.VerdictInsufficient {
 				return false
 			}
@@ -303,7 +311,10 @@ func buildReport(snap *correlate.Snapshot, findings []correlate.Finding) CheckRe
 
 // notJudged adds the path targets whose verdict needs more probing than
 // the sample held; an OK that could not look at them becomes UNKNOWN.
-func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.Duration) {
+func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.Duration, probes bool) {
+	if probes && len(verdicts) == 0 {
+		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("paths: no probe round came back in %s of probing: run the check with a longer --paths-wait and --timeout, or see whether the vantage points start (the Paths view, the log)", sample))
+	}
 	for _, v := range verdicts {
 		if v.Persistent && v.Kind != correlate.VerdictInsufficient {
 			continue

@@ -124,7 +124,7 @@ func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
 	rep.notJudged([]correlate.PathVerdict{
 		{Target: "shop.example.com", Kind: correlate.VerdictInsufficient, Probes: 4},
 		{Target: "api.example.com", Kind: correlate.VerdictNone, Persistent: true, Probes: 60},
-	}, 2*time.Second)
+	}, 2*time.Second, true)
 	if rep.Code != ExitUnknown || len(rep.NotJudged) != 1 || !strings.Contains(rep.NotJudged[0], "shop.example.com") {
 		t.Fatalf("%s %q", rep.Status, rep.NotJudged)
 	}
@@ -136,9 +136,21 @@ func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
 	}
 	// something wrong elsewhere stays the status: the unjudged path is said, not counted over it
 	rep = buildReport(snap, []correlate.Finding{{ID: "node/x", Rule: "node-state", Severity: sources.SevCritical, Title: "backend app has no server UP"}})
-	rep.notJudged([]correlate.PathVerdict{{Target: "shop.example.com", Kind: correlate.VerdictInsufficient}}, time.Second)
+	rep.notJudged([]correlate.PathVerdict{{Target: "shop.example.com", Kind: correlate.VerdictInsufficient}}, time.Second, true)
 	if rep.Code != ExitCritical {
 		t.Fatalf("a critical finding with an unjudged path: %s", rep.Status)
+	}
+	// path probes whose vantages sent no round yet (exec vantages still
+	// starting) are not judged either: the check once said OK for them
+	// while 25 % of the probes were lost
+	rep = buildReport(snap, nil)
+	rep.notJudged(nil, 2*time.Second, true)
+	if rep.Code != ExitUnknown || len(rep.NotJudged) != 1 || !strings.Contains(rep.NotJudged[0], "no probe round") {
+		t.Fatalf("no verdict at all: %s %q", rep.Status, rep.NotJudged)
+	}
+	rep = buildReport(snap, nil)
+	if rep.notJudged(nil, 2*time.Second, false); rep.Code != ExitOK {
+		t.Fatalf("no path probes configured: %s %q", rep.Status, rep.NotJudged)
 	}
 }
 
