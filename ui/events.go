@@ -212,6 +212,9 @@ func (e *eventsView) Render(c *Context) string {
 			row = fmt.Sprintf(" %s %-8s %-12s ", padCells(sevMark(c, ev.Severity), 11), trunc(at, 8), trunc(clean(ev.Source), 12))
 		}
 		title := clean(ev.Title)
+		if ch := changeOf(c, ev); ch != nil {
+			title = changeHead(ch, max(c.Width-ansi.StringWidth(row), 1))
+		}
 		if mark, note, held := alertMarks(c, ev.Alert); held {
 			title = t.Muted.Render(mark + title + note) // someone owns it, or it is meant to be down: dimmed, and said
 		} else {

@@ -91,3 +91,23 @@ func TestOverviewEngineEventKeepsVerbAndCause(t *testing.T) {
 		t.Errorf("changeHead = %q", got)
 	}
 }
+
+// The Events view cuts an engine row as the Overview does: at 80 columns
+// what changed and the cause stay whole.
+func TestEventsEngineRowKeepsVerbAndCause(t *testing.T) {
+	ch := correlate.Change{At: t0.Add(15 * time.Minute), Kind: correlate.ChangeUpdated, Finding: correlate.Finding{
+		ID: "suspects/x", Rule: "suspects", Severity: sources.SevCritical, Title: `app hrsp_5xx_rate{backend="be_app"} rose (+4): likely db-1 cpu.iowait`,
+		Evidence: []correlate.Evidence{{Kind: correlate.EvSuspect, SeriesKey: "graphite/servers.db-1.cpu.iowait", Label: "db-1 cpu.iowait"}},
+	}}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Changes: func() []correlate.Change { return []correlate.Change{ch} }}, 80, 24, 240)
+	pressKeys(a, "3")
+	var row string
+	for _, l := range strings.Split(plain(a), "\n") {
+		if strings.Contains(l, "updated: app") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "…: likely db-1 cpu.iowait") {
+		t.Errorf("the engine row lost its cause:\n%s", plain(a))
+	}
+}
