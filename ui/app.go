@@ -708,8 +708,9 @@ func (a *App) render() string {
 }
 
 // asciiCells replaces, cell for cell, the signs outside ASCII that text
-// may still hold under --ascii (a headline's ←, a source's ×).
-var asciiCells = strings.NewReplacer("←", "<", "→", ">", "↑", "^", "↓", "v", "×", "x", "·", "-", "−", "-", "▸", ">", "▾", "v", "◀", "<", "▶", ">", "•", "*", "✔", "+", "✖", "X", "▲", "!", "▼", "v")
+// may still hold under --ascii (a headline's ←, a source's ×, the … of a
+// cut name, the — of no value).
+var asciiCells = strings.NewReplacer("…", "~", "—", "-", "←", "<", "→", ">", "↑", "^", "↓", "v", "×", "x", "·", "-", "−", "-", "▸", ">", "▾", "v", "◀", "<", "▶", ">", "•", "*", "✔", "+", "✖", "X", "▲", "!", "▼", "v")
 
 // worstFirst is the indexes of sts, the worst health first, else in the
 // sources' order.

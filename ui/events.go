@@ -92,6 +92,53 @@ func changeEvent(ch *correlate.Change) sources.Event {
 	return ev
 }
 
+// changeOf is the engine change an event row was made from (by
+// changeEvent), nil for a source's own event.
+func changeOf(c *Context, ev *sources.Event) *correlate.Change {
+	if ev.Source != "engine" {
+		return nil
+	}
+	for i := range c.Changes {
+		ch := &c.Changes[i]
+		if ch.At.Equal(ev.Start) && ev.ID == "finding/"+string(ch.Kind)+"/"+ch.Finding.ID {
+			return ch
+		}
+	}
+	return nil
+}
+
+// changeHead is an engine row's title in w cells: what changed ("resolved:
+// …") and the finding's cause (": likely db-1 cpu.iowait", " ← Nagios: …",
+// the words after its top suspect's or its alert's label is quoted) stay
+// whole; what broke between them is shortened first, as an incident's
+// headline is (incidentHead).
+func changeHead(ch *correlate.Change, w int) string {
+	f := &ch.Finding
+	verb := ""
+	if ch.Kind != correlate.ChangeOpened {
+		verb = string(ch.Kind) + ": "
+	}
+	title := clean(f.Title)
+	inc := correlate.Incident{Headline: verb + title, Broke: verb + title}
+	var label string
+	if a := f.AlertCause(); a != nil {
+		label = a.Label
+	} else if s := f.TopSuspect(); s != nil {
+		label = s.Label
+	}
+	if at := strings.LastIndex(title, clean(label)); label != "" && at > 0 {
+		// the separator nearest before the label opens the cause
+		i, sep, cause := strings.LastIndex(title[:at], ": "), ": ", correlate.CauseSuspect
+		if j := strings.LastIndex(title[:at], " ← "); j > i {
+			i, sep, cause = j, " ← ", correlate.CauseAlert
+		}
+		if i > 0 {
+			inc.Broke, inc.Why, inc.Cause = verb+title[:i], title[i+len(sep):], cause
+		}
+	}
+	return incidentHead(&inc, w)
+}
+
 func (e *eventsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
 	msg, ok := m.(tea.KeyPressMsg)
 	if !ok {
@@ -165,6 +212,9 @@ func (e *eventsView) Render(c *Context) string {
 			row = fmt.Sprintf(" %s %-8s %-12s ", padCells(sevMark(c, ev.Severity), 11), trunc(at, 8), trunc(clean(ev.Source), 12))
 		}
 		title := clean(ev.Title)
+		if ch := changeOf(c, ev); ch != nil {
+			title = changeHead(ch, max(c.Width-ansi.StringWidth(row), 1))
+		}
 		if mark, note, held := alertMarks(c, ev.Alert); held {
 			title = t.Muted.Render(mark + title + note) // someone owns it, or it is meant to be down: dimmed, and said
 		} else {

@@ -56,3 +56,58 @@ func TestRecoveryIsNeverListedBeforeItsDown(t *testing.T) {
 		t.Errorf("a resolution repeats its own time:\n%s", out)
 	}
 }
+
+// An engine row on the Overview keeps what changed and the finding's
+// cause whole at 160 columns; what broke is shortened between them.
+func TestOverviewEngineEventKeepsVerbAndCause(t *testing.T) {
+	title := `app hrsp_5xx_rate{backend="be_app"} and www probe_success{instance="https://www.example.com/checkout/cart"} rose: likely db-1 cpu.iowait`
+	ch := correlate.Change{At: t0.Add(15 * time.Minute), Kind: correlate.ChangeResolved, Finding: correlate.Finding{
+		ID: "suspects/x", Rule: "suspects", Severity: sources.SevCritical, Title: title,
+		Evidence: []correlate.Evidence{{Kind: correlate.EvSuspect, SeriesKey: "graphite/servers.db-1.cpu.iowait", Label: "db-1 cpu.iowait"}},
+	}}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Changes: func() []correlate.Change { return []correlate.Change{ch} }}, 160, 48, 240)
+	var row string
+	for _, l := range strings.Split(plain(a), "\n") {
+		if strings.Contains(l, "resolved: app") {
+			row = l
+		}
+	}
+	if row == "" {
+		t.Fatalf("no engine row on the Overview:\n%s", plain(a))
+	}
+	if !strings.Contains(row, "…: likely db-1 cpu.iowait") {
+		t.Errorf("the row lost its cause or was not shortened before it:\n%s", row)
+	}
+	// an alert's cause after the arrow stays whole too
+	ch.Kind = correlate.ChangeUpdated
+	ch.Finding.Title = "HTTP check: www.example.com/checkout/cart returns 503 (from outside) ← Nagios: disk /var CRITICAL on db-1"
+	ch.Finding.Evidence = []correlate.Evidence{{Kind: correlate.EvSuspect, Event: "nagios/db-1/disk", Label: "Nagios: disk /var CRITICAL on db-1"}}
+	got := changeHead(&ch, 70)
+	if !strings.HasPrefix(got, "updated: HTTP check") || !strings.HasSuffix(got, "… ← Nagios: disk /var CRITICAL on db-1") || ansi.StringWidth(got) > 70 {
+		t.Errorf("changeHead = %q", got)
+	}
+	// a title that fits is said as it is
+	if got := changeHead(&ch, 200); got != "updated: "+ch.Finding.Title {
+		t.Errorf("changeHead = %q", got)
+	}
+}
+
+// The Events view cuts an engine row as the Overview does: at 80 columns
+// what changed and the cause stay whole.
+func TestEventsEngineRowKeepsVerbAndCause(t *testing.T) {
+	ch := correlate.Change{At: t0.Add(15 * time.Minute), Kind: correlate.ChangeUpdated, Finding: correlate.Finding{
+		ID: "suspects/x", Rule: "suspects", Severity: sources.SevCritical, Title: `app hrsp_5xx_rate{backend="be_app"} rose (+4): likely db-1 cpu.iowait`,
+		Evidence: []correlate.Evidence{{Kind: correlate.EvSuspect, SeriesKey: "graphite/servers.db-1.cpu.iowait", Label: "db-1 cpu.iowait"}},
+	}}
+	a := newTestAppOpts(Options{Theme: themes.Mono(), Changes: func() []correlate.Change { return []correlate.Change{ch} }}, 80, 24, 240)
+	pressKeys(a, "3")
+	var row string
+	for _, l := range strings.Split(plain(a), "\n") {
+		if strings.Contains(l, "updated: app") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "…: likely db-1 cpu.iowait") {
+		t.Errorf("the engine row lost its cause:\n%s", plain(a))
+	}
+}

@@ -417,8 +417,13 @@ func (o *overviewView) events(c *Context, w, h int) []string {
 			break
 		}
 		ev := &evs[i]
+		title := clean(ev.Title)
+		if ch := changeOf(c, ev); ch != nil {
+			// an engine row: its verb and the finding's cause stay whole
+			title = changeHead(ch, max(w-2-11-1-8-1, 1))
+		}
 		out = append(out, fmt.Sprintf("  %s %s %s", padCells(sevMark(c, ev.Severity), 11),
-			t.Muted.Render(ev.Start.In(c.Loc).Format("15:04:05")), t.Base.Render(clean(ev.Title))))
+			t.Muted.Render(ev.Start.In(c.Loc).Format("15:04:05")), t.Base.Render(title)))
 	}
 	return out
 }

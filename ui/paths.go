@@ -37,8 +37,9 @@ var pathKeys = struct {
 	Target, Vantage, Row, Drill, Back key.Binding
 }{
 	// not Tab (views) nor [ ] (zoom everywhere): t and T do only this
-	Target:  key.NewBinding(key.WithKeys("t", "T"), key.WithHelp("t/T", "next/prev target")),
-	Vantage: key.NewBinding(key.WithKeys("left", "right", "h", "l"), key.WithHelp("←/→", "vantage")),
+	Target: key.NewBinding(key.WithKeys("t", "T"), key.WithHelp("t/T", "next/prev target")),
+	// not ←/→ (the time cursor everywhere): v and V do only this
+	Vantage: key.NewBinding(key.WithKeys("v", "V"), key.WithHelp("v/V", "next/prev vantage")),
 	Row:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "hop")),
 	Drill:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "vantage table")),
 	Back:    key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back to matrix")),
@@ -73,9 +74,9 @@ func (v *pathsView) Update(m tea.Msg, c *Context) (bool, tea.Cmd) {
 			v.target = tds[ti].name
 		}
 		v.row, v.scroll = 0, 0
-	case "left", "h":
+	case "V":
 		v.vantage = max(v.vantage-1, 0)
-	case "right", "l":
+	case "v":
 		v.vantage = max(min(v.vantage+1, len(vd.Paths)-1), 0)
 	case "up", "k":
 		v.row = max(v.row-1, 0)
@@ -226,9 +227,9 @@ func (v *pathsView) Render(c *Context) string {
 	for len(lines) < c.Height-1 {
 		add("")
 	}
-	help := "t/T target  ←/→ vantage  ↑/↓ hop  enter table"
+	help := "t/T target  v/V vantage  ↑/↓ hop  enter table"
 	if v.drill {
-		help = "esc matrix  ←/→ vantage  ↑/↓ hop"
+		help = "esc matrix  v/V vantage  ↑/↓ hop"
 	}
 	add(c.Theme.Muted.Render(keyName(c, help)))
 	return box(lines, c.Width, c.Height)

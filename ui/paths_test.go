@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func TestPathsContent(t *testing.T) {
 		t.Error("the rate-limited hop is blamed")
 	}
 	// drill into bastion2: its own table with a sparkline per hop
-	v.Update(tea.KeyPressMsg{Code: tea.KeyRight}, c)
+	v.Update(tea.KeyPressMsg{Code: 'v', Text: "v"}, c)
 	v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
 	out = ansi.Strip(v.Render(c))
 	out = out[strings.Index(out, "vantage bastion2"):]
@@ -116,6 +117,50 @@ func TestPathsContent(t *testing.T) {
 	// no data at all
 	c.Snap = &correlate.Snapshot{}
 	checkFrame(t, v.Render(c), 160, 48)
+}
+
+// In Paths, as in every view, ←/→ move the time cursor; v/V (and only
+// they) move between vantages.
+func TestPathsArrowsMoveTheCursorAndVSwitchesVantage(t *testing.T) {
+	v := NewPaths()
+	c := pathsCtx(themes.Mono(), 160, 48)
+	for _, k := range []tea.KeyPressMsg{{Code: tea.KeyLeft}, {Code: tea.KeyRight}, {Code: 'h', Text: "h"}, {Code: 'l', Text: "l"}} {
+		if handled, _ := v.Update(k, c); handled {
+			t.Errorf("Paths takes %s: it belongs to the time cursor", k.String())
+		}
+	}
+	drilled := func() string {
+		v.Update(tea.KeyPressMsg{Code: tea.KeyEnter}, c)
+		out := ansi.Strip(v.Render(c))
+		v.Update(tea.KeyPressMsg{Code: tea.KeyEscape}, c)
+		return out
+	}
+	if out := drilled(); !strings.Contains(out, "vantage bastion1") {
+		t.Fatalf("arrows moved the vantage:\n%s", out)
+	}
+	v.Update(tea.KeyPressMsg{Code: 'v', Text: "v"}, c)
+	v.Update(tea.KeyPressMsg{Code: 'v', Text: "v"}, c)
+	if out := drilled(); !strings.Contains(out, "vantage bastion3") {
+		t.Fatalf("v v does not reach the third vantage:\n%s", out)
+	}
+	v.Update(tea.KeyPressMsg{Code: 'v', ShiftedCode: 'V', Mod: tea.ModShift, Text: "V"}, c)
+	if out := drilled(); !strings.Contains(out, "vantage bastion2") {
+		t.Fatalf("V does not go back a vantage:\n%s", out)
+	}
+	// in the app, on the Paths tab, ← places the time cursor
+	a, _ := newTestApp(themes.Mono(), 80, 24, 240)
+	pressKeys(a, "6", "left")
+	if a.views[a.tab].Name() != "Paths" {
+		t.Fatalf("6 opened %s", a.views[a.tab].Name())
+	}
+	if a.context(a.bodyHeight()).Cursor < 0 {
+		t.Fatal("← on the Paths view did not move the time cursor")
+	}
+	// help lists the vantage keys
+	pressKeys(a, "?")
+	if !regexp.MustCompile(`v/V\s+next/prev vantage`).MatchString(plain(a)) {
+		t.Errorf("help lacks v/V:\n%s", plain(a))
+	}
 }
 
 // The Paths view draws the verdicts the engine published and nothing of
