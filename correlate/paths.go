@@ -1194,7 +1194,11 @@ func (g *onsetGroup) name() {
 	p := *g.onsets[best]
 	p.Aliases = nil
 	for _, o := range g.onsets {
-		if o.To != p.To && !containsKey(p.Aliases, o.To) && !containsKey(o.Keys, "dest") && shares(p.Keys, o.Keys) {
+		// two branches of a load balancer are two places (the flows
+		// tell them apart, or Balanced lists both), never one place's
+		// two addresses
+		branches := len(p.Balanced) > 0 && len(o.Balanced) > 0
+		if o.To != p.To && !branches && !containsKey(p.Aliases, o.To) && !containsKey(o.Keys, "dest") && shares(p.Keys, o.Keys) {
 			p.Aliases = append(p.Aliases, o.To)
 		}
 	}

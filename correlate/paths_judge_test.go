@@ -514,3 +514,24 @@ func TestHeldPlaceTakesTheBranchTheFlowsTell(t *testing.T) {
 		t.Fatalf("the branch is forgotten again: %s", say.Place.Label())
 	}
 }
+
+// Where the flows told the lossy branch of a load balancer, an onset seen
+// at the other branch (from a vantage whose flows did not tell) is not
+// named as another address of the same place: the place is one branch.
+func TestAnotherBranchIsNoAliasOfTheLossyOne(t *testing.T) {
+	lossy := &Place{To: "10.7.1.2", Keys: []string{"10.7.1.2", "succ:10.3.0.2@1"}, SegKeys: []string{"10.7.1.2"}, Balanced: []string{"10.7.1.2"}}
+	other := &Place{To: "10.7.2.2", Keys: []string{"10.7.2.2", "succ:10.3.0.2@1"}, SegKeys: []string{"10.7.2.2"}, Balanced: []string{"10.7.2.2", "10.7.1.2"}}
+	g := &onsetGroup{onsets: []*Place{lossy, other}}
+	g.name()
+	if g.place == nil || g.place.To != "10.7.1.2" || len(g.place.Aliases) != 0 {
+		t.Fatalf("place %+v: want the lossy branch alone", g.place)
+	}
+	// two addresses of one plain router stay one place
+	a := &Place{To: "10.2.1.1", Keys: []string{"10.2.1.1", "rtr:carrier"}, SegKeys: []string{"10.2.1.1"}}
+	b := &Place{To: "10.2.2.1", Keys: []string{"10.2.2.1", "rtr:carrier"}, SegKeys: []string{"10.2.2.1"}}
+	g = &onsetGroup{onsets: []*Place{a, b}}
+	g.name()
+	if g.place == nil || len(g.place.Aliases) != 1 {
+		t.Fatalf("place %+v: want one alias", g.place)
+	}
+}

@@ -35,7 +35,15 @@ func TestRecordKeyTogglesARecording(t *testing.T) {
 	if b := r.badge(); !strings.Contains(b, "REC") || !strings.Contains(b, "tui.opsrec") {
 		t.Fatalf("badge %q", b)
 	}
-	time.Sleep(2500 * time.Millisecond) // demo sources poll every second
+	// Demo sources poll every second; on a loaded machine a poll can take
+	// longer, so wait for the batches (two a source) rather than a fixed time.
+	r.mu.Lock()
+	rw := r.w
+	r.mu.Unlock()
+	start := rw.Frames()
+	for deadline := time.Now().Add(30 * time.Second); rw.Frames()-start < 2*len(demo.Names) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	r.key(tea.KeyPressMsg{Code: 'R', Text: "R"}, nil)
 	if b := r.badge(); b != "" {
 		t.Fatalf("badge after stop %q", b)
