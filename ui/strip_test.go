@@ -222,3 +222,42 @@ func TestStripCellsKeepAShortDown(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceChartsAndStripShareColumns: a finding with a chart whose
+// node changed state draws the strip between the charts and the axis,
+// over the same buckets as the charts.
+func TestEvidenceChartsAndStripShareColumns(t *testing.T) {
+	snap, _ := flappingServer(t)
+	key := snap.Series[0].Key
+	f := correlate.Finding{ID: "x", Rule: "suspects", Severity: sources.SevWarning, Title: "app-2 and its traffic", Node: "app-2",
+		Opened: snap.Now, Updated: snap.Now, Evidence: []correlate.Evidence{{Kind: correlate.EvSymptom, SeriesKey: key,
+			From: snap.Now.Add(-10 * time.Minute), Until: snap.Now, Baseline: 100, Spread: 1, Value: 100}}}
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		c := findingsCtx(themes.Mono(), snap, []correlate.Finding{f}, sz[0], sz[1])
+		v := NewFindings()
+		v.Update(findingsKey(tea.KeyEnter, ""), c)
+		frame := v.Render(c)
+		checkFrame(t, frame, sz[0], sz[1])
+		lines := strings.Split(ansi.Strip(frame), "\n")
+		chart, legend := -1, -1
+		for i, l := range lines {
+			if strings.HasPrefix(l, "symptom ") {
+				chart = i
+			}
+			if strings.HasPrefix(l, "state app-2") {
+				legend = i
+			}
+		}
+		if chart < 0 || legend < chart {
+			t.Fatalf("%dx%d: want the chart, then the strip:\n%s", sz[0], sz[1], strings.Join(lines, "\n"))
+		}
+		strip := []rune(lines[legend+1])
+		if len(strip) != sz[0] || !strings.ContainsRune(lines[legend+1], '░') || !strings.ContainsRune(lines[legend+1], '█') {
+			t.Errorf("%dx%d: strip %q is not %d columns of UP and DOWN", sz[0], sz[1], lines[legend+1], sz[0])
+		}
+		// the symptom's window and as long again before it
+		if !strings.HasPrefix(lines[legend+2], "09:12:50") {
+			t.Errorf("%dx%d: the axis under the strip is %q", sz[0], sz[1], lines[legend+2])
+		}
+	}
+}
