@@ -593,7 +593,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 			if b-a < 2 {
 				a, b = 0, c.Snap.N
 			}
-			if strip := stateStrip(c, f.Node, a, b, w); strip != nil {
+			if strip := stateStrips(c, f.Node, a, b, w, h-len(lines)-len(footer)-2); strip != nil {
 				lines = append(lines, "")
 				lines = append(lines, strip...)
 				lines = append(lines, evidenceAxis(c, a, b, w))
@@ -614,7 +614,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 		}
 	}
 	// the state of the finding's node over the same columns, above the axis
-	strip := stateStrip(c, f.Node, a, b, chartW)
+	strip := stateStrips(c, f.Node, a, b, chartW, 4)
 	room := h - len(lines) - len(footer) - 1 - len(strip) // one line for the time axis
 	gh := 3
 	if h >= 40 {

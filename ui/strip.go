@@ -188,3 +188,37 @@ func stateStrip(c *Context, node string, a, b, width int) []string {
 	}
 	return []string{join(width, legend...), line.String()}
 }
+
+// stateStrips draws the strips of the finding's node: the node's own, or
+// for a backend those of its servers that changed state, as many as room
+// allows (two lines each).
+func stateStrips(c *Context, node string, a, b, width, room int) []string {
+	if c.Snap == nil || node == "" {
+		return nil
+	}
+	names := []string{node}
+	if n := stripNode(c.Snap, node); n != nil && n.Kind == sources.NodeBackend {
+		backends := map[string]bool{}
+		for i := range c.Snap.Nodes {
+			if m := &c.Snap.Nodes[i]; m.Kind == sources.NodeBackend && m.Name == node {
+				backends[m.ID] = true
+			}
+		}
+		seen := map[string]bool{}
+		for i := range c.Snap.Nodes {
+			m := &c.Snap.Nodes[i]
+			if m.Kind == sources.NodeServer && backends[m.Parent] && !seen[m.Name] {
+				seen[m.Name] = true
+				names = append(names, m.Name)
+			}
+		}
+	}
+	var out []string
+	for _, name := range names {
+		if len(out)+2 > room {
+			break
+		}
+		out = append(out, stateStrip(c, name, a, b, width)...)
+	}
+	return out
+}

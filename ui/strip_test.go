@@ -261,3 +261,24 @@ func TestEvidenceChartsAndStripShareColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestBackendEvidenceDrawsItsServersStrips: the finding about a backend
+// draws the strip of each of its servers that changed state.
+func TestBackendEvidenceDrawsItsServersStrips(t *testing.T) {
+	snap, _ := flappingServer(t)
+	snap.Nodes = append(snap.Nodes,
+		sources.NodeState{Kind: sources.NodeBackend, ID: "lb-1/app", Name: "app", Layer: sources.LayerLB, State: "UP", Class: sources.ClassUp, Severity: sources.SevWarning},
+		sources.NodeState{Kind: sources.NodeServer, ID: "lb-1/app/app-1", Name: "app-1", Parent: "lb-1/app", Layer: sources.LayerLB, State: "UP", Class: sources.ClassUp})
+	f := correlate.Finding{ID: "node/lb-1/app", Rule: "node-state", Severity: sources.SevWarning, Title: "backend app: 1 servers flapping", Node: "app",
+		Opened: snap.Now, Updated: snap.Now}
+	c := findingsCtx(themes.Mono(), snap, []correlate.Finding{f}, 80, 24)
+	v := NewFindings()
+	v.Update(findingsKey(tea.KeyEnter, ""), c)
+	plain := ansi.Strip(v.Render(c))
+	if !strings.Contains(plain, "state app-2") {
+		t.Errorf("the backend's evidence lacks its flapping server's strip:\n%s", plain)
+	}
+	if strings.Contains(plain, "state app-1") {
+		t.Errorf("a server that never changed state got a strip:\n%s", plain)
+	}
+}
