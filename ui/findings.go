@@ -613,9 +613,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 			a, b = 0, c.Snap.N
 		}
 	}
-	// the state of the finding's node over the same columns, above the axis
-	strip := stateStrips(c, f.Node, a, b, chartW, 4)
-	room := h - len(lines) - len(footer) - 1 - len(strip) // one line for the time axis
+	room := h - len(lines) - len(footer) - 1 // one line for the time axis
 	gh := 3
 	if h >= 40 {
 		gh = 5
@@ -635,13 +633,16 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	if maxOff > 0 {
 		footer = append([]string{join(w, seg{fmt.Sprintf("charts %d-%d of %d below the symptom", off+1, off+ng-1, len(evs)-1), th.Muted},
 			seg{"  " + keyName(c, "↑/↓") + " more", th.Key})}, footer...)
-		if room := h - len(lines) - len(footer) - 1 - len(strip); room/per < ng {
+		if room := h - len(lines) - len(footer) - 1; room/per < ng {
 			ng = max(1, room/per)
 			maxOff = max(0, len(evs)-ng)
 			off = min(off, maxOff)
 			shown = append([]correlate.Evidence{evs[0]}, evs[1+off:]...)
 		}
 	}
+	// the state of the finding's node over the same columns, above the
+	// axis, in the lines the charts leave
+	strip := stateStrips(c, f.Node, a, b, chartW, min(4, h-len(lines)-len(footer)-1-ng*per))
 	for i := 0; i < ng; i++ {
 		e := shown[i]
 		s := c.Snap.Find(e.SeriesKey)
