@@ -584,8 +584,34 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 	}
 	footer = append(footer, join(w, back...))
 	if c.Snap == nil || c.Snap.N == 0 || len(evs) == 0 {
+		// a node's state changes need no series: its strip over the flap
+		// window and as long again before it
+		if c.Snap != nil && c.Snap.N > 0 {
+			end := c.Snap.Index(now(c)) + 1
+			b := min(c.Snap.N, max(end, 1))
+			a := max(0, end-int(2*correlate.FlapWindow/c.Snap.Step))
+			if b-a < 2 {
+				a, b = 0, c.Snap.N
+			}
+			if strip := stateStrips(c, f.Node, a, b, w, h-len(lines)-len(footer)-2); strip != nil {
+				lines = append(lines, "")
+				lines = append(lines, strip...)
+				lines = append(lines, evidenceAxis(c, a, b, w))
+				return append(padLines(lines, h-len(footer)), footer...), 0, 0
+			}
+		}
 		lines = append(lines, "", join(w, seg{"no series to draw for this finding", th.Muted}))
 		return append(padLines(lines, h-len(footer)), footer...), 0, 0
+	}
+	chartW := w
+	// one time axis: the symptom's window and as long again before it
+	a, b := 0, c.Snap.N
+	if sy := evs[0]; !sy.From.IsZero() && sy.Until.After(sy.From) {
+		a = max(0, c.Snap.Index(sy.From.Add(-sy.Until.Sub(sy.From))))
+		b = min(c.Snap.N, c.Snap.Index(sy.Until)+1)
+		if b-a < 2 {
+			a, b = 0, c.Snap.N
+		}
 	}
 	room := h - len(lines) - len(footer) - 1 // one line for the time axis
 	gh := 3
@@ -614,16 +640,9 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 			shown = append([]correlate.Evidence{evs[0]}, evs[1+off:]...)
 		}
 	}
-	chartW := w
-	// one time axis: the symptom's window and as long again before it
-	a, b := 0, c.Snap.N
-	if sy := evs[0]; !sy.From.IsZero() && sy.Until.After(sy.From) {
-		a = max(0, c.Snap.Index(sy.From.Add(-sy.Until.Sub(sy.From))))
-		b = min(c.Snap.N, c.Snap.Index(sy.Until)+1)
-		if b-a < 2 {
-			a, b = 0, c.Snap.N
-		}
-	}
+	// the state of the finding's node over the same columns, above the
+	// axis, in the lines the charts leave
+	strip := stateStrips(c, f.Node, a, b, chartW, min(4, h-len(lines)-len(footer)-1-ng*per))
 	for i := 0; i < ng; i++ {
 		e := shown[i]
 		s := c.Snap.Find(e.SeriesKey)
@@ -677,17 +696,24 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 		}
 		lines = append(lines, chartRows(c, s.Values[a:b], e.Baseline, e.Spread, chartW, gh, colour)...)
 	}
+	lines = append(lines, strip...)
 	// one time axis for all
+	lines = append(lines, evidenceAxis(c, a, b, chartW))
+	return append(padLines(lines, h-len(footer)), footer...), maxOff, 0
+}
+
+// evidenceAxis is the one time axis under the charts of buckets [a, b) drawn
+// in width columns.
+func evidenceAxis(c *Context, a, b, width int) string {
 	t0, t1 := c.Snap.Time(a), c.Snap.Time(b)
 	l, r := t0.UTC().Format("15:04:05"), t1.UTC().Format("15:04:05")
-	mid := fmt.Sprintf("%s per column", correlate.FormatDuration(time.Duration(int64(c.Snap.Step)*int64(b-a)/int64(max(chartW, 1)))))
-	if c.Snap.Step*time.Duration(b-a) < time.Duration(chartW)*time.Second {
+	mid := fmt.Sprintf("%s per column", correlate.FormatDuration(time.Duration(int64(c.Snap.Step)*int64(b-a)/int64(max(width, 1)))))
+	if c.Snap.Step*time.Duration(b-a) < time.Duration(width)*time.Second {
 		mid = fmt.Sprintf("%d buckets of %s", b-a, correlate.FormatDuration(c.Snap.Step))
 	}
-	gap := chartW - len(l) - len(r) - ansi.StringWidth(mid)
+	gap := width - len(l) - len(r) - ansi.StringWidth(mid)
 	axis := l + strings.Repeat(" ", max(1, gap/2)) + mid + strings.Repeat(" ", max(1, gap-gap/2)) + r
-	lines = append(lines, join(w, seg{axis, th.Muted}))
-	return append(padLines(lines, h-len(footer)), footer...), maxOff, 0
+	return join(width, seg{axis, c.Theme.Muted})
 }
 
 func padLines(lines []string, n int) []string {
