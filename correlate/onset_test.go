@@ -300,17 +300,7 @@ func TestMoveAlreadyOutAtTheWindowStartDoesNotLead(t *testing.T) {
 		for i := nb; i < n; i++ {
 			drift[i] = 35 + r.Float64()
 		}
-		snap := mkSnap(5*time.Minute, n,
-			series{name: "latency", unit: "s", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
-			series{name: "latency", unit: "s", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
-			series{name: "latency", unit: "s", node: "steps", role: sources.RoleResource, layer: sources.LayerApp, vals: drift},
-		)
-		o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
-		rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
-		if len(rk.Order) == 0 || rk.Order[0].Meta.Node != "search" {
-			for _, c := range rk.Order {
-				t.Logf("%s lead %d score %.2f", c.Key, c.Lead, c.Score)
-			}
+		if !searchFirst(t, n, nb, lat, cause, drift) {
 			t.Errorf("seed %d: want search first", seed)
 		}
 	}
@@ -402,18 +392,29 @@ func TestMoveOutFromItsFirstPointIsNoCauseAtLeadZero(t *testing.T) {
 			drift[i] = 20 + 0.2*step
 		}
 		drift[nb] = math.NaN()
-		snap := mkSnap(5*time.Minute, n,
-			series{name: "latency", unit: "s", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
-			series{name: "latency", unit: "s", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
-			series{name: "latency", unit: "s", node: "steps", role: sources.RoleResource, layer: sources.LayerApp, vals: drift},
-		)
-		o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
-		rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
-		if len(rk.Order) == 0 || rk.Order[0].Meta.Node != "search" {
-			for _, c := range rk.Order {
-				t.Logf("%s lead %d score %.2f", c.Key, c.Lead, c.Score)
-			}
+		if !searchFirst(t, n, nb, lat, cause, drift) {
 			t.Errorf("drift z %.0f: want search first", step)
 		}
 	}
+}
+
+// searchFirst ranks site's latency (the symptom) against search's (the
+// cause) and steps' (a drift), 5-minute points, the window from nb on,
+// and says whether search comes first; the order is logged when not.
+func searchFirst(t *testing.T, n, nb int, lat, cause, drift []float64) bool {
+	t.Helper()
+	snap := mkSnap(5*time.Minute, n,
+		series{name: "latency", unit: "s", node: "site", role: sources.RoleSymptom, layer: sources.LayerApp, vals: lat},
+		series{name: "latency", unit: "s", node: "search", role: sources.RoleResource, layer: sources.LayerApp, vals: cause},
+		series{name: "latency", unit: "s", node: "steps", role: sources.RoleResource, layer: sources.LayerApp, vals: drift},
+	)
+	o := RankOptions{LeadLimit: 24 * time.Hour, MaxLag: 1, MinPoints: 10, Score: ScoreOptions{Sustain: 2}}
+	rk := NewRanker(o).Rank(snap, 0, Window{BaseFrom: 0, BaseTo: nb, From: nb, To: n})
+	if len(rk.Order) > 0 && rk.Order[0].Meta.Node == "search" {
+		return true
+	}
+	for _, c := range rk.Order {
+		t.Logf("%s lead %d score %.2f", c.Key, c.Lead, c.Score)
+	}
+	return false
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/opsview/opsview/correlate"
-	"github.com/opsview/opsview/sources"
 	"github.com/opsview/opsview/sources/replay"
 )
 
@@ -21,30 +19,11 @@ func TestRecordingKeepsTheDependencies(t *testing.T) {
 		t.Fatal("the demo has no dependencies")
 	}
 	live := correlate.NewSession(opts)
-	var buf bytes.Buffer
-	w, err := replay.NewWriter(&buf, replay.Header{Created: time.Unix(0, 0), Producer: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const startAt = 6 // recording from the first round on
 	for _, b := range batches[:startAt] {
 		live.Step(b)
 	}
-	before := len(live.Changes())
-	if err := live.OpeningThen(func(op *correlate.Opening) error { return WriteOpening(w, live.Options(), op) }); err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range batches[startAt:] {
-		live.StepThen(b, func(b *sources.Batch) {
-			if err := w.WriteBatch(b); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := Story(live.Findings(), live.Changes()[before:])
+	buf, want := recordRest(t, live, batches[startAt:])
 
 	// without them the same batches tell another story
 	bare := opts

@@ -50,29 +50,7 @@ func TestRecordingStartedMidIncidentTellsTheLiveStory(t *testing.T) {
 	if len(live.Findings()) == 0 {
 		t.Fatal("the demo has no finding 20 s in; the test needs one open when recording starts")
 	}
-	var buf bytes.Buffer
-	w, err := replay.NewWriter(&buf, replay.Header{Created: time.Unix(0, 0), Producer: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := len(live.Changes())
-	err = live.OpeningThen(func(op *correlate.Opening) error {
-		return WriteOpening(w, live.Options(), op)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range batches[startAt:] {
-		live.StepThen(b, func(b *sources.Batch) {
-			if err := w.WriteBatch(b); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := Story(live.Findings(), live.Changes()[before:])
+	buf, want := recordRest(t, live, batches[startAt:])
 	if !strings.Contains(want, "likely servers.db-1.cpu.iowait") {
 		t.Fatalf("live never blamed db-1 iowait:\n%s", want)
 	}
@@ -197,4 +175,31 @@ func TestOneVoicePerSymptom(t *testing.T) {
 			}
 		}
 	}
+}
+
+// recordRest records live from now on, as `r` does: the opening, then
+// every batch of rest as live steps through it. It gives the recording
+// and the story live told meanwhile.
+func recordRest(t *testing.T, live *correlate.Session, rest []*sources.Batch) (*bytes.Buffer, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := replay.NewWriter(&buf, replay.Header{Created: time.Unix(0, 0), Producer: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(live.Changes())
+	if err := live.OpeningThen(func(op *correlate.Opening) error { return WriteOpening(w, live.Options(), op) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range rest {
+		live.StepThen(b, func(b *sources.Batch) {
+			if err := w.WriteBatch(b); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf, Story(live.Findings(), live.Changes()[before:])
 }
