@@ -809,7 +809,7 @@ func (a *App) header(c *Context) []string {
 			used += lipgloss.Width(it) + 1
 		}
 	}
-	line = fitStyled(line, c.Width, hs)
+	line = endCell(fitStyled(line, c.Width-1, hs), hs)
 
 	// the right end says the window and the filter; when it and the tabs
 	// do not fit, the padding goes first, then the labels' words, then the
@@ -927,6 +927,20 @@ func behind(d time.Duration) string {
 }
 
 // fitStyled pads a line to w with the given style (a header background).
+// endCell ends a bar with a concealed blank in the bar's style: it looks
+// like the bar's other blanks, but the renderer cannot clear it with an
+// erase to the end of the line. A line that ends in such a clearable
+// blank is diffed by the renderer (ultraviolet's transformLine, from
+// ncurses) with the changed range ending one cell past the last cell that
+// changed, and a range that short is written whole: a health flip in the
+// header then rewrote the unchanged cell after the mark, with the pen
+// change to and from it (12-16 bytes of a 50-byte frame). With the last
+// cell not clearable the renderer takes its other path, which ends the
+// range at the last changed cell.
+func endCell(s string, st lipgloss.Style) string {
+	return s + "\x1b[8m" + st.Render(" ") + "\x1b[28m"
+}
+
 func fitStyled(s string, w int, st lipgloss.Style) string {
 	sw := lipgloss.Width(s)
 	if sw > w {

@@ -8,6 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsview/opsview/correlate"
 	"github.com/opsview/opsview/sources"
@@ -296,5 +297,54 @@ func BenchmarkFrame24h(b *testing.B) {
 				a.View()
 			}
 		})
+	}
+}
+
+// written is what the program wrote after the first n bytes it kept.
+func (c *countingWriter) written(from int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.all[from:])
+}
+
+func (c *countingWriter) kept() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.all)
+}
+
+// TestHealthFlipWritesTheMarkOnly: a source's health flips ok↔slow. On
+// Graphs only the header's mark changes, and the terminal gets that one
+// cell, not the unchanged blank after it (which the renderer rewrote, with
+// two pen changes, while the header line ended in a blank it could
+// clear); on the Overview the Sources row's mark and word change too, and
+// a flip costs at most 64 bytes.
+func TestHealthFlipWritesTheMarkOnly(t *testing.T) {
+	for _, view := range []string{"2", "1"} {
+		a, in := fixtureApp(80, 24, 200, view)
+		r := runProgram(t, a, 80, 24)
+		r.p.Send(DataMsg{})
+		r.first(a)
+		var total int64
+		for i, h := range []sources.Health{sources.HealthSlow, sources.HealthOK, sources.HealthSlow, sources.HealthOK} {
+			from, before := r.out.kept(), r.out.count()
+			in.store.SetStatus(sources.Status{Source: "graphite", Type: "graphite", Health: h, Latency: 85 * time.Millisecond})
+			n := a.Frames() + 1
+			r.p.Send(DataMsg{})
+			end := r.settle(a, n, before)
+			got := r.out.written(from)
+			if i > 0 { // the first flip also redraws the row's name and type
+				total += end - before
+			}
+			text := ansi.Strip(got)
+			want := map[sources.Health]string{sources.HealthSlow: "▲", sources.HealthOK: "✔"}[h]
+			if view == "2" && text != want {
+				t.Errorf("graphs, flip to %v: the terminal got the text %q (%q), want only the mark %q", h, text, got, want)
+			}
+		}
+		r.stop()
+		if per := total / 3; view == "1" && per > 64 {
+			t.Errorf("overview: a health flip wrote %d bytes, want at most 64", per)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -281,7 +282,7 @@ func hasMerge(m *ast.MappingNode) bool {
 // human says a YAML decoding message in a user's words: what was
 // expected, never Go's types or the parser's states.
 func human(msg string) string {
-	for _, r := range humanRules {
+	for _, r := range humanRules() {
 		if m := r.re.FindStringSubmatch(msg); m != nil {
 			return r.say(m)
 		}
@@ -310,39 +311,45 @@ func kindWord(k string) string {
 	return k
 }
 
-var humanRules = []struct {
+// humanRules are compiled on the first YAML error, not at start-up: a
+// configuration without mistakes never needs them.
+var humanRules = sync.OnceValue(func() []humanRule {
+	return []humanRule{
+		{regexp.MustCompile(`cannot unmarshal (\S+) into Go (?:struct field \S+ of type|value of type) (\S+)`), func(m []string) string {
+			for _, w := range goTypeWords {
+				if regexp.MustCompile(`^` + w.re + `$`).MatchString(m[2]) {
+					return fmt.Sprintf("expected %s, found %s", w.word, kindWord(m[1]))
+				}
+			}
+			return "a value of the wrong kind"
+		}},
+		{regexp.MustCompile(`time: (?:unknown unit .* in |invalid |missing unit in )duration "(.*)"`), func(m []string) string {
+			// quoted as package time quotes it, which concealing knows
+			return `"` + m[1] + `" is not a duration: write it like 30s, 5m or 1h30m`
+		}},
+		{regexp.MustCompile(`(\w+) was used where (\w+) is expected`), func(m []string) string {
+			return fmt.Sprintf("expected %s, found %s", kindWord(m[2]), kindWord(m[1]))
+		}},
+		{regexp.MustCompile(`unknown field "(.*)"`), func(m []string) string { return fmt.Sprintf("unknown key %q", m[1]) }},
+		{regexp.MustCompile(`mapping value is not allowed in this context`), func([]string) string {
+			return "a key here does not line up with the keys above it, or follows a value on the line before: indent the keys of one mapping by the same spaces"
+		}},
+		{regexp.MustCompile(`could not find end character of (?:single|double)-quoted text`), func([]string) string {
+			return "a quoted value is not closed: end it with the same quote"
+		}},
+		{regexp.MustCompile(`sequence end token '\]' not found`), func([]string) string { return "a list opened with '[' is not closed with ']'" }},
+		{regexp.MustCompile(`could not find flow mapping end token '\}'`), func([]string) string {
+			return "a mapping opened with '{' is not closed with '}'"
+		}},
+		{regexp.MustCompile(`found character that cannot start any token|tab character`), func([]string) string {
+			return "a tab or a character YAML cannot start a value with: indent with spaces only"
+		}},
+	}
+})
+
+type humanRule struct {
 	re  *regexp.Regexp
 	say func([]string) string
-}{
-	{regexp.MustCompile(`cannot unmarshal (\S+) into Go (?:struct field \S+ of type|value of type) (\S+)`), func(m []string) string {
-		for _, w := range goTypeWords {
-			if regexp.MustCompile(`^` + w.re + `$`).MatchString(m[2]) {
-				return fmt.Sprintf("expected %s, found %s", w.word, kindWord(m[1]))
-			}
-		}
-		return "a value of the wrong kind"
-	}},
-	{regexp.MustCompile(`time: (?:unknown unit .* in |invalid |missing unit in )duration "(.*)"`), func(m []string) string {
-		// quoted as package time quotes it, which concealing knows
-		return `"` + m[1] + `" is not a duration: write it like 30s, 5m or 1h30m`
-	}},
-	{regexp.MustCompile(`(\w+) was used where (\w+) is expected`), func(m []string) string {
-		return fmt.Sprintf("expected %s, found %s", kindWord(m[2]), kindWord(m[1]))
-	}},
-	{regexp.MustCompile(`unknown field "(.*)"`), func(m []string) string { return fmt.Sprintf("unknown key %q", m[1]) }},
-	{regexp.MustCompile(`mapping value is not allowed in this context`), func([]string) string {
-		return "a key here does not line up with the keys above it, or follows a value on the line before: indent the keys of one mapping by the same spaces"
-	}},
-	{regexp.MustCompile(`could not find end character of (?:single|double)-quoted text`), func([]string) string {
-		return "a quoted value is not closed: end it with the same quote"
-	}},
-	{regexp.MustCompile(`sequence end token '\]' not found`), func([]string) string { return "a list opened with '[' is not closed with ']'" }},
-	{regexp.MustCompile(`could not find flow mapping end token '\}'`), func([]string) string {
-		return "a mapping opened with '{' is not closed with '}'"
-	}},
-	{regexp.MustCompile(`found character that cannot start any token|tab character`), func([]string) string {
-		return "a tab or a character YAML cannot start a value with: indent with spaces only"
-	}},
 }
 
 // syntaxAt moves a YAML syntax error to where a user sees it: "mapping
