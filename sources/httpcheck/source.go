@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -173,19 +174,12 @@ func vantages(in []probe.VantageOptions, auth httpfetch.Auth) ([]probe.VantageOp
 	if len(in) == 0 {
 		return []probe.VantageOptions{{Name: "local", Type: "local"}}, nil
 	}
-	seen := map[string]bool{}
+	in = slices.Clone(in)
+	if err := probe.NameVantages(in); err != nil {
+		return nil, err
+	}
 	out := make([]probe.VantageOptions, 0, len(in))
 	for _, v := range in {
-		if v.Type == "" {
-			v.Type = "local"
-		}
-		if v.Name == "" {
-			v.Name = v.Type
-		}
-		if seen[v.Name] {
-			return nil, fmt.Errorf("vantage name %q used twice", v.Name)
-		}
-		seen[v.Name] = true
 		switch v.Type {
 		case "local":
 		case "exec":

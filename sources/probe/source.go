@@ -153,19 +153,11 @@ func newSource(env sources.Env, o sources.Options) (sources.Source, error) {
 	if len(opt.Vantages) == 0 {
 		opt.Vantages = []VantageOptions{{Name: "local", Type: "local"}}
 	}
-	seen := map[string]bool{}
+	if err := NameVantages(opt.Vantages); err != nil {
+		return nil, o.Errorf("probe: %v", err)
+	}
 	for i := range opt.Vantages {
 		v := &opt.Vantages[i]
-		if v.Type == "" {
-			v.Type = "local"
-		}
-		if v.Name == "" {
-			v.Name = v.Type
-		}
-		if seen[v.Name] {
-			return nil, o.Errorf("probe: vantage name %q used twice", v.Name)
-		}
-		seen[v.Name] = true
 		switch v.Type {
 		case "local":
 		case "exec", "mtr":
@@ -684,4 +676,25 @@ func (s *Source) pollAgent(ctx context.Context, v *vantage) error {
 	v.err = nil
 	v.mu.Unlock()
 	return rerr
+}
+
+// NameVantages gives each vantage point its default type (local) and
+// name (its type), and refuses a name used twice: path probes and HTTP
+// checks configure their vantage points alike.
+func NameVantages(vs []VantageOptions) error {
+	seen := map[string]bool{}
+	for i := range vs {
+		v := &vs[i]
+		if v.Type == "" {
+			v.Type = "local"
+		}
+		if v.Name == "" {
+			v.Name = v.Type
+		}
+		if seen[v.Name] {
+			return fmt.Errorf("vantage name %q used twice", v.Name)
+		}
+		seen[v.Name] = true
+	}
+	return nil
 }
