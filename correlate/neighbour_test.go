@@ -174,3 +174,18 @@ func TestNeighbourDetectorFirstScoresAreExact(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNeighbourDetectorFirstHour is the detector's start on one
+// symptom series with the engine's flag options: an hour of 5-second
+// buckets backfilled at once (the reference fills, then the rest is
+// scored), what each symptom costs before the first complete frame.
+func BenchmarkNeighbourDetectorFirstHour(b *testing.B) {
+	vals := waveNoise(720, 6)
+	b.ReportAllocs()
+	for b.Loop() {
+		d := NewNeighbourDetector(DefaultFlagOptions)
+		for _, v := range vals {
+			d.Next(v)
+		}
+	}
+}

@@ -22,6 +22,16 @@ const MaxFlagged = 256
 // maxFlagsPerSeries bounds the alarm times kept for one series.
 const maxFlagsPerSeries = 32
 
+// startsPerFeed bounds the detectors a judgement starts. A new detector
+// reads the whole window it is given (an hour backfilled at start: its
+// reference stretch, then the rest scored, about 3 ms of CPU a series),
+// so at start-up the series are taken a few per judgement and the first
+// complete frame does not wait for all of them; each later judgement
+// feeds the running ones their new buckets only. A flag is the time of
+// a bucket, whichever judgement found it; a series started a judgement
+// later begins its reference a few buckets later, nothing more.
+const startsPerFeed = 4
+
 // DefaultFlagOptions are the detector's options for the flags: 450
 // buckets as the reference, the session's 75-minute window of 10-second
 // buckets (a day and a half of 5-minute ones), and a fifth of it as the
@@ -45,10 +55,11 @@ type flagState struct {
 type flagger struct {
 	o      NeighbourOptions
 	series map[string]*flagState
+	starts int // detectors started per feed
 }
 
 func newFlagger(o NeighbourOptions) *flagger {
-	return &flagger{o: o, series: map[string]*flagState{}}
+	return &flagger{o: o, series: map[string]*flagState{}, starts: startsPerFeed}
 }
 
 // feed gives each symptom series' detector the complete buckets of snap
@@ -61,6 +72,7 @@ func (f *flagger) feed(snap *Snapshot) {
 	b0 := bucketOf(snap.Start, snap.Step)
 	last := snap.N - 2 // the newest complete bucket
 	seen := map[string]bool{}
+	started := 0
 	for i := range snap.Series {
 		s := &snap.Series[i]
 		if s.Role != sources.RoleSymptom {
@@ -68,9 +80,10 @@ func (f *flagger) feed(snap *Snapshot) {
 		}
 		st := f.series[s.Key]
 		if st == nil {
-			if len(f.series) >= MaxFlagged {
+			if len(f.series) >= MaxFlagged || started >= f.starts {
 				continue
 			}
+			started++
 			st = &flagState{d: NewNeighbourDetector(f.o), next: b0}
 			f.series[s.Key] = st
 		}
