@@ -22,15 +22,17 @@ const MaxFlagged = 256
 // maxFlagsPerSeries bounds the alarm times kept for one series.
 const maxFlagsPerSeries = 32
 
-// startsPerFeed bounds the detectors a judgement starts. A new detector
-// reads the whole window it is given (an hour backfilled at start: its
-// reference stretch, then the rest scored, about 3 ms of CPU a series),
-// so at start-up the series are taken a few per judgement and the first
-// complete frame does not wait for all of them; each later judgement
-// feeds the running ones their new buckets only. A flag is the time of
-// a bucket, whichever judgement found it; a series started a judgement
-// later begins its reference a few buckets later, nothing more.
-const startsPerFeed = 4
+// startsPerBucket bounds the detectors started while the newest bucket
+// stays the same. A new detector reads the whole window it is given (an
+// hour backfilled at start: its reference stretch, then the rest scored,
+// about 3 to 5 ms of CPU a series), and at start every source's first
+// answer is judged within the same bucket, so the symptoms are taken two
+// per bucket (an eighth of them when there are more than 16) and the first
+// complete frame does not wait for them all; the running detectors are
+// fed their new buckets only. A flag is the time of a bucket, whichever
+// judgement found it; a series started later begins its reference a few
+// buckets later, nothing more.
+const startsPerBucket = 2
 
 // DefaultFlagOptions are the detector's options for the flags: 450
 // buckets as the reference, the session's 75-minute window of 10-second
@@ -55,11 +57,15 @@ type flagState struct {
 type flagger struct {
 	o      NeighbourOptions
 	series map[string]*flagState
-	starts int // detectors started per feed
+	starts int // detectors started per bucket, at least
+	// the newest complete bucket of the last feed, and the detectors
+	// started while it was the newest
+	bucket  int64
+	started int
 }
 
 func newFlagger(o NeighbourOptions) *flagger {
-	return &flagger{o: o, series: map[string]*flagState{}, starts: startsPerFeed}
+	return &flagger{o: o, series: map[string]*flagState{}, starts: startsPerBucket}
 }
 
 // feed gives each symptom series' detector the complete buckets of snap
@@ -71,8 +77,18 @@ func (f *flagger) feed(snap *Snapshot) {
 	}
 	b0 := bucketOf(snap.Start, snap.Step)
 	last := snap.N - 2 // the newest complete bucket
+	if nb := b0 + int64(last); nb != f.bucket {
+		f.bucket, f.started = nb, 0
+	}
+	starts := f.starts
+	symptoms := 0
+	for i := range snap.Series {
+		if snap.Series[i].Role == sources.RoleSymptom {
+			symptoms++
+		}
+	}
+	starts = max(starts, symptoms/8)
 	seen := map[string]bool{}
-	started := 0
 	for i := range snap.Series {
 		s := &snap.Series[i]
 		if s.Role != sources.RoleSymptom {
@@ -80,10 +96,10 @@ func (f *flagger) feed(snap *Snapshot) {
 		}
 		st := f.series[s.Key]
 		if st == nil {
-			if len(f.series) >= MaxFlagged || started >= f.starts {
+			if len(f.series) >= MaxFlagged || f.started >= starts {
 				continue
 			}
-			started++
+			f.started++
 			st = &flagState{d: NewNeighbourDetector(f.o), next: b0}
 			f.series[s.Key] = st
 		}
