@@ -115,24 +115,6 @@ func (d *NeighbourDetector) dist(a, b int, limit float64) float64 {
 	return s
 }
 
-// keepK adds v to the k smallest kept in d.best (ascending) and returns
-// the largest kept once there are k (else +Inf).
-func (d *NeighbourDetector) keepK(v float64) float64 {
-	k := d.o.K
-	if len(d.best) < k {
-		d.best = append(d.best, v)
-	} else {
-		d.best[k-1] = v
-	}
-	for i := len(d.best) - 1; i > 0 && d.best[i] < d.best[i-1]; i-- {
-		d.best[i], d.best[i-1] = d.best[i-1], d.best[i]
-	}
-	if len(d.best) == k {
-		return d.best[k-1]
-	}
-	return math.Inf(1)
-}
-
 func (d *NeighbourDetector) sumBest() float64 {
 	var sum float64
 	for _, v := range d.best {
@@ -141,20 +123,65 @@ func (d *NeighbourDetector) sumBest() float64 {
 	return sum
 }
 
-// selfStrangeness is the strangeness of reference stretch e among the
-// others, summed directly.
-func (d *NeighbourDetector) selfStrangeness(e int) float64 {
-	d.best = d.best[:0]
-	worst := math.Inf(1)
-	for j := d.t0; j <= d.t1; j++ {
-		if j == e {
-			continue
+// selfScores is the strangeness of each reference stretch t0…t1 among
+// the others: the first Train scores to rank against. The distances of
+// every pair are carried along their lag, as distances does for the
+// newest stretch, so the Train² pairs cost about one step each rather
+// than Dim; each stretch keeps its K nearest as they come.
+func (d *NeighbourDetector) selfScores() []float64 {
+	m, k, dim := d.t1-d.t0+1, d.o.K, d.o.Dim
+	if k > m-1 {
+		k = m - 1
+	}
+	best := make([]float64, m*k) // row r: its k smallest, ascending
+	held := make([]int, m)
+	keep := func(r int, v float64) {
+		row := best[r*k : r*k+k]
+		n := held[r]
+		if n == k {
+			if v >= row[k-1] {
+				return
+			}
+			n--
+		} else {
+			held[r]++
 		}
-		if s := d.dist(e, j, worst); s < worst {
-			worst = d.keepK(s)
+		i := n
+		for ; i > 0 && row[i-1] > v; i-- {
+			row[i] = row[i-1]
+		}
+		row[i] = v
+	}
+	for L := 1; L < m; L++ {
+		var s float64
+		for j, since := d.t0+L, 0; j <= d.t1; j++ {
+			if since == 0 {
+				s = d.dist(j, j-L, math.Inf(1))
+			} else {
+				a := d.at(j) - d.at(j-L)
+				b := d.at(j-dim) - d.at(j-L-dim)
+				a, b = a*a, b*b
+				s += a - b
+				if b > 1e6*s {
+					s = d.dist(j, j-L, math.Inf(1))
+				}
+			}
+			if since++; since == refreshEvery {
+				since = 0
+			}
+			keep(j-d.t0, s)
+			keep(j-L-d.t0, s)
 		}
 	}
-	return d.sumBest()
+	scores := make([]float64, m)
+	for r := range scores {
+		var sum float64
+		for _, v := range best[r*k : r*k+held[r]] {
+			sum += v
+		}
+		scores[r] = sum
+	}
+	return scores
 }
 
 // distances brings dg to the newest stretch e, carrying each lag's
@@ -225,10 +252,7 @@ func (d *NeighbourDetector) Next(v float64) float64 {
 	}
 	if !d.ready {
 		d.ready = true
-		d.scores = make([]float64, 0, d.t1-d.t0+1)
-		for j := d.t0; j <= d.t1; j++ {
-			d.scores = append(d.scores, d.selfStrangeness(j))
-		}
+		d.scores = d.selfScores()
 	}
 	s := d.strangeness(e)
 	below := 0

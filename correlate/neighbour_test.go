@@ -3,6 +3,7 @@ package correlate
 import (
 	"math"
 	"math/rand"
+	"sort"
 	"testing"
 )
 
@@ -135,5 +136,56 @@ func BenchmarkNeighbourDetector(b *testing.B) {
 				d.Next(vals[i%len(vals)])
 			}
 		})
+	}
+}
+
+// The first scores, carried along each lag, must be the strangeness of
+// each reference stretch summed afresh from its K nearest (through a
+// spike and a flat stretch after it).
+func TestNeighbourDetectorFirstScoresAreExact(t *testing.T) {
+	vals := waveNoise(260, 5)
+	vals[90] = 1e6
+	for i := 100; i < 180; i++ {
+		vals[i] = 42
+	}
+	o := NeighbourOptions{Train: 250, Dim: 12, K: 5}
+	d := NewNeighbourDetector(o)
+	for _, v := range vals[:249] {
+		d.Next(v)
+	}
+	got := d.selfScores()
+	if len(got) != d.t1-d.t0+1 || len(got) < 200 {
+		t.Fatalf("%d scores for stretches %d…%d", len(got), d.t0, d.t1)
+	}
+	for e := d.t0; e <= d.t1; e++ {
+		var ds []float64
+		for j := d.t0; j <= d.t1; j++ {
+			if j != e {
+				ds = append(ds, d.dist(e, j, math.Inf(1)))
+			}
+		}
+		sort.Float64s(ds)
+		var want float64
+		for _, v := range ds[:d.o.K] {
+			want += v
+		}
+		if g := got[e-d.t0]; math.Abs(g-want) > 1e-9*want+1e-12 {
+			t.Fatalf("stretch %d: carried %v, summed %v", e, g, want)
+		}
+	}
+}
+
+// BenchmarkNeighbourDetectorFirstHour is the detector's start on one
+// symptom series with the engine's flag options: an hour of 5-second
+// buckets backfilled at once (the reference fills, then the rest is
+// scored), what each symptom costs before the first complete frame.
+func BenchmarkNeighbourDetectorFirstHour(b *testing.B) {
+	vals := waveNoise(720, 6)
+	b.ReportAllocs()
+	for b.Loop() {
+		d := NewNeighbourDetector(DefaultFlagOptions)
+		for _, v := range vals {
+			d.Next(v)
+		}
 	}
 }

@@ -22,6 +22,18 @@ const MaxFlagged = 256
 // maxFlagsPerSeries bounds the alarm times kept for one series.
 const maxFlagsPerSeries = 32
 
+// startsPerBucket bounds the detectors started while the newest bucket
+// stays the same. A new detector reads the whole window it is given (an
+// hour backfilled at start: its reference stretch, then the rest scored,
+// about 3 to 5 ms of CPU a series), and at start every source's first
+// answer is judged within the same bucket, so the symptoms are taken two
+// per bucket (an eighth of them when there are more than 16) and the first
+// complete frame does not wait for them all; the running detectors are
+// fed their new buckets only. A flag is the time of a bucket, whichever
+// judgement found it; a series started later begins its reference a few
+// buckets later, nothing more.
+const startsPerBucket = 2
+
 // DefaultFlagOptions are the detector's options for the flags: 450
 // buckets as the reference, the session's 75-minute window of 10-second
 // buckets (a day and a half of 5-minute ones), and a fifth of it as the
@@ -45,10 +57,15 @@ type flagState struct {
 type flagger struct {
 	o      NeighbourOptions
 	series map[string]*flagState
+	starts int // detectors started per bucket, at least
+	// the newest complete bucket of the last feed, and the detectors
+	// started while it was the newest
+	bucket  int64
+	started int
 }
 
 func newFlagger(o NeighbourOptions) *flagger {
-	return &flagger{o: o, series: map[string]*flagState{}}
+	return &flagger{o: o, series: map[string]*flagState{}, starts: startsPerBucket}
 }
 
 // feed gives each symptom series' detector the complete buckets of snap
@@ -60,6 +77,17 @@ func (f *flagger) feed(snap *Snapshot) {
 	}
 	b0 := bucketOf(snap.Start, snap.Step)
 	last := snap.N - 2 // the newest complete bucket
+	if nb := b0 + int64(last); nb != f.bucket {
+		f.bucket, f.started = nb, 0
+	}
+	starts := f.starts
+	symptoms := 0
+	for i := range snap.Series {
+		if snap.Series[i].Role == sources.RoleSymptom {
+			symptoms++
+		}
+	}
+	starts = max(starts, symptoms/8)
 	seen := map[string]bool{}
 	for i := range snap.Series {
 		s := &snap.Series[i]
@@ -68,9 +96,10 @@ func (f *flagger) feed(snap *Snapshot) {
 		}
 		st := f.series[s.Key]
 		if st == nil {
-			if len(f.series) >= MaxFlagged {
+			if len(f.series) >= MaxFlagged || f.started >= starts {
 				continue
 			}
+			f.started++
 			st = &flagState{d: NewNeighbourDetector(f.o), next: b0}
 			f.series[s.Key] = st
 		}

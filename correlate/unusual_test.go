@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -95,5 +96,44 @@ func TestSessionKeepsUnusualFlags(t *testing.T) {
 	}
 	if !hit {
 		t.Errorf("session flags %v: none at the shift %v", got, full.Time(at))
+	}
+}
+
+// At start only a few detectors start per bucket (each reads the whole
+// backfilled window), so the first frame does not wait for every
+// symptom; the next buckets start the rest, and the flags come out as
+// they do when every detector starts at once.
+func TestFlagsOfManySymptomsStartAFewPerJudgement(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	const n, at, many = 720, 650, 10
+	var ss []series
+	for i := range many {
+		ss = append(ss, series{key: fmt.Sprintf("lb/be%d/rtime", i), name: "rtime", unit: "ms",
+			node: fmt.Sprintf("be%d", i), role: sources.RoleSymptom, vals: stepUp(noise(r, n, 200, 5), at, 60)})
+	}
+	full := mkSnap(10*time.Second, n, ss...)
+	few, all := NewEngine(EngineOptions{}), NewEngine(EngineOptions{})
+	all.flag.starts = MaxFlagged
+	for to := n - 5; to <= n; to++ {
+		// every source's answer judged within the same bucket
+		for range 3 {
+			few.Evaluate(windowOf(full, 0, to))
+			all.Evaluate(windowOf(full, 0, to))
+		}
+		if to == n-5 && len(few.flag.series) > startsPerBucket {
+			t.Fatalf("the first bucket started %d detectors, at most %d wanted", len(few.flag.series), startsPerBucket)
+		}
+	}
+	flagged := map[string]bool{}
+	for _, u := range all.Unusual() {
+		if d := u.At.Sub(full.Time(at)); d >= 0 && d <= 2*full.Step {
+			flagged[u.Key] = true
+		}
+	}
+	if len(flagged) < many*8/10 {
+		t.Errorf("%d of %d symptoms flagged at their shift: %v", len(flagged), many, all.Unusual())
+	}
+	if got, want := few.Unusual(), all.Unusual(); !reflect.DeepEqual(got, want) {
+		t.Errorf("started a few per judgement: %v\nall at once: %v", got, want)
 	}
 }

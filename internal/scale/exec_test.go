@@ -42,20 +42,28 @@ func BenchmarkExecToFirstFrame(b *testing.B) {
 	if _, err := os.Stat("/proc/self/task"); err != nil {
 		b.Skip("needs /proc for a process's CPU time")
 	}
-	bin := filepath.Join(b.TempDir(), "opsview")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/opsview/opsview/cmd/opsview").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	for _, c := range []struct{ name, pkg string }{
+		// the floor: a Bubble Tea v2 program drawing one line
+		{"bare", "github.com/opsview/opsview/internal/scale/testdata/bare"},
+		{"demo", "github.com/opsview/opsview/cmd/opsview"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			bin := filepath.Join(b.TempDir(), c.name)
+			if out, err := exec.Command("go", "build", "-o", bin, c.pkg).CombinedOutput(); err != nil {
+				b.Fatalf("build: %v\n%s", err, out)
+			}
+			var drawn, complete float64
+			n := 0
+			for b.Loop() {
+				d, c := execOnce(b, bin)
+				drawn += d
+				complete += c
+				n++
+			}
+			b.ReportMetric(drawn/float64(n), "drawn-cpu-ms")
+			b.ReportMetric(complete/float64(n), "complete-cpu-ms")
+		})
 	}
-	var drawn, complete float64
-	n := 0
-	for b.Loop() {
-		d, c := execOnce(b, bin)
-		drawn += d
-		complete += c
-		n++
-	}
-	b.ReportMetric(drawn/float64(n), "drawn-cpu-ms")
-	b.ReportMetric(complete/float64(n), "complete-cpu-ms")
 }
 
 func execOnce(b *testing.B, bin string) (drawn, complete float64) {

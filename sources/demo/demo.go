@@ -9,8 +9,8 @@ package demo
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -83,10 +83,20 @@ func incident(t time.Time, lag time.Duration) float64 {
 
 // noise is deterministic in (name, t): the same instant always gives the
 // same value, so replays and tests are stable.
+// It is FNV-1a of "name/unix-seconds", hashed in place: the demo draws
+// every value of its backfilled hour through it at start.
 func noise(name string, t time.Time) float64 {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d", name, t.Unix())
-	return float64(h.Sum64()%10000)/10000*2 - 1 // -1..1
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * prime
+	}
+	h = (h ^ '/') * prime
+	var buf [24]byte
+	for _, c := range strconv.AppendInt(buf[:0], t.Unix(), 10) {
+		h = (h ^ uint64(c)) * prime
+	}
+	return float64(h%10000)/10000*2 - 1 // -1..1
 }
 
 // seasonal is a slow daily-ish wave, so baselines have something to learn.

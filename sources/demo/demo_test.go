@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math"
 	"testing"
 	"time"
@@ -114,5 +116,21 @@ func TestDownServerTakesNoTraffic(t *testing.T) {
 	}
 	if want := w.value("req_rate", map[string]string{"frontend": "www"}, at); math.Abs(total-want) > 1e-6 {
 		t.Errorf("the servers UP take %.1f req/s of %.1f", total, want)
+	}
+}
+
+// noise is FNV-1a of "name/unix-seconds": the same values as hashing the
+// formatted string, so the demo's screens do not move.
+func TestNoiseIsFNVOfNameAndSecond(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		at   int64
+	}{{"lb-1/hrsp_5xx", 1700000000}, {"", 0}, {"db-1/iowait", -5}, {"x", 1 << 40}} {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%s/%d", c.name, c.at)
+		want := float64(h.Sum64()%10000)/10000*2 - 1
+		if got := noise(c.name, time.Unix(c.at, 0)); got != want {
+			t.Errorf("noise(%q, %d) = %v, want %v", c.name, c.at, got, want)
+		}
 	}
 }
