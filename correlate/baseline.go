@@ -18,6 +18,12 @@ type Baseline struct {
 	// excursions still has a scale), 1 % of |Level| and a floor for the
 	// unit. It is > 0 whenever N > 0, so no score is ever +Inf.
 	Spread float64
+	// Steady is the spread of the series' usual variation: as Spread,
+	// but the mean deviation leaves out the largest deviations (past
+	// incidents in the baseline), so a series that is flat apart from a
+	// few deep dips is not given the dips' scale. Steady ≤ Spread. The
+	// symptom gate reads it: is the symptom away from how it usually is.
+	Steady float64
 	MAD    float64 // 1.4826·MAD before the floors (0 for a flat series)
 	N      int     // points with data in the window; NaN is not data
 	Lo, Hi float64 // smallest and largest value seen in the window
@@ -159,14 +165,27 @@ func robustBaseline(vals []float64, floor float64, percent bool, scratch *[]floa
 		mad = median(buf)
 	}
 	b.MAD = 1.4826 * mad
-	s := b.MAD
+	s, steady := b.MAD, b.MAD
 	if m := 1.2533 * sad / float64(n); m > s {
 		s = m
+		// the mean deviation is over the MAD: maybe heavy tails, so the
+		// steady spread leaves the largest deviations out (the rare
+		// excursions); never over the full spread
+		steady = math.Min(m, math.Max(steady, trimmedDeviation(buf, n/2, m)))
 	}
 	rel := math.Abs(med)
 	if percent && med >= 0 && med <= 100 {
 		rel = math.Min(med, 100-med)
 	}
+	b.Spread = spreadFloors(s, rel, floor)
+	b.Steady = spreadFloors(steady, rel, floor)
+	return b
+}
+
+// spreadFloors raises a spread to 1 % of rel (the level, or its distance
+// to the nearer bound of a share) and to the unit's floor, and keeps it
+// above 0.
+func spreadFloors(s, rel, floor float64) float64 {
 	if r := 0.01 * rel; r > s {
 		s = r
 	}
@@ -176,8 +195,35 @@ func robustBaseline(vals []float64, floor float64, percent bool, scratch *[]floa
 	if s <= 0 {
 		s = 1e-9
 	}
-	b.Spread = s
-	return b
+	return s
+}
+
+// steadyTrim is the share of the largest deviations a steady spread
+// leaves out: rare excursions, a few points in a hundred. steadyScale
+// makes the mean of the rest a standard deviation for normal data: there
+// the kept 98 % are |Z| < 2.326, whose mean is 0.7598.
+const (
+	steadyTrim  = 0.02
+	steadyScale = 1 / 0.7598
+)
+
+// trimmedDeviation is the normal-consistent mean of the absolute
+// deviations dev (reordered) without the largest steadyTrim of them, or
+// all when that is not one whole point (full is their mean then). The
+// first half of dev is at most the second's (the MAD's selection left it
+// so).
+func trimmedDeviation(dev []float64, half int, full float64) float64 {
+	n := len(dev)
+	k := n - int(float64(n)*steadyTrim)
+	if k >= n || k <= half {
+		return full
+	}
+	selectK(dev[half:], k-half)
+	var sum float64
+	for _, d := range dev[:k] {
+		sum += d
+	}
+	return steadyScale * sum / float64(k)
 }
 
 // median reorders buf and returns its median (the mean of the two middle

@@ -461,6 +461,15 @@ func (q *rankState) scoreSymptom() bool {
 			}
 		}
 	}
+	rk.Active = q.held(present)
+	if b := rk.Symptom.Base; !rk.Active && b.Steady < b.Spread {
+		// is it away from how it usually is: the same reading against
+		// the steady spread, which rare deep excursions in the baseline
+		// (past incidents) do not widen. Onset and leads stay on the
+		// full spread.
+		b.Spread = b.Steady
+		rk.Active = q.held(presentExcursion(s.Values, w, &b, rk.Symptom.Dir, o.Score, q.symMask))
+	}
 	q.ts = rk.Symptom.Onset
 	if q.ts < 0 {
 		q.ts = rk.Symptom.PeakAt
@@ -481,15 +490,31 @@ func (q *rankState) scoreSymptom() bool {
 			}
 		}
 	}
-	// anomalous now: the present excursion holds SymptomZ, not an
-	// earlier burst that is over (the candidates are read against the
-	// present one's onset)
-	rk.Active = present.Sustained >= o.SymptomZ ||
+	return true
+}
+
+// held says whether the symptom's present excursion makes it anomalous
+// now: it holds SymptomZ, not an earlier burst that is over (the
+// candidates are read against the present one's onset).
+func (q *rankState) held(present Anomaly) bool {
+	o := &q.o
+	return present.Sustained >= o.SymptomZ ||
 		// or a point twice SymptomZ away with its neighbours still over
 		// the move threshold: an excursion that is held, only not as
 		// evenly as SymptomZ for Sustain points
 		(present.Peak >= 2*o.SymptomZ && present.Sustained >= o.Score.Threshold)
-	return true
+}
+
+// presentExcursion scores the excursion of vals still going at the end
+// of the window (the whole window when there is none).
+func presentExcursion(vals []float64, w Window, b *Baseline, d Direction, o ScoreOptions, mask []bool) Anomaly {
+	a := ScoreWindow(vals, w.From, w.To, b, d, o, mask)
+	if a.Onset >= 0 {
+		if on := ongoingOnset(vals, w.From, w.To, w.To-1, w.To-w.From, b, d, o, mask); on > w.From {
+			a = ScoreWindow(vals, on, w.To, b, d, o, mask)
+		}
+	}
+	return a
 }
 
 // countSteps turns LeadLimit and GapAfter into buckets of the snapshot.

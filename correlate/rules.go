@@ -82,7 +82,18 @@ func symptomFindings(snap *Snapshot, r *Ranker, st *ruleState) []Finding {
 		// it opens on a sustained move still going on, and stays open
 		// only while the symptom is away from its baseline: once back,
 		// the finding closes (after the engine's ResolveAfter)
-		on := (a.Sustained >= o.SymptomZ && a.LastHit >= w.To-1-recent || st.active[s.Key]) && a.Last >= o.KeepZ
+		open := func(a *Anomaly) bool {
+			return (a.Sustained >= o.SymptomZ && a.LastHit >= w.To-1-recent || st.active[s.Key]) && a.Last >= o.KeepZ
+		}
+		on := open(&a)
+		if gb := b; !on && b.Steady < b.Spread {
+			// away from how it usually is: read against the steady
+			// spread, which past deep excursions do not widen (as Rank)
+			gb.Spread = gb.Steady
+			if ga := ScoreWindow(s.Values, w.From, w.To, &gb, HarmfulDirection(&s.SeriesMeta), o.Score, nil); open(&ga) {
+				on, a = true, ga
+			}
+		}
 		if on {
 			now[s.Key] = true
 			act = append(act, activeSymptom{i, a, b})
