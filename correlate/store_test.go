@@ -3,6 +3,8 @@ package correlate
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"runtime"
 	"sync"
 	"testing"
@@ -282,15 +284,29 @@ func TestStoreSeriesLookupByHash(t *testing.T) {
 	}
 }
 
-// BenchmarkStoreSnapshotInto: the same copy, reusing the last snapshot's
-// memory, as the session does every step.
+// BenchmarkStoreSnapshotInto: the hour of 10,000 series at 10 s into the
+// last snapshot's memory, as the session does every step: the store
+// gets a new bucket of every series (not timed) and the window moves on
+// by one bucket.
 func BenchmarkStoreSnapshotInto(b *testing.B) {
-	s := benchStore(10000, 360, 10*time.Second)
-	snap := s.Snapshot(t0, t0.Add(359*10*time.Second), nil)
+	const step = 10 * time.Second
+	s := benchStore(10000, 360, step)
+	snap := s.SnapshotInto(nil, t0, t0.Add(359*step), nil)
+	series := make([]sources.Series, 10000)
+	for i := range series {
+		series[i] = sources.Series{Name: "m", Labels: map[string]string{"i": fmt.Sprint(i)}, Points: make([]sources.Point, 1)}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		snap = s.SnapshotInto(snap, t0, t0.Add(359*10*time.Second), nil)
+		b.StopTimer()
+		at := t0.Add(time.Duration(360+n) * step)
+		for i := range series {
+			series[i].Points[0] = sources.Point{T: at, V: float64(n)}
+		}
+		s.Apply(&sources.Batch{Source: "b", Series: series})
+		b.StartTimer()
+		snap = s.SnapshotInto(snap, at.Add(-359*step), at, nil)
 		if snap.N != 360 {
 			b.Fatal(snap.N)
 		}
@@ -350,5 +366,69 @@ func TestStoreBudgetNamesTheOverflowingSource(t *testing.T) {
 	}
 	if snap.Held.Series != 3 || snap.Held.Dropped != 2 {
 		t.Fatalf("snapshot held %+v", snap.Held)
+	}
+}
+
+// A tracked snapshot (SnapshotInto without a filter, into the last one)
+// copies only what changed; whatever the store was given in between
+// (new points, a point rewritten in the past, a backfill, new series,
+// points older than the window, a gap, a metadata change, a Reset), it
+// holds what a whole new snapshot holds.
+func TestSnapshotIntoSlidesAndAgrees(t *testing.T) {
+	const step = 10 * time.Second
+	s := NewStore(StoreOptions{Step: step, Retention: 40 * step})
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var snap *Snapshot
+	at := t0
+	slid := 0
+	for round := 0; round < 400; round++ {
+		b := &sources.Batch{Source: "s", At: at}
+		for i := 0; i < 5+round/20; i++ {
+			if rnd.IntN(4) == 0 {
+				continue // no point this time: a gap
+			}
+			t := at
+			switch rnd.IntN(10) {
+			case 0:
+				t = at.Add(-time.Duration(rnd.IntN(60)) * step) // late, maybe older than retention
+			case 1:
+				t = at.Add(-time.Duration(rnd.IntN(8)) * step)
+			}
+			unit := ""
+			if rnd.IntN(20) == 0 {
+				unit = []string{"ms", "s"}[rnd.IntN(2)]
+			}
+			b.Series = append(b.Series, sources.Series{Name: "m", Labels: map[string]string{"i": strconv.Itoa(i)},
+				Unit: unit, Points: []sources.Point{{T: t, V: float64(round*100 + i)}}})
+		}
+		s.Apply(b)
+		if round == 250 {
+			s.Reset()
+		}
+		if rnd.IntN(3) > 0 {
+			now := s.Now()
+			from := now.Add(-time.Duration(5+rnd.IntN(30)) * step)
+			if rnd.IntN(2) == 0 {
+				from = now.Add(-time.Hour) // clipped to retention
+			}
+			if snap != nil && snap == s.tracked {
+				slid++
+			}
+			snap = s.SnapshotInto(snap, from, now, nil)
+			want := s.Snapshot(from, now, nil)
+			if snap.N != want.N || !snap.Start.Equal(want.Start) || len(snap.Series) != len(want.Series) {
+				t.Fatalf("round %d: window %d from %v (%d series), want %d from %v (%d)", round, snap.N, snap.Start, len(snap.Series), want.N, want.Start, len(want.Series))
+			}
+			for i := range want.Series {
+				g, w := &snap.Series[i], &want.Series[i]
+				if fmt.Sprint(g.SeriesMeta) != fmt.Sprint(w.SeriesMeta) || fmt.Sprint(g.Values) != fmt.Sprint(w.Values) {
+					t.Fatalf("round %d, %s:\n got %v %v\nwant %v %v", round, w.Key, g.Unit, g.Values, w.Unit, w.Values)
+				}
+			}
+		}
+		at = at.Add(time.Duration(rnd.IntN(3)) * step / 2)
+	}
+	if slid < 100 {
+		t.Fatalf("only %d snapshots slid in place", slid)
 	}
 }
