@@ -5,10 +5,8 @@ package correlate
 
 import (
 	"fmt"
-	"hash/maphash"
 	"maps"
 	"math"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -87,7 +85,6 @@ type Store struct {
 	// building its key: one poll of 10,000 series would otherwise make
 	// 30,000 allocations for keys that already exist
 	byHash  map[uint64]*ring
-	hasher  maphash.Hash
 	order   []*ring // in order of first appearance
 	dropped int     // series refused because of MaxSeries
 	// droppedBy counts them by source; pollDrops those of the poll under
@@ -234,13 +231,18 @@ func (s *Store) SetStatus(st sources.Status) {
 	s.status[st.Source] = st
 }
 
-// seriesHash identifies source, name and labels (sources.HashSeries).
+// seriesHash identifies source, name and labels: the series' Hash (worked
+// out here when its source or the classifier did not) with its source's.
 func (s *Store) seriesHash(source string, in *sources.Series) uint64 {
-	return sources.HashSeries(&s.hasher, source, in)
+	if in.Hash == 0 {
+		in.Hash = sources.SeriesHash(in.Name, in.Labels)
+	}
+	return in.Hash ^ sources.SourceHash(source)*0x9e3779b97f4a7c15
 }
 
 func (s *Store) applySeries(source string, in *sources.Series) {
 	hash := s.seriesHash(source, in)
+	in.Hash = 0 // this process's: not for a recording of the batch
 	r := s.byHash[hash]
 	if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !sameLabels(r.meta.Labels, in.Labels)) {
 		r = nil // another series with the same hash: go by the key
@@ -348,17 +350,9 @@ func (s *Store) statsLocked() StoreStats {
 	return st
 }
 
-// sameLabels is maps.Equal, at once when both are the same map (the
-// classifier hands on the map a series was first seen with).
-func sameLabels(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
-		return true
-	}
-	return maps.Equal(a, b)
-}
+// sameLabels is sources.SameLabels: at once when both are the same map
+// (the classifier hands on the map a series was first seen with).
+func sameLabels(a, b map[string]string) bool { return sources.SameLabels(a, b) }
 
 func (s *Store) applyEvent(source string, e sources.Event) {
 	if e.Source == "" {

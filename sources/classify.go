@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -18,7 +19,6 @@ import (
 // name contains, linear in its length. Safe for concurrent use.
 type Classifier struct {
 	rules []compiledRule
-	seed  maphash.Seed
 
 	mu       sync.Mutex
 	bySource map[string]*sourceClass
@@ -30,7 +30,7 @@ const classKeep = 8
 
 // NewClassifier compiles rs.
 func NewClassifier(rs Rules) *Classifier {
-	c := &Classifier{seed: maphash.MakeSeed(), bySource: map[string]*sourceClass{}}
+	c := &Classifier{bySource: map[string]*sourceClass{}}
 	for i := range rs {
 		c.rules = append(c.rules, compileRule(&rs[i]))
 	}
@@ -40,10 +40,9 @@ func NewClassifier(rs Rules) *Classifier {
 // sourceClass is what the classifier remembers for one source.
 type sourceClass struct {
 	mu     sync.Mutex
-	rules  []*compiledRule // the rules that concern this source, in order
-	hasher maphash.Hash
-	seen   map[uint64]*classEntry
-	gen    uint32
+	rules []*compiledRule // the rules that concern this source, in order
+	seen  map[uint64]*classEntry
+	gen   uint32
 }
 
 // classEntry is one series' outcome, with what identifies it (a hash can
@@ -154,7 +153,6 @@ func (c *Classifier) source(name string) *sourceClass {
 	sc := c.bySource[name]
 	if sc == nil {
 		sc = &sourceClass{seen: map[uint64]*classEntry{}}
-		sc.hasher.SetSeed(c.seed)
 		for i := range c.rules {
 			if r := &c.rules[i]; r.source == "" || r.source == name {
 				sc.rules = append(sc.rules, r)
@@ -167,9 +165,12 @@ func (c *Classifier) source(name string) *sourceClass {
 
 // entry finds s's outcome, working it out the first time.
 func (sc *sourceClass) entry(s *Series) *classEntry {
-	h := sc.hash(s)
+	if s.Hash == 0 {
+		s.Hash = SeriesHash(s.Name, s.Labels)
+	}
+	h := s.Hash
 	for e := sc.seen[h]; e != nil; e = e.next {
-		if e.name == s.Name && maps.Equal(e.labels, s.Labels) {
+		if e.name == s.Name && SameLabels(e.labels, s.Labels) {
 			e.gen = sc.gen
 			// the same labels in the map first seen: the store (which
 			// keeps that one) then knows the series without comparing
@@ -183,29 +184,50 @@ func (sc *sourceClass) entry(s *Series) *classEntry {
 	return e
 }
 
-// hash identifies a name and labels (see HashSeries).
-func (sc *sourceClass) hash(s *Series) uint64 {
-	return HashSeries(&sc.hasher, "", s)
+// hashSeed seeds SeriesHash and SourceHash: one per process, so that
+// every part of it (a source, the classifier, the store) gets the same
+// hash of the same series.
+var hashSeed = maphash.MakeSeed()
+
+// SeriesHash identifies a series' name and labels (never 0); the labels
+// are combined in no order (a sum of their pairs' hashes), so nothing is
+// sorted or built. Equal series give equal hashes within one process.
+func SeriesHash(name string, labels map[string]string) uint64 {
+	base := maphash.String(hashSeed, name)
+	var sum uint64
+	for k, v := range labels {
+		sum += mix(maphash.String(hashSeed, k)*0x9e3779b97f4a7c15 ^ maphash.String(hashSeed, v))
+	}
+	h := base ^ (sum * 0x9e3779b97f4a7c15)
+	if h == 0 {
+		h = 1
+	}
+	return h
 }
 
-// HashSeries identifies a source, a series' name and its labels with h;
-// the labels are combined in no order (a sum of their pairs' hashes), so
-// nothing is sorted or built. Equal series give equal hashes from one h.
-func HashSeries(h *maphash.Hash, source string, s *Series) uint64 {
-	h.Reset()
-	h.WriteString(source)
-	h.WriteByte(0)
-	h.WriteString(s.Name)
-	base := h.Sum64()
-	var sum uint64
-	for k, v := range s.Labels {
-		h.Reset()
-		h.WriteString(k)
-		h.WriteByte(0)
-		h.WriteString(v)
-		sum += h.Sum64()
+// SourceHash identifies a source's name, to combine with a SeriesHash
+// (the store's key of a series is both).
+func SourceHash(source string) uint64 { return maphash.String(hashSeed, source) }
+
+// mix spreads x's bits (a finaliser of splitmix64).
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// SameLabels is maps.Equal, at once when both are the same map (as
+// the classifier hands on the map a series was first seen with).
+func SameLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return base ^ (sum * 0x9e3779b97f4a7c15)
+	if len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+		return true
+	}
+	return maps.Equal(a, b)
 }
 
 // forget drops the series not seen in the source's last classKeep

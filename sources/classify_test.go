@@ -76,6 +76,11 @@ func TestClassifierAgreesWithRules(t *testing.T) {
 			c.Apply(got)
 			for i := range want.Series {
 				w, g := want.Series[i], got.Series[i]
+				// the classifier notes each series' hash on the way
+				if g.Hash != sources.SeriesHash(g.Name, g.Labels) {
+					t.Errorf("%s: hash %x, want %x", g.ID(), g.Hash, sources.SeriesHash(g.Name, g.Labels))
+				}
+				g.Hash = 0
 				if fmt.Sprint(w) != fmt.Sprint(g) {
 					t.Errorf("%s round %d: %s:\n got %+v\nwant %+v", src, round, w.ID(), g, w)
 				}
