@@ -39,7 +39,7 @@ func NewClassifier(rs Rules) *Classifier {
 
 // sourceClass is what the classifier remembers for one source.
 type sourceClass struct {
-	mu     sync.Mutex
+	mu    sync.Mutex
 	rules []*compiledRule // the rules that concern this source, in order
 	seen  map[uint64]*classEntry
 	gen   uint32
