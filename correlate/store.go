@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -277,6 +278,11 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 		// learned); written only when it differs, so that a snapshot
 		// knows which series' metadata to copy again
 		m := &r.meta
+		if !sameMap(m.Labels, in.Labels) {
+			// equal labels in another map: keep the newer, which the
+			// next batch is likelier to bring again (then no comparing)
+			m.Labels, r.metaDirty = in.Labels, true
+		}
 		if in.Unit != "" && in.Unit != m.Unit || in.Role != sources.RoleUnknown && in.Role != m.Role ||
 			in.Layer != sources.LayerUnknown && in.Layer != m.Layer || in.Node != "" && in.Node != m.Node ||
 			in.Kind != sources.SeriesUnknown && in.Kind != m.Kind || in.Measure != 0 && in.Measure != m.Measure ||
@@ -353,6 +359,11 @@ func (s *Store) statsLocked() StoreStats {
 // sameLabels is sources.SameLabels: at once when both are the same map
 // (the classifier hands on the map a series was first seen with).
 func sameLabels(a, b map[string]string) bool { return sources.SameLabels(a, b) }
+
+// sameMap reports whether a and b are one map (or both empty).
+func sameMap(a, b map[string]string) bool {
+	return len(a) == 0 && len(b) == 0 || len(a) > 0 && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
 
 func (s *Store) applyEvent(source string, e sources.Event) {
 	if e.Source == "" {

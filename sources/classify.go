@@ -165,16 +165,24 @@ func (c *Classifier) source(name string) *sourceClass {
 
 // entry finds s's outcome, working it out the first time.
 func (sc *sourceClass) entry(s *Series) *classEntry {
-	if s.Hash == 0 {
+	// a series that comes with its hash comes from a source that keeps
+	// its labels from one poll to the next: its map is the one to keep
+	kept := s.Hash != 0
+	if !kept {
 		s.Hash = SeriesHash(s.Name, s.Labels)
 	}
 	h := s.Hash
 	for e := sc.seen[h]; e != nil; e = e.next {
 		if e.name == s.Name && SameLabels(e.labels, s.Labels) {
 			e.gen = sc.gen
-			// the same labels in the map first seen: the store (which
-			// keeps that one) then knows the series without comparing
-			s.Labels = e.labels
+			if kept {
+				e.labels = s.Labels
+			} else {
+				// the same labels in the map first seen: the store
+				// (which keeps that one) then knows the series without
+				// comparing
+				s.Labels = e.labels
+			}
 			return e
 		}
 	}
