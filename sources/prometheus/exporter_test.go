@@ -125,8 +125,22 @@ func TestExporterCountersBecomeRatesAndGaugesStay(t *testing.T) {
 	if find(b3, iowaitID) != nil {
 		t.Error("vanished series still reported")
 	}
-	if _, ok := e.prev[iowaitID]; ok {
-		t.Error("state of a vanished counter kept")
+	// back a scrape later, it starts over: no rate from the value it had
+	// before it vanished
+	p.set(bytes.Replace(next, []byte(`node_cpu_seconds_total{cpu="0",mode="iowait"} 3.21`), []byte(`node_cpu_seconds_total{cpu="0",mode="iowait"} 9.21`), 1), textCT)
+	b4, err := e.Poll(context.Background(), sources.Request{Now: t0.Add(30 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := find(b4, iowaitID); s != nil {
+		t.Errorf("state of a vanished counter kept: %+v", s)
+	}
+	b5, err := e.Poll(context.Background(), sources.Request{Now: t0.Add(40 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := find(b5, iowaitID); s == nil || s.Points[0].V != 0 {
+		t.Errorf("iowait a scrape after it came back: %+v, want a rate of 0", s)
 	}
 }
 
@@ -321,7 +335,7 @@ func fuzzExposition(t *testing.T, b []byte, ctype string) {
 	if err != nil {
 		return
 	}
-	e := &Exporter{name: "f", maxSeries: 1000, prev: map[string]counterSample{}}
+	e := &Exporter{name: "f", maxSeries: 1000}
 	t0 := time.Unix(1795420000, 0)
 	e.toBatch(fams, t0)
 	batch := e.toBatch(fams, t0.Add(time.Second))

@@ -16,7 +16,10 @@ import (
 // kind): the caller then runs prometheus/common's parser, which has the
 // last word on what the page holds and says what is wrong with it. What
 // it accepts it returns as that parser would (a test compares them).
-func parseTextFast(page []byte) (fams map[string]*dto.MetricFamily, ok bool) {
+// names holds the strings of earlier pages (metric and label names,
+// label values) and takes this page's: a page scraped again repeats
+// them, and then costs no string (nil: kept for this page only).
+func parseTextFast(page []byte, names map[string]string) (fams map[string]*dto.MetricFamily, ok bool) {
 	if len(page) > 0 && page[len(page)-1] != '\n' {
 		return nil, false
 	}
@@ -27,7 +30,10 @@ func parseTextFast(page []byte) (fams map[string]*dto.MetricFamily, ok bool) {
 	}
 	fams = map[string]*dto.MetricFamily{}
 	helped, typed := map[string]bool{}, map[string]bool{}
-	a := &fastAlloc{names: map[string]string{}}
+	if names == nil {
+		names = map[string]string{}
+	}
+	a := &fastAlloc{names: names}
 	for len(page) > 0 {
 		i := bytes.IndexByte(page, '\n')
 		line := page[:i]
@@ -118,10 +124,15 @@ func fastComment(line []byte, fams map[string]*dto.MetricFamily, helped, typed m
 // string per distinct metric or label name: a page of 10,000 samples
 // repeats a few names.
 type fastAlloc struct {
-	names   map[string]string
-	metrics []dto.Metric
-	pairs   []dto.LabelPair
-	floats  []float64
+	names    map[string]string
+	metrics  []dto.Metric
+	pairs    []dto.LabelPair
+	floats   []float64
+	gauges   []dto.Gauge
+	counters []dto.Counter
+	untyped  []dto.Untyped
+	labels   []*dto.LabelPair // every sample's, each sample's a part
+	strs     []string         // what the label pairs point at
 }
 
 const slab = 256
@@ -153,6 +164,16 @@ func (a *fastAlloc) pair() *dto.LabelPair {
 	return p
 }
 
+// take hands out the next element of a slab of T.
+func take[T any](s *[]T) *T {
+	if len(*s) == 0 {
+		*s = make([]T, slab)
+	}
+	p := &(*s)[0]
+	*s = (*s)[1:]
+	return p
+}
+
 func (a *fastAlloc) float(v float64) *float64 {
 	if len(a.floats) == 0 {
 		a.floats = make([]float64, slab)
@@ -175,6 +196,17 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	if rest[0] == '{' {
 		rest = rest[1:]
 		seen := 0
+		if cap(a.labels)-len(a.labels) < 16 {
+			a.labels = make([]*dto.LabelPair, 0, 4*slab)
+		}
+		start := len(a.labels)
+		defer func() {
+			// the sample's labels are a part of the slab's, capped so
+			// that nothing appends over the next sample's
+			if len(a.labels) > start {
+				m.Label = a.labels[start:len(a.labels):len(a.labels)]
+			}
+		}()
 		for {
 			if len(rest) > 0 && rest[0] == '}' {
 				rest = rest[1:]
@@ -190,19 +222,20 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 			if q < 0 || bytes.IndexByte(rest[:q], '\\') >= 0 || !utf8.Valid(rest[:q]) {
 				return false
 			}
-			lval := string(rest[:q])
+			lval := a.name(rest[:q])
 			rest = rest[q+1:]
 			if lname == "__name__" {
 				return false
 			}
-			for _, lp := range m.Label[len(m.Label)-seen:] {
+			for _, lp := range a.labels[len(a.labels)-seen:] {
 				if lp.GetName() == lname {
 					return false
 				}
 			}
 			lp := a.pair()
-			lp.Name, lp.Value = &lname, &lval
-			m.Label = append(m.Label, lp)
+			lp.Name, lp.Value = take(&a.strs), take(&a.strs)
+			*lp.Name, *lp.Value = lname, lval
+			a.labels = append(a.labels, lp)
 			seen++
 			if len(rest) == 0 {
 				return false
@@ -248,11 +281,14 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	}
 	switch mf.GetType() {
 	case dto.MetricType_COUNTER:
-		m.Counter = &dto.Counter{Value: a.float(v)}
+		m.Counter = take(&a.counters)
+		m.Counter.Value = a.float(v)
 	case dto.MetricType_GAUGE:
-		m.Gauge = &dto.Gauge{Value: a.float(v)}
+		m.Gauge = take(&a.gauges)
+		m.Gauge.Value = a.float(v)
 	default:
-		m.Untyped = &dto.Untyped{Value: a.float(v)}
+		m.Untyped = take(&a.untyped)
+		m.Untyped.Value = a.float(v)
 	}
 	mf.Metric = append(mf.Metric, m)
 	return true

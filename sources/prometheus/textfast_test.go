@@ -15,7 +15,7 @@ import (
 // reads otherwise (or refuses); it reports whether the fast path took it.
 func sameAsFull(t *testing.T, page []byte) bool {
 	t.Helper()
-	fast, ok := parseTextFast(page)
+	fast, ok := parseTextFast(page, nil)
 	if !ok {
 		return false
 	}
