@@ -202,3 +202,25 @@ func TestClassifierHandsOnTheFirstLabels(t *testing.T) {
 		t.Fatal("labels not the first map")
 	}
 }
+
+// A series that comes with its hash (its source keeps its labels map
+// from poll to poll) keeps its own map, and the classifier remembers
+// that one: the next poll compares maps by address.
+func TestClassifierKeepsTheLabelsOfASourceThatKeepsThem(t *testing.T) {
+	c := sources.NewClassifier(defaultRules())
+	first := map[string]string{"instance": "a"}
+	c.Apply(&sources.Batch{Source: "s", Series: []sources.Series{{Name: "node_load1", Labels: first}}})
+	kept := map[string]string{"instance": "a"}
+	for poll := 0; poll < 2; poll++ {
+		b := &sources.Batch{Source: "s", Series: []sources.Series{{Name: "node_load1", Labels: kept, Hash: sources.SeriesHash("node_load1", kept)}}}
+		c.Apply(b)
+		if !sources.SameLabels(b.Series[0].Labels, kept) {
+			t.Fatal("labels changed")
+		}
+		kept["probe"] = "x" // only to tell the maps apart
+		if b.Series[0].Labels["probe"] != "x" {
+			t.Fatalf("poll %d: the source's labels map replaced by the first one seen", poll)
+		}
+		delete(kept, "probe")
+	}
+}
