@@ -276,7 +276,8 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	}
 	mf := fams[name]
 	if mf == nil {
-		mf = &dto.MetricFamily{Name: &name, Type: dto.MetricType_UNTYPED.Enum()}
+		fname := name // its own variable: name's address would move it to the heap for every sample
+		mf = &dto.MetricFamily{Name: &fname, Type: dto.MetricType_UNTYPED.Enum()}
 		fams[name] = mf
 	}
 	switch mf.GetType() {
