@@ -106,7 +106,15 @@ type Store struct {
 	// next one into its memory copies only that (see SnapshotInto)
 	tracked *Snapshot
 	gen     uint64 // bumped by Reset: a tracked snapshot of before is stale
+	// seqs are, by source, the rings of its last poll in its order and
+	// those of this poll so far: a source sends its series in the same
+	// order every time, so the ring at the same place is tried first
+	seqs map[string]*ringSeq
 }
+
+// ringSeq is one source's rings in the order of its batches (nil for a
+// series the store refused).
+type ringSeq struct{ last, cur []*ring }
 
 // NewStore makes an empty store.
 func NewStore(opt StoreOptions) *Store {
@@ -178,8 +186,29 @@ func (s *Store) Apply(b *sources.Batch) {
 	if b.At.After(s.now) {
 		s.now = b.At
 	}
-	for i := range b.Series {
-		s.applySeries(b.Source, &b.Series[i])
+	if len(b.Series) > 0 {
+		seq := s.seqs[b.Source]
+		if seq == nil {
+			if s.seqs == nil {
+				s.seqs = map[string]*ringSeq{}
+			}
+			seq = &ringSeq{}
+			s.seqs[b.Source] = seq
+		}
+		for i := range b.Series {
+			in := &b.Series[i]
+			var r *ring
+			if j := len(seq.cur); j < len(seq.last) {
+				// the same series at the same place, in the same map
+				if x := seq.last[j]; x != nil && x.meta.Name == in.Name && sameMap(x.meta.Labels, in.Labels) {
+					r = x
+				}
+			}
+			seq.cur = append(seq.cur, s.applySeries(b.Source, in, r))
+		}
+		if !b.Partial {
+			seq.last, seq.cur = seq.cur, seq.last[:0]
+		}
 	}
 	for i := range b.Events {
 		s.applyEvent(b.Source, b.Events[i])
@@ -241,13 +270,18 @@ func (s *Store) seriesHash(source string, in *sources.Series) uint64 {
 	return in.Hash ^ sources.SourceHash(source)*0x9e3779b97f4a7c15
 }
 
-func (s *Store) applySeries(source string, in *sources.Series) {
-	hash := s.seriesHash(source, in)
-	in.Hash = 0 // this process's: not for a recording of the batch
-	r := s.byHash[hash]
-	if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !sameLabels(r.meta.Labels, in.Labels)) {
-		r = nil // another series with the same hash: go by the key
+// applySeries stores one series of source (its ring r when the caller
+// knows it) and returns its ring, nil when the store refused it.
+func (s *Store) applySeries(source string, in *sources.Series, r *ring) *ring {
+	var hash uint64
+	if r == nil {
+		hash = s.seriesHash(source, in)
+		r = s.byHash[hash]
+		if r != nil && (r.meta.Source != source || r.meta.Name != in.Name || !sameLabels(r.meta.Labels, in.Labels)) {
+			r = nil // another series with the same hash: go by the key
+		}
 	}
+	in.Hash = 0 // this process's: not for a recording of the batch
 	if r == nil {
 		key := source + "/" + in.ID()
 		r = s.series[key]
@@ -261,7 +295,7 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 			s.dropped++
 			s.droppedBy[source]++
 			s.pollDrops[source]++
-			return
+			return nil
 		}
 		r = &ring{dirty: math.MaxInt64, gone: math.MinInt64, meta: SeriesMeta{
 			Key: key, Source: source, Name: in.Name, Labels: in.Labels,
@@ -319,6 +353,7 @@ func (s *Store) applySeries(source string, in *sources.Series) {
 		}
 	}
 	s.bytes += int64(cap(r.vals)-held) * 4
+	return r
 }
 
 // metaBytes estimates what a series' metadata holds: its strings, its
@@ -922,4 +957,5 @@ func (s *Store) Reset() {
 	s.srcOrder = nil
 	s.tracked = nil
 	s.gen++
+	s.seqs = nil
 }

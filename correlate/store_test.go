@@ -453,3 +453,38 @@ func TestStoreChecksAndClearsTheSeriesHash(t *testing.T) {
 		t.Fatalf("a stale hash misfiled a series: %v", snap.Series)
 	}
 }
+
+// A source that keeps its label maps is found by place in its batch
+// first; a batch in another order, or with a series more or less, or in
+// parts, still files every value under its own series.
+func TestStoreFindsSeriesByPlaceAndChecks(t *testing.T) {
+	s := NewStore(StoreOptions{Step: time.Second, MaxSeries: 4})
+	maps := []map[string]string{{"i": "0"}, {"i": "1"}, {"i": "2"}, {"i": "3"}, {"i": "4"}}
+	want := map[string]float64{}
+	for poll, order := range [][]int{{0, 1, 2}, {0, 1, 2}, {1, 0, 2}, {0, 2}, {3, 0, 1, 2}, {4, 0, 1, 2, 3}, {0, 1, 2, 3}} {
+		at := t0.Add(time.Duration(poll) * time.Second)
+		var series []sources.Series
+		for _, i := range order {
+			v := float64(poll*10 + i)
+			series = append(series, sources.Series{Name: "m", Labels: maps[i], Points: []sources.Point{{T: at, V: v}}})
+			if i != 4 { // the fifth is over MaxSeries
+				want[fmt.Sprintf(`s/m{i="%d"}`, i)] = v
+			}
+		}
+		// the last poll comes in two parts
+		if poll == 6 {
+			s.Apply(&sources.Batch{Source: "s", At: at, Partial: true, Series: series[:2]})
+			series = series[2:]
+		}
+		s.Apply(&sources.Batch{Source: "s", At: at, Series: series})
+		snap := s.Snapshot(at, at, nil)
+		for _, sr := range snap.Series {
+			if got := sr.Values[0]; !math.IsNaN(got) && got != want[sr.Key] {
+				t.Fatalf("poll %d: %s holds %v, want %v", poll, sr.Key, got, want[sr.Key])
+			}
+		}
+		if poll == 6 && len(snap.Series) != 4 {
+			t.Fatalf("%d series, want 4", len(snap.Series))
+		}
+	}
+}

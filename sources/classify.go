@@ -43,6 +43,10 @@ type sourceClass struct {
 	rules []*compiledRule // the rules that concern this source, in order
 	seen  map[uint64]*classEntry
 	gen   uint32
+	// last are the entries of the source's last poll in its order, cur
+	// this poll's so far: a source sends its series in the same order
+	// every time, so the entry at the same place is tried before the map
+	last, cur []*classEntry
 }
 
 // classEntry is one series' outcome, with what identifies it (a hash can
@@ -50,6 +54,7 @@ type sourceClass struct {
 type classEntry struct {
 	name   string
 	labels map[string]string
+	hash   uint64 // SeriesHash of name and labels
 	gen    uint32
 	out    classOutcome
 	next   *classEntry // another series with the same hash
@@ -126,11 +131,28 @@ func (c *Classifier) Apply(b *Batch) {
 	sc.gen++
 	for i := range b.Series {
 		s := &b.Series[i]
-		e := sc.entry(s)
+		var e *classEntry
+		if j := len(sc.cur); j < len(sc.last) {
+			// the same series at the same place, in the same map
+			if x := sc.last[j]; x.name == s.Name && sameMap(x.labels, s.Labels) {
+				e = x
+				e.gen = sc.gen
+				s.Hash = x.hash
+			}
+		}
+		if e == nil {
+			e = sc.entry(s)
+		}
+		sc.cur = append(sc.cur, e)
 		e.out.apply(s)
+	}
+	if !b.Partial {
+		sc.last, sc.cur = sc.cur, sc.last[:0]
 	}
 	if len(sc.seen) > 2*len(b.Series)+1024 {
 		sc.forget()
+		// forget made new entries of those it kept
+		sc.last, sc.cur = nil, sc.cur[:0]
 	}
 }
 
@@ -186,7 +208,7 @@ func (sc *sourceClass) entry(s *Series) *classEntry {
 			return e
 		}
 	}
-	e := &classEntry{name: s.Name, labels: s.Labels, gen: sc.gen, next: sc.seen[h]}
+	e := &classEntry{name: s.Name, labels: s.Labels, hash: h, gen: sc.gen, next: sc.seen[h]}
 	e.out = classify(sc.rules, s)
 	sc.seen[h] = e
 	return e
@@ -238,6 +260,11 @@ func SameLabels(a, b map[string]string) bool {
 	return maps.Equal(a, b)
 }
 
+// sameMap reports whether a and b are one map (or both empty).
+func sameMap(a, b map[string]string) bool {
+	return len(a) == 0 && len(b) == 0 || len(a) > 0 && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
 // forget drops the series not seen in the source's last classKeep
 // batches, so the cache follows the source's series.
 func (sc *sourceClass) forget() {
@@ -245,7 +272,7 @@ func (sc *sourceClass) forget() {
 		var keep *classEntry
 		for ; e != nil; e = e.next {
 			if sc.gen-e.gen < classKeep {
-				keep = &classEntry{name: e.name, labels: e.labels, gen: e.gen, out: e.out, next: keep}
+				keep = &classEntry{name: e.name, labels: e.labels, hash: e.hash, gen: e.gen, out: e.out, next: keep}
 			}
 		}
 		if keep == nil {

@@ -224,3 +224,26 @@ func TestClassifierKeepsTheLabelsOfASourceThatKeepsThem(t *testing.T) {
 		delete(kept, "probe")
 	}
 }
+
+// The classifier tries each series at its place in the source's last
+// batch first; a batch in another order gets each series' own outcome.
+func TestClassifierFindsSeriesByPlaceAndChecks(t *testing.T) {
+	rules := defaultRules()
+	c := sources.NewClassifier(rules)
+	a := sources.Series{Name: "node_load1", Labels: map[string]string{"instance": "a"}}
+	b := sources.Series{Name: "node_procs_blocked", Labels: map[string]string{"instance": "a"}}
+	z := sources.Series{Name: "node_load1", Labels: map[string]string{"instance": "z"}}
+	for _, order := range [][]sources.Series{{a, b}, {b, a}, {z, a, b}, {a, z, b}} {
+		got := &sources.Batch{Source: "s", Series: clone(order)}
+		c.Apply(got)
+		want := &sources.Batch{Source: "s", Series: clone(order)}
+		rules.Apply(want)
+		for i := range want.Series {
+			g := got.Series[i]
+			g.Hash = 0
+			if fmt.Sprint(g) != fmt.Sprint(want.Series[i]) {
+				t.Fatalf("%s:\n got %+v\nwant %+v", g.ID(), g, want.Series[i])
+			}
+		}
+	}
+}

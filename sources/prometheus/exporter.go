@@ -92,6 +92,10 @@ type Exporter struct {
 	// no map, no string and no sort
 	known  map[uint64]*known
 	nKnown int
+	// last are the series of the last scrape in the page's order, cur
+	// this one's: a page comes in the same order every time, so the
+	// series at the same place is tried before the map
+	last, cur []*known
 	gen    uint32 // scrapes turned into batches
 	hasher maphash.Hash
 	// names are the page's metric and label names and label values, kept
@@ -373,6 +377,7 @@ func (e *Exporter) toBatchLocked(fams []*dto.MetricFamily, now time.Time) *sourc
 		}
 		for _, m := range mf.GetMetric() {
 			k := e.lookup(name, typ, m.GetLabel())
+			e.cur = append(e.cur, k)
 			seen++
 			t := now
 			if ms := m.GetTimestampMs(); ms != 0 {
@@ -401,6 +406,7 @@ func (e *Exporter) toBatchLocked(fams []*dto.MetricFamily, now time.Time) *sourc
 	}
 	// forget the series gone for a while, so that what is kept follows
 	// the page
+	e.last, e.cur = e.cur, e.last[:0]
 	if e.nKnown > 2*seen+1024 {
 		e.forget()
 	}
@@ -419,6 +425,24 @@ func (e *Exporter) toBatchLocked(fams []*dto.MetricFamily, now time.Time) *sourc
 // scrape before (a series missing from one scrape starts over, as a new
 // one does).
 func (e *Exporter) lookup(name string, typ dto.MetricType, lp []*dto.LabelPair) *known {
+	var k *known
+	if i := len(e.cur); i < len(e.last) {
+		if x := e.last[i]; x.family == name && x.typ == typ && sameRaw(x.raw, lp) {
+			k = x
+		}
+	}
+	if k == nil {
+		k = e.find(name, typ, lp)
+	}
+	if k.gen != e.gen && k.gen != e.gen-1 {
+		k.prev = [2]counterSample{}
+	}
+	k.gen = e.gen
+	return k
+}
+
+// find looks up the series in the map, adding it when it is new.
+func (e *Exporter) find(name string, typ dto.MetricType, lp []*dto.LabelPair) *known {
 	e.hasher.Reset()
 	e.hasher.WriteString(name)
 	e.hasher.WriteByte(byte(typ))
@@ -442,10 +466,6 @@ func (e *Exporter) lookup(name string, typ dto.MetricType, lp []*dto.LabelPair) 
 		e.known[h] = k
 		e.nKnown++
 	}
-	if k.gen != e.gen && k.gen != e.gen-1 {
-		k.prev = [2]counterSample{}
-	}
-	k.gen = e.gen
 	return k
 }
 
@@ -491,14 +511,14 @@ func newKnown(name string, typ dto.MetricType, lp []*dto.LabelPair) *known {
 func (e *Exporter) forget() {
 	for h, x := range e.known {
 		var keep *known
-		for ; x != nil; x = x.next {
+		for x != nil {
+			next := x.next
 			if e.gen-x.gen < 2 {
-				y := *x
-				y.next = keep
-				keep = &y
+				x.next, keep = keep, x
 			} else {
 				e.nKnown--
 			}
+			x = next
 		}
 		if keep == nil {
 			delete(e.known, h)

@@ -260,7 +260,7 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 			return false
 		}
 	}
-	if bytes.ContainsAny(val, "pP_xX\t\r") || bytes.ContainsAny(ts, "\t\r+_") {
+	if hasAny(val, "pP_xX\t\r") || hasAny(ts, "\t\r+_") {
 		return false
 	}
 	v, err := strconv.ParseFloat(string(val), 64)
@@ -308,4 +308,15 @@ func nameLen(b []byte, colon bool) int {
 		}
 	}
 	return len(b)
+}
+
+// hasAny is bytes.ContainsAny for a few ASCII bytes, without the set
+// that bytes.ContainsAny builds on every call.
+func hasAny(b []byte, chars string) bool {
+	for _, c := range b {
+		if strings.IndexByte(chars, c) >= 0 {
+			return true
+		}
+	}
+	return false
 }
