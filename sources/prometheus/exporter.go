@@ -96,8 +96,8 @@ type Exporter struct {
 	// this one's: a page comes in the same order every time, so the
 	// series at the same place is tried before the map
 	last, cur []*known
-	gen    uint32 // scrapes turned into batches
-	hasher maphash.Hash
+	gen       uint32 // scrapes turned into batches
+	hasher    maphash.Hash
 	// names are the page's metric and label names and label values, kept
 	// from one scrape to the next (see parseTextFast)
 	names map[string]string
