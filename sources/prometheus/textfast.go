@@ -2,6 +2,8 @@ package prometheus
 
 import (
 	"bytes"
+	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -10,10 +12,10 @@ import (
 )
 
 // parseTextFast reads the common shape of the classic text format in one
-// pass over the page: counters, gauges and untyped samples, with HELP
-// and TYPE lines. It gives up (ok false) on anything else (a summary or
-// histogram, an escape, a quoted name, odd spacing, an error of any
-// kind): the caller then runs prometheus/common's parser, which has the
+// pass over the page: counters, gauges, untyped samples, summaries and
+// histograms, with HELP and TYPE lines. It gives up (ok false) on
+// anything else (a gauge histogram, an escape, a quoted name, odd
+// spacing, an error of any kind): the caller then runs prometheus/common's parser, which has the
 // last word on what the page holds and says what is wrong with it. What
 // it accepts it returns as that parser would (a test compares them).
 // names holds the strings of earlier pages (metric and label names,
@@ -21,11 +23,6 @@ import (
 // them, and then costs no string (nil: kept for this page only).
 func parseTextFast(page []byte, names map[string]string) (fams map[string]*dto.MetricFamily, ok bool) {
 	if len(page) > 0 && page[len(page)-1] != '\n' {
-		return nil, false
-	}
-	// a page with summaries or histograms goes to the full parser at
-	// once, not after a pass that gives up at the first
-	if bytes.Contains(page, []byte(" summary\n")) || bytes.Contains(page, []byte(" histogram\n")) {
 		return nil, false
 	}
 	fams = map[string]*dto.MetricFamily{}
@@ -55,6 +52,9 @@ func parseTextFast(page []byte, names map[string]string) (fams map[string]*dto.M
 		if len(mf.Metric) == 0 {
 			delete(fams, name)
 		}
+	}
+	for _, h := range a.hists {
+		sameKind(h)
 	}
 	return fams, true
 }
@@ -87,11 +87,10 @@ func fastComment(line []byte, fams map[string]*dto.MetricFamily, helped, typed m
 	if len(arg) == 0 || arg[0] == ' ' || arg[0] == '\t' || bytes.ContainsAny(arg, "\\\t\r") || !utf8.Valid(arg) {
 		return false
 	}
-	mf := fams[name]
-	if mf == nil {
-		mf = &dto.MetricFamily{Name: &name, Type: dto.MetricType_UNTYPED.Enum()}
-		fams[name] = mf
-	}
+	// the line is about the family a sample of that name would be in
+	// (a summary's s_sum is the summary's), as the full parser reads it
+	mf, _ := family(fams, name)
+	name = mf.GetName()
 	if kw == "HELP" {
 		if helped[name] {
 			return false
@@ -112,6 +111,10 @@ func fastComment(line []byte, fams map[string]*dto.MetricFamily, helped, typed m
 		t = dto.MetricType_GAUGE
 	case "UNTYPED":
 		t = dto.MetricType_UNTYPED
+	case "SUMMARY":
+		t = dto.MetricType_SUMMARY
+	case "HISTOGRAM":
+		t = dto.MetricType_HISTOGRAM
 	default:
 		return false
 	}
@@ -131,8 +134,10 @@ type fastAlloc struct {
 	gauges   []dto.Gauge
 	counters []dto.Counter
 	untyped  []dto.Untyped
-	labels   []*dto.LabelPair // every sample's, each sample's a part
-	strs     []string         // what the label pairs point at
+	labels   []*dto.LabelPair       // every sample's, each sample's a part
+	strs     []string               // what the label pairs point at
+	sets     map[string]*dto.Metric // summaries' and histograms' metrics by label set
+	hists    []*dto.Histogram
 }
 
 const slab = 256
@@ -184,7 +189,46 @@ func (a *fastAlloc) float(v float64) *float64 {
 	return p
 }
 
-// fastSample takes `name{a="b",c="d"} value [timestamp]`.
+// The parts of a summary or a histogram a sample line may be.
+const (
+	partNone = iota
+	partSum
+	partCount
+)
+
+// family finds the family a sample named name belongs to, as the full
+// parser does: the family of that name; else, for a name ending in _sum
+// or _count, the summary it ends; else, for one ending in _sum, _count or
+// _bucket, the histogram; else a new untyped family.
+func family(fams map[string]*dto.MetricFamily, name string) (*dto.MetricFamily, int) {
+	if mf := fams[name]; mf != nil {
+		return mf, partNone
+	}
+	part, base := partNone, name
+	switch {
+	case len(name) > 6 && strings.HasSuffix(name, "_count"):
+		part, base = partCount, name[:len(name)-6]
+	case len(name) > 4 && strings.HasSuffix(name, "_sum"):
+		part, base = partSum, name[:len(name)-4]
+	}
+	if mf := fams[base]; mf != nil && part != partNone && mf.GetType() == dto.MetricType_SUMMARY {
+		return mf, part
+	}
+	if part == partNone && len(name) > 7 && strings.HasSuffix(name, "_bucket") {
+		base = name[:len(name)-7]
+	}
+	if mf := fams[base]; mf != nil && base != name && mf.GetType() == dto.MetricType_HISTOGRAM {
+		return mf, part
+	}
+	fname := name // its own variable: name's address would move it to the heap for every sample
+	mf := &dto.MetricFamily{Name: &fname, Type: dto.MetricType_UNTYPED.Enum()}
+	fams[name] = mf
+	return mf, partNone
+}
+
+// fastSample takes `name{a="b",c="d"} value [timestamp]`; a summary's or
+// a histogram's lines are gathered into one metric per label set (its
+// quantile or le label apart), as the full parser gathers them.
 func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bool {
 	n := nameLen(line, true)
 	if n == 0 || n >= len(line) {
@@ -192,21 +236,23 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	}
 	name := a.name(line[:n])
 	rest := line[n:]
+	mf, part := family(fams, name)
+	typ := mf.GetType()
+	bound := ""   // the label that is a summary's quantile or a histogram's bucket
+	var at string // its value
+	switch typ {
+	case dto.MetricType_SUMMARY:
+		bound = "quantile"
+	case dto.MetricType_HISTOGRAM:
+		bound = "le"
+	}
 	m := a.metric()
+	if cap(a.labels)-len(a.labels) < 16 {
+		a.labels = make([]*dto.LabelPair, 0, 4*slab)
+	}
+	start := len(a.labels)
 	if rest[0] == '{' {
 		rest = rest[1:]
-		seen := 0
-		if cap(a.labels)-len(a.labels) < 16 {
-			a.labels = make([]*dto.LabelPair, 0, 4*slab)
-		}
-		start := len(a.labels)
-		defer func() {
-			// the sample's labels are a part of the slab's, capped so
-			// that nothing appends over the next sample's
-			if len(a.labels) > start {
-				m.Label = a.labels[start:len(a.labels):len(a.labels)]
-			}
-		}()
 		for {
 			if len(rest) > 0 && rest[0] == '}' {
 				rest = rest[1:]
@@ -227,16 +273,22 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 			if lname == "__name__" {
 				return false
 			}
-			for _, lp := range a.labels[len(a.labels)-seen:] {
-				if lp.GetName() == lname {
-					return false
+			if bound != "" && lname == bound {
+				if at != "" || lval == "" {
+					return false // twice, or empty: left to the full parser
 				}
+				at = lval
+			} else {
+				for _, lp := range a.labels[start:] {
+					if lp.GetName() == lname {
+						return false
+					}
+				}
+				lp := a.pair()
+				lp.Name, lp.Value = take(&a.strs), take(&a.strs)
+				*lp.Name, *lp.Value = lname, lval
+				a.labels = append(a.labels, lp)
 			}
-			lp := a.pair()
-			lp.Name, lp.Value = take(&a.strs), take(&a.strs)
-			*lp.Name, *lp.Value = lname, lval
-			a.labels = append(a.labels, lp)
-			seen++
 			if len(rest) == 0 {
 				return false
 			}
@@ -248,6 +300,11 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 				return false
 			}
 		}
+	}
+	if len(a.labels) > start {
+		// the sample's labels are a part of the slab's, capped so that
+		// nothing appends over the next sample's
+		m.Label = a.labels[start:len(a.labels):len(a.labels)]
 	}
 	if len(rest) < 2 || rest[0] != ' ' || rest[1] == ' ' || rest[1] == '\t' {
 		return false
@@ -267,20 +324,15 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	if err != nil {
 		return false
 	}
+	var ms int64
 	if ts != nil {
-		ms, err := strconv.ParseInt(string(ts), 10, 64)
-		if err != nil {
+		if ms, err = strconv.ParseInt(string(ts), 10, 64); err != nil {
 			return false
 		}
-		m.TimestampMs = &ms
 	}
-	mf := fams[name]
-	if mf == nil {
-		fname := name // its own variable: name's address would move it to the heap for every sample
-		mf = &dto.MetricFamily{Name: &fname, Type: dto.MetricType_UNTYPED.Enum()}
-		fams[name] = mf
-	}
-	switch mf.GetType() {
+	switch typ {
+	case dto.MetricType_SUMMARY, dto.MetricType_HISTOGRAM:
+		return fastPart(mf, m, part, at, v, ts != nil, ms, a)
 	case dto.MetricType_COUNTER:
 		m.Counter = take(&a.counters)
 		m.Counter.Value = a.float(v)
@@ -291,8 +343,120 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 		m.Untyped = take(&a.untyped)
 		m.Untyped.Value = a.float(v)
 	}
+	if ts != nil {
+		stamp := ms // only a stamped sample's is on the heap
+		m.TimestampMs = &stamp
+	}
 	mf.Metric = append(mf.Metric, m)
 	return true
+}
+
+// fastPart adds one line of a summary or a histogram (its part, the
+// quantile or bucket bound at, its value v) to the metric of its label
+// set: m when the set is new, else the one its first line made.
+func fastPart(mf *dto.MetricFamily, m *dto.Metric, part int, at string, v float64, stamped bool, ms int64, a *fastAlloc) bool {
+	bound := math.NaN()
+	if at != "" {
+		if hasAny([]byte(at), "pP_xX") {
+			return false
+		}
+		f, err := strconv.ParseFloat(at, 64)
+		if err != nil {
+			return false
+		}
+		bound = f
+	}
+	key := labelSetKey(mf.GetName(), m.Label)
+	if a.sets == nil {
+		a.sets = map[string]*dto.Metric{}
+	}
+	if first := a.sets[key]; first != nil {
+		m = first
+	} else {
+		a.sets[key] = m
+		mf.Metric = append(mf.Metric, m)
+	}
+	if stamped {
+		stamp := ms
+		m.TimestampMs = &stamp
+	}
+	if mf.GetType() == dto.MetricType_SUMMARY {
+		if m.Summary == nil {
+			m.Summary = &dto.Summary{}
+		}
+		switch {
+		case part == partCount:
+			c := uint64(v)
+			m.Summary.SampleCount = &c
+		case part == partSum:
+			m.Summary.SampleSum = a.float(v)
+		case !math.IsNaN(bound):
+			m.Summary.Quantile = append(m.Summary.Quantile, &dto.Quantile{Quantile: a.float(bound), Value: a.float(v)})
+		}
+		return true
+	}
+	h := m.Histogram
+	if h == nil {
+		h = &dto.Histogram{}
+		m.Histogram = h
+		a.hists = append(a.hists, h)
+	}
+	switch {
+	case part == partCount:
+		if c := uint64(v); v == float64(c) {
+			h.SampleCount = &c
+		} else if v < 0 {
+			return false // an error, said by the full parser
+		} else {
+			h.SampleCountFloat = a.float(v)
+		}
+	case part == partSum:
+		h.SampleSum = a.float(v)
+	case !math.IsNaN(bound):
+		b := &dto.Bucket{UpperBound: a.float(bound)}
+		if c := uint64(v); v == float64(c) {
+			b.CumulativeCount = &c
+		} else if v < 0 {
+			return false
+		} else {
+			b.CumulativeCountFloat = a.float(v)
+		}
+		h.Bucket = append(h.Bucket, b)
+	}
+	return true
+}
+
+// labelSetKey names a family's label set in any order of its labels.
+func labelSetKey(family string, lp []*dto.LabelPair) string {
+	pairs := make([]string, 0, len(lp))
+	for _, l := range lp {
+		pairs = append(pairs, l.GetName()+"\xff"+l.GetValue())
+	}
+	sort.Strings(pairs)
+	return family + "\xfe" + strings.Join(pairs, "\xfe")
+}
+
+// sameKind makes a histogram's counts all integers or all floats: once
+// one is a float (its count or a bucket's), the others are given as
+// floats too, as the full parser gives them.
+func sameKind(h *dto.Histogram) {
+	floats := h.GetSampleCountFloat() != 0
+	for _, b := range h.GetBucket() {
+		floats = floats || b.GetCumulativeCountFloat() != 0
+	}
+	if !floats {
+		return
+	}
+	if h.GetSampleCountFloat() == 0 {
+		f := float64(h.GetSampleCount())
+		h.SampleCountFloat, h.SampleCount = &f, nil
+	}
+	for _, b := range h.GetBucket() {
+		if b.GetCumulativeCountFloat() == 0 {
+			f := float64(b.GetCumulativeCount())
+			b.CumulativeCountFloat, b.CumulativeCount = &f, nil
+		}
+	}
 }
 
 // nameLen is the length of the metric name (colons allowed) or label
