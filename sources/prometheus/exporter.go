@@ -98,9 +98,9 @@ type Exporter struct {
 	last, cur []*known
 	gen       uint32 // scrapes turned into batches
 	hasher    maphash.Hash
-	// names are the page's metric and label names and label values, kept
-	// from one scrape to the next (see parseTextFast)
-	names map[string]string
+	// fast is the text parser's memory: the page's strings and the
+	// objects of its last parse (see parseTextFast)
+	fast fastAlloc
 }
 
 // known is one series of the page (a sample line's family, type and
@@ -123,9 +123,6 @@ type counterSample struct {
 	t  time.Time
 	ok bool
 }
-
-// maxNames bounds the names kept from one scrape to the next.
-const maxNames = 1 << 18
 
 // NewExporterWith builds an exporter source from options.
 func NewExporterWith(name string, o ExporterOptions) (*Exporter, error) {
@@ -197,13 +194,7 @@ func (e *Exporter) Poll(ctx context.Context, req sources.Request) (*sources.Batc
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.names) > maxNames {
-		e.names = nil
-	}
-	if e.names == nil {
-		e.names = map[string]string{}
-	}
-	fams, err := parseExpositionPage(resp.Body, resp.Header, e.names)
+	fams, err := parseExpositionPage(resp.Body, resp.Header, &e.fast)
 	if err != nil {
 		return nil, fmt.Errorf("exporter %q: %s: %w", e.name, e.url, err)
 	}
@@ -248,20 +239,20 @@ func ParseExposition(r io.Reader, h http.Header) ([]*dto.MetricFamily, error) {
 	return parseText(page, nil)
 }
 
-// parseExpositionPage is ParseExposition of a page already read; names
-// are kept for the next page (see parseTextFast).
-func parseExpositionPage(page []byte, h http.Header, names map[string]string) ([]*dto.MetricFamily, error) {
+// parseExpositionPage is ParseExposition of a page already read, with the
+// text parser's memory of the last page (see parseTextFast).
+func parseExpositionPage(page []byte, h http.Header, fast *fastAlloc) ([]*dto.MetricFamily, error) {
 	switch expfmt.ResponseFormat(h).FormatType() {
 	case expfmt.TypeOpenMetrics, expfmt.TypeProtoDelim:
 		return ParseExposition(bytes.NewReader(page), h)
 	}
-	return parseText(page, names)
+	return parseText(page, fast)
 }
 
 // parseText reads the text format: its common shape in one pass; the
 // rest (and every error) by prometheus/common's parser.
-func parseText(page []byte, names map[string]string) ([]*dto.MetricFamily, error) {
-	m, ok := parseTextFast(page, names)
+func parseText(page []byte, fast *fastAlloc) ([]*dto.MetricFamily, error) {
+	m, ok := parseTextFast(page, fast)
 	var err error
 	if !ok {
 		m, err = parseTextFull(page)

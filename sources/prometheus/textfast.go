@@ -18,19 +18,20 @@ import (
 // spacing, an error of any kind): the caller then runs prometheus/common's parser, which has the
 // last word on what the page holds and says what is wrong with it. What
 // it accepts it returns as that parser would (a test compares them).
-// names holds the strings of earlier pages (metric and label names,
-// label values) and takes this page's: a page scraped again repeats
-// them, and then costs no string (nil: kept for this page only).
-func parseTextFast(page []byte, names map[string]string) (fams map[string]*dto.MetricFamily, ok bool) {
+// a holds the objects and strings of the last page parsed with it (nil:
+// a new one): a page scraped again repeats the same names and label
+// values, and then costs no string and no allocation; what the last
+// page's families held is reused, so they must not be read any more.
+func parseTextFast(page []byte, a *fastAlloc) (fams map[string]*dto.MetricFamily, ok bool) {
 	if len(page) > 0 && page[len(page)-1] != '\n' {
 		return nil, false
 	}
 	fams = map[string]*dto.MetricFamily{}
 	helped, typed := map[string]bool{}, map[string]bool{}
-	if names == nil {
-		names = map[string]string{}
+	if a == nil {
+		a = &fastAlloc{}
 	}
-	a := &fastAlloc{names: names}
+	a.reset()
 	for len(page) > 0 {
 		i := bytes.IndexByte(page, '\n')
 		line := page[:i]
@@ -123,24 +124,93 @@ func fastComment(line []byte, fams map[string]*dto.MetricFamily, helped, typed m
 	return true
 }
 
-// fastAlloc hands out the parse's small objects from slabs, and one
-// string per distinct metric or label name: a page of 10,000 samples
-// repeats a few names.
+// fastAlloc hands out the parse's small objects from slabs, which the
+// next parse with it reuses, and one string per distinct name or label
+// value, kept from one page to the next: a page of 10,000 samples
+// repeats a few names, and a page scraped again all of its strings.
 type fastAlloc struct {
 	names    map[string]string
-	metrics  []dto.Metric
-	pairs    []dto.LabelPair
-	floats   []float64
-	gauges   []dto.Gauge
-	counters []dto.Counter
-	untyped  []dto.Untyped
-	labels   []*dto.LabelPair       // every sample's, each sample's a part
-	strs     []string               // what the label pairs point at
-	sets     map[string]*dto.Metric // summaries' and histograms' metrics by label set
-	hists    []*dto.Histogram
+	metrics  slabs[dto.Metric]
+	pairs    slabs[dto.LabelPair]
+	floats   slabs[float64]
+	gauges   slabs[dto.Gauge]
+	counters slabs[dto.Counter]
+	untyped  slabs[dto.Untyped]
+	strs     slabs[string] // what the label pairs point at
+	// every sample's labels, each sample's a part of a chunk
+	labels      []*dto.LabelPair
+	labelChunks [][]*dto.LabelPair
+	labelChunk  int
+	sets        map[string]*dto.Metric // summaries' and histograms' metrics by label set
+	hists       []*dto.Histogram
 }
 
 const slab = 256
+
+// maxNames bounds the strings kept from one page to the next.
+const maxNames = 1 << 18
+
+// reset makes a ready for the next page: the objects handed out go back
+// to their slabs, zeroed; the strings stay (up to maxNames).
+func (a *fastAlloc) reset() {
+	if a.names == nil || len(a.names) > maxNames {
+		a.names = map[string]string{}
+	}
+	a.metrics.reset()
+	a.pairs.reset()
+	a.floats.reset()
+	a.gauges.reset()
+	a.counters.reset()
+	a.untyped.reset()
+	a.strs.reset()
+	for i := 0; i <= a.labelChunk && i < len(a.labelChunks); i++ {
+		clear(a.labelChunks[i])
+	}
+	a.labelChunk, a.labels = 0, nil
+	clear(a.sets)
+	a.hists = a.hists[:0]
+}
+
+// labelRoom makes room for a sample's labels in the current chunk.
+func (a *fastAlloc) labelRoom() {
+	if a.labels != nil && cap(a.labels)-len(a.labels) >= 16 {
+		return
+	}
+	if a.labels != nil {
+		a.labelChunk++
+	}
+	if a.labelChunk == len(a.labelChunks) {
+		a.labelChunks = append(a.labelChunks, make([]*dto.LabelPair, 4*slab))
+	}
+	a.labels = a.labelChunks[a.labelChunk][:0]
+}
+
+// slabs hands out Ts from chunks that are kept for the next parse.
+type slabs[T any] struct {
+	chunks [][]T
+	chunk  int // the chunk handing out
+	used   int // what it handed out
+}
+
+func (s *slabs[T]) take() *T {
+	if s.chunk < len(s.chunks) && s.used == len(s.chunks[s.chunk]) {
+		s.chunk, s.used = s.chunk+1, 0
+	}
+	if s.chunk == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]T, slab))
+	}
+	p := &s.chunks[s.chunk][s.used]
+	s.used++
+	return p
+}
+
+// reset zeroes what was handed out, for the next parse to hand out again.
+func (s *slabs[T]) reset() {
+	for i := 0; i <= s.chunk && i < len(s.chunks); i++ {
+		clear(s.chunks[i])
+	}
+	s.chunk, s.used = 0, 0
+}
 
 func (a *fastAlloc) name(b []byte) string {
 	if s, ok := a.names[string(b)]; ok {
@@ -151,40 +221,8 @@ func (a *fastAlloc) name(b []byte) string {
 	return s
 }
 
-func (a *fastAlloc) metric() *dto.Metric {
-	if len(a.metrics) == 0 {
-		a.metrics = make([]dto.Metric, slab)
-	}
-	m := &a.metrics[0]
-	a.metrics = a.metrics[1:]
-	return m
-}
-
-func (a *fastAlloc) pair() *dto.LabelPair {
-	if len(a.pairs) == 0 {
-		a.pairs = make([]dto.LabelPair, slab)
-	}
-	p := &a.pairs[0]
-	a.pairs = a.pairs[1:]
-	return p
-}
-
-// take hands out the next element of a slab of T.
-func take[T any](s *[]T) *T {
-	if len(*s) == 0 {
-		*s = make([]T, slab)
-	}
-	p := &(*s)[0]
-	*s = (*s)[1:]
-	return p
-}
-
 func (a *fastAlloc) float(v float64) *float64 {
-	if len(a.floats) == 0 {
-		a.floats = make([]float64, slab)
-	}
-	p := &a.floats[0]
-	a.floats = a.floats[1:]
+	p := a.floats.take()
 	*p = v
 	return p
 }
@@ -246,10 +284,8 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	case dto.MetricType_HISTOGRAM:
 		bound = "le"
 	}
-	m := a.metric()
-	if cap(a.labels)-len(a.labels) < 16 {
-		a.labels = make([]*dto.LabelPair, 0, 4*slab)
-	}
+	m := a.metrics.take()
+	a.labelRoom()
 	start := len(a.labels)
 	if rest[0] == '{' {
 		rest = rest[1:]
@@ -284,8 +320,8 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 						return false
 					}
 				}
-				lp := a.pair()
-				lp.Name, lp.Value = take(&a.strs), take(&a.strs)
+				lp := a.pairs.take()
+				lp.Name, lp.Value = a.strs.take(), a.strs.take()
 				*lp.Name, *lp.Value = lname, lval
 				a.labels = append(a.labels, lp)
 			}
@@ -334,13 +370,13 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	case dto.MetricType_SUMMARY, dto.MetricType_HISTOGRAM:
 		return fastPart(mf, m, part, at, v, ts != nil, ms, a)
 	case dto.MetricType_COUNTER:
-		m.Counter = take(&a.counters)
+		m.Counter = a.counters.take()
 		m.Counter.Value = a.float(v)
 	case dto.MetricType_GAUGE:
-		m.Gauge = take(&a.gauges)
+		m.Gauge = a.gauges.take()
 		m.Gauge.Value = a.float(v)
 	default:
-		m.Untyped = take(&a.untyped)
+		m.Untyped = a.untyped.take()
 		m.Untyped.Value = a.float(v)
 	}
 	if ts != nil {

@@ -16,7 +16,13 @@ import (
 // reads otherwise (or refuses); it reports whether the fast path took it.
 func sameAsFull(t *testing.T, page []byte) bool {
 	t.Helper()
-	fast, ok := parseTextFast(page, nil)
+	return sameAsFullWith(t, page, nil)
+}
+
+// sameAsFullWith is sameAsFull with the parser's memory of earlier pages.
+func sameAsFullWith(t *testing.T, page []byte, a *fastAlloc) bool {
+	t.Helper()
+	fast, ok := parseTextFast(page, a)
 	if !ok {
 		return false
 	}
@@ -93,6 +99,13 @@ func TestTextFastMatchesTheFullParser(t *testing.T) {
 		if len(plain) < len(page)/2 || !sameAsFull(t, plain) {
 			t.Errorf("%s without summaries (%d of %d bytes): the fast path left it", fn, len(plain), len(page))
 		}
+		// one after the other with one memory, as an exporter scrapes
+		var a fastAlloc
+		for i, p := range [][]byte{page, plain, page, page[:bytes.LastIndexByte(page[:len(page)/3], '\n')+1], page} {
+			if !sameAsFullWith(t, p, &a) {
+				t.Errorf("%s, page %d with the memory of the ones before: the fast path left it", fn, i)
+			}
+		}
 	}
 	for _, c := range []struct {
 		page string
@@ -158,9 +171,11 @@ func FuzzTextFastMatchesTheFullParser(f *testing.F) {
 
 // TestTextFastRandomPages: pages made of a small vocabulary (families of
 // every type, their _sum, _count and _bucket lines, quantile and le
-// labels, odd values) in random order; whatever the fast path takes, the
-// full parser reads the same, and it takes most of them.
+// labels, odd values) in random order, parsed one after the other with
+// one memory; whatever the fast path takes, the full parser reads the
+// same, and it takes most of them.
 func TestTextFastRandomPages(t *testing.T) {
+	var a fastAlloc
 	rnd := rand.New(rand.NewPCG(3, 4))
 	pick := func(xs ...string) string { return xs[rnd.IntN(len(xs))] }
 	took := 0
@@ -193,7 +208,7 @@ func TestTextFastRandomPages(t *testing.T) {
 			}
 			b.WriteByte('\n')
 		}
-		if sameAsFull(t, []byte(b.String())) {
+		if sameAsFullWith(t, []byte(b.String()), &a) {
 			took++
 		}
 	}
