@@ -101,6 +101,7 @@ type Exporter struct {
 	// fast is the text parser's memory: the page's strings and the
 	// objects of its last parse (see parseTextFast)
 	fast fastAlloc
+	page []byte // the last page read, whose memory the next one reuses
 }
 
 // known is one series of the page (a sample line's family, type and
@@ -180,7 +181,10 @@ const acceptHeader = "application/vnd.google.protobuf;proto=io.prometheus.client
 // across a reset); summaries and histograms as the rates of their _sum and
 // _count.
 func (e *Exporter) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
-	resp, err := e.client.Get(ctx, e.url, acceptHeader)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// the last page's buffer: nothing of a page is kept past its poll
+	resp, err := e.client.GetInto(ctx, e.url, acceptHeader, e.page)
 	if err != nil {
 		return nil, fmt.Errorf("exporter %q: scrape: %w", e.name, err)
 	}
@@ -192,8 +196,7 @@ func (e *Exporter) Poll(ctx context.Context, req sources.Request) (*sources.Batc
 	case httpfetch.LooksLikeHTML(resp.Body):
 		return nil, fmt.Errorf("exporter %q: %s answered an HTML page, not metrics: %s (point url at the /metrics page)", e.name, e.url, httpfetch.Snippet(resp.Body, 120))
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.page = resp.Body
 	fams, err := parseExpositionPage(resp.Body, resp.Header, &e.fast)
 	if err != nil {
 		return nil, fmt.Errorf("exporter %q: %s: %w", e.name, e.url, err)
