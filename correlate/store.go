@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -395,10 +394,8 @@ func (s *Store) statsLocked() StoreStats {
 // (the classifier hands on the map a series was first seen with).
 func sameLabels(a, b map[string]string) bool { return sources.SameLabels(a, b) }
 
-// sameMap reports whether a and b are one map (or both empty).
-func sameMap(a, b map[string]string) bool {
-	return len(a) == 0 && len(b) == 0 || len(a) > 0 && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
-}
+// sameMap reports whether a and b are one map (sources.SameMap).
+func sameMap(a, b map[string]string) bool { return sources.SameMap(a, b) }
 
 func (s *Store) applyEvent(source string, e sources.Event) {
 	if e.Source == "" {

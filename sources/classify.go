@@ -4,10 +4,10 @@ import (
 	"hash/maphash"
 	"maps"
 	"path"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Classifier is Rules.Apply made cheap enough for every series of every
@@ -134,7 +134,7 @@ func (c *Classifier) Apply(b *Batch) {
 		var e *classEntry
 		if j := len(sc.cur); j < len(sc.last) {
 			// the same series at the same place, in the same map
-			if x := sc.last[j]; x.name == s.Name && sameMap(x.labels, s.Labels) {
+			if x := sc.last[j]; x.name == s.Name && SameMap(x.labels, s.Labels) {
 				e = x
 				e.gen = sc.gen
 				s.Hash = x.hash
@@ -254,15 +254,17 @@ func SameLabels(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	if len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+	if len(a) == 0 || SameMap(a, b) {
 		return true
 	}
 	return maps.Equal(a, b)
 }
 
-// sameMap reports whether a and b are one map (or both empty).
-func sameMap(a, b map[string]string) bool {
-	return len(a) == 0 && len(b) == 0 || len(a) > 0 && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+// SameMap reports whether a and b are one map (or both empty): what a
+// source that keeps its labels hands on every poll. A map value is a
+// pointer to the map; reflect would box both for every series.
+func SameMap(a, b map[string]string) bool {
+	return len(a) == 0 && len(b) == 0 || len(a) > 0 && *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 // forget drops the series not seen in the source's last classKeep

@@ -247,3 +247,15 @@ func TestClassifierFindsSeriesByPlaceAndChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestSameMap(t *testing.T) {
+	a, b := map[string]string{"x": "1"}, map[string]string{"x": "1"}
+	for _, c := range []struct {
+		a, b map[string]string
+		want bool
+	}{{a, a, true}, {a, b, false}, {nil, map[string]string{}, true}, {a, nil, false}, {nil, a, false}} {
+		if got := sources.SameMap(c.a, c.b); got != c.want {
+			t.Errorf("SameMap(%p, %p) = %v", c.a, c.b, got)
+		}
+	}
+}

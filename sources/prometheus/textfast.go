@@ -143,6 +143,8 @@ type fastAlloc struct {
 	labelChunk  int
 	sets        map[string]*dto.Metric // summaries' and histograms' metrics by label set
 	hists       []*dto.Histogram
+	last        recent    // the metric name of the line before
+	lastLabels  [8]recent // its label names, by place
 }
 
 const slab = 256
@@ -212,6 +214,18 @@ func (s *slabs[T]) reset() {
 	s.chunk, s.used = 0, 0
 }
 
+// recent is the string a name was the last time at its place in a line
+// (the metric's name, its first label's, …): the lines of a family
+// repeat them, and a comparison is cheaper than a lookup.
+type recent struct{ s string }
+
+func (r *recent) name(b []byte, a *fastAlloc) string {
+	if string(b) != r.s {
+		r.s = a.name(b)
+	}
+	return r.s
+}
+
 func (a *fastAlloc) name(b []byte) string {
 	if s, ok := a.names[string(b)]; ok {
 		return s
@@ -272,7 +286,7 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 	if n == 0 || n >= len(line) {
 		return false
 	}
-	name := a.name(line[:n])
+	name := a.last.name(line[:n], a)
 	rest := line[n:]
 	mf, part := family(fams, name)
 	typ := mf.GetType()
@@ -298,7 +312,7 @@ func fastSample(line []byte, fams map[string]*dto.MetricFamily, a *fastAlloc) bo
 			if k == 0 || k+1 >= len(rest) || rest[k] != '=' || rest[k+1] != '"' {
 				return false
 			}
-			lname := a.name(rest[:k])
+			lname := a.lastLabels[min(len(a.labels)-start, len(a.lastLabels)-1)].name(rest[:k], a)
 			rest = rest[k+2:]
 			q := bytes.IndexByte(rest, '"')
 			if q < 0 || bytes.IndexByte(rest[:q], '\\') >= 0 || !utf8.Valid(rest[:q]) {
@@ -514,8 +528,10 @@ func nameLen(b []byte, colon bool) int {
 // that bytes.ContainsAny builds on every call.
 func hasAny(b []byte, chars string) bool {
 	for _, c := range b {
-		if strings.IndexByte(chars, c) >= 0 {
-			return true
+		for i := 0; i < len(chars); i++ {
+			if chars[i] == c {
+				return true
+			}
 		}
 	}
 	return false
