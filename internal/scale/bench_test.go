@@ -38,7 +38,7 @@ func BenchmarkPollCycle(b *testing.B) {
 			clock = clock.Add(5 * time.Second)
 			// two polls first: the first judgement copies the whole
 			// window out of the store, which a running session does once
-			// (and again every eighth of a window: snapSlack), not per poll
+			// (and again every sixteenth of a window: snapSlack), not per poll
 			for range 2 {
 				exp.Prerender(clock)
 				if _, err := p.Poll(context.Background(), clock, 0); err != nil {
