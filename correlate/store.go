@@ -281,15 +281,15 @@ func (s *Store) applySeries(source string, in *sources.Series, r *ring) *ring {
 		}
 	}
 	in.Hash = 0 // this process's: not for a recording of the batch
+	var key string
 	if r == nil {
-		key := source + "/" + in.ID()
+		key = source + "/" + in.ID()
 		r = s.series[key]
 		if r != nil && s.byHash[hash] == nil {
 			s.byHash[hash] = r
 		}
 	}
 	if r == nil {
-		key := source + "/" + in.ID()
 		if len(s.series) >= s.opt.MaxSeries {
 			s.dropped++
 			s.droppedBy[source]++
