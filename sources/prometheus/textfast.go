@@ -15,9 +15,11 @@ import (
 // pass over the page: counters, gauges, untyped samples, summaries and
 // histograms, with HELP and TYPE lines. It gives up (ok false) on
 // anything else (a gauge histogram, an escape, a quoted name, odd
-// spacing, an error of any kind): the caller then runs prometheus/common's parser, which has the
-// last word on what the page holds and says what is wrong with it. What
-// it accepts it returns as that parser would (a test compares them).
+// spacing, an error of any kind): the caller then runs
+// prometheus/common's parser, which has the last word on what the page
+// holds and says what is wrong with it. What it accepts it returns as
+// that parser would (tests and a fuzz target compare them).
+//
 // a holds the objects and strings of the last page parsed with it (nil:
 // a new one): a page scraped again repeats the same names and label
 // values, and then costs no string and no allocation; what the last
