@@ -3,7 +3,9 @@ package correlate
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -282,15 +284,29 @@ func TestStoreSeriesLookupByHash(t *testing.T) {
 	}
 }
 
-// BenchmarkStoreSnapshotInto: the same copy, reusing the last snapshot's
-// memory, as the session does every step.
+// BenchmarkStoreSnapshotInto: the hour of 10,000 series at 10 s into the
+// last snapshot's memory, as the session does every step: the store
+// gets a new bucket of every series (not timed) and the window moves on
+// by one bucket.
 func BenchmarkStoreSnapshotInto(b *testing.B) {
-	s := benchStore(10000, 360, 10*time.Second)
-	snap := s.Snapshot(t0, t0.Add(359*10*time.Second), nil)
+	const step = 10 * time.Second
+	s := benchStore(10000, 360, step)
+	snap := s.SnapshotInto(nil, t0, t0.Add(359*step), nil)
+	series := make([]sources.Series, 10000)
+	for i := range series {
+		series[i] = sources.Series{Name: "m", Labels: map[string]string{"i": fmt.Sprint(i)}, Points: make([]sources.Point, 1)}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		snap = s.SnapshotInto(snap, t0, t0.Add(359*10*time.Second), nil)
+		b.StopTimer()
+		at := t0.Add(time.Duration(360+n) * step)
+		for i := range series {
+			series[i].Points[0] = sources.Point{T: at, V: float64(n)}
+		}
+		s.Apply(&sources.Batch{Source: "b", Series: series})
+		b.StartTimer()
+		snap = s.SnapshotInto(snap, at.Add(-359*step), at, nil)
 		if snap.N != 360 {
 			b.Fatal(snap.N)
 		}
@@ -350,5 +366,125 @@ func TestStoreBudgetNamesTheOverflowingSource(t *testing.T) {
 	}
 	if snap.Held.Series != 3 || snap.Held.Dropped != 2 {
 		t.Fatalf("snapshot held %+v", snap.Held)
+	}
+}
+
+// A tracked snapshot (SnapshotInto without a filter, into the last one)
+// copies only what changed; whatever the store was given in between
+// (new points, a point rewritten in the past, a backfill, new series,
+// points older than the window, a gap, a metadata change, a Reset), it
+// holds what a whole new snapshot holds.
+func TestSnapshotIntoSlidesAndAgrees(t *testing.T) {
+	const step = 10 * time.Second
+	s := NewStore(StoreOptions{Step: step, Retention: 40 * step})
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var snap *Snapshot
+	at := t0
+	slid := 0
+	for round := 0; round < 400; round++ {
+		b := &sources.Batch{Source: "s", At: at}
+		for i := 0; i < 5+round/20; i++ {
+			if rnd.IntN(4) == 0 {
+				continue // no point this time: a gap
+			}
+			t := at
+			switch rnd.IntN(10) {
+			case 0:
+				t = at.Add(-time.Duration(rnd.IntN(60)) * step) // late, maybe older than retention
+			case 1:
+				t = at.Add(-time.Duration(rnd.IntN(8)) * step)
+			}
+			unit := ""
+			if rnd.IntN(20) == 0 {
+				unit = []string{"ms", "s"}[rnd.IntN(2)]
+			}
+			b.Series = append(b.Series, sources.Series{Name: "m", Labels: map[string]string{"i": strconv.Itoa(i)},
+				Unit: unit, Points: []sources.Point{{T: t, V: float64(round*100 + i)}}})
+		}
+		s.Apply(b)
+		if round == 250 {
+			s.Reset()
+		}
+		if rnd.IntN(3) > 0 {
+			now := s.Now()
+			from := now.Add(-time.Duration(5+rnd.IntN(30)) * step)
+			if rnd.IntN(2) == 0 {
+				from = now.Add(-time.Hour) // clipped to retention
+			}
+			if snap != nil && snap == s.tracked {
+				slid++
+			}
+			snap = s.SnapshotInto(snap, from, now, nil)
+			want := s.Snapshot(from, now, nil)
+			if snap.N != want.N || !snap.Start.Equal(want.Start) || len(snap.Series) != len(want.Series) {
+				t.Fatalf("round %d: window %d from %v (%d series), want %d from %v (%d)", round, snap.N, snap.Start, len(snap.Series), want.N, want.Start, len(want.Series))
+			}
+			for i := range want.Series {
+				g, w := &snap.Series[i], &want.Series[i]
+				if fmt.Sprint(g.SeriesMeta) != fmt.Sprint(w.SeriesMeta) || fmt.Sprint(g.Values) != fmt.Sprint(w.Values) {
+					t.Fatalf("round %d, %s:\n got %v %v\nwant %v %v", round, w.Key, g.Unit, g.Values, w.Unit, w.Values)
+				}
+			}
+		}
+		at = at.Add(time.Duration(rnd.IntN(3)) * step / 2)
+	}
+	if slid < 100 {
+		t.Fatalf("only %d snapshots slid in place", slid)
+	}
+}
+
+// A series' Hash is a shortcut, checked: a stale one (another series')
+// files the series under its own key all the same, and the store clears
+// it once used, so that no recording of the batch carries it.
+func TestStoreChecksAndClearsTheSeriesHash(t *testing.T) {
+	s := NewStore(StoreOptions{Step: 10 * time.Second})
+	a := sources.Series{Name: "m", Labels: map[string]string{"i": "a"}, Points: []sources.Point{{T: t0, V: 1}}}
+	a.Hash = sources.SeriesHash(a.Name, a.Labels)
+	b := sources.Series{Name: "m", Labels: map[string]string{"i": "b"}, Hash: a.Hash, Points: []sources.Point{{T: t0, V: 2}}}
+	batch := &sources.Batch{Source: "s", Series: []sources.Series{a, b}}
+	s.Apply(batch)
+	for _, x := range batch.Series {
+		if x.Hash != 0 {
+			t.Errorf("%s: hash %x left in the batch", x.ID(), x.Hash)
+		}
+	}
+	snap := s.Snapshot(t0, t0, nil)
+	if len(snap.Series) != 2 || snap.Find(`s/m{i="b"}`) == nil || snap.Find(`s/m{i="b"}`).Values[0] != 2 {
+		t.Fatalf("a stale hash misfiled a series: %v", snap.Series)
+	}
+}
+
+// A source that keeps its label maps is found by place in its batch
+// first; a batch in another order, or with a series more or less, or in
+// parts, still files every value under its own series.
+func TestStoreFindsSeriesByPlaceAndChecks(t *testing.T) {
+	s := NewStore(StoreOptions{Step: time.Second, MaxSeries: 4})
+	maps := []map[string]string{{"i": "0"}, {"i": "1"}, {"i": "2"}, {"i": "3"}, {"i": "4"}}
+	want := map[string]float64{}
+	for poll, order := range [][]int{{0, 1, 2}, {0, 1, 2}, {1, 0, 2}, {0, 2}, {3, 0, 1, 2}, {4, 0, 1, 2, 3}, {0, 1, 2, 3}} {
+		at := t0.Add(time.Duration(poll) * time.Second)
+		var series []sources.Series
+		for _, i := range order {
+			v := float64(poll*10 + i)
+			series = append(series, sources.Series{Name: "m", Labels: maps[i], Points: []sources.Point{{T: at, V: v}}})
+			if i != 4 { // the fifth is over MaxSeries
+				want[fmt.Sprintf(`s/m{i="%d"}`, i)] = v
+			}
+		}
+		// the last poll comes in two parts
+		if poll == 6 {
+			s.Apply(&sources.Batch{Source: "s", At: at, Partial: true, Series: series[:2]})
+			series = series[2:]
+		}
+		s.Apply(&sources.Batch{Source: "s", At: at, Series: series})
+		snap := s.Snapshot(at, at, nil)
+		for _, sr := range snap.Series {
+			if got := sr.Values[0]; !math.IsNaN(got) && got != want[sr.Key] {
+				t.Fatalf("poll %d: %s holds %v, want %v", poll, sr.Key, got, want[sr.Key])
+			}
+		}
+		if poll == 6 && len(snap.Series) != 4 {
+			t.Fatalf("%d series, want 4", len(snap.Series))
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Classifier is Rules.Apply made cheap enough for every series of every
@@ -18,7 +19,6 @@ import (
 // name contains, linear in its length. Safe for concurrent use.
 type Classifier struct {
 	rules []compiledRule
-	seed  maphash.Seed
 
 	mu       sync.Mutex
 	bySource map[string]*sourceClass
@@ -30,7 +30,7 @@ const classKeep = 8
 
 // NewClassifier compiles rs.
 func NewClassifier(rs Rules) *Classifier {
-	c := &Classifier{seed: maphash.MakeSeed(), bySource: map[string]*sourceClass{}}
+	c := &Classifier{bySource: map[string]*sourceClass{}}
 	for i := range rs {
 		c.rules = append(c.rules, compileRule(&rs[i]))
 	}
@@ -39,11 +39,14 @@ func NewClassifier(rs Rules) *Classifier {
 
 // sourceClass is what the classifier remembers for one source.
 type sourceClass struct {
-	mu     sync.Mutex
-	rules  []*compiledRule // the rules that concern this source, in order
-	hasher maphash.Hash
-	seen   map[uint64]*classEntry
-	gen    uint32
+	mu    sync.Mutex
+	rules []*compiledRule // the rules that concern this source, in order
+	seen  map[uint64]*classEntry
+	gen   uint32
+	// last are the entries of the source's last poll in its order, cur
+	// this poll's so far: a source sends its series in the same order
+	// every time, so the entry at the same place is tried before the map
+	last, cur []*classEntry
 }
 
 // classEntry is one series' outcome, with what identifies it (a hash can
@@ -51,6 +54,7 @@ type sourceClass struct {
 type classEntry struct {
 	name   string
 	labels map[string]string
+	hash   uint64 // SeriesHash of name and labels
 	gen    uint32
 	out    classOutcome
 	next   *classEntry // another series with the same hash
@@ -127,11 +131,28 @@ func (c *Classifier) Apply(b *Batch) {
 	sc.gen++
 	for i := range b.Series {
 		s := &b.Series[i]
-		e := sc.entry(s)
+		var e *classEntry
+		if j := len(sc.cur); j < len(sc.last) {
+			// the same series at the same place, in the same map
+			if x := sc.last[j]; x.name == s.Name && SameMap(x.labels, s.Labels) {
+				e = x
+				e.gen = sc.gen
+				s.Hash = x.hash
+			}
+		}
+		if e == nil {
+			e = sc.entry(s)
+		}
+		sc.cur = append(sc.cur, e)
 		e.out.apply(s)
+	}
+	if !b.Partial {
+		sc.last, sc.cur = sc.cur, sc.last[:0]
 	}
 	if len(sc.seen) > 2*len(b.Series)+1024 {
 		sc.forget()
+		// forget made new entries of those it kept
+		sc.last, sc.cur = nil, sc.cur[:0]
 	}
 }
 
@@ -154,7 +175,6 @@ func (c *Classifier) source(name string) *sourceClass {
 	sc := c.bySource[name]
 	if sc == nil {
 		sc = &sourceClass{seen: map[uint64]*classEntry{}}
-		sc.hasher.SetSeed(c.seed)
 		for i := range c.rules {
 			if r := &c.rules[i]; r.source == "" || r.source == name {
 				sc.rules = append(sc.rules, r)
@@ -167,45 +187,84 @@ func (c *Classifier) source(name string) *sourceClass {
 
 // entry finds s's outcome, working it out the first time.
 func (sc *sourceClass) entry(s *Series) *classEntry {
-	h := sc.hash(s)
+	// a series that comes with its hash comes from a source that keeps
+	// its labels from one poll to the next: its map is the one to keep
+	kept := s.Hash != 0
+	if !kept {
+		s.Hash = SeriesHash(s.Name, s.Labels)
+	}
+	h := s.Hash
 	for e := sc.seen[h]; e != nil; e = e.next {
-		if e.name == s.Name && maps.Equal(e.labels, s.Labels) {
+		if e.name == s.Name && SameLabels(e.labels, s.Labels) {
 			e.gen = sc.gen
-			// the same labels in the map first seen: the store (which
-			// keeps that one) then knows the series without comparing
-			s.Labels = e.labels
+			if kept {
+				e.labels = s.Labels
+			} else {
+				// the same labels in the map first seen: the store
+				// (which keeps that one) then knows the series without
+				// comparing
+				s.Labels = e.labels
+			}
 			return e
 		}
 	}
-	e := &classEntry{name: s.Name, labels: s.Labels, gen: sc.gen, next: sc.seen[h]}
+	e := &classEntry{name: s.Name, labels: s.Labels, hash: h, gen: sc.gen, next: sc.seen[h]}
 	e.out = classify(sc.rules, s)
 	sc.seen[h] = e
 	return e
 }
 
-// hash identifies a name and labels (see HashSeries).
-func (sc *sourceClass) hash(s *Series) uint64 {
-	return HashSeries(&sc.hasher, "", s)
+// hashSeed seeds SeriesHash and SourceHash: one per process, so that
+// every part of it (a source, the classifier, the store) gets the same
+// hash of the same series.
+var hashSeed = maphash.MakeSeed()
+
+// SeriesHash identifies a series' name and labels (never 0); the labels
+// are combined in no order (a sum of their pairs' hashes), so nothing is
+// sorted or built. Equal series give equal hashes within one process.
+func SeriesHash(name string, labels map[string]string) uint64 {
+	base := maphash.String(hashSeed, name)
+	var sum uint64
+	for k, v := range labels {
+		sum += mix(maphash.String(hashSeed, k)*0x9e3779b97f4a7c15 ^ maphash.String(hashSeed, v))
+	}
+	h := base ^ (sum * 0x9e3779b97f4a7c15)
+	if h == 0 {
+		h = 1
+	}
+	return h
 }
 
-// HashSeries identifies a source, a series' name and its labels with h;
-// the labels are combined in no order (a sum of their pairs' hashes), so
-// nothing is sorted or built. Equal series give equal hashes from one h.
-func HashSeries(h *maphash.Hash, source string, s *Series) uint64 {
-	h.Reset()
-	h.WriteString(source)
-	h.WriteByte(0)
-	h.WriteString(s.Name)
-	base := h.Sum64()
-	var sum uint64
-	for k, v := range s.Labels {
-		h.Reset()
-		h.WriteString(k)
-		h.WriteByte(0)
-		h.WriteString(v)
-		sum += h.Sum64()
+// SourceHash identifies a source's name, to combine with a SeriesHash
+// (the store's key of a series is both).
+func SourceHash(source string) uint64 { return maphash.String(hashSeed, source) }
+
+// mix spreads x's bits (a finaliser of splitmix64).
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// SameLabels is maps.Equal, at once when both are the same map (as
+// the classifier hands on the map a series was first seen with).
+func SameLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return base ^ (sum * 0x9e3779b97f4a7c15)
+	if len(a) == 0 || SameMap(a, b) {
+		return true
+	}
+	return maps.Equal(a, b)
+}
+
+// SameMap reports whether a and b are one map (or both empty): what a
+// source that keeps its labels hands on every poll. A map value is a
+// pointer to the map; reflect would box both for every series.
+func SameMap(a, b map[string]string) bool {
+	return len(a) == 0 && len(b) == 0 || len(a) > 0 && *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 // forget drops the series not seen in the source's last classKeep
@@ -215,7 +274,7 @@ func (sc *sourceClass) forget() {
 		var keep *classEntry
 		for ; e != nil; e = e.next {
 			if sc.gen-e.gen < classKeep {
-				keep = &classEntry{name: e.name, labels: e.labels, gen: e.gen, out: e.out, next: keep}
+				keep = &classEntry{name: e.name, labels: e.labels, hash: e.hash, gen: e.gen, out: e.out, next: keep}
 			}
 		}
 		if keep == nil {

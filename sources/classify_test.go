@@ -76,6 +76,11 @@ func TestClassifierAgreesWithRules(t *testing.T) {
 			c.Apply(got)
 			for i := range want.Series {
 				w, g := want.Series[i], got.Series[i]
+				// the classifier notes each series' hash on the way
+				if g.Hash != sources.SeriesHash(g.Name, g.Labels) {
+					t.Errorf("%s: hash %x, want %x", g.ID(), g.Hash, sources.SeriesHash(g.Name, g.Labels))
+				}
+				g.Hash = 0
 				if fmt.Sprint(w) != fmt.Sprint(g) {
 					t.Errorf("%s round %d: %s:\n got %+v\nwant %+v", src, round, w.ID(), g, w)
 				}
@@ -195,5 +200,62 @@ func TestClassifierHandsOnTheFirstLabels(t *testing.T) {
 	first["probe"] = "x" // only to tell the maps apart
 	if b.Series[0].Labels["probe"] != "x" {
 		t.Fatal("labels not the first map")
+	}
+}
+
+// A series that comes with its hash (its source keeps its labels map
+// from poll to poll) keeps its own map, and the classifier remembers
+// that one: the next poll compares maps by address.
+func TestClassifierKeepsTheLabelsOfASourceThatKeepsThem(t *testing.T) {
+	c := sources.NewClassifier(defaultRules())
+	first := map[string]string{"instance": "a"}
+	c.Apply(&sources.Batch{Source: "s", Series: []sources.Series{{Name: "node_load1", Labels: first}}})
+	kept := map[string]string{"instance": "a"}
+	for poll := 0; poll < 2; poll++ {
+		b := &sources.Batch{Source: "s", Series: []sources.Series{{Name: "node_load1", Labels: kept, Hash: sources.SeriesHash("node_load1", kept)}}}
+		c.Apply(b)
+		if !sources.SameLabels(b.Series[0].Labels, kept) {
+			t.Fatal("labels changed")
+		}
+		kept["probe"] = "x" // only to tell the maps apart
+		if b.Series[0].Labels["probe"] != "x" {
+			t.Fatalf("poll %d: the source's labels map replaced by the first one seen", poll)
+		}
+		delete(kept, "probe")
+	}
+}
+
+// The classifier tries each series at its place in the source's last
+// batch first; a batch in another order gets each series' own outcome.
+func TestClassifierFindsSeriesByPlaceAndChecks(t *testing.T) {
+	rules := defaultRules()
+	c := sources.NewClassifier(rules)
+	a := sources.Series{Name: "node_load1", Labels: map[string]string{"instance": "a"}}
+	b := sources.Series{Name: "node_procs_blocked", Labels: map[string]string{"instance": "a"}}
+	z := sources.Series{Name: "node_load1", Labels: map[string]string{"instance": "z"}}
+	for _, order := range [][]sources.Series{{a, b}, {b, a}, {z, a, b}, {a, z, b}} {
+		got := &sources.Batch{Source: "s", Series: clone(order)}
+		c.Apply(got)
+		want := &sources.Batch{Source: "s", Series: clone(order)}
+		rules.Apply(want)
+		for i := range want.Series {
+			g := got.Series[i]
+			g.Hash = 0
+			if fmt.Sprint(g) != fmt.Sprint(want.Series[i]) {
+				t.Fatalf("%s:\n got %+v\nwant %+v", g.ID(), g, want.Series[i])
+			}
+		}
+	}
+}
+
+func TestSameMap(t *testing.T) {
+	a, b := map[string]string{"x": "1"}, map[string]string{"x": "1"}
+	for _, c := range []struct {
+		a, b map[string]string
+		want bool
+	}{{a, a, true}, {a, b, false}, {nil, map[string]string{}, true}, {a, nil, false}, {nil, a, false}} {
+		if got := sources.SameMap(c.a, c.b); got != c.want {
+			t.Errorf("SameMap(%p, %p) = %v", c.a, c.b, got)
+		}
 	}
 }

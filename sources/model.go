@@ -269,6 +269,14 @@ type Series struct {
 	Node string
 	// Points in ascending time order.
 	Points []Point
+	// Hash identifies Name and Labels (SeriesHash), once worked out: a
+	// source that knows its series from one poll to the next may set
+	// it, else the classifier does; 0 until then. Whoever finds a series
+	// by it checks Name and Labels too, so a stale one costs time, never
+	// the wrong series. It is this process's (the seed is random): the
+	// store sets it back to 0 once it has found the series, so it never
+	// reaches a recording.
+	Hash uint64
 }
 
 // ID is the series' identity within its source: the name plus its labels in

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,13 +85,44 @@ type Exporter struct {
 	maxSeries int
 	client    *httpfetch.Client
 
-	mu   sync.Mutex
-	prev map[string]counterSample // last value of every counter, by series ID
+	mu sync.Mutex
+	// known are the series of the last scrapes, by a hash of their
+	// family, type and labels as on the page: what their labels came to
+	// and their counters' last values, so that a series seen again costs
+	// no map, no string and no sort
+	known  map[uint64]*known
+	nKnown int
+	// last are the series of the last scrape in the page's order, cur
+	// this one's: a page comes in the same order every time, so the
+	// series at the same place is tried before the map
+	last, cur []*known
+	gen       uint32 // scrapes turned into batches
+	hasher    maphash.Hash
+	// fast is the text parser's memory: the page's strings and the
+	// objects of its last parse (see parseTextFast)
+	fast fastAlloc
+	page []byte // the last page read, whose memory the next one reuses
+}
+
+// known is one series of the page (a sample line's family, type and
+// labels): what it came to, and its counters' last values. A summary or
+// histogram is two series, its _sum and its _count.
+type known struct {
+	family string
+	typ    dto.MetricType
+	raw    []string // label names and values as on the page, in order
+	labels map[string]string
+	names  [2]string // the series' names: the family's, or its _sum and _count
+	hashes [2]uint64 // their sources.SeriesHash
+	prev   [2]counterSample
+	gen    uint32 // the last scrape that saw it
+	next   *known // another with the same hash
 }
 
 type counterSample struct {
-	v float64
-	t time.Time
+	v  float64
+	t  time.Time
+	ok bool
 }
 
 // NewExporterWith builds an exporter source from options.
@@ -122,7 +155,7 @@ func NewExporterWith(name string, o ExporterOptions) (*Exporter, error) {
 	}
 	return &Exporter{
 		name: name, url: u.String(), include: o.Include, exclude: o.Exclude,
-		node: sources.Clean(node), maxSeries: o.MaxSeries, client: c, prev: map[string]counterSample{},
+		node: sources.Clean(node), maxSeries: o.MaxSeries, client: c,
 	}, nil
 }
 
@@ -148,7 +181,10 @@ const acceptHeader = "application/vnd.google.protobuf;proto=io.prometheus.client
 // across a reset); summaries and histograms as the rates of their _sum and
 // _count.
 func (e *Exporter) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
-	resp, err := e.client.Get(ctx, e.url, acceptHeader)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// the last page's buffer: nothing of a page is kept past its poll
+	resp, err := e.client.GetInto(ctx, e.url, acceptHeader, e.page)
 	if err != nil {
 		return nil, fmt.Errorf("exporter %q: scrape: %w", e.name, err)
 	}
@@ -160,7 +196,8 @@ func (e *Exporter) Poll(ctx context.Context, req sources.Request) (*sources.Batc
 	case httpfetch.LooksLikeHTML(resp.Body):
 		return nil, fmt.Errorf("exporter %q: %s answered an HTML page, not metrics: %s (point url at the /metrics page)", e.name, e.url, httpfetch.Snippet(resp.Body, 120))
 	}
-	fams, err := parseExpositionPage(resp.Body, resp.Header)
+	e.page = resp.Body
+	fams, err := parseExpositionPage(resp.Body, resp.Header, &e.fast)
 	if err != nil {
 		return nil, fmt.Errorf("exporter %q: %s: %w", e.name, e.url, err)
 	}
@@ -168,7 +205,7 @@ func (e *Exporter) Poll(ctx context.Context, req sources.Request) (*sources.Batc
 	if now.IsZero() {
 		now = time.Now()
 	}
-	b := e.toBatch(fams, now)
+	b := e.toBatchLocked(fams, now)
 	b.At = time.Now()
 	return b, nil
 }
@@ -202,22 +239,23 @@ func ParseExposition(r io.Reader, h http.Header) ([]*dto.MetricFamily, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseText(page)
+	return parseText(page, nil)
 }
 
-// parseExpositionPage is ParseExposition of a page already read.
-func parseExpositionPage(page []byte, h http.Header) ([]*dto.MetricFamily, error) {
+// parseExpositionPage is ParseExposition of a page already read, with the
+// text parser's memory of the last page (see parseTextFast).
+func parseExpositionPage(page []byte, h http.Header, fast *fastAlloc) ([]*dto.MetricFamily, error) {
 	switch expfmt.ResponseFormat(h).FormatType() {
 	case expfmt.TypeOpenMetrics, expfmt.TypeProtoDelim:
 		return ParseExposition(bytes.NewReader(page), h)
 	}
-	return parseText(page)
+	return parseText(page, fast)
 }
 
 // parseText reads the text format: its common shape in one pass; the
 // rest (and every error) by prometheus/common's parser.
-func parseText(page []byte) ([]*dto.MetricFamily, error) {
-	m, ok := parseTextFast(page)
+func parseText(page []byte, fast *fastAlloc) ([]*dto.MetricFamily, error) {
+	m, ok := parseTextFast(page, fast)
 	var err error
 	if !ok {
 		m, err = parseTextFull(page)
@@ -271,23 +309,45 @@ func (e *Exporter) keep(name string) bool {
 func (e *Exporter) toBatch(fams []*dto.MetricFamily, now time.Time) *sources.Batch {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	b := &sources.Batch{}
-	seen := make(map[string]bool, len(e.prev))
-	var dropped, resets int
-	add := func(s sources.Series) {
+	return e.toBatchLocked(fams, now)
+}
+
+func (e *Exporter) toBatchLocked(fams []*dto.MetricFamily, now time.Time) *sources.Batch {
+	e.gen++
+	if e.known == nil {
+		e.known = map[uint64]*known{}
+	}
+	total := 0
+	for _, mf := range fams {
+		switch n := len(mf.GetMetric()); mf.GetType() {
+		case dto.MetricType_SUMMARY, dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			total += 2 * n
+		default:
+			total += n
+		}
+	}
+	total = min(total, e.maxSeries)
+	b := &sources.Batch{Series: make([]sources.Series, 0, total)}
+	points := make([]sources.Point, total) // one allocation for every series' point
+	var dropped, resets, seen int
+	add := func(k *known, i int, unit string, kind sources.SeriesKind, t time.Time, v float64) {
 		if len(b.Series) >= e.maxSeries {
 			dropped++
 			return
 		}
-		b.Series = append(b.Series, s)
+		if math.IsInf(v, 0) {
+			v = math.NaN()
+		}
+		pt := points[len(b.Series) : len(b.Series)+1 : len(b.Series)+1]
+		pt[0] = sources.Point{T: t, V: v}
+		b.Series = append(b.Series, sources.Series{Name: k.names[i], Labels: k.labels, Unit: unit, Kind: kind,
+			Node: e.node, Points: pt, Hash: k.hashes[i]})
 	}
 	// rate turns a counter sample into a rate point, keeping state
-	rate := func(name string, labels map[string]string, v float64, t time.Time) (float64, bool) {
-		id := sources.SeriesID(name, labels)
-		seen[id] = true
-		p, ok := e.prev[id]
-		e.prev[id] = counterSample{v: v, t: t}
-		if !ok || !t.After(p.t) || math.IsNaN(v) || math.IsNaN(p.v) {
+	rate := func(k *known, i int, v float64, t time.Time) (float64, bool) {
+		p := k.prev[i]
+		k.prev[i] = counterSample{v: v, t: t, ok: true}
+		if !p.ok || !t.After(p.t) || math.IsNaN(v) || math.IsNaN(p.v) {
 			return 0, false
 		}
 		if v < p.v {
@@ -301,42 +361,50 @@ func (e *Exporter) toBatch(fams []*dto.MetricFamily, now time.Time) *sources.Bat
 		if !e.keep(name) {
 			continue
 		}
+		typ := mf.GetType()
 		cname := sources.Clean(name)
+		gunit := gaugeUnit(cname)
+		scale, cunit := counterUnit(cname)
+		_, sunit := counterUnit(cname + "_total") // a summary's or histogram's _sum
+		if strings.HasSuffix(cname, "_seconds") {
+			sunit = "s/s"
+		}
 		for _, m := range mf.GetMetric() {
-			labels := labelMap(m.GetLabel())
+			k := e.lookup(name, typ, m.GetLabel())
+			e.cur = append(e.cur, k)
+			seen++
 			t := now
 			if ms := m.GetTimestampMs(); ms != 0 {
 				t = time.UnixMilli(ms)
 			}
-			switch mf.GetType() {
+			switch typ {
 			case dto.MetricType_COUNTER:
-				if r, ok := rate(cname, labels, m.GetCounter().GetValue(), t); ok {
-					scale, unit := counterUnit(cname)
-					add(e.series(cname, labels, unit, sources.SeriesRate, t, r*scale))
+				if r, ok := rate(k, 0, m.GetCounter().GetValue(), t); ok {
+					add(k, 0, cunit, sources.SeriesRate, t, r*scale)
 				}
 			case dto.MetricType_GAUGE:
-				add(e.series(cname, labels, gaugeUnit(cname), sources.SeriesGauge, t, m.GetGauge().GetValue()))
+				add(k, 0, gunit, sources.SeriesGauge, t, m.GetGauge().GetValue())
 			case dto.MetricType_UNTYPED:
-				add(e.series(cname, labels, gaugeUnit(cname), sources.SeriesUnknown, t, m.GetUntyped().GetValue()))
+				add(k, 0, gunit, sources.SeriesUnknown, t, m.GetUntyped().GetValue())
 			case dto.MetricType_SUMMARY:
-				e.sumCount(add, rate, cname, labels, t, m.GetSummary().GetSampleSum(), float64(m.GetSummary().GetSampleCount()))
+				e.sumCount(add, rate, k, sunit, t, m.GetSummary().GetSampleSum(), float64(m.GetSummary().GetSampleCount()))
 			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
 				h := m.GetHistogram()
 				count := float64(h.GetSampleCount())
 				if h.SampleCountFloat != nil {
 					count = h.GetSampleCountFloat()
 				}
-				e.sumCount(add, rate, cname, labels, t, h.GetSampleSum(), count)
+				e.sumCount(add, rate, k, sunit, t, h.GetSampleSum(), count)
 			}
 		}
 	}
-	// forget counters that are gone, so state does not grow without bound
-	for id := range e.prev {
-		if !seen[id] {
-			delete(e.prev, id)
-		}
+	// forget the series gone for a while, so that what is kept follows
+	// the page
+	e.last, e.cur = e.cur, e.last[:0]
+	if e.nKnown > 2*seen+1024 {
+		e.forget()
 	}
-	b.Status.Detail = fmt.Sprintf("%d series", len(b.Series))
+	b.Status.Detail = strconv.Itoa(len(b.Series)) + " series"
 	if resets > 0 {
 		b.Status.Detail += fmt.Sprintf(", %d counter resets", resets)
 	}
@@ -346,37 +414,121 @@ func (e *Exporter) toBatch(fams []*dto.MetricFamily, now time.Time) *sources.Bat
 	return b
 }
 
-func (e *Exporter) sumCount(add func(sources.Series), rate func(string, map[string]string, float64, time.Time) (float64, bool), name string, labels map[string]string, t time.Time, sum, count float64) {
-	if r, ok := rate(name+"_sum", labels, sum, t); ok {
-		_, unit := counterUnit(name + "_total")
-		if strings.HasSuffix(name, "_seconds") {
-			unit = "s/s"
+// lookup finds the series of family name, of type typ, with labels lp,
+// as this scrape sees it: a counter's last value is kept only from the
+// scrape before (a series missing from one scrape starts over, as a new
+// one does).
+func (e *Exporter) lookup(name string, typ dto.MetricType, lp []*dto.LabelPair) *known {
+	var k *known
+	if i := len(e.cur); i < len(e.last) {
+		if x := e.last[i]; x.family == name && x.typ == typ && sameRaw(x.raw, lp) {
+			k = x
 		}
-		add(e.series(name+"_sum", labels, unit, sources.SeriesRate, t, r))
 	}
-	if r, ok := rate(name+"_count", labels, count, t); ok {
-		add(e.series(name+"_count", labels, "/s", sources.SeriesRate, t, r))
+	if k == nil {
+		k = e.find(name, typ, lp)
 	}
+	if k.gen != e.gen && k.gen != e.gen-1 {
+		k.prev = [2]counterSample{}
+	}
+	k.gen = e.gen
+	return k
 }
 
-// series makes a one-point series; the exposition's TYPE says its kind
-// (a counter is sent as its rate).
-func (e *Exporter) series(name string, labels map[string]string, unit string, kind sources.SeriesKind, t time.Time, v float64) sources.Series {
-	if math.IsInf(v, 0) {
-		v = math.NaN()
-	}
-	return sources.Series{Name: name, Labels: labels, Unit: unit, Kind: kind, Node: e.node, Points: []sources.Point{{T: t, V: v}}}
-}
-
-func labelMap(lp []*dto.LabelPair) map[string]string {
-	if len(lp) == 0 {
-		return nil
-	}
-	m := make(map[string]string, len(lp))
+// find looks up the series in the map, adding it when it is new.
+func (e *Exporter) find(name string, typ dto.MetricType, lp []*dto.LabelPair) *known {
+	e.hasher.Reset()
+	e.hasher.WriteString(name)
+	e.hasher.WriteByte(byte(typ))
 	for _, l := range lp {
-		m[sources.Clean(l.GetName())] = sources.Clean(l.GetValue())
+		e.hasher.WriteByte(0)
+		e.hasher.WriteString(l.GetName())
+		e.hasher.WriteByte(0)
+		e.hasher.WriteString(l.GetValue())
 	}
-	return m
+	h := e.hasher.Sum64()
+	var k *known
+	for x := e.known[h]; x != nil; x = x.next {
+		if x.family == name && x.typ == typ && sameRaw(x.raw, lp) {
+			k = x
+			break
+		}
+	}
+	if k == nil {
+		k = newKnown(name, typ, lp)
+		k.next = e.known[h]
+		e.known[h] = k
+		e.nKnown++
+	}
+	return k
+}
+
+func sameRaw(raw []string, lp []*dto.LabelPair) bool {
+	if len(raw) != 2*len(lp) {
+		return false
+	}
+	for i, l := range lp {
+		if raw[2*i] != l.GetName() || raw[2*i+1] != l.GetValue() {
+			return false
+		}
+	}
+	return true
+}
+
+func newKnown(name string, typ dto.MetricType, lp []*dto.LabelPair) *known {
+	k := &known{family: name, typ: typ, raw: make([]string, 0, 2*len(lp))}
+	for _, l := range lp {
+		k.raw = append(k.raw, l.GetName(), l.GetValue())
+	}
+	if len(lp) > 0 {
+		k.labels = make(map[string]string, len(lp))
+		for _, l := range lp {
+			k.labels[sources.Clean(l.GetName())] = sources.Clean(l.GetValue())
+		}
+	}
+	cname := sources.Clean(name)
+	switch typ {
+	case dto.MetricType_SUMMARY, dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+		k.names = [2]string{cname + "_sum", cname + "_count"}
+	default:
+		k.names[0] = cname
+	}
+	for i, n := range k.names {
+		if n != "" {
+			k.hashes[i] = sources.SeriesHash(n, k.labels)
+		}
+	}
+	return k
+}
+
+// forget drops the series not seen in the last two scrapes.
+func (e *Exporter) forget() {
+	for h, x := range e.known {
+		var keep *known
+		for x != nil {
+			next := x.next
+			if e.gen-x.gen < 2 {
+				x.next, keep = keep, x
+			} else {
+				e.nKnown--
+			}
+			x = next
+		}
+		if keep == nil {
+			delete(e.known, h)
+		} else {
+			e.known[h] = keep
+		}
+	}
+}
+
+func (e *Exporter) sumCount(add func(*known, int, string, sources.SeriesKind, time.Time, float64), rate func(*known, int, float64, time.Time) (float64, bool), k *known, sunit string, t time.Time, sum, count float64) {
+	if r, ok := rate(k, 0, sum, t); ok {
+		add(k, 0, sunit, sources.SeriesRate, t, r)
+	}
+	if r, ok := rate(k, 1, count, t); ok {
+		add(k, 1, "/s", sources.SeriesRate, t, r)
+	}
 }
 
 // busyCounters count seconds of busy time: their rate is a fraction of

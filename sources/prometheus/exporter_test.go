@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -125,8 +126,22 @@ func TestExporterCountersBecomeRatesAndGaugesStay(t *testing.T) {
 	if find(b3, iowaitID) != nil {
 		t.Error("vanished series still reported")
 	}
-	if _, ok := e.prev[iowaitID]; ok {
-		t.Error("state of a vanished counter kept")
+	// back a scrape later, it starts over: no rate from the value it had
+	// before it vanished
+	p.set(bytes.Replace(next, []byte(`node_cpu_seconds_total{cpu="0",mode="iowait"} 3.21`), []byte(`node_cpu_seconds_total{cpu="0",mode="iowait"} 9.21`), 1), textCT)
+	b4, err := e.Poll(context.Background(), sources.Request{Now: t0.Add(30 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := find(b4, iowaitID); s != nil {
+		t.Errorf("state of a vanished counter kept: %+v", s)
+	}
+	b5, err := e.Poll(context.Background(), sources.Request{Now: t0.Add(40 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := find(b5, iowaitID); s == nil || s.Points[0].V != 0 {
+		t.Errorf("iowait a scrape after it came back: %+v, want a rate of 0", s)
 	}
 }
 
@@ -321,7 +336,7 @@ func fuzzExposition(t *testing.T, b []byte, ctype string) {
 	if err != nil {
 		return
 	}
-	e := &Exporter{name: "f", maxSeries: 1000, prev: map[string]counterSample{}}
+	e := &Exporter{name: "f", maxSeries: 1000}
 	t0 := time.Unix(1795420000, 0)
 	e.toBatch(fams, t0)
 	batch := e.toBatch(fams, t0.Add(time.Second))
@@ -336,6 +351,46 @@ func fuzzExposition(t *testing.T, b []byte, ctype string) {
 			if p.V < 0 && (s.Unit == "/s" || s.Unit == "%") && strings.HasSuffix(s.Name, "_total") {
 				t.Fatalf("negative rate %s %v", s.ID(), p.V)
 			}
+		}
+	}
+}
+
+// The exporter tries each series at its place in the last page first; a
+// page in another order, with a series more or less, still gives every
+// counter its own rate.
+func TestExporterPagesInAnotherOrder(t *testing.T) {
+	p := &page{ctype: textCT}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	e, err := NewExporterWith("x", ExporterOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1795420000, 0)
+	lines := func(scrape int, order ...int) []byte {
+		var b bytes.Buffer
+		b.WriteString("# TYPE c counter\n")
+		for _, i := range order {
+			// counter i grows by i+1 a second
+			fmt.Fprintf(&b, "c{i=\"%d\"} %d\n", i, (i+1)*10*scrape)
+		}
+		return b.Bytes()
+	}
+	for scrape, order := range [][]int{{0, 1, 2}, {0, 1, 2}, {2, 0, 1}, {1, 3, 2, 0}, {0, 1, 2, 3}} {
+		p.set(lines(scrape, order...), textCT)
+		b, err := e.Poll(context.Background(), sources.Request{Now: t0.Add(time.Duration(scrape) * 10 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range b.Series {
+			var i int
+			fmt.Sscan(s.Labels["i"], &i)
+			if s.Points[0].V != float64(i+1) {
+				t.Fatalf("scrape %d: %s at %v/s, want %d/s", scrape, s.ID(), s.Points[0].V, i+1)
+			}
+		}
+		if want := map[int]int{0: 0, 3: 3, 4: 4}[scrape]; scrape != 1 && scrape != 2 && len(b.Series) != want {
+			t.Fatalf("scrape %d: %d rates, want %d", scrape, len(b.Series), want)
 		}
 	}
 }

@@ -42,6 +42,13 @@ func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
 // the caller knows where it read). hint is the size expected (the last
 // answer's, a Content-Length); 0 for none.
 func ReadAll(r io.Reader, limit int64, hint int64) ([]byte, error) {
+	return ReadAllInto(nil, r, limit, hint)
+}
+
+// ReadAllInto is ReadAll into buf's memory when it is large enough (a
+// reader of the same answer again and again keeps its buffer): the
+// answer overwrites buf.
+func ReadAllInto(buf []byte, r io.Reader, limit int64, hint int64) ([]byte, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("bounded read with a limit of %d", limit)
 	}
@@ -49,7 +56,13 @@ func ReadAll(r io.Reader, limit int64, hint int64) ([]byte, error) {
 	if hint > 0 {
 		start = hint + 4<<10
 	}
-	buf := make([]byte, 0, min(start, limit+1))
+	if int64(cap(buf)) > limit+1 {
+		buf = buf[: 0 : limit+1]
+	}
+	if int64(cap(buf)) < min(start, limit+1) {
+		buf = make([]byte, 0, min(start, limit+1))
+	}
+	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
 			nb := make([]byte, len(buf), min(int64(2*cap(buf)), limit+1))

@@ -73,3 +73,20 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
+
+// ReadAllInto reads into the buffer it is given when it is large enough,
+// and holds to the limit whatever the buffer's size.
+func TestReadAllIntoReusesItsBuffer(t *testing.T) {
+	buf := make([]byte, 0, 1<<20)
+	b, err := ReadAllInto(buf, strings.NewReader("abc"), 1000, 0)
+	if err != nil || string(b) != "abc" || &b[:1][0] != &buf[:1][0] {
+		t.Fatalf("%q %v: not read into the buffer given", b, err)
+	}
+	if _, err := ReadAllInto(buf, strings.NewReader(strings.Repeat("x", 1001)), 1000, 0); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("1001 bytes into a 1 MiB buffer with a limit of 1000: %v", err)
+	}
+	b, err = ReadAllInto(make([]byte, 2), strings.NewReader(strings.Repeat("y", 5000)), 10000, 0)
+	if err != nil || len(b) != 5000 {
+		t.Fatalf("%d bytes, %v", len(b), err)
+	}
+}

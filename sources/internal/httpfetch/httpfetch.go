@@ -194,6 +194,17 @@ func (c *Client) Get(ctx context.Context, u string, accept string) (*Response, e
 	return c.Do(req, accept)
 }
 
+// GetInto is Get reading the body into buf's memory when it is large
+// enough: a poller that reads the same page every time keeps one buffer
+// (the last answer's Body), which the answer overwrites.
+func (c *Client) GetInto(ctx context.Context, u string, accept string, buf []byte) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(req, accept, buf)
+}
+
 // PostForm posts a form (long queries do not fit in a URL).
 func (c *Client) PostForm(ctx context.Context, u string, form url.Values, accept string) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
@@ -228,6 +239,10 @@ func (c *Client) Open(req *http.Request, accept string) (*http.Response, error) 
 // body larger than Limit is an error wrapping a *bounded.TooLargeError
 // (errors.Is(err, bounded.ErrTooLarge)) that names the URL and the limit.
 func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
+	return c.do(req, accept, nil)
+}
+
+func (c *Client) do(req *http.Request, accept string, buf []byte) (*Response, error) {
 	resp, err := c.Open(req, accept)
 	if err != nil {
 		return nil, err
@@ -237,7 +252,7 @@ func (c *Client) Do(req *http.Request, accept string) (*Response, error) {
 	if resp.ContentLength > c.Limit {
 		return nil, c.tooLarge(&bounded.TooLargeError{From: from, Limit: c.Limit, Announced: resp.ContentLength})
 	}
-	body, err := bounded.ReadAll(resp.Body, c.Limit, resp.ContentLength)
+	body, err := bounded.ReadAllInto(buf, resp.Body, c.Limit, resp.ContentLength)
 	if err != nil {
 		var tl *bounded.TooLargeError
 		if errors.As(err, &tl) {
