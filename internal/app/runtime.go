@@ -95,6 +95,7 @@ func (r *Runtime) Store() *correlate.Store { return r.Session.Store() }
 // recorder (if any) writes it, consumers are told.
 func (r *Runtime) accept(b *sources.Batch) {
 	r.Session.StepThen(b, r.tapped)
+	TuneGC()
 	r.signal()
 }
 
@@ -120,6 +121,7 @@ func (r *Runtime) Ingest(b *sources.Batch) { r.accept(b) }
 // Note stores a batch without judging it (a note on the timeline).
 func (r *Runtime) Note(b *sources.Batch) {
 	r.Session.Apply(b)
+	TuneGC()
 	r.signal()
 }
 

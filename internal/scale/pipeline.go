@@ -46,6 +46,7 @@ func (p *Pipeline) Prefill(series []sources.Series, at time.Time) {
 		Status: sources.Status{Source: p.Name, Type: p.Type, Health: sources.HealthOK}}
 	p.classify(b)
 	p.Session.Apply(b)
+	app.TuneGC()
 	p.last = at
 }
 
@@ -63,6 +64,7 @@ func (p *Pipeline) Poll(ctx context.Context, now time.Time, backfill time.Durati
 	b.Status = sources.Status{Source: p.Name, Type: p.Type, Health: sources.HealthOK}
 	p.classify(b)
 	p.Session.Step(b)
+	app.TuneGC()
 	p.last = now
 	return len(b.Series), nil
 }
