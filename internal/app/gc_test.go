@@ -17,7 +17,9 @@ func gcPercent() int {
 func TestTuneGCFollowsTheLiveHeap(t *testing.T) {
 	t.Setenv("GOGC", "")
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	gcTune.Lock()
 	gcTune.big = false
+	gcTune.Unlock()
 	held := make([][]byte, 48)
 	for i := range held {
 		held[i] = make([]byte, 1<<20)
