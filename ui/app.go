@@ -28,6 +28,18 @@ type Store interface {
 	Now() time.Time
 }
 
+// snapshotInto is a Store that can copy a window into the memory of an
+// older snapshot (*correlate.Store can). The screen keeps two, the one
+// shown and the one before, and refreshes into the older: at 10,000
+// series a 15-minute window is 7 MB a refresh otherwise.
+type snapshotInto interface {
+	SnapshotInto(old *correlate.Snapshot, from, until time.Time, filter correlate.Filter) *correlate.Snapshot
+}
+
+// everySeries is the filter of no filter: with one the store's
+// SnapshotInto copies without touching the engine's own tracked snapshot.
+func everySeries(*correlate.SeriesMeta) bool { return true }
+
 // StoreReader is the earlier name of Store.
 type StoreReader = Store
 
@@ -138,6 +150,7 @@ type App struct {
 	helpOff   int // first line of help shown when it scrolls
 
 	snap      *correlate.Snapshot
+	spare     *correlate.Snapshot // the one shown before: the next refresh's memory
 	findings  []correlate.Finding // active at the instant shown
 	incidents []correlate.Incident
 	shownAt   time.Time // the instant findings were taken at (zero: now)
@@ -521,7 +534,14 @@ func (a *App) refresh() {
 		flt := a.filter
 		f = func(m *correlate.SeriesMeta) bool { return matchFilter(flt, m.Key, m.Node) }
 	}
-	a.snap = a.opt.Store.Snapshot(from, a.until, f)
+	if si, ok := a.opt.Store.(snapshotInto); ok {
+		if f == nil {
+			f = everySeries
+		}
+		a.snap, a.spare = si.SnapshotInto(a.spare, from, a.until, f), a.snap
+	} else {
+		a.snap = a.opt.Store.Snapshot(from, a.until, f)
+	}
 	if !a.cursor.IsZero() && a.cursor.Before(a.snap.Start) {
 		a.cursor = a.snap.Start
 	}

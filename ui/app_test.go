@@ -822,3 +822,26 @@ func TestOverviewShowsSeriesAndBytesHeld(t *testing.T) {
 		}
 	}
 }
+
+// The screen refreshes into the memory of the snapshot it showed before
+// the one on screen (two kept), and holds what a whole new snapshot holds.
+func TestRefreshReusesTheSnapshotBeforeLast(t *testing.T) {
+	a, in := newTestApp(themes.Mono(), 100, 30, 60)
+	first := &a.snap.Series[0].Values[0]
+	in.advance(1)
+	a.Update(DataMsg{})
+	in.advance(1)
+	a.Update(DataMsg{})
+	if got := &a.snap.Series[0].Values[0]; got != first {
+		t.Errorf("the third snapshot is in new memory, not the first's")
+	}
+	want := in.store.Snapshot(a.snap.Start, a.until, nil)
+	if a.snap.N != want.N || len(a.snap.Series) != len(want.Series) {
+		t.Fatalf("refreshed %d buckets × %d series, a new snapshot %d × %d", a.snap.N, len(a.snap.Series), want.N, len(want.Series))
+	}
+	for i := range want.Series {
+		if fmt.Sprint(a.snap.Series[i].Values) != fmt.Sprint(want.Series[i].Values) || a.snap.Series[i].Key != want.Series[i].Key {
+			t.Errorf("%s: refreshed %v, new %v", want.Series[i].Key, a.snap.Series[i].Values, want.Series[i].Values)
+		}
+	}
+}
