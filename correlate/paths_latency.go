@@ -128,35 +128,49 @@ func rttMAD(v []time.Duration, med time.Duration) time.Duration {
 
 // judgeLatency finds each vantage's raised run and where along its path
 // the rise starts, and tells the target's latency verdict: shared when
-// two or more vantages rise from one place, local when one does.
+// two or more vantages rise from one place, local when one does. A
+// vantage with no rise against its past (none, or no past to compare
+// with: a queue older than the history, a check started while it is
+// there) is judged without one, on where its jitter starts (queueOnset).
 func judgeLatency(v *PathVerdict, hs []PathHistory, opt PathOptions) {
 	v.LatencyKind, v.LatencyConfident = VerdictNone, true
 	type rising struct {
 		vantage string
 		place   *Place
 		rise    time.Duration
+		jitter  time.Duration
 	}
 	var rs []rising
 	for _, h := range hs {
+		var p *Place
+		var r, jit, before time.Duration
 		run, base, _, decided := latencyRun(h.Traces, opt)
-		if !decided {
-			v.LatencyConfident = false
-		}
-		if run == len(h.Traces) || !decided {
+		if run < len(h.Traces) && !decided {
+			v.LatencyConfident = false // a young rise: wait for it
 			continue
 		}
-		now := analyse(h.Vantage, merge(h.Traces, run, len(h.Traces), opt), opt)
-		was := analyse(h.Vantage, merge(h.Traces, base, run, opt), opt)
-		p, r := latencyOnset(now, was, opt)
+		if run < len(h.Traces) {
+			now := analyse(h.Vantage, merge(h.Traces, run, len(h.Traces), opt), opt)
+			was := analyse(h.Vantage, merge(h.Traces, base, run, opt), opt)
+			p, r = latencyOnset(now, was, opt)
+		}
+		if p == nil {
+			var ok bool
+			p, r, jit, before, ok = queueOnset(h.Vantage, h.Traces, opt)
+			if !ok {
+				v.LatencyConfident = false
+			}
+		}
 		if p == nil {
 			continue
 		}
 		for j := range v.Paths {
 			if v.Paths[j].Vantage == h.Vantage {
 				v.Paths[j].LatencyOnset, v.Paths[j].LatencyRise = p, r
+				v.Paths[j].LatencyJitter, v.Paths[j].LatencyJitterBefore = jit, before
 			}
 		}
-		rs = append(rs, rising{h.Vantage, p, r})
+		rs = append(rs, rising{h.Vantage, p, r, jit})
 	}
 	if len(rs) == 0 {
 		return
@@ -183,6 +197,7 @@ func judgeLatency(v *PathVerdict, hs []PathHistory, opt PathOptions) {
 		}
 		v.LatencyVants = append(v.LatencyVants, r.vantage)
 		v.LatencyRise = max(v.LatencyRise, r.rise)
+		v.LatencyJitter = max(v.LatencyJitter, r.jitter)
 		if r.place.To != p.To && !containsKey(p.Aliases, r.place.To) {
 			p.Aliases = append(append([]string(nil), p.Aliases...), r.place.To)
 		}
@@ -243,4 +258,137 @@ func latencyOnset(now, base VantagePath, opt PathOptions) (*Place, time.Duration
 		}
 	}
 	return nil, 0
+}
+
+// Without a past to compare with, a queue is told from distance by its
+// jitter: a long link adds the same delay to every probe, a queue a
+// delay that varies with what it holds. queueOnset looks for the segment
+// from which both persist to the target: the median RTT rises by at
+// least LatencyStep across it, and the jitter from it on is at least
+// QueueJitter and QueueRatio times the jitter before it. The jitter of a
+// hop is the median change of its RTT from one round to the next (a
+// trace of one or two rounds tells its RTTs in order; one of more
+// rounds counts once, with its mean change, mtr's Javg): a router's own
+// slow answers do not persist past it, and a change of level (a route,
+// the end of a queue) is one change among many, not a spread. It is
+// judged on the newest rounds that give the target 2×LatencyRounds
+// changes; ok is false while there are fewer.
+func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Place, rise, jitter, before time.Duration, ok bool) {
+	dist := 0
+	for i := len(trs) - 1; i >= 0 && dist == 0; i-- {
+		dist = targetDistance(&trs[i])
+	}
+	if dist == 0 {
+		return nil, 0, 0, 0, len(trs) > 0 // never reached: no RTT to judge
+	}
+	need := 2 * opt.LatencyRounds
+	type hopRTT struct {
+		meds, jit []time.Duration
+		first     time.Duration // the oldest RTT of the next newer trace (0: unknown)
+		addr      string
+		at        int // that trace
+	}
+	by := make([]hopRTT, dist+1)
+	from, rounds := len(trs), 0
+	for i := len(trs) - 1; i >= 0 && len(by[dist].jit) < need; i-- {
+		if rounds += max(trs[i].Rounds, 1); rounds > opt.LatencyBase {
+			break
+		}
+		from = i
+		for ttl := 1; ttl <= dist; ttl++ {
+			h := mainHop(&trs[i], ttl, dist)
+			if h == nil {
+				continue
+			}
+			b := &by[ttl]
+			b.meds = append(b.meds, h.Median)
+			first, last := roundRTTs(h)
+			switch {
+			case h.Received == 2 && first > 0:
+				b.jit = append(b.jit, (last - first).Abs())
+			case h.Received > 2:
+				b.jit = append(b.jit, h.Jitter)
+			}
+			if b.first > 0 && last > 0 && b.at == i+1 && b.addr == h.Addr {
+				b.jit = append(b.jit, (b.first - last).Abs())
+			}
+			b.first, b.addr, b.at = first, h.Addr, i
+		}
+	}
+	if len(by[dist].jit) < need {
+		return nil, 0, 0, 0, false
+	}
+	// each hop with changes enough: its jitter and median RTT, and their
+	// floors from the target back (what persists from it on)
+	type hopQ struct {
+		ttl        int
+		jit, med   time.Duration
+		pJit, pMed time.Duration
+	}
+	var hq []hopQ
+	for ttl := 1; ttl <= dist; ttl++ {
+		if b := &by[ttl]; len(b.jit) >= need/2 {
+			hq = append(hq, hopQ{ttl: ttl, jit: medianDur(b.jit), med: medianDur(b.meds)})
+		}
+	}
+	for k := len(hq) - 1; k >= 0; k-- {
+		hq[k].pJit, hq[k].pMed = hq[k].jit, hq[k].med
+		if k+1 < len(hq) {
+			hq[k].pJit, hq[k].pMed = min(hq[k].jit, hq[k+1].pJit), min(hq[k].med, hq[k+1].pMed)
+		}
+	}
+	var prevJit, prevMed time.Duration // the vantage itself
+	prevTTL := 0
+	for _, q := range hq {
+		thr := max(opt.QueueJitter, time.Duration(opt.QueueRatio*float64(prevJit)))
+		if q.pJit >= thr && q.pMed-prevMed >= opt.LatencyStep {
+			vp := analyse(vantage, merge(trs, from, len(trs), opt), opt)
+			j, fromAddr := -1, ""
+			for x, h := range vp.Hops {
+				if h.TTL == q.ttl {
+					j = x
+				}
+				if h.TTL == prevTTL {
+					fromAddr = h.Addr
+				}
+			}
+			if j < 0 {
+				return nil, 0, 0, 0, true
+			}
+			p := placeOf(vp.Hops, j, fromAddr, newWindow())
+			p.SegKeys = append(p.SegKeys, hopKeys(vp.Hops, j)...)
+			return p, q.pMed - prevMed, q.pJit, prevJit, true
+		}
+		prevJit, prevMed, prevTTL = q.pJit, q.pMed, q.ttl
+	}
+	return nil, 0, 0, 0, true
+}
+
+// roundRTTs are a hop's RTTs in its trace's first and last rounds that
+// answered, 0 when its statistics do not tell (the first of three or
+// more).
+func roundRTTs(h *sources.Hop) (first, last time.Duration) {
+	switch {
+	case h.Received == 1:
+		return h.Median, h.Median
+	case h.Received == 2 && h.Last > 0:
+		return h.Min + h.Max - h.Last, h.Last
+	}
+	return 0, h.Last
+}
+
+// mainHop is a trace's hop at ttl that answered most (the target's own
+// end-to-end probes standing in for it at dist when it did not answer
+// there), nil when none did.
+func mainHop(tr *sources.PathTrace, ttl, dist int) *sources.Hop {
+	var best *sources.Hop
+	for k := range tr.Hops {
+		if h := &tr.Hops[k]; h.TTL == ttl && h.Received > 0 && h.Addr != "" && (best == nil || h.Received > best.Received) {
+			best = h
+		}
+	}
+	if best == nil && ttl == dist && tr.EndToEnd.Received > 0 {
+		best = &tr.EndToEnd
+	}
+	return best
 }
