@@ -56,6 +56,11 @@ const (
 // of one round a second, a verdict takes about 20 to 30 seconds.
 const DefaultPathMinSample = 20
 
+// DefaultLatencyRounds is the rounds a rise of the RTT must last to count;
+// a queue with no RTT from before is judged on twice as many changes of
+// the RTT from one round to the next.
+const DefaultLatencyRounds = 10
+
 // PathOptions tune triangulation.
 type PathOptions struct {
 	// MinSample is the end-to-end probes a vantage's stretch needs
@@ -155,7 +160,7 @@ func (o *PathOptions) defaults() {
 	if o.LatencyStep <= 0 {
 		o.LatencyStep = 10 * time.Millisecond
 	}
-	defi(&o.LatencyRounds, 10)
+	defi(&o.LatencyRounds, DefaultLatencyRounds)
 	defi(&o.LatencyBase, 120)
 	if o.QueueJitter <= 0 {
 		o.QueueJitter = 500 * time.Microsecond
