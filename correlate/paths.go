@@ -86,7 +86,7 @@ type PathOptions struct {
 	LatencyBase   int
 	// QueueJitter is the least jitter (the median change of the RTT from
 	// one round to the next) that tells a queue from a long link where
-	// there is no RTT from before to compare with (default 0.5ms), and
+	// there is no RTT from before to compare with (default 0.3ms), and
 	// QueueRatio how many times the jitter before its segment it must be
 	// (default 4).
 	QueueJitter time.Duration
@@ -163,7 +163,7 @@ func (o *PathOptions) defaults() {
 	defi(&o.LatencyRounds, DefaultLatencyRounds)
 	defi(&o.LatencyBase, 120)
 	if o.QueueJitter <= 0 {
-		o.QueueJitter = 500 * time.Microsecond
+		o.QueueJitter = 300 * time.Microsecond
 	}
 	def(&o.QueueRatio, 4)
 }
@@ -249,8 +249,11 @@ type VantagePath struct {
 	// both 0 for a rise against the RTT before.
 	LatencyJitter       time.Duration
 	LatencyJitterBefore time.Duration
-	Hops                []PathHop
-	SourceASN           int
+	// LatencyUndecided: its probes do not yet tell whether its RTT rose
+	// (a young rise, or too few changes to judge its jitter).
+	LatencyUndecided bool
+	Hops             []PathHop
+	SourceASN        int
 
 	// Branch is, for a path split by its flows, the responder its flows
 	// took at BranchTTL, where they parted.

@@ -141,12 +141,23 @@ func judgeLatency(v *PathVerdict, hs []PathHistory, opt PathOptions) {
 		jitter  time.Duration
 	}
 	var rs []rising
+	var undecided []string
+	defer func() {
+		for j := range v.Paths {
+			v.Paths[j].LatencyUndecided = containsKey(undecided, v.Paths[j].Vantage)
+		}
+		// a vantage not yet decided may still rise elsewhere, or alone;
+		// it does not hold back a place two others already share
+		if len(undecided) > 0 && len(v.LatencyVants) < 2 {
+			v.LatencyConfident = false
+		}
+	}()
 	for _, h := range hs {
 		var p *Place
 		var r, jit, before time.Duration
 		run, base, _, decided := latencyRun(h.Traces, opt)
 		if run < len(h.Traces) && !decided {
-			v.LatencyConfident = false // a young rise: wait for it
+			undecided = append(undecided, h.Vantage) // a young rise: wait for it
 			continue
 		}
 		if run < len(h.Traces) {
@@ -158,7 +169,7 @@ func judgeLatency(v *PathVerdict, hs []PathHistory, opt PathOptions) {
 			var ok bool
 			p, r, jit, before, ok = queueOnset(h.Vantage, h.Traces, opt)
 			if !ok {
-				v.LatencyConfident = false
+				undecided = append(undecided, h.Vantage)
 			}
 		}
 		if p == nil {
@@ -265,14 +276,14 @@ func latencyOnset(now, base VantagePath, opt PathOptions) (*Place, time.Duration
 // delay that varies with what it holds. queueOnset looks for the segment
 // from which both persist to the target: the median RTT rises by at
 // least LatencyStep across it, and the jitter from it on is at least
-// QueueJitter and QueueRatio times the jitter before it. The jitter of a
-// hop is the median change of its RTT from one round to the next (a
-// trace of one or two rounds tells its RTTs in order; one of more
-// rounds counts once, with its mean change, mtr's Javg): a router's own
-// slow answers do not persist past it, and a change of level (a route,
-// the end of a queue) is one change among many, not a spread. It is
-// judged on the newest rounds that give the target 2×LatencyRounds
-// changes; ok is false while there are fewer.
+// QueueJitter and QueueRatio times the jitter before it. Jitter is the
+// median change of the RTT from one round that answered to the next (a
+// trace of up to three answers tells its RTTs in order; one of more
+// counts once, with its mean change, mtr's Javg), so a change of level
+// (a route, the end of a queue) is one change among many, not a spread;
+// and only what persists to the target counts. It is judged on the
+// newest rounds that give the target 2×LatencyRounds changes; ok is
+// false while there are fewer.
 func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Place, rise, jitter, before time.Duration, ok bool) {
 	dist := 0
 	for i := len(trs) - 1; i >= 0 && dist == 0; i-- {
@@ -282,13 +293,20 @@ func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Pl
 		return nil, 0, 0, 0, len(trs) > 0 // never reached: no RTT to judge
 	}
 	need := 2 * opt.LatencyRounds
+	// the changes of each hop's RTT, keyed by the rounds they are
+	// between (4i, 4i+1: within trace i; 4i+3: from trace i to the next
+	// newer one that answered), so the hops' changes between the same
+	// rounds line up
 	type hopRTT struct {
-		meds, jit []time.Duration
-		first     time.Duration // the oldest RTT of the next newer trace (0: unknown)
-		addr      string
-		at        int // that trace
+		meds  []time.Duration
+		jit   map[int]time.Duration
+		first time.Duration // the oldest RTT of the newer trace (0: unknown)
+		addr  string
 	}
 	by := make([]hopRTT, dist+1)
+	for ttl := range by {
+		by[ttl].jit = map[int]time.Duration{}
+	}
 	from, rounds := len(trs), 0
 	for i := len(trs) - 1; i >= 0 && len(by[dist].jit) < need; i-- {
 		if rounds += max(trs[i].Rounds, 1); rounds > opt.LatencyBase {
@@ -302,40 +320,63 @@ func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Pl
 			}
 			b := &by[ttl]
 			b.meds = append(b.meds, h.Median)
-			first, last := roundRTTs(h)
+			rtts := roundRTTs(h)
 			switch {
-			case h.Received == 2 && first > 0:
-				b.jit = append(b.jit, (last - first).Abs())
-			case h.Received > 2:
-				b.jit = append(b.jit, h.Jitter)
+			case len(rtts) > 1:
+				for k := 1; k < len(rtts); k++ {
+					b.jit[4*i+k-1] = (rtts[k] - rtts[k-1]).Abs()
+				}
+			case h.Received > 1:
+				b.jit[4*i] = h.Jitter // mtr's Javg: the mean change
 			}
-			if b.first > 0 && last > 0 && b.at == i+1 && b.addr == h.Addr {
-				b.jit = append(b.jit, (b.first - last).Abs())
+			if last := h.Last; last > 0 || len(rtts) > 0 {
+				if len(rtts) > 0 {
+					last = rtts[len(rtts)-1]
+				}
+				if b.first > 0 && b.addr == h.Addr {
+					b.jit[4*i+3] = (b.first - last).Abs()
+				}
 			}
-			b.first, b.addr, b.at = first, h.Addr, i
+			b.first, b.addr = 0, h.Addr
+			if len(rtts) > 0 {
+				b.first = rtts[0]
+			}
 		}
 	}
 	if len(by[dist].jit) < need {
 		return nil, 0, 0, 0, false
 	}
-	// each hop with changes enough: its jitter and median RTT, and their
-	// floors from the target back (what persists from it on)
+	// what persists from each hop on: for each change of the target's
+	// RTT, the least change of any hop from there to the target between
+	// the same rounds (a router's own slow answers vary at its hop only;
+	// a queue moves every probe behind it alike, all sent at once); the
+	// hop's jitter is their median. Its median RTT persists likewise.
 	type hopQ struct {
 		ttl        int
-		jit, med   time.Duration
 		pJit, pMed time.Duration
 	}
 	var hq []hopQ
 	for ttl := 1; ttl <= dist; ttl++ {
-		if b := &by[ttl]; len(b.jit) >= need/2 {
-			hq = append(hq, hopQ{ttl: ttl, jit: medianDur(b.jit), med: medianDur(b.meds)})
+		if len(by[ttl].meds) < 3 {
+			continue // too few answers to say where a rise starts
 		}
-	}
-	for k := len(hq) - 1; k >= 0; k-- {
-		hq[k].pJit, hq[k].pMed = hq[k].jit, hq[k].med
-		if k+1 < len(hq) {
-			hq[k].pJit, hq[k].pMed = min(hq[k].jit, hq[k+1].pJit), min(hq[k].med, hq[k+1].pMed)
+		q := hopQ{ttl: ttl, pMed: medianDur(by[ttl].meds)}
+		for j := ttl + 1; j <= dist; j++ {
+			if len(by[j].meds) >= 3 {
+				q.pMed = min(q.pMed, medianDur(by[j].meds))
+			}
 		}
+		floor := make([]time.Duration, 0, len(by[dist].jit))
+		for key, d := range by[dist].jit {
+			for j := ttl; j < dist; j++ {
+				if x, ok := by[j].jit[key]; ok {
+					d = min(d, x)
+				}
+			}
+			floor = append(floor, d)
+		}
+		q.pJit = medianDur(floor)
+		hq = append(hq, q)
 	}
 	var prevJit, prevMed time.Duration // the vantage itself
 	prevTTL := 0
@@ -364,31 +405,51 @@ func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Pl
 	return nil, 0, 0, 0, true
 }
 
-// roundRTTs are a hop's RTTs in its trace's first and last rounds that
-// answered, 0 when its statistics do not tell (the first of three or
-// more).
-func roundRTTs(h *sources.Hop) (first, last time.Duration) {
+// roundRTTs are a hop's RTTs round by round, as far as its statistics
+// over the trace tell them: one or two answers always, three when the
+// order of the first two follows from their mean change (mtr's Javg);
+// nil for more.
+func roundRTTs(h *sources.Hop) []time.Duration {
 	switch {
 	case h.Received == 1:
-		return h.Median, h.Median
+		return []time.Duration{h.Median}
 	case h.Received == 2 && h.Last > 0:
-		return h.Min + h.Max - h.Last, h.Last
+		return []time.Duration{h.Min + h.Max - h.Last, h.Last}
+	case h.Received == 3 && h.Last > 0:
+		// the median of three is the middle one: the first two are the
+		// two of min, median, max that are not the last
+		v := []time.Duration{h.Min, h.Median, h.Max}
+		for k, x := range v {
+			if x == h.Last {
+				v = append(v[:k], v[k+1:]...)
+				break
+			}
+		}
+		if len(v) != 2 {
+			return nil
+		}
+		javg := func(a, b time.Duration) time.Duration { return ((b - a).Abs() + (h.Last - b).Abs()) / 2 }
+		if (javg(v[1], v[0]) - h.Jitter).Abs() < (javg(v[0], v[1]) - h.Jitter).Abs() {
+			v[0], v[1] = v[1], v[0]
+		}
+		return []time.Duration{v[0], v[1], h.Last}
 	}
-	return 0, h.Last
+	return nil
 }
 
-// mainHop is a trace's hop at ttl that answered most (the target's own
-// end-to-end probes standing in for it at dist when it did not answer
-// there), nil when none did.
+// mainHop is a trace's hop at ttl that answered most, nil when none did.
+// At the target (dist) its end-to-end probes come first: they are the
+// ones its loss is judged on, one a round, where a burst of probes of
+// every TTL at once may lose its last ones in a full queue.
 func mainHop(tr *sources.PathTrace, ttl, dist int) *sources.Hop {
+	if ttl == dist && tr.EndToEnd.Received > 0 {
+		return &tr.EndToEnd
+	}
 	var best *sources.Hop
 	for k := range tr.Hops {
 		if h := &tr.Hops[k]; h.TTL == ttl && h.Received > 0 && h.Addr != "" && (best == nil || h.Received > best.Received) {
 			best = h
 		}
-	}
-	if best == nil && ttl == dist && tr.EndToEnd.Received > 0 {
-		best = &tr.EndToEnd
 	}
 	return best
 }

@@ -2,6 +2,8 @@ package correlate
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +118,7 @@ func TestQueueAlreadyInPlaceIsALatencyFinding(t *testing.T) {
 				t.Errorf("seed %d, %d rounds a trace: the latency finding came after %d rounds", seed, rounds, first*rounds)
 			case v.LatencyKind != VerdictShared || len(v.LatencyVants) != 3 || v.LatencyPlace == nil || v.LatencyPlace.To != "10.3.0.2":
 				t.Fatalf("seed %d: want shared latency ending at the edge for three vantages, got %s", seed, latencyText(&v))
-			case v.LatencyRise < 50*time.Millisecond || v.LatencyJitter < time.Millisecond:
+			case v.LatencyRise < 50*time.Millisecond || v.LatencyJitter < 500*time.Microsecond:
 				t.Errorf("seed %d: rise %s, jitter %s", seed, v.LatencyRise, v.LatencyJitter)
 			}
 			if seed == 1 {
@@ -191,5 +193,71 @@ func TestNoQueueOnALongLinkCleanOrRateLimitedPaths(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUndecidedVantageJoinsTheQueueLater: a vantage whose probes are too
+// few to judge its jitter yet does not hold back a queue two others
+// already place in one segment; it is marked undecided (a check waits
+// for it while it may), and joins once it has rounds enough.
+func TestUndecidedVantageJoinsTheQueueLater(t *testing.T) {
+	hs := roundByRound(17, phase{40, queueAlready})
+	late := hs[2].Traces
+	hs[2].Traces = late[len(late)-8:] // v3 started late
+	v := Triangulate(hs, nil)[0]
+	if !v.LatencyConfident || v.LatencyKind != VerdictShared || strings.Join(v.LatencyVants, ",") != "v1,v2" {
+		t.Fatalf("want a confident shared verdict from v1 and v2, got %s %v (confident %v)", v.LatencyKind, v.LatencyVants, v.LatencyConfident)
+	}
+	for _, p := range v.Paths {
+		if p.LatencyUndecided != (p.Vantage == "v3") {
+			t.Errorf("%s undecided %v", p.Vantage, p.LatencyUndecided)
+		}
+	}
+	hs[2].Traces = late
+	if v = Triangulate(hs, nil)[0]; len(v.LatencyVants) != 3 {
+		t.Errorf("v3 did not join: %v", v.LatencyVants)
+	}
+	// alone, an undecided vantage beside one that rises is no verdict yet
+	hs = roundByRound(17, phase{40, queueAlready})[:2]
+	hs[1].Traces = hs[1].Traces[len(hs[1].Traces)-8:]
+	if v = Triangulate(hs, nil)[0]; v.LatencyConfident {
+		t.Errorf("one vantage rising, one undecided: confident %s %v", v.LatencyKind, v.LatencyVants)
+	}
+}
+
+// TestRoundRTTsFromTraceStatistics: a trace of up to three answers tells
+// its RTTs in order from its min, median, max, last and mean change.
+func TestRoundRTTsFromTraceStatistics(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for n := 1; n <= 3; n++ {
+		for k := 0; k < 200; k++ {
+			rtts := make([]time.Duration, n)
+			for i := range rtts {
+				rtts[i] = time.Duration(1+r.IntN(100000)) * time.Microsecond
+			}
+			h := sources.Hop{Received: n, Min: slices.Min(rtts), Max: slices.Max(rtts), Last: rtts[n-1]}
+			sorted := slices.Clone(rtts)
+			slices.Sort(sorted)
+			h.Median = sorted[n/2]
+			if n == 2 {
+				h.Median = (sorted[0] + sorted[1]) / 2
+			}
+			var sum time.Duration
+			for i := 1; i < n; i++ {
+				sum += (rtts[i] - rtts[i-1]).Abs()
+			}
+			if n > 1 {
+				h.Jitter = sum / time.Duration(n-1)
+			}
+			got := roundRTTs(&h)
+			// a tie of the mean change leaves the order open; the changes
+			// are the same either way
+			if !slices.Equal(got, rtts) && !(n == 3 && (rtts[2]-rtts[1]).Abs() == (rtts[2]-rtts[0]).Abs()) {
+				t.Fatalf("%v told as %v", rtts, got)
+			}
+		}
+	}
+	if got := roundRTTs(&sources.Hop{Received: 4, Last: time.Millisecond}); got != nil {
+		t.Errorf("four answers: %v", got)
 	}
 }

@@ -243,6 +243,11 @@ func waitForPaths(ctx context.Context, rt *app.Runtime, wait time.Duration, prob
 			if !pathJudged(&v) {
 				return false
 			}
+			for _, p := range v.Paths {
+				if p.LatencyUndecided {
+					return false // a vantage may yet join the latency verdict
+				}
+			}
 		}
 		return true
 	}
