@@ -278,10 +278,10 @@ func latencyOnset(now, base VantagePath, opt PathOptions) (*Place, time.Duration
 // least LatencyStep across it, and the jitter from it on is at least
 // QueueJitter and QueueRatio times the jitter before it. Jitter is the
 // median change of the RTT from one round that answered to the next (a
-// trace of up to three answers tells its RTTs in order; one of more
-// counts once, with its mean change, mtr's Javg), so a change of level
-// (a route, the end of a queue) is one change among many, not a spread;
-// and only what persists to the target counts. It is judged on the
+// trace of up to three answers tells its RTTs in order; one of four or
+// more counts once, with its mean change, mtr's Javg), so a change of
+// level (a route, the end of a queue) is one change among many, not a
+// spread; and only what persists to the target counts. It is judged on the
 // newest rounds that give the target 2×LatencyRounds changes; ok is
 // false while there are fewer.
 func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Place, rise, jitter, before time.Duration, ok bool) {
