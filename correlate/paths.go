@@ -448,9 +448,12 @@ func analyse(vantage string, w *window, opt PathOptions) VantagePath {
 }
 
 // plainOnset reports whether the path has a sure onset and no hop up to
-// its end answers with more loss than persists past it: on few probes
-// the tests cannot yet tell a rate-limiting router from the onset, so
-// only a path without one is judged early.
+// its end answers with more loss than persists past it that the tests
+// could not yet tell: on few probes a hop a little lossier than the
+// floor past it may be the onset or a rate-limiting router, so a path
+// with one waits. A hop clearly rate limiting does not make it wait: it
+// can never end the segment, which passes it whichever it is, so more
+// probes would name the same place.
 func (vp *VantagePath) plainOnset(opt PathOptions) bool {
 	if vp.Onset == nil || !vp.OnsetSure {
 		return false
@@ -459,7 +462,7 @@ func (vp *VantagePath) plainOnset(opt PathOptions) bool {
 		if h.TTL > vp.Onset.ToTTL {
 			break
 		}
-		if h.Received > 0 && (h.RateLimited || h.Doubtful || h.Loss-h.Floor >= opt.MinStep) {
+		if h.Received > 0 && (h.Doubtful || (!h.RateLimited && h.Loss-h.Floor >= opt.MinStep)) {
 			return false
 		}
 	}
