@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -296,16 +297,25 @@ func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Pl
 	// the changes of each hop's RTT, keyed by the rounds they are
 	// between (4i, 4i+1: within trace i; 4i+3: from trace i to the next
 	// newer one that answered), so the hops' changes between the same
-	// rounds line up
+	// rounds line up; each hop's keys come newest first, descending
+	type change struct {
+		key int
+		d   time.Duration
+	}
 	type hopRTT struct {
 		meds  []time.Duration
-		jit   map[int]time.Duration
+		jit   []change
 		first time.Duration // the oldest RTT of the newer trace (0: unknown)
 		addr  string
 	}
 	by := make([]hopRTT, dist+1)
+	// room for the changes and medians of the rounds judged, in one
+	// piece for every hop (a hop that needs more grows its own)
+	room := need + 8
+	changes, medians := make([]change, (dist+1)*room), make([]time.Duration, (dist+1)*room)
 	for ttl := range by {
-		by[ttl].jit = map[int]time.Duration{}
+		by[ttl].jit = changes[ttl*room : ttl*room : (ttl+1)*room]
+		by[ttl].meds = medians[ttl*room : ttl*room : (ttl+1)*room]
 	}
 	from, rounds := len(trs), 0
 	for i := len(trs) - 1; i >= 0 && len(by[dist].jit) < need; i-- {
@@ -321,21 +331,21 @@ func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Pl
 			b := &by[ttl]
 			b.meds = append(b.meds, h.Median)
 			rtts := roundRTTs(h)
-			switch {
-			case len(rtts) > 1:
-				for k := 1; k < len(rtts); k++ {
-					b.jit[4*i+k-1] = (rtts[k] - rtts[k-1]).Abs()
-				}
-			case h.Received > 1:
-				b.jit[4*i] = h.Jitter // mtr's Javg: the mean change
-			}
 			if last := h.Last; last > 0 || len(rtts) > 0 {
 				if len(rtts) > 0 {
 					last = rtts[len(rtts)-1]
 				}
 				if b.first > 0 && b.addr == h.Addr {
-					b.jit[4*i+3] = (b.first - last).Abs()
+					b.jit = append(b.jit, change{4*i + 3, (b.first - last).Abs()})
 				}
+			}
+			switch {
+			case len(rtts) > 1:
+				for k := len(rtts) - 1; k >= 1; k-- {
+					b.jit = append(b.jit, change{4*i + k - 1, (rtts[k] - rtts[k-1]).Abs()})
+				}
+			case h.Received > 1:
+				b.jit = append(b.jit, change{4 * i, h.Jitter}) // mtr's Javg: the mean change
 			}
 			b.first, b.addr = 0, h.Addr
 			if len(rtts) > 0 {
@@ -355,29 +365,39 @@ func queueOnset(vantage string, trs []sources.PathTrace, opt PathOptions) (p *Pl
 		ttl        int
 		pJit, pMed time.Duration
 	}
-	var hq []hopQ
+	meds := make([]time.Duration, dist+1)
 	for ttl := 1; ttl <= dist; ttl++ {
-		if len(by[ttl].meds) < 3 {
-			continue // too few answers to say where a rise starts
+		if len(by[ttl].meds) >= 3 { // too few answers say nothing of where a rise starts
+			meds[ttl] = medianDur(by[ttl].meds)
 		}
-		q := hopQ{ttl: ttl, pMed: medianDur(by[ttl].meds)}
-		for j := ttl + 1; j <= dist; j++ {
-			if len(by[j].meds) >= 3 {
-				q.pMed = min(q.pMed, medianDur(by[j].meds))
-			}
-		}
-		floor := make([]time.Duration, 0, len(by[dist].jit))
-		for key, d := range by[dist].jit {
-			for j := ttl; j < dist; j++ {
-				if x, ok := by[j].jit[key]; ok {
-					d = min(d, x)
-				}
-			}
-			floor = append(floor, d)
-		}
-		q.pJit = medianDur(floor)
-		hq = append(hq, q)
 	}
+	floor := make([]time.Duration, len(by[dist].jit))
+	for k, c := range by[dist].jit {
+		floor[k] = c.d
+	}
+	var hq []hopQ
+	for ttl := dist - 1; ttl >= 0; ttl-- { // the floors, from the target back
+		if meds[ttl+1] > 0 {
+			q := hopQ{ttl: ttl + 1, pJit: medianDur(floor), pMed: meds[ttl+1]}
+			if len(hq) > 0 {
+				q.pMed = min(q.pMed, hq[len(hq)-1].pMed)
+			}
+			hq = append(hq, q)
+		}
+		if ttl == 0 {
+			break
+		}
+		cur := by[ttl].jit // its keys descend, as the target's do
+		for k, c := range by[dist].jit {
+			for len(cur) > 0 && cur[0].key > c.key {
+				cur = cur[1:]
+			}
+			if len(cur) > 0 && cur[0].key == c.key {
+				floor[k] = min(floor[k], cur[0].d)
+			}
+		}
+	}
+	slices.Reverse(hq)
 	var prevJit, prevMed time.Duration // the vantage itself
 	prevTTL := 0
 	for _, q := range hq {
