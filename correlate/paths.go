@@ -56,6 +56,11 @@ const (
 // of one round a second, a verdict takes about 20 to 30 seconds.
 const DefaultPathMinSample = 20
 
+// DefaultLatencyRounds is the rounds a rise of the RTT must last to count;
+// a queue with no RTT from before is judged on twice as many changes of
+// the RTT from one round to the next.
+const DefaultLatencyRounds = 10
+
 // PathOptions tune triangulation.
 type PathOptions struct {
 	// MinSample is the end-to-end probes a vantage's stretch needs
@@ -79,6 +84,13 @@ type PathOptions struct {
 	// 10), LatencyBase the rounds it is measured against (default 120).
 	LatencyRounds int
 	LatencyBase   int
+	// QueueJitter is the least jitter (the median change of the RTT from
+	// one round to the next) that tells a queue from a long link where
+	// there is no RTT from before to compare with (default 0.3ms), and
+	// QueueRatio how many times the jitter before its segment it must be
+	// (default 4).
+	QueueJitter time.Duration
+	QueueRatio  float64
 	// RateLimitZ is the z-score a hop's own loss needs above the loss
 	// that persists past it to be read as ICMP rate limiting (default 3.5:
 	// real rate limiting is a gross excess; a lossy hop reads a little
@@ -148,8 +160,12 @@ func (o *PathOptions) defaults() {
 	if o.LatencyStep <= 0 {
 		o.LatencyStep = 10 * time.Millisecond
 	}
-	defi(&o.LatencyRounds, 10)
+	defi(&o.LatencyRounds, DefaultLatencyRounds)
 	defi(&o.LatencyBase, 120)
+	if o.QueueJitter <= 0 {
+		o.QueueJitter = 300 * time.Microsecond
+	}
+	def(&o.QueueRatio, 4)
 }
 
 // Place is a segment of a path: the part between From (the last clean hop,
@@ -227,8 +243,17 @@ type VantagePath struct {
 	// before starts (nil when none).
 	LatencyOnset *Place
 	LatencyRise  time.Duration
-	Hops         []PathHop
-	SourceASN    int
+	// LatencyJitter is, for a rise told by its jitter (no RTT from before
+	// to compare with), the jitter persisting from the onset, and
+	// LatencyJitterBefore the jitter persisting from the hop before it;
+	// both 0 for a rise against the RTT before.
+	LatencyJitter       time.Duration
+	LatencyJitterBefore time.Duration
+	// LatencyUndecided: its probes do not yet tell whether its RTT rose
+	// (a young rise, or too few changes to judge its jitter).
+	LatencyUndecided bool
+	Hops             []PathHop
+	SourceASN        int
 
 	// Branch is, for a path split by its flows, the responder its flows
 	// took at BranchTTL, where they parted.
@@ -289,6 +314,7 @@ type PathVerdict struct {
 	LatencyKind       VerdictKind
 	LatencyPlace      *Place
 	LatencyRise       time.Duration
+	LatencyJitter     time.Duration // the most of its vantages' LatencyJitter
 	LatencyVants      []string
 	LatencyConfident  bool
 	LatencyPersistent bool
@@ -422,9 +448,12 @@ func analyse(vantage string, w *window, opt PathOptions) VantagePath {
 }
 
 // plainOnset reports whether the path has a sure onset and no hop up to
-// its end answers with more loss than persists past it: on few probes
-// the tests cannot yet tell a rate-limiting router from the onset, so
-// only a path without one is judged early.
+// its end answers with more loss than persists past it that the tests
+// could not yet tell: on few probes a hop a little lossier than the
+// floor past it may be the onset or a rate-limiting router, so a path
+// with one waits. A hop clearly rate limiting does not make it wait: it
+// can never end the segment, which passes it whichever it is, so more
+// probes would name the same place.
 func (vp *VantagePath) plainOnset(opt PathOptions) bool {
 	if vp.Onset == nil || !vp.OnsetSure {
 		return false
@@ -433,7 +462,7 @@ func (vp *VantagePath) plainOnset(opt PathOptions) bool {
 		if h.TTL > vp.Onset.ToTTL {
 			break
 		}
-		if h.Received > 0 && (h.RateLimited || h.Doubtful || h.Loss-h.Floor >= opt.MinStep) {
+		if h.Received > 0 && (h.Doubtful || (!h.RateLimited && h.Loss-h.Floor >= opt.MinStep)) {
 			return false
 		}
 	}
@@ -1631,7 +1660,9 @@ func latencyFinding(v *PathVerdict) (Finding, bool) {
 		Severity: sources.SevWarning,
 		Title:    latencyText(v),
 		Explanation: "The median round-trip time of the newest rounds against the rounds before them, hop by hop; " +
-			"the rise counts from the first hop where it persists to the target (a queue delays every probe that crosses it).",
+			"the rise counts from the first hop where it persists to the target (a queue delays every probe that crosses it). " +
+			"With no rounds from before to compare with (a queue older than the probes), the rise across a segment counts when the jitter " +
+			"persisting from it to the target is far above the jitter before it: a queue delays by what it holds, a long link by the same for every probe.",
 		Layer:   sources.LayerNetwork,
 		Node:    v.LatencyPlace.To,
 		Segment: key,
@@ -1641,10 +1672,21 @@ func latencyFinding(v *PathVerdict) (Finding, bool) {
 		if p.LatencyOnset != nil {
 			kind = EvSuspect
 			txt = fmt.Sprintf("%s → %s: median RTT +%s from the %s", p.Vantage, v.Target, p.LatencyRise.Round(time.Millisecond), p.LatencyOnset.Label())
+			if p.LatencyJitter > 0 {
+				txt += fmt.Sprintf(", jitter %s from there on, %s before it (a queue, not distance)", roundJitter(p.LatencyJitter), roundJitter(p.LatencyJitterBefore))
+			}
 		}
 		f.Evidence = append(f.Evidence, Evidence{Kind: kind, Layer: sources.LayerNetwork, Node: v.Target, Value: p.LatencyRise.Seconds(), Baseline: math.NaN(), Text: txt})
 	}
 	return f, true
+}
+
+// roundJitter rounds a jitter for people: to 0.1 ms, to 0.01 ms below 1 ms.
+func roundJitter(d time.Duration) time.Duration {
+	if d >= time.Millisecond {
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Microsecond)
 }
 
 func explain(v *PathVerdict) string {

@@ -68,12 +68,17 @@ func drawRound(r *rand.Rand, vantage string, hops []synthHop, at time.Time) sour
 		}
 		return true
 	}
+	// a queue holds the probes of a round alike: they are sent at once
+	queued := make([]time.Duration, len(hops))
+	for j := range hops {
+		if q := hops[j].queue; q > 0 {
+			queued[j] = q/2 + time.Duration(r.Float64()*float64(q))
+		}
+	}
 	rtt := func(k int) time.Duration {
 		d := hops[k].rtt + time.Duration(r.Float64()*float64(200*time.Microsecond))
 		for j := 0; j <= k; j++ {
-			if q := hops[j].queue; q > 0 {
-				d += q/2 + time.Duration(r.Float64()*float64(q))
-			}
+			d += queued[j]
 		}
 		return d
 	}

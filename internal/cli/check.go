@@ -223,6 +223,13 @@ func checkUnknown(stdout io.Writer, format, title, msg string) error {
 	return &ExitError{Code: ExitUnknown}
 }
 
+// pathJudged reports whether a path verdict is decided, of its loss and
+// of its latency (a queue with no RTT from before needs its jitter
+// judged on about 20 rounds).
+func pathJudged(v *correlate.PathVerdict) bool {
+	return v.Persistent && v.Kind != correlate.VerdictInsufficient && v.LatencyPersistent
+}
+
 // waitForPaths polls on, every two seconds, while a path verdict is not
 // yet judged, for at most wait: a verdict needs about 20 probe rounds
 // from every vantage point. It returns how long it polled.
@@ -233,8 +240,13 @@ func waitForPaths(ctx context.Context, rt *app.Runtime, wait time.Duration, prob
 			return false // no round has come back yet (a vantage still starting)
 		}
 		for _, v := range vs {
-			if !v.Persistent || v.Kind == correlate.VerdictInsufficient {
+			if !pathJudged(&v) {
 				return false
+			}
+			for _, p := range v.Paths {
+				if p.LatencyUndecided {
+					return false // a vantage may yet join the latency verdict
+				}
 			}
 		}
 		return true
@@ -316,7 +328,12 @@ func (rep *CheckReport) notJudged(verdicts []correlate.PathVerdict, sample time.
 		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("paths: no probe round came back in %s of probing: run the check with a longer --paths-wait and --timeout, or see whether the vantage points start (the Paths view, the log)", sample))
 	}
 	for _, v := range verdicts {
+		if pathJudged(&v) {
+			continue
+		}
 		if v.Persistent && v.Kind != correlate.VerdictInsufficient {
+			rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: its latency not judged after %s of probing (with no RTT from before to compare with, a queue is told from a long link by its jitter, over about %d probe rounds from every vantage point): run the check with a longer --paths-wait and --timeout, or watch the Paths view",
+				oneLine(v.Target), sample, 2*correlate.DefaultLatencyRounds+1))
 			continue
 		}
 		rep.NotJudged = append(rep.NotJudged, fmt.Sprintf("path to %s: not judged after %s of probing (a verdict needs %d probe rounds from every vantage point since its loss last changed, and every path clearly clean or lossy; the fewest had %d): run the check with a longer --paths-wait and --timeout, or watch the Paths view",

@@ -123,7 +123,7 @@ func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
 	}
 	rep.notJudged([]correlate.PathVerdict{
 		{Target: "shop.example.com", Kind: correlate.VerdictInsufficient, Probes: 4},
-		{Target: "api.example.com", Kind: correlate.VerdictNone, Persistent: true, Probes: 60},
+		{Target: "api.example.com", Kind: correlate.VerdictNone, Persistent: true, LatencyPersistent: true, Probes: 60},
 	}, 2*time.Second, true)
 	if rep.Code != ExitUnknown || len(rep.NotJudged) != 1 || !strings.Contains(rep.NotJudged[0], "shop.example.com") {
 		t.Fatalf("%s %q", rep.Status, rep.NotJudged)
@@ -133,6 +133,13 @@ func TestCheckSaysWhatItCouldNotJudge(t *testing.T) {
 	first, _, _ := strings.Cut(out.String(), "\n")
 	if !strings.HasPrefix(first, "UNKNOWN - ") || !strings.Contains(first, "1 not judged") || !strings.Contains(out.String(), "--paths-wait") {
 		t.Fatalf("report:\n%s", out.String())
+	}
+	// loss judged, latency not yet (a queue with no RTT from before is
+	// judged on its jitter): not OK either
+	rep = buildReport(snap, nil)
+	rep.notJudged([]correlate.PathVerdict{{Target: "api.example.com", Kind: correlate.VerdictNone, Persistent: true, Probes: 60}}, 20*time.Second, true)
+	if rep.Code != ExitUnknown || len(rep.NotJudged) != 1 || !strings.Contains(rep.NotJudged[0], "latency") {
+		t.Fatalf("latency not judged: %s %q", rep.Status, rep.NotJudged)
 	}
 	// something wrong elsewhere stays the status: the unjudged path is said, not counted over it
 	rep = buildReport(snap, []correlate.Finding{{ID: "node/x", Rule: "node-state", Severity: sources.SevCritical, Title: "backend app has no server UP"}})

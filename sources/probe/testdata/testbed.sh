@@ -17,7 +17,7 @@
 #                                 `ip netns exec` vantages running BIN
 #   testbed.sh run BIN CASE DIR   a whole run: build, 30 s clean, the fault,
 #                                 90 s of it; opsview live in tmux (screens
-#                                 saved each second, recording with `r`),
+#                                 saved each second, recording with `R`),
 #                                 then `export` of the recording and `check`
 #                                 with the fault still in place; tear down.
 #                                 What each said, and when, lands in DIR.
@@ -179,7 +179,7 @@ run() {
 	tmux new-session -d -s "$sess" -x 200 -y 50 \
 		"env XDG_STATE_HOME=$dir/state XDG_CONFIG_HOME=$dir/cfg $bin -c $dir/config.yaml --log-file $dir/opsview.log"
 	sleep 2
-	tmux send-keys -t "$sess" r # record
+	tmux send-keys -t "$sess" R # record
 	local t0 tf now
 	t0=$(date +%s)
 	tf=$((t0 + clean))
@@ -199,7 +199,7 @@ run() {
 		sleep 0.5
 		{ echo "=== $(date +%s) findings"; tmux capture-pane -p -t "$sess"; } >>"$dir/screens.txt"
 	done
-	tmux send-keys -t "$sess" r
+	tmux send-keys -t "$sess" R
 	sleep 1
 	tmux send-keys -t "$sess" q
 	sleep 2
