@@ -135,13 +135,19 @@ func (d *NeighbourDetector) selfScores() []float64 {
 	}
 	best := make([]float64, m*k) // row r: its k smallest, ascending
 	held := make([]int, m)
+	// worst[r] is row r's largest kept once it holds k, +Inf before: read
+	// in order as the pairs come, where best's rows are k apart
+	worst := make([]float64, m)
+	for r := range worst {
+		worst[r] = math.Inf(1)
+	}
 	keep := func(r int, v float64) {
+		if v >= worst[r] {
+			return
+		}
 		row := best[r*k : r*k+k]
 		n := held[r]
 		if n == k {
-			if v >= row[k-1] {
-				return
-			}
 			n--
 		} else {
 			held[r]++
@@ -151,6 +157,9 @@ func (d *NeighbourDetector) selfScores() []float64 {
 			row[i] = row[i-1]
 		}
 		row[i] = v
+		if held[r] == k {
+			worst[r] = row[k-1]
+		}
 	}
 	for L := 1; L < m; L++ {
 		var s float64
