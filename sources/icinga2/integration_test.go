@@ -111,7 +111,9 @@ func TestRealIcinga2RefusesAWrongPasswordAndAnUnknownCA(t *testing.T) {
 }
 
 // flipObjects add a service that is CRITICAL for 3 s and OK for 3 s,
-// over and over: its problems begin and end between two polls 7 s apart.
+// over and over: one of its problems begins and ends between two polls
+// 11 s apart, whatever the phase (the next start within 6 s, its end 3 s
+// later, a check a second apart).
 const flipObjects = testObjects + `
 object Service "flip" {
   host_name = "db-1"
@@ -155,8 +157,24 @@ func TestARealIcinga2sEventStreamTellsWhatHappensBetweenPolls(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	// Icinga schedules a new service's first checks at its own pace (a
+	// loaded machine delays them): the flipping starts once a flip has
+	// been seen at all
+	for seen := false; !seen; {
+		b, err := streaming.Poll(t.Context(), sources.Request{Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range b.Events {
+			seen = seen || ev.Alert != nil && ev.Alert.Check == "flip"
+		}
+		if !seen && time.Now().After(deadline.Add(20*time.Second)) {
+			t.Fatalf("the flip service never went CRITICAL in 40 s: %+v\n%s", b.Events, ic.Proc.Output())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	first = time.Now()
-	time.Sleep(7 * time.Second)
+	time.Sleep(11 * time.Second)
 	b, err := streaming.Poll(t.Context(), sources.Request{Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
