@@ -977,6 +977,7 @@ func judgeWindow(target string, vps []VantagePath, opt PathOptions) PathVerdict 
 		v.Confident = waiting == 0
 		return v
 	}
+	bad = returnViaBranch(bad, opt)
 	groups := groupOnsets(bad)
 	waiting += undecidedApart(bad, groups, opt)
 	waiting += unsureApart(bad, groups)
@@ -1137,6 +1138,59 @@ func atDestination(bad []VantagePath) bool {
 		}
 	}
 	return true
+}
+
+// returnViaBranch leaves out of the blame a bad path whose loss begins at
+// the target alone (every hop clean) when it crosses a load balancer
+// whose branch other bad paths blame: its forward probes took a clean
+// branch, but the target's answers come back through the balancer too,
+// hashed onto a branch of their own, and may cross the lossy one. Its
+// loss says nothing against the branch; kept, it would make a second
+// place and the vantages would seem to disagree. It still counts among
+// the vantages that see the loss.
+func returnViaBranch(bad []VantagePath, opt PathOptions) []VantagePath {
+	if len(opt.ecmp) == 0 || atDestination(bad) {
+		return bad
+	}
+	branchBlamed := false
+	for _, p := range bad {
+		if p.Onset != nil && !containsKey(p.Onset.Keys, "dest") && len(p.Onset.Balanced) > 0 {
+			branchBlamed = true
+		}
+	}
+	if !branchBlamed {
+		return bad
+	}
+	kept := bad[:0:0]
+	for _, p := range bad {
+		if p.Onset != nil && containsKey(p.Onset.Keys, "dest") && crossesBranch(p, opt.ecmp) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == 0 {
+		return bad
+	}
+	return kept
+}
+
+// crossesBranch reports whether a path's hops answer from a branch of a
+// load balancer.
+func crossesBranch(p VantagePath, ecmp map[string]bool) bool {
+	for _, h := range p.Hops {
+		if h.Dest {
+			continue
+		}
+		if ecmp[h.Addr] {
+			return true
+		}
+		for _, o := range h.Others {
+			if ecmp[o] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onsetGroup is one place the bad paths' onsets point at, and the

@@ -540,3 +540,45 @@ func TestAnotherBranchIsNoAliasOfTheLossyOne(t *testing.T) {
 		t.Fatalf("place %+v: want one alias", g.place)
 	}
 }
+
+// A vantage whose forward probes took the clean branch of a load
+// balancer sees loss at the target alone when the target's answers come
+// back over the lossy branch: that is no second place against the branch
+// the others blame. Without a balancer on its way, or with no branch
+// blamed, its loss at the target stays a place of its own.
+func TestLossAtTheTargetBehindABalancerIsNoSecondPlace(t *testing.T) {
+	branch := &Place{To: "10.7.1.2", Keys: []string{"10.7.1.2"}, SegKeys: []string{"10.7.1.2"}, Balanced: []string{"10.7.1.2"}}
+	dest := &Place{To: "10.4.0.2", Keys: []string{"dest", "10.4.0.2"}, SegKeys: []string{"10.3.0.2"}}
+	via := func(addr string) []PathHop {
+		return []PathHop{{TTL: 1, Addr: "10.1.2.1"}, {TTL: 2, Addr: "10.2.2.1"}, {TTL: 3, Addr: addr}, {TTL: 4, Addr: "10.3.0.2"}, {TTL: 5, Addr: "10.4.0.2", Dest: true}}
+	}
+	v1 := VantagePath{Vantage: "v1", Onset: branch, Hops: via("10.7.1.2")}
+	v3 := VantagePath{Vantage: "v3", Onset: branch, Hops: via("10.7.1.2")}
+	v2 := VantagePath{Vantage: "v2", Onset: dest, Hops: via("10.7.2.2")}
+	opt := PathOptions{ecmp: map[string]bool{"10.7.1.2": true, "10.7.2.2": true}}
+	names := func(ps []VantagePath) (out []string) {
+		for _, p := range ps {
+			out = append(out, p.Vantage)
+		}
+		return out
+	}
+	if got := names(returnViaBranch([]VantagePath{v1, v2, v3}, opt)); strings.Join(got, ",") != "v1,v3" {
+		t.Errorf("blamed from %v, want v1 and v3 (v2's loss came back over the branch)", got)
+	}
+	plain := v2
+	plain.Hops = via("10.9.9.9")
+	if got := names(returnViaBranch([]VantagePath{v1, plain, v3}, opt)); len(got) != 3 {
+		t.Errorf("no balancer on v2's way: blamed from %v, want all three", got)
+	}
+	unbalanced := *branch
+	unbalanced.Balanced = nil
+	w1, w3 := v1, v3
+	w1.Onset, w3.Onset = &unbalanced, &unbalanced
+	if got := names(returnViaBranch([]VantagePath{w1, v2, w3}, opt)); len(got) != 3 {
+		t.Errorf("no branch blamed: blamed from %v, want all three", got)
+	}
+	groups := groupOnsets(returnViaBranch([]VantagePath{v1, v2, v3}, opt))
+	if len(groups) != 1 {
+		t.Errorf("%d places, want the branch alone", len(groups))
+	}
+}
