@@ -80,14 +80,13 @@ func (f *flagger) feed(snap *Snapshot) {
 	if nb := b0 + int64(last); nb != f.bucket {
 		f.bucket, f.started = nb, 0
 	}
-	starts := f.starts
 	symptoms := 0
 	for i := range snap.Series {
 		if snap.Series[i].Role == sources.RoleSymptom {
 			symptoms++
 		}
 	}
-	starts = max(starts, symptoms/8)
+	starts := max(f.starts, symptoms/8)
 	seen := map[string]bool{}
 	for i := range snap.Series {
 		s := &snap.Series[i]
