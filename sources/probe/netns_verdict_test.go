@@ -57,11 +57,12 @@ func (tb *testbed) judge(bin string, clean time.Duration, fault func(), faulty t
 	return tb.judgeFrom(bin, three(), clean, fault, faulty)
 }
 
-// judgeFrom is judge from the given vantages.
-func (tb *testbed) judgeFrom(bin string, vs []vspec, clean time.Duration, fault func(), faulty time.Duration) *scenario {
+// probeSource is the probe source of the testbed's config for the
+// vantages vs, probing every `every`.
+func (tb *testbed) probeSource(bin string, vs []vspec, every time.Duration) sources.Source {
 	t := tb.t
 	t.Helper()
-	yaml := strings.Replace(tb.yaml(bin, vs...), "probe_interval: 100ms", "probe_interval: "+probeEvery.String(), 1)
+	yaml := strings.Replace(tb.yaml(bin, vs...), "probe_interval: 100ms", "probe_interval: "+every.String(), 1)
 	opts, err := config.OptionsFromYAML("test.yaml", yaml)
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +72,14 @@ func (tb *testbed) judgeFrom(bin string, vs []vspec, clean time.Duration, fault 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return src
+}
+
+// judgeFrom is judge from the given vantages.
+func (tb *testbed) judgeFrom(bin string, vs []vspec, clean time.Duration, fault func(), faulty time.Duration) *scenario {
+	t := tb.t
+	t.Helper()
+	src := tb.probeSource(bin, vs, probeEvery)
 	defer src.(sources.Closer).Close()
 	sess := correlate.NewSession(correlate.SessionOptions{Engine: correlate.EngineOptions{Paths: true}})
 	sc := &scenario{}
@@ -452,16 +461,7 @@ type checkRun struct {
 func (tb *testbed) check(bin string) checkRun {
 	t := tb.t
 	t.Helper()
-	yaml := strings.Replace(tb.yaml(bin, three()...), "probe_interval: 100ms", "probe_interval: 1s", 1)
-	opts, err := config.OptionsFromYAML("test.yaml", yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := sources.Lookup("probe")
-	src, err := k.New(sources.Env{Name: "paths", Logf: t.Logf}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := tb.probeSource(bin, three(), time.Second)
 	defer src.(sources.Closer).Close()
 	sess := correlate.NewSession(correlate.SessionOptions{Engine: correlate.EngineOptions{Paths: true}})
 	start := time.Now()
