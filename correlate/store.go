@@ -608,6 +608,8 @@ type Filter func(*SeriesMeta) bool
 type SnapSeries struct {
 	SeriesMeta
 	Values []float64
+
+	lazy int // 1 + its ring's place in a SnapshotMeta's rings; 0 when Values were copied
 }
 
 // Last returns the newest value that is not NaN and its bucket index in
@@ -662,6 +664,12 @@ type Snapshot struct {
 	stride, off int
 	b0          int64  // the window's first bucket
 	gen         uint64 // the store's generation it was taken in
+
+	// a SnapshotMeta's: the store and the rings its series' values are
+	// copied from when first asked for (Load), into lazyBuf
+	store   *Store
+	rings   []*ring
+	lazyBuf []float64
 }
 
 // Time returns the start time of bucket i of the window.
@@ -680,6 +688,37 @@ func (s *Snapshot) Find(key string) *SnapSeries {
 		}
 	}
 	return nil
+}
+
+// Load returns the values of ss, a series of this snapshot, copying them
+// from the store first if the snapshot was taken by SnapshotMeta without
+// them; they stay in ss.Values for the snapshot's life. The window is the
+// snapshot's; its buckets are as the store holds them when first asked
+// for (a bucket still being written may have moved on since the snapshot
+// was taken). A snapshot with lazy values has one reader: Load is not
+// safe for concurrent use.
+func (s *Snapshot) Load(ss *SnapSeries) []float64 {
+	if ss.Values != nil || ss.lazy == 0 || s.store == nil {
+		return ss.Values
+	}
+	n := s.N
+	if cap(s.lazyBuf)-len(s.lazyBuf) < n {
+		// a new backing: values handed out before keep the old one
+		s.lazyBuf = make([]float64, 0, max(2*cap(s.lazyBuf), 16*n))
+	}
+	k := len(s.lazyBuf)
+	vals := s.lazyBuf[k : k+n : k+n]
+	s.lazyBuf = s.lazyBuf[:k+n]
+	st := s.store
+	st.mu.RLock()
+	if s.gen == st.gen {
+		s.rings[ss.lazy-1].copyWindow(s.b0, vals)
+	} else {
+		fillNaN(vals) // the store was reset since: nothing of then is held
+	}
+	st.mu.RUnlock()
+	ss.Values = vals
+	return vals
 }
 
 // Snapshot copies the window [from, until] (both rounded down to the step)
@@ -713,6 +752,22 @@ func (s *Store) SnapshotInto(old *Snapshot, from, until time.Time, filter Filter
 	return s.snapshot(old, from, until, nil, true)
 }
 
+// SnapshotMeta is SnapshotInto for a reader that shows a few of many
+// series at a time (the screen): the picked series' metadata, events,
+// paths, nodes and statuses, but no values; Load copies a series' values
+// when it is first drawn. At 10,000 series a 15-minute window is 7 MB of
+// values, of which a screen draws a dozen series. old, when not nil, is
+// an earlier SnapshotMeta whose memory is reused: it must not be read any
+// more. A nil filter picks every series.
+func (s *Store) SnapshotMeta(old *Snapshot, from, until time.Time, filter Filter) *Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if old != nil && old.store != s {
+		old = nil
+	}
+	return s.snapshotOf(old, from, until, filter, false, true)
+}
+
 // snapSlack is how many buckets a tracked snapshot's series may slide
 // forward in place before the next one copies everything again: a
 // sixteenth of the window, at least 16 (6 % more memory than the values;
@@ -722,6 +777,11 @@ func snapSlack(n int) int { return max(16, n/16) }
 // snapshot is Snapshot and SnapshotInto; with track, the result is the
 // store's tracked snapshot and its rings' dirty marks are cleared.
 func (s *Store) snapshot(old *Snapshot, from, until time.Time, filter Filter, track bool) *Snapshot {
+	return s.snapshotOf(old, from, until, filter, track, false)
+}
+
+// snapshotOf is snapshot, with only the series' metadata when lazy.
+func (s *Store) snapshotOf(old *Snapshot, from, until time.Time, filter Filter, track, lazy bool) *Snapshot {
 	step := s.opt.Step
 	b0, b1 := bucketOf(from, step), bucketOf(until, step)
 	if b1 < b0 {
@@ -741,10 +801,13 @@ func (s *Store) snapshot(old *Snapshot, from, until time.Time, filter Filter, tr
 		Dropped: s.dropped,
 		Held:    s.statsLocked(),
 	}
-	if track && old != nil && old == s.tracked && old.gen == s.gen && b0 >= old.b0 && b1 >= old.b0+int64(old.N)-1 &&
-		old.off+int(b0-old.b0)+n <= old.stride && old.stride*len(s.order) <= cap(old.buf) {
+	switch {
+	case lazy:
+		s.metaOnly(old, snap, b0, filter)
+	case track && old != nil && old == s.tracked && old.gen == s.gen && b0 >= old.b0 && b1 >= old.b0+int64(old.N)-1 &&
+		old.off+int(b0-old.b0)+n <= old.stride && old.stride*len(s.order) <= cap(old.buf):
 		s.slide(old, snap, b0)
-	} else {
+	default:
 		s.copyAll(old, snap, b0, filter, track)
 	}
 	if track {
@@ -775,6 +838,22 @@ func (s *Store) snapshot(old *Snapshot, from, until time.Time, filter Filter, tr
 	}
 	snap.Deps = append(snap.Deps, s.deps...)
 	return snap
+}
+
+// metaOnly fills snap with the metadata of the series the filter picks
+// and what Load needs to copy their values later, in old's memory.
+func (s *Store) metaOnly(old, snap *Snapshot, b0 int64, filter Filter) {
+	snap.store, snap.b0, snap.gen = s, b0, s.gen
+	if old != nil {
+		snap.rings, snap.Series, snap.lazyBuf = old.rings[:0], old.Series[:0], old.lazyBuf[:0]
+	}
+	for _, r := range s.order {
+		if filter != nil && !filter(&r.meta) {
+			continue
+		}
+		snap.rings = append(snap.rings, r)
+		snap.Series = append(snap.Series, SnapSeries{SeriesMeta: r.meta, lazy: len(snap.rings)})
+	}
 }
 
 // copyAll copies the window starting at bucket b0 of every series the

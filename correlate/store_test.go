@@ -488,3 +488,47 @@ func TestStoreFindsSeriesByPlaceAndChecks(t *testing.T) {
 		}
 	}
 }
+
+// A SnapshotMeta holds the picked series' metadata without values; Load
+// copies a series' window as Snapshot would have, once, and a snapshot
+// taken before a Reset loads nothing of what came after.
+func TestSnapshotMetaLoadsValuesWhenAsked(t *testing.T) {
+	s := NewStore(StoreOptions{Step: 10 * time.Second, Retention: time.Hour})
+	for i := 0; i < 30; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		var ss []sources.Series
+		for k := 0; k < 5; k++ {
+			ss = append(ss, sources.Series{Name: "load", Labels: map[string]string{"host": strconv.Itoa(k)}, Points: pts(at, 0, float64(100*k+i))})
+		}
+		s.Apply(&sources.Batch{Source: "gr", At: at, Series: ss})
+	}
+	from, until := t0.Add(5*10*time.Second), t0.Add(29*10*time.Second)
+	odd := func(m *SeriesMeta) bool { h, _ := strconv.Atoi(m.Labels["host"]); return h%2 == 1 }
+	full := s.Snapshot(from, until, odd)
+	meta := s.SnapshotMeta(nil, from, until, odd)
+	if meta.N != full.N || len(meta.Series) != len(full.Series) || len(full.Series) != 2 {
+		t.Fatalf("meta %d × %d, full %d × %d", meta.N, len(meta.Series), full.N, len(full.Series))
+	}
+	for i := range meta.Series {
+		m := &meta.Series[i]
+		if m.Key != full.Series[i].Key || m.Values != nil {
+			t.Fatalf("series %d: %s with %d values, want %s without", i, m.Key, len(m.Values), full.Series[i].Key)
+		}
+		got := meta.Load(m)
+		if fmt.Sprint(got) != fmt.Sprint(full.Series[i].Values) || &meta.Load(m)[0] != &got[0] {
+			t.Errorf("%s: loaded %v, want %v, once", m.Key, got, full.Series[i].Values)
+		}
+	}
+	// into the same memory, after a reset: nothing of before
+	first := &meta.Series[0]
+	again := s.SnapshotMeta(meta, from, until, odd)
+	if &again.Series[0] != first || again.Series[0].Values != nil {
+		t.Errorf("a snapshot into an old one took new memory, or kept its values")
+	}
+	s.Reset()
+	for _, v := range again.Load(&again.Series[1]) {
+		if !math.IsNaN(v) {
+			t.Fatalf("loaded %v from a store reset since the snapshot", again.Series[1].Values)
+		}
+	}
+}

@@ -28,17 +28,14 @@ type Store interface {
 	Now() time.Time
 }
 
-// snapshotInto is a Store that can copy a window into the memory of an
-// older snapshot (*correlate.Store can). The screen keeps two, the one
-// shown and the one before, and refreshes into the older: at 10,000
-// series a 15-minute window is 7 MB a refresh otherwise.
-type snapshotInto interface {
-	SnapshotInto(old *correlate.Snapshot, from, until time.Time, filter correlate.Filter) *correlate.Snapshot
+// snapshotMeta is a Store that can take a window's metadata alone and
+// copy a series' values when a view first draws it (*correlate.Store
+// can): at 10,000 series a 15-minute window is 7 MB of values, of which
+// a screen draws a dozen series. The screen refreshes into the memory of
+// the snapshot it showed (a frame once drawn reads it no more).
+type snapshotMeta interface {
+	SnapshotMeta(old *correlate.Snapshot, from, until time.Time, filter correlate.Filter) *correlate.Snapshot
 }
-
-// everySeries is the filter of no filter: with one the store's
-// SnapshotInto copies without touching the engine's own tracked snapshot.
-func everySeries(*correlate.SeriesMeta) bool { return true }
 
 // StoreReader is the earlier name of Store.
 type StoreReader = Store
@@ -150,7 +147,6 @@ type App struct {
 	helpOff   int // first line of help shown when it scrolls
 
 	snap      *correlate.Snapshot
-	spare     *correlate.Snapshot // the one shown before: the next refresh's memory
 	findings  []correlate.Finding // active at the instant shown
 	incidents []correlate.Incident
 	shownAt   time.Time // the instant findings were taken at (zero: now)
@@ -297,11 +293,11 @@ func (a *App) take(msg tea.Msg) tea.Cmd {
 			}
 		}
 		if !a.paused {
-			oldSnap, oldF, oldP := a.snap, a.findings, a.paths
+			oldW, oldF, oldP := windowOf(a.snap), a.findings, a.paths
 			a.refresh()
 			// a DataMsg with nothing new (same store version and window,
 			// same findings and verdicts) builds no frame
-			if !sameWindow(oldSnap, a.snap) || !sameFindings(oldF, a.findings) || !samePaths(oldP, a.paths) {
+			if oldW != windowOf(a.snap) || !sameFindings(oldF, a.findings) || !samePaths(oldP, a.paths) {
 				a.dirty = true
 			}
 		}
@@ -534,11 +530,8 @@ func (a *App) refresh() {
 		flt := a.filter
 		f = func(m *correlate.SeriesMeta) bool { return matchFilter(flt, m.Key, m.Node) }
 	}
-	if si, ok := a.opt.Store.(snapshotInto); ok {
-		if f == nil {
-			f = everySeries
-		}
-		a.snap, a.spare = si.SnapshotInto(a.spare, from, a.until, f), a.snap
+	if sm, ok := a.opt.Store.(snapshotMeta); ok {
+		a.snap = sm.SnapshotMeta(a.snap, from, a.until, f)
 	} else {
 		a.snap = a.opt.Store.Snapshot(from, a.until, f)
 	}
@@ -606,11 +599,20 @@ func activeAt(f *correlate.Finding, at time.Time) bool {
 	return !f.Opened.After(at) && (f.Resolved.IsZero() || f.Resolved.After(at))
 }
 
-func sameWindow(a, b *correlate.Snapshot) bool {
-	if a == nil || b == nil {
-		return a == b
+// window is what says a snapshot shows something new: the store's
+// version and the window's place.
+type window struct {
+	taken      bool
+	version    uint64
+	start, now int64
+	n          int
+}
+
+func windowOf(s *correlate.Snapshot) window {
+	if s == nil {
+		return window{}
 	}
-	return a.Version == b.Version && a.Start.Equal(b.Start) && a.N == b.N && a.Now.Equal(b.Now)
+	return window{true, s.Version, s.Start.UnixNano(), s.Now.UnixNano(), s.N}
 }
 
 func sameFindings(a, b []correlate.Finding) bool {

@@ -823,25 +823,59 @@ func TestOverviewShowsSeriesAndBytesHeld(t *testing.T) {
 	}
 }
 
-// The screen refreshes into the memory of the snapshot it showed before
-// the one on screen (two kept), and holds what a whole new snapshot holds.
-func TestRefreshReusesTheSnapshotBeforeLast(t *testing.T) {
+// The screen's snapshot holds every series' metadata but copies the
+// values of those a view draws only: at 10,000 series a window of all
+// values is 7 MB a refresh. What is drawn equals a full snapshot's
+// values, and a refresh reuses the memory of the snapshot it showed.
+func TestRefreshCopiesOnlyTheSeriesDrawn(t *testing.T) {
 	a, in := newTestApp(themes.Mono(), 100, 30, 60)
-	first := &a.snap.Series[0].Values[0]
-	in.advance(1)
-	a.Update(DataMsg{})
-	in.advance(1)
-	a.Update(DataMsg{})
-	if got := &a.snap.Series[0].Values[0]; got != first {
-		t.Errorf("the third snapshot is in new memory, not the first's")
+	at := in.store.Now()
+	var extra []sources.Series
+	for i := 0; i < 200; i++ {
+		extra = append(extra, sources.Series{Name: fmt.Sprintf("servers.web-%03d.load", i), Unit: "count", Role: sources.RoleUnknown,
+			Node: fmt.Sprintf("web-%03d", i), Points: []sources.Point{{T: at, V: float64(i)}}})
 	}
+	in.store.Apply(&sources.Batch{Source: "many", Type: "graphite", At: at, Series: extra})
+	a.Update(DataMsg{})
+	first := &a.snap.Series[0]
+	in.advance(1)
+	a.Update(DataMsg{})
+	in.advance(1)
+	a.Update(DataMsg{})
+	if got := &a.snap.Series[0]; got != first {
+		t.Errorf("a refreshed snapshot is in new memory, not the one shown's")
+	}
+	screen := ansi.Strip(a.render())
 	want := in.store.Snapshot(a.snap.Start, a.until, nil)
 	if a.snap.N != want.N || len(a.snap.Series) != len(want.Series) {
 		t.Fatalf("refreshed %d buckets × %d series, a new snapshot %d × %d", a.snap.N, len(a.snap.Series), want.N, len(want.Series))
 	}
+	loaded := 0
 	for i := range want.Series {
-		if fmt.Sprint(a.snap.Series[i].Values) != fmt.Sprint(want.Series[i].Values) || a.snap.Series[i].Key != want.Series[i].Key {
-			t.Errorf("%s: refreshed %v, new %v", want.Series[i].Key, a.snap.Series[i].Values, want.Series[i].Values)
+		s := &a.snap.Series[i]
+		if s.Key != want.Series[i].Key {
+			t.Fatalf("series %d: %s, a new snapshot has %s", i, s.Key, want.Series[i].Key)
 		}
+		if s.Values == nil {
+			continue
+		}
+		loaded++
+		if fmt.Sprint(s.Values) != fmt.Sprint(want.Series[i].Values) {
+			t.Errorf("%s: drawn from %v, the store holds %v", s.Key, s.Values, want.Series[i].Values)
+		}
+	}
+	if loaded == 0 || loaded > 30 {
+		t.Errorf("%d of %d series' values copied for one Overview frame:\n%s", loaded, len(want.Series), screen)
+	}
+	if !strings.Contains(screen, "+") || !strings.Contains(screen, "more") {
+		t.Errorf("the Overview does not say more series are held:\n%s", screen)
+	}
+	// a series scrolled to later is copied then, from the same window
+	s := &a.snap.Series[len(a.snap.Series)-1]
+	if s.Values != nil {
+		t.Fatalf("%s was copied without being drawn", s.Key)
+	}
+	if got := a.snap.Load(s); fmt.Sprint(got) != fmt.Sprint(want.Series[len(want.Series)-1].Values) {
+		t.Errorf("%s loaded later: %v, the store holds %v", s.Key, got, want.Series[len(want.Series)-1].Values)
 	}
 }

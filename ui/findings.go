@@ -694,7 +694,7 @@ func (v *Findings) evidence(c *Context, f *correlate.Finding) (out []string, max
 		if th.Mono {
 			colour = th.Base
 		}
-		lines = append(lines, chartRows(c, s.Values[a:b], e.Baseline, e.Spread, chartW, gh, colour)...)
+		lines = append(lines, chartRows(c, c.Snap.Load(s)[a:b], e.Baseline, e.Spread, chartW, gh, colour)...)
 	}
 	lines = append(lines, strip...)
 	// one time axis for all

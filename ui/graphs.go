@@ -242,7 +242,7 @@ func (g *graphsView) Render(c *Context) string {
 			if v, ok := base[s.Key]; ok {
 				bl = v
 			}
-			ch.lines = append(ch.lines, plotLine{vals: s.Values, style: fg(lipgloss.NewStyle(), t.Color(si)), marker: marker(c, si), baseline: bl})
+			ch.lines = append(ch.lines, plotLine{vals: c.Snap.Load(s), style: fg(lipgloss.NewStyle(), t.Color(si)), marker: marker(c, si), baseline: bl})
 		}
 		lines = append(lines, ch.render()...)
 	}
@@ -326,6 +326,7 @@ func (g *graphsView) legendLines(c *Context, gr chartGroup, head string, nameW, 
 	cur := head
 	curW := lipgloss.Width(head)
 	for i, s := range gr.series {
+		c.Snap.Load(s)
 		var v float64
 		if c.Cursor >= 0 && c.Cursor < len(s.Values) {
 			v = s.Values[c.Cursor]

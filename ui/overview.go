@@ -368,6 +368,7 @@ func (o *overviewView) series(c *Context, w, h int) []string {
 		if len(out)+rows > h {
 			break
 		}
+		c.Snap.Load(s)
 		if len(out)+rows > h-1 && i < len(ks)-1 {
 			out = append(out, t.Muted.Render(fmt.Sprintf("  +%d more (Graphs view, / to filter)", len(ks)-i)))
 			break
