@@ -43,6 +43,7 @@ func main() {
 	child := flag.String("child", "", "internal: poll this exporter URL")
 	n := flag.Int("n", 0, "internal: series")
 	sizes := flag.String("sizes", "1000,10000,100000", "series counts to measure")
+	tui := flag.Int("tui", 10000, "series for the run of the TUI itself (0: none)")
 	flag.Parse()
 	if *child != "" {
 		r, err := measure(*child, *n)
@@ -67,6 +68,16 @@ func main() {
 		}
 		fmt.Printf("| %d | %.0f MB | %.1f ms | %.0f MB | %.0f ms |\n", r.Series, r.PeakRSSMB,
 			float64(r.CPUPerPoll)/1e6, r.FullRSSMB, float64(r.RankTime)/1e6)
+	}
+	if *tui > 0 {
+		t, err := runTUI(*tui)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "the TUI at %d series: %v\n", *tui, err)
+			os.Exit(1)
+		}
+		fmt.Printf("\nThe TUI itself (`opsview --config`, one exporter source of %d gauges every 5 s, store step 10 s, retention 1 h, 80x24), over %s: "+
+			"CPU %.2f s, peak RSS %.0f MB (at the end: %.0f MB anonymous, %.0f MB of files, the binary's pages)\n",
+			t.Series, t.Span, t.CPU.Seconds(), t.PeakRSSMB, t.AnonMB, t.FileMB)
 	}
 	fmt.Printf("\n%s, %d CPUs, %s\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 }
