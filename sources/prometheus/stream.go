@@ -54,11 +54,12 @@ func pieces(w Window) []Window {
 	return out
 }
 
-// streamElem is one element of a matrix or vector result.
+// streamElem is one element of a matrix or vector result; its values
+// are read by decodePairs.
 type streamElem struct {
-	Metric model.Metric       `json:"metric"`
-	Values []model.SamplePair `json:"values"`
-	Value  *model.SamplePair  `json:"value"`
+	Metric model.Metric    `json:"metric"`
+	Values json.RawMessage `json:"values"`
+	Value  json.RawMessage `json:"value"`
 }
 
 // DecodeStream reads a /api/v1/query or /query_range answer from r token
@@ -189,13 +190,19 @@ func decodeResult(dec *json.Decoder, rt model.ValueType, each func(model.Metric,
 		if err := dec.Decode(&e); err != nil {
 			return fmt.Errorf("%s result: %v", rt, err)
 		}
-		vals := e.Values
+		var vals []model.SamplePair
+		var err error
 		if rt == model.ValVector {
 			var v model.SamplePair
-			if e.Value != nil {
-				v = *e.Value
+			if len(e.Value) > 0 && string(e.Value) != "null" {
+				v, err = decodePair(e.Value)
 			}
 			vals = []model.SamplePair{v}
+		} else {
+			vals, err = decodePairs(e.Values)
+		}
+		if err != nil {
+			return fmt.Errorf("%s result: %v", rt, err)
 		}
 		if err := each(e.Metric, vals); err != nil {
 			return fmt.Errorf("%w: %v", errCallback, err)
