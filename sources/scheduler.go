@@ -239,6 +239,26 @@ func (s *Scheduler) backoff(e Entry, n int) time.Duration {
 	return d/2 + j
 }
 
+// BackfillTimeout is the least time a backfill (the first poll of a
+// source that answers for past windows, or one that widens the window)
+// is given. It asks for the whole window where a poll asks for the last
+// interval: an hour of 10,000 series is 84 MB from Prometheus, and a
+// timeout of one 5 s interval would refuse it again and again.
+const BackfillTimeout = 30 * time.Second
+
+// timeoutFor is how long req may take: the source's timeout, or
+// BackfillTimeout for a backfill of a source with history if that is
+// longer. Other sources answer a backfill as they answer any poll.
+func timeoutFor(e Entry, req Request) time.Duration {
+	if !req.Backfill || e.Timeout >= BackfillTimeout {
+		return e.Timeout
+	}
+	if k, ok := Lookup(e.Type); !ok || !k.History {
+		return e.Timeout
+	}
+	return BackfillTimeout
+}
+
 // pollAndReport runs one poll and hands the batch (or the failure) to Out.
 // It reports whether the poll succeeded.
 func (s *Scheduler) pollAndReport(ctx context.Context, e Entry, p *poller, first bool) bool {
@@ -265,7 +285,7 @@ func (s *Scheduler) pollAndReport(ctx context.Context, e Entry, p *poller, first
 		return false // shutting down: not the source's fault
 	}
 	if hung {
-		s.fail(e, now, latency, fmt.Errorf("no answer within %v", e.Timeout))
+		s.fail(e, now, latency, fmt.Errorf("no answer within %v", timeoutFor(e, req)))
 		return false
 	}
 	if res.err != nil {
@@ -295,7 +315,7 @@ func (s *Scheduler) pollAndReport(ctx context.Context, e Entry, p *poller, first
 	st := s.status[e.Name]
 	st.Source, st.Type = e.Name, e.Type
 	st.Health = HealthOK
-	if latency > e.Timeout/2 {
+	if latency > timeoutFor(e, req)/2 {
 		st.Health = HealthSlow
 	}
 	st.LastAttempt, st.LastSuccess = now, s.opt.Now()
@@ -338,7 +358,8 @@ func (s *Scheduler) request(e Entry, p *poller, now time.Time, first bool) Reque
 // context cannot stall the loop. hung is true when it did not return
 // within the timeout plus a grace period.
 func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (res pollResult, hung bool) {
-	pctx, cancel := context.WithTimeout(ctx, e.Timeout)
+	timeout := timeoutFor(e, req)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// parts of a large answer go out as the source reads them, until the
 	// poll is over (a source cut off at its timeout sends no more)
@@ -370,7 +391,7 @@ func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (
 		b, err := e.Source.Poll(pctx, req)
 		done <- pollResult{batch: b, err: err}
 	}()
-	grace := e.Timeout / 4
+	grace := timeout / 4
 	if grace > time.Second {
 		grace = time.Second
 	}
@@ -392,7 +413,7 @@ func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (
 			return r, false
 		}
 		if r.err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			r.err = fmt.Errorf("timed out after %v: %w", e.Timeout, r.err)
+			r.err = fmt.Errorf("timed out after %v: %w", timeout, r.err)
 		}
 		return r, false
 	case <-t.C:

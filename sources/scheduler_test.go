@@ -275,3 +275,55 @@ func TestPartsOfAPollReachOutFirst(t *testing.T) {
 		t.Fatalf("last %+v", last)
 	}
 }
+
+// A backfill asks for the whole window at once: a source with history
+// gets BackfillTimeout for it, however short its own timeout, and its
+// polls after that get their own timeout again; a source without history
+// answers a backfill as any poll, within its timeout.
+func TestABackfillHasTimeToAnswer(t *testing.T) {
+	Register(Kind{Type: "test-history", History: true})
+	slowFirst := func(polls *atomic.Int64) Source {
+		return PollFunc(func(ctx context.Context, req Request) (*Batch, error) {
+			n := polls.Add(1)
+			d := 10 * time.Millisecond
+			if req.Backfill {
+				d = 400 * time.Millisecond // far over the 50 ms timeout
+			}
+			if n == 3 {
+				d = 400 * time.Millisecond // a poll as slow as the backfill was
+			}
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return &Batch{Series: []Series{{Name: "up", Points: []Point{{T: req.Now, V: 1}}}}}, nil
+		})
+	}
+	var hist, plain atomic.Int64
+	c := newCollector()
+	s := NewScheduler([]Entry{
+		{Name: "hist", Type: "test-history", Source: slowFirst(&hist), Interval: 20 * time.Millisecond, Timeout: 50 * time.Millisecond},
+		{Name: "plain", Type: "t", Source: slowFirst(&plain), Interval: 20 * time.Millisecond, Timeout: 50 * time.Millisecond},
+	}, SchedulerOptions{Out: c.out, MaxBackoff: 40 * time.Millisecond, Seed: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	waitFor(t, "the third poll of each", func() bool { return hist.Load() >= 4 && plain.Load() >= 4 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.batches["hist"]
+	if len(h) < 3 || h[0].Status.Health == HealthFailing {
+		t.Fatalf("the history source's backfill: %+v", h[0].Status)
+	}
+	if h[1].Status.Health == HealthFailing {
+		t.Errorf("the history source's second poll: %+v", h[1].Status)
+	}
+	if h[2].Status.Health != HealthFailing || !strings.Contains(h[2].Status.LastError, "50ms") {
+		t.Errorf("a slow poll after the backfill kept the backfill's time: %+v", h[2].Status)
+	}
+	p := c.batches["plain"]
+	if p[0].Status.Health != HealthFailing {
+		t.Errorf("a source without history had more than its timeout for its first poll: %+v", p[0].Status)
+	}
+}
