@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,14 @@ func Value(i int, t time.Time) float64 {
 	noise := float64(uint32(i*2654435761+int(t.Unix()/5)*40503)%1000) / 1000
 	return 50 + 20*math.Sin(s/600+phase) + 5*noise
 }
+
+// Names are the metric names of the exporter's series, in the order they
+// cycle.
+func Names() []string { return append([]string(nil), names...) }
+
+// NamePattern is a regular expression matching every name of Names (for
+// a PromQL {__name__=~"…"} selector).
+func NamePattern() string { return strings.Join(names, "|") }
 
 // Series returns series i's name and labels.
 func Series(i int) (name string, instance, shard string) {

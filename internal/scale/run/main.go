@@ -44,6 +44,7 @@ func main() {
 	n := flag.Int("n", 0, "internal: series")
 	sizes := flag.String("sizes", "1000,10000,100000", "series counts to measure")
 	tui := flag.Int("tui", 10000, "series for the run of the TUI itself (0: none)")
+	backfill := flag.Int("backfill", 10000, "series for the TUI's hour backfilled from a real Prometheus (0: none)")
 	flag.Parse()
 	if *child != "" {
 		r, err := measure(*child, *n)
@@ -77,6 +78,16 @@ func main() {
 		}
 		fmt.Printf("\nThe TUI itself (`opsview --config`, one exporter source of %d gauges every 5 s, store step 10 s, retention 1 h, 80x24), over %s: "+
 			"CPU %.2f s, peak RSS %.0f MB (at the end: %.0f MB anonymous, %.0f MB of files, the binary's pages)\n",
+			t.Series, t.Span, t.CPU.Seconds(), t.PeakRSSMB, t.AnonMB, t.FileMB)
+	}
+	if *backfill > 0 {
+		t, err := runBackfillTUI(*backfill)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "the TUI backfilling %d series: %v\n", *backfill, err)
+			os.Exit(1)
+		}
+		fmt.Printf("\nThe TUI backfilling an hour of %d series at 10 s from a real Prometheus (one prometheus source, polled every 5 s after), over %s: "+
+			"CPU %.2f s, peak RSS %.0f MB (at the end: %.0f MB anonymous, %.0f MB of files)\n",
 			t.Series, t.Span, t.CPU.Seconds(), t.PeakRSSMB, t.AnonMB, t.FileMB)
 	}
 	fmt.Printf("\n%s, %d CPUs, %s\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))

@@ -31,18 +31,6 @@ type tuiResult struct {
 // 90 s, as a user at a bastion would, and reads its CPU and peak RSS.
 func runTUI(n int) (tuiResult, error) {
 	r := tuiResult{Series: n, Span: 90 * time.Second}
-	dir, err := os.MkdirTemp("", "opsview-scale")
-	if err != nil {
-		return r, err
-	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "opsview")
-	// as `make build` and the release build it: no cgo
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/opsview")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return r, fmt.Errorf("go build ./cmd/opsview (run from the module's root): %v\n%s", err, out)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return r, err
@@ -50,10 +38,28 @@ func runTUI(n int) (tuiResult, error) {
 	srv := &http.Server{Handler: &scale.Exporter{N: n}}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	conf := filepath.Join(dir, "opsview.yaml")
 	yaml := fmt.Sprintf("store: {step: 10s, retention: 1h, max_series: %d}\nsources:\n  - name: synth\n    type: exporter\n    interval: 5s\n    url: http://%s/metrics\n    max_series: %d\n    max_response_mb: 256\n",
 		n+1000, ln.Addr(), n)
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+	return runOpsview(r, yaml, "synth")
+}
+
+// runOpsview builds opsview as the release does (no cgo, -trimpath), runs
+// it with config on an 80x24 pseudo-terminal for r.Span and fills in its
+// CPU and RSS; the screen must have named the source.
+func runOpsview(r tuiResult, config, source string) (tuiResult, error) {
+	dir, err := os.MkdirTemp("", "opsview-scale")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "opsview")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/opsview")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return r, fmt.Errorf("go build ./cmd/opsview (run from the module's root): %v\n%s", err, out)
+	}
+	conf := filepath.Join(dir, "opsview.yaml")
+	if err := os.WriteFile(conf, []byte(config), 0o600); err != nil {
 		return r, err
 	}
 	cmd := exec.Command(bin, "--config", conf)
@@ -104,8 +110,11 @@ func runTUI(n int) (tuiResult, error) {
 	}
 	_ = f.Close()
 	<-drained
-	if !bytes.Contains(screen.Bytes(), []byte("synth")) {
+	if !bytes.Contains(screen.Bytes(), []byte(source)) {
 		return r, fmt.Errorf("the TUI never showed its source:\n%q", tail(screen.Bytes(), 2000))
+	}
+	if held := fmt.Sprintf("%d series", r.Series); !bytes.Contains(screen.Bytes(), []byte(held)) {
+		return r, fmt.Errorf("the TUI never said it held %s:\n%q", held, tail(screen.Bytes(), 2000))
 	}
 	return r, nil
 }
