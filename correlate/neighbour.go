@@ -161,14 +161,15 @@ func (d *NeighbourDetector) selfScores() []float64 {
 			worst[r] = row[k-1]
 		}
 	}
+	h, off := d.hist, -d.base
 	for L := 1; L < m; L++ {
 		var s float64
 		for j, since := d.t0+L, 0; j <= d.t1; j++ {
 			if since == 0 {
 				s = d.dist(j, j-L, math.Inf(1))
 			} else {
-				a := d.at(j) - d.at(j-L)
-				b := d.at(j-dim) - d.at(j-L-dim)
+				a := h[j+off] - h[j-L+off]
+				b := h[j-dim+off] - h[j-L-dim+off]
 				a, b = a*a, b*b
 				s += a - b
 				if b > 1e6*s {
@@ -206,20 +207,23 @@ func (d *NeighbourDetector) distances(e int) {
 		d.sinceRefresh = 0
 	}
 	dim := d.o.Dim
+	h, dg := d.hist, d.dg
+	x, xd := h[e-d.base], h[e-dim-d.base] // the newest stretch's ends
 	for L := lo; L <= hi; L++ {
 		if fresh || L < d.lo || L > d.hi {
-			d.dg[L] = d.dist(e, e-L, math.Inf(1))
+			dg[L] = d.dist(e, e-L, math.Inf(1))
 			continue
 		}
-		a := d.at(e) - d.at(e-L)
-		b := d.at(e-dim) - d.at(e-L-dim)
+		i := e - L - d.base
+		a := x - h[i]
+		b := xd - h[i-dim]
 		a, b = a*a, b*b
-		d.dg[L] += a - b
-		if b > 1e6*d.dg[L] {
+		dg[L] += a - b
+		if b > 1e6*dg[L] {
 			// a large term left and what remains is small: its
 			// rounding could be all that remains (a flat stretch
 			// after a spike), so this one is summed afresh
-			d.dg[L] = d.dist(e, e-L, math.Inf(1))
+			dg[L] = d.dist(e, e-L, math.Inf(1))
 		}
 	}
 	d.lo, d.hi = lo, hi
