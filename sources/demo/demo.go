@@ -104,9 +104,18 @@ func noiseOf(name string) noiseKey {
 // at is noise(name, t) for the key's name.
 func (k noiseKey) at(t time.Time) float64 {
 	h := uint64(k)
-	var buf [24]byte
-	for _, c := range strconv.AppendInt(buf[:0], t.Unix(), 10) {
-		h = (h ^ uint64(c)) * fnvPrime
+	if u := t.Unix(); u >= 1e9 && u < 1e10 {
+		// ten digits (2001 to 2286): each one found on its own, with
+		// no formatting, as the hash takes them one after the other
+		for _, d := range [10]int64{u / 1e9, u / 1e8 % 10, u / 1e7 % 10, u / 1e6 % 10, u / 1e5 % 10,
+			u / 1e4 % 10, u / 1e3 % 10, u / 100 % 10, u / 10 % 10, u % 10} {
+			h = (h ^ uint64('0'+d)) * fnvPrime
+		}
+	} else {
+		var buf [24]byte
+		for _, c := range strconv.AppendInt(buf[:0], u, 10) {
+			h = (h ^ uint64(c)) * fnvPrime
+		}
 	}
 	return float64(h%10000)/10000*2 - 1 // -1..1
 }
