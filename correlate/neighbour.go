@@ -231,9 +231,7 @@ func (d *NeighbourDetector) selfScores() []float64 {
 			}
 			continue
 		}
-		b := append(back[:0], carried[1:r+1]...)
-		selectK(b, k-1)
-		b = b[:k]
+		b := nearestOf(back, carried[1:r+1], k, 1.25*worst[r-1])
 		insertionSort(b)
 		copy(near.best[r*k:r*k+k], b)
 		near.held[r], near.worst[r] = k, b[k-1]
@@ -242,6 +240,24 @@ func (d *NeighbourDetector) selfScores() []float64 {
 		return d.selfScoresInsertion()
 	}
 	return near.scores()
+}
+
+// nearestOf is the k smallest of vs (in some order), through buf (as
+// long as vs): selected among those at most tau when there are k of
+// them (the k smallest are then all there), else among all.
+func nearestOf(buf, vs []float64, k int, tau float64) []float64 {
+	n := 0
+	for _, v := range vs {
+		buf[n] = v
+		if v <= tau {
+			n++
+		}
+	}
+	if n < k {
+		n = copy(buf, vs)
+	}
+	selectK(buf[:n], k-1)
+	return buf[:k]
 }
 
 func insertionSort(a []float64) {
