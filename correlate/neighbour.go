@@ -123,52 +123,171 @@ func (d *NeighbourDetector) sumBest() float64 {
 	return sum
 }
 
+// nearest keeps, for each of m stretches, its k smallest distances in
+// ascending order as they come.
+type nearest struct {
+	k     int
+	best  []float64 // row r: its k smallest, ascending
+	held  []int
+	worst []float64 // row r's largest kept once it holds k, +Inf before
+}
+
+func newNearest(m, k int) *nearest {
+	n := &nearest{k: k, best: make([]float64, m*k), held: make([]int, m), worst: make([]float64, m)}
+	for r := range n.worst {
+		n.worst[r] = math.Inf(1)
+	}
+	return n
+}
+
+// keep offers distance v to row r.
+func (n *nearest) keep(r int, v float64) {
+	if v >= n.worst[r] {
+		return
+	}
+	k := n.k
+	row := n.best[r*k : r*k+k]
+	h := n.held[r]
+	if h == k {
+		h--
+	} else {
+		n.held[r]++
+	}
+	i := h
+	for ; i > 0 && row[i-1] > v; i-- {
+		row[i] = row[i-1]
+	}
+	row[i] = v
+	if n.held[r] == k {
+		n.worst[r] = row[k-1]
+	}
+}
+
+// scores are the sums of each row's kept distances, smallest first.
+func (n *nearest) scores() []float64 {
+	out := make([]float64, len(n.held))
+	for r := range out {
+		var sum float64
+		for _, v := range n.best[r*n.k : r*n.k+n.held[r]] {
+			sum += v
+		}
+		out[r] = sum
+	}
+	return out
+}
+
 // selfScores is the strangeness of each reference stretch t0…t1 among
 // the others: the first Train scores to rank against. The distances of
 // every pair are carried along their lag, as distances does for the
 // newest stretch, so the Train² pairs cost about one step each rather
-// than Dim; each stretch keeps its K nearest as they come.
+// than Dim. The stretches are taken in order: the distances from
+// stretch j back to each earlier one come together, and j keeps the K
+// smallest of them at once (a selection, no insertion each); each is
+// also offered to the earlier stretch, which by then holds its K
+// nearest among those before it, so few are close enough to be kept.
+// The scores are those of selfScoresInsertion, bit for bit; a distance
+// that overflows (values beyond ±1e154) is left to it, whose way with
+// an infinite or not-a-number distance this does not repeat.
 func (d *NeighbourDetector) selfScores() []float64 {
 	m, k, dim := d.t1-d.t0+1, d.o.K, d.o.Dim
 	if k > m-1 {
 		k = m - 1
 	}
-	best := make([]float64, m*k) // row r: its k smallest, ascending
-	held := make([]int, m)
-	// worst[r] is row r's largest kept once it holds k, +Inf before: read
-	// in order as the pairs come, where best's rows are k apart
-	worst := make([]float64, m)
-	for r := range worst {
-		worst[r] = math.Inf(1)
+	near := newNearest(m, k)
+	carried := make([]float64, m) // carried[L]: from stretch j to j-L
+	back := make([]float64, m)
+	h, off, worst := d.hist, -d.base, near.worst
+	finite := true
+	for r := 1; r < m; r++ {
+		j := d.t0 + r
+		x, xd := h[j+off], h[j-dim+off]
+		for L := 1; L <= r; L++ {
+			var s float64
+			// the step along lag L's pairs, which start at stretch
+			// t0+L: summed afresh at its first and every refreshEvery
+			if (r-L)%refreshEvery == 0 {
+				s = d.dist(j, j-L, math.Inf(1))
+			} else {
+				i := j - L + off
+				a := x - h[i]
+				b := xd - h[i-dim]
+				a, b = a*a, b*b
+				s = carried[L] + (a - b)
+				if b > 1e6*s {
+					s = d.dist(j, j-L, math.Inf(1))
+				}
+			}
+			carried[L] = s
+			finite = finite && s <= math.MaxFloat64
+			if s < worst[r-L] { // most are not: no call
+				near.keep(r-L, s)
+			}
+		}
+		// stretch j's distances to the earlier ones: the K smallest,
+		// in order
+		if r <= k {
+			for L := 1; L <= r; L++ {
+				near.keep(r, carried[L])
+			}
+			continue
+		}
+		b := nearestOf(back, carried[1:r+1], k, 1.25*worst[r-1])
+		insertionSort(b)
+		copy(near.best[r*k:r*k+k], b)
+		near.held[r], near.worst[r] = k, b[k-1]
 	}
-	keep := func(r int, v float64) {
-		if v >= worst[r] {
-			return
-		}
-		row := best[r*k : r*k+k]
-		n := held[r]
-		if n == k {
-			n--
-		} else {
-			held[r]++
-		}
-		i := n
-		for ; i > 0 && row[i-1] > v; i-- {
-			row[i] = row[i-1]
-		}
-		row[i] = v
-		if held[r] == k {
-			worst[r] = row[k-1]
+	if !finite {
+		return d.selfScoresInsertion()
+	}
+	return near.scores()
+}
+
+// nearestOf is the k smallest of vs (in some order), through buf (as
+// long as vs): selected among those at most tau when there are k of
+// them (the k smallest are then all there), else among all.
+func nearestOf(buf, vs []float64, k int, tau float64) []float64 {
+	n := 0
+	for _, v := range vs {
+		buf[n] = v
+		if v <= tau {
+			n++
 		}
 	}
+	if n < k {
+		n = copy(buf, vs)
+	}
+	selectK(buf[:n], k-1)
+	return buf[:k]
+}
+
+func insertionSort(a []float64) {
+	for i := 1; i < len(a); i++ {
+		v := a[i]
+		j := i
+		for ; j > 0 && a[j-1] > v; j-- {
+			a[j] = a[j-1]
+		}
+		a[j] = v
+	}
+}
+
+// selfScoresInsertion is selfScores taking the pairs lag by lag, each
+// stretch keeping its K nearest in order as they come.
+func (d *NeighbourDetector) selfScoresInsertion() []float64 {
+	m, k, dim := d.t1-d.t0+1, d.o.K, d.o.Dim
+	if k > m-1 {
+		k = m - 1
+	}
+	near := newNearest(m, k)
+	h, off := d.hist, -d.base
 	for L := 1; L < m; L++ {
 		var s float64
 		for j, since := d.t0+L, 0; j <= d.t1; j++ {
 			if since == 0 {
 				s = d.dist(j, j-L, math.Inf(1))
 			} else {
-				a := d.at(j) - d.at(j-L)
-				b := d.at(j-dim) - d.at(j-L-dim)
+				a := h[j+off] - h[j-L+off]
+				b := h[j-dim+off] - h[j-L-dim+off]
 				a, b = a*a, b*b
 				s += a - b
 				if b > 1e6*s {
@@ -178,19 +297,11 @@ func (d *NeighbourDetector) selfScores() []float64 {
 			if since++; since == refreshEvery {
 				since = 0
 			}
-			keep(j-d.t0, s)
-			keep(j-L-d.t0, s)
+			near.keep(j-d.t0, s)
+			near.keep(j-L-d.t0, s)
 		}
 	}
-	scores := make([]float64, m)
-	for r := range scores {
-		var sum float64
-		for _, v := range best[r*k : r*k+held[r]] {
-			sum += v
-		}
-		scores[r] = sum
-	}
-	return scores
+	return near.scores()
 }
 
 // distances brings dg to the newest stretch e, carrying each lag's
@@ -206,20 +317,23 @@ func (d *NeighbourDetector) distances(e int) {
 		d.sinceRefresh = 0
 	}
 	dim := d.o.Dim
+	h, dg := d.hist, d.dg
+	x, xd := h[e-d.base], h[e-dim-d.base] // the newest stretch's ends
 	for L := lo; L <= hi; L++ {
 		if fresh || L < d.lo || L > d.hi {
-			d.dg[L] = d.dist(e, e-L, math.Inf(1))
+			dg[L] = d.dist(e, e-L, math.Inf(1))
 			continue
 		}
-		a := d.at(e) - d.at(e-L)
-		b := d.at(e-dim) - d.at(e-L-dim)
+		i := e - L - d.base
+		a := x - h[i]
+		b := xd - h[i-dim]
 		a, b = a*a, b*b
-		d.dg[L] += a - b
-		if b > 1e6*d.dg[L] {
+		dg[L] += a - b
+		if b > 1e6*dg[L] {
 			// a large term left and what remains is small: its
 			// rounding could be all that remains (a flat stretch
 			// after a spike), so this one is summed afresh
-			d.dg[L] = d.dist(e, e-L, math.Inf(1))
+			dg[L] = d.dist(e, e-L, math.Inf(1))
 		}
 	}
 	d.lo, d.hi = lo, hi

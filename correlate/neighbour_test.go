@@ -189,3 +189,62 @@ func BenchmarkNeighbourDetectorFirstHour(b *testing.B) {
 		}
 	}
 }
+
+// selfScores takes the pairs stretch by stretch and selects each one's
+// nearest; the scores must be selfScoresInsertion's (pairs lag by lag,
+// kept in order) bit for bit, so the flags do not move: on noise, on
+// values of a few levels (ties), flat, with a spike, past the refresh,
+// with the reference at its smallest (K = m-1), with values whose
+// squares overflow (left to selfScoresInsertion), and with distances
+// that grow or shrink from one stretch to the next (where the earlier
+// stretch's nearest bound the next one's selection badly).
+func TestNeighbourSelfScoresAreTheInsertionOnes(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	levels := make([]float64, 500)
+	for i := range levels {
+		levels[i] = float64(r.Intn(3))
+	}
+	spiky := waveNoise(500, 9)
+	spiky[120] = 1e6
+	for i := 200; i < 300; i++ {
+		spiky[i] = 42
+	}
+	huge := waveNoise(500, 10)
+	huge[100], huge[101] = 1e200, -1e200
+	// distances growing stretch by stretch: the earlier one's nearest
+	// say little of the next one's
+	growing, shrinking := make([]float64, 500), make([]float64, 500)
+	for i := range growing {
+		growing[i] = math.Pow(1.2, float64(i)/2)
+		shrinking[i] = 1e30 * math.Pow(0.8, float64(i)/2)
+	}
+	for _, c := range []struct {
+		name string
+		vals []float64
+		o    NeighbourOptions
+	}{
+		{"noise", waveNoise(500, 7), DefaultFlagOptions},
+		{"levels", levels, DefaultFlagOptions},
+		{"flat", make([]float64, 500), DefaultFlagOptions},
+		{"spiky", spiky, NeighbourOptions{Train: 300, Dim: 12, K: 5}},
+		{"smallest", waveNoise(500, 11), NeighbourOptions{Train: 10, Dim: 4, K: 4}},
+		{"overflow", huge, NeighbourOptions{Train: 300}},
+		{"growing", growing, NeighbourOptions{Train: 300}},
+		{"shrinking", shrinking, NeighbourOptions{Train: 300}},
+	} {
+		d := NewNeighbourDetector(c.o)
+		for _, v := range c.vals[:d.o.Train-1] {
+			d.Next(v)
+		}
+		got, want := d.selfScores(), d.selfScoresInsertion()
+		if len(got) != len(want) || len(got) != d.t1-d.t0+1 {
+			t.Fatalf("%s: %d scores, want %d", c.name, len(got), len(want))
+		}
+		for i := range got {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+				t.Errorf("%s: stretch %d scores %v, by insertion %v", c.name, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -127,7 +128,7 @@ func parsePoint(s string, now time.Time, loc *time.Location) (time.Time, error) 
 	return time.Time{}, errors.New(`not a time: use "2026-11-20 14:00", "14:00", RFC 3339, "@<unix seconds>", "now" or an offset like "-6h"`)
 }
 
-var dayWeek = regexp.MustCompile(`(\d+(?:\.\d+)?)([dw])`)
+var dayWeek = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(\d+(?:\.\d+)?)([dw])`) })
 
 // parseOffset reads a positive duration: Go's units plus d (24 h) and w.
 func parseOffset(s string) (time.Duration, error) {
@@ -140,8 +141,8 @@ func parseOffset(s string) (time.Duration, error) {
 	const maxOffset = 20 * 365 * 24 * time.Hour
 	var extra time.Duration
 	tooBig := false
-	rest := dayWeek.ReplaceAllStringFunc(s, func(m string) string {
-		sub := dayWeek.FindStringSubmatch(m)
+	rest := dayWeek().ReplaceAllStringFunc(s, func(m string) string {
+		sub := dayWeek().FindStringSubmatch(m)
 		f, _ := strconv.ParseFloat(sub[1], 64)
 		unit := 24 * time.Hour
 		if sub[2] == "w" {

@@ -62,6 +62,7 @@ func (o Options) SessionOptions() correlate.SessionOptions {
 
 // New makes a runtime; nothing runs until Run.
 func New(o Options) *Runtime {
+	TuneGC()
 	return newRuntime(o, correlate.NewSession(o.SessionOptions()))
 }
 

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -211,7 +212,7 @@ func sortedKeys(m map[string]bool) []string {
 	return ks
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$`) })
 
 // sourceKeys are the keys every source takes, beside its own options.
 var sourceKeys = []string{"name", "type", "interval", "timeout", "disabled"}
@@ -243,7 +244,7 @@ func (c *Config) parseSources(file string, n ast.Node) error {
 			case "name":
 				if err := decode(file, kv.Value, &s.Name); err != nil {
 					ms.add(file, err)
-				} else if !nameRE.MatchString(s.Name) {
+				} else if !nameRE().MatchString(s.Name) {
 					ms.add(file, at(file, kv.Value, "source name %q: use letters, digits, '.', '_', ':' or '-' (at most 63)", s.Name))
 				}
 			case "type":
@@ -568,10 +569,10 @@ func wrapYAML(file string, err error) error {
 	return &Error{File: file, Msg: human(cleanMsg(err.Error()))}
 }
 
-var posPrefix = regexp.MustCompile(`^\[\d+:\d+\]\s*`)
+var posPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\[\d+:\d+\]\s*`) })
 
 func cleanMsg(s string) string {
-	s = posPrefix.ReplaceAllString(s, "")
+	s = posPrefix().ReplaceAllString(s, "")
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
@@ -603,7 +604,7 @@ func isNull(n ast.Node) bool {
 	return n == nil || ok
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+var envRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`) })
 
 // expandEnv replaces ${VAR} (and ${VAR:-default}) in string scalars and
 // tells env each value taken from the environment. A variable that is
@@ -615,8 +616,8 @@ func expandEnv(file string, root ast.Node, env *concealer) error {
 		if !ok || !strings.Contains(s.Value, "${") || firstErr != nil {
 			return
 		}
-		s.Value = envRef.ReplaceAllStringFunc(s.Value, func(ref string) string {
-			m := envRef.FindStringSubmatch(ref)
+		s.Value = envRef().ReplaceAllStringFunc(s.Value, func(ref string) string {
+			m := envRef().FindStringSubmatch(ref)
 			if v, ok := os.LookupEnv(m[1]); ok {
 				env.add(m[1], v)
 				return v

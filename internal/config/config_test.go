@@ -157,3 +157,17 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 		})
 	}
 }
+
+// The source-name pattern, compiled on first use, is the one the loader
+// checks names with and the one the schema says.
+func TestSourceNamePattern(t *testing.T) {
+	for name, ok := range map[string]bool{"web-1": true, "db_2.eu:a": true, "9": true, "-lb": false, "a b": false, "ünï": false, strings.Repeat("a", 64): false} {
+		_, err := Parse("t.yaml", []byte("sources:\n  - name: \""+name+"\"\n    type: demo\n"))
+		if got := err == nil || !strings.Contains(err.Error(), "source name"); got != ok {
+			t.Errorf("name %q: accepted %v (%v), want %v", name, got, err, ok)
+		}
+	}
+	if !strings.Contains(string(Schema()), strings.ReplaceAll(nameRE().String(), `\`, `\\`)) {
+		t.Errorf("the schema does not carry the name pattern %s", nameRE())
+	}
+}

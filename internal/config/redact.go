@@ -3,6 +3,7 @@ package config
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -127,18 +128,18 @@ func isHeadersKey(key string) bool {
 	return k == "headers" || k == "header" || k == "http_headers"
 }
 
-var wholeEnvRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+var wholeEnvRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`) })
 
 // isEnvRef says whether a value is only a ${VAR} reference: it shows
 // where a secret comes from, not the secret. A default (${VAR:-x}) is
 // written in the file, so it is not kept.
-func isEnvRef(s string) bool { return wholeEnvRef.MatchString(strings.TrimSpace(s)) }
+func isEnvRef(s string) bool { return wholeEnvRef().MatchString(strings.TrimSpace(s)) }
 
 var (
 	// scheme://userinfo@ — greedy up to the last @ before the path, as
 	// url.Parse reads it
-	urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@`)
-	urlQueryArg = regexp.MustCompile(`([?&])([^=&#\s]+)=([^&#\s]*)`)
+	urlUserinfo = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@`) })
+	urlQueryArg = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([?&])([^=&#\s]+)=([^&#\s]*)`) })
 )
 
 // RedactURLs hides the user info of every URL in s and query arguments
@@ -152,8 +153,8 @@ func redactURLs(s string) string {
 	if !strings.Contains(s, "://") {
 		return s
 	}
-	s = urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
-		sub := urlUserinfo.FindStringSubmatch(m)
+	s = urlUserinfo().ReplaceAllStringFunc(s, func(m string) string {
+		sub := urlUserinfo().FindStringSubmatch(m)
 		scheme, info := sub[1], sub[2]
 		user, pass, hasPass := strings.Cut(info, ":")
 		switch {
@@ -167,8 +168,8 @@ func redactURLs(s string) string {
 		}
 		return scheme + user + "@"
 	})
-	return urlQueryArg.ReplaceAllStringFunc(s, func(m string) string {
-		sub := urlQueryArg.FindStringSubmatch(m)
+	return urlQueryArg().ReplaceAllStringFunc(s, func(m string) string {
+		sub := urlQueryArg().FindStringSubmatch(m)
 		if !isSecretKey(sub[2]) || isEnvRef(sub[3]) {
 			return m
 		}

@@ -27,7 +27,7 @@ func Schema() []byte {
 	durations := map[string]any{"type": "string", "pattern": durationPattern,
 		"description": "a duration such as 30s, 5m or 1h30m, or ${VAR}"}
 	common := map[string]any{
-		"name":     map[string]any{"type": "string", "pattern": nameRE.String(), "description": "the source's name, shown on screen and in reports"},
+		"name":     map[string]any{"type": "string", "pattern": nameRE().String(), "description": "the source's name, shown on screen and in reports"},
 		"type":     map[string]any{"enum": KindNames(), "description": "the kind of source"},
 		"interval": withDesc(durations, "time between polls (default 10s)"),
 		"timeout":  withDesc(durations, "how long a poll may take (default 5s, at most the interval)"),

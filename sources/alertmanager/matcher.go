@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Matcher is one of Alertmanager's label matchers: name, op, value, as in
@@ -16,12 +17,14 @@ type Matcher struct {
 	re    *regexp.Regexp
 }
 
-var matcherRE = regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$`)
+var matcherRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$`)
+})
 
 // ParseMatcher reads `name op value`, the value quoted ("…") or bare.
 // Regular expressions are anchored at both ends, as Alertmanager does.
 func ParseMatcher(s string) (Matcher, error) {
-	m := matcherRE.FindStringSubmatch(s)
+	m := matcherRE().FindStringSubmatch(s)
 	if m == nil {
 		return Matcher{}, fmt.Errorf("matcher %q: write it as name=\"value\" (ops: = != =~ !~)", s)
 	}

@@ -34,7 +34,7 @@ func (a Access) check(kind, name string, errorf func(string, ...any) error) erro
 			return errorf("%s %q: endpoint: %v", kind, name, err)
 		}
 	}
-	if a.Region != "" && !keyPartRE.MatchString(a.Region) {
+	if a.Region != "" && !keyPartRE().MatchString(a.Region) {
 		return errorf("%s %q: region %q: use an AWS region name such as eu-west-1", kind, name, a.Region)
 	}
 	return nil

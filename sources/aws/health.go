@@ -135,7 +135,7 @@ func newHealthSource(env sources.Env, opts sources.Options) (sources.Source, err
 	}
 	for _, r := range c.Regions {
 		r = strings.ToLower(strings.TrimSpace(r))
-		if !keyPartRE.MatchString(r) {
+		if !keyPartRE().MatchString(r) {
 			return nil, opts.Errorf("aws-health %q: region %q: use names like eu-west-1", env.Name, r)
 		}
 		s.regions = append(s.regions, r)

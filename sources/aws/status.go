@@ -53,7 +53,7 @@ type statusConfig struct {
 	MaxBytes       int64    `yaml:"max_bytes"`
 }
 
-var keyPartRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var keyPartRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`) })
 
 type rssOpen struct {
 	id    string
@@ -110,7 +110,7 @@ func newStatusSource(env sources.Env, opts sources.Options) (sources.Source, err
 	}{{"services", c.Services, s.services}, {"regions", c.Regions, s.regions}, {"global_services", c.GlobalServices, s.globalService}} {
 		for _, v := range list.in {
 			v = strings.ToLower(strings.TrimSpace(v))
-			if !keyPartRE.MatchString(v) {
+			if !keyPartRE().MatchString(v) {
 				return nil, opts.Errorf("aws-status %q: %s entry %q: use the feed's lowercase names, e.g. ec2, elasticloadbalancing, us-east-1", env.Name, list.name, v)
 			}
 			list.set[v] = true

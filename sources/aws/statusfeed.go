@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsview/opsview/sources"
@@ -251,12 +252,12 @@ func (e *DashboardEvent) CurrentFor(key string) (int, bool) {
 	return 0, false
 }
 
-var regionRE = regexp.MustCompile(`-([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)$`)
+var regionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`-([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)$`) })
 
 // SplitKey splits a feed key ("bedrock-agentcore-us-east-1") into service
 // and region. Global services ("cloudfront") have no region.
 func SplitKey(key string) (service, region string) {
-	if m := regionRE.FindStringSubmatchIndex(key); m != nil {
+	if m := regionRE().FindStringSubmatchIndex(key); m != nil {
 		return key[:m[0]], key[m[2]:m[3]]
 	}
 	return key, ""

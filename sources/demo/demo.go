@@ -85,16 +85,37 @@ func incident(t time.Time, lag time.Duration) float64 {
 // same value, so replays and tests are stable.
 // It is FNV-1a of "name/unix-seconds", hashed in place: the demo draws
 // every value of its backfilled hour through it at start.
-func noise(name string, t time.Time) float64 {
-	const prime = 1099511628211
+func noise(name string, t time.Time) float64 { return noiseOf(name).at(t) }
+
+// noiseKey is the FNV-1a state after "name/": a series hashes its names
+// once, not at every value of its backfilled hour.
+type noiseKey uint64
+
+const fnvPrime = 1099511628211
+
+func noiseOf(name string) noiseKey {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(name); i++ {
-		h = (h ^ uint64(name[i])) * prime
+		h = (h ^ uint64(name[i])) * fnvPrime
 	}
-	h = (h ^ '/') * prime
-	var buf [24]byte
-	for _, c := range strconv.AppendInt(buf[:0], t.Unix(), 10) {
-		h = (h ^ uint64(c)) * prime
+	return noiseKey((h ^ '/') * fnvPrime)
+}
+
+// at is noise(name, t) for the key's name.
+func (k noiseKey) at(t time.Time) float64 {
+	h := uint64(k)
+	if u := t.Unix(); u >= 1e9 && u < 1e10 {
+		// ten digits (2001 to 2286): each one found on its own, with
+		// no formatting, as the hash takes them one after the other
+		for _, d := range [10]int64{u / 1e9, u / 1e8 % 10, u / 1e7 % 10, u / 1e6 % 10, u / 1e5 % 10,
+			u / 1e4 % 10, u / 1e3 % 10, u / 100 % 10, u / 10 % 10, u % 10} {
+			h = (h ^ uint64('0'+d)) * fnvPrime
+		}
+	} else {
+		var buf [24]byte
+		for _, c := range strconv.AppendInt(buf[:0], u, 10) {
+			h = (h ^ uint64(c)) * fnvPrime
+		}
 	}
 	return float64(h%10000)/10000*2 - 1 // -1..1
 }
@@ -144,12 +165,13 @@ func metrics() []metric {
 	// the load balancer: 5xx per server and backend, sessions, queue
 	for i, s := range appServers {
 		s, i := s, i
+		n5xx, n5xxi, nscur := noiseOf("5xx"+s), noiseOf("5xxi"+s), noiseOf("scur"+s)
 		add("lb-1", "hrsp_5xx", map[string]string{"backend": "app", "server": s}, "req/s", sources.RoleSymptom, sources.LayerLB, s, func(t time.Time) float64 {
-			v := 0.05 + 0.05*noise("5xx"+s, t)
-			return math.Max(0, v+incident(t, ErrorsLag)*(9+float64(i)+2*noise("5xxi"+s, t)))
+			v := 0.05 + 0.05*n5xx.at(t)
+			return math.Max(0, v+incident(t, ErrorsLag)*(9+float64(i)+2*n5xxi.at(t)))
 		})
 		add("lb-1", "scur", map[string]string{"backend": "app", "server": s}, "", sources.RoleTraffic, sources.LayerLB, s, func(t time.Time) float64 {
-			return math.Round(math.Max(0, 22+6*seasonal(t, 20*time.Minute)+3*noise("scur"+s, t)+incident(t, ErrorsLag)*35))
+			return math.Round(math.Max(0, 22+6*seasonal(t, 20*time.Minute)+3*nscur.at(t)+incident(t, ErrorsLag)*35))
 		})
 	}
 	add("lb-1", "hrsp_5xx", map[string]string{"backend": "app"}, "req/s", sources.RoleSymptom, sources.LayerLB, "app", func(t time.Time) float64 {
@@ -175,8 +197,9 @@ func metrics() []metric {
 	// graphite: the hosts
 	for _, h := range []string{"db-1", "db-2"} {
 		h := h
+		niow := noiseOf("iow" + h)
 		add("graphite", "servers."+h+".cpu.iowait", nil, "%", sources.RoleResource, sources.LayerDB, h, func(t time.Time) float64 {
-			v := 3 + 1.5*noise("iow"+h, t) + 0.5*seasonal(t, 30*time.Minute)
+			v := 3 + 1.5*niow.at(t) + 0.5*seasonal(t, 30*time.Minute)
 			if h == "db-1" {
 				v += incident(t, 0) * 93
 			}
@@ -185,8 +208,9 @@ func metrics() []metric {
 	}
 	for _, h := range appServers {
 		h := h
+		ncpu := noiseOf("cpu" + h)
 		add("graphite", "servers."+h+".cpu.user", nil, "%", sources.RoleResource, sources.LayerApp, h, func(t time.Time) float64 {
-			return math.Max(0, 35+10*seasonal(t, 20*time.Minute)+4*noise("cpu"+h, t)-incident(t, ErrorsLag)*12)
+			return math.Max(0, 35+10*seasonal(t, 20*time.Minute)+4*ncpu.at(t)-incident(t, ErrorsLag)*12)
 		})
 	}
 	add("graphite", "mysql.db-1.queries_per_second", nil, "req/s", sources.RoleTraffic, sources.LayerDB, "db-1", func(t time.Time) float64 {
@@ -272,6 +296,9 @@ func (w *World) Batch(name string, backfill bool, window time.Duration) *sources
 			continue
 		}
 		s := m.series
+		if !from.After(now) {
+			s.Points = make([]sources.Point, 0, int(now.Sub(from)/w.Step)+1)
+		}
 		for t := from; !t.After(now); t = t.Add(w.Step) {
 			s.Points = append(s.Points, sources.Point{T: t, V: m.value(t)})
 		}

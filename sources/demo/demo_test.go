@@ -125,7 +125,8 @@ func TestNoiseIsFNVOfNameAndSecond(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		at   int64
-	}{{"lb-1/hrsp_5xx", 1700000000}, {"", 0}, {"db-1/iowait", -5}, {"x", 1 << 40}} {
+	}{{"lb-1/hrsp_5xx", 1700000000}, {"", 0}, {"db-1/iowait", -5}, {"x", 1 << 40},
+		{"5xxapp-1", 1e9}, {"5xxapp-1", 1e9 - 1}, {"q", 9999999999}, {"q", 1e10}, {"iowdb-1", 1796215487}} {
 		h := fnv.New64a()
 		fmt.Fprintf(h, "%s/%d", c.name, c.at)
 		want := float64(h.Sum64()%10000)/10000*2 - 1

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsview/opsview/sources/internal/bounded"
@@ -182,7 +183,7 @@ func readAnswer(r *bufio.Reader) ([]string, error) {
 	return lines, nil
 }
 
-var cdefScale = regexp.MustCompile(`^([A-Za-z0-9_]+),([0-9.eE+-]+),([*/])$`)
+var cdefScale = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z0-9_]+),([0-9.eE+-]+),([*/])$`) })
 
 // ParseConfig reads the lines of a `config <plugin>` answer into its
 // graphs: one, or one per `multigraph` line.
@@ -257,7 +258,7 @@ func ParseConfig(plugin string, lines []string) ([]Graph, error) {
 		case "critical":
 			f.Critical = parseRange(val)
 		case "cdef":
-			if m := cdefScale.FindStringSubmatch(val); m != nil && m[1] == name {
+			if m := cdefScale().FindStringSubmatch(val); m != nil && m[1] == name {
 				if n, err := strconv.ParseFloat(m[2], 64); err == nil && n != 0 && !math.IsInf(n, 0) {
 					f.Scale = n
 					if m[3] == "/" {
@@ -336,10 +337,10 @@ func ParseFetch(plugin string, lines []string) ([]Value, error) {
 }
 
 var (
-	periodRE = regexp.MustCompile(`\$\{graph_period\}`)
+	periodRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{graph_period\}`) })
 	// munin's way of explaining a pair drawn above and below the axis
-	pairRE   = regexp.MustCompile(`(?i)\s*\w+\s*\(-\)\s*/\s*\w+\s*\(\+\)`)
-	spacesRE = regexp.MustCompile(`\s+`)
+	pairRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\s*\w+\s*\(-\)\s*/\s*\w+\s*\(\+\)`) })
+	spacesRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s+`) })
 )
 
 // Unit turns a graph's vertical label into a short unit: "${graph_period}"
@@ -357,9 +358,9 @@ func Unit(vlabel, period string) string {
 	default:
 		p = period
 	}
-	u := periodRE.ReplaceAllString(vlabel, p)
-	u = pairRE.ReplaceAllString(u, "")
-	u = strings.TrimSpace(spacesRE.ReplaceAllString(u, " "))
+	u := periodRE().ReplaceAllString(vlabel, p)
+	u = pairRE().ReplaceAllString(u, "")
+	u = strings.TrimSpace(spacesRE().ReplaceAllString(u, " "))
 	switch strings.ToLower(u) {
 	case "%", "% busy", "percent":
 		return "%"

@@ -23,8 +23,8 @@ func damageBatch(t *testing.T, data []byte, i int) []byte {
 		body[j] = 0xff
 	}
 	hdr := out[fi.offset-int64(frameHeaderLen) : fi.offset]
-	crc := crc32.Update(0, castagnoli, hdr[8:])
-	crc = crc32.Update(crc, castagnoli, body)
+	crc := crc32.Update(0, castagnoli(), hdr[8:])
+	crc = crc32.Update(crc, castagnoli(), body)
 	binary.LittleEndian.PutUint32(hdr[4:8], crc)
 	return out
 }

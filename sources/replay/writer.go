@@ -255,8 +255,8 @@ func (w *Writer) writeFrame(kind FrameKind, flags uint8, at time.Time, v any) er
 		nanos = at.UnixNano()
 	}
 	binary.LittleEndian.PutUint64(hdr[10:18], uint64(nanos))
-	crc := crc32.Update(0, castagnoli, hdr[8:])
-	crc = crc32.Update(crc, castagnoli, w.zbuf.Bytes())
+	crc := crc32.Update(0, castagnoli(), hdr[8:])
+	crc = crc32.Update(crc, castagnoli(), w.zbuf.Bytes())
 	binary.LittleEndian.PutUint32(hdr[4:8], crc)
 	if _, err := w.bw.Write(hdr[:]); err != nil {
 		w.err = fmt.Errorf("write recording: %w", err)
