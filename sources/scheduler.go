@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 )
@@ -250,13 +251,39 @@ const BackfillTimeout = 30 * time.Second
 // BackfillTimeout for a backfill of a source with history if that is
 // longer. Other sources answer a backfill as they answer any poll.
 func timeoutFor(e Entry, req Request) time.Duration {
-	if !req.Backfill || e.Timeout >= BackfillTimeout {
-		return e.Timeout
-	}
-	if k, ok := Lookup(e.Type); !ok || !k.History {
+	if !historyBackfill(e, req) || e.Timeout >= BackfillTimeout {
 		return e.Timeout
 	}
 	return BackfillTimeout
+}
+
+// historyBackfill says req asks a source with history for a window.
+func historyBackfill(e Entry, req Request) bool {
+	if !req.Backfill {
+		return false
+	}
+	k, ok := Lookup(e.Type)
+	return ok && k.History
+}
+
+// backfilling is the status a source shows while its backfill is read
+// (which can take seconds): its last status, detailed with how many
+// series have come so far.
+func (s *Scheduler) backfilling(e Entry, req Request, series int) Status {
+	s.mu.Lock()
+	st := s.status[e.Name]
+	s.mu.Unlock()
+	st.Source, st.Type = e.Name, e.Type
+	if s.opt.Until.IsZero() {
+		span := strings.TrimSuffix(strings.TrimSuffix(req.Until.Sub(req.From).String(), "0s"), "0m")
+		st.Detail = "backfilling the last " + span
+	} else {
+		st.Detail = "reading the window"
+	}
+	if series > 0 {
+		st.Detail += fmt.Sprintf(": %d series so far", series)
+	}
+	return st
 }
 
 // pollAndReport runs one poll and hands the batch (or the failure) to Out.
@@ -370,13 +397,25 @@ func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (
 		open = false
 		partMu.Unlock()
 	}()
+	progress := historyBackfill(e, req)
+	series := 0
 	req.Emit = func(part *Batch) {
 		partMu.Lock()
 		defer partMu.Unlock()
 		if !open || pctx.Err() != nil || part == nil {
 			return
 		}
-		s.part(e, part)
+		series += len(part.Series)
+		var st Status
+		if progress {
+			st = s.backfilling(e, req, series)
+		}
+		s.part(e, part, st)
+	}
+	if progress {
+		// the screen says the source is reading its history until the
+		// first part or the answer comes
+		s.part(e, &Batch{}, s.backfilling(e, req, 0))
 	}
 	done := make(chan pollResult, 1)
 	returned := make(chan struct{})
@@ -423,10 +462,11 @@ func (s *Scheduler) poll(ctx context.Context, e Entry, req Request, p *poller) (
 }
 
 // part hands on a part of a poll's answer: classified and marked
-// Partial, so it is stored and judged with the rest of the poll.
-func (s *Scheduler) part(e Entry, b *Batch) {
+// Partial, so it is stored and judged with the rest of the poll; st, when
+// it names the source, is the status it shows meanwhile.
+func (s *Scheduler) part(e Entry, b *Batch, st Status) {
 	b.Source, b.Type, b.Partial = e.Name, e.Type, true
-	b.Status = Status{}
+	b.Status = st
 	if b.At.IsZero() {
 		b.At = s.opt.Now()
 	}

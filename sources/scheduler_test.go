@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -312,7 +313,12 @@ func TestABackfillHasTimeToAnswer(t *testing.T) {
 	waitFor(t, "the third poll of each", func() bool { return hist.Load() >= 4 && plain.Load() >= 4 })
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h := c.batches["hist"]
+	var h []*Batch // the polls' answers, not what is shown while they are read
+	for _, b := range c.batches["hist"] {
+		if !b.Partial {
+			h = append(h, b)
+		}
+	}
 	if len(h) < 3 || h[0].Status.Health == HealthFailing {
 		t.Fatalf("the history source's backfill: %+v", h[0].Status)
 	}
@@ -325,5 +331,54 @@ func TestABackfillHasTimeToAnswer(t *testing.T) {
 	p := c.batches["plain"]
 	if p[0].Status.Health != HealthFailing {
 		t.Errorf("a source without history had more than its timeout for its first poll: %+v", p[0].Status)
+	}
+}
+
+// While a source with history reads its backfill, the screen is told so
+// at once, then how many series have come, and the answer's status ends
+// it; a source without history sends nothing of the kind.
+func TestABackfillSaysHowFarItGot(t *testing.T) {
+	Register(Kind{Type: "test-history-parts", History: true})
+	parted := PollFunc(func(ctx context.Context, req Request) (*Batch, error) {
+		if req.Backfill && req.Emit != nil {
+			for k := 0; k < 2; k++ {
+				part := &Batch{}
+				for i := 0; i < 3; i++ {
+					part.Series = append(part.Series, Series{Name: "up", Labels: map[string]string{"i": strings.Repeat("x", 3*k+i+1)}, Points: []Point{{T: req.Now, V: 1}}})
+				}
+				req.Emit(part)
+			}
+		}
+		return &Batch{Status: Status{Detail: "answered"}}, nil
+	})
+	var plainPolls atomic.Int64
+	c := newCollector()
+	s := NewScheduler([]Entry{
+		{Name: "hist", Type: "test-history-parts", Source: parted, Interval: time.Hour, Timeout: time.Second},
+		{Name: "plain", Type: "t", Source: healthy(&plainPolls), Interval: time.Hour, Timeout: time.Second},
+	}, SchedulerOptions{Out: c.out, Seed: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	waitFor(t, "both answers", func() bool { return c.count("hist", true) >= 4 && c.count("plain", true) >= 1 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var got []string
+	for _, b := range c.batches["hist"] {
+		got = append(got, fmt.Sprintf("%v %d %s/%s", b.Partial, len(b.Series), b.Status.Source, b.Status.Detail))
+	}
+	want := []string{
+		"true 0 hist/backfilling the last 1h",
+		"true 3 hist/backfilling the last 1h: 3 series so far",
+		"true 3 hist/backfilling the last 1h: 6 series so far",
+		"false 0 hist/answered",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the history source's batches:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, b := range c.batches["plain"] {
+		if b.Partial || strings.Contains(b.Status.Detail, "backfilling") {
+			t.Errorf("a source without history said %q (partial %v)", b.Status.Detail, b.Partial)
+		}
 	}
 }
