@@ -98,7 +98,8 @@ func promFactory(env sources.Env, opts sources.Options) (sources.Source, error) 
 
 type query struct {
 	Query
-	rule sources.Rule // role, layer, unit, node for every series of the query
+	rule  sources.Rule // role, layer, unit, node for every series of the query
+	known *seriesCache // what its range answers' series came to
 }
 
 // Source is one Prometheus server and the queries run on it.
@@ -109,8 +110,9 @@ type Source struct {
 	client  *httpfetch.Client
 	logf    func(string, ...any)
 
-	mu   sync.Mutex
-	last time.Time // newest evaluation time returned
+	mu    sync.Mutex
+	last  time.Time // newest evaluation time returned
+	count int       // series the last poll returned: the next batch's room
 }
 
 // New builds a prometheus source without a config file.
@@ -136,7 +138,7 @@ func New(name string, o Options) (*Source, error) {
 		if !ok {
 			return nil, fmt.Errorf("query %d: layer %q: use one of edge, lb, app, db, host, network, provider", i+1, q.Layer)
 		}
-		s.queries = append(s.queries, query{Query: q, rule: sources.Rule{Role: role, Layer: layer, Unit: q.Unit, Node: q.Node}})
+		s.queries = append(s.queries, query{Query: q, rule: sources.Rule{Role: role, Layer: layer, Unit: q.Unit, Node: q.Node}, known: newSeriesCache()})
 	}
 	return s, nil
 }
@@ -211,7 +213,7 @@ func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch, error) {
 	from, until, step := req.Window(defaultStep)
 	s.mu.Lock()
-	last := s.last
+	last, room := s.last, s.count
 	queries := append([]query(nil), s.queries...) // the picker may add some
 	s.mu.Unlock()
 	if !req.Backfill && !last.IsZero() {
@@ -222,7 +224,7 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 		from = f
 	}
 	w := PlanWindow(from, until, step)
-	b := &sources.Batch{}
+	b := &sources.Batch{Series: make([]sources.Series, 0, min(room, partPoints))}
 	var failed []string
 	var firstErr error
 	newest := last
@@ -289,6 +291,9 @@ func (s *Source) Poll(ctx context.Context, req sources.Request) (*sources.Batch,
 	s.mu.Lock()
 	if newest.After(s.last) {
 		s.last = newest
+	}
+	if !req.Backfill {
+		s.count = count
 	}
 	s.mu.Unlock()
 	b.At = time.Now()
@@ -460,6 +465,16 @@ func DecodeAPI(b []byte) (model.Value, []string, error) {
 
 // toSeries turns a query's result into series, and returns the newest
 // evaluation time in it.
+// point is a sample as the store takes it: infinity has no place in the
+// store or the graphs, so it is NaN.
+func point(t model.Time, v model.SampleValue) sources.Point {
+	f := float64(v)
+	if math.IsInf(f, 0) {
+		f = math.NaN()
+	}
+	return sources.Point{T: t.Time(), V: f}
+}
+
 func toSeries(q *query, v model.Value) ([]sources.Series, time.Time) {
 	var newest time.Time
 	mk := func(m model.Metric, n int) sources.Series {
@@ -485,15 +500,11 @@ func toSeries(q *query, v model.Value) ([]sources.Series, time.Time) {
 		return s
 	}
 	pt := func(t model.Time, v model.SampleValue) sources.Point {
-		f := float64(v)
-		if math.IsInf(f, 0) {
-			f = math.NaN() // the store and graphs have no place for infinity
+		p := point(t, v)
+		if p.T.After(newest) {
+			newest = p.T
 		}
-		tt := t.Time()
-		if tt.After(newest) {
-			newest = tt
-		}
-		return sources.Point{T: tt, V: f}
+		return p
 	}
 	var out []sources.Series
 	switch v := v.(type) {

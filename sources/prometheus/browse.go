@@ -67,7 +67,7 @@ func (s *Source) AddSeries(id string) error {
 			return nil
 		}
 	}
-	s.queries = append(s.queries, query{Query: Query{Query: id}})
+	s.queries = append(s.queries, query{Query: Query{Query: id}, known: newSeriesCache()})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -243,6 +244,92 @@ func samplePeakHeap(stop chan struct{}) float64 {
 		case <-stop:
 			return float64(peak) / (1 << 20)
 		case <-tick.C:
+		}
+	}
+}
+
+// A series a range query answers again is not decoded or classified
+// again: it comes with the labels map of before and the same metadata
+// and points an uncached conversion gives; a series no answer has had
+// twice in a row is let go.
+func TestARangeAskedAgainReusesItsSeries(t *testing.T) {
+	end := time.Unix(1795420000, 0)
+	var n atomic.Int64
+	n.Store(50)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rangeAnswer(int(n.Load()), 3, end, 10*time.Second)(w, r)
+	}))
+	defer srv.Close()
+	s, err := New("p", Options{URL: srv.URL, Queries: []Query{{Query: "synthetic_gauge", Node: "$instance", Role: "resource"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sources.Request{Now: end, From: end.Add(-20 * time.Second), Until: end, Step: 10 * time.Second, Backfill: true}
+	first, err := s.Poll(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Poll(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Series) != 50 || len(again.Series) != 50 {
+		t.Fatalf("%d and %d series", len(first.Series), len(again.Series))
+	}
+	// what an uncached conversion of the same answer gives
+	var want []sources.Series
+	rec := httptest.NewRecorder()
+	rangeAnswer(50, 3, end, 10*time.Second)(rec, nil)
+	q := &query{Query: s.queries[0].Query, rule: s.queries[0].rule}
+	if _, err := DecodeStream(rec.Body, func(m model.Metric, vals []model.SamplePair) error {
+		ser, _ := convert(q, m, vals)
+		want = append(want, ser)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		a, b := first.Series[i], again.Series[i]
+		if fmt.Sprintf("%+v", b) != fmt.Sprintf("%+v", want[i]) || fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", want[i]) {
+			t.Fatalf("series %d:\nfirst %+v\nagain %+v\nwant  %+v", i, a, b, want[i])
+		}
+		if reflect.ValueOf(a.Labels).Pointer() != reflect.ValueOf(b.Labels).Pointer() {
+			t.Fatalf("%s: a new labels map for a series asked again", b.Name)
+		}
+	}
+	// fewer series: the others are let go after two answers without them
+	n.Store(10)
+	for i := 0; i < 3; i++ {
+		if _, err := s.Poll(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(s.queries[0].known.byRaw); got != 10 {
+		t.Errorf("%d series remembered, 10 answered", got)
+	}
+}
+
+// BenchmarkPollPrometheus10k is a poll of a prometheus source whose query
+// answers 10,000 series with the last two points (the server's answer
+// written once, beforehand).
+func BenchmarkPollPrometheus10k(b *testing.B) {
+	end := time.Unix(1795420000, 0)
+	rec := httptest.NewRecorder()
+	rangeAnswer(10000, 2, end, 10*time.Second)(rec, nil)
+	page := rec.Body.Bytes()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(page)
+	}))
+	defer srv.Close()
+	s, err := New("p", Options{URL: srv.URL, Queries: []Query{{Query: "synthetic_gauge"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := sources.Request{Now: end, From: end.Add(-10 * time.Second), Until: end, Step: 10 * time.Second}
+	for b.Loop() {
+		if bt, err := s.Poll(context.Background(), req); err != nil || len(bt.Series) != 10000 {
+			b.Fatalf("%v", err)
 		}
 	}
 }
