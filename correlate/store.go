@@ -471,12 +471,18 @@ type ring struct {
 	metaDirty bool
 }
 
+// firstSlots is a new series' room, in buckets: 16 (64 bytes) covers its
+// first minutes at a step of 10 s; the ring doubles as it fills. At
+// 10,000 series 64 first slots held 1.9 MB more than the first minutes
+// needed.
+const firstSlots = 16
+
 func (r *ring) put(b int64, v float64, maxSlots int) {
 	if b < r.dirty {
 		r.dirty = b
 	}
 	if !r.filled {
-		n := 64
+		n := firstSlots
 		if n > maxSlots {
 			n = maxSlots
 		}
