@@ -59,6 +59,26 @@ func newSigner(t *testing.T) gossh.Signer {
 	return s
 }
 
+// testLogf is t.Logf until the test ends: Run returns when its context
+// is cancelled, but a session's goroutine may still log that it ended,
+// and t.Logf after the test is over races with the test's end.
+func testLogf(t *testing.T) func(string, ...any) {
+	var mu sync.Mutex
+	over := false
+	t.Cleanup(func() { // registered first, so it runs after the server stops
+		mu.Lock()
+		over = true
+		mu.Unlock()
+	})
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !over {
+			t.Logf(format, args...)
+		}
+	}
+}
+
 func startServer(t *testing.T, mod func(*Options)) *server {
 	t.Helper()
 	dir := t.TempDir()
@@ -78,7 +98,7 @@ func startServer(t *testing.T, mod func(*Options)) *server {
 			return screenModel{w, h}
 		},
 		Ready: func(a net.Addr) { ready <- a },
-		Logf:  t.Logf,
+		Logf:  testLogf(t),
 	}
 	if mod != nil {
 		mod(&opt)
