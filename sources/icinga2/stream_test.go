@@ -88,7 +88,9 @@ func FuzzParseStreamEvent(f *testing.F) {
 			return
 		}
 		for _, s := range []string{e.Host, e.Service, e.Output, e.Long} {
-			if strings.ContainsAny(s, "\x1b\x9b\x07") {
+			// runes, not bytes: "\x9b" in ContainsAny's set is U+FFFD, which
+			// JSON makes of any invalid byte and which is no escape
+			if strings.ContainsRune(s, 0x1b) || strings.ContainsRune(s, 0x9b) || strings.ContainsRune(s, 0x07) {
 				t.Fatalf("escape in %q", s)
 			}
 		}
