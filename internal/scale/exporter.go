@@ -93,18 +93,29 @@ func (e *Exporter) write(w io.Writer, t time.Time) {
 	for k, name := range names {
 		fmt.Fprintf(bw, "# TYPE %s gauge\n", name)
 		for i := k; i < e.N; i += len(names) {
-			_, inst, shard := Series(i)
-			bw.WriteString(name)
-			bw.WriteString(`{instance="`)
-			bw.WriteString(inst)
-			bw.WriteString(`",shard="`)
-			bw.WriteString(shard)
-			bw.WriteString(`"} `)
-			bw.WriteString(strconv.FormatFloat(Value(i, t), 'g', 6, 64))
-			bw.WriteByte('\n')
+			WriteSample(bw, i, t, false)
 		}
 	}
 	_ = bw.Flush()
+}
+
+// WriteSample writes series i's sample line at t as the exporter's page
+// has it, with t's Unix second after the value when stamped (as an
+// OpenMetrics file for promtool has it).
+func WriteSample(w *bufio.Writer, i int, t time.Time, stamped bool) {
+	name, inst, shard := Series(i)
+	w.WriteString(name)
+	w.WriteString(`{instance="`)
+	w.WriteString(inst)
+	w.WriteString(`",shard="`)
+	w.WriteString(shard)
+	w.WriteString(`"} `)
+	w.WriteString(strconv.FormatFloat(Value(i, t), 'g', 6, 64))
+	if stamped {
+		w.WriteByte(' ')
+		w.WriteString(strconv.FormatInt(t.Unix(), 10))
+	}
+	w.WriteByte('\n')
 }
 
 // History is the exporter's n series over [from, until) at step, as one

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/opsview/opsview/internal/scale"
@@ -88,18 +87,8 @@ func writeOpenMetrics(path string, n int, from, until time.Time, step time.Durat
 	for k, name := range scale.Names() {
 		fmt.Fprintf(w, "# TYPE %s gauge\n", name)
 		for i := k; i < n; i += len(scale.Names()) {
-			_, inst, shard := scale.Series(i)
 			for t := from; !t.After(until); t = t.Add(step) {
-				w.WriteString(name)
-				w.WriteString(`{instance="`)
-				w.WriteString(inst)
-				w.WriteString(`",shard="`)
-				w.WriteString(shard)
-				w.WriteString(`"} `)
-				w.WriteString(strconv.FormatFloat(scale.Value(i, t), 'g', 6, 64))
-				w.WriteByte(' ')
-				w.WriteString(strconv.FormatInt(t.Unix(), 10))
-				w.WriteByte('\n')
+				scale.WriteSample(w, i, t, true)
 			}
 		}
 	}

@@ -71,24 +71,12 @@ func main() {
 			float64(r.CPUPerPoll)/1e6, r.FullRSSMB, float64(r.RankTime)/1e6)
 	}
 	if *tui > 0 {
-		t, err := runTUI(*tui)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "the TUI at %d series: %v\n", *tui, err)
-			os.Exit(1)
-		}
-		fmt.Printf("\nThe TUI itself (`opsview --config`, one exporter source of %d gauges every 5 s, store step 10 s, retention 1 h, 80x24), over %s: "+
-			"CPU %.2f s, peak RSS %.0f MB (at the end: %.0f MB anonymous, %.0f MB of files, the binary's pages)\n",
-			t.Series, t.Span, t.CPU.Seconds(), t.PeakRSSMB, t.AnonMB, t.FileMB)
+		report(*tui, runTUI, "the TUI at %d series",
+			"The TUI itself (`opsview --config`, one exporter source of %d gauges every 5 s, store step 10 s, retention 1 h, 80x24)")
 	}
 	if *backfill > 0 {
-		t, err := runBackfillTUI(*backfill)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "the TUI backfilling %d series: %v\n", *backfill, err)
-			os.Exit(1)
-		}
-		fmt.Printf("\nThe TUI backfilling an hour of %d series at 10 s from a real Prometheus (one prometheus source, polled every 5 s after), over %s: "+
-			"CPU %.2f s, peak RSS %.0f MB (at the end: %.0f MB anonymous, %.0f MB of files)\n",
-			t.Series, t.Span, t.CPU.Seconds(), t.PeakRSSMB, t.AnonMB, t.FileMB)
+		report(*backfill, runBackfillTUI, "the TUI backfilling %d series",
+			"The TUI backfilling an hour of %d series at 10 s from a real Prometheus (one prometheus source, polled every 5 s after)")
 	}
 	fmt.Printf("\n%s, %d CPUs, %s\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 }
@@ -152,6 +140,18 @@ func measure(url string, n int) (result, error) {
 	r.RankTime = times[1]
 	r.FullRSSMB = peakRSSMB()
 	return r, nil
+}
+
+// report runs one of the TUI's runs at n series and prints what it used,
+// or says what failed (what names the run) and exits.
+func report(n int, run func(int) (tuiResult, error), what, title string) {
+	t, err := run(n)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, what+": %v\n", n, err)
+		os.Exit(1)
+	}
+	fmt.Printf("\n"+title+", over %s: CPU %.2f s, peak RSS %.0f MB (at the end: %.0f MB anonymous, %.0f MB of files, the binary's pages)\n",
+		n, t.Span, t.CPU.Seconds(), t.PeakRSSMB, t.AnonMB, t.FileMB)
 }
 
 func cpuTime() time.Duration {
